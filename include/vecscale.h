@@ -1,0 +1,267 @@
+/*
+ * vecscale.h — the one public header of libvecscale.
+ *
+ * Conventions (they hold for every function below):
+ *  - Every name is prefixed `vs_`; handles are opaque and created through an out-parameter.
+ *  - Functions that can fail return an `int`: VS_OK (0) or a negative VS_ERR_* code. The
+ *    human-readable reason is available from vs_last_error() on the same thread until the next
+ *    failing call on that thread. The library never calls exit() or abort().
+ *  - Ownership is stated at every function that returns memory. Output arrays passed in by the
+ *    caller are always caller-owned.
+ *  - The library never starts a thread the caller did not ask for: calls run on the calling
+ *    thread unless vs_search_params.n_threads > 1 asks for helpers, which are joined before the
+ *    call returns.
+ *  - Thread-safety: concurrent read calls (search, range_search, save, getters) on one index
+ *    are safe; a mutating call (add, remove, train) must not overlap any other call on the
+ *    same index.
+ */
+#ifndef VECSCALE_H
+#define VECSCALE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VS_VERSION_MAJOR 0
+#define VS_VERSION_MINOR 1
+#define VS_VERSION_PATCH 0
+
+/** @defgroup errors Error codes
+ * @{ */
+enum {
+    VS_OK = 0,
+    VS_ERR_INVALID_ARG = -1,  /**< an argument is out of range, NULL, NaN/Inf, or malformed */
+    VS_ERR_DIMENSION = -2,    /**< vector dimension does not match the index */
+    VS_ERR_NOMEM = -3,        /**< an allocation failed */
+    VS_ERR_IO = -4,           /**< the operating system refused a read, write, open or mmap */
+    VS_ERR_CORRUPT = -5,      /**< a file is truncated, has a bad checksum or is inconsistent */
+    VS_ERR_VERSION = -6,      /**< a file was written by a newer, unknown format version */
+    VS_ERR_UNSUPPORTED = -7,  /**< valid request that this build does not implement */
+    VS_ERR_NOT_FOUND = -8,    /**< an ID or file does not exist */
+    VS_ERR_DUPLICATE_ID = -9, /**< an ID being added is already in the index */
+    VS_ERR_NOT_TRAINED = -10, /**< the index needs vs_index_train() first */
+    VS_ERR_EMPTY = -11,       /**< the operation needs a non-empty input */
+    VS_ERR_FACTORY = -12,     /**< the factory string cannot be parsed */
+};
+/** @} */
+
+/** Message for the last failure on the calling thread ("" if none). The string is owned by
+ *  the library, stays valid until the next vecscale call on this thread, and needs no freeing. */
+const char *vs_last_error(void);
+
+/** Static name of an error code ("VS_ERR_DIMENSION"); never NULL, never to be freed. */
+const char *vs_strerror(int code);
+
+/** Library version string, e.g. "0.1.0"; static. */
+const char *vs_version(void);
+
+/** @defgroup metrics Metrics
+ * Scores returned by searches: VS_METRIC_L2 gives the squared Euclidean distance (smaller is
+ * better); VS_METRIC_IP the inner product and VS_METRIC_COSINE the cosine similarity (larger is
+ * better). Cosine indexes normalise vectors on add and queries on search.
+ * @{ */
+typedef enum { VS_METRIC_L2 = 0, VS_METRIC_IP = 1, VS_METRIC_COSINE = 2 } vs_metric;
+
+/** Parses "l2", "ip", "cosine" (also "inner_product", "euclidean", "cos"). */
+int vs_metric_parse(const char *name, vs_metric *out);
+/** Static lower-case name of a metric. */
+const char *vs_metric_name(vs_metric m);
+/** @} */
+
+/** @defgroup kernels Distance kernels
+ * Runtime-dispatched SIMD kernels (scalar, AVX2+FMA, AVX-512). Usable on their own.
+ * @{ */
+typedef enum { VS_SIMD_SCALAR = 0, VS_SIMD_AVX2 = 1, VS_SIMD_AVX512 = 2 } vs_simd_level;
+
+/** The best level this CPU and OS support (from CPUID and XGETBV). */
+vs_simd_level vs_simd_detected(void);
+/** The level the kernels currently use. */
+vs_simd_level vs_simd_active(void);
+/** Forces a level (for tests and measurements); fails if the CPU lacks it. Not thread-safe
+ *  against concurrent searches. The environment variable VECSCALE_SIMD=scalar|avx2|avx512
+ *  sets the starting level. */
+int vs_simd_force(vs_simd_level level);
+/** Static name: "scalar", "avx2", "avx512". */
+const char *vs_simd_name(vs_simd_level level);
+
+float vs_l2sq(const float *a, const float *b, size_t d);
+float vs_dot(const float *a, const float *b, size_t d);
+float vs_norm_sq(const float *a, size_t d);
+/** @} */
+
+/** @defgroup factory Factory strings
+ * FAISS-style index descriptions: "Flat", "IVF4096,Flat", "IVF4096,PQ32x4fs,RFlat",
+ * "HNSW32", "HNSW32,SQ8", "SQ8", "PQ16", "IVF1024,SQfp16", ... Whitespace is not allowed.
+ * @{ */
+typedef enum { VS_COARSE_NONE = 0, VS_COARSE_IVF = 1, VS_COARSE_HNSW = 2 } vs_coarse_kind;
+typedef enum {
+    VS_CODE_FLAT = 0, /**< float32 vectors */
+    VS_CODE_SQ8 = 1,
+    VS_CODE_SQ4 = 2,
+    VS_CODE_SQFP16 = 3,
+    VS_CODE_SQBF16 = 4,
+    VS_CODE_PQ = 5
+} vs_code_kind;
+
+typedef struct {
+    vs_coarse_kind coarse;
+    uint32_t nlist;     /**< IVF lists (coarse == VS_COARSE_IVF) */
+    uint32_t hnsw_m;    /**< HNSW M (coarse == VS_COARSE_HNSW) */
+    vs_code_kind code;
+    uint32_t pq_m;      /**< PQ sub-quantizers */
+    uint32_t pq_bits;   /**< bits per PQ code, 4..8 */
+    int pq_fastscan;    /**< "fs" suffix: 4-bit SIMD fast-scan layout */
+    int refine_flat;    /**< ",RFlat": re-rank on the original vectors */
+} vs_factory_spec;
+
+/** Parses a factory string without creating anything. */
+int vs_factory_parse(const char *spec, vs_factory_spec *out);
+/** Writes the canonical factory string of `spec` into buf (NUL-terminated, truncated to cap). */
+int vs_factory_format(const vs_factory_spec *spec, char *buf, size_t cap);
+/** @} */
+
+/** @defgroup index Indexes
+ * @{ */
+typedef struct vs_index vs_index;
+
+typedef struct {
+    uint32_t dim;        /**< vector dimension, 1..65536 */
+    vs_metric metric;
+    const char *factory; /**< factory string; NULL means "Flat" */
+} vs_index_options;
+
+/** Creates an empty index. On success *out is owned by the caller: free with vs_index_free. */
+int vs_index_create(const vs_index_options *opts, vs_index **out);
+/** Frees an index and everything it owns (including a mapping made by vs_index_view). NULL is ok. */
+void vs_index_free(vs_index *index);
+
+/** Trains the index on n vectors (a no-op for Flat). */
+int vs_index_train(vs_index *index, size_t n, const float *vectors);
+
+/** Adds n vectors (row-major, n x dim floats). `ids` holds n user IDs (>= 0, unique, not yet in
+ *  the index), or is NULL to assign consecutive IDs after the largest ever assigned. Nothing is
+ *  added if any vector is invalid (NaN/Inf, or zero under cosine) or any ID is a duplicate. The
+ *  index copies the data; the caller keeps ownership of its arrays. */
+int vs_index_add(vs_index *index, size_t n, const float *vectors, const int64_t *ids);
+
+/** Removes the vectors with the given IDs. IDs not present are ignored; *n_removed (may be
+ *  NULL) receives how many were removed. */
+int vs_index_remove(vs_index *index, size_t n, const int64_t *ids, size_t *n_removed);
+
+/** Copies the stored vector of `id` into out (dim floats; normalised for cosine). */
+int vs_index_get(const vs_index *index, int64_t id, float *out);
+
+/** Predicate for filtered search: return non-zero to allow `id`. Called from the searching
+ *  threads, possibly concurrently; must be thread-safe. */
+typedef int (*vs_id_predicate)(int64_t id, void *ctx);
+
+typedef enum { VS_FILTER_NONE = 0, VS_FILTER_BITSET = 1, VS_FILTER_PREDICATE = 2 } vs_filter_kind;
+
+/** Restricts a search to a subset of IDs. BITSET: id is allowed iff id < n_bits and bit
+ *  (bits[id >> 3] >> (id & 7)) & 1 is set. PREDICATE: id is allowed iff fn(id, ctx) != 0. */
+typedef struct {
+    vs_filter_kind kind;
+    const uint8_t *bits;
+    uint64_t n_bits;
+    vs_id_predicate fn;
+    void *ctx;
+} vs_filter;
+
+/** Per-call search parameters. Zero-initialise and set what you need; zero means default. */
+typedef struct {
+    uint32_t n_threads;      /**< threads for this call; 0 or 1 = the calling thread only */
+    const vs_filter *filter; /**< NULL = no filter */
+    uint32_t nprobe;         /**< IVF lists to visit (IVF indexes) */
+    uint32_t ef_search;      /**< HNSW candidate list size (HNSW indexes) */
+    float k_factor;          /**< re-ranking: k * k_factor candidates (",RFlat" indexes) */
+} vs_search_params;
+
+/** k-nearest-neighbour search for nq queries. distances and ids are caller-owned arrays of
+ *  nq * k; row i holds query i's results best first. When fewer than k vectors qualify, the
+ *  tail of a row has id -1 and distance +inf (L2) or -inf (IP, cosine). params may be NULL. */
+int vs_index_search(const vs_index *index, size_t nq, const float *queries, uint32_t k,
+                    const vs_search_params *params, float *distances, int64_t *ids);
+
+/** Range search result: results of query i are ids[lims[i] .. lims[i+1]) with their distances,
+ *  best first. Owned by the caller; free with vs_range_result_free. */
+typedef struct {
+    size_t nq;
+    size_t *lims;     /**< nq + 1 entries */
+    int64_t *ids;
+    float *distances;
+} vs_range_result;
+
+/** All vectors within `radius`: squared L2 distance < radius for L2; score > radius for IP and
+ *  cosine. On success *out is owned by the caller. */
+int vs_index_range_search(const vs_index *index, size_t nq, const float *queries, float radius,
+                          const vs_search_params *params, vs_range_result **out);
+void vs_range_result_free(vs_range_result *r);
+
+uint32_t vs_index_dim(const vs_index *index);
+size_t vs_index_size(const vs_index *index);
+vs_metric vs_index_metric(const vs_index *index);
+int vs_index_is_trained(const vs_index *index);
+/** Whether the index reads its data from a read-only mapping (vs_index_view) that has not yet
+ *  been copied by a mutation. */
+int vs_index_is_mapped(const vs_index *index);
+/** Canonical factory string; owned by the index, valid until it is freed. */
+const char *vs_index_factory(const vs_index *index);
+/** Heap bytes the index holds (mapped file pages not counted). */
+size_t vs_index_memory_bytes(const vs_index *index);
+/** Bytes of encoded data per vector (4 * dim for Flat), without IDs. */
+size_t vs_index_code_size(const vs_index *index);
+/** @} */
+
+/** @defgroup persistence Persistence
+ * Index files: magic "VECSCALE", format version, section table, XXH3-64 checksums; see
+ * ARCHITECTURE.md. Saving writes a temporary file in the same directory, fsyncs it and renames
+ * it over `path`, so a crash leaves either the old or the new file, never a mix.
+ * @{ */
+#define VS_FORMAT_VERSION 1
+
+int vs_index_save(const vs_index *index, const char *path);
+/** Reads the whole file into memory, verifying every checksum. *out owned by the caller. */
+int vs_index_load(const char *path, vs_index **out);
+/** Maps the file read-only; bulk vector data is not copied or read until used, and its checksum
+ *  is not verified (header, section table and metadata are). The first mutation copies the data
+ *  into memory. *out owned by the caller; the mapping is released by vs_index_free. */
+int vs_index_view(const char *path, vs_index **out);
+/** Loads from a memory buffer (copied; the caller keeps `buf`). Verifies every checksum. */
+int vs_index_load_buffer(const void *buf, size_t len, vs_index **out);
+/** Verifies every checksum of a file, including bulk data (what vs_index_view skips). */
+int vs_index_verify_file(const char *path);
+/** @} */
+
+/** @defgroup vecio Vector files
+ * .fvecs, .ivecs, .bvecs (TEXMEX format), .npy (NumPy, C order, <f4 / <i4 / |u1), and
+ * idx-ubyte (MNIST). The format is chosen from the file name's extension.
+ * @{ */
+typedef enum { VS_DTYPE_F32 = 0, VS_DTYPE_I32 = 1, VS_DTYPE_U8 = 2 } vs_dtype;
+
+typedef struct {
+    size_t n;       /**< rows */
+    uint32_t dim;   /**< columns */
+    vs_dtype dtype;
+    void *data;     /**< n * dim elements, row-major */
+} vs_matrix;
+
+/** Reads a vector file. On success *out (and its data) is owned by the caller: free with
+ *  vs_matrix_free. max_rows limits how many rows are read (0 = all). */
+int vs_matrix_read(const char *path, size_t max_rows, vs_matrix **out);
+/** Parses a vector file held in memory; `format` is an extension such as "fvecs" or "npy". */
+int vs_matrix_parse(const void *buf, size_t len, const char *format, size_t max_rows,
+                    vs_matrix **out);
+/** Converts m to float32 in place (u8 and i32 values become floats). */
+int vs_matrix_to_f32(vs_matrix *m);
+/** Writes .fvecs (F32), .ivecs (I32), .bvecs (U8) or .npy, atomically. */
+int vs_matrix_write(const char *path, const vs_matrix *m);
+void vs_matrix_free(vs_matrix *m);
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VECSCALE_H */

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian 12 packages vecscale needs to build, test and benchmark.
+# Idempotent: packages already present are skipped, so a second run does nothing.
+set -eu
+
+BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-serial-dev libxxhash-dev libcmocka-dev"
+TEST_PKGS="clang libclang-rt-14-dev valgrind"
+BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy"
+
+want="$BUILD_PKGS $TEST_PKGS"
+case "${1:-}" in
+  --bench) want="$want $BENCH_PKGS" ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+
+if [ -z "$missing" ]; then
+  echo "setup: all packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
