@@ -215,6 +215,14 @@ size_t vs_index_memory_bytes(const vs_index *index);
 size_t vs_index_code_size(const vs_index *index);
 /** @} */
 
+struct vs_matrix; /* defined in the vecio group below */
+
+/** Matrix forms of add and search: they check that m is float32 with the index's dimension
+ *  (VS_ERR_DIMENSION otherwise). Same ownership rules as the pointer forms. */
+int vs_index_add_matrix(vs_index *index, const struct vs_matrix *m, const int64_t *ids);
+int vs_index_search_matrix(const vs_index *index, const struct vs_matrix *queries, uint32_t k,
+                           const vs_search_params *params, float *distances, int64_t *ids);
+
 /** @defgroup persistence Persistence
  * Index files: magic "VECSCALE", format version, section table, XXH3-64 checksums; see
  * ARCHITECTURE.md. Saving writes a temporary file in the same directory, fsyncs it and renames
@@ -241,7 +249,7 @@ int vs_index_verify_file(const char *path);
  * @{ */
 typedef enum { VS_DTYPE_F32 = 0, VS_DTYPE_I32 = 1, VS_DTYPE_U8 = 2 } vs_dtype;
 
-typedef struct {
+typedef struct vs_matrix {
     size_t n;       /**< rows */
     uint32_t dim;   /**< columns */
     vs_dtype dtype;

@@ -1,0 +1,137 @@
+/* `vecscale search`: query vectors in, neighbours out (text or JSON). */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char *HELP =
+    "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
+    "                       [--groundtruth FILE] [--load] [--max-queries N]\n\n"
+    "Searches the index in DIR (or an index file) with every vector of FILE. Prints one line per\n"
+    "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
+    "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n";
+
+enum { SEARCH_CHUNK = 1024 };
+
+static void print_json(const float *d, const int64_t *ids, size_t nq, uint32_t k, double ms)
+{
+    printf("{\"latency_ms\":%.3f,\"results\":[", ms);
+    for (size_t i = 0; i < nq; i++) {
+        printf("%s{\"query\":%zu,\"ids\":[", i ? "," : "", i);
+        int first = 1;
+        for (uint32_t j = 0; j < k; j++)
+            if (ids[i * k + j] >= 0) { printf("%s%lld", first ? "" : ",", (long long)ids[i * k + j]); first = 0; }
+        printf("],\"scores\":[");
+        first = 1;
+        for (uint32_t j = 0; j < k; j++)
+            if (ids[i * k + j] >= 0) { printf("%s%.9g", first ? "" : ",", d[i * k + j]); first = 0; }
+        printf("]}");
+    }
+    printf("]}\n");
+}
+
+int cmd_search(int argc, char **argv)
+{
+    const char *dir = NULL, *queries = NULL, *gt_path = NULL;
+    uint32_t k = 10, threads = 1, max_q = 0;
+    int json = 0, load = 0;
+    static const struct option opts[] = {
+        {"index", required_argument, 0, 'x'}, {"queries", required_argument, 0, 'q'},
+        {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 't'},
+        {"groundtruth", required_argument, 0, 'g'}, {"load", no_argument, 0, 'l'},
+        {"max-queries", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "x:q:k:jt:g:ln:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'x': dir = optarg; break;
+        case 'q': queries = optarg; break;
+        case 'k':
+            if (cli_parse_u32(optarg, 1, 100000, &k)) return cli_usage_error("search", "-k must be 1..100000, got '%s'", optarg);
+            break;
+        case 'j': json = 1; break;
+        case 't':
+            if (cli_parse_u32(optarg, 1, 256, &threads)) return cli_usage_error("search", "bad --threads '%s'", optarg);
+            break;
+        case 'g': gt_path = optarg; break;
+        case 'l': load = 1; break;
+        case 'n':
+            if (cli_parse_u32(optarg, 1, UINT32_MAX, &max_q)) return cli_usage_error("search", "bad --max-queries '%s'", optarg);
+            break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: return cli_usage_error("search", "unknown option");
+        }
+    }
+    if (!dir || !queries) return cli_usage_error("search", "--index and --queries are required");
+    char path[4200];
+    cli_index_file(dir, path, sizeof path);
+    vs_index *ix;
+    int rc = load ? vs_index_load(path, &ix) : vs_index_view(path, &ix);
+    if (rc) return cli_fail(path, rc);
+    vs_matrix *q;
+    rc = vs_matrix_read(queries, max_q, &q);
+    if (!rc) rc = vs_matrix_to_f32(q);
+    if (rc) {
+        vs_index_free(ix);
+        return cli_fail(queries, rc);
+    }
+    float *d = malloc(q->n * k * sizeof *d);
+    int64_t *ids = malloc(q->n * k * sizeof *ids);
+    if (!d || !ids) {
+        fprintf(stderr, "vecscale: out of memory\n");
+        rc = VS_ERR_NOMEM;
+        goto out;
+    }
+    if (q->dim != vs_index_dim(ix)) {
+        fprintf(stderr, "vecscale: %s has dimension %u but the index has %u\n", queries, q->dim, vs_index_dim(ix));
+        rc = VS_ERR_DIMENSION;
+        goto out;
+    }
+    vs_search_params p = {.n_threads = threads};
+    cli_progress bar;
+    cli_progress_start(&bar, "searching", q->n);
+    double t0 = cli_now();
+    for (size_t i = 0; i < q->n && !rc; i += SEARCH_CHUNK) {
+        size_t n = q->n - i < SEARCH_CHUNK ? q->n - i : SEARCH_CHUNK;
+        rc = vs_index_search(ix, n, (const float *)q->data + i * q->dim, k, &p, d + i * k, ids + i * k);
+        cli_progress_update(&bar, i + n);
+    }
+    double ms = (cli_now() - t0) * 1e3;
+    cli_progress_finish(&bar);
+    if (rc) {
+        cli_fail("search", rc);
+        goto out;
+    }
+    if (json) {
+        print_json(d, ids, q->n, k, ms);
+    } else {
+        for (size_t i = 0; i < q->n; i++) {
+            printf("%zu:", i);
+            for (uint32_t j = 0; j < k; j++)
+                if (ids[i * k + j] >= 0) printf(" %lld:%.6g", (long long)ids[i * k + j], d[i * k + j]);
+            printf("\n");
+        }
+    }
+    fprintf(stderr, "%zu queries, k=%u, %.1f ms (%.1f queries/s, %u thread%s)\n", q->n, k, ms,
+            q->n / (ms / 1e3), threads, threads > 1 ? "s" : "");
+    if (gt_path) {
+        vs_matrix *gt;
+        rc = vs_matrix_read(gt_path, q->n, &gt);
+        if (rc) {
+            cli_fail(gt_path, rc);
+        } else if (gt->dtype != VS_DTYPE_I32 || gt->n < q->n) {
+            fprintf(stderr, "vecscale: %s must be an .ivecs with a row per query\n", gt_path);
+            rc = VS_ERR_INVALID_ARG;
+        } else {
+            fprintf(stderr, "recall@%u: %.4f\n", k, cli_recall(ids, q->n, k, gt->data, gt->dim));
+        }
+        vs_matrix_free(gt);
+    }
+out:
+    free(d);
+    free(ids);
+    vs_matrix_free(q);
+    vs_index_free(ix);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,43 @@
+/* `vecscale`: build, search, inspect and benchmark indexes from the command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"build", cmd_build, "build an index from a vector file"},
+    {"search", cmd_search, "search an index with a file of query vectors"},
+    {"info", cmd_info, "describe an index directory or file"},
+    {"convert", cmd_convert, "convert between .fvecs/.ivecs/.bvecs/.npy/idx-ubyte"},
+    {"groundtruth", cmd_groundtruth, "exact top-k neighbours of queries (an .ivecs file)"},
+    {"bench", cmd_bench, "recall / queries per second / build time / memory rows"},
+    {"bench-flat", cmd_bench_flat, "exact search GFLOP/s against OpenBLAS sgemm alone"},
+};
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: vecscale <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'vecscale <command> --help' describes each command. Library %s, kernels: %s.\n",
+            vs_version(), vs_simd_name(vs_simd_active()));
+    return out == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return usage(stderr);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) return usage(stdout);
+    if (!strcmp(argv[1], "--version")) {
+        printf("vecscale %s\n", vs_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "vecscale: unknown command '%s'\n", argv[1]);
+    return usage(stderr);
+}

@@ -1,0 +1,57 @@
+/* Flat index sections: FVEC (vectors), FIDS (user IDs), FNRM (squared norms, L2 only).
+ * All three are bulk: a view maps them without reading. */
+#include <string.h>
+
+#include "core/error.h"
+#include "index/flat.h"
+#include "kernels/kernels.h"
+
+#define TAG_FVEC VS_TAG('F', 'V', 'E', 'C')
+#define TAG_FIDS VS_TAG('F', 'I', 'D', 'S')
+#define TAG_FNRM VS_TAG('F', 'N', 'R', 'M')
+
+int vs_flat_save(const vs_index *ix, vs_container_writer *w)
+{
+    const vs_flat *f = ix->impl;
+    int rc = vs_container_add(w, TAG_FVEC, VS_SECTION_BULK, f->vecs, (uint64_t)f->n * ix->dim * sizeof(float));
+    if (!rc) rc = vs_container_add(w, TAG_FIDS, VS_SECTION_BULK, f->ids, (uint64_t)f->n * sizeof(int64_t));
+    if (!rc && f->norms) rc = vs_container_add(w, TAG_FNRM, VS_SECTION_BULK, f->norms, (uint64_t)f->n * sizeof(float));
+    return rc;
+}
+
+static const void *need_section(const vs_container *c, uint32_t tag, uint64_t expect, const char *origin, int *rc)
+{
+    uint64_t len;
+    const void *p = vs_container_find(c, tag, &len);
+    if (!p) *rc = vs_fail(VS_ERR_CORRUPT, "%s: missing section '%.4s'", origin, (const char *)&tag);
+    else if (len != expect)
+        *rc = vs_fail(VS_ERR_CORRUPT, "%s: section '%.4s' has %llu bytes, expected %llu", origin,
+                      (const char *)&tag, (unsigned long long)len, (unsigned long long)expect);
+    return *rc ? NULL : p;
+}
+
+int vs_flat_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char *origin)
+{
+    vs_flat *f = ix->impl;
+    if (ntotal > SIZE_MAX / ((uint64_t)ix->dim * sizeof(float) + 16))
+        return vs_fail(VS_ERR_CORRUPT, "%s: vector count %llu is impossible", origin, (unsigned long long)ntotal);
+    int rc = VS_OK;
+    const float *vecs = need_section(c, TAG_FVEC, ntotal * ix->dim * sizeof(float), origin, &rc);
+    if (rc) return rc;
+    const int64_t *ids = need_section(c, TAG_FIDS, ntotal * sizeof(int64_t), origin, &rc);
+    if (rc) return rc;
+    const float *norms = NULL;
+    if (ix->metric == VS_METRIC_L2) {
+        norms = need_section(c, TAG_FNRM, ntotal * sizeof(float), origin, &rc);
+        if (rc) return rc;
+    }
+    vs_idmap_destroy(&f->map);
+    f->vecs = vecs;
+    f->ids = ids;
+    f->norms = norms;
+    f->n = (size_t)ntotal;
+    f->cap = 0;
+    f->owned = 0;
+    f->map_ready = 0;
+    return VS_OK;
+}

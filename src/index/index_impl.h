@@ -1,0 +1,77 @@
+/* The index vtable. index.c validates arguments, normalises cosine inputs and assigns IDs,
+ * then calls these; an index type implements only its own algorithm. To add a type, write
+ * its ops and return them from vs_index_ops_for(). */
+#ifndef VS_INDEX_IMPL_H
+#define VS_INDEX_IMPL_H
+
+#include "io/container.h"
+#include "vecscale.h"
+
+typedef struct vs_index_ops vs_index_ops;
+
+/* Memory that section pointers of a loaded or viewed index point into. */
+typedef enum { VS_BACKING_NONE = 0, VS_BACKING_HEAP = 1, VS_BACKING_MMAP = 2 } vs_backing_kind;
+typedef struct {
+    vs_backing_kind kind;
+    void *addr;
+    size_t len;
+} vs_backing;
+
+struct vs_index {
+    const vs_index_ops *ops;
+    void *impl;
+    uint32_t dim;
+    vs_metric metric;
+    vs_factory_spec spec;
+    char factory[64];
+    int64_t next_id; /* next automatic ID */
+    int trained;
+    vs_backing backing;
+};
+
+/* Arguments reaching the ops are valid: dims match, vectors are finite and (for cosine)
+ * normalised, IDs are non-negative, k >= 1, outputs non-NULL. */
+struct vs_index_ops {
+    const char *name;
+    int (*init)(vs_index *ix);
+    void (*destroy)(vs_index *ix);
+    int (*train)(vs_index *ix, size_t n, const float *x);
+    /* ids is never NULL here; the op must reject duplicates (inside the batch and against
+     * the index) before changing anything. */
+    int (*add)(vs_index *ix, size_t n, const float *x, const int64_t *ids);
+    int (*remove)(vs_index *ix, size_t n, const int64_t *ids, size_t *n_removed);
+    int (*get)(const vs_index *ix, int64_t id, float *out);
+    /* Results as "keys": smaller is better (index.c converts IP/cosine back to scores). */
+    int (*search)(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                  float *keys, int64_t *ids);
+    int (*range_search)(const vs_index *ix, size_t nq, const float *q, float key_radius,
+                        const vs_search_params *p, vs_range_result **out);
+    size_t (*size)(const vs_index *ix);
+    size_t (*memory_bytes)(const vs_index *ix);
+    size_t (*code_size)(const vs_index *ix);
+    int (*save)(const vs_index *ix, vs_container_writer *w);
+    /* Points into c (whose image outlives the index through ix->backing). */
+    int (*load)(vs_index *ix, const vs_container *c, uint64_t ntotal, const char *origin);
+};
+
+/* Unmaps or frees the loaded file image, once an index has copied what it needs. */
+void vs_index_release_backing(vs_index *ix);
+
+/* The ops for a parsed factory spec, or NULL with vs_last_error() set. */
+const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec);
+
+extern const vs_index_ops vs_flat_ops;
+
+/* Per-call filter resolved against one index. */
+static inline int vs_filter_allows(const vs_filter *f, int64_t id)
+{
+    if (!f || f->kind == VS_FILTER_NONE) return 1;
+    if (f->kind == VS_FILTER_BITSET)
+        return id >= 0 && (uint64_t)id < f->n_bits && ((f->bits[id >> 3] >> (id & 7)) & 1);
+    return f->fn(id, f->ctx) != 0;
+}
+
+#define VS_MAX_DIM 65536u
+#define VS_MAX_K 100000u
+
+#endif
