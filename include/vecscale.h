@@ -25,6 +25,13 @@
 extern "C" {
 #endif
 
+/* Symbols of the shared library are hidden unless marked as public API here. */
+#if defined(VS_BUILDING_LIBRARY)
+#define VS_API __attribute__((visibility("default")))
+#else
+#define VS_API
+#endif
+
 #define VS_VERSION_MAJOR 0
 #define VS_VERSION_MINOR 1
 #define VS_VERSION_PATCH 0
@@ -50,13 +57,13 @@ enum {
 
 /** Message for the last failure on the calling thread ("" if none). The string is owned by
  *  the library, stays valid until the next vecscale call on this thread, and needs no freeing. */
-const char *vs_last_error(void);
+VS_API const char *vs_last_error(void);
 
 /** Static name of an error code ("VS_ERR_DIMENSION"); never NULL, never to be freed. */
-const char *vs_strerror(int code);
+VS_API const char *vs_strerror(int code);
 
 /** Library version string, e.g. "0.1.0"; static. */
-const char *vs_version(void);
+VS_API const char *vs_version(void);
 
 /** @defgroup metrics Metrics
  * Scores returned by searches: VS_METRIC_L2 gives the squared Euclidean distance (smaller is
@@ -66,9 +73,9 @@ const char *vs_version(void);
 typedef enum { VS_METRIC_L2 = 0, VS_METRIC_IP = 1, VS_METRIC_COSINE = 2 } vs_metric;
 
 /** Parses "l2", "ip", "cosine" (also "inner_product", "euclidean", "cos"). */
-int vs_metric_parse(const char *name, vs_metric *out);
+VS_API int vs_metric_parse(const char *name, vs_metric *out);
 /** Static lower-case name of a metric. */
-const char *vs_metric_name(vs_metric m);
+VS_API const char *vs_metric_name(vs_metric m);
 /** @} */
 
 /** @defgroup kernels Distance kernels
@@ -77,19 +84,19 @@ const char *vs_metric_name(vs_metric m);
 typedef enum { VS_SIMD_SCALAR = 0, VS_SIMD_AVX2 = 1, VS_SIMD_AVX512 = 2 } vs_simd_level;
 
 /** The best level this CPU and OS support (from CPUID and XGETBV). */
-vs_simd_level vs_simd_detected(void);
+VS_API vs_simd_level vs_simd_detected(void);
 /** The level the kernels currently use. */
-vs_simd_level vs_simd_active(void);
+VS_API vs_simd_level vs_simd_active(void);
 /** Forces a level (for tests and measurements); fails if the CPU lacks it. Not thread-safe
  *  against concurrent searches. The environment variable VECSCALE_SIMD=scalar|avx2|avx512
  *  sets the starting level. */
-int vs_simd_force(vs_simd_level level);
+VS_API int vs_simd_force(vs_simd_level level);
 /** Static name: "scalar", "avx2", "avx512". */
-const char *vs_simd_name(vs_simd_level level);
+VS_API const char *vs_simd_name(vs_simd_level level);
 
-float vs_l2sq(const float *a, const float *b, size_t d);
-float vs_dot(const float *a, const float *b, size_t d);
-float vs_norm_sq(const float *a, size_t d);
+VS_API float vs_l2sq(const float *a, const float *b, size_t d);
+VS_API float vs_dot(const float *a, const float *b, size_t d);
+VS_API float vs_norm_sq(const float *a, size_t d);
 /** @} */
 
 /** @defgroup factory Factory strings
@@ -118,9 +125,9 @@ typedef struct {
 } vs_factory_spec;
 
 /** Parses a factory string without creating anything. */
-int vs_factory_parse(const char *spec, vs_factory_spec *out);
+VS_API int vs_factory_parse(const char *spec, vs_factory_spec *out);
 /** Writes the canonical factory string of `spec` into buf (NUL-terminated, truncated to cap). */
-int vs_factory_format(const vs_factory_spec *spec, char *buf, size_t cap);
+VS_API int vs_factory_format(const vs_factory_spec *spec, char *buf, size_t cap);
 /** @} */
 
 /** @defgroup index Indexes
@@ -134,25 +141,25 @@ typedef struct {
 } vs_index_options;
 
 /** Creates an empty index. On success *out is owned by the caller: free with vs_index_free. */
-int vs_index_create(const vs_index_options *opts, vs_index **out);
+VS_API int vs_index_create(const vs_index_options *opts, vs_index **out);
 /** Frees an index and everything it owns (including a mapping made by vs_index_view). NULL is ok. */
-void vs_index_free(vs_index *index);
+VS_API void vs_index_free(vs_index *index);
 
 /** Trains the index on n vectors (a no-op for Flat). */
-int vs_index_train(vs_index *index, size_t n, const float *vectors);
+VS_API int vs_index_train(vs_index *index, size_t n, const float *vectors);
 
 /** Adds n vectors (row-major, n x dim floats). `ids` holds n user IDs (>= 0, unique, not yet in
  *  the index), or is NULL to assign consecutive IDs after the largest ever assigned. Nothing is
  *  added if any vector is invalid (NaN/Inf, or zero under cosine) or any ID is a duplicate. The
  *  index copies the data; the caller keeps ownership of its arrays. */
-int vs_index_add(vs_index *index, size_t n, const float *vectors, const int64_t *ids);
+VS_API int vs_index_add(vs_index *index, size_t n, const float *vectors, const int64_t *ids);
 
 /** Removes the vectors with the given IDs. IDs not present are ignored; *n_removed (may be
  *  NULL) receives how many were removed. */
-int vs_index_remove(vs_index *index, size_t n, const int64_t *ids, size_t *n_removed);
+VS_API int vs_index_remove(vs_index *index, size_t n, const int64_t *ids, size_t *n_removed);
 
 /** Copies the stored vector of `id` into out (dim floats; normalised for cosine). */
-int vs_index_get(const vs_index *index, int64_t id, float *out);
+VS_API int vs_index_get(const vs_index *index, int64_t id, float *out);
 
 /** Predicate for filtered search: return non-zero to allow `id`. Called from the searching
  *  threads, possibly concurrently; must be thread-safe. */
@@ -182,7 +189,7 @@ typedef struct {
 /** k-nearest-neighbour search for nq queries. distances and ids are caller-owned arrays of
  *  nq * k; row i holds query i's results best first. When fewer than k vectors qualify, the
  *  tail of a row has id -1 and distance +inf (L2) or -inf (IP, cosine). params may be NULL. */
-int vs_index_search(const vs_index *index, size_t nq, const float *queries, uint32_t k,
+VS_API int vs_index_search(const vs_index *index, size_t nq, const float *queries, uint32_t k,
                     const vs_search_params *params, float *distances, int64_t *ids);
 
 /** Range search result: results of query i are ids[lims[i] .. lims[i+1]) with their distances,
@@ -196,31 +203,31 @@ typedef struct {
 
 /** All vectors within `radius`: squared L2 distance < radius for L2; score > radius for IP and
  *  cosine. On success *out is owned by the caller. */
-int vs_index_range_search(const vs_index *index, size_t nq, const float *queries, float radius,
+VS_API int vs_index_range_search(const vs_index *index, size_t nq, const float *queries, float radius,
                           const vs_search_params *params, vs_range_result **out);
-void vs_range_result_free(vs_range_result *r);
+VS_API void vs_range_result_free(vs_range_result *r);
 
-uint32_t vs_index_dim(const vs_index *index);
-size_t vs_index_size(const vs_index *index);
-vs_metric vs_index_metric(const vs_index *index);
-int vs_index_is_trained(const vs_index *index);
+VS_API uint32_t vs_index_dim(const vs_index *index);
+VS_API size_t vs_index_size(const vs_index *index);
+VS_API vs_metric vs_index_metric(const vs_index *index);
+VS_API int vs_index_is_trained(const vs_index *index);
 /** Whether the index reads its data from a read-only mapping (vs_index_view) that has not yet
  *  been copied by a mutation. */
-int vs_index_is_mapped(const vs_index *index);
+VS_API int vs_index_is_mapped(const vs_index *index);
 /** Canonical factory string; owned by the index, valid until it is freed. */
-const char *vs_index_factory(const vs_index *index);
+VS_API const char *vs_index_factory(const vs_index *index);
 /** Heap bytes the index holds (mapped file pages not counted). */
-size_t vs_index_memory_bytes(const vs_index *index);
+VS_API size_t vs_index_memory_bytes(const vs_index *index);
 /** Bytes of encoded data per vector (4 * dim for Flat), without IDs. */
-size_t vs_index_code_size(const vs_index *index);
+VS_API size_t vs_index_code_size(const vs_index *index);
 /** @} */
 
 struct vs_matrix; /* defined in the vecio group below */
 
 /** Matrix forms of add and search: they check that m is float32 with the index's dimension
  *  (VS_ERR_DIMENSION otherwise). Same ownership rules as the pointer forms. */
-int vs_index_add_matrix(vs_index *index, const struct vs_matrix *m, const int64_t *ids);
-int vs_index_search_matrix(const vs_index *index, const struct vs_matrix *queries, uint32_t k,
+VS_API int vs_index_add_matrix(vs_index *index, const struct vs_matrix *m, const int64_t *ids);
+VS_API int vs_index_search_matrix(const vs_index *index, const struct vs_matrix *queries, uint32_t k,
                            const vs_search_params *params, float *distances, int64_t *ids);
 
 /** @defgroup persistence Persistence
@@ -230,17 +237,17 @@ int vs_index_search_matrix(const vs_index *index, const struct vs_matrix *querie
  * @{ */
 #define VS_FORMAT_VERSION 1
 
-int vs_index_save(const vs_index *index, const char *path);
+VS_API int vs_index_save(const vs_index *index, const char *path);
 /** Reads the whole file into memory, verifying every checksum. *out owned by the caller. */
-int vs_index_load(const char *path, vs_index **out);
+VS_API int vs_index_load(const char *path, vs_index **out);
 /** Maps the file read-only; bulk vector data is not copied or read until used, and its checksum
  *  is not verified (header, section table and metadata are). The first mutation copies the data
  *  into memory. *out owned by the caller; the mapping is released by vs_index_free. */
-int vs_index_view(const char *path, vs_index **out);
+VS_API int vs_index_view(const char *path, vs_index **out);
 /** Loads from a memory buffer (copied; the caller keeps `buf`). Verifies every checksum. */
-int vs_index_load_buffer(const void *buf, size_t len, vs_index **out);
+VS_API int vs_index_load_buffer(const void *buf, size_t len, vs_index **out);
 /** Verifies every checksum of a file, including bulk data (what vs_index_view skips). */
-int vs_index_verify_file(const char *path);
+VS_API int vs_index_verify_file(const char *path);
 /** @} */
 
 /** @defgroup vecio Vector files
@@ -258,15 +265,15 @@ typedef struct vs_matrix {
 
 /** Reads a vector file. On success *out (and its data) is owned by the caller: free with
  *  vs_matrix_free. max_rows limits how many rows are read (0 = all). */
-int vs_matrix_read(const char *path, size_t max_rows, vs_matrix **out);
+VS_API int vs_matrix_read(const char *path, size_t max_rows, vs_matrix **out);
 /** Parses a vector file held in memory; `format` is an extension such as "fvecs" or "npy". */
-int vs_matrix_parse(const void *buf, size_t len, const char *format, size_t max_rows,
+VS_API int vs_matrix_parse(const void *buf, size_t len, const char *format, size_t max_rows,
                     vs_matrix **out);
 /** Converts m to float32 in place (u8 and i32 values become floats). */
-int vs_matrix_to_f32(vs_matrix *m);
+VS_API int vs_matrix_to_f32(vs_matrix *m);
 /** Writes .fvecs (F32), .ivecs (I32), .bvecs (U8) or .npy, atomically. */
-int vs_matrix_write(const char *path, const vs_matrix *m);
-void vs_matrix_free(vs_matrix *m);
+VS_API int vs_matrix_write(const char *path, const vs_matrix *m);
+VS_API void vs_matrix_free(vs_matrix *m);
 /** @} */
 
 #ifdef __cplusplus

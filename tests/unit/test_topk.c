@@ -1,0 +1,68 @@
+/* Top-k heaps against sorting: random keys, ties broken by label, k = 1 and k > n. */
+#include "kernels/topk.h"
+#include "test_util.h"
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const float *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void heap_matches_sort(void **state)
+{
+    (void)state;
+    uint64_t seed = 5;
+    const size_t ks[] = {1, 2, 10, 100, 1000};
+    for (size_t ki = 0; ki < 5; ki++) {
+        for (size_t n = 0; n < 600; n += 37) {
+            size_t k = ks[ki];
+            float *keys = malloc(k * sizeof *keys);
+            int64_t *labels = malloc(k * sizeof *labels);
+            float *pairs = malloc((n + 1) * 2 * sizeof *pairs);
+            vs_heap_reset(keys, labels, k);
+            for (size_t i = 0; i < n; i++) {
+                /* Few distinct keys, so ties are common. */
+                float key = (float)(tu_rng_next(&seed) % 50);
+                vs_heap_push(keys, labels, k, key, (int64_t)i);
+                pairs[2 * i] = key;
+                pairs[2 * i + 1] = (float)i;
+            }
+            qsort(pairs, n, 2 * sizeof *pairs, cmp_pair);
+            vs_heap_sort(keys, labels, k);
+            for (size_t j = 0; j < k; j++) {
+                if (j < n) {
+                    assert_float_equal(keys[j], pairs[2 * j], 0);
+                    assert_int_equal(labels[j], (int64_t)pairs[2 * j + 1]);
+                } else {
+                    assert_int_equal(labels[j], -1);
+                    assert_true(isinf(keys[j]));
+                }
+            }
+            free(keys);
+            free(labels);
+            free(pairs);
+        }
+    }
+}
+
+static void pairs_sort_orders_by_key_then_label(void **state)
+{
+    (void)state;
+    float keys[6] = {3, 1, 2, 1, INFINITY, 0};
+    int64_t labels[6] = {0, 9, 4, 2, -1, 7};
+    vs_pairs_sort(keys, labels, 6);
+    const int64_t want[6] = {7, 2, 9, 4, 0, -1};
+    for (int i = 0; i < 6; i++) assert_int_equal(labels[i], want[i]);
+    vs_pairs_sort(keys, labels, 0);
+    vs_heap_push(keys, labels, 0, 1.0f, 1); /* k = 0 is a no-op */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(heap_matches_sort),
+        cmocka_unit_test(pairs_sort_orders_by_key_then_label),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
