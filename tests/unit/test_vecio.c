@@ -359,6 +359,7 @@ static void test_idx3_read(void **s)
     /* A name that merely ends in the same letters is not an idx file. */
     write_bytes(tpath("notidx3-ubyte"), b, len);
     assert_int_equal(vs_matrix_read(tpath("notidx3-ubyte"), 0, &m), VS_ERR_UNSUPPORTED);
+    unlink(tpath("notidx3-ubyte"));
     free(b);
 }
 

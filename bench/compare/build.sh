@@ -1,0 +1,27 @@
+#!/bin/sh
+# Builds the C++ comparators into bench/build/. Rebuilds only when a source is
+# newer than its binary (or FORCE=1). Needs g++ and libhnswlib-dev
+# (scripts/setup.sh --bench installs them).
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/bench/build
+CXX=${CXX:-g++}
+CXXFLAGS=${CXXFLAGS:--O3 -march=native -std=c++17 -pthread}
+
+[ -f /usr/include/hnswlib/hnswlib.h ] || {
+  echo "build.sh: /usr/include/hnswlib/hnswlib.h missing (apt-get install libhnswlib-dev)" >&2
+  exit 1
+}
+mkdir -p "$OUT"
+
+src=$ROOT/bench/compare/hnswlib_bench.cpp
+bin=$OUT/hnswlib_bench
+if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
+  echo "build.sh: $CXX $CXXFLAGS -o $bin $src" >&2
+  # shellcheck disable=SC2086 # CXXFLAGS is a word list on purpose
+  $CXX $CXXFLAGS -o "$bin.tmp" "$src"
+  mv "$bin.tmp" "$bin"
+else
+  echo "build.sh: $bin is up to date" >&2
+fi
