@@ -133,7 +133,7 @@ int cmd_bench(int argc, char **argv)
 
     if (header) printf(CLI_BENCH_HEADER, "library", "index", "params", "recall@10", "qps", "build_s", "memory_mb");
     vs_search_params p = {.n_threads = threads};
-    char label[64];
+    char label[160];
     if (nvalues == 0) {
         snprintf(label, sizeof label, "batch,t=%u", threads);
         if ((rc = run_row(ix, q, gt, &p, 0, label, spec, build_s, mem_mb))) goto fail;

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Runs every test: installs what is missing, builds, then ctest three times — the release
+# build (all tests), ASan+UBSan (unit and command-line tests), TSan (concurrent tests).
+set -eu
+cd "$(dirname "$0")/.."
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+scripts/setup.sh
+
+run_suite() { # build-dir label-regex cmake-args...
+    dir="$1"; labels="$2"; shift 2
+    echo "=== $dir: ctest -L '$labels' ==="
+    cmake -S . -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j "$JOBS" >/dev/null
+    (cd "$dir" && ctest --output-on-failure -j "$JOBS" -L "$labels")
+}
+
+run_suite build '.*' -DCMAKE_BUILD_TYPE=Release
+run_suite build-asan 'unit|cli' -DCMAKE_BUILD_TYPE=Debug -DVS_SANITIZE=address,undefined
+run_suite build-tsan 'concurrent' -DCMAKE_BUILD_TYPE=Debug -DVS_SANITIZE=thread
+echo "all test suites passed"
