@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 
 src=$ROOT/bench/compare/hnswlib_bench.cpp
 bin=$OUT/hnswlib_bench
-if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
+if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin" ] || [ -n "$(find "$src" -newer "$bin")" ]; then
   echo "build.sh: $CXX $CXXFLAGS -o $bin $src" >&2
   # shellcheck disable=SC2086 # CXXFLAGS is a word list on purpose
   $CXX $CXXFLAGS -o "$bin.tmp" "$src"
