@@ -16,6 +16,7 @@ static const struct {
     {"groundtruth", cmd_groundtruth, "exact top-k neighbours of queries (an .ivecs file)"},
     {"bench", cmd_bench, "recall / queries per second / build time / memory rows"},
     {"bench-flat", cmd_bench_flat, "exact search GFLOP/s against OpenBLAS sgemm alone"},
+    {"bench-view", cmd_bench_view, "time vs_index_view of a large index and its memory"},
 };
 
 static int usage(FILE *out)

@@ -47,7 +47,7 @@ expect "convert back" 0 "500 x 16" "$VS" convert --input "$T/base.npy" --output 
 cmp -s "$T/base.fvecs" "$T/again.fvecs" && ok "fvecs -> npy -> fvecs is lossless" || bad "fvecs -> npy -> fvecs is lossless"
 expect "cosine build" 0 "cosine" "$VS" build --input "$T/base.npy" --output "$T/cos" --metric cosine
 
-for cmd in build search info convert groundtruth bench bench-flat; do
+for cmd in build search info convert groundtruth bench bench-flat bench-view; do
     expect "$cmd --help" 0 "usage: vecscale $cmd" "$VS" "$cmd" --help
 done
 expect "top-level --help" 0 "commands:" "$VS" --help
@@ -65,6 +65,8 @@ printf '\377' | dd of="$T/flip.vsi" bs=1 seek=300 conv=notrunc 2>/dev/null
 expect "corrupt index found by --verify" 1 "checksum" "$VS" info --verify "$T/flip.vsi"
 head -c 100 "$T/base.fvecs" >"$T/short.fvecs"
 expect "truncated vector file" 1 "truncated" "$VS" build --input "$T/short.fvecs" --output "$T/x"
+
+expect "bench-view small" 0 "vs_index_view:" "$VS" bench-view --path "$T/view.vsi" --vectors 3000 --dim 8
 
 echo "cli: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -303,6 +303,44 @@ static void old_format_fixtures(void **state)
     fixture_values("flat_v1_cosine.vsi", VS_METRIC_COSINE);
 }
 
+static size_t rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = strtoull(line + 6, NULL, 10);
+    if (f) fclose(f);
+    return kb;
+}
+
+/* A view maps the file and reads only its metadata: opening a 48 MB index must not pull the
+ * vectors into the resident set (a memory property, not a timing). */
+static void view_reads_only_metadata(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/big.vsi", dir);
+    size_t n = 120000, d = 100;
+    vs_index *ix = tu_flat((uint32_t)d, VS_METRIC_L2);
+    float *chunk = tu_random_vectors(10000, d, 1);
+    for (size_t i = 0; i < n; i += 10000) assert_int_equal(vs_index_add(ix, 10000, chunk, NULL), VS_OK);
+    free(chunk);
+    assert_int_equal(vs_index_save(ix, path), VS_OK);
+    vs_index_free(ix);
+    size_t before = rss_kb();
+    assert_int_equal(vs_index_view(path, &ix), VS_OK);
+    size_t after = rss_kb();
+    assert_int_equal(vs_index_size(ix), n);
+    if (after > before + 4096) {
+        print_error("view grew the resident set by %zu kB for a %zu kB file\n", after - before, n * d * 4 / 1024);
+        fail();
+    }
+    vs_index_free(ix);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +348,7 @@ int main(void)
         cmocka_unit_test(save_replaces_atomically),
         cmocka_unit_test(corrupt_files),
         cmocka_unit_test(old_format_fixtures),
+        cmocka_unit_test(view_reads_only_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
