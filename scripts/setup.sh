@@ -9,7 +9,10 @@ BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy"
 
 want="$BUILD_PKGS $TEST_PKGS"
 case "${1:-}" in
-  --bench) want="$want $BENCH_PKGS" ;;
+  --bench)
+    want="$want $BENCH_PKGS"
+    # GloVe conversion runs on Node.js; a NodeSource node (bundling npm) counts as present.
+    command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
   "") ;;
   *) echo "usage: scripts/setup.sh [--bench]" >&2; exit 2 ;;
 esac
