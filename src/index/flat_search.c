@@ -1,6 +1,6 @@
 /* Exact k-NN over a Flat index.
  *
- * Batches go through OpenBLAS sgemm in blocks of QUERY_BLOCK x BASE_BLOCK, never an
+ * Batches go through OpenBLAS sgemm in tiles of QUERY_BLOCK x vs_flat_base_block(d), never an
  * nq x n matrix. Each block row is filtered against its query's current k-th best key by a
  * SIMD kernel before touching the heap (selection fused per block), so after warm-up almost
  * no element reaches the heap. For L2 the key is ||x||^2 - 2<q,x> (||q||^2 is constant per
@@ -22,14 +22,14 @@
 
 enum {
     QUERY_BLOCK = VS_FLAT_QUERY_BLOCK,
-    BASE_BLOCK = VS_FLAT_BASE_BLOCK,
+    MAX_BASE_BLOCK = VS_FLAT_MAX_BASE_BLOCK,
     GEMM_MIN_QUERIES = 4, /* below this, sgemm's packing costs more than it saves */
     MAX_WORKERS = 256,
 };
 
 typedef struct {
-    float *gemm;  /* QUERY_BLOCK x BASE_BLOCK */
-    float *row;   /* BASE_BLOCK, for the direct path */
+    float *gemm;  /* QUERY_BLOCK x MAX_BASE_BLOCK */
+    float *row;   /* MAX_BASE_BLOCK, for the direct path */
     uint32_t *pos;
     float *keys;  /* base-split mode: this worker's heaps, nq x k */
     int64_t *labels;
@@ -56,8 +56,9 @@ static void scan_gemm(const search_job *J, worker_scratch *w, size_t q0, size_t 
     const vs_kernel_table *kt = vs_kernels();
     const size_t d = J->ix->dim, k = J->k;
     const float alpha = J->ix->metric == VS_METRIC_L2 ? -2.0f : -1.0f;
-    for (size_t j0 = b0; j0 < b1; j0 += BASE_BLOCK) {
-        size_t bn = b1 - j0 < BASE_BLOCK ? b1 - j0 : BASE_BLOCK;
+    const size_t block = vs_flat_base_block(d);
+    for (size_t j0 = b0; j0 < b1; j0 += block) {
+        size_t bn = b1 - j0 < block ? b1 - j0 : block;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)bn, (int)d, alpha,
                     J->q + q0 * d, (int)d, J->f->vecs + j0 * d, (int)d, 0.0f, w->gemm, (int)bn);
         const float *bias = J->gemm_bias ? J->gemm_bias + j0 : NULL;
@@ -84,8 +85,8 @@ static void scan_direct(const search_job *J, worker_scratch *w, size_t q0, size_
         const float *q = J->q + (q0 + r) * d;
         float *kh = keys + r * k;
         int64_t *lh = labels + r * k;
-        for (size_t j0 = b0; j0 < b1; j0 += BASE_BLOCK) {
-            size_t bn = b1 - j0 < BASE_BLOCK ? b1 - j0 : BASE_BLOCK;
+        for (size_t j0 = b0; j0 < b1; j0 += MAX_BASE_BLOCK) {
+            size_t bn = b1 - j0 < MAX_BASE_BLOCK ? b1 - j0 : MAX_BASE_BLOCK;
             const float *x = J->f->vecs + j0 * d;
             if (l2) {
                 kt->l2sq_many(q, x, bn, d, w->row);
@@ -207,7 +208,7 @@ int vs_flat_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, co
         J.split_base = 1;
         size_t chunks = (size_t)threads * 4;
         J.base_chunk = (f->n + chunks - 1) / chunks;
-        J.base_chunk = (J.base_chunk + BASE_BLOCK - 1) / BASE_BLOCK * BASE_BLOCK;
+        J.base_chunk = (J.base_chunk + MAX_BASE_BLOCK - 1) / MAX_BASE_BLOCK * MAX_BASE_BLOCK;
         n_tasks = (f->n + J.base_chunk - 1) / J.base_chunk;
     }
     if (threads > n_tasks) threads = (unsigned)n_tasks;
@@ -216,9 +217,9 @@ int vs_flat_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, co
     int ok = J.ws != NULL;
     for (unsigned w = 0; ok && w < threads; w++) {
         worker_scratch *s = &J.ws[w];
-        s->gemm = malloc(sizeof(float) * QUERY_BLOCK * BASE_BLOCK);
-        s->row = malloc(sizeof(float) * BASE_BLOCK);
-        s->pos = malloc(sizeof(uint32_t) * BASE_BLOCK);
+        s->gemm = malloc(sizeof(float) * QUERY_BLOCK * MAX_BASE_BLOCK);
+        s->row = malloc(sizeof(float) * MAX_BASE_BLOCK);
+        s->pos = malloc(sizeof(uint32_t) * MAX_BASE_BLOCK);
         ok = s->gemm && s->row && s->pos;
         if (ok && J.split_base) {
             s->keys = malloc(sizeof(float) * nq * k);
