@@ -1,15 +1,17 @@
 # Locates the Debian-packaged dependencies (installed by scripts/setup.sh).
 find_package(Threads REQUIRED)
 
-# Serial OpenBLAS: the library schedules its own threads per call, so BLAS must not.
+# The OpenMP build of OpenBLAS, run one thread per call (src/kernels/blas.c says why):
+# the library schedules its own threads, so BLAS must not.
 find_path(VS_BLAS_INCLUDE_DIR cblas.h
-  PATHS /usr/include/x86_64-linux-gnu/openblas-serial /usr/include/openblas-serial
+  PATHS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/openblas-openmp
   NO_DEFAULT_PATH)
 find_library(VS_BLAS_LIBRARY openblas
-  PATHS /usr/lib/x86_64-linux-gnu/openblas-serial /usr/lib/openblas-serial
+  PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp /usr/lib/openblas-openmp
   NO_DEFAULT_PATH)
-if(NOT VS_BLAS_INCLUDE_DIR OR NOT VS_BLAS_LIBRARY)
-  message(FATAL_ERROR "serial OpenBLAS not found: run scripts/setup.sh (libopenblas-serial-dev)")
+find_library(VS_GOMP_LIBRARY gomp PATHS /usr/lib/gcc/x86_64-linux-gnu/12)
+if(NOT VS_BLAS_INCLUDE_DIR OR NOT VS_BLAS_LIBRARY OR NOT VS_GOMP_LIBRARY)
+  message(FATAL_ERROR "OpenMP OpenBLAS not found: run scripts/setup.sh (libopenblas-openmp-dev)")
 endif()
 get_filename_component(VS_BLAS_DIR ${VS_BLAS_LIBRARY} DIRECTORY)
 

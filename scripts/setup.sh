@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped, so a second run does nothing.
 set -eu
 
-BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-serial-dev libxxhash-dev libcmocka-dev"
+BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev"
 TEST_PKGS="clang libclang-rt-14-dev valgrind"
 BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy"
 

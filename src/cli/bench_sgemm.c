@@ -1,8 +1,7 @@
 /* `vecscale bench-flat`: how close exact Flat search gets to the GEMM it is built on.
- * Times OpenBLAS sgemm alone over the same query x base product (in the same tiles the
+ * Times OpenBLAS sgemm alone (through the same single-threaded wrapper) over the same query x base product (in the same tiles the
  * search uses, and in large tiles), then vecscale's batch Flat search, and prints both
  * GFLOP/s (2 * nq * n * d flops) and their ratio, plus single-query latency. */
-#include <cblas.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "index/flat.h"
+#include "kernels/blas.h"
 
 static const char *HELP =
     "usage: vecscale bench-flat --base FILE --queries FILE [--metric l2|ip|cosine] [--threads N]\n"
@@ -26,8 +26,7 @@ static double time_tiles(const float *q, size_t nq, const float *x, size_t n, si
         size_t qn = nq - i < qb ? nq - i : qb;
         for (size_t j = 0; j < n; j += bb) {
             size_t bn = n - j < bb ? n - j : bb;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)bn, (int)d, -2.0f, q + i * d, (int)d,
-                        x + j * d, (int)d, 0.0f, c, (int)bn);
+            vs_sgemm_abt(qn, bn, d, -2.0f, q + i * d, d, x + j * d, d, c, bn);
         }
     }
     return cli_now() - t0;

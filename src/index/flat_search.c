@@ -9,7 +9,6 @@
  *
  * Threads: with enough queries each worker takes query blocks; otherwise workers take base
  * chunks with private heaps that are merged at the end. */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "index/flat.h"
+#include "kernels/blas.h"
 #include "kernels/kernels.h"
 #include "kernels/topk.h"
 
@@ -59,8 +59,7 @@ static void scan_gemm(const search_job *J, worker_scratch *w, size_t q0, size_t 
     const size_t block = vs_flat_base_block(d);
     for (size_t j0 = b0; j0 < b1; j0 += block) {
         size_t bn = b1 - j0 < block ? b1 - j0 : block;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)bn, (int)d, alpha,
-                    J->q + q0 * d, (int)d, J->f->vecs + j0 * d, (int)d, 0.0f, w->gemm, (int)bn);
+        vs_sgemm_abt(qn, bn, d, alpha, J->q + q0 * d, d, J->f->vecs + j0 * d, d, w->gemm, bn);
         const float *bias = J->gemm_bias ? J->gemm_bias + j0 : NULL;
         for (size_t r = 0; r < qn; r++) {
             float *kh = keys + r * k;

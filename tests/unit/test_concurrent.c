@@ -58,8 +58,65 @@ static void parallel_readers(void **state)
     free(expect);
 }
 
+/* Many short GEMM calls at once from different threads: the case that corrupts results with
+ * a BLAS that is not safe under concurrent callers (Debian's serial OpenBLAS). */
+typedef struct {
+    const vs_index *ix;
+    const float *q;
+    const int64_t *expect;
+    int mismatches;
+} small_batch;
+
+static void *small_batches(void *arg)
+{
+    small_batch *b = arg;
+    float s[8 * K];
+    int64_t id[8 * K];
+    for (int it = 0; it < 150; it++) {
+        const float *q = b->q + (size_t)(it % 30) * 8 * D;
+        if (vs_index_search(b->ix, 8, q, K, NULL, s, id) != VS_OK ||
+            memcmp(id, b->expect + (size_t)(it % 30) * 8 * K, sizeof id) != 0)
+            b->mismatches++;
+    }
+    return NULL;
+}
+
+static void concurrent_small_gemms(void **state)
+{
+    (void)state;
+    size_t n = 3000;
+    float *base = tu_random_vectors(n, D, 21);
+    float *q = tu_random_vectors(240, D, 22);
+    vs_index *ix = tu_flat(D, VS_METRIC_IP);
+    assert_int_equal(vs_index_add(ix, n, base, NULL), VS_OK);
+    float *s = malloc(240 * K * sizeof *s);
+    int64_t *expect = malloc(240 * K * sizeof *expect);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(vs_index_search(ix, 8, q + (size_t)i * 8 * D, K, NULL, s + i * 8 * K, expect + i * 8 * K), VS_OK);
+    pthread_t t[6];
+    small_batch b[6];
+    for (int i = 0; i < 6; i++) {
+        b[i] = (small_batch){.ix = ix, .q = q, .expect = expect};
+        assert_int_equal(pthread_create(&t[i], NULL, small_batches, &b[i]), 0);
+    }
+    int total = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        total += b[i].mismatches;
+    }
+    assert_int_equal(total, 0);
+    vs_index_free(ix);
+    free(base);
+    free(q);
+    free(s);
+    free(expect);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(parallel_readers)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parallel_readers),
+        cmocka_unit_test(concurrent_small_gemms),
+    };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
