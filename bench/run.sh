@@ -92,12 +92,12 @@ for s in $SETS; do
   fi
   files=(--base "$dir/base.fvecs" --queries "$dir/queries.fvecs" --groundtruth "$dir/groundtruth.ivecs" --metric "$metric")
   out "=== $s ($metric) ==="
-  step "$s-vecscale-flat" "$VECSCALE" bench "${files[@]}" --index Flat --threads 1
+  step "$s-vecscale-flat" "$VECSCALE" bench "${files[@]}" --index Flat --threads 1 --runs 3
   step "$s-vecscale-bench-flat" "$VECSCALE" bench-flat --base "$dir/base.fvecs" --queries "$dir/queries.fvecs" \
     --metric "$metric" --repeat 2 --verify 100 --single 500
-  step "$s-faiss-flat" "$PYTHON" "$ROOT/bench/compare/faiss_bench.py" "${files[@]}" --index Flat --threads 1
+  step "$s-faiss-flat" "$PYTHON" "$ROOT/bench/compare/faiss_bench.py" "${files[@]}" --index Flat --threads 1 --runs 3
   step "$s-hnswlib" "$ROOT/bench/build/hnswlib_bench" "${files[@]}" \
-    --M 16 --efc 200 --ef "$HNSW_EF" --threads "$BUILD_THREADS"
+    --M 16 --efc 200 --ef "$HNSW_EF" --threads "$BUILD_THREADS" --runs 3
 done
 
 if [ -n "$FAILED" ]; then

@@ -14,11 +14,7 @@ static int flat_init(vs_index *ix)
     vs_flat *f = calloc(1, sizeof *f);
     if (!f) return vs_fail(VS_ERR_NOMEM, "out of memory");
     f->owned = 1;
-    f->map_ready = 1;
-    if (vs_idmap_init(&f->map, 0)) {
-        free(f);
-        return vs_fail(VS_ERR_NOMEM, "out of memory");
-    }
+    f->ids_are_rows = 1;
     ix->impl = f;
     ix->trained = 1;
     return VS_OK;
@@ -49,6 +45,7 @@ int64_t vs_flat_find(const vs_flat *f, int64_t id)
         uint64_t pos;
         return vs_idmap_get(&f->map, id, &pos) ? (int64_t)pos : -1;
     }
+    if (f->ids_are_rows) return id >= 0 && (uint64_t)id < f->n ? id : -1;
     for (size_t i = 0; i < f->n; i++)
         if (f->ids[i] == id) return (int64_t)i;
     return -1;
@@ -66,8 +63,11 @@ int vs_flat_build_map(vs_flat *f)
         vs_idmap_put(&f->map, f->ids[i], i);
     }
     f->map_ready = 1;
+    f->ids_are_rows = 0;
     return VS_OK;
 }
+
+static int ensure_map(vs_flat *f) { return f->map_ready ? VS_OK : vs_flat_build_map(f); }
 
 /* Grows the owned arrays to hold `need` rows; copies mapped data on the first write. */
 static int ensure_capacity(vs_index *ix, size_t need)
@@ -106,22 +106,21 @@ static int ensure_capacity(vs_index *ix, size_t need)
         f->norms = norms;
         f->owned = 1;
         vs_index_release_backing(ix);
-        if (!f->map_ready) {
-            int rc = vs_flat_build_map(f);
-            if (rc) return rc;
-        }
     }
     f->cap = cap;
     return VS_OK;
 }
 
+static int append_rows(vs_index *ix, size_t n, const float *x, const int64_t *ids);
+
 static int flat_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
 {
     vs_flat *f = flat_of(ix);
-    if (!f->map_ready) {
-        int rc = vs_flat_build_map(f);
-        if (rc) return rc;
-    }
+    int sequential = f->ids_are_rows && !f->map_ready;
+    for (size_t i = 0; sequential && i < n; i++) sequential = ids[i] == (int64_t)(f->n + i);
+    if (sequential) return append_rows(ix, n, x, ids); /* IDs continue the rows: no duplicate possible */
+    int rc = ensure_map(f);
+    if (rc) return rc;
     if (vs_idmap_reserve(&f->map, n)) return vs_fail(VS_ERR_NOMEM, "out of memory");
     /* Check the whole batch first (against the index and itself) so a failure adds nothing. */
     size_t i;
@@ -135,11 +134,17 @@ static int flat_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
         return vs_fail(VS_ERR_DUPLICATE_ID, "id %lld (row %zu) is already in the index or repeated in the batch; "
                        "nothing was added", (long long)dup, i);
     }
-    int rc = ensure_capacity(ix, f->n + n);
-    if (rc) {
+    rc = append_rows(ix, n, x, ids);
+    if (rc)
         for (size_t j = 0; j < n; j++) vs_idmap_erase(&f->map, ids[j]);
-        return rc;
-    }
+    return rc;
+}
+
+static int append_rows(vs_index *ix, size_t n, const float *x, const int64_t *ids)
+{
+    vs_flat *f = flat_of(ix);
+    int rc = ensure_capacity(ix, f->n + n);
+    if (rc) return rc;
     size_t d = ix->dim;
     float *vecs = (float *)f->vecs;
     memcpy(vecs + f->n * d, x, n * d * sizeof *x);
@@ -156,6 +161,7 @@ static int flat_remove(vs_index *ix, size_t n, const int64_t *ids, size_t *n_rem
 {
     vs_flat *f = flat_of(ix);
     int rc = ensure_capacity(ix, f->n);
+    if (!rc) rc = ensure_map(f);
     if (rc) return rc;
     size_t d = ix->dim, removed = 0;
     float *vecs = (float *)f->vecs, *norms = (float *)f->norms;
@@ -193,7 +199,7 @@ static size_t flat_size(const vs_index *ix) { return flat_of(ix)->n; }
 static size_t flat_memory(const vs_index *ix)
 {
     const vs_flat *f = flat_of(ix);
-    size_t b = sizeof *f + vs_idmap_memory(&f->map);
+    size_t b = sizeof *f + (f->map_ready ? vs_idmap_memory(&f->map) : 0);
     if (f->owned) b += f->cap * (ix->dim * sizeof(float) + sizeof(int64_t) + (f->norms ? sizeof(float) : 0));
     return b;
 }

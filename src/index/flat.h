@@ -21,11 +21,15 @@ typedef struct {
     const float *norms;  /* n squared norms (L2 only, else NULL) */
     size_t n, cap;
     int owned;
-    int map_ready;       /* the ID map is built eagerly on load and lazily after a view */
+    /* While every ID equals its row (automatic IDs, no removal) no map is needed: that saves
+     * 16 bytes per slot, 12% of a 100-d index. The map is built at the first user-chosen ID
+     * or removal, and for loaded files at their first write. */
+    int ids_are_rows;
+    int map_ready;
     vs_idmap map;
 } vs_flat;
 
-/* Row of `id`, or -1. Uses the map when ready, else scans (views before their first write). */
+/* Row of `id`, or -1: by the map, by identity, or (files before their first write) by a scan. */
 int64_t vs_flat_find(const vs_flat *f, int64_t id);
 
 int vs_flat_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,

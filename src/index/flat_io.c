@@ -53,5 +53,6 @@ int vs_flat_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const cha
     f->cap = 0;
     f->owned = 0;
     f->map_ready = 0;
+    f->ids_are_rows = 0; /* unknown until the first write builds the map */
     return VS_OK;
 }

@@ -153,6 +153,52 @@ static void user_and_automatic_ids(void **state)
     free(x);
 }
 
+/* Automatic IDs need no ID map; the first user-chosen ID or removal must still see them. */
+static void automatic_then_user_ids(void **state)
+{
+    (void)state;
+    size_t d = 3;
+    float *x = tu_random_vectors(10, d, 4);
+    vs_index *ix = tu_flat((uint32_t)d, VS_METRIC_IP);
+    size_t before = vs_index_memory_bytes(ix);
+    assert_int_equal(vs_index_add(ix, 5, x, NULL), VS_OK); /* IDs 0..4 */
+    int64_t seq[2] = {5, 6};
+    assert_int_equal(vs_index_add(ix, 2, x + 5 * d, seq), VS_OK); /* explicit but sequential */
+    float v[3];
+    assert_int_equal(vs_index_get(ix, 6, v), VS_OK);
+    assert_memory_equal(v, x + 6 * d, sizeof v);
+    assert_int_equal(vs_index_get(ix, 7, v), VS_ERR_NOT_FOUND);
+    assert_int_equal(vs_index_get(ix, -1, v), VS_ERR_NOT_FOUND);
+    assert_true(vs_index_memory_bytes(ix) - before < 1024 * (3 * 4 + 8 + 1)); /* arrays only, no map */
+    int64_t dup = 2;
+    assert_int_equal(vs_index_add(ix, 1, x + 7 * d, &dup), VS_ERR_DUPLICATE_ID);
+    int64_t fresh = 100;
+    assert_int_equal(vs_index_add(ix, 1, x + 7 * d, &fresh), VS_OK);
+    assert_int_equal(vs_index_add(ix, 1, x + 8 * d, NULL), VS_OK); /* 101 */
+    assert_int_equal(vs_index_get(ix, 101, v), VS_OK);
+    assert_memory_equal(v, x + 8 * d, sizeof v);
+    int64_t rm = 0;
+    size_t removed;
+    assert_int_equal(vs_index_remove(ix, 1, &rm, &removed), VS_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(vs_index_get(ix, 0, v), VS_ERR_NOT_FOUND);
+    assert_int_equal(vs_index_get(ix, 4, v), VS_OK);
+    assert_memory_equal(v, x + 4 * d, sizeof v);
+    assert_int_equal(vs_index_size(ix), 8);
+    vs_index_free(ix);
+
+    /* Removal first, on an index that only ever had automatic IDs. */
+    ix = tu_flat((uint32_t)d, VS_METRIC_L2);
+    assert_int_equal(vs_index_add(ix, 10, x, NULL), VS_OK);
+    rm = 9;
+    assert_int_equal(vs_index_remove(ix, 1, &rm, &removed), VS_OK);
+    assert_int_equal(vs_index_add(ix, 1, x, NULL), VS_OK); /* gets 10, not 9 */
+    assert_int_equal(vs_index_get(ix, 10, v), VS_OK);
+    assert_int_equal(vs_index_get(ix, 9, v), VS_ERR_NOT_FOUND);
+    vs_index_free(ix);
+    free(x);
+}
+
 static void deletes(void **state)
 {
     (void)state;
@@ -230,6 +276,7 @@ int main(void)
         cmocka_unit_test(identical_vectors_break_ties_by_position),
         cmocka_unit_test(empty_index),
         cmocka_unit_test(user_and_automatic_ids),
+        cmocka_unit_test(automatic_then_user_ids),
         cmocka_unit_test(deletes),
         cmocka_unit_test(cosine_normalises),
     };
