@@ -138,6 +138,9 @@ typedef struct {
     uint32_t dim;        /**< vector dimension, 1..65536 */
     vs_metric metric;
     const char *factory; /**< factory string; NULL means "Flat" */
+    uint32_t n_threads;  /**< threads vs_index_train / vs_index_add may use; 0 or 1 = caller only */
+    uint32_t ef_construction; /**< HNSW build candidate list (0 = 200) */
+    uint64_t seed;       /**< seed for training / level generation (0 = a fixed default) */
 } vs_index_options;
 
 /** Creates an empty index. On success *out is owned by the caller: free with vs_index_free. */

@@ -38,6 +38,9 @@ int vs_index_create(const vs_index_options *opts, vs_index **out)
     ix->ops = ops;
     ix->dim = opts->dim;
     ix->metric = opts->metric;
+    ix->n_threads = opts->n_threads;
+    ix->ef_construction = opts->ef_construction;
+    ix->seed = opts->seed;
     ix->spec = spec;
     vs_factory_format(&spec, ix->factory, sizeof ix->factory);
     rc = ops->init(ix);

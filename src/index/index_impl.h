@@ -25,6 +25,9 @@ struct vs_index {
     vs_factory_spec spec;
     char factory[64];
     int64_t next_id; /* next automatic ID */
+    uint32_t n_threads;       /* from vs_index_options: threads train/add may use */
+    uint32_t ef_construction; /* from vs_index_options (0 = type default) */
+    uint64_t seed;            /* from vs_index_options (0 = type default) */
     int trained;
     vs_backing backing;
 };
@@ -61,6 +64,8 @@ void vs_index_release_backing(vs_index *ix);
 const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec);
 
 extern const vs_index_ops vs_flat_ops;
+extern const vs_index_ops vs_hnsw_ops; /* src/index/hnsw*.c */
+extern const vs_index_ops vs_ivf_ops;  /* src/index/ivf*.c */
 
 /* Per-call filter resolved against one index. */
 static inline int vs_filter_allows(const vs_filter *f, int64_t id)
