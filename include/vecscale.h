@@ -14,6 +14,12 @@
  *  - Thread-safety: concurrent read calls (search, range_search, save, getters) on one index
  *    are safe; a mutating call (add, remove, train) must not overlap any other call on the
  *    same index.
+ *    Exception, HNSW indexes: one add or remove at a time may run concurrently with any number
+ *    of search, range_search, get and vs_index_size calls (searches take no lock and never
+ *    wait for a writer; they see each inserted vector either not at all or completely).
+ *    Writers must still not overlap each other, save, or vs_index_memory_bytes, and the first
+ *    write to a loaded or viewed HNSW index (which copies the file image) must not overlap
+ *    any other call.
  */
 #ifndef VECSCALE_H
 #define VECSCALE_H
@@ -185,7 +191,7 @@ typedef struct {
     uint32_t n_threads;      /**< threads for this call; 0 or 1 = the calling thread only */
     const vs_filter *filter; /**< NULL = no filter */
     uint32_t nprobe;         /**< IVF lists to visit (IVF indexes) */
-    uint32_t ef_search;      /**< HNSW candidate list size (HNSW indexes) */
+    uint32_t ef_search;      /**< HNSW candidate list size (0 = max(k, 64); raised to k if smaller) */
     float k_factor;          /**< re-ranking: k * k_factor candidates (",RFlat" indexes) */
 } vs_search_params;
 
@@ -277,6 +283,47 @@ VS_API int vs_matrix_to_f32(vs_matrix *m);
 /** Writes .fvecs (F32), .ivecs (I32), .bvecs (U8) or .npy, atomically. */
 VS_API int vs_matrix_write(const char *path, const vs_matrix *m);
 VS_API void vs_matrix_free(vs_matrix *m);
+/** @} */
+
+/** @defgroup logging Library messages
+ * The library never prints. Conditions worth telling a user about that are not errors (for
+ * example training an IVF index on fewer than 39 vectors per list) go to a process-wide
+ * handler, if one is installed.
+ * @{ */
+typedef enum { VS_LOG_WARNING = 1, VS_LOG_INFO = 2 } vs_log_level;
+/** Receives one message (NUL-terminated, no trailing newline; valid only during the call).
+ *  May be called from any thread that is inside a vecscale call, possibly concurrently. */
+typedef void (*vs_log_fn)(vs_log_level level, const char *message, void *ctx);
+/** Installs fn (NULL = discard messages, the default) with ctx for the whole process.
+ *  Thread-safe; a message being delivered while the handler changes goes to one of the two. */
+VS_API void vs_set_log_handler(vs_log_fn fn, void *ctx);
+/** @} */
+
+/** @defgroup kmeans k-means clustering
+ * Lloyd's k-means as FAISS does it (the trainer of IVF indexes): point-to-centroid distances
+ * through BLAS in blocks (never an n x k matrix), at most max_points_per_centroid * k points
+ * (a seeded random subsample), empty clusters repaired by splitting a large one.
+ * @{ */
+typedef enum { VS_KMEANS_INIT_RANDOM = 0, VS_KMEANS_INIT_PLUSPLUS = 1 } vs_kmeans_init;
+
+/** Zero-initialise and set what you need; zero means the default given. */
+typedef struct {
+    uint32_t n_iter;                  /**< Lloyd iterations (0 = 25, FAISS's default) */
+    uint32_t max_points_per_centroid; /**< subsample above k * this (0 = 256, as FAISS) */
+    uint64_t seed;                    /**< seeds init and subsampling (0 = 1234, FAISS's) */
+    uint32_t n_threads;               /**< 0 or 1 = the calling thread only */
+    vs_kmeans_init init;              /**< random distinct points (FAISS) or k-means++ */
+    int inner_product;                /**< assign by largest inner product instead of L2 */
+    int spherical;                    /**< renormalise centroids to unit length each iteration */
+} vs_kmeans_params;
+
+/** Clusters n vectors of dimension d (row-major) into k centroids. centroids is caller-owned,
+ *  k * d floats; *objective (may be NULL) receives the final sum of squared distances (L2) or
+ *  of inner products (inner_product) of the points used. p may be NULL. Fails with
+ *  VS_ERR_INVALID_ARG if n < k, k == 0 or d == 0; inputs must be finite. Deterministic for a
+ *  given seed whatever n_threads is. */
+VS_API int vs_kmeans(size_t n, uint32_t d, const float *x, uint32_t k, const vs_kmeans_params *p,
+                     float *centroids, float *objective);
 /** @} */
 
 #ifdef __cplusplus

@@ -9,12 +9,14 @@
 static const char *HELP =
     "usage: vecscale bench --base FILE --queries FILE --groundtruth FILE.ivecs --index SPEC\n"
     "                      [--metric l2|ip|cosine] [--param name=v1,v2,...] [--threads N]\n"
-    "                      [--single] [--runs R] [--no-header]\n\n"
+    "                      [--single] [--runs R] [--no-header] [--build-threads N] [--efc N]\n\n"
     "Builds SPEC over the base, then for each parameter value searches all queries in one batch\n"
     "(k=10) and prints: library, index, params, recall@10, queries/s, build_s, memory_mb.\n"
     "memory_mb is the growth of the resident set across the build. Parameters: nprobe,\n"
     "ef (ef_search), k_factor. --single adds a row with one query per call. --runs R repeats\n"
-    "each search R times and reports the best queries/s (default 1).\n";
+    "each search R times and reports the best queries/s (default 1). --build-threads N lets\n"
+    "the build (train and add) use N threads (default 1); --efc N sets HNSW ef_construction\n"
+    "(default 200).\n";
 
 enum { K = 10, MAX_VALUES = 64 };
 
@@ -64,7 +66,7 @@ static int run_row(vs_index *ix, const vs_matrix *q, const vs_matrix *gt, const 
 int cmd_bench(int argc, char **argv)
 {
     const char *base = NULL, *queries = NULL, *gt_path = NULL, *spec = NULL, *metric_name = "l2", *param = NULL;
-    uint32_t threads = 1, runs = 1;
+    uint32_t threads = 1, runs = 1, build_threads = 1, efc = 0;
     int single = 0, header = 1;
     static const struct option opts[] = {
         {"base", required_argument, 0, 'b'}, {"queries", required_argument, 0, 'q'},
@@ -72,9 +74,10 @@ int cmd_bench(int argc, char **argv)
         {"metric", required_argument, 0, 'm'}, {"param", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'}, {"single", no_argument, 0, 's'},
         {"no-header", no_argument, 0, 'H'}, {"runs", required_argument, 0, 'r'},
+        {"build-threads", required_argument, 0, 'B'}, {"efc", required_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "b:q:g:x:m:p:t:sHr:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:q:g:x:m:p:t:sHr:B:E:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': base = optarg; break;
         case 'q': queries = optarg; break;
@@ -90,6 +93,12 @@ int cmd_bench(int argc, char **argv)
             if (cli_parse_u32(optarg, 1, 100, &runs)) return cli_usage_error("bench", "bad --runs");
             break;
         case 'H': header = 0; break;
+        case 'B':
+            if (cli_parse_u32(optarg, 1, 256, &build_threads)) return cli_usage_error("bench", "bad --build-threads");
+            break;
+        case 'E':
+            if (cli_parse_u32(optarg, 1, 100000, &efc)) return cli_usage_error("bench", "bad --efc");
+            break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("bench", "unknown option");
         }
@@ -133,7 +142,8 @@ int cmd_bench(int argc, char **argv)
     }
     size_t rss0 = cli_rss_bytes();
     double t0 = cli_now();
-    vs_index_options o = {.dim = b->dim, .metric = metric, .factory = spec};
+    vs_index_options o = {.dim = b->dim, .metric = metric, .factory = spec, .n_threads = build_threads,
+                          .ef_construction = efc};
     if ((rc = vs_index_create(&o, &ix))) goto fail;
     if (!vs_index_is_trained(ix) && (rc = vs_index_train(ix, b->n, b->data))) goto fail;
     if ((rc = vs_index_add(ix, b->n, b->data, NULL))) goto fail;

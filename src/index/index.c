@@ -13,10 +13,12 @@
 const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
 {
     if (spec->coarse == VS_COARSE_NONE && spec->code == VS_CODE_FLAT) return &vs_flat_ops;
+    if (spec->coarse == VS_COARSE_IVF && spec->code == VS_CODE_FLAT && !spec->refine_flat) return &vs_ivf_ops;
+    if (spec->coarse == VS_COARSE_HNSW && spec->code == VS_CODE_FLAT && !spec->refine_flat) return &vs_hnsw_ops;
     char name[64] = "?";
     vs_factory_format(spec, name, sizeof name);
     vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised but not implemented in vecscale %s "
-            "(available: Flat)", name, vs_version());
+            "(available: Flat, IVF{n},Flat, HNSW{M},Flat)", name, vs_version());
     return NULL;
 }
 

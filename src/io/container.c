@@ -63,6 +63,35 @@ int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const
     return VS_OK;
 }
 
+int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *const *parts,
+                           const uint64_t *lens, size_t n_parts)
+{
+    if (w->count == VS_CONTAINER_MAX_SECTIONS) return vs_fail(VS_ERR_INVALID_ARG, "too many sections");
+    int rc = pad_to_alignment(w);
+    if (rc) return rc;
+    XXH3_state_t *st = XXH3_createState();
+    if (!st || XXH3_64bits_reset(st) != XXH_OK) {
+        XXH3_freeState(st);
+        return vs_fail(VS_ERR_NOMEM, "out of memory for a checksum state");
+    }
+    vs_section *s = &w->sections[w->count];
+    s->tag = tag;
+    s->flags = flags;
+    s->offset = vs_atomic_size(w->file);
+    s->length = 0;
+    for (size_t i = 0; i < n_parts && !rc; i++) {
+        if (!lens[i]) continue;
+        XXH3_64bits_update(st, parts[i], (size_t)lens[i]);
+        rc = vs_atomic_write(w->file, parts[i], (size_t)lens[i]);
+        s->length += lens[i];
+    }
+    s->checksum = XXH3_64bits_digest(st); /* equals the one-shot XXH3_64bits of the whole */
+    XXH3_freeState(st);
+    if (rc) return rc;
+    w->count++;
+    return VS_OK;
+}
+
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }

@@ -32,6 +32,10 @@ typedef struct vs_container_writer vs_container_writer;
 int vs_container_create(const char *path, uint32_t kind, vs_container_writer **out);
 /* Appends a section (data copied to the file immediately). */
 int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *data, uint64_t len);
+/* Appends one section made of several pieces written back to back (e.g. every inverted list
+ * of an IVF index), so a caller need not first copy them into one buffer. */
+int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *const *parts,
+                           const uint64_t *lens, size_t n_parts);
 /* Writes table and header, fsyncs and renames into place; frees w in every case. */
 int vs_container_commit(vs_container_writer *w);
 /* Discards the temporary file; frees w. NULL is ok. */

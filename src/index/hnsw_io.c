@@ -1,0 +1,175 @@
+/* HNSW sections. One set per storage block b (two decimal digits in the tag), so a viewed
+ * file's blocks point straight into the mapping with the same layout as in memory:
+ *   HNSW      (metadata) u32 layout 1 | u32 M | u32 ef_construction | u32 keep_pruned |
+ *             u64 nodes | u64 deleted | u64 entry (level << 32 | node, or all ones) |
+ *             u64 seed | u64 record size
+ *   HRbb bulk level-0 records of the block's nodes (id, flags, count, links, vector)
+ *   HLbb      u8 level of each of the block's nodes (read on open to find upper lists)
+ *   HUbb bulk the block's upper lists, node by node, level x (1 + M) u32 each
+ * Link IDs are not validated on open (that would read every page of a view); every read of a
+ * link is bound-checked instead, so a damaged file yields wrong answers, not wild reads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "index/hnsw.h"
+
+#define TAG_HNSW VS_TAG('H', 'N', 'S', 'W')
+#define HDR_BYTES 56
+
+static uint32_t block_tag(char kind, unsigned b) { return VS_TAG('H', kind, '0' + b / 10, '0' + b % 10); }
+
+static unsigned blocks_for(size_t n)
+{
+    unsigned nb = 0;
+    while (nb < VS_HNSW_MAX_BLOCKS && vs_hnsw_block_start(nb) < n) nb++;
+    return nb;
+}
+
+static size_t used_in_block(unsigned b, size_t n)
+{
+    size_t start = vs_hnsw_block_start(b), len = vs_hnsw_block_len(b);
+    return n > start ? (n - start < len ? n - start : len) : 0;
+}
+
+int vs_hnsw_save(const vs_index *ix, vs_container_writer *w)
+{
+    const vs_hnsw *h = ix->impl;
+    size_t n = atomic_load(&((vs_hnsw *)h)->n);
+    uint8_t hdr[HDR_BYTES];
+    uint32_t layout = 1, keep = (uint32_t)h->keep_pruned;
+    uint64_t nodes = n, del = atomic_load(&((vs_hnsw *)h)->n_deleted);
+    uint64_t entry = atomic_load(&((vs_hnsw *)h)->entry), rs = h->rec_size;
+    memcpy(hdr, &layout, 4);
+    memcpy(hdr + 4, &h->M, 4);
+    memcpy(hdr + 8, &h->efc, 4);
+    memcpy(hdr + 12, &keep, 4);
+    memcpy(hdr + 16, &nodes, 8);
+    memcpy(hdr + 24, &del, 8);
+    memcpy(hdr + 32, &entry, 8);
+    memcpy(hdr + 40, &h->seed, 8);
+    memcpy(hdr + 48, &rs, 8);
+    int rc = vs_container_add(w, TAG_HNSW, 0, hdr, sizeof hdr);
+    unsigned nb = blocks_for(n);
+    for (unsigned b = 0; !rc && b < nb; b++) {
+        size_t used = used_in_block(b, n), words = 0;
+        uint8_t *lv = malloc(used ? used : 1);
+        if (!lv) return vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
+        for (size_t i = 0; i < used; i++) {
+            lv[i] = (uint8_t)h->meta[b][i].level;
+            words += (size_t)lv[i] * (1 + h->M);
+        }
+        uint32_t *up = malloc((words ? words : 1) * sizeof *up);
+        if (!up) {
+            free(lv);
+            return vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
+        }
+        size_t at = 0;
+        for (size_t i = 0; i < used; i++) {
+            size_t cnt = (size_t)lv[i] * (1 + h->M);
+            for (size_t j = 0; j < cnt; j++) up[at + j] = atomic_load_explicit(&h->meta[b][i].upper[j], memory_order_relaxed);
+            at += cnt;
+        }
+        rc = vs_container_add(w, block_tag('R', b), VS_SECTION_BULK, h->rec[b], (uint64_t)used * h->rec_size);
+        if (!rc) rc = vs_container_add(w, block_tag('L', b), 0, lv, used);
+        if (!rc) rc = vs_container_add(w, block_tag('U', b), VS_SECTION_BULK, up, (uint64_t)words * 4);
+        free(lv);
+        free(up);
+    }
+    return rc;
+}
+
+static const void *need(const vs_container *c, uint32_t tag, uint64_t expect, const char *origin, int *rc)
+{
+    uint64_t len;
+    const void *p = vs_container_find(c, tag, &len);
+    if (!p) *rc = vs_fail(VS_ERR_CORRUPT, "%s: missing section '%.4s'", origin, (const char *)&tag);
+    else if (expect != UINT64_MAX && len != expect)
+        *rc = vs_fail(VS_ERR_CORRUPT, "%s: section '%.4s' has %llu bytes, expected %llu", origin, (const char *)&tag,
+                      (unsigned long long)len, (unsigned long long)expect);
+    return *rc ? NULL : p;
+}
+
+int vs_hnsw_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char *origin)
+{
+    vs_hnsw *h = ix->impl;
+    int rc = VS_OK;
+    const uint8_t *hdr = need(c, TAG_HNSW, HDR_BYTES, origin, &rc);
+    if (rc) return rc;
+    uint32_t layout, M, efc, keep;
+    uint64_t nodes, del, entry, seed, rs;
+    memcpy(&layout, hdr, 4);
+    memcpy(&M, hdr + 4, 4);
+    memcpy(&efc, hdr + 8, 4);
+    memcpy(&keep, hdr + 12, 4);
+    memcpy(&nodes, hdr + 16, 8);
+    memcpy(&del, hdr + 24, 8);
+    memcpy(&entry, hdr + 32, 8);
+    memcpy(&seed, hdr + 40, 8);
+    memcpy(&rs, hdr + 48, 8);
+    if (layout != 1) return vs_fail(VS_ERR_VERSION, "%s: HNSW layout %u is newer than this build reads (1)", origin, layout);
+    if (M != h->M || rs != h->rec_size || keep > 1 || efc == 0)
+        return vs_fail(VS_ERR_CORRUPT, "%s: HNSW metadata (M %u, record %llu bytes) does not match the factory string",
+                       origin, M, (unsigned long long)rs);
+    if (nodes >= UINT32_MAX || del > nodes || nodes - del != ntotal)
+        return vs_fail(VS_ERR_CORRUPT, "%s: HNSW node counts (%llu nodes, %llu deleted) disagree with META (%llu)",
+                       origin, (unsigned long long)nodes, (unsigned long long)del, (unsigned long long)ntotal);
+    if (nodes == 0 ? entry != VS_HNSW_EMPTY : ((uint32_t)entry >= nodes || (entry >> 32) >= VS_HNSW_MAX_LEVEL))
+        return vs_fail(VS_ERR_CORRUPT, "%s: HNSW entry point is invalid", origin);
+    size_t n = (size_t)nodes;
+    unsigned nb = blocks_for(n);
+    const uint8_t *recs[VS_HNSW_MAX_BLOCKS] = {0};
+    vs_hnsw_meta *metas[VS_HNSW_MAX_BLOCKS] = {0};
+    for (unsigned b = 0; !rc && b < nb; b++) {
+        size_t used = used_in_block(b, n);
+        recs[b] = need(c, block_tag('R', b), (uint64_t)used * h->rec_size, origin, &rc);
+        const uint8_t *lv = rc ? NULL : need(c, block_tag('L', b), used, origin, &rc);
+        size_t words = 0;
+        for (size_t i = 0; !rc && i < used; i++) {
+            if (lv[i] >= VS_HNSW_MAX_LEVEL) rc = vs_fail(VS_ERR_CORRUPT, "%s: HNSW node level %u is invalid", origin, lv[i]);
+            words += (size_t)lv[i] * (1 + h->M);
+        }
+        const uint8_t *up = rc ? NULL : need(c, block_tag('U', b), (uint64_t)words * 4, origin, &rc);
+        if (rc) break;
+        metas[b] = calloc(vs_hnsw_block_len(b), sizeof *metas[b]);
+        if (!metas[b]) {
+            rc = vs_fail(VS_ERR_NOMEM, "out of memory opening %s", origin);
+            break;
+        }
+        size_t at = 0;
+        for (size_t i = 0; i < used; i++) {
+            metas[b][i].level = lv[i];
+            /* Upper lists are read in place (never written while the image backs the index). */
+            metas[b][i].upper = lv[i] ? (vs_hnsw_word *)(uintptr_t)(up + at * 4) : NULL;
+            at += (size_t)lv[i] * (1 + h->M);
+        }
+    }
+    if (!rc && n) {
+        uint32_t ep = (uint32_t)entry;
+        size_t off;
+        unsigned b = vs_hnsw_block_of(ep, &off);
+        if ((entry >> 32) != metas[b][off].level)
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: HNSW entry point level disagrees with its node", origin);
+    }
+    if (rc) {
+        for (unsigned b = 0; b < nb; b++) free(metas[b]);
+        return rc;
+    }
+    for (unsigned b = 0; b < VS_HNSW_MAX_BLOCKS; b++) {
+        free(h->meta[b]);
+        if (h->owned) free(h->rec[b]);
+        h->rec[b] = (uint8_t *)(uintptr_t)recs[b];
+        h->meta[b] = metas[b];
+    }
+    h->n_blocks = nb;
+    h->owned = 0;
+    h->efc = ix->ef_construction ? ix->ef_construction : efc;
+    h->keep_pruned = (int)keep;
+    h->seed = seed;
+    atomic_store(&h->n, n);
+    atomic_store(&h->n_deleted, (size_t)del);
+    atomic_store(&h->entry, entry);
+    vs_idmap_destroy(&h->map);
+    h->map_ready = 0; /* built from the records at the first get, add or remove */
+    return VS_OK;
+}

@@ -1,0 +1,381 @@
+/* HNSW search: greedy descent through the upper layers, best-first search of layer 0 with a
+ * candidate min-heap and an ef-bounded result max-heap, filters, and the exact fallback.
+ *
+ * Deleted and filtered-out nodes are traversed (they keep the graph connected) but never
+ * enter the results. A filtered search on the graph keeps expanding until it holds ef
+ * allowed nodes, which costs about 1/selectivity times an unfiltered one; when the sampled
+ * selectivity makes that dearer than scanning the allowed set, or the graph walk returns
+ * fewer than k while more pass, the query is answered exactly by a scan. So a query always
+ * returns k results when k vectors pass. Queries of a batch are shared among threads. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "index/hnsw.h"
+#include "kernels/topk.h"
+
+int vs_hnsw_filter_strategy = 0;
+
+/* --- binary heaps of (distance, node) --------------------------------------------------- */
+
+static inline void min_push(vs_hnsw_pair *h, size_t *n, vs_hnsw_pair v)
+{
+    size_t i = (*n)++;
+    while (i) {
+        size_t p = (i - 1) / 2;
+        if (h[p].d <= v.d) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = v;
+}
+
+static inline vs_hnsw_pair min_pop(vs_hnsw_pair *h, size_t *n)
+{
+    vs_hnsw_pair top = h[0], v = h[--(*n)];
+    size_t i = 0, m = *n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && h[c + 1].d < h[c].d) c++;
+        if (h[c].d >= v.d) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+    return top;
+}
+
+static inline void max_push(vs_hnsw_pair *h, size_t *n, vs_hnsw_pair v)
+{
+    size_t i = (*n)++;
+    while (i) {
+        size_t p = (i - 1) / 2;
+        if (h[p].d >= v.d) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = v;
+}
+
+static inline void max_pop(vs_hnsw_pair *h, size_t *n)
+{
+    vs_hnsw_pair v = h[--(*n)];
+    size_t i = 0, m = *n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && h[c + 1].d > h[c].d) c++;
+        if (h[c].d <= v.d) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const vs_hnsw_pair *x = a, *y = b;
+    if (x->d != y->d) return x->d < y->d ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+void vs_hnsw_sort_pairs(vs_hnsw_pair *p, size_t n) { qsort(p, n, sizeof *p, pair_cmp); }
+
+static inline void prefetch_vec(const vs_hnsw *h, uint32_t v)
+{
+    const uint8_t *r = vs_hnsw_rec(h, v);
+    __builtin_prefetch(r);
+    __builtin_prefetch(r + h->off_vec);
+    __builtin_prefetch(r + h->off_vec + 64);
+}
+
+static inline int allowed(const uint8_t *rec, const vs_filter *filter, int skip_deleted)
+{
+    if (skip_deleted && vs_hnsw_rec_deleted(rec)) return 0;
+    return !filter || vs_filter_allows(filter, vs_hnsw_rec_id(rec));
+}
+
+/* --- layer search ----------------------------------------------------------------------- */
+
+void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const float *q, unsigned level, size_t n_limit,
+                    uint32_t *cur, float *cur_d)
+{
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        uint32_t cap;
+        const vs_hnsw_word *list = vs_hnsw_list(h, *cur, level, &cap);
+        if (!list) return;
+        uint32_t cnt = vs_hnsw_count(list, cap);
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t v = atomic_load_explicit(&list[1 + j], memory_order_acquire);
+            if (v >= n_limit) continue;
+            if (j + 1 < cnt) {
+                uint32_t nx = atomic_load_explicit(&list[2 + j], memory_order_relaxed);
+                if (nx < n_limit) prefetch_vec(h, nx);
+            }
+            float d = vs_hnsw_dist(h, kt, q, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v)));
+            if (d < *cur_d) {
+                *cur_d = d;
+                *cur = v;
+                changed = 1;
+            }
+        }
+    }
+}
+
+long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const float *q, const vs_hnsw_pair *eps,
+                          size_t n_eps, unsigned level, size_t ef, const vs_filter *filter, int skip_deleted,
+                          size_t n_limit, vs_hnsw_scratch *s)
+{
+    if (vs_hnsw_visit_begin(s, n_limit)) return -1;
+    if (vs_hnsw_grow((void **)&s->res, &s->res_cap, ef + 1, sizeof *s->res)) return -1;
+    if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, ef + n_eps + h->M0, sizeof *s->cand)) return -1;
+    uint16_t *mark = s->mark;
+    const uint16_t gen = s->gen;
+    size_t nc = 0, nr = 0;
+    for (size_t i = 0; i < n_eps; i++) {
+        uint32_t e = eps[i].id;
+        if (e >= n_limit || mark[e] == gen) continue;
+        mark[e] = gen;
+        min_push(s->cand, &nc, eps[i]);
+        if (allowed(vs_hnsw_rec(h, e), filter, skip_deleted)) {
+            max_push(s->res, &nr, eps[i]);
+            if (nr > ef) max_pop(s->res, &nr);
+        }
+    }
+    float lower = nr ? s->res[0].d : INFINITY;
+    while (nc) {
+        vs_hnsw_pair c = min_pop(s->cand, &nc);
+        if (c.d > lower && nr >= ef) break;
+        uint32_t cap;
+        const vs_hnsw_word *list = vs_hnsw_list(h, c.id, level, &cap);
+        if (!list) continue;
+        uint32_t cnt = vs_hnsw_count(list, cap);
+        /* Room for every neighbour up front keeps the inner loop free of reallocation. */
+        if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, nc + cnt + 1, sizeof *s->cand)) return -1;
+        if (cnt) {
+            uint32_t v0 = atomic_load_explicit(&list[1], memory_order_relaxed);
+            if (v0 < n_limit) prefetch_vec(h, v0);
+        }
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t v = atomic_load_explicit(&list[1 + j], memory_order_acquire);
+            if (j + 1 < cnt) {
+                uint32_t nx = atomic_load_explicit(&list[2 + j], memory_order_relaxed);
+                if (nx < n_limit) {
+                    __builtin_prefetch(&mark[nx]);
+                    prefetch_vec(h, nx);
+                }
+            }
+            if (v >= n_limit || mark[v] == gen) continue;
+            mark[v] = gen;
+            const uint8_t *rec = vs_hnsw_rec(h, v);
+            float d = vs_hnsw_dist(h, kt, q, vs_hnsw_rec_vec(h, rec));
+            if (nr < ef || d < lower) {
+                min_push(s->cand, &nc, (vs_hnsw_pair){d, v});
+                if (allowed(rec, filter, skip_deleted)) {
+                    max_push(s->res, &nr, (vs_hnsw_pair){d, v});
+                    if (nr > ef) max_pop(s->res, &nr);
+                    lower = s->res[0].d;
+                }
+            }
+        }
+    }
+    return (long)nr;
+}
+
+/* --- k-NN ------------------------------------------------------------------------------- */
+
+typedef struct {
+    const vs_index *ix;
+    const vs_hnsw *h;
+    const vs_kernel_table *kt;
+    const float *q;
+    uint32_t k;
+    size_t ef;
+    const vs_filter *filter;
+    int exact;       /* answer every query by a scan */
+    size_t n_limit;  /* nodes visible to this call */
+    size_t n_live;
+    float *keys;
+    int64_t *ids;
+    vs_hnsw_scratch **scratch; /* per worker */
+    atomic_int failed;
+} knn_job;
+
+/* Exact answer over live, allowed nodes; fills keys/ids (k, sorted, padded). */
+static void exact_query(const knn_job *J, const float *q, float *keys, int64_t *ids)
+{
+    const vs_hnsw *h = J->h;
+    vs_heap_reset(keys, ids, J->k);
+    for (size_t i = 0; i < J->n_limit; i++) {
+        const uint8_t *rec = vs_hnsw_rec(h, (uint32_t)i);
+        if (!allowed(rec, J->filter, 1)) continue;
+        float d = vs_hnsw_dist(h, J->kt, q, vs_hnsw_rec_vec(h, rec));
+        if (d < keys[0]) vs_heap_push(keys, ids, J->k, d, vs_hnsw_rec_id(rec));
+    }
+    vs_heap_sort(keys, ids, J->k);
+}
+
+static int graph_query(const knn_job *J, vs_hnsw_scratch *s, const float *q, float *keys, int64_t *ids)
+{
+    const vs_hnsw *h = J->h;
+    uint64_t e = atomic_load_explicit(&((vs_hnsw *)h)->entry, memory_order_acquire);
+    size_t found = 0;
+    if (e != VS_HNSW_EMPTY) {
+        uint32_t cur = (uint32_t)e;
+        unsigned top = (unsigned)(e >> 32);
+        if (cur >= J->n_limit) return 0; /* entry newer than this call: treat as empty */
+        float cur_d = vs_hnsw_dist(h, J->kt, q, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, cur)));
+        for (unsigned l = top; l >= 1; l--) vs_hnsw_greedy(h, J->kt, q, l, J->n_limit, &cur, &cur_d);
+        vs_hnsw_pair ep = {cur_d, cur};
+        long nr = vs_hnsw_search_layer(h, J->kt, q, &ep, 1, 0, J->ef, J->filter, 1, J->n_limit, s);
+        if (nr < 0) return -1;
+        found = (size_t)nr;
+        /* Sort the heap ascending: pop-from-max fills from the back. */
+        size_t m = found;
+        while (m) {
+            vs_hnsw_pair top_pair = s->res[0];
+            max_pop(s->res, &m);
+            s->res[m] = top_pair;
+        }
+    }
+    size_t take = found < J->k ? found : J->k;
+    for (size_t j = 0; j < take; j++) {
+        keys[j] = s->res[j].d;
+        ids[j] = vs_hnsw_rec_id(vs_hnsw_rec(h, s->res[j].id));
+    }
+    for (size_t j = take; j < J->k; j++) {
+        keys[j] = INFINITY;
+        ids[j] = -1;
+    }
+    /* Equal keys in (key, id) order, as every other index type returns them. */
+    vs_pairs_sort(keys, ids, take);
+    return (int)take;
+}
+
+static void knn_task(size_t i, unsigned worker, void *ctx)
+{
+    knn_job *J = ctx;
+    if (atomic_load_explicit(&J->failed, memory_order_relaxed)) return;
+    const float *q = J->q + i * J->h->dim;
+    float *keys = J->keys + i * J->k;
+    int64_t *ids = J->ids + i * J->k;
+    if (J->exact) {
+        exact_query(J, q, keys, ids);
+        return;
+    }
+    int got = graph_query(J, J->scratch[worker], q, keys, ids);
+    if (got < 0) {
+        atomic_store(&J->failed, 1);
+        return;
+    }
+    /* The walk found fewer than k though more may pass (tiny filter, deleted region): scan. */
+    if ((size_t)got < J->k && (size_t)got < J->n_live) exact_query(J, q, keys, ids);
+}
+
+/* Fraction of nodes a query may return (live and passing the filter), from a sample. */
+static double pass_fraction(const vs_hnsw *h, const vs_filter *filter, size_t n)
+{
+    enum { SAMPLES = 512 };
+    size_t m = n < SAMPLES ? n : SAMPLES, pass = 0;
+    for (size_t j = 0; j < m; j++) {
+        size_t i = m == n ? j : (size_t)((double)j * (double)n / (double)m);
+        pass += allowed(vs_hnsw_rec(h, (uint32_t)i), filter, 1) != 0;
+    }
+    return m ? (double)pass / (double)m : 0.0;
+}
+
+int vs_hnsw_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                   float *keys, int64_t *ids)
+{
+    vs_hnsw *h = ix->impl;
+    unsigned threads = p && p->n_threads > 1 ? p->n_threads : 1;
+    if (threads > 256) threads = 256;
+    if (threads > nq) threads = (unsigned)nq;
+    const vs_filter *filter = p && p->filter && p->filter->kind != VS_FILTER_NONE ? p->filter : NULL;
+    knn_job J = {.ix = ix, .h = h, .kt = vs_kernels(), .q = q, .k = k, .filter = filter, .keys = keys, .ids = ids};
+    atomic_init(&J.failed, 0);
+    J.n_limit = atomic_load_explicit(&h->n, memory_order_acquire);
+    size_t del = atomic_load(&h->n_deleted);
+    J.n_live = J.n_limit > del ? J.n_limit - del : 0;
+    size_t ef = p && p->ef_search ? p->ef_search : (k > 64 ? k : 64);
+    J.ef = ef < k ? k : ef;
+    if (filter || del) {
+        /* Graph cost grows like ef * M0 / p (distance evaluations); a scan costs n * p of them
+         * plus n cheap filter checks. */
+        double frac = pass_fraction(h, filter, J.n_limit);
+        J.exact = frac * frac * (double)J.n_limit < (double)J.ef * h->M0;
+        if (vs_hnsw_filter_strategy == 1) J.exact = 0;
+        if (vs_hnsw_filter_strategy == 2) J.exact = 1;
+    }
+    J.scratch = calloc(threads, sizeof *J.scratch);
+    int ok = J.scratch != NULL;
+    for (unsigned w = 0; ok && w < threads; w++) ok = (J.scratch[w] = vs_hnsw_scratch_get(h)) != NULL;
+    if (ok) {
+        vs_parallel_for(nq, threads, knn_task, &J);
+        ok = !atomic_load(&J.failed);
+    }
+    for (unsigned w = 0; J.scratch && w < threads; w++) vs_hnsw_scratch_put(h, J.scratch[w]);
+    free(J.scratch);
+    return ok ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for HNSW search scratch");
+}
+
+/* --- range search: exact over the live nodes (the radius decides membership exactly) ---- */
+
+int vs_hnsw_range_search(const vs_index *ix, size_t nq, const float *q, float key_radius,
+                         const vs_search_params *p, vs_range_result **out)
+{
+    const vs_hnsw *h = ix->impl;
+    const vs_kernel_table *kt = vs_kernels();
+    const vs_filter *filter = p ? p->filter : NULL;
+    size_t n = atomic_load_explicit(&((vs_hnsw *)h)->n, memory_order_acquire);
+    vs_range_result *r = calloc(1, sizeof *r);
+    size_t cap = 0, total = 0;
+    float *keys = NULL;
+    int64_t *labels = NULL;
+    if (!r || !(r->lims = malloc((nq + 1) * sizeof *r->lims))) goto nomem;
+    r->nq = nq;
+    for (size_t i = 0; i < nq; i++) {
+        r->lims[i] = total;
+        const float *qi = q + i * h->dim;
+        for (size_t j = 0; j < n; j++) {
+            const uint8_t *rec = vs_hnsw_rec(h, (uint32_t)j);
+            if (!allowed(rec, filter, 1)) continue;
+            float d = vs_hnsw_dist(h, kt, qi, vs_hnsw_rec_vec(h, rec));
+            if (!(d < key_radius)) continue;
+            if (total == cap) {
+                size_t c1 = cap, c2 = cap;
+                if (vs_hnsw_grow((void **)&keys, &c1, total + 1, sizeof *keys) ||
+                    vs_hnsw_grow((void **)&labels, &c2, total + 1, sizeof *labels))
+                    goto nomem;
+                cap = c1;
+            }
+            keys[total] = d;
+            labels[total] = vs_hnsw_rec_id(rec);
+            total++;
+        }
+        vs_pairs_sort(keys + r->lims[i], labels + r->lims[i], total - r->lims[i]);
+    }
+    r->lims[nq] = total;
+    r->distances = keys ? keys : malloc(sizeof(float));
+    r->ids = labels ? labels : malloc(sizeof(int64_t));
+    if (!r->distances || !r->ids) {
+        keys = r->distances;
+        labels = r->ids;
+        r->distances = NULL;
+        r->ids = NULL;
+        goto nomem;
+    }
+    *out = r;
+    return VS_OK;
+nomem:
+    free(keys);
+    free(labels);
+    vs_range_result_free(r);
+    return vs_fail(VS_ERR_NOMEM, "out of memory collecting range results");
+}

@@ -1,0 +1,166 @@
+/* Radius search over an IVF-Flat index: every vector of the query's nprobe nearest lists
+ * whose exact key is below the radius key (approximate like any IVF search: a vector in an
+ * unvisited list is not found; nprobe = nlist makes it exact). Threads take queries. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "index/ivf.h"
+#include "kernels/kernels.h"
+#include "kernels/topk.h"
+#include "quant/kmeans.h"
+
+enum { ROW_BLOCK = 1024, MAX_WORKERS = 256 };
+
+typedef struct {
+    float *keys;
+    int64_t *ids;
+    size_t n, cap;
+} hits;
+
+typedef struct {
+    const vs_index *ix;
+    const vs_ivf *v;
+    const float *q;
+    float radius;
+    uint32_t nprobe;
+    const vs_filter *filter;
+    const int64_t *probe;
+    hits *per_query;
+    float **row;
+    uint32_t **pos;
+    atomic_int failed;
+} range_job;
+
+static int append(hits *h, float key, int64_t id)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 16;
+        float *k = realloc(h->keys, cap * sizeof *k);
+        if (!k) return -1;
+        h->keys = k;
+        int64_t *l = realloc(h->ids, cap * sizeof *l);
+        if (!l) return -1;
+        h->ids = l;
+        h->cap = cap;
+    }
+    h->keys[h->n] = key;
+    h->ids[h->n] = id;
+    h->n++;
+    return 0;
+}
+
+static void range_task(size_t i, unsigned worker, void *ctx)
+{
+    range_job *J = ctx;
+    if (atomic_load(&J->failed)) return;
+    const vs_kernel_table *kt = vs_kernels();
+    const size_t d = J->ix->dim;
+    const int l2 = vs_ivf_is_l2(J->ix);
+    const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
+    const float *q = J->q + i * d;
+    float *row = J->row[worker];
+    uint32_t *pos = J->pos[worker];
+    hits *h = &J->per_query[i];
+    for (uint32_t p = 0; p < J->nprobe; p++) {
+        int64_t l = J->probe[i * J->nprobe + p];
+        if (l < 0) continue; /* fewer centroids compared than nprobe (NaN by overflow) */
+        const vs_ivf_list *L = &J->v->lists[l];
+        for (size_t j0 = 0; j0 < L->n; j0 += ROW_BLOCK) {
+            size_t bn = L->n - j0 < ROW_BLOCK ? L->n - j0 : ROW_BLOCK;
+            if (l2) {
+                kt->l2sq_many(q, L->vecs + j0 * d, bn, d, row);
+            } else {
+                kt->dot_many(q, L->vecs + j0 * d, bn, d, row);
+                for (size_t j = 0; j < bn; j++) row[j] = -row[j];
+            }
+            size_t cnt = kt->select_lt(row, NULL, bn, J->radius, pos);
+            for (size_t c = 0; c < cnt; c++) {
+                int64_t id = L->ids[j0 + pos[c]];
+                if (filtered && !vs_filter_allows(J->filter, id)) continue;
+                if (append(h, row[pos[c]], id)) {
+                    atomic_store(&J->failed, 1);
+                    return;
+                }
+            }
+        }
+    }
+    vs_pairs_sort(h->keys, h->ids, h->n);
+}
+
+int vs_ivf_range_search(const vs_index *ix, size_t nq, const float *q, float key_radius,
+                        const vs_search_params *p, vs_range_result **out)
+{
+    const vs_ivf *v = ix->impl;
+    uint32_t nprobe = p && p->nprobe ? p->nprobe : VS_IVF_DEFAULT_NPROBE;
+    if (nprobe > v->nlist) nprobe = v->nlist;
+    unsigned threads = p && p->n_threads > 1 ? p->n_threads : 1;
+    if (threads > MAX_WORKERS) threads = MAX_WORKERS;
+    if (threads > nq) threads = (unsigned)nq;
+    range_job J = {.ix = ix, .v = v, .q = q, .radius = key_radius, .nprobe = nprobe, .filter = p ? p->filter : NULL};
+    atomic_init(&J.failed, 0);
+    float *pkeys = malloc(nq * nprobe * sizeof *pkeys);
+    int64_t *probe = malloc(nq * nprobe * sizeof *probe);
+    J.per_query = calloc(nq, sizeof *J.per_query);
+    J.row = calloc(threads, sizeof *J.row);
+    J.pos = calloc(threads, sizeof *J.pos);
+    int ok = pkeys && probe && J.per_query && J.row && J.pos;
+    for (unsigned w = 0; ok && w < threads; w++) {
+        J.row[w] = malloc(ROW_BLOCK * sizeof(float));
+        J.pos[w] = malloc(ROW_BLOCK * sizeof(uint32_t));
+        ok = J.row[w] && J.pos[w];
+    }
+    int rc = ok ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for IVF range search");
+    if (!rc) rc = vs_nearest_centroids(nq, ix->dim, q, v->nlist, v->centroids, v->cnorms, nprobe, threads, pkeys, probe);
+    if (!rc) {
+        J.probe = probe;
+        vs_parallel_for(nq, threads, range_task, &J);
+        if (atomic_load(&J.failed)) rc = vs_fail(VS_ERR_NOMEM, "out of memory collecting range results");
+    }
+    vs_range_result *r = NULL;
+    if (!rc) {
+        size_t total = 0;
+        for (size_t i = 0; i < nq; i++) total += J.per_query[i].n;
+        r = calloc(1, sizeof *r);
+        if (r) {
+            r->nq = nq;
+            r->lims = malloc((nq + 1) * sizeof *r->lims);
+            r->ids = malloc((total ? total : 1) * sizeof *r->ids);
+            r->distances = malloc((total ? total : 1) * sizeof *r->distances);
+        }
+        if (!r || !r->lims || !r->ids || !r->distances) {
+            vs_range_result_free(r);
+            r = NULL;
+            rc = vs_fail(VS_ERR_NOMEM, "out of memory collecting range results");
+        } else {
+            size_t at = 0;
+            for (size_t i = 0; i < nq; i++) {
+                r->lims[i] = at;
+                if (J.per_query[i].n) { /* memcpy from NULL is undefined even for 0 bytes */
+                    memcpy(r->ids + at, J.per_query[i].ids, J.per_query[i].n * sizeof *r->ids);
+                    memcpy(r->distances + at, J.per_query[i].keys, J.per_query[i].n * sizeof *r->distances);
+                }
+                at += J.per_query[i].n;
+            }
+            r->lims[nq] = at;
+            *out = r;
+        }
+    }
+    if (J.per_query)
+        for (size_t i = 0; i < nq; i++) {
+            free(J.per_query[i].keys);
+            free(J.per_query[i].ids);
+        }
+    for (unsigned w = 0; w < threads; w++) {
+        if (J.row) free(J.row[w]);
+        if (J.pos) free(J.pos[w]);
+    }
+    free(J.per_query);
+    free(J.row);
+    free(J.pos);
+    free(pkeys);
+    free(probe);
+    return rc;
+}

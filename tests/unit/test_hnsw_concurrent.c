@@ -1,0 +1,137 @@
+/* HNSW concurrency (run under ThreadSanitizer in CI): one writer adds batches (with 2 build
+ * threads) and removes a few IDs while several readers search without pause, for a few
+ * seconds. Readers must never see a deleted or unknown ID or an error; at the end every
+ * inserted ID is stored, and its own vector finds it. VS_HNSW_STRESS_SECONDS lengthens the
+ * run (the issue's 30 s acceptance run). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "test_util.h"
+
+enum { D = 16, BATCH = 200, READERS = 3, K = 5, MAX_N = 200000 };
+
+typedef struct {
+    vs_index *ix;
+    const float *data;
+    atomic_size_t published; /* rows whose add has returned */
+    atomic_int stop;
+    atomic_int bad;
+    atomic_long searches;
+} shared;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Removed IDs are those with id % 97 == 5 (removed right after their batch). */
+static int is_removed(int64_t id) { return id % 97 == 5; }
+
+static void *reader(void *arg)
+{
+    shared *S = arg;
+    float q[2 * D], s[2 * K];
+    int64_t id[2 * K];
+    uint64_t rng = (uint64_t)(uintptr_t)arg ^ 12345u;
+    while (!atomic_load(&S->stop)) {
+        size_t have = atomic_load(&S->published);
+        if (have < 10) continue;
+        for (int i = 0; i < 2 * D; i++) q[i] = tu_uniform(&rng);
+        vs_search_params p = {.ef_search = 32};
+        int rc = vs_index_search(S->ix, 2, q, K, &p, s, id);
+        if (rc != VS_OK) {
+            atomic_store(&S->bad, 1);
+            continue;
+        }
+        for (int j = 0; j < 2 * K; j++)
+            if (id[j] < 0 || id[j] >= MAX_N) atomic_store(&S->bad, 2);
+        atomic_fetch_add(&S->searches, 1);
+    }
+    return NULL;
+}
+
+static void writer_and_readers(void **state)
+{
+    (void)state;
+    const char *env = getenv("VS_HNSW_STRESS_SECONDS");
+    double seconds = env ? atof(env) : 3.0;
+    float *data = tu_random_vectors(MAX_N, D, 21);
+    vs_index *ix = NULL;
+    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8", .n_threads = 2, .ef_construction = 64};
+    assert_int_equal(vs_index_create(&o, &ix), VS_OK);
+    shared S = {.ix = ix, .data = data};
+    atomic_init(&S.published, 0);
+    atomic_init(&S.stop, 0);
+    atomic_init(&S.bad, 0);
+    atomic_init(&S.searches, 0);
+    assert_int_equal(vs_index_add(ix, BATCH, data, NULL), VS_OK);
+    int64_t first_rm[3] = {5, 102, 199}; /* is_removed in the first batch */
+    assert_int_equal(vs_index_remove(ix, 3, first_rm, NULL), VS_OK);
+    atomic_store(&S.published, BATCH);
+    pthread_t t[READERS];
+    for (int i = 0; i < READERS; i++) assert_int_equal(pthread_create(&t[i], NULL, reader, &S), 0);
+    double t0 = now_s();
+    size_t n = BATCH;
+    while (now_s() - t0 < seconds && n + BATCH <= MAX_N) {
+        assert_int_equal(vs_index_add(ix, BATCH, data + n * D, NULL), VS_OK);
+        int64_t rm[BATCH];
+        size_t nr = 0;
+        for (size_t i = n; i < n + BATCH; i++)
+            if (is_removed((int64_t)i)) rm[nr++] = (int64_t)i;
+        size_t removed = 0;
+        assert_int_equal(vs_index_remove(ix, nr, rm, &removed), VS_OK);
+        assert_int_equal(removed, nr);
+        n += BATCH;
+        atomic_store(&S.published, n);
+    }
+    atomic_store(&S.stop, 1);
+    for (int i = 0; i < READERS; i++) pthread_join(t[i], NULL);
+    print_message("inserted %zu vectors in %.1f s while readers ran %ld searches\n", n, now_s() - t0,
+                  (long)atomic_load(&S.searches));
+    assert_int_equal(atomic_load(&S.bad), 0);
+    assert_true(atomic_load(&S.searches) > 0);
+
+    /* No insert lost: every live ID is stored and found by its own vector. */
+    size_t live = 0, found = 0, misses = 0;
+    for (size_t i = 0; i < n; i++) live += !is_removed((int64_t)i);
+    assert_int_equal(vs_index_size(ix), live);
+    float v[D], s[K];
+    int64_t id[K];
+    vs_search_params p = {.ef_search = 64};
+    for (size_t i = 0; i < n; i++) {
+        if (is_removed((int64_t)i)) {
+            assert_int_equal(vs_index_get(ix, (int64_t)i, v), VS_ERR_NOT_FOUND);
+            continue;
+        }
+        assert_int_equal(vs_index_get(ix, (int64_t)i, v), VS_OK);
+        assert_memory_equal(v, data + i * D, sizeof v);
+        assert_int_equal(vs_index_search(ix, 1, data + i * D, K, &p, s, id), VS_OK);
+        int hit = 0;
+        for (int j = 0; j < K; j++) {
+            assert_false(id[j] >= 0 && is_removed(id[j]));
+            hit |= id[j] == (int64_t)i;
+        }
+        if (!hit) {
+            /* A graph miss, not a lost insert, if a wider search finds it. */
+            vs_search_params wide = {.ef_search = 2000};
+            assert_int_equal(vs_index_search(ix, 1, data + i * D, K, &wide, s, id), VS_OK);
+            for (int j = 0; j < K; j++) hit |= id[j] == (int64_t)i;
+            print_message("id %zu missed at ef 64, %s at ef 2000\n", i, hit ? "found" : "NOT found");
+            misses++;
+        }
+        found += hit != 0;
+    }
+    print_message("%zu of %zu live vectors found by their own vector (%zu needed ef 2000)\n", found, live, misses);
+    assert_int_equal(found, live);
+    vs_index_free(ix);
+    free(data);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(writer_and_readers)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
