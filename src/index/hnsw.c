@@ -60,6 +60,7 @@ static void free_scratch(vs_hnsw_scratch *s)
     free(s->cand);
     free(s->res);
     free(s->work);
+    free(s->nbr);
     free(s);
 }
 

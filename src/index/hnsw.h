@@ -57,6 +57,8 @@ typedef struct vs_hnsw_scratch {
     size_t res_cap;
     vs_hnsw_pair *work; /* heuristic / sorting workspace */
     size_t work_cap;
+    uint32_t *nbr;      /* unvisited neighbours of the node being expanded */
+    size_t nbr_cap;
     struct vs_hnsw_scratch *next;
 } vs_hnsw_scratch;
 

@@ -85,13 +85,34 @@ static int pair_cmp(const void *a, const void *b)
 
 void vs_hnsw_sort_pairs(vs_hnsw_pair *p, size_t n) { qsort(p, n, sizeof *p, pair_cmp); }
 
-static inline void prefetch_vec(const vs_hnsw *h, uint32_t v)
+/* Replaces the top of a full max-heap with v (v.d < top): one sift-down instead of the
+ * sift-up of a push plus the sift-down of a pop. */
+static inline void max_replace_top(vs_hnsw_pair *h, size_t n, vs_hnsw_pair v)
 {
-    const uint8_t *r = vs_hnsw_rec(h, v);
-    __builtin_prefetch(r);
-    __builtin_prefetch(r + h->off_vec);
-    __builtin_prefetch(r + h->off_vec + 64);
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && h[c + 1].d > h[c].d) c++;
+        if (h[c].d <= v.d) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
 }
+
+/* The record's head line and the start of its vector (up to 16 lines: longer vectors are
+ * streamed by the hardware prefetcher once the kernel walks them). */
+static inline void prefetch_rec(const vs_hnsw *h, const uint8_t *r)
+{
+    __builtin_prefetch(r);
+    const uint8_t *vec = r + h->off_vec;
+    size_t bytes = (size_t)h->dim * sizeof(float);
+    if (bytes > 16 * 64) bytes = 16 * 64;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(vec + o);
+}
+
+static inline void prefetch_vec(const vs_hnsw *h, uint32_t v) { prefetch_rec(h, vs_hnsw_rec(h, v)); }
 
 static inline int allowed(const uint8_t *rec, const vs_filter *filter, int skip_deleted)
 {
@@ -104,6 +125,10 @@ static inline int allowed(const uint8_t *rec, const vs_filter *filter, int skip_
 void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const float *q, unsigned level, size_t n_limit,
                     uint32_t *cur, float *cur_d)
 {
+    /* The kernel and its arguments are resolved once (see vs_hnsw_search_layer). */
+    const size_t dim = h->dim;
+    const int l2 = h->l2;
+    float (*const dist)(const float *, const float *, size_t) = l2 ? kt->l2sq : kt->dot;
     int changed = 1;
     while (changed) {
         changed = 0;
@@ -118,7 +143,8 @@ void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const float *q,
                 uint32_t nx = atomic_load_explicit(&list[2 + j], memory_order_relaxed);
                 if (nx < n_limit) prefetch_vec(h, nx);
             }
-            float d = vs_hnsw_dist(h, kt, q, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v)));
+            float d = dist(q, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v)), dim);
+            if (!l2) d = -d;
             if (d < *cur_d) {
                 *cur_d = d;
                 *cur = v;
@@ -135,8 +161,18 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const flo
     if (vs_hnsw_visit_begin(s, n_limit)) return -1;
     if (vs_hnsw_grow((void **)&s->res, &s->res_cap, ef + 1, sizeof *s->res)) return -1;
     if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, ef + n_eps + h->M0, sizeof *s->cand)) return -1;
+    if (vs_hnsw_grow((void **)&s->nbr, &s->nbr_cap, level ? h->M : h->M0, sizeof *s->nbr)) return -1;
+    /* Locals, not h->...: the acquire loads and the kernel call through a pointer would make
+     * the compiler reload every field of h on each hop. */
     uint16_t *mark = s->mark;
+    uint32_t *nbr = s->nbr;
     const uint16_t gen = s->gen;
+    const size_t dim = h->dim, off_vec = h->off_vec;
+    const int l2 = h->l2;
+    float (*const dist)(const float *, const float *, size_t) = l2 ? kt->l2sq : kt->dot;
+    /* Without deletions and filter every visited node may be returned: skip the flags word. */
+    const int check = filter || (skip_deleted && atomic_load_explicit(&((vs_hnsw *)h)->n_deleted,
+                                                                      memory_order_relaxed));
     size_t nc = 0, nr = 0;
     for (size_t i = 0; i < n_eps; i++) {
         uint32_t e = eps[i].id;
@@ -158,28 +194,29 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const flo
         uint32_t cnt = vs_hnsw_count(list, cap);
         /* Room for every neighbour up front keeps the inner loop free of reallocation. */
         if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, nc + cnt + 1, sizeof *s->cand)) return -1;
-        if (cnt) {
-            uint32_t v0 = atomic_load_explicit(&list[1], memory_order_relaxed);
-            if (v0 < n_limit) prefetch_vec(h, v0);
-        }
+        /* First pass: the unvisited neighbours, so the distance loop below can prefetch the
+         * vector it needs next instead of a node it will skip. */
+        uint32_t nn = 0;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t v = atomic_load_explicit(&list[1 + j], memory_order_acquire);
-            if (j + 1 < cnt) {
-                uint32_t nx = atomic_load_explicit(&list[2 + j], memory_order_relaxed);
-                if (nx < n_limit) {
-                    __builtin_prefetch(&mark[nx]);
-                    prefetch_vec(h, nx);
-                }
-            }
             if (v >= n_limit || mark[v] == gen) continue;
             mark[v] = gen;
+            nbr[nn++] = v;
+        }
+        if (nn) prefetch_vec(h, nbr[0]);
+        for (uint32_t j = 0; j < nn; j++) {
+            uint32_t v = nbr[j];
+            if (j + 1 < nn) prefetch_vec(h, nbr[j + 1]);
             const uint8_t *rec = vs_hnsw_rec(h, v);
-            float d = vs_hnsw_dist(h, kt, q, vs_hnsw_rec_vec(h, rec));
+            float d = dist(q, (const float *)(rec + off_vec), dim);
+            if (!l2) d = -d;
             if (nr < ef || d < lower) {
                 min_push(s->cand, &nc, (vs_hnsw_pair){d, v});
-                if (allowed(rec, filter, skip_deleted)) {
-                    max_push(s->res, &nr, (vs_hnsw_pair){d, v});
-                    if (nr > ef) max_pop(s->res, &nr);
+                if (!check || allowed(rec, filter, skip_deleted)) {
+                    if (nr < ef)
+                        max_push(s->res, &nr, (vs_hnsw_pair){d, v});
+                    else
+                        max_replace_top(s->res, nr, (vs_hnsw_pair){d, v});
                     lower = s->res[0].d;
                 }
             }
