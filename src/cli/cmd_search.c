@@ -8,10 +8,11 @@
 
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
-    "                       [--groundtruth FILE] [--load] [--max-queries N]\n\n"
+    "                       [--groundtruth FILE] [--load] [--max-queries N] [--nprobe N] [--ef N]\n\n"
     "Searches the index in DIR (or an index file) with every vector of FILE. Prints one line per\n"
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
-    "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n";
+    "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
+    "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes.\n";
 
 enum { SEARCH_CHUNK = 1024 };
 
@@ -35,15 +36,16 @@ static void print_json(const float *d, const int64_t *ids, size_t nq, uint32_t k
 int cmd_search(int argc, char **argv)
 {
     const char *dir = NULL, *queries = NULL, *gt_path = NULL;
-    uint32_t k = 10, threads = 1, max_q = 0;
+    uint32_t k = 10, threads = 1, max_q = 0, nprobe = 0, ef = 0;
     int json = 0, load = 0;
     static const struct option opts[] = {
         {"index", required_argument, 0, 'x'}, {"queries", required_argument, 0, 'q'},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 't'},
         {"groundtruth", required_argument, 0, 'g'}, {"load", no_argument, 0, 'l'},
-        {"max-queries", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"max-queries", required_argument, 0, 'n'}, {"nprobe", required_argument, 0, 'P'},
+        {"ef", required_argument, 0, 'E'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "x:q:k:jt:g:ln:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "x:q:k:jt:g:ln:P:E:h", opts, NULL)) != -1) {
         switch (c) {
         case 'x': dir = optarg; break;
         case 'q': queries = optarg; break;
@@ -58,6 +60,12 @@ int cmd_search(int argc, char **argv)
         case 'l': load = 1; break;
         case 'n':
             if (cli_parse_u32(optarg, 1, UINT32_MAX, &max_q)) return cli_usage_error("search", "bad --max-queries '%s'", optarg);
+            break;
+        case 'P':
+            if (cli_parse_u32(optarg, 1, 1u << 24, &nprobe)) return cli_usage_error("search", "bad --nprobe '%s'", optarg);
+            break;
+        case 'E':
+            if (cli_parse_u32(optarg, 1, 1u << 20, &ef)) return cli_usage_error("search", "bad --ef '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("search", "unknown option");
@@ -88,7 +96,7 @@ int cmd_search(int argc, char **argv)
         rc = VS_ERR_DIMENSION;
         goto out;
     }
-    vs_search_params p = {.n_threads = threads};
+    vs_search_params p = {.n_threads = threads, .nprobe = nprobe, .ef_search = ef};
     cli_progress bar;
     cli_progress_start(&bar, "searching", q->n);
     double t0 = cli_now();

@@ -66,6 +66,11 @@ expect "corrupt index found by --verify" 1 "checksum" "$VS" info --verify "$T/fl
 head -c 100 "$T/base.fvecs" >"$T/short.fvecs"
 expect "truncated vector file" 1 "truncated" "$VS" build --input "$T/short.fvecs" --output "$T/x"
 
+expect "ivf build" 0 "IVF8,Flat" "$VS" build --input "$T/base.fvecs" --output "$T/ivf" --index IVF8,Flat
+expect "ivf search --nprobe 8 is exact" 0 "recall@10: 1.0000" "$VS" search --index "$T/ivf" --queries "$T/q.fvecs" --nprobe 8 --groundtruth "$T/gt.ivecs"
+expect "hnsw build" 0 "HNSW8,Flat" "$VS" build --input "$T/base.fvecs" --output "$T/hnsw" --index HNSW8
+expect "hnsw search --ef 200" 0 "recall@10: 1.0000" "$VS" search --index "$T/hnsw" --queries "$T/q.fvecs" --ef 200 --groundtruth "$T/gt.ivecs"
+expect "bad --nprobe" 2 "bad --nprobe" "$VS" search --index "$T/ivf" --queries "$T/q.fvecs" --nprobe 0
 expect "bench-view small" 0 "vs_index_view:" "$VS" bench-view --path "$T/view.vsi" --vectors 3000 --dim 8
 
 echo "cli: $pass passed, $fails failed"
