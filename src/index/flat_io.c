@@ -19,30 +19,19 @@ int vs_flat_save(const vs_index *ix, vs_container_writer *w)
     return rc;
 }
 
-static const void *need_section(const vs_container *c, uint32_t tag, uint64_t expect, const char *origin, int *rc)
-{
-    uint64_t len;
-    const void *p = vs_container_find(c, tag, &len);
-    if (!p) *rc = vs_fail(VS_ERR_CORRUPT, "%s: missing section '%.4s'", origin, (const char *)&tag);
-    else if (len != expect)
-        *rc = vs_fail(VS_ERR_CORRUPT, "%s: section '%.4s' has %llu bytes, expected %llu", origin,
-                      (const char *)&tag, (unsigned long long)len, (unsigned long long)expect);
-    return *rc ? NULL : p;
-}
-
 int vs_flat_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char *origin)
 {
     vs_flat *f = ix->impl;
     if (ntotal > SIZE_MAX / ((uint64_t)ix->dim * sizeof(float) + 16))
         return vs_fail(VS_ERR_CORRUPT, "%s: vector count %llu is impossible", origin, (unsigned long long)ntotal);
     int rc = VS_OK;
-    const float *vecs = need_section(c, TAG_FVEC, ntotal * ix->dim * sizeof(float), origin, &rc);
+    const float *vecs = vs_container_require(c, TAG_FVEC, ntotal * ix->dim * sizeof(float), origin, &rc);
     if (rc) return rc;
-    const int64_t *ids = need_section(c, TAG_FIDS, ntotal * sizeof(int64_t), origin, &rc);
+    const int64_t *ids = vs_container_require(c, TAG_FIDS, ntotal * sizeof(int64_t), origin, &rc);
     if (rc) return rc;
     const float *norms = NULL;
     if (ix->metric == VS_METRIC_L2) {
-        norms = need_section(c, TAG_FNRM, ntotal * sizeof(float), origin, &rc);
+        norms = vs_container_require(c, TAG_FNRM, ntotal * sizeof(float), origin, &rc);
         if (rc) return rc;
     }
     vs_idmap_destroy(&f->map);

@@ -17,7 +17,7 @@ const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
     if (spec->coarse == VS_COARSE_HNSW && spec->code == VS_CODE_FLAT && !spec->refine_flat) return &vs_hnsw_ops;
     char name[64] = "?";
     vs_factory_format(spec, name, sizeof name);
-    vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised but not implemented in vecscale %s "
+    vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised, but vecscale %s does not provide it "
             "(available: Flat, IVF{n},Flat, HNSW{M},Flat)", name, vs_version());
     return NULL;
 }

@@ -56,22 +56,11 @@ done:
     return rc;
 }
 
-static const void *need_section(const vs_container *c, uint32_t tag, uint64_t expect, const char *origin, int *rc)
-{
-    uint64_t len;
-    const void *p = vs_container_find(c, tag, &len);
-    if (!p) *rc = vs_fail(VS_ERR_CORRUPT, "%s: missing section '%.4s'", origin, (const char *)&tag);
-    else if (len != expect)
-        *rc = vs_fail(VS_ERR_CORRUPT, "%s: section '%.4s' has %llu bytes, expected %llu", origin,
-                      (const char *)&tag, (unsigned long long)len, (unsigned long long)expect);
-    return *rc ? NULL : p;
-}
-
 int vs_ivf_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char *origin)
 {
     vs_ivf *v = ix->impl;
     int rc = VS_OK;
-    const uint8_t *head = need_section(c, TAG_IVFH, 16, origin, &rc);
+    const uint8_t *head = vs_container_require(c, TAG_IVFH, 16, origin, &rc);
     if (rc) return rc;
     uint32_t nlist, code;
     memcpy(&nlist, head, 4);
@@ -94,17 +83,17 @@ int vs_ivf_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char
     }
     if (ntotal > SIZE_MAX / ((uint64_t)ix->dim * sizeof(float) + 16))
         return vs_fail(VS_ERR_CORRUPT, "%s: vector count %llu is impossible", origin, (unsigned long long)ntotal);
-    cent = need_section(c, TAG_ICEN, (uint64_t)nlist * ix->dim * sizeof(float), origin, &rc);
+    cent = vs_container_require(c, TAG_ICEN, (uint64_t)nlist * ix->dim * sizeof(float), origin, &rc);
     if (rc) return rc;
-    const uint64_t *off = need_section(c, TAG_ILOF, ((uint64_t)nlist + 1) * 8, origin, &rc);
+    const uint64_t *off = vs_container_require(c, TAG_ILOF, ((uint64_t)nlist + 1) * 8, origin, &rc);
     if (rc) return rc;
     if (off[0] != 0 || off[nlist] != ntotal)
         return vs_fail(VS_ERR_CORRUPT, "%s: list offsets do not cover the %llu vectors", origin, (unsigned long long)ntotal);
     for (uint32_t l = 0; l < nlist; l++)
         if (off[l + 1] < off[l]) return vs_fail(VS_ERR_CORRUPT, "%s: list offsets decrease at list %u", origin, l);
-    float *vecs = (float *)need_section(c, TAG_IVEC, ntotal * ix->dim * sizeof(float), origin, &rc);
+    float *vecs = (float *)vs_container_require(c, TAG_IVEC, ntotal * ix->dim * sizeof(float), origin, &rc);
     if (rc) return rc;
-    int64_t *ids = (int64_t *)need_section(c, TAG_IIDS, ntotal * sizeof(int64_t), origin, &rc);
+    int64_t *ids = (int64_t *)vs_container_require(c, TAG_IIDS, ntotal * sizeof(int64_t), origin, &rc);
     if (rc) return rc;
     for (size_t i = 0; i < (size_t)nlist * ix->dim; i++)
         if (!isfinite(cent[i])) return vs_fail(VS_ERR_CORRUPT, "%s: centroid %zu is not finite", origin, i / ix->dim);

@@ -232,6 +232,17 @@ const void *vs_container_find(const vs_container *c, uint32_t tag, uint64_t *len
     return NULL;
 }
 
+const void *vs_container_require(const vs_container *c, uint32_t tag, uint64_t expect, const char *origin, int *rc)
+{
+    uint64_t len;
+    const void *p = vs_container_find(c, tag, &len);
+    if (!p) *rc = vs_fail(VS_ERR_CORRUPT, "%s: missing section '%.4s'", origin, (const char *)&tag);
+    else if (len != expect)
+        *rc = vs_fail(VS_ERR_CORRUPT, "%s: section '%.4s' has %llu bytes, expected %llu", origin,
+                      (const char *)&tag, (unsigned long long)len, (unsigned long long)expect);
+    return *rc ? NULL : p;
+}
+
 int vs_container_verify_all(const vs_container *c, const char *origin)
 {
     for (uint32_t i = 0; i < c->count; i++) {

@@ -59,6 +59,9 @@ typedef struct {
 int vs_container_open(vs_container *c, const void *base, uint64_t size, int skip_bulk, const char *origin);
 /* Finds a section; returns its bytes or NULL (and *len = 0). */
 const void *vs_container_find(const vs_container *c, uint32_t tag, uint64_t *len);
+/* Finds a section that must exist with exactly `expect` bytes; otherwise sets *rc to
+ * VS_ERR_CORRUPT (naming origin and tag) and returns NULL. */
+const void *vs_container_require(const vs_container *c, uint32_t tag, uint64_t expect, const char *origin, int *rc);
 /* Verifies the checksum of every section, bulk included. */
 int vs_container_verify_all(const vs_container *c, const char *origin);
 
