@@ -1,0 +1,81 @@
+/* Fast-scan block packing, table quantisation, the scalar reference kernel and dispatch. */
+#include "quant/fastscan.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "vecscale.h"
+
+void vs_fs_put(uint8_t *blocks, uint32_t m, size_t i, const uint8_t *code)
+{
+    uint8_t *blk = blocks + (i / VS_FS_BLOCK) * vs_fs_block_bytes(m);
+    unsigned v = (unsigned)(i % VS_FS_BLOCK), b = v & 15, shift = (v >> 4) * 4;
+    for (uint32_t j = 0; j < m; j++) {
+        unsigned c = (code[j >> 1] >> ((j & 1) * 4)) & 15u;
+        uint8_t *byte = blk + (j >> 1) * 32 + (j & 1) * 16 + b;
+        *byte = (uint8_t)((*byte & ~(15u << shift)) | (c << shift));
+    }
+}
+
+void vs_fs_get(const uint8_t *blocks, uint32_t m, size_t i, uint8_t *code)
+{
+    const uint8_t *blk = blocks + (i / VS_FS_BLOCK) * vs_fs_block_bytes(m);
+    unsigned v = (unsigned)(i % VS_FS_BLOCK), b = v & 15, shift = (v >> 4) * 4;
+    memset(code, 0, (m + 1) / 2);
+    for (uint32_t j = 0; j < m; j++) {
+        unsigned c = (blk[(j >> 1) * 32 + (j & 1) * 16 + b] >> shift) & 15u;
+        code[j >> 1] |= (uint8_t)(c << ((j & 1) * 4));
+    }
+}
+
+void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, float *scale)
+{
+    float span = 0, b = 0;
+    for (uint32_t j = 0; j < m; j++) {
+        float lo = tab[j * 16], hi = lo;
+        for (int c = 1; c < 16; c++) {
+            float t = tab[j * 16 + c];
+            lo = t < lo ? t : lo;
+            hi = t > hi ? t : hi;
+        }
+        b += lo;
+        span = hi - lo > span ? hi - lo : span;
+    }
+    /* One scale for all sub-quantizers, so the 8-bit sums stay comparable. */
+    float s = span > 0 ? 255.0f / span : 1.0f;
+    memset(lut, 0, vs_fs_block_bytes(m));
+    for (uint32_t j = 0; j < m; j++) {
+        float lo = tab[j * 16];
+        for (int c = 1; c < 16; c++) lo = tab[j * 16 + c] < lo ? tab[j * 16 + c] : lo;
+        for (int c = 0; c < 16; c++) {
+            float e = nearbyintf((tab[j * 16 + c] - lo) * s);
+            lut[(j >> 1) * 32 + (j & 1) * 16 + c] = (uint8_t)(e > 255 ? 255 : e);
+        }
+    }
+    *bias = b;
+    *scale = s;
+}
+
+uint32_t vs_fs_block_scalar(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint16_t thr, uint16_t *out)
+{
+    uint32_t mask = 0;
+    for (unsigned v = 0; v < VS_FS_BLOCK; v++) {
+        unsigned b = v & 15, shift = (v >> 4) * 4, s = 0;
+        for (uint32_t p = 0; p < pairs; p++) {
+            const uint8_t *c = block + p * 32, *t = lut + p * 32;
+            s += t[(c[b] >> shift) & 15] + t[16 + ((c[16 + b] >> shift) & 15)];
+        }
+        out[v] = (uint16_t)s;
+        if (s < thr) mask |= 1u << v;
+    }
+    return mask;
+}
+
+vs_fs_block_fn vs_fs_block_kernel(void)
+{
+    switch (vs_simd_active()) {
+    case VS_SIMD_AVX512: return vs_fs_block_avx512;
+    case VS_SIMD_AVX2: return vs_fs_block_avx2;
+    default: return vs_fs_block_scalar;
+    }
+}

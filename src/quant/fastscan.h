@@ -1,0 +1,45 @@
+/* 4-bit PQ fast-scan: codes of 32 vectors are interleaved in a block so that one SIMD
+ * shuffle (vpshufb) looks up a sub-quantizer's table for 16 vectors at once, with the table
+ * quantised to 8 bits and sums accumulated in 16 bits (the idea of André et al., "Cache
+ * locality is not enough", and FAISS's IndexPQFastScan; the layout here is our own).
+ *
+ * Block layout (m sub-quantizers, padded to an even mp): for each pair p of sub-quantizers,
+ * 32 bytes; bytes 0..15 hold sub-quantizer 2p, bytes 16..31 sub-quantizer 2p+1; byte b of a
+ * half holds vector b's sub-code in the low nibble and vector b+16's in the high nibble.
+ * A block is mp * 16 bytes: the same half byte per sub-code as the packed PQ code.
+ *
+ * Quantised table layout: the same pairing, 32 bytes per pair, entry c of sub-quantizer j
+ * at byte (j & 1) * 16 + c of pair j / 2. */
+#ifndef VS_QUANT_FASTSCAN_H
+#define VS_QUANT_FASTSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VS_FS_BLOCK 32
+/* Sums of up to 256 entries of 255 fit in 16 bits. */
+#define VS_FS_MAX_M 256
+
+static inline uint32_t vs_fs_pairs(uint32_t m) { return (m + 1) / 2; }
+static inline size_t vs_fs_block_bytes(uint32_t m) { return (size_t)vs_fs_pairs(m) * 32; }
+static inline size_t vs_fs_blocks(size_t n) { return (n + VS_FS_BLOCK - 1) / VS_FS_BLOCK; }
+
+/* Writes / reads vector i's code (packed 4-bit PQ code, quant/pq.h layout) in blocked codes. */
+void vs_fs_put(uint8_t *blocks, uint32_t m, size_t i, const uint8_t *code);
+void vs_fs_get(const uint8_t *blocks, uint32_t m, size_t i, uint8_t *code);
+
+/* Quantises a float table (m x 16, smaller is better) to 8 bits: entry = round((t - min_j)
+ * * scale), so key ~= bias + sum / scale. lut holds vs_fs_block_bytes(m) bytes. */
+void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, float *scale);
+
+/* Sums of one block: out[v] = sum_j lut[j][code_v[j]] for the 32 vectors. Returns a mask with
+ * bit v set when out[v] < thr. */
+typedef uint32_t (*vs_fs_block_fn)(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint16_t thr,
+                                   uint16_t *out);
+uint32_t vs_fs_block_scalar(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint16_t thr, uint16_t *out);
+uint32_t vs_fs_block_avx2(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint16_t thr, uint16_t *out);
+uint32_t vs_fs_block_avx512(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint16_t thr, uint16_t *out);
+/* The kernel for the active SIMD level. */
+vs_fs_block_fn vs_fs_block_kernel(void);
+
+#endif
