@@ -1,30 +1,54 @@
 /* IVF index internals shared by its phase files: ivf.c (lifecycle, train, add, remove, get),
+ * ivf_codec.c (what a list stores per vector), ivf_scan.c (keys of a list for one query),
  * ivf_search.c (k-NN), ivf_range.c (radius search), ivf_io.c (sections).
  *
  * A flat coarse quantizer of nlist centroids (k-means, L2 or spherical inner product as
- * FAISS) partitions the vectors; list l holds the vectors whose nearest centroid is l, as
- * float32 rows (IVF-Flat) with a parallel array of user IDs. */
+ * FAISS) partitions the vectors; list l holds the codes of the vectors whose nearest centroid
+ * is l with a parallel array of user IDs. Codes are float32 rows (IVF-Flat), scalar-quantised
+ * rows (IVF-SQ), PQ codes of the residual to the centroid (IVF-PQ), or 4-bit PQ codes of the
+ * residual in fast-scan blocks of 32 (IVF-PQ fast-scan). Standalone SQ and PQ indexes are
+ * this index with one list. */
 #ifndef VS_INDEX_IVF_H
 #define VS_INDEX_IVF_H
 
 #include "core/idmap.h"
 #include "index/index_impl.h"
+#include "quant/pq.h"
+#include "quant/sq.h"
 
 /* The ID map packs (list, position) into one value: 24 bits of list, 40 of position. */
 #define VS_IVF_MAX_NLIST (1u << 24)
 #define VS_IVF_POS_BITS 40
 
 typedef struct {
-    float *vecs;    /* n x dim; owned when the index is, else inside ix->backing */
+    uint8_t *codes; /* n codes (flat layout) or ceil(n/32) blocks (fast-scan); owned when the
+                       index is, else inside ix->backing */
     int64_t *ids;   /* n */
     size_t n, cap;
 } vs_ivf_list;
+
+typedef struct {
+    vs_code_kind kind;
+    int fastscan;     /* 4-bit PQ codes in blocks of 32 */
+    int by_residual;  /* PQ codes the residual x - centroid (as FAISS's IVFPQ) */
+    size_t code_size; /* bytes per vector in the flat layout (and half a byte per sub-code
+                         in fast-scan blocks) */
+    vs_sq sq;
+    vs_pq pq;
+    /* L2 residual PQ: term2[l][j][c] = ||p_jc||^2 + 2 <centroid_l (sub-space j), p_jc>, so a
+     * list's table is term2[l] - 2 <q_j, p_jc> (FAISS's precomputed tables); NULL when it
+     * would exceed VS_IVF_PRECOMPUTED_MAX bytes, and the table is computed per list. */
+    float *term2;
+} vs_ivf_codec;
+
+#define VS_IVF_PRECOMPUTED_MAX ((size_t)512 << 20)
 
 typedef struct {
     uint32_t nlist;
     float *centroids;    /* nlist x dim, always heap (small) */
     float *cnorms;       /* nlist squared norms (L2 coarse quantizer), else NULL */
     vs_ivf_list *lists;  /* nlist, allocated at train / load */
+    vs_ivf_codec codec;
     size_t ntotal;
     int owned;           /* lists own their arrays (0: they point into a loaded or viewed file) */
     int map_ready;       /* the ID map is built lazily: at the first add, or a loaded file's first write */
@@ -47,5 +71,45 @@ int vs_ivf_prepare_lists(vs_index *ix);
 /* L2 indexes key by squared distance and assign by L2 centroids; IP and cosine key by -<q,x>
  * and use spherical centroids assigned by largest inner product (as FAISS). */
 static inline int vs_ivf_is_l2(const vs_index *ix) { return ix->metric == VS_METRIC_L2; }
+
+/* Codec (ivf_codec.c). */
+int vs_ivf_codec_init(vs_ivf_codec *c, const vs_index *ix);
+void vs_ivf_codec_destroy(vs_ivf_codec *c);
+/* Trains the quantizer on x, whose nearest lists are assign (for residuals). */
+int vs_ivf_codec_train(vs_index *ix, size_t n, const float *x, const int64_t *assign);
+/* Recomputes what is derived from the quantizer and centroids (precomputed tables). */
+int vs_ivf_codec_prepare(vs_index *ix);
+/* Encodes n vectors bound for lists assign[i] into n flat-layout codes. */
+int vs_ivf_codec_encode(const vs_index *ix, size_t n, const float *x, const int64_t *assign, uint8_t *codes);
+/* Reconstructs vector pos of list l (exact for Flat). */
+void vs_ivf_codec_decode(const vs_index *ix, size_t l, size_t pos, float *out);
+/* Bytes a list of n vectors occupies, and the flat-layout code of vector pos (copied out;
+ * fast-scan lists unpack it). */
+size_t vs_ivf_list_bytes(const vs_ivf_codec *c, size_t n);
+void vs_ivf_code_get(const vs_ivf_codec *c, const vs_ivf_list *L, size_t pos, uint8_t *code);
+void vs_ivf_code_put(const vs_ivf_codec *c, vs_ivf_list *L, size_t pos, const uint8_t *code);
+
+/* Per-worker scanner (ivf_scan.c): the keys (smaller is better) of one list's vectors for
+ * one query. */
+typedef struct {
+    float *tab;    /* m x ksub: the query's table (PQ), list-independent part */
+    float *ltab;   /* m x ksub: one list's table */
+    uint8_t *lut;  /* quantised table (fast-scan) */
+    float *resid;  /* dim: query minus centroid */
+    uint16_t sums[32];
+    vs_sq_query sqq;
+    int has_sqq;
+    float qnorm;   /* ||q||^2 */
+} vs_ivf_scanner;
+
+int vs_ivf_scanner_init(vs_ivf_scanner *s, const vs_index *ix);
+void vs_ivf_scanner_destroy(vs_ivf_scanner *s);
+void vs_ivf_scanner_set_query(vs_ivf_scanner *s, const vs_index *ix, const float *q);
+/* Prepares list l for the current query; returns the additive key term of the list. */
+float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l, float *fs_scale);
+/* keys[j] for vectors j0..j0+bn-1 of list l (flat-layout codes; j0 a multiple of 32 for
+ * fast-scan), after vs_ivf_scanner_set_list. */
+void vs_ivf_scanner_keys(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l, float list_bias,
+                         float fs_scale, size_t j0, size_t bn, float *keys);
 
 #endif
