@@ -9,14 +9,17 @@
 static const char *HELP =
     "usage: vecscale bench --base FILE --queries FILE --groundtruth FILE.ivecs --index SPEC\n"
     "                      [--metric l2|ip|cosine] [--param name=v1,v2,...] [--threads N]\n"
-    "                      [--single] [--runs R] [--no-header] [--build-threads N] [--efc N]\n\n"
+    "                      [--single] [--runs R] [--no-header] [--build-threads N] [--efc N]\n"
+    "                      [--set name=value]...\n\n"
     "Builds SPEC over the base, then for each parameter value searches all queries in one batch\n"
     "(k=10) and prints: library, index, params, recall@10, queries/s, build_s, memory_mb.\n"
     "memory_mb is the growth of the resident set across the build. Parameters: nprobe,\n"
     "ef (ef_search), k_factor. --single adds a row with one query per call. --runs R repeats\n"
     "each search R times and reports the best queries/s (default 1). --build-threads N lets\n"
     "the build (train and add) use N threads (default 1); --efc N sets HNSW ef_construction\n"
-    "(default 200).\n";
+    "(default 200). --set name=value fixes a parameter for every row (e.g. --set k_factor=8\n"
+    "--param nprobe=8,16). Before the rows, a '#' line gives the code size per vector and the\n"
+    "index memory (vs_index_memory_bytes) against the float32 vectors.\n";
 
 enum { K = 10, MAX_VALUES = 64 };
 
@@ -66,6 +69,8 @@ static int run_row(vs_index *ix, const vs_matrix *q, const vs_matrix *gt, const 
 int cmd_bench(int argc, char **argv)
 {
     const char *base = NULL, *queries = NULL, *gt_path = NULL, *spec = NULL, *metric_name = "l2", *param = NULL;
+    const char *fixed[8];
+    size_t nfixed = 0;
     uint32_t threads = 1, runs = 1, build_threads = 1, efc = 0;
     int single = 0, header = 1;
     static const struct option opts[] = {
@@ -75,9 +80,10 @@ int cmd_bench(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"single", no_argument, 0, 's'},
         {"no-header", no_argument, 0, 'H'}, {"runs", required_argument, 0, 'r'},
         {"build-threads", required_argument, 0, 'B'}, {"efc", required_argument, 0, 'E'},
+        {"set", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "b:q:g:x:m:p:t:sHr:B:E:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:q:g:x:m:p:t:sHr:B:E:S:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': base = optarg; break;
         case 'q': queries = optarg; break;
@@ -98,6 +104,10 @@ int cmd_bench(int argc, char **argv)
             break;
         case 'E':
             if (cli_parse_u32(optarg, 1, 100000, &efc)) return cli_usage_error("bench", "bad --efc");
+            break;
+        case 'S':
+            if (nfixed == sizeof fixed / sizeof *fixed) return cli_usage_error("bench", "too many --set");
+            fixed[nfixed++] = optarg;
             break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("bench", "unknown option");
@@ -129,6 +139,20 @@ int cmd_bench(int argc, char **argv)
             }
     }
 
+    vs_search_params p = {.n_threads = threads};
+    char fixed_label[128] = "";
+    for (size_t i = 0; i < nfixed; i++) {
+        char name[32];
+        const char *eq = strchr(fixed[i], '=');
+        if (!eq || eq == fixed[i] || (size_t)(eq - fixed[i]) >= sizeof name || (memcpy(name, fixed[i], (size_t)(eq - fixed[i])),
+                                                                              name[eq - fixed[i]] = '\0', set_param(&p, name, eq + 1))) {
+            free(plist);
+            return cli_usage_error("bench", "--set needs name=value with a known parameter (nprobe, ef, k_factor): '%s'", fixed[i]);
+        }
+        size_t at = strlen(fixed_label);
+        snprintf(fixed_label + at, sizeof fixed_label - at, ",%s", fixed[i]);
+    }
+
     vs_matrix *b = NULL, *q = NULL, *gt = NULL;
     vs_index *ix = NULL;
     if ((rc = cli_read_f32(base, &b)) || (rc = cli_read_f32(queries, &q)) || (rc = vs_matrix_read(gt_path, 0, &gt))) {
@@ -151,19 +175,24 @@ int cmd_bench(int argc, char **argv)
     double mem_mb = ((double)cli_rss_bytes() - (double)rss0) / (1 << 20);
 
     if (header) printf(CLI_BENCH_HEADER, "library", "index", "params", "recall@10", "qps", "build_s", "memory_mb");
-    vs_search_params p = {.n_threads = threads};
+    /* Code size and memory reduction, measured on the built index (not estimated). */
+    size_t code = vs_index_code_size(ix), raw = (size_t)b->dim * sizeof(float);
+    double index_mb = (double)vs_index_memory_bytes(ix) / (1 << 20), raw_mb = (double)b->n * raw / (1 << 20);
+    printf("# %s: code %zu B/vector (float32 %zu B: %.1fx smaller); index memory %.1f MiB for %.1f MiB of vectors "
+           "(%.2fx)\n", spec, code, raw, code ? (double)raw / (double)code : 0.0, index_mb, raw_mb,
+           index_mb > 0 ? raw_mb / index_mb : 0.0);
     char label[160];
     if (nvalues == 0) {
-        snprintf(label, sizeof label, "batch,t=%u", threads);
+        snprintf(label, sizeof label, "batch,t=%u%s", threads, fixed_label);
         if ((rc = run_row(ix, q, gt, &p, 0, runs, label, spec, build_s, mem_mb))) goto fail;
         if (single) {
-            snprintf(label, sizeof label, "single,t=%u", threads);
+            snprintf(label, sizeof label, "single,t=%u%s", threads, fixed_label);
             if ((rc = run_row(ix, q, gt, &p, 1, runs, label, spec, build_s, mem_mb))) goto fail;
         }
     }
     for (size_t i = 0; i < nvalues; i++) {
         set_param(&p, pname, values[i]);
-        snprintf(label, sizeof label, "%s=%s", pname, values[i]);
+        snprintf(label, sizeof label, "%s=%s%s", pname, values[i], fixed_label);
         if ((rc = run_row(ix, q, gt, &p, single, runs, label, spec, build_s, mem_mb))) goto fail;
     }
     goto out;

@@ -12,13 +12,22 @@
 
 const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
 {
+    if (spec->refine_flat) {
+        /* Re-ranking wraps any base index that exists; Flat needs none. */
+        vs_factory_spec base = *spec;
+        base.refine_flat = 0;
+        if (spec->coarse == VS_COARSE_NONE && spec->code == VS_CODE_FLAT) return &vs_flat_ops;
+        return vs_index_ops_for(&base) ? &vs_refine_ops : NULL;
+    }
     if (spec->coarse == VS_COARSE_NONE && spec->code == VS_CODE_FLAT) return &vs_flat_ops;
-    if (spec->coarse == VS_COARSE_IVF && spec->code == VS_CODE_FLAT && !spec->refine_flat) return &vs_ivf_ops;
-    if (spec->coarse == VS_COARSE_HNSW && spec->code == VS_CODE_FLAT && !spec->refine_flat) return &vs_hnsw_ops;
+    /* Standalone SQ and PQ are the IVF index with a single list. */
+    if (spec->coarse == VS_COARSE_IVF || spec->coarse == VS_COARSE_NONE) return &vs_ivf_ops;
+    if (spec->coarse == VS_COARSE_HNSW && spec->code == VS_CODE_FLAT) return &vs_hnsw_ops;
     char name[64] = "?";
     vs_factory_format(spec, name, sizeof name);
     vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised, but vecscale %s does not provide it "
-            "(available: Flat, IVF{n},Flat, HNSW{M},Flat)", name, vs_version());
+            "(available: Flat, IVF{n},Flat|SQ8|SQ4|SQfp16|SQbf16|PQ{m}[x{bits}][fs], PQ{m}[x{bits}][fs], SQ*, "
+            "HNSW{M},Flat, and \",RFlat\" after any of them)", name, vs_version());
     return NULL;
 }
 

@@ -1,5 +1,5 @@
-/* IVF-Flat lifecycle: create, train (k-means), add (nearest centroid through BLAS, append to
- * that list), remove (swap with the list's last row), get. */
+/* IVF lifecycle: create, train (k-means, then the codec), add (nearest centroid through BLAS,
+ * encode, append to that list), remove (swap with the list's last row), get. */
 #include "index/ivf.h"
 
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/kernels.h"
+#include "quant/fastscan.h"
 #include "quant/kmeans.h"
 
 static vs_ivf *ivf_of(const vs_index *ix) { return ix->impl; }
@@ -17,13 +18,18 @@ static size_t pack_pos(uint64_t v) { return (size_t)(v & ((1ull << VS_IVF_POS_BI
 
 static int ivf_init(vs_index *ix)
 {
-    uint32_t nlist = ix->spec.nlist;
+    /* Standalone SQ / PQ indexes are one list (its centroid is the mean). */
+    uint32_t nlist = ix->spec.coarse == VS_COARSE_IVF ? ix->spec.nlist : 1;
     if (nlist == 0 || nlist > VS_IVF_MAX_NLIST)
         return vs_fail(VS_ERR_INVALID_ARG, "IVF needs 1..%u lists, got %u", VS_IVF_MAX_NLIST, nlist);
-    if (ix->spec.code != VS_CODE_FLAT || ix->spec.refine_flat)
-        return vs_fail(VS_ERR_UNSUPPORTED, "only IVF{n},Flat is implemented");
     vs_ivf *v = calloc(1, sizeof *v);
     if (!v) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    int rc = vs_ivf_codec_init(&v->codec, ix);
+    if (rc) {
+        vs_ivf_codec_destroy(&v->codec);
+        free(v);
+        return rc;
+    }
     v->nlist = nlist;
     v->owned = 1;
     ix->impl = v;
@@ -35,7 +41,7 @@ static void free_lists(vs_ivf *v)
 {
     if (v->lists && v->owned)
         for (uint32_t l = 0; l < v->nlist; l++) {
-            free(v->lists[l].vecs);
+            free(v->lists[l].codes);
             free(v->lists[l].ids);
         }
     free(v->lists);
@@ -49,6 +55,7 @@ static void ivf_destroy(vs_index *ix)
     free_lists(v);
     free(v->centroids);
     free(v->cnorms);
+    vs_ivf_codec_destroy(&v->codec);
     vs_idmap_destroy(&v->map);
     free(v);
 }
@@ -99,6 +106,19 @@ static int ivf_train(vs_index *ix, size_t n, const float *x)
     v->centroids = c;
     rc = vs_ivf_prepare_lists(ix);
     if (rc) return rc;
+    if (v->codec.kind != VS_CODE_FLAT) {
+        /* Residual codecs train on each vector's offset from its own list's centroid. */
+        float *keys = malloc(n * sizeof *keys);
+        int64_t *assign = malloc(n * sizeof *assign);
+        rc = keys && assign ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory assigning training vectors");
+        if (!rc && v->codec.by_residual)
+            rc = vs_nearest_centroids(n, ix->dim, x, v->nlist, v->centroids, v->cnorms, 1,
+                                      ix->n_threads > 1 ? ix->n_threads : 1, keys, assign);
+        if (!rc) rc = vs_ivf_codec_train(ix, n, x, assign);
+        free(keys);
+        free(assign);
+        if (rc) return rc;
+    }
     vs_idmap_destroy(&v->map);
     v->map_ready = 0;
     ix->trained = 1;
@@ -129,17 +149,17 @@ static int ensure_owned(vs_index *ix)
 {
     vs_ivf *v = ivf_of(ix);
     if (v->owned) return VS_OK;
-    size_t d = ix->dim;
     vs_ivf_list *copy = calloc(v->nlist, sizeof *copy);
     int ok = copy != NULL;
     for (uint32_t l = 0; ok && l < v->nlist; l++) {
-        size_t n = v->lists[l].n, cap = n ? n : 0;
+        size_t n = v->lists[l].n, cap = n, bytes = vs_ivf_list_bytes(&v->codec, n);
         if (!cap) continue;
-        copy[l].vecs = malloc(cap * d * sizeof(float));
+        if (v->codec.fastscan) cap = vs_fs_blocks(n) * VS_FS_BLOCK;
+        copy[l].codes = malloc(bytes);
         copy[l].ids = malloc(cap * sizeof(int64_t));
-        ok = copy[l].vecs && copy[l].ids;
+        ok = copy[l].codes && copy[l].ids;
         if (ok) {
-            memcpy(copy[l].vecs, v->lists[l].vecs, n * d * sizeof(float));
+            memcpy(copy[l].codes, v->lists[l].codes, bytes);
             memcpy(copy[l].ids, v->lists[l].ids, n * sizeof(int64_t));
             copy[l].n = n;
             copy[l].cap = cap;
@@ -147,7 +167,7 @@ static int ensure_owned(vs_index *ix)
     }
     if (!ok) {
         for (uint32_t l = 0; copy && l < v->nlist; l++) {
-            free(copy[l].vecs);
+            free(copy[l].codes);
             free(copy[l].ids);
         }
         free(copy);
@@ -160,15 +180,17 @@ static int ensure_owned(vs_index *ix)
     return VS_OK;
 }
 
-static int grow_list(vs_ivf_list *L, size_t need, size_t d)
+static int grow_list(const vs_ivf_codec *c, vs_ivf_list *L, size_t need)
 {
     if (need <= L->cap) return VS_OK;
-    size_t cap = L->cap ? L->cap : 16;
+    size_t cap = L->cap ? L->cap : 32; /* a multiple of the fast-scan block */
     while (cap < need) cap *= 2;
-    if (cap > SIZE_MAX / (d * sizeof(float))) return vs_fail(VS_ERR_NOMEM, "inverted list too large");
-    float *vv = realloc(L->vecs, cap * d * sizeof *vv);
-    if (!vv) return vs_fail(VS_ERR_NOMEM, "out of memory growing an inverted list to %zu vectors", cap);
-    L->vecs = vv;
+    if (cap > SIZE_MAX / (c->code_size + 1)) return vs_fail(VS_ERR_NOMEM, "inverted list too large");
+    size_t old = vs_ivf_list_bytes(c, L->cap), bytes = vs_ivf_list_bytes(c, cap);
+    uint8_t *cc = realloc(L->codes, bytes);
+    if (!cc) return vs_fail(VS_ERR_NOMEM, "out of memory growing an inverted list to %zu vectors", cap);
+    memset(cc + old, 0, bytes - old); /* block padding is saved: keep files deterministic */
+    L->codes = cc;
     int64_t *ii = realloc(L->ids, cap * sizeof *ii);
     if (!ii) return vs_fail(VS_ERR_NOMEM, "out of memory growing an inverted list");
     L->ids = ii;
@@ -179,24 +201,26 @@ static int grow_list(vs_ivf_list *L, size_t need, size_t d)
 static int ivf_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
 {
     vs_ivf *v = ivf_of(ix);
-    size_t d = ix->dim;
+    const size_t cs = v->codec.code_size;
     int rc = ensure_owned(ix);
     if (!rc && !v->map_ready) rc = build_map(v);
     if (rc) return rc;
     float *keys = malloc(n * sizeof *keys);
     int64_t *assign = malloc(n * sizeof *assign);
     size_t *fill = calloc(v->nlist, sizeof *fill);
-    if (!keys || !assign || !fill) {
+    uint8_t *codes = malloc(n * cs);
+    if (!keys || !assign || !fill || !codes) {
         rc = vs_fail(VS_ERR_NOMEM, "out of memory assigning %zu vectors", n);
         goto done;
     }
     rc = vs_nearest_centroids(n, ix->dim, x, v->nlist, v->centroids, v->cnorms, 1,
                               ix->n_threads > 1 ? ix->n_threads : 1, keys, assign);
+    if (!rc) rc = vs_ivf_codec_encode(ix, n, x, assign, codes);
     if (rc) goto done;
     for (size_t i = 0; i < n; i++) fill[assign[i]]++;
     /* Capacity first: growing may fail, and then nothing has been added. */
     for (uint32_t l = 0; l < v->nlist && !rc; l++)
-        if (fill[l]) rc = grow_list(&v->lists[l], v->lists[l].n + fill[l], d);
+        if (fill[l]) rc = grow_list(&v->codec, &v->lists[l], v->lists[l].n + fill[l]);
     if (!rc && vs_idmap_reserve(&v->map, n)) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
     if (rc) goto done;
     /* Duplicates (against the index and inside the batch) before anything changes. */
@@ -215,11 +239,12 @@ static int ivf_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
     }
     for (i = 0; i < n; i++) {
         vs_ivf_list *L = &v->lists[assign[i]];
-        memcpy(L->vecs + L->n * d, x + i * d, d * sizeof(float));
+        vs_ivf_code_put(&v->codec, L, L->n, codes + i * cs);
         L->ids[L->n++] = ids[i];
     }
     v->ntotal += n;
 done:
+    free(codes);
     free(keys);
     free(assign);
     free(fill);
@@ -236,7 +261,9 @@ static int ivf_remove(vs_index *ix, size_t n, const int64_t *ids, size_t *n_remo
     int rc = ensure_owned(ix);
     if (!rc && !v->map_ready) rc = build_map(v);
     if (rc) return rc;
-    size_t d = ix->dim, removed = 0;
+    size_t removed = 0;
+    uint8_t stack[512], *code = v->codec.code_size <= sizeof stack ? stack : malloc(v->codec.code_size);
+    if (!code) return vs_fail(VS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         uint64_t at;
         if (!vs_idmap_get(&v->map, ids[i], &at)) continue;
@@ -245,7 +272,8 @@ static int ivf_remove(vs_index *ix, size_t n, const int64_t *ids, size_t *n_remo
         size_t pos = pack_pos(at), last = L->n - 1;
         if (pos != last) {
             /* Swap-remove keeps lists dense, so scans never meet tombstones. */
-            memcpy(L->vecs + pos * d, L->vecs + last * d, d * sizeof(float));
+            vs_ivf_code_get(&v->codec, L, last, code);
+            vs_ivf_code_put(&v->codec, L, pos, code);
             L->ids[pos] = L->ids[last];
             vs_idmap_put(&v->map, L->ids[pos], pack(pack_list(at), pos));
         }
@@ -253,6 +281,7 @@ static int ivf_remove(vs_index *ix, size_t n, const int64_t *ids, size_t *n_remo
         v->ntotal--;
         removed++;
     }
+    if (code != stack) free(code);
     *n_removed = removed;
     return VS_OK;
 }
@@ -264,7 +293,7 @@ static int ivf_get(const vs_index *ix, int64_t id, float *out)
         if (v->map_ready) {
             uint64_t at;
             if (vs_idmap_get(&v->map, id, &at)) {
-                memcpy(out, v->lists[pack_list(at)].vecs + pack_pos(at) * ix->dim, ix->dim * sizeof *out);
+                vs_ivf_codec_decode(ix, pack_list(at), pack_pos(at), out);
                 return VS_OK;
             }
         } else {
@@ -272,7 +301,7 @@ static int ivf_get(const vs_index *ix, int64_t id, float *out)
             for (uint32_t l = 0; l < v->nlist; l++)
                 for (size_t i = 0; i < v->lists[l].n; i++)
                     if (v->lists[l].ids[i] == id) {
-                        memcpy(out, v->lists[l].vecs + i * ix->dim, ix->dim * sizeof *out);
+                        vs_ivf_codec_decode(ix, l, i, out);
                         return VS_OK;
                     }
         }
@@ -291,15 +320,20 @@ static size_t ivf_memory(const vs_index *ix)
     if (v->lists) {
         b += v->nlist * sizeof *v->lists;
         if (v->owned)
-            for (uint32_t l = 0; l < v->nlist; l++) b += v->lists[l].cap * (ix->dim * sizeof(float) + sizeof(int64_t));
+            for (uint32_t l = 0; l < v->nlist; l++)
+                b += vs_ivf_list_bytes(&v->codec, v->lists[l].cap) + v->lists[l].cap * sizeof(int64_t);
     }
+    const vs_ivf_codec *c = &v->codec;
+    if (c->kind == VS_CODE_PQ) b += (size_t)c->pq.m * c->pq.ksub * c->pq.dsub * sizeof(float);
+    if (c->term2) b += (size_t)v->nlist * c->pq.m * c->pq.ksub * sizeof(float);
+    if (c->sq.vmin) b += 2 * (size_t)ix->dim * sizeof(float);
     return b;
 }
 
-static size_t ivf_code_size(const vs_index *ix) { return (size_t)ix->dim * sizeof(float); }
+static size_t ivf_code_size(const vs_index *ix) { return ivf_of(ix)->codec.code_size; }
 
 const vs_index_ops vs_ivf_ops = {
-    .name = "IVF-Flat",
+    .name = "IVF",
     .init = ivf_init,
     .destroy = ivf_destroy,
     .train = ivf_train,

@@ -94,9 +94,11 @@ void vs_ivf_code_put(const vs_ivf_codec *c, vs_ivf_list *L, size_t pos, const ui
 typedef struct {
     float *tab;    /* m x ksub: the query's table (PQ), list-independent part */
     float *ltab;   /* m x ksub: one list's table */
+    const float *cur; /* the table the current list scans with (tab or ltab) */
     uint8_t *lut;  /* quantised table (fast-scan) */
     float *resid;  /* dim: query minus centroid */
     uint16_t sums[32];
+    float lut_bias, lut_scale; /* of lut when it depends on the query only (inner product) */
     vs_sq_query sqq;
     int has_sqq;
     float qnorm;   /* ||q||^2 */

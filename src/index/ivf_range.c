@@ -1,5 +1,5 @@
-/* Radius search over an IVF-Flat index: every vector of the query's nprobe nearest lists
- * whose exact key is below the radius key (approximate like any IVF search: a vector in an
+/* Radius search over an IVF index: every vector of the query's nprobe nearest lists whose
+ * key (exact for Flat, the codec's estimate otherwise) is below the radius key (approximate like any IVF search: a vector in an
  * unvisited list is not found; nprobe = nlist makes it exact). Threads take queries. */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -31,6 +31,7 @@ typedef struct {
     hits *per_query;
     float **row;
     uint32_t **pos;
+    vs_ivf_scanner *sc;
     atomic_int failed;
 } range_job;
 
@@ -58,24 +59,21 @@ static void range_task(size_t i, unsigned worker, void *ctx)
     if (atomic_load(&J->failed)) return;
     const vs_kernel_table *kt = vs_kernels();
     const size_t d = J->ix->dim;
-    const int l2 = vs_ivf_is_l2(J->ix);
     const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
     const float *q = J->q + i * d;
     float *row = J->row[worker];
     uint32_t *pos = J->pos[worker];
     hits *h = &J->per_query[i];
+    vs_ivf_scanner_set_query(&J->sc[worker], J->ix, q);
     for (uint32_t p = 0; p < J->nprobe; p++) {
         int64_t l = J->probe[i * J->nprobe + p];
         if (l < 0) continue; /* fewer centroids compared than nprobe (NaN by overflow) */
         const vs_ivf_list *L = &J->v->lists[l];
+        if (L->n == 0) continue;
+        float scale = 1, bias = vs_ivf_scanner_set_list(&J->sc[worker], J->ix, q, (size_t)l, &scale);
         for (size_t j0 = 0; j0 < L->n; j0 += ROW_BLOCK) {
             size_t bn = L->n - j0 < ROW_BLOCK ? L->n - j0 : ROW_BLOCK;
-            if (l2) {
-                kt->l2sq_many(q, L->vecs + j0 * d, bn, d, row);
-            } else {
-                kt->dot_many(q, L->vecs + j0 * d, bn, d, row);
-                for (size_t j = 0; j < bn; j++) row[j] = -row[j];
-            }
+            vs_ivf_scanner_keys(&J->sc[worker], J->ix, q, (size_t)l, bias, scale, j0, bn, row);
             size_t cnt = kt->select_lt(row, NULL, bn, J->radius, pos);
             for (size_t c = 0; c < cnt; c++) {
                 int64_t id = L->ids[j0 + pos[c]];
@@ -106,11 +104,12 @@ int vs_ivf_range_search(const vs_index *ix, size_t nq, const float *q, float key
     J.per_query = calloc(nq, sizeof *J.per_query);
     J.row = calloc(threads, sizeof *J.row);
     J.pos = calloc(threads, sizeof *J.pos);
-    int ok = pkeys && probe && J.per_query && J.row && J.pos;
+    J.sc = calloc(threads, sizeof *J.sc);
+    int ok = pkeys && probe && J.per_query && J.row && J.pos && J.sc;
     for (unsigned w = 0; ok && w < threads; w++) {
         J.row[w] = malloc(ROW_BLOCK * sizeof(float));
         J.pos[w] = malloc(ROW_BLOCK * sizeof(uint32_t));
-        ok = J.row[w] && J.pos[w];
+        ok = J.row[w] && J.pos[w] && !vs_ivf_scanner_init(&J.sc[w], ix);
     }
     int rc = ok ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for IVF range search");
     if (!rc) rc = vs_nearest_centroids(nq, ix->dim, q, v->nlist, v->centroids, v->cnorms, nprobe, threads, pkeys, probe);
@@ -156,7 +155,9 @@ int vs_ivf_range_search(const vs_index *ix, size_t nq, const float *q, float key
     for (unsigned w = 0; w < threads; w++) {
         if (J.row) free(J.row[w]);
         if (J.pos) free(J.pos[w]);
+        if (J.sc) vs_ivf_scanner_destroy(&J.sc[w]);
     }
+    free(J.sc);
     free(J.per_query);
     free(J.row);
     free(J.pos);

@@ -1,10 +1,12 @@
-/* k-NN over an IVF-Flat index.
+/* k-NN over an IVF index (any codec).
  *
  * 1. Coarse search: the nprobe nearest centroids of every query at once, through sgemm tiles
  *    (quant/kmeans.c), never an nq x nlist matrix.
- * 2. Each query scans its lists nearest first with the SIMD many-row kernels; select_lt drops
- *    every row that cannot beat the current k-th best before the heap is touched. Keys are
- *    computed directly (not in the GEMM form), so they are exact and need no re-scoring.
+ * 2. Each query scans its lists nearest first: the codec's keys for a block of rows
+ *    (ivf_scan.c), then select_lt drops every row that cannot beat the current k-th best
+ *    before the heap is touched. Flat keys are computed directly (not in the GEMM form), so
+ *    they are exact. Fast-scan lists compare 16-bit sums with the k-th best converted to the
+ *    list's table scale inside the SIMD kernel, and only survivors are converted back.
  * 3. A filter is applied to the survivors of select_lt, so filtering costs nothing for rows
  *    that would not have entered the heap anyway. If the nprobe lists yield fewer than k
  *    results (a selective filter, or small lists), the query keeps visiting lists in order
@@ -22,11 +24,13 @@
 #include "index/ivf.h"
 #include "kernels/kernels.h"
 #include "kernels/topk.h"
+#include "quant/fastscan.h"
 #include "quant/kmeans.h"
 
 enum { ROW_BLOCK = 1024, QUERY_CHUNK = 8, MAX_WORKERS = 256 };
 
 typedef struct {
+    vs_ivf_scanner sc;
     float *row;        /* ROW_BLOCK keys */
     uint32_t *pos;     /* ROW_BLOCK survivors */
     float *ckeys;      /* nlist: full centroid order, only when extra probing is needed */
@@ -47,23 +51,62 @@ typedef struct {
     worker_scratch *ws;
 } search_job;
 
+/* Fast-scan: the heap root in 16-bit units of this list's table (vectors strictly below it
+ * may enter the heap). */
+static uint16_t fs_threshold(float root, float bias, float scale)
+{
+    float t = (root - bias) * scale;
+    if (!(t > 0)) return 0;
+    if (t >= 65535.0f) return 65535;
+    return (uint16_t)t + 1; /* sums are integers: sum < root  <=>  sum <= floor(t) */
+}
+
+static void scan_fastscan(const search_job *J, worker_scratch *w, size_t l, float bias, float scale, float *kh,
+                          int64_t *lh)
+{
+    const vs_ivf_codec *c = &J->v->codec;
+    const vs_ivf_list *L = &J->v->lists[l];
+    const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
+    const vs_fs_block_fn kern = vs_fs_block_kernel();
+    const size_t bb = vs_fs_block_bytes(c->pq.m), k = J->k;
+    const uint32_t pairs = vs_fs_pairs(c->pq.m);
+    const float inv = 1.0f / scale;
+    uint16_t thr = fs_threshold(kh[0], bias, scale);
+    for (size_t b = 0; b * VS_FS_BLOCK < L->n; b++) {
+        uint32_t mask = kern(L->codes + b * bb, w->sc.lut, pairs, thr, w->sc.sums);
+        size_t left = L->n - b * VS_FS_BLOCK;
+        if (left < VS_FS_BLOCK) mask &= (1u << left) - 1; /* padding of the last block */
+        while (mask) {
+            unsigned u = (unsigned)__builtin_ctz(mask);
+            mask &= mask - 1;
+            int64_t id = L->ids[b * VS_FS_BLOCK + u];
+            if (filtered && !vs_filter_allows(J->filter, id)) continue;
+            float key = bias + (float)w->sc.sums[u] * inv;
+            if (key < kh[0]) {
+                vs_heap_push(kh, lh, k, key, id);
+                thr = fs_threshold(kh[0], bias, scale);
+            }
+        }
+    }
+}
+
 /* Scans one inverted list into the query's heap. */
-static void scan_list(const search_job *J, worker_scratch *w, const float *q, const vs_ivf_list *L, float *kh,
-                      int64_t *lh)
+static void scan_list(const search_job *J, worker_scratch *w, const float *q, size_t l, float *kh, int64_t *lh)
 {
     const vs_kernel_table *kt = vs_kernels();
-    const size_t d = J->ix->dim, k = J->k;
-    const int l2 = vs_ivf_is_l2(J->ix);
+    const vs_ivf_list *L = &J->v->lists[l];
+    const size_t k = J->k;
     const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
+    if (L->n == 0) return;
+    float scale = 1;
+    float bias = vs_ivf_scanner_set_list(&w->sc, J->ix, q, l, &scale);
+    if (J->v->codec.fastscan) {
+        scan_fastscan(J, w, l, bias, scale, kh, lh);
+        return;
+    }
     for (size_t j0 = 0; j0 < L->n; j0 += ROW_BLOCK) {
         size_t bn = L->n - j0 < ROW_BLOCK ? L->n - j0 : ROW_BLOCK;
-        const float *x = L->vecs + j0 * d;
-        if (l2) {
-            kt->l2sq_many(q, x, bn, d, w->row);
-        } else {
-            kt->dot_many(q, x, bn, d, w->row);
-            for (size_t j = 0; j < bn; j++) w->row[j] = -w->row[j];
-        }
+        vs_ivf_scanner_keys(&w->sc, J->ix, q, l, bias, scale, j0, bn, w->row);
         size_t cnt = kt->select_lt(w->row, NULL, bn, kh[0], w->pos);
         for (size_t c = 0; c < cnt; c++) {
             size_t j = w->pos[c];
@@ -83,8 +126,9 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
     int64_t *lh = J->ids + i * k;
     const int64_t *probe = J->probe + i * J->nprobe;
     vs_heap_reset(kh, lh, k);
+    vs_ivf_scanner_set_query(&w->sc, J->ix, q);
     for (uint32_t p = 0; p < J->nprobe; p++)
-        if (probe[p] >= 0) scan_list(J, w, q, &v->lists[probe[p]], kh, lh);
+        if (probe[p] >= 0) scan_list(J, w, q, (size_t)probe[p], kh, lh);
     /* The heap's root is a sentinel while fewer than k results were found. */
     if (lh[0] < 0 && J->nprobe < v->nlist) {
         const vs_kernel_table *kt = vs_kernels();
@@ -101,7 +145,7 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
             if (probe[p] >= 0) w->visited[probe[p]] = 1;
         for (uint32_t r = 0; r < v->nlist && lh[0] < 0; r++) {
             int64_t l = w->clists[r];
-            if (!w->visited[l]) scan_list(J, w, q, &v->lists[l], kh, lh);
+            if (!w->visited[l]) scan_list(J, w, q, (size_t)l, kh, lh);
         }
         for (uint32_t p = 0; p < J->nprobe; p++)
             if (probe[p] >= 0) w->visited[probe[p]] = 0;
@@ -124,6 +168,7 @@ static void free_scratch(worker_scratch *ws, unsigned n)
         free(ws[i].ckeys);
         free(ws[i].clists);
         free(ws[i].visited);
+        vs_ivf_scanner_destroy(&ws[i].sc);
     }
     free(ws);
 }
@@ -152,7 +197,7 @@ int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, con
         s->ckeys = malloc(v->nlist * sizeof *s->ckeys);
         s->clists = malloc(v->nlist * sizeof *s->clists);
         s->visited = calloc(v->nlist, 1);
-        ok = s->row && s->pos && s->ckeys && s->clists && s->visited;
+        ok = s->row && s->pos && s->ckeys && s->clists && s->visited && !vs_ivf_scanner_init(&s->sc, ix);
     }
     int rc = ok ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for IVF search scratch");
     if (!rc) rc = vs_nearest_centroids(nq, ix->dim, q, v->nlist, v->centroids, v->cnorms, nprobe, threads, pkeys, probe);

@@ -30,7 +30,7 @@ void vs_fs_get(const uint8_t *blocks, uint32_t m, size_t i, uint8_t *code)
 
 void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, float *scale)
 {
-    float span = 0, b = 0;
+    float mins[VS_FS_MAX_M], span = 0, b = 0;
     for (uint32_t j = 0; j < m; j++) {
         float lo = tab[j * 16], hi = lo;
         for (int c = 1; c < 16; c++) {
@@ -38,20 +38,20 @@ void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, flo
             lo = t < lo ? t : lo;
             hi = t > hi ? t : hi;
         }
+        mins[j] = lo;
         b += lo;
         span = hi - lo > span ? hi - lo : span;
     }
     /* One scale for all sub-quantizers, so the 8-bit sums stay comparable. */
     float s = span > 0 ? 255.0f / span : 1.0f;
-    memset(lut, 0, vs_fs_block_bytes(m));
     for (uint32_t j = 0; j < m; j++) {
-        float lo = tab[j * 16];
-        for (int c = 1; c < 16; c++) lo = tab[j * 16 + c] < lo ? tab[j * 16 + c] : lo;
+        uint8_t *out = lut + (j >> 1) * 32 + (j & 1) * 16;
         for (int c = 0; c < 16; c++) {
-            float e = nearbyintf((tab[j * 16 + c] - lo) * s);
-            lut[(j >> 1) * 32 + (j & 1) * 16 + c] = (uint8_t)(e > 255 ? 255 : e);
+            float e = (tab[j * 16 + c] - mins[j]) * s + 0.5f; /* >= 0.5: truncation rounds */
+            out[c] = (uint8_t)(e >= 255.0f ? 255 : (int)e);
         }
     }
+    if (m & 1) memset(lut + (m >> 1) * 32 + 16, 0, 16); /* the padding sub-quantizer adds 0 */
     *bias = b;
     *scale = s;
 }

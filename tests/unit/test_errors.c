@@ -102,8 +102,10 @@ static void factory_errors(void **state)
     vs_index *ix = NULL;
     vs_index_options o = {.dim = 8, .metric = VS_METRIC_L2, .factory = "Falt"};
     expect(vs_index_create(&o, &ix), VS_ERR_FACTORY, "unknown encoding at position 0");
-    o.factory = "IVF4096,PQ32x4fs,RFlat"; /* valid syntax, not built yet */
-    expect(vs_index_create(&o, &ix), VS_ERR_UNSUPPORTED, "IVF4096,PQ32x4fs,RFlat");
+    o.factory = "IVF4096,PQ32x4fs,RFlat"; /* valid syntax, but 32 sub-quantizers cannot split 8 dims */
+    expect(vs_index_create(&o, &ix), VS_ERR_INVALID_ARG, "do not divide 8");
+    o.factory = "IVF16,PQ4x6fs";
+    expect(vs_index_create(&o, &ix), VS_ERR_FACTORY, "fast-scan (fs) needs 4-bit");
     o.factory = "HNSW32,SQ8";
     expect(vs_index_create(&o, &ix), VS_ERR_UNSUPPORTED, "recognised");
     assert_null(ix);
