@@ -181,7 +181,7 @@ int cmd_bench(int argc, char **argv)
     printf("# %s: code %zu B/vector (float32 %zu B: %.1fx smaller); index memory %.1f MiB for %.1f MiB of vectors "
            "(%.2fx)\n", spec, code, raw, code ? (double)raw / (double)code : 0.0, index_mb, raw_mb,
            index_mb > 0 ? raw_mb / index_mb : 0.0);
-    char label[160];
+    char label[352];
     if (nvalues == 0) {
         snprintf(label, sizeof label, "batch,t=%u%s", threads, fixed_label);
         if ((rc = run_row(ix, q, gt, &p, 0, runs, label, spec, build_s, mem_mb))) goto fail;

@@ -40,7 +40,8 @@ static vs_index *build(const char *factory, vs_metric m, const float *base, size
     vs_index *ix = NULL;
     vs_index_options o = {.dim = D, .metric = m, .factory = factory, .seed = 7};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
-    assert_int_equal(vs_index_train(ix, n, base), VS_OK);
+    /* Training on a part keeps the sanitizer runs short; adding covers the rest. */
+    assert_int_equal(vs_index_train(ix, n < 3000 ? n : 3000, base), VS_OK);
     assert_int_equal(vs_index_add(ix, n, base, NULL), VS_OK);
     assert_int_equal(vs_index_size(ix), n);
     return ix;
@@ -54,21 +55,21 @@ typedef struct {
 /* Measured on this data (seed 7, AVX2) and kept about 0.02 below; see RECALL_* in the
  * output. A lost residual, a wrong table or a broken kernel costs far more than that. */
 static const spec_floor SPECS[] = {
-    {"IVF32,Flat", 0.92, 0.89},
-    {"IVF32,SQ8", 0.90, 0.88},
-    {"IVF32,SQ4", 0.72, 0.76},
-    {"IVF32,SQfp16", 0.92, 0.89},
-    {"IVF32,SQbf16", 0.92, 0.89},
-    {"IVF32,PQ16", 0.81, 0.79},
-    {"IVF32,PQ8x6", 0.46, 0.46},
-    {"IVF32,PQ16x4", 0.55, 0.53},
-    {"IVF32,PQ16x4fs", 0.54, 0.53},
-    {"IVF32,PQ16x4fs,RFlat", 0.88, 0.84},
-    {"IVF32,SQ8,RFlat", 0.92, 0.89},
+    {"IVF32,Flat", 0.92, 0.87},
+    {"IVF32,SQ8", 0.90, 0.86},
+    {"IVF32,SQ4", 0.73, 0.76},
+    {"IVF32,SQfp16", 0.92, 0.87},
+    {"IVF32,SQbf16", 0.92, 0.87},
+    {"IVF32,PQ16", 0.81, 0.76},
+    {"IVF32,PQ8x6", 0.46, 0.44},
+    {"IVF32,PQ16x4", 0.55, 0.52},
+    {"IVF32,PQ16x4fs", 0.55, 0.52},
+    {"IVF32,PQ16x4fs,RFlat", 0.88, 0.83},
+    {"IVF32,SQ8,RFlat", 0.92, 0.87},
     {"SQ8", 0.95, 0.96},
-    {"PQ16", 0.82, 0.83},
-    {"PQ16x4fs", 0.51, 0.54},
-    {"PQ8x4fs,RFlat", 0.66, 0.59},
+    {"PQ16", 0.82, 0.81},
+    {"PQ16x4fs", 0.51, 0.53},
+    {"PQ8x4fs,RFlat", 0.63, 0.59},
 };
 
 static void recall_regression(void **state)
