@@ -61,6 +61,7 @@ static void free_scratch(vs_hnsw_scratch *s)
     free(s->res);
     free(s->work);
     free(s->nbr);
+    free(s->orph);
     free(s);
 }
 
@@ -136,6 +137,7 @@ int vs_hnsw_make_owned(vs_index *ix)
     h->upper_arena = arena;
     h->upper_arena_words = words;
     h->owned = 1;
+    vs_hnsw_recount(h); /* in-degrees are not stored in files */
     vs_index_release_backing(ix);
     return VS_OK;
 }

@@ -37,6 +37,8 @@
 #define VS_HNSW_DEFAULT_EFC 200u
 #define VS_HNSW_DEFAULT_SEED 0x5eed5eedull
 #define VS_HNSW_FLAG_DELETED 1u
+/* A deleted node no list links to any more: its out-links no longer count as in-links. */
+#define VS_HNSW_FLAG_RETIRED 2u
 
 typedef _Atomic uint32_t vs_hnsw_word;
 
@@ -59,12 +61,15 @@ typedef struct vs_hnsw_scratch {
     size_t work_cap;
     uint32_t *nbr;      /* unvisited neighbours of the node being expanded */
     size_t nbr_cap;
+    uint32_t *orph;     /* nodes whose last layer-0 in-link a writer removed (hnsw_links.c) */
+    size_t n_orph, orph_cap;
     struct vs_hnsw_scratch *next;
 } vs_hnsw_scratch;
 
 typedef struct {
     vs_hnsw_word *upper; /* level x (1 + M) words, or NULL at level 0 */
     uint32_t level;
+    vs_hnsw_word indeg;  /* layer-0 lists of non-retired nodes that hold this node */
 } vs_hnsw_meta;
 
 typedef struct {
@@ -85,6 +90,7 @@ typedef struct {
 
     _Atomic size_t n;         /* nodes created (records fully written below this) */
     _Atomic size_t n_deleted;
+    _Atomic size_t pending;   /* nodes added or deleted since the last vs_hnsw_connect */
     _Atomic uint64_t entry;   /* level << 32 | node, or VS_HNSW_EMPTY */
     pthread_mutex_t entry_lock;
     pthread_mutex_t locks[VS_HNSW_LOCK_STRIPES];
@@ -206,6 +212,28 @@ extern int vs_hnsw_filter_strategy;
 int vs_hnsw_remove(vs_index *ix, size_t n, const int64_t *ids, size_t *n_removed);
 /* Rewrites the lists of x's live neighbours that point to x, bridging over x. */
 int vs_hnsw_repair(vs_hnsw *h, const vs_kernel_table *kt, uint32_t x, vs_hnsw_scratch *s);
+
+/* hnsw_links.c: layer-0 in-degree bookkeeping that keeps every live node reachable.
+ * Replaces e's layer-0 list (caller holds e's lock) and adjusts in-degrees; nodes left with
+ * none are queued in s for vs_hnsw_settle. -1 when out of memory (the list is written). */
+int vs_hnsw_write_list0(vs_hnsw *h, uint32_t e, const vs_hnsw_pair *p, size_t n, vs_hnsw_scratch *s);
+/* Appends v to e's layer-0 list, which has room (caller holds e's lock). */
+void vs_hnsw_append_list0(vs_hnsw *h, uint32_t e, uint32_t v);
+/* Queues node v when nothing links to it on layer 0 (a new node whose links were all pruned). */
+int vs_hnsw_check_orphan(vs_hnsw *h, uint32_t v, vs_hnsw_scratch *s);
+/* Without locks held: retires queued deleted nodes and links every queued live node from a
+ * near neighbour again. -1 when out of memory. */
+int vs_hnsw_settle(vs_hnsw *h, const vs_kernel_table *kt, vs_hnsw_scratch *s);
+/* Recounts in-degrees from the lists (a loaded image becoming writable). */
+void vs_hnsw_recount(vs_hnsw *h);
+/* Writer only, no lock held: floods layer 0 from the entry point and links every live node
+ * it misses from the nearest reachable node, until none is missed. O(n * M0). */
+int vs_hnsw_connect(vs_hnsw *h, const vs_kernel_table *kt, vs_hnsw_scratch *s);
+/* Runs vs_hnsw_connect when enough nodes were added or deleted since the last run. */
+int vs_hnsw_maybe_connect(vs_hnsw *h, const vs_kernel_table *kt, vs_hnsw_scratch *s, size_t changed);
+/* Live nodes not reachable on layer 0 from the entry point (tests); SIZE_MAX when out of
+ * memory. Must not overlap writers. */
+size_t vs_hnsw_unreachable(const vs_index *ix);
 
 /* hnsw_io.c */
 int vs_hnsw_save(const vs_index *ix, vs_container_writer *w);

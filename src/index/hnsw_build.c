@@ -74,8 +74,12 @@ static int link_back(vs_hnsw *h, const vs_kernel_table *kt, uint32_t e, uint32_t
             return 0;
         }
     if (cnt < cap) {
-        atomic_store_explicit(&list[1 + cnt], node, memory_order_release);
-        atomic_store_explicit(&list[0], cnt + 1, memory_order_release);
+        if (level == 0) {
+            vs_hnsw_append_list0(h, e, node);
+        } else {
+            atomic_store_explicit(&list[1 + cnt], node, memory_order_release);
+            atomic_store_explicit(&list[0], cnt + 1, memory_order_release);
+        }
         pthread_mutex_unlock(lk);
         return 0;
     }
@@ -95,9 +99,11 @@ static int link_back(vs_hnsw *h, const vs_kernel_table *kt, uint32_t e, uint32_t
     c[nc++] = (vs_hnsw_pair){vs_hnsw_dist(h, kt, ev, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, node))), node};
     vs_hnsw_sort_pairs(c, nc);
     size_t got = vs_hnsw_select(h, kt, c, nc, cap, out);
-    write_list(list, out, got);
+    int rc = 0;
+    if (level == 0) rc = vs_hnsw_write_list0(h, e, out, got, s);
+    else write_list(list, out, got);
     pthread_mutex_unlock(lk);
-    return 0;
+    return rc;
 }
 
 /* Inserts a created node into the graph (Algorithm 1). */
@@ -149,13 +155,19 @@ static int insert(vs_hnsw *h, const vs_kernel_table *kt, uint32_t node, vs_hnsw_
         vs_hnsw_word *own = vs_hnsw_list(h, node, l, &cap);
         pthread_mutex_t *lk = vs_hnsw_lock_of(h, node);
         pthread_mutex_lock(lk);
-        write_list(own, sel, n_chosen[l] < cap ? n_chosen[l] : cap);
+        int rc = 0;
+        if (l == 0) rc = vs_hnsw_write_list0(h, node, sel, n_chosen[l], s);
+        else write_list(own, sel, n_chosen[l] < cap ? n_chosen[l] : cap);
         pthread_mutex_unlock(lk);
+        if (rc) return -1;
         for (size_t j = 0; j < n_chosen[l]; j++) {
             /* link_back uses the head of s->work (never grown here); the chosen lists live after it. */
             if (link_back(h, kt, sel[j].id, node, l, s)) return -1;
         }
     }
+    /* Every reverse link may have been pruned away again: then link the node from a
+     * neighbour, and re-link any node a pruning left without in-links (hnsw_links.c). */
+    if (vs_hnsw_check_orphan(h, node, s) || vs_hnsw_settle(h, kt, s)) return -1;
     if (L > top) {
         pthread_mutex_lock(&h->entry_lock);
         uint64_t now = atomic_load_explicit(&h->entry, memory_order_acquire);
@@ -261,6 +273,7 @@ int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
         vs_parallel_for(n - done, threads, insert_task, &J);
         ok = !atomic_load(&J.failed);
     }
+    if (ok) (void)vs_hnsw_maybe_connect(h, kt, J.scratch[0], n); /* a failed pass leaves a valid graph */
     for (unsigned w = 0; J.scratch && w < threads; w++) vs_hnsw_scratch_put(h, J.scratch[w]);
     free(J.scratch);
     if (ok) return VS_OK;
