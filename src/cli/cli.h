@@ -27,6 +27,8 @@ void cli_index_file(const char *dir_or_file, char *buf, size_t cap);
 /* Creates a directory and its parents. */
 int cli_mkdirs(const char *dir);
 double cli_now(void);
+/* Clock for timing searches: cli_now, or process CPU time when BENCH_CLOCK=cpu. */
+double cli_search_clock(void);
 /* Parses an unsigned integer option; returns 0 on success. */
 int cli_parse_u32(const char *s, unsigned long lo, unsigned long hi, uint32_t *out);
 /* Resident set size in bytes from /proc/self/status. */

@@ -48,14 +48,14 @@ static int run_row(vs_index *ix, const vs_matrix *q, const vs_matrix *gt, const 
     int rc = VS_OK;
     double t = 1e300;
     for (unsigned r = 0; r < runs && !rc; r++) {
-        double t0 = cli_now();
+        double t0 = cli_search_clock();
         if (single) {
             for (size_t i = 0; i < q->n && !rc; i++)
                 rc = vs_index_search(ix, 1, (const float *)q->data + i * q->dim, K, p, d + i * K, ids + i * K);
         } else {
             rc = vs_index_search(ix, q->n, q->data, K, p, d, ids);
         }
-        double el = cli_now() - t0;
+        double el = cli_search_clock() - t0;
         if (el < t) t = el;
     }
     if (!rc)

@@ -31,6 +31,7 @@ enum { ROW_BLOCK = 1024, QUERY_CHUNK = 8, MAX_WORKERS = 256 };
 
 typedef struct {
     vs_ivf_scanner sc;
+    vs_reservoir res;  /* fast-scan candidates, flushed into the heap after the lists */
     float *row;        /* ROW_BLOCK keys */
     uint32_t *pos;     /* ROW_BLOCK survivors */
     float *ckeys;      /* nlist: full centroid order, only when extra probing is needed */
@@ -61,17 +62,18 @@ static uint16_t fs_threshold(float root, float bias, float scale)
     return (uint16_t)t + 1; /* sums are integers: sum < root  <=>  sum <= floor(t) */
 }
 
-static void scan_fastscan(const search_job *J, worker_scratch *w, size_t l, float bias, float scale, float *kh,
-                          int64_t *lh)
+static void scan_fastscan(const search_job *J, worker_scratch *w, size_t l, float bias, float scale)
 {
     const vs_ivf_codec *c = &J->v->codec;
     const vs_ivf_list *L = &J->v->lists[l];
     const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
     const vs_fs_block_fn kern = vs_fs_block_kernel();
-    const size_t bb = vs_fs_block_bytes(c->pq.m), k = J->k;
+    const size_t bb = vs_fs_block_bytes(c->pq.m);
     const uint32_t pairs = vs_fs_pairs(c->pq.m);
     const float inv = 1.0f / scale;
-    uint16_t thr = fs_threshold(kh[0], bias, scale);
+    vs_reservoir *res = &w->res;
+    float seen = res->thr;
+    uint16_t thr = fs_threshold(seen, bias, scale);
     for (size_t b = 0; b * VS_FS_BLOCK < L->n; b++) {
         uint32_t mask = kern(L->codes + b * bb, w->sc.lut, pairs, thr, w->sc.sums);
         size_t left = L->n - b * VS_FS_BLOCK;
@@ -81,10 +83,10 @@ static void scan_fastscan(const search_job *J, worker_scratch *w, size_t l, floa
             mask &= mask - 1;
             int64_t id = L->ids[b * VS_FS_BLOCK + u];
             if (filtered && !vs_filter_allows(J->filter, id)) continue;
-            float key = bias + (float)w->sc.sums[u] * inv;
-            if (key < kh[0]) {
-                vs_heap_push(kh, lh, k, key, id);
-                thr = fs_threshold(kh[0], bias, scale);
+            vs_reservoir_push(res, bias + (float)w->sc.sums[u] * inv, id);
+            if (res->thr != seen) { /* the reservoir was cut: tighten the SIMD threshold */
+                seen = res->thr;
+                thr = fs_threshold(seen, bias, scale);
             }
         }
     }
@@ -101,7 +103,7 @@ static void scan_list(const search_job *J, worker_scratch *w, const float *q, si
     float scale = 1;
     float bias = vs_ivf_scanner_set_list(&w->sc, J->ix, q, l, &scale);
     if (J->v->codec.fastscan) {
-        scan_fastscan(J, w, l, bias, scale, kh, lh);
+        scan_fastscan(J, w, l, bias, scale); /* into w->res: search_query flushes it */
         return;
     }
     for (size_t j0 = 0; j0 < L->n; j0 += ROW_BLOCK) {
@@ -125,10 +127,13 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
     float *kh = J->keys + i * k;
     int64_t *lh = J->ids + i * k;
     const int64_t *probe = J->probe + i * J->nprobe;
+    const int fs = v->codec.fastscan;
     vs_heap_reset(kh, lh, k);
+    if (fs) vs_reservoir_reset(&w->res);
     vs_ivf_scanner_set_query(&w->sc, J->ix, q);
     for (uint32_t p = 0; p < J->nprobe; p++)
         if (probe[p] >= 0) scan_list(J, w, q, (size_t)probe[p], kh, lh);
+    if (fs) vs_reservoir_flush(&w->res, kh, lh, k);
     /* The heap's root is a sentinel while fewer than k results were found. */
     if (lh[0] < 0 && J->nprobe < v->nlist) {
         const vs_kernel_table *kt = vs_kernels();
@@ -145,7 +150,9 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
             if (probe[p] >= 0) w->visited[probe[p]] = 1;
         for (uint32_t r = 0; r < v->nlist && lh[0] < 0; r++) {
             int64_t l = w->clists[r];
-            if (!w->visited[l]) scan_list(J, w, q, (size_t)l, kh, lh);
+            if (w->visited[l]) continue;
+            scan_list(J, w, q, (size_t)l, kh, lh);
+            if (fs) vs_reservoir_flush(&w->res, kh, lh, k);
         }
         for (uint32_t p = 0; p < J->nprobe; p++)
             if (probe[p] >= 0) w->visited[probe[p]] = 0;
@@ -169,6 +176,7 @@ static void free_scratch(worker_scratch *ws, unsigned n)
         free(ws[i].clists);
         free(ws[i].visited);
         vs_ivf_scanner_destroy(&ws[i].sc);
+        vs_reservoir_free(&ws[i].res);
     }
     free(ws);
 }
@@ -197,7 +205,8 @@ int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, con
         s->ckeys = malloc(v->nlist * sizeof *s->ckeys);
         s->clists = malloc(v->nlist * sizeof *s->clists);
         s->visited = calloc(v->nlist, 1);
-        ok = s->row && s->pos && s->ckeys && s->clists && s->visited && !vs_ivf_scanner_init(&s->sc, ix);
+        ok = s->row && s->pos && s->ckeys && s->clists && s->visited && !vs_ivf_scanner_init(&s->sc, ix) &&
+             (!v->codec.fastscan || !vs_reservoir_init(&s->res, k));
     }
     int rc = ok ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for IVF search scratch");
     if (!rc) rc = vs_nearest_centroids(nq, ix->dim, q, v->nlist, v->centroids, v->cnorms, nprobe, threads, pkeys, probe);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline int worse(float ka, int64_t la, float kb, int64_t lb)
 {
@@ -64,4 +65,85 @@ void vs_pairs_sort(float *keys, int64_t *labels, size_t n)
     if (n < 2) return;
     for (size_t i = n / 2; i-- > 0;) sift_down(keys, labels, n, i);
     vs_heap_sort(keys, labels, n);
+}
+
+int vs_reservoir_init(vs_reservoir *r, size_t k)
+{
+    r->k = k;
+    r->cap = 2 * k > 64 ? 2 * k : 64;
+    r->keys = malloc(r->cap * sizeof *r->keys);
+    r->labels = malloc(r->cap * sizeof *r->labels);
+    r->scratch = malloc(r->cap * sizeof *r->scratch);
+    vs_reservoir_reset(r);
+    if (r->keys && r->labels && r->scratch) return 0;
+    vs_reservoir_free(r);
+    return -1;
+}
+
+void vs_reservoir_free(vs_reservoir *r)
+{
+    free(r->keys);
+    free(r->labels);
+    free(r->scratch);
+    r->keys = r->scratch = NULL;
+    r->labels = NULL;
+}
+
+void vs_reservoir_reset(vs_reservoir *r)
+{
+    r->n = 0;
+    r->thr = INFINITY;
+}
+
+/* The (k-1)-th smallest of a[0..n) (0-based), reordering a: Hoare quickselect. */
+static float select_nth(float *a, size_t n, size_t nth)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = a[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                float t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (nth <= j) hi = j;
+        else if (nth >= i) lo = i;
+        else return a[nth];
+    }
+    return a[nth];
+}
+
+void vs_reservoir_shrink(vs_reservoir *r)
+{
+    if (r->n <= r->k) return;
+    memcpy(r->scratch, r->keys, r->n * sizeof *r->keys);
+    float kth = select_nth(r->scratch, r->n, r->k - 1);
+    /* Keep everything below the k-th key, then ties with it in arrival order up to k. */
+    size_t below = 0;
+    for (size_t i = 0; i < r->n; i++) below += r->keys[i] < kth;
+    size_t ties = r->k - below, out = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->keys[i] < kth || (r->keys[i] == kth && ties && ties--)) {
+            r->keys[out] = r->keys[i];
+            r->labels[out++] = r->labels[i];
+        }
+    }
+    r->n = out;
+    r->thr = kth;
+}
+
+void vs_reservoir_flush(vs_reservoir *r, float *heap_keys, int64_t *heap_labels, size_t k)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->keys[i] <= heap_keys[0]) vs_heap_push(heap_keys, heap_labels, k, r->keys[i], r->labels[i]);
+    r->n = 0;
+    r->thr = heap_keys[0]; /* later candidates must still beat the k-th best */
 }

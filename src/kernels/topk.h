@@ -15,4 +15,30 @@ void vs_heap_sort(float *keys, int64_t *labels, size_t k);
 /* Sorts n (key, label) pairs ascending by (key, label). */
 void vs_pairs_sort(float *keys, int64_t *labels, size_t n);
 
+/* A reservoir for k-smallest selection when most candidates arrive near the threshold (the
+ * fast-scan path): candidates at or below the threshold are appended, and only when the
+ * buffer is full is it cut back to its k best by a quickselect, which sets the new threshold.
+ * That costs O(1) per candidate against O(log k) for a heap push. */
+typedef struct {
+    float *keys;
+    int64_t *labels;
+    float *scratch; /* cap keys for the quickselect */
+    size_t n, cap, k;
+    float thr;      /* +inf until the first cut */
+} vs_reservoir;
+
+int vs_reservoir_init(vs_reservoir *r, size_t k); /* cap = max(2k, 64); 0 or -1 (no memory) */
+void vs_reservoir_free(vs_reservoir *r);
+void vs_reservoir_reset(vs_reservoir *r);
+void vs_reservoir_shrink(vs_reservoir *r);
+static inline void vs_reservoir_push(vs_reservoir *r, float key, int64_t label)
+{
+    if (!(key <= r->thr)) return;
+    r->keys[r->n] = key;
+    r->labels[r->n] = label;
+    if (++r->n == r->cap) vs_reservoir_shrink(r);
+}
+/* Pushes every entry into a heap of k (vs_heap_push), then empties the reservoir. */
+void vs_reservoir_flush(vs_reservoir *r, float *heap_keys, int64_t *heap_labels, size_t k);
+
 #endif

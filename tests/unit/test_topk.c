@@ -58,11 +58,46 @@ static void pairs_sort_orders_by_key_then_label(void **state)
     vs_heap_push(keys, labels, 0, 1.0f, 1); /* k = 0 is a no-op */
 }
 
+/* The reservoir keeps exactly the k best of a stream, like a heap, across cuts and flushes;
+ * keys repeat (fast-scan sums are integers), so ties are compared as key multisets. */
+static void reservoir_matches_heap(void **state)
+{
+    (void)state;
+    const size_t ks[] = {1, 10, 100};
+    uint64_t seed = 5;
+    for (size_t t = 0; t < 3; t++) {
+        size_t k = ks[t], n = 5000;
+        vs_reservoir r;
+        assert_int_equal(vs_reservoir_init(&r, k), 0);
+        float *hk = malloc(k * sizeof *hk), *rk = malloc(k * sizeof *rk);
+        int64_t *hl = malloc(k * sizeof *hl), *rl = malloc(k * sizeof *rl);
+        vs_heap_reset(hk, hl, k);
+        vs_heap_reset(rk, rl, k);
+        for (size_t i = 0; i < n; i++) {
+            float key = (float)(tu_rng_next(&seed) % 700);
+            vs_heap_push(hk, hl, k, key, (int64_t)i);
+            vs_reservoir_push(&r, key, (int64_t)i);
+            if (i % 1777 == 0) vs_reservoir_flush(&r, rk, rl, k); /* as between lists */
+            assert_true(r.n < r.cap);
+        }
+        vs_reservoir_flush(&r, rk, rl, k);
+        vs_heap_sort(hk, hl, k);
+        vs_heap_sort(rk, rl, k);
+        for (size_t i = 0; i < k; i++) assert_float_equal(hk[i], rk[i], 0);
+        vs_reservoir_free(&r);
+        free(hk);
+        free(rk);
+        free(hl);
+        free(rl);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(heap_matches_sort),
         cmocka_unit_test(pairs_sort_orders_by_key_then_label),
+        cmocka_unit_test(reservoir_matches_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
