@@ -299,6 +299,39 @@ typedef void (*vs_log_fn)(vs_log_level level, const char *message, void *ctx);
 VS_API void vs_set_log_handler(vs_log_fn fn, void *ctx);
 /** @} */
 
+/** @defgroup quantizers Vector quantizers
+ * The codecs the compressed indexes use, usable alone: compress vectors to codes and back.
+ * Codes are caller-owned byte arrays of n * code_size bytes; vectors are n * dim floats.
+ * Encoding rejects NaN/Inf with VS_ERR_INVALID_ARG and writes nothing.
+ * @{ */
+typedef struct vs_scalar_quantizer vs_scalar_quantizer;
+typedef struct vs_product_quantizer vs_product_quantizer;
+
+/** Scalar quantizer of kind VS_CODE_SQ8, VS_CODE_SQ4 (per-dimension min/max ranges learnt by
+ *  training), VS_CODE_SQFP16 or VS_CODE_SQBF16 (no training needed). Free with
+ *  vs_scalar_quantizer_free. */
+VS_API int vs_scalar_quantizer_create(uint32_t dim, vs_code_kind kind, vs_scalar_quantizer **out);
+VS_API void vs_scalar_quantizer_free(vs_scalar_quantizer *q);
+VS_API int vs_scalar_quantizer_train(vs_scalar_quantizer *q, size_t n, const float *x);
+/** Bytes per vector: dim (SQ8), ceil(dim / 2) (SQ4), 2 * dim (fp16, bf16). */
+VS_API size_t vs_scalar_quantizer_code_size(const vs_scalar_quantizer *q);
+VS_API int vs_scalar_quantizer_encode(const vs_scalar_quantizer *q, size_t n, const float *x, uint8_t *codes);
+VS_API int vs_scalar_quantizer_decode(const vs_scalar_quantizer *q, size_t n, const uint8_t *codes, float *x);
+
+/** Product quantizer: m sub-quantizers (m divides dim) of 2^nbits centroids, nbits 4..8,
+ *  trained by k-means per sub-space (25 iterations, at most 256 points per centroid). Free
+ *  with vs_product_quantizer_free. */
+VS_API int vs_product_quantizer_create(uint32_t dim, uint32_t m, uint32_t nbits, vs_product_quantizer **out);
+VS_API void vs_product_quantizer_free(vs_product_quantizer *q);
+/** Needs n >= 2^nbits. seed 0 = a fixed default; n_threads 0 or 1 = the calling thread. */
+VS_API int vs_product_quantizer_train(vs_product_quantizer *q, size_t n, const float *x, uint64_t seed,
+                                      uint32_t n_threads);
+/** Bytes per vector: ceil(m / 2) for 4-bit codes (two per byte), else m (one byte each). */
+VS_API size_t vs_product_quantizer_code_size(const vs_product_quantizer *q);
+VS_API int vs_product_quantizer_encode(const vs_product_quantizer *q, size_t n, const float *x, uint8_t *codes);
+VS_API int vs_product_quantizer_decode(const vs_product_quantizer *q, size_t n, const uint8_t *codes, float *x);
+/** @} */
+
 /** @defgroup kmeans k-means clustering
  * Lloyd's k-means as FAISS does it (the trainer of IVF indexes): point-to-centroid distances
  * through BLAS in blocks (never an n x k matrix), at most max_points_per_centroid * k points

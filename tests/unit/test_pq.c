@@ -137,12 +137,57 @@ static void fastscan_layout_and_kernels(void **state)
     }
 }
 
+/* The public API: the codes of a PQ compress 32 floats (128 bytes) to 8 or 4 bytes and
+ * decode close to the input; misuse gets a clear error and writes nothing. */
+static void public_quantizer_api(void **state)
+{
+    (void)state;
+    const uint32_t d = 32;
+    const size_t n = 1000;
+    float *x = malloc(n * d * sizeof *x), *y = malloc(n * d * sizeof *y);
+    fill(x, n * d, 21);
+    vs_product_quantizer *pq = NULL;
+    assert_int_equal(vs_product_quantizer_create(d, 7, 8, &pq), VS_ERR_INVALID_ARG);
+    assert_null(pq);
+    assert_int_equal(vs_product_quantizer_create(d, 8, 4, &pq), VS_OK);
+    assert_int_equal(vs_product_quantizer_code_size(pq), 4);
+    uint8_t *codes = malloc(n * 8);
+    assert_int_equal(vs_product_quantizer_encode(pq, n, x, codes), VS_ERR_NOT_TRAINED);
+    assert_int_equal(vs_product_quantizer_train(pq, n, x, 0, 2), VS_OK);
+    assert_int_equal(vs_product_quantizer_encode(pq, n, x, codes), VS_OK);
+    assert_int_equal(vs_product_quantizer_decode(pq, n, codes, y), VS_OK);
+    assert_true(sq_err(x, y, n * d) / (double)n < 32.0 / 3 * 0.6);
+    float bad[32] = {0};
+    bad[5] = INFINITY;
+    assert_int_equal(vs_product_quantizer_encode(pq, 1, bad, codes), VS_ERR_INVALID_ARG);
+    vs_product_quantizer_free(pq);
+
+    vs_scalar_quantizer *sq = NULL;
+    assert_int_equal(vs_scalar_quantizer_create(d, VS_CODE_PQ, &sq), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_scalar_quantizer_create(d, VS_CODE_SQ8, &sq), VS_OK);
+    assert_int_equal(vs_scalar_quantizer_code_size(sq), 32);
+    assert_int_equal(vs_scalar_quantizer_encode(sq, n, x, codes), VS_ERR_NOT_TRAINED);
+    assert_int_equal(vs_scalar_quantizer_train(sq, n, x), VS_OK);
+    uint8_t *sc = malloc(n * 32);
+    assert_int_equal(vs_scalar_quantizer_encode(sq, n, x, sc), VS_OK);
+    assert_int_equal(vs_scalar_quantizer_decode(sq, n, sc, y), VS_OK);
+    for (size_t i = 0; i < n * d; i++) assert_true(fabsf(x[i] - y[i]) <= 2.0f / 256);
+    vs_scalar_quantizer_free(sq);
+    vs_product_quantizer_free(NULL);
+    vs_scalar_quantizer_free(NULL);
+    free(sc);
+    free(codes);
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(encode_decode_and_tables),
         cmocka_unit_test(bad_parameters),
         cmocka_unit_test(fastscan_layout_and_kernels),
+        cmocka_unit_test(public_quantizer_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
