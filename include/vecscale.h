@@ -359,6 +359,127 @@ VS_API int vs_kmeans(size_t n, uint32_t d, const float *x, uint32_t k, const vs_
                      float *centroids, float *objective);
 /** @} */
 
+/** @defgroup s3 S3-compatible object storage
+ * A small S3 client on libcurl (SigV4 signing): AWS S3, Google Cloud Storage (its XML API with
+ * HMAC keys), Ceph radosgw and MinIO. Errors of these calls, beyond the general ones:
+ * VS_ERR_AUTH (the store refused the credentials or signature), VS_ERR_NETWORK (no answer,
+ * timeout, or a server error that persisted through the retries), VS_ERR_CONFLICT (a
+ * conditional write lost: the object already exists), VS_ERR_NOT_FOUND (no such object or
+ * bucket). A vs_s3 handle keeps one connection; use it from one thread at a time.
+ * @{ */
+enum {
+    VS_ERR_NETWORK = -20,  /**< the remote service did not answer, timed out, or kept failing */
+    VS_ERR_AUTH = -21,     /**< the remote service refused the credentials or the signature */
+    VS_ERR_CONFLICT = -22, /**< a conditional write lost against a concurrent writer */
+};
+
+typedef struct vs_s3 vs_s3;
+
+/** Zero-initialise and set what you need. Every NULL/0 field falls back, in order, to the
+ *  environment (AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
+ *  AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE), then to the shared files
+ *  (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, AWS_CONFIG_FILE or ~/.aws/config, the
+ *  profile's aws_access_key_id, aws_secret_access_key, aws_session_token, region,
+ *  endpoint_url), then to the defaults given. The strings are copied. */
+typedef struct {
+    const char *endpoint;      /**< "http://127.0.0.1:7480", "https://storage.googleapis.com";
+                                    NULL = AWS (https://s3.REGION.amazonaws.com) */
+    const char *region;        /**< signing region; default "us-east-1" */
+    const char *access_key;
+    const char *secret_key;
+    const char *session_token; /**< temporary credentials only */
+    const char *profile;       /**< profile in the shared files; default "default" */
+    int path_style;            /**< 1 = http://host/bucket/key, -1 = virtual-hosted
+                                    (http://bucket.host/key), 0 = virtual-hosted for AWS,
+                                    path-style for any other endpoint */
+    uint32_t timeout_ms;       /**< connect timeout, and the longest a transfer may stall;
+                                    0 = 30000 */
+    uint32_t retries;          /**< extra attempts after a network error or a 5xx (0 = 3;
+                                    UINT32_MAX = none) */
+    uint64_t part_size;        /**< multipart part size for vs_s3_put_file (0 = 64 MiB,
+                                    at least 5 MiB); smaller files go up in one PUT */
+    uint32_t list_page;        /**< objects per LIST request (0 = 1000, S3's maximum) */
+} vs_s3_options;
+
+/** Opens a client. Fails with VS_ERR_AUTH if no credentials are found anywhere (the message
+ *  names the places looked at). opts may be NULL. *out owned by the caller: vs_s3_free. */
+VS_API int vs_s3_open(const vs_s3_options *opts, vs_s3 **out);
+VS_API void vs_s3_free(vs_s3 *s3);
+
+/** Splits "s3://bucket/prefix/part" into its bucket and key prefix (without a leading or
+ *  trailing '/'; may be empty). The buffers are the caller's. */
+VS_API int vs_s3_parse_uri(const char *uri, char *bucket, size_t bucket_cap, char *prefix, size_t prefix_cap);
+
+/** Creates a bucket; an existing bucket owned by the caller is not an error. */
+VS_API int vs_s3_create_bucket(vs_s3 *s3, const char *bucket);
+
+/** Stores len bytes as bucket/key. if_none_match != 0 makes the write conditional on the
+ *  key not existing yet (If-None-Match: *): VS_ERR_CONFLICT if it does. */
+VS_API int vs_s3_put(vs_s3 *s3, const char *bucket, const char *key, const void *data, size_t len,
+                     int if_none_match);
+
+/** Uploads a file: one PUT up to part_size, a multipart upload above it (aborted on
+ *  failure, so no parts are left behind). The file is streamed, never held in memory. */
+VS_API int vs_s3_put_file(vs_s3 *s3, const char *bucket, const char *key, const char *path);
+
+/** Reads bytes [offset, offset + length) of an object (length 0 = to the end). On success
+ *  *data is owned by the caller (free()) and *len says how many bytes it holds. */
+VS_API int vs_s3_get(vs_s3 *s3, const char *bucket, const char *key, uint64_t offset, uint64_t length,
+                     void **data, size_t *len);
+
+/** Streams an object into an open file descriptor (from its current position), calling
+ *  on_data (may be NULL) with each piece as it arrives, e.g. to hash it. */
+VS_API int vs_s3_get_fd(vs_s3 *s3, const char *bucket, const char *key, int fd,
+                        void (*on_data)(const void *piece, size_t len, void *ctx), void *ctx);
+
+/** Size and ETag (quotes kept; may be NULL, etag_cap >= 64 recommended) of an object. */
+VS_API int vs_s3_head(vs_s3 *s3, const char *bucket, const char *key, uint64_t *size, char *etag,
+                      size_t etag_cap);
+
+/** One listed object; the strings are valid only during the callback. */
+typedef struct {
+    const char *key;
+    uint64_t size;
+    const char *etag;
+} vs_s3_object;
+/** Calls fn for every object whose key starts with prefix, in key order, following the
+ *  pagination (ListObjectsV2) until the end or until fn returns non-zero (which is then
+ *  returned). */
+VS_API int vs_s3_list(vs_s3 *s3, const char *bucket, const char *prefix,
+                      int (*fn)(const vs_s3_object *obj, void *ctx), void *ctx);
+
+/** Deletes an object; deleting a missing object is not an error (as in S3). */
+VS_API int vs_s3_delete(vs_s3 *s3, const char *bucket, const char *key);
+/** @} */
+
+/** @defgroup snapshot Snapshots in object storage
+ * A snapshot of a directory (an index or collection directory) at s3://bucket/prefix:
+ *   prefix/segments/<xxh3-128>-<size>   each file, named by its content, never overwritten
+ *   prefix/manifests/<generation>.vsm   the list of files, written last with If-None-Match
+ * A manifest is published only after every segment it names is stored, and a generation is
+ * claimed by a conditional PUT, so a reader never sees a partial snapshot and two concurrent
+ * publishers cannot overwrite each other (the later one takes the next generation). Pull
+ * verifies sizes and XXH3-128 checksums of everything before anything appears at the target.
+ * @{ */
+typedef struct {
+    uint64_t generation;     /**< manifest generation written or read */
+    uint64_t files;          /**< files in the snapshot */
+    uint64_t bytes;          /**< total bytes of the files */
+    uint64_t bytes_transferred; /**< bytes actually sent or received (unchanged segments skip) */
+} vs_snapshot_stats;
+
+/** Publishes directory `dir` (regular files, recursively) as a new generation under uri
+ *  ("s3://bucket/prefix"). stats may be NULL. */
+VS_API int vs_snapshot_push(vs_s3 *s3, const char *dir, const char *uri, vs_snapshot_stats *stats);
+/** Restores a generation (0 = the latest) into `dir`, which must not exist or be empty. The
+ *  files are downloaded and verified next to it and renamed into place only when all are good;
+ *  on failure `dir` is left as it was. */
+VS_API int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, const char *dir,
+                            vs_snapshot_stats *stats);
+/** The latest published generation at uri (VS_ERR_NOT_FOUND if none). */
+VS_API int vs_snapshot_latest(vs_s3 *s3, const char *uri, uint64_t *generation);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,9 @@ const char *vs_strerror(int code)
     case VS_ERR_NOT_TRAINED: return "VS_ERR_NOT_TRAINED";
     case VS_ERR_EMPTY: return "VS_ERR_EMPTY";
     case VS_ERR_FACTORY: return "VS_ERR_FACTORY";
+    case VS_ERR_NETWORK: return "VS_ERR_NETWORK";
+    case VS_ERR_AUTH: return "VS_ERR_AUTH";
+    case VS_ERR_CONFLICT: return "VS_ERR_CONFLICT";
     default: return "VS_ERR_UNKNOWN";
     }
 }

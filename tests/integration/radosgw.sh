@@ -1,0 +1,154 @@
+#!/bin/bash
+# Starts a throw-away Ceph cluster serving S3 on 127.0.0.1 for the integration tests:
+# one monitor, one OSD on memstore (RAM only, nothing on disk but logs), one mgr, and
+# radosgw with the beast frontend. Auth is "none" between the daemons (they only listen on
+# loopback); S3 requests are still SigV4-checked by radosgw against the user it creates.
+#
+#   radosgw.sh start DIR   -> prints shell assignments: S3_ENDPOINT, AWS_ACCESS_KEY_ID, ...
+#                             (also written to DIR/env); daemons' pids go to DIR/pids
+#   radosgw.sh stop DIR    -> kills exactly the daemons it started, removes DIR
+#
+# Ports are picked free at start so two runs (or a developer's cluster) do not collide.
+set -eu
+
+cmd="${1:-}"; dir="${2:-}"
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+
+stop() {
+    [ -f "$dir/pids" ] || { rm -rf "$dir"; return 0; }
+    # Everything lives in memory and is thrown away: no need to wait for a clean shutdown.
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$dir/pids"
+    i=0
+    while [ $i -lt 10 ]; do
+        alive=0
+        while read -r pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$dir/pids"
+        [ $alive -eq 0 ] && break
+        sleep 0.1; i=$((i + 1))
+    done
+    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$dir/pids"
+    rm -rf "$dir"
+}
+
+pick_port() { # base: first free port in [base, base+200)
+    p=$1
+    while [ "$p" -lt $(($1 + 200)) ]; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then p=$((p + 1)); else echo "$p"; return 0; fi
+    done
+    echo "radosgw.sh: no free port near $1" >&2; return 1
+}
+
+wait_for() { # seconds description command...
+    t=$(($1 * 10)); what="$2"; shift 2
+    while [ $t -gt 0 ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1; t=$((t - 1))
+    done
+    echo "radosgw.sh: timed out waiting for $what (logs in $dir/log)" >&2
+    tail -n 20 "$dir"/log/*.log >&2 2>/dev/null || true
+    return 1
+}
+
+start() {
+    for b in ceph-mon ceph-osd ceph-mgr radosgw radosgw-admin monmaptool ceph; do
+        command -v "$b" >/dev/null 2>&1 || { echo "radosgw.sh: $b missing: run scripts/setup.sh" >&2; exit 3; }
+    done
+    rm -rf "$dir"; mkdir -p "$dir/mon" "$dir/osd" "$dir/mgr" "$dir/rgw" "$dir/log" "$dir/run"
+    : > "$dir/pids"
+    mon_port=$(pick_port $((20000 + $$ % 5000)))
+    rgw_port=$(pick_port $((mon_port + 1)))
+    fsid=$(cat /proc/sys/kernel/random/uuid)
+    conf="$dir/ceph.conf"
+    cat > "$conf" <<CONF
+[global]
+fsid = $fsid
+mon host = v1:127.0.0.1:$mon_port
+public addr = 127.0.0.1
+ms bind msgr2 = false
+ms bind port min = $((rgw_port + 1))
+ms bind port max = $((rgw_port + 400))
+auth cluster required = none
+auth service required = none
+auth client required = none
+keyring = /dev/null
+run dir = $dir/run
+admin socket =
+log file = $dir/log/\$name.log
+pid file = $dir/run/\$name.pid
+log to stderr = false
+err to stderr = true
+mon cluster log file = $dir/log/cluster.log
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+mon max pg per osd = 1000
+mon data avail crit = 1
+mon data avail warn = 2
+mon osd full ratio = 0.99
+mon osd backfillfull ratio = 0.99
+mon osd nearfull ratio = 0.99
+[mon]
+mon data = $dir/mon
+mon initial members = a
+[osd]
+osd data = $dir/osd
+osd objectstore = memstore
+# Room for the 1 GiB round-trip test plus radosgw's own pools; allocated only as written.
+memstore device bytes = 3221225472
+osd max object size = 134217728
+osd heartbeat grace = 60
+[mgr]
+mgr data = $dir/mgr
+# Only what status needs: the always-on python modules would cost seconds of start-up.
+mgr initial modules =
+[client]
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+rgw data = $dir/rgw
+rgw dns name = localhost
+rgw enable usage log = false
+rgw crypt require ssl = false
+rgw thread pool size = 32
+CONF
+    export CEPH_CONF="$conf"
+    monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$mon_port]" "$dir/monmap" >/dev/null
+    ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >"$dir/log/mkfs-mon.out" 2>&1
+    ceph-mon -c "$conf" -i a -f >"$dir/log/mon.out" 2>&1 &
+    echo $! >> "$dir/pids"
+    wait_for 30 "the monitor" ceph -c "$conf" --connect-timeout 2 mon stat
+
+    osd_uuid=$(cat /proc/sys/kernel/random/uuid)
+    osd_id=$(ceph -c "$conf" osd new "$osd_uuid")
+    ceph-osd -c "$conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/mkfs-osd.out" 2>&1
+    ceph-osd -c "$conf" -i "$osd_id" -f >"$dir/log/osd.out" 2>&1 &
+    echo $! >> "$dir/pids"
+    ceph-mgr -c "$conf" -i x -f >"$dir/log/mgr.out" 2>&1 &
+    echo $! >> "$dir/pids"
+    wait_for 30 "the OSD to come up" sh -c "ceph -c '$conf' osd dump | grep -q '^osd.$osd_id up'"
+
+    radosgw -c "$conf" -n client.rgw -f >"$dir/log/rgw.out" 2>&1 &
+    echo $! >> "$dir/pids"
+    wait_for 60 "radosgw on port $rgw_port" curl -sf -o /dev/null "http://127.0.0.1:$rgw_port/"
+
+    access=VSTESTACCESSKEY$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+    secret=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+    radosgw-admin -c "$conf" -n client.rgw user create --uid=vstest --display-name=vstest \
+        --access-key="$access" --secret-key="$secret" >"$dir/log/user.out" 2>&1
+    cat > "$dir/env" <<ENV
+S3_ENDPOINT=http://127.0.0.1:$rgw_port
+AWS_ACCESS_KEY_ID=$access
+AWS_SECRET_ACCESS_KEY=$secret
+AWS_REGION=us-east-1
+ENV
+    cat "$dir/env"
+}
+
+case "$cmd" in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
