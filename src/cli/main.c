@@ -17,6 +17,7 @@ static const struct {
     {"bench", cmd_bench, "recall / queries per second / build time / memory rows"},
     {"bench-flat", cmd_bench_flat, "exact search GFLOP/s against OpenBLAS sgemm alone"},
     {"bench-view", cmd_bench_view, "time vs_index_view of a large index and its memory"},
+    {"snapshot", cmd_snapshot, "push / pull index directories to S3-compatible storage"},
 };
 
 static int usage(FILE *out)

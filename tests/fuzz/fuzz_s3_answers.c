@@ -1,0 +1,80 @@
+/* libFuzzer harness for what the cluster code reads from an object store: snapshot manifests
+ * (vs_manifest_decode) and S3's XML answers (listings, errors, upload IDs).
+ * Byte 0 picks the parser (value % 3: manifest, listing, error + UploadId); the rest is the
+ * document. Built with -DVS_FUZZ_NO_MAIN it only defines vs_fuzz_s3_answers, which the ctest
+ * test_cluster replays over tests/fuzz/corpus/s3_answers/. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/s3_impl.h"
+#include "cluster/snapshot_manifest.h"
+#include "core/error.h"
+
+int vs_fuzz_s3_answers(const uint8_t *data, size_t size);
+
+static int count_cb(const vs_s3_object *o, void *ctx)
+{
+    if (!o->key || !*o->key || !o->etag) abort();
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+static void manifest(const char *buf, size_t len)
+{
+    vs_snap_manifest m;
+    vs_clear_error();
+    int rc = vs_manifest_decode(buf, len, "fuzz", &m);
+    if (rc != VS_OK) {
+        if (rc >= 0 || !vs_last_error()[0] || m.files || m.n_files) abort();
+        return;
+    }
+    for (size_t i = 0; i < m.n_files; i++)
+        if (!vs_manifest_path_ok(m.files[i].path)) abort();
+    /* What decodes must encode and decode back to the same thing. */
+    char *out = NULL;
+    size_t olen = 0;
+    if (vs_manifest_encode(&m, &out, &olen) != VS_OK) abort();
+    vs_snap_manifest back;
+    if (vs_manifest_decode(out, olen, "re-encoded", &back) != VS_OK || back.n_files != m.n_files ||
+        back.generation != m.generation)
+        abort();
+    for (size_t i = 0; i < m.n_files; i++)
+        if (strcmp(back.files[i].path, m.files[i].path) || back.files[i].size != m.files[i].size ||
+            memcmp(back.files[i].xxh128, m.files[i].xxh128, 16))
+            abort();
+    vs_manifest_clear(&back);
+    vs_manifest_clear(&m);
+    free(out);
+}
+
+int vs_fuzz_s3_answers(const uint8_t *data, size_t size)
+{
+    if (size < 1) return 0;
+    const char *doc = (const char *)data + 1;
+    size_t len = size - 1;
+    switch (data[0] % 3) {
+    case 0: manifest(doc, len); break;
+    case 1: {
+        size_t n = 0;
+        int truncated = 0;
+        char token[1024];
+        int rc = s3_xml_list(doc, len, count_cb, &n, &truncated, token, sizeof token);
+        if (rc == VS_OK && truncated && !token[0]) abort();
+        break;
+    }
+    default: {
+        char code[128], msg[256], id[512];
+        s3_xml_error(doc, len, code, sizeof code, msg, sizeof msg);
+        if (strlen(code) >= sizeof code || strlen(msg) >= sizeof msg) abort();
+        s3_xml_text(doc, len, "UploadId", id, sizeof id);
+        break;
+    }
+    }
+    return 0;
+}
+
+#ifndef VS_FUZZ_NO_MAIN
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return vs_fuzz_s3_answers(data, size); }
+#endif
