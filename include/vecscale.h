@@ -480,6 +480,52 @@ VS_API int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, con
 VS_API int vs_snapshot_latest(vs_s3 *s3, const char *uri, uint64_t *generation);
 /** @} */
 
+/** @defgroup sharded Sharded index
+ * Several indexes behind one: each ID lives in the shard vs_shard_of(id, n_shards) names (the
+ * same rule the cluster router uses), a search asks every shard and merges their top-k, as
+ * FAISS's IndexShards. Thread-safety follows vs_index: searches may run concurrently;
+ * add/remove/train must not overlap anything else.
+ * @{ */
+typedef struct vs_sharded_index vs_sharded_index;
+
+/** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
+ *  stable across versions and machines. */
+VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
+
+/** Creates n_shards (1..4096) empty indexes made from opts. *out owned by the caller. */
+VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out);
+/** Wraps existing indexes (same dimension and metric), taking ownership of every one of them
+ *  on success; on failure the caller keeps them. Their IDs must follow vs_shard_of for adds
+ *  and removes to reach them, which searches do not need. */
+VS_API int vs_sharded_from(vs_index **shards, uint32_t n_shards, vs_sharded_index **out);
+VS_API void vs_sharded_free(vs_sharded_index *s);
+
+/** Trains every shard on the same vectors (shards created from one seed train identically).
+ *  n_threads of the creating options' vs_index_options applies per shard. */
+VS_API int vs_sharded_train(vs_sharded_index *s, size_t n, const float *vectors);
+/** Adds vectors, each to the shard owning its ID; ids NULL assigns IDs after the largest seen.
+ *  As vs_index_add, nothing is added if a vector is not finite or an ID is negative, repeated
+ *  in the batch or already stored (all checked before any shard changes). */
+VS_API int vs_sharded_add(vs_sharded_index *s, size_t n, const float *vectors, const int64_t *ids);
+VS_API int vs_sharded_remove(vs_sharded_index *s, size_t n, const int64_t *ids, size_t *n_removed);
+/** Searches every shard, in parallel when params->n_threads > 1 (threads are shared out over
+ *  the shards and joined before returning), and merges: same output contract as
+ *  vs_index_search. */
+VS_API int vs_sharded_search(const vs_sharded_index *s, size_t nq, const float *queries, uint32_t k,
+                             const vs_search_params *params, float *distances, int64_t *ids);
+VS_API size_t vs_sharded_size(const vs_sharded_index *s);
+VS_API uint32_t vs_sharded_count(const vs_sharded_index *s);
+/** Shard i, still owned by s (for save, stats, or searching one shard). */
+VS_API vs_index *vs_sharded_shard(const vs_sharded_index *s, uint32_t i);
+
+/** Merges the best-first result rows of n_lists searches of the same nq queries (list j has
+ *  k_in[j] results per query in dists[j] / idss[j]; id -1 marks padding) into the best k per
+ *  query, for the metric's order (L2: smaller first; IP, cosine: larger first). Ties go to the
+ *  smaller ID, so the result does not depend on the order the lists arrive in. */
+VS_API int vs_topk_merge(vs_metric metric, size_t nq, uint32_t k, size_t n_lists, const float *const *dists,
+                         const int64_t *const *idss, const uint32_t *k_in, float *distances, int64_t *ids);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,59 @@
+/* Concurrent searches on one sharded index, each fanning out over the shards on its own
+ * threads (run under TSan in CI): every thread gets the single-threaded answer. */
+#include <pthread.h>
+
+#include "test_util.h"
+
+enum { N = 4000, NQ = 32, D = 16, K = 5, THREADS = 3 };
+
+typedef struct {
+    const vs_sharded_index *s;
+    const float *q;
+    const int64_t *want;
+    int ok;
+} job;
+
+static void *run(void *arg)
+{
+    job *j = arg;
+    int64_t ids[NQ * K];
+    float d[NQ * K];
+    vs_search_params p = {.n_threads = 4};
+    j->ok = 1;
+    for (int r = 0; r < 5; r++) {
+        if (vs_sharded_search(j->s, NQ, j->q, K, &p, d, ids) != VS_OK || memcmp(ids, j->want, sizeof ids)) j->ok = 0;
+    }
+    return NULL;
+}
+
+static void concurrent_searches(void **state)
+{
+    (void)state;
+    float *x = tu_random_vectors(N, D, 3), *q = tu_random_vectors(NQ, D, 4);
+    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2};
+    vs_sharded_index *s = NULL;
+    assert_int_equal(vs_sharded_create(&o, 4, &s), VS_OK);
+    assert_int_equal(vs_sharded_add(s, N, x, NULL), VS_OK);
+    int64_t want[NQ * K];
+    float d[NQ * K];
+    assert_int_equal(vs_sharded_search(s, NQ, q, K, NULL, d, want), VS_OK);
+    pthread_t t[THREADS];
+    job jobs[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (job){s, q, want, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, run, &jobs[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(jobs[i].ok);
+    }
+    vs_sharded_free(s);
+    free(x);
+    free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(concurrent_searches)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
