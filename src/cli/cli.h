@@ -16,6 +16,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_bench_flat(int argc, char **argv);
 int cmd_bench_view(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 
 /* Prints "vecscale: <what>: <vs_last_error()>" and returns exit status 1. */
 int cli_fail(const char *what, int rc);

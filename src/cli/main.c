@@ -18,6 +18,8 @@ static const struct {
     {"bench-flat", cmd_bench_flat, "exact search GFLOP/s against OpenBLAS sgemm alone"},
     {"bench-view", cmd_bench_view, "time vs_index_view of a large index and its memory"},
     {"snapshot", cmd_snapshot, "push / pull index directories to S3-compatible storage"},
+    {"cluster", cmd_cluster, "shard map in etcd, node registration, cluster status"},
+    {"route", cmd_route, "HTTP router over a sharded cluster (fan-out, retries, merge)"},
 };
 
 static int usage(FILE *out)

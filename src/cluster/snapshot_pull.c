@@ -178,7 +178,11 @@ int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, const char
     }
 
     /* Stage next to the target (same file system, so the final rename is atomic). */
-    char staging[4200], parent_buf[4200];
+    char staging[4300], parent_buf[4200];
+    if (strlen(dir) >= sizeof parent_buf) {
+        vs_manifest_clear(&m);
+        return vs_fail(VS_ERR_INVALID_ARG, "snapshot: directory name too long");
+    }
     snprintf(parent_buf, sizeof parent_buf, "%s", dir);
     size_t dl = strlen(parent_buf);
     while (dl > 1 && parent_buf[dl - 1] == '/') parent_buf[--dl] = '\0';

@@ -1,6 +1,7 @@
 /* libFuzzer harness for what the cluster code reads from an object store: snapshot manifests
  * (vs_manifest_decode) and S3's XML answers (listings, errors, upload IDs).
- * Byte 0 picks the parser (value % 3: manifest, listing, error + UploadId); the rest is the
+ * Byte 0 picks the parser (value % 4: manifest, listing, error + UploadId, cluster map); the
+ * rest is the
  * document. Built with -DVS_FUZZ_NO_MAIN it only defines vs_fuzz_s3_answers, which the ctest
  * test_cluster replays over tests/fuzz/corpus/s3_answers/. */
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster_map.h"
 #include "cluster/s3_impl.h"
 #include "cluster/snapshot_manifest.h"
 #include "core/error.h"
@@ -54,7 +56,17 @@ int vs_fuzz_s3_answers(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     const char *doc = (const char *)data + 1;
     size_t len = size - 1;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
+    case 3: {
+        char *s = malloc(len + 1);
+        if (!s) return 0;
+        memcpy(s, doc, len);
+        s[len] = '\0';
+        vs_cluster_map m;
+        if (vs_cluster_map_parse(s, &m) == VS_OK && (m.n_shards == 0 || m.n_shards > VS_CLUSTER_MAX_SHARDS)) abort();
+        free(s);
+        break;
+    }
     case 0: manifest(doc, len); break;
     case 1: {
         size_t n = 0;
@@ -64,7 +76,7 @@ int vs_fuzz_s3_answers(const uint8_t *data, size_t size)
         if (rc == VS_OK && truncated && !token[0]) abort();
         break;
     }
-    default: {
+    case 2: {
         char code[128], msg[256], id[512];
         s3_xml_error(doc, len, code, sizeof code, msg, sizeof msg);
         if (strlen(code) >= sizeof code || strlen(msg) >= sizeof msg) abort();

@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include "cluster/cluster_map.h"
+#include "cluster/etcd.h"
 #include "cluster/s3_impl.h"
 #include "cluster/snapshot.h"
 #include "core/error.h"
@@ -237,6 +239,56 @@ static void credentials_and_settings(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void base64_both_ways(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+                              {"/vecscale/nodes/n1", "L3ZlY3NjYWxlL25vZGVzL24x"}};
+    char enc[64];
+    uint8_t dec[64];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(vs_base64_encode(cases[i][0], strlen(cases[i][0]), enc, sizeof enc), 0);
+        assert_string_equal(enc, cases[i][1]);
+        long n = vs_base64_decode(cases[i][1], strlen(cases[i][1]), dec, sizeof dec);
+        assert_int_equal(n, (long)strlen(cases[i][0]));
+        assert_memory_equal(dec, cases[i][0], (size_t)n);
+    }
+    assert_int_equal(vs_base64_decode("Zg=", 3, dec, sizeof dec), -1);
+    assert_int_equal(vs_base64_decode("Z===", 4, dec, sizeof dec), -1);
+    assert_int_equal(vs_base64_decode("Zg==Zg==", 8, dec, sizeof dec), -1);
+    assert_int_equal(vs_base64_decode("Zm9v", 4, dec, 2), -1);
+    assert_int_equal(vs_base64_encode("foo", 3, enc, 4), -1);
+}
+
+static void cluster_map_documents(void **state)
+{
+    (void)state;
+    vs_cluster_map m;
+    assert_int_equal(vs_cluster_map_parse("{\"shards\":2,\"metric\":\"ip\",\"map\":[[\"a\",\"b\"],[\"c\"]]}", &m), VS_OK);
+    assert_int_equal(m.n_shards, 2);
+    assert_int_equal(m.metric, VS_METRIC_IP);
+    assert_int_equal(m.n_replicas[0], 2);
+    assert_string_equal(m.replicas[0][1].id, "b");
+    assert_string_equal(m.replicas[1][0].url, "");
+    uint32_t s = 9;
+    assert_int_equal(vs_cluster_map_shard_of_node(&m, "c", &s), VS_OK);
+    assert_int_equal(s, 1);
+    assert_int_equal(vs_cluster_map_shard_of_node(&m, "zz", &s), VS_ERR_NOT_FOUND);
+    const char *bad[] = {"", "[]", "{\"shards\":0,\"metric\":\"l2\",\"map\":[]}",
+                         "{\"shards\":1,\"metric\":\"l3\",\"map\":[[\"a\"]]}",
+                         "{\"shards\":2,\"metric\":\"l2\",\"map\":[[\"a\"]]}",
+                         "{\"shards\":1,\"metric\":\"l2\",\"map\":[[]]}",
+                         "{\"shards\":1,\"metric\":\"l2\",\"map\":[[\"a/b\"]]}",
+                         "{\"shards\":1.5,\"metric\":\"l2\",\"map\":[[\"a\"]]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(vs_cluster_map_parse(bad[i], &m), VS_ERR_CORRUPT);
+    /* the shard of an ID is fixed forever: routers and nodes of any version must agree */
+    assert_int_equal(vs_shard_of(0, 4), vs_shard_of(0, 4));
+    uint32_t counts[4] = {0};
+    for (int64_t id = 0; id < 4000; id++) counts[vs_shard_of(id, 4)]++;
+    for (int i = 0; i < 4; i++) assert_true(counts[i] > 900 && counts[i] < 1100);
+    assert_int_equal(vs_shard_of(12345, 1), 0);
+}
+
 static void fuzz_corpus(void **state)
 {
     (void)state;
@@ -270,7 +322,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(manifest_round_trip), cmocka_unit_test(manifest_rejects_unsafe_paths),
         cmocka_unit_test(xml_answers),         cmocka_unit_test(uris_and_encoding),
-        cmocka_unit_test(credentials_and_settings), cmocka_unit_test(fuzz_corpus),
+        cmocka_unit_test(credentials_and_settings), cmocka_unit_test(base64_both_ways),
+        cmocka_unit_test(cluster_map_documents),    cmocka_unit_test(fuzz_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

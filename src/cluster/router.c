@@ -1,0 +1,224 @@
+/* The router's HTTP side on libmicrohttpd and its view of the cluster, re-read from etcd
+ * every refresh_ms by one thread (see router.h). */
+#include "cluster/router.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster/router_impl.h"
+#include "core/error.h"
+
+#define MAX_BODY (64u << 20)
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+typedef struct {
+    s3_buf body;
+    int too_big;
+} upload;
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, router_reply *rep)
+{
+    const char *b = rep->body ? rep->body : "{}";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)rep->status, resp);
+    MHD_destroy_response(resp);
+    cJSON_free(rep->body);
+    return ret;
+}
+
+static void cluster_status(router *r, router_reply *out)
+{
+    pthread_mutex_lock(&r->lock);
+    vs_cluster_map m = r->map;
+    int have = r->have_map;
+    pthread_mutex_unlock(&r->lock);
+    if (!have) return router_error(out, 503, "no_cluster", "the shard map has not been read from etcd yet");
+    cJSON *o = cJSON_CreateObject(), *shards = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "metric", vs_metric_name(m.metric));
+    for (uint32_t s = 0; s < m.n_shards; s++) {
+        cJSON *reps = cJSON_CreateArray();
+        for (uint32_t i = 0; i < m.n_replicas[s]; i++) {
+            cJSON *rep = cJSON_CreateObject();
+            cJSON_AddStringToObject(rep, "node", m.replicas[s][i].id);
+            cJSON_AddBoolToObject(rep, "live", m.replicas[s][i].url[0] != 0);
+            if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
+            cJSON_AddItemToArray(reps, rep);
+        }
+        cJSON_AddItemToArray(shards, reps);
+    }
+    cJSON_AddItemToObject(o, "shards", shards);
+    out->status = 200;
+    out->body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t a = strlen(s), b = strlen(tail);
+    return a >= b && !strcmp(s + a - b, tail);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *data, size_t *data_size, void **con_cls)
+{
+    (void)version;
+    router *r = cls;
+    if (!*con_cls) { /* first call: headers only */
+        upload *u = calloc(1, sizeof *u);
+        if (!u) return MHD_NO;
+        *con_cls = u;
+        return MHD_YES;
+    }
+    upload *u = *con_cls;
+    if (*data_size) {
+        if (u->body.len + *data_size > MAX_BODY) u->too_big = 1;
+        else if (s3_buf_append(&u->body, data, *data_size)) u->too_big = 1;
+        *data_size = 0;
+        return MHD_YES;
+    }
+    router_reply rep = {0};
+    if (u->too_big) router_error(&rep, 413, "too_large", "the body exceeds %u bytes", MAX_BODY);
+    else if (!strcmp(method, "GET") && !strcmp(url, "/health")) {
+        rep.status = 200;
+        rep.body = strdup("{\"status\":\"ok\",\"role\":\"router\"}");
+    } else if (!strcmp(method, "GET") && !strcmp(url, "/cluster")) {
+        cluster_status(r, &rep);
+    } else if (!strcmp(method, "POST") && ends_with(url, "/search") && strlen(url) < 300) {
+        router_search(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
+    } else if (!strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300) {
+        router_add(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
+    } else {
+        router_error(&rep, 404, "not_found",
+                     "the router serves POST /search, POST /vectors (also under /collections/{name}/), GET /cluster "
+                     "and GET /health");
+    }
+    if (!rep.status) router_error(&rep, 500, "internal", "no answer");
+    return send_reply(c, &rep);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    upload *u = *con_cls;
+    if (u) {
+        s3_buf_free(&u->body);
+        free(u);
+    }
+    *con_cls = NULL;
+}
+
+typedef struct {
+    router *r;
+    vs_etcd *e;
+} refresher;
+
+static void *refresh_loop(void *p)
+{
+    refresher *f = p;
+    router *r = f->r;
+    int warned = 0;
+    vs_cluster_map *m = malloc(sizeof *m);
+    while (m && !stopping) {
+        int rc = vs_cluster_map_load(f->e, r->cfg->prefix, m);
+        if (rc == VS_OK) {
+            pthread_mutex_lock(&r->lock);
+            r->map = *m;
+            r->have_map = 1;
+            pthread_mutex_unlock(&r->lock);
+            warned = 0;
+        } else if (!warned++) {
+            /* keep serving with the last view; etcd being away does not stop searches */
+            fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
+        }
+        for (uint32_t t = 0; t < r->cfg->refresh_ms && !stopping; t += 10) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(m);
+    return NULL;
+}
+
+int vs_router_run(const vs_router_config *in)
+{
+    vs_router_config cfg = *in;
+    if (!cfg.attempt_timeout_ms) cfg.attempt_timeout_ms = 1000;
+    if (!cfg.request_timeout_ms) cfg.request_timeout_ms = 3000;
+    if (!cfg.refresh_ms) cfg.refresh_ms = 250;
+    if (!cfg.prefix) cfg.prefix = "/vecscale/";
+    if (!cfg.host) cfg.host = "127.0.0.1";
+    router *r = calloc(1, sizeof *r);
+    if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    r->cfg = &cfg;
+    pthread_mutex_init(&r->lock, NULL);
+    refresher f = {r, NULL};
+    int rc = vs_etcd_open(cfg.etcd, 1000, &f.e);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(cfg.port);
+    if (inet_pton(AF_INET, cfg.host, &addr.sin_addr) != 1) {
+        vs_etcd_free(f.e);
+        free(r);
+        return vs_fail(VS_ERR_INVALID_ARG, "route: --host must be an IPv4 address, not '%s'", cfg.host);
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, handle, r,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
+    if (!d) {
+        vs_etcd_free(f.e);
+        free(r);
+        return vs_fail(VS_ERR_IO, "route: cannot listen on %s:%u", cfg.host, cfg.port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : cfg.port;
+    if (cfg.port_file) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", cfg.port_file);
+        FILE *pf = fopen(tmp, "w");
+        if (pf) {
+            fprintf(pf, "%u\n", port);
+            fclose(pf);
+            rename(tmp, cfg.port_file);
+        }
+    }
+    pthread_t th;
+    int have_thread = pthread_create(&th, NULL, refresh_loop, &f) == 0;
+    if (!cfg.quiet) printf("vecscale route: listening on http://%s:%u (etcd %s)\n", cfg.host, port, cfg.etcd);
+    fflush(stdout);
+    while (!stopping) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+    stopping = 1;
+    if (have_thread) pthread_join(th, NULL);
+    vs_etcd_free(f.e);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+    return VS_OK;
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Starts a single-member etcd (Debian's etcd-server) on free loopback ports for the cluster
+# tests, and stops exactly that process.
+#   etcd.sh start DIR  -> prints ETCD_ENDPOINT=http://127.0.0.1:PORT (also in DIR/env)
+#   etcd.sh stop DIR
+set -eu
+cmd="${1:-}"; dir="${2:-}"
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+
+pick_port() {
+    p=$1
+    while [ "$p" -lt $(($1 + 200)) ]; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then p=$((p + 1)); else echo "$p"; return 0; fi
+    done
+    echo "etcd.sh: no free port near $1" >&2; return 1
+}
+
+case "$cmd" in
+start)
+    command -v etcd >/dev/null || { echo "etcd.sh: etcd missing: run scripts/setup.sh" >&2; exit 3; }
+    rm -rf "$dir"; mkdir -p "$dir"
+    client=$(pick_port $((30000 + $$ % 5000)))
+    peer=$(pick_port $((client + 1)))
+    etcd --name vs --data-dir "$dir/data" \
+        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+        --initial-cluster "vs=http://127.0.0.1:$peer" --log-level warn >"$dir/etcd.log" 2>&1 &
+    echo $! > "$dir/pid"
+    for _ in $(seq 100); do
+        if curl -sf -m 1 "http://127.0.0.1:$client/health" 2>/dev/null | grep -q true; then
+            echo "ETCD_ENDPOINT=http://127.0.0.1:$client" | tee "$dir/env"
+            exit 0
+        fi
+        sleep 0.1
+    done
+    echo "etcd.sh: etcd did not become healthy; log:" >&2; tail -20 "$dir/etcd.log" >&2
+    kill "$(cat "$dir/pid")" 2>/dev/null || true
+    exit 1 ;;
+stop)
+    if [ -f "$dir/pid" ]; then
+        pid=$(cat "$dir/pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$dir" ;;
+*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
