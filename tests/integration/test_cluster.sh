@@ -1,0 +1,118 @@
+#!/bin/bash
+# The sharded cluster on loopback: etcd, 4 shards x 2 replicas of `vecscale serve` (each kept
+# registered by `vecscale cluster join`), and `vecscale route`.
+#  1. recall@10 through the router equals a single node's on the same data;
+#  2. under a wrk search load, kill -9 one replica of every shard: zero failed searches;
+#  3. kill the second replica of shard 0: answers are partial and name shard 0, nothing crashes;
+#  4. restart both: full answers again, same recall.
+# Usage: test_cluster.sh VECSCALE CLUSTER_CHECK TMPDIR
+set -eu
+VS="$1"; CHECK="$2"; T="$3"
+HERE=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$T"; mkdir -p "$T"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    "$HERE/etcd.sh" stop "$T/etcd" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+fails=0; pass=0
+ok() { pass=$((pass + 1)); echo "ok   - $1"; }
+bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
+
+wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no $1" >&2; return 1; }
+
+eval "$("$HERE/etcd.sh" start "$T/etcd")"
+E="$ETCD_ENDPOINT"
+nodes=n0,n1,n2,n3,n4,n5,n6,n7
+"$VS" cluster init --etcd "$E" --shards 4 --replicas 2 --nodes $nodes --metric l2
+
+declare -A serve_pid port
+start_node() { # i: serve on a free port with its own data dir, plus its registration
+    local i=$1
+    rm -f "$T/n$i.port"
+    "$VS" serve --data "$T/n$i" --port 0 --port-file "$T/n$i.port" --dim 32 --metric l2 --index Flat \
+        --threads 4 >"$T/n$i.log" 2>&1 &
+    serve_pid[$i]=$!; pids+=($!); disown $!
+    wait_file "$T/n$i.port"
+    port[$i]=$(cat "$T/n$i.port")
+}
+for i in 0 1 2 3 4 5 6 7; do start_node $i; done
+for i in 0 1 2 3 4 5 6 7; do
+    "$VS" cluster join --etcd "$E" --node-id "n$i" --url "http://127.0.0.1:${port[$i]}" --ttl 2 >"$T/join$i.log" 2>&1 &
+    pids+=($!); disown $!
+done
+"$VS" route --cluster "$E" --port 0 --port-file "$T/router.port" --attempt-timeout 500 >"$T/router.log" 2>&1 &
+pids+=($!); disown $!
+wait_file "$T/router.port"
+R="http://127.0.0.1:$(cat "$T/router.port")"
+# the single node the router is compared with
+"$VS" serve --data "$T/single" --port 0 --port-file "$T/single.port" --dim 32 --metric l2 --index Flat >"$T/single.log" 2>&1 &
+pids+=($!); disown $!
+wait_file "$T/single.port"
+S="http://127.0.0.1:$(cat "$T/single.port")"
+
+all_live() { [ "$(curl -s "$R/cluster" | grep -o '"live":true' | wc -l)" -eq "$1" ]; }
+wait_live() { for _ in $(seq 100); do all_live "$1" && return 0; sleep 0.1; done; return 1; }
+wait_live 8 && ok "8 replicas registered" || bad "8 replicas registered"
+
+"$CHECK" gen 20000 32 7 "$T/base.fvecs" && "$CHECK" gen 200 32 8 "$T/q.fvecs"
+"$CHECK" load "$R" "$T/base.fvecs" && ok "20000 vectors added through the router" || bad "add through the router"
+"$CHECK" load "$S" "$T/base.fvecs" >/dev/null
+count() { curl -s "http://127.0.0.1:${port[$1]}/collections/default" | grep -o '"total_vectors":[0-9]*' | grep -o '[0-9]*$'; }
+total=0; same=1; even=1; line=""
+for s in 0 1 2 3; do
+    a=$(count $((2 * s))); b=$(count $((2 * s + 1)))
+    line="$line shard $s: n$((2 * s))=$a n$((2 * s + 1))=$b;"
+    [ "$a" = "$b" ] || same=0
+    [ "$a" -gt 4000 ] && [ "$a" -lt 6000 ] || even=0
+    total=$((total + a))
+done
+echo "vectors per node:$line"
+[ $same -eq 1 ] && [ $even -eq 1 ] && [ $total -eq 20000 ] \
+    && ok "each ID stored once per shard, on both replicas (shards hold $total in all)" || bad "placement of adds"
+
+r_router=$("$CHECK" recall "$R" "$T/base.fvecs" "$T/q.fvecs" 10)
+r_single=$("$CHECK" recall "$S" "$T/base.fvecs" "$T/q.fvecs" 10)
+echo "router: $r_router"; echo "single: $r_single"
+[ "$r_router" = "$r_single" ] && echo "$r_router" | grep -q "partial 0 failed 0" \
+    && ok "recall@10 through the router equals the single node's" || bad "recall through the router"
+
+# 2. load, then kill -9 one replica of every shard in the middle of it
+perl -e 'print "{\"k\":10,\"vector\":[", join(",", map { sprintf "%.4f", ($_ * 37 % 100) / 100 } 1..32), "]}"' >"$T/q.json"
+VS_WRK_BODY="$T/q.json" wrk -t2 -c8 -d8s --timeout 5s -s "$HERE/search_load.lua" "$R/search" >"$T/wrk1.log" 2>&1 &
+wrk_pid=$!
+sleep 2.5
+for i in 0 2 4 6; do kill -9 "${serve_pid[$i]}"; done
+wait $wrk_pid || true
+cat "$T/wrk1.log" | grep -E "Requests/sec|searches|Non-2xx|Socket errors" || true
+if grep -q "searches ok [1-9][0-9]* partial 0 failed 0 socket_errors 0" "$T/wrk1.log" && ! grep -q "Non-2xx" "$T/wrk1.log"; then
+    ok "kill -9 of one replica per shard under load: zero failed searches"
+else
+    bad "kill -9 of one replica per shard under load"; cat "$T/wrk1.log"
+fi
+wait_live 4 && ok "killed replicas dropped out of the cluster" || bad "killed replicas dropped out"
+
+# 3. both replicas of shard 0 down
+kill -9 "${serve_pid[1]}"
+sleep 0.3
+"$CHECK" partial "$R" "$T/q.fvecs" 0 >"$T/partial.log" && ok "shard 0 down: answers are partial and name shard 0" \
+    || { bad "partial answers"; cat "$T/partial.log"; }
+VS_WRK_BODY="$T/q.json" wrk -t1 -c4 -d2s -s "$HERE/search_load.lua" "$R/search" >"$T/wrk2.log" 2>&1 || true
+grep -q "searches ok 0 partial [1-9][0-9]* failed 0" "$T/wrk2.log" && curl -sf "$R/health" >/dev/null \
+    && ok "under load with a shard down: every answer partial, router alive" || { bad "load with a shard down"; cat "$T/wrk2.log"; }
+
+# 4. restart the four killed nodes on their data; their registrations bring them back
+for i in 0 1 2 4 6; do
+    "$VS" serve --data "$T/n$i" --port "${port[$i]}" --dim 32 --metric l2 --index Flat >>"$T/n$i.log" 2>&1 &
+    serve_pid[$i]=$!; pids+=($!); disown $!
+done
+wait_live 8 && ok "restarted replicas registered again" || bad "restarted replicas registered again"
+r_back=$("$CHECK" recall "$R" "$T/base.fvecs" "$T/q.fvecs" 10)
+echo "router after restart: $r_back"
+[ "$r_back" = "$r_single" ] && ok "full answers again after the restart" || bad "full answers after restart"
+
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]
