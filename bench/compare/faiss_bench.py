@@ -34,6 +34,7 @@ def parse_args():
     ap.add_argument("--metric", choices=("l2", "cosine"), default="l2")
     ap.add_argument("--index", default="Flat", help="faiss index_factory string")
     ap.add_argument("--param", default=None, help="NAME=v1,v2,... search parameter sweep")
+    ap.add_argument("--set", action="append", default=[], help="NAME=V search parameter for every row")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--efc", type=int, default=200, help="efConstruction for HNSW indexes")
     ap.add_argument("--runs", type=int, default=1, help="searches per value; best QPS is kept")
@@ -118,6 +119,11 @@ def main():
         print(HEADER, flush=True)
     ps = faiss.ParameterSpace()
     nq = xq.shape[0]
+    fixed = ""
+    for kv in a.set:
+        name, val = kv.split("=", 1)
+        ps.set_index_parameter(index, name, float(val) if "." in val else int(val))
+        fixed += "," + kv
     for name, val in sweeps:
         if name is not None:
             ps.set_index_parameter(index, name, val)
@@ -131,7 +137,7 @@ def main():
         hits = sum(len(np.intersect1d(I[i], gt[i])) for i in range(nq))
         # -1 (missing result) never matches a ground-truth id
         recall = hits / float(nq * K)
-        params = "-" if name is None else "%s=%s" % (name, val)
+        params = ("-" if name is None else "%s=%s" % (name, val)) + fixed
         print(ROW % ("faiss", a.index, params, recall, nq / best, build_s, memory_mb), flush=True)
 
 

@@ -8,11 +8,13 @@
 
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
-    "                       [--groundtruth FILE] [--load] [--max-queries N] [--nprobe N] [--ef N]\n\n"
+    "                       [--groundtruth FILE] [--load] [--max-queries N] [--nprobe N] [--ef N]\n"
+    "                       [--k-factor F]\n\n"
     "Searches the index in DIR (or an index file) with every vector of FILE. Prints one line per\n"
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
     "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
-    "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes.\n";
+    "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes;\n"
+    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4).\n";
 
 enum { SEARCH_CHUNK = 1024 };
 
@@ -37,15 +39,17 @@ int cmd_search(int argc, char **argv)
 {
     const char *dir = NULL, *queries = NULL, *gt_path = NULL;
     uint32_t k = 10, threads = 1, max_q = 0, nprobe = 0, ef = 0;
+    float k_factor = 0;
     int json = 0, load = 0;
     static const struct option opts[] = {
         {"index", required_argument, 0, 'x'}, {"queries", required_argument, 0, 'q'},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 't'},
         {"groundtruth", required_argument, 0, 'g'}, {"load", no_argument, 0, 'l'},
         {"max-queries", required_argument, 0, 'n'}, {"nprobe", required_argument, 0, 'P'},
-        {"ef", required_argument, 0, 'E'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"ef", required_argument, 0, 'E'}, {"k-factor", required_argument, 0, 'F'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "x:q:k:jt:g:ln:P:E:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "x:q:k:jt:g:ln:P:E:F:h", opts, NULL)) != -1) {
         switch (c) {
         case 'x': dir = optarg; break;
         case 'q': queries = optarg; break;
@@ -67,6 +71,13 @@ int cmd_search(int argc, char **argv)
         case 'E':
             if (cli_parse_u32(optarg, 1, 1u << 20, &ef)) return cli_usage_error("search", "bad --ef '%s'", optarg);
             break;
+        case 'F': {
+            char *end;
+            k_factor = strtof(optarg, &end);
+            if (end == optarg || *end || !(k_factor >= 1 && k_factor <= 1000))
+                return cli_usage_error("search", "bad --k-factor '%s' (1..1000)", optarg);
+            break;
+        }
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("search", "unknown option");
         }
@@ -96,16 +107,16 @@ int cmd_search(int argc, char **argv)
         rc = VS_ERR_DIMENSION;
         goto out;
     }
-    vs_search_params p = {.n_threads = threads, .nprobe = nprobe, .ef_search = ef};
+    vs_search_params p = {.n_threads = threads, .nprobe = nprobe, .ef_search = ef, .k_factor = k_factor};
     cli_progress bar;
     cli_progress_start(&bar, "searching", q->n);
-    double t0 = cli_now();
+    double t0 = cli_search_clock();
     for (size_t i = 0; i < q->n && !rc; i += SEARCH_CHUNK) {
         size_t n = q->n - i < SEARCH_CHUNK ? q->n - i : SEARCH_CHUNK;
         rc = vs_index_search(ix, n, (const float *)q->data + i * q->dim, k, &p, d + i * k, ids + i * k);
         cli_progress_update(&bar, i + n);
     }
-    double ms = (cli_now() - t0) * 1e3;
+    double ms = (cli_search_clock() - t0) * 1e3;
     cli_progress_finish(&bar);
     if (rc) {
         cli_fail("search", rc);

@@ -133,6 +133,12 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
     vs_ivf_scanner_set_query(&w->sc, J->ix, q);
     for (uint32_t p = 0; p < J->nprobe; p++)
         if (probe[p] >= 0) scan_list(J, w, q, (size_t)probe[p], kh, lh);
+    if (fs && w->res.n >= k) {
+        /* k candidates found: the reservoir's best k, sorted, are the answer (pushing them
+         * through the heap would cost k log k). */
+        vs_reservoir_best(&w->res, kh, lh);
+        return;
+    }
     if (fs) vs_reservoir_flush(&w->res, kh, lh, k);
     /* The heap's root is a sentinel while fewer than k results were found. */
     if (lh[0] < 0 && J->nprobe < v->nlist) {

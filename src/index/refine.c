@@ -117,6 +117,14 @@ typedef struct {
     int64_t *ids;
 } rerank_job;
 
+static inline void prefetch_vector(const vs_flat *f, int64_t id, size_t d)
+{
+    int64_t row = id >= 0 && f->ids_are_rows && !f->map_ready ? id : -1;
+    if (row < 0 || (size_t)row >= f->n) return;
+    const char *p = (const char *)(f->vecs + (size_t)row * d);
+    for (size_t b = 0; b < d * sizeof(float); b += 64) __builtin_prefetch(p + b);
+}
+
 static void rerank_task(size_t i, unsigned worker, void *ctx)
 {
     (void)worker;
@@ -129,8 +137,13 @@ static void rerank_task(size_t i, unsigned worker, void *ctx)
     float *kh = J->keys + i * J->k;
     int64_t *lh = J->ids + i * J->k;
     vs_heap_reset(kh, lh, J->k);
+    const int64_t *cand = J->cids + i * J->kc;
+    /* Candidates are scattered over the vectors: fetch a few ahead. */
+    enum { AHEAD = 4 };
+    for (uint32_t c = 0; c < J->kc && c < AHEAD; c++) prefetch_vector(f, cand[c], d);
     for (uint32_t c = 0; c < J->kc; c++) {
-        int64_t id = J->cids[i * J->kc + c];
+        if (c + AHEAD < J->kc) prefetch_vector(f, cand[c + AHEAD], d);
+        int64_t id = cand[c];
         if (id < 0) continue;
         int64_t row = vs_flat_find(f, id);
         if (row < 0) continue; /* cannot happen while the two agree; never return a stale ID */
@@ -222,7 +235,14 @@ static int refine_load(vs_index *ix, const vs_container *c, uint64_t ntotal, con
     int rc = r->base->ops->load(r->base, c, ntotal, origin);
     if (!rc) rc = r->flat->ops->load(r->flat, c, ntotal, origin);
     if (rc) return rc;
-    return VS_OK;
+    /* Re-ranking looks up every candidate: a loaded Flat would find IDs by a scan until its
+     * first write. Automatic IDs are rows; anything else gets its map now. */
+    vs_flat *f = r->flat->impl;
+    size_t i = 0;
+    while (i < f->n && f->ids[i] == (int64_t)i) i++;
+    if (i == f->n) f->ids_are_rows = 1;
+    else rc = vs_flat_build_map(f);
+    return rc;
 }
 
 const vs_index_ops vs_refine_ops = {

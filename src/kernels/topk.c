@@ -140,6 +140,15 @@ void vs_reservoir_shrink(vs_reservoir *r)
     r->thr = kth;
 }
 
+void vs_reservoir_best(vs_reservoir *r, float *keys, int64_t *labels)
+{
+    if (r->n > r->k) vs_reservoir_shrink(r);
+    memcpy(keys, r->keys, r->k * sizeof *keys);
+    memcpy(labels, r->labels, r->k * sizeof *labels);
+    vs_pairs_sort(keys, labels, r->k);
+    vs_reservoir_reset(r);
+}
+
 void vs_reservoir_flush(vs_reservoir *r, float *heap_keys, int64_t *heap_labels, size_t k)
 {
     for (size_t i = 0; i < r->n; i++)

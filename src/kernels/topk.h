@@ -38,6 +38,9 @@ static inline void vs_reservoir_push(vs_reservoir *r, float key, int64_t label)
     r->labels[r->n] = label;
     if (++r->n == r->cap) vs_reservoir_shrink(r);
 }
+/* With at least k entries: writes the best k, ascending by (key, label), to keys / labels
+ * (k each) and empties the reservoir. */
+void vs_reservoir_best(vs_reservoir *r, float *keys, int64_t *labels);
 /* Pushes every entry into a heap of k (vs_heap_push), then empties the reservoir. */
 void vs_reservoir_flush(vs_reservoir *r, float *heap_keys, int64_t *heap_labels, size_t k);
 
