@@ -198,13 +198,41 @@ static int grow_list(const vs_ivf_codec *c, vs_ivf_list *L, size_t need)
     return VS_OK;
 }
 
+static void shrink_list(const vs_ivf_codec *c, vs_ivf_list *L)
+{
+    size_t cap = (L->n + 31) / 32 * 32; /* whole fast-scan blocks */
+    uint8_t *cc = realloc(L->codes, vs_ivf_list_bytes(c, cap) ? vs_ivf_list_bytes(c, cap) : 1);
+    if (cc) L->codes = cc;
+    int64_t *ii = realloc(L->ids, (cap ? cap : 1) * sizeof *ii);
+    if (ii) L->ids = ii;
+    if (cc || ii) L->cap = cap; /* whichever did not shrink is larger still: safe */
+}
+
 static int ivf_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
 {
     vs_ivf *v = ivf_of(ix);
     const size_t cs = v->codec.code_size;
     int rc = ensure_owned(ix);
-    if (!rc && !v->map_ready) rc = build_map(v);
     if (rc) return rc;
+    /* IDs above every stored one and increasing (automatic IDs, bulk loads) cannot collide:
+     * such adds need no ID map, which would cost 16+ bytes per vector — as much as a
+     * fast-scan code. The map is built at the first other add or the first remove; until
+     * then vs_index_get scans the ID arrays. */
+    if (!v->map_ready) {
+        if (!v->max_known) {
+            v->max_id = -1;
+            for (uint32_t l = 0; l < v->nlist; l++)
+                for (size_t j = 0; j < v->lists[l].n; j++)
+                    if (v->lists[l].ids[j] > v->max_id) v->max_id = v->lists[l].ids[j];
+            v->max_known = 1;
+        }
+        int64_t prev = v->max_id;
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (ids[i] <= prev) rc = build_map(v);
+            prev = ids[i];
+        }
+        if (rc) return rc;
+    }
     float *keys = malloc(n * sizeof *keys);
     int64_t *assign = malloc(n * sizeof *assign);
     size_t *fill = calloc(v->nlist, sizeof *fill);
@@ -221,12 +249,12 @@ static int ivf_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
     /* Capacity first: growing may fail, and then nothing has been added. */
     for (uint32_t l = 0; l < v->nlist && !rc; l++)
         if (fill[l]) rc = grow_list(&v->codec, &v->lists[l], v->lists[l].n + fill[l]);
-    if (!rc && vs_idmap_reserve(&v->map, n)) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (!rc && v->map_ready && vs_idmap_reserve(&v->map, n)) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
     if (rc) goto done;
     /* Duplicates (against the index and inside the batch) before anything changes. */
     memset(fill, 0, v->nlist * sizeof *fill);
-    size_t i;
-    for (i = 0; i < n; i++) {
+    size_t i = v->map_ready ? 0 : n; /* without a map the IDs were checked above */
+    for (; i < n; i++) {
         if (vs_idmap_get(&v->map, ids[i], NULL)) break;
         size_t l = (size_t)assign[i];
         vs_idmap_put(&v->map, ids[i], pack(l, v->lists[l].n + fill[l]++));
@@ -241,8 +269,14 @@ static int ivf_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
         vs_ivf_list *L = &v->lists[assign[i]];
         vs_ivf_code_put(&v->codec, L, L->n, codes + i * cs);
         L->ids[L->n++] = ids[i];
+        if (ids[i] > v->max_id) v->max_id = ids[i];
     }
     v->ntotal += n;
+    /* Doubling leaves up to half of a list unused after a bulk add: give it back. */
+    for (uint32_t l = 0; l < v->nlist; l++) {
+        vs_ivf_list *L = &v->lists[l];
+        if (L->cap > L->n + L->n / 8 + 64) shrink_list(&v->codec, L);
+    }
 done:
     free(codes);
     free(keys);

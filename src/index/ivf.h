@@ -51,7 +51,10 @@ typedef struct {
     vs_ivf_codec codec;
     size_t ntotal;
     int owned;           /* lists own their arrays (0: they point into a loaded or viewed file) */
-    int map_ready;       /* the ID map is built lazily: at the first add, or a loaded file's first write */
+    int map_ready;       /* the ID map is built lazily: at the first add of an ID not above every
+                            stored one or the first remove (get scans until then) */
+    int max_known;       /* max_id is valid (a loaded file computes it at its first add) */
+    int64_t max_id;      /* largest stored ID, -1 when empty */
     vs_idmap map;        /* user ID -> (list << 40 | position) */
 } vs_ivf;
 

@@ -166,6 +166,7 @@ int vs_ivf_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char
     }
     v->ntotal = (size_t)ntotal;
     v->map_ready = 0;
+    v->max_known = 0;
     ix->trained = 1;
     return VS_OK;
 }

@@ -254,6 +254,34 @@ static void training_errors(void **state)
     free(base);
 }
 
+/* Increasing IDs skip the ID map; the first ID that is not above every stored one builds it,
+ * and duplicates are still refused, against the index and inside the batch. */
+static void ids_without_map_still_unique(void **state)
+{
+    (void)state;
+    float *base = clustered(1000, D, 12);
+    vs_index *ix = NULL;
+    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF8,PQ8x4fs"};
+    assert_int_equal(vs_index_create(&o, &ix), VS_OK);
+    assert_int_equal(vs_index_train(ix, 1000, base), VS_OK);
+    int64_t ids[4] = {10, 20, 30, 40};
+    assert_int_equal(vs_index_add(ix, 4, base, ids), VS_OK);
+    size_t small = vs_index_memory_bytes(ix);
+    int64_t dup = 20, dup_batch[2] = {50, 50}, lower[2] = {15, 5};
+    assert_int_equal(vs_index_add(ix, 1, base, &dup), VS_ERR_DUPLICATE_ID);
+    assert_int_equal(vs_index_add(ix, 2, base, dup_batch), VS_ERR_DUPLICATE_ID);
+    assert_int_equal(vs_index_size(ix), 4);
+    assert_int_equal(vs_index_add(ix, 2, base, lower), VS_OK);
+    assert_true(vs_index_memory_bytes(ix) > small); /* now with the map */
+    float v[D];
+    assert_int_equal(vs_index_get(ix, 5, v), VS_OK);
+    assert_int_equal(vs_index_get(ix, 7, v), VS_ERR_NOT_FOUND);
+    assert_int_equal(vs_index_add(ix, 1, base, &dup), VS_ERR_DUPLICATE_ID);
+    assert_int_equal(vs_index_size(ix), 6);
+    vs_index_free(ix);
+    free(base);
+}
+
 /* Fixtures written by format version 1 with the compressed codecs (written once with
  * VS_WRITE_FIXTURES=1): they must keep loading with the same contents in later versions. */
 static const char *const FIXTURES[][2] = {
@@ -320,6 +348,7 @@ int main(void)
         cmocka_unit_test(fastscan_simd_equals_scalar),
         cmocka_unit_test(training_errors),
         cmocka_unit_test(codec_fixtures),
+        cmocka_unit_test(ids_without_map_still_unique),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
