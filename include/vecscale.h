@@ -524,6 +524,43 @@ VS_API vs_index *vs_sharded_shard(const vs_sharded_index *s, uint32_t i);
  *  smaller ID, so the result does not depend on the order the lists arrive in. */
 VS_API int vs_topk_merge(vs_metric metric, size_t nq, uint32_t k, size_t n_lists, const float *const *dists,
                          const int64_t *const *idss, const uint32_t *k_in, float *distances, int64_t *ids);
+/** @defgroup embed Text embedding models
+ * Turns text into vectors in C: the offline default "glove-100" (averaged GloVe 6B 100-d word
+ * vectors, normalised) and BERT encoders in the sentence-transformers layout (all-MiniLM-L6-v2:
+ * 384-d, mean pooling, normalised).
+ *
+ * Model names are resolved in this order: a path to an existing file (a vecscale model file,
+ * ".vsm") or directory (sentence-transformers / Hugging Face layout: config.json, vocab.txt or
+ * tokenizer.json, model.safetensors, ...); otherwise NAME is looked up as NAME.vsm or NAME/ in
+ * $VECSCALE_MODEL_DIR, then in the source tree's models/ directory (where scripts/fetch_models.sh
+ * writes glove-100.vsm), then in the installed share/vecscale/models directory.
+ *
+ * A model is read-only once open: concurrent vs_model_embed calls on one model are safe.
+ * Texts must be non-empty valid UTF-8 of at most VS_MODEL_MAX_TEXT_BYTES bytes; a batch with any
+ * bad text fails as a whole (VS_ERR_INVALID_ARG naming the text) and writes nothing.
+ * @{ */
+typedef struct vs_model vs_model;
+
+#define VS_MODEL_MAX_TEXT_BYTES (1u << 20) /**< longest accepted text, bytes */
+
+/** Opens a model (see the resolution order above). *out is owned by the caller: release it
+ *  with vs_model_close. Missing files give VS_ERR_NOT_FOUND, damaged ones VS_ERR_CORRUPT. */
+VS_API int vs_model_open(const char *name_or_path, vs_model **out);
+/** Releases a model; NULL is ok. */
+VS_API void vs_model_close(vs_model *m);
+/** Output dimension (100 for glove-100, 384 for all-MiniLM-L6-v2). */
+VS_API size_t vs_model_dim(const vs_model *m);
+/** Embeds n texts into out (caller-owned, n * vs_model_dim floats, row-major). n_threads <= 1
+ *  runs on the calling thread only; more asks for that many worker threads, joined before the
+ *  call returns. Results do not depend on n_threads. */
+VS_API int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out);
+/** The model's name ("glove-100", or the directory's last component); owned by the model. */
+VS_API const char *vs_model_name(const vs_model *m);
+/** Whether output vectors have unit length (1 for both built-in kinds with their defaults). */
+VS_API int vs_model_normalizes(const vs_model *m);
+/** Converts a GloVe text file (one "word v1 ... vD" per line) into a vecscale model file
+ *  (kind 3, float16 vectors unless f32 is nonzero), written atomically to out_path. */
+VS_API int vs_model_import_glove(const char *text_path, const char *out_path, int f32);
 /** @} */
 
 #ifdef __cplusplus

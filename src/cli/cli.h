@@ -18,6 +18,8 @@ int cmd_bench_view(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 /* Prints "vecscale: <what>: <vs_last_error()>" and returns exit status 1. */
 int cli_fail(const char *what, int rc);

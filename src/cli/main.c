@@ -20,6 +20,8 @@ static const struct {
     {"snapshot", cmd_snapshot, "push / pull index directories to S3-compatible storage"},
     {"cluster", cmd_cluster, "shard map in etcd, node registration, cluster status"},
     {"route", cmd_route, "HTTP router over a sharded cluster (fan-out, retries, merge)"},
+    {"embed", cmd_embed, "embed lines of text into vectors (.fvecs/.npy)"},
+    {"model", cmd_model, "import a GloVe model, describe a model"},
 };
 
 static int usage(FILE *out)

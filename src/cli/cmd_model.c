@@ -1,0 +1,125 @@
+/* `vecscale model`: import GloVe text into a model file, describe a model. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "embed/bert.h"
+#include "embed/model.h"
+#include "embed/utf8.h"
+
+static const char *HELP =
+    "usage: vecscale model import-glove --input FILE|- --output FILE.vsm [--f32]\n"
+    "       vecscale model info NAME|PATH\n"
+    "       vecscale model tokenize --model DIR [--input FILE]\n\n"
+    "import-glove converts GloVe text (\"word v1 ... vD\" per line) into a vecscale model file\n"
+    "(float16 vectors unless --f32). info opens a model and prints its name and dimension.\n"
+    "tokenize prints the token IDs a BERT model directory gives each input line ([CLS] ... [SEP],\n"
+    "truncated to its max_seq_length), space-separated, one line per input line.\n";
+
+static int import_glove(int argc, char **argv)
+{
+    const char *input = NULL, *output = NULL;
+    int f32 = 0;
+    static const struct option opts[] = {{"input", required_argument, 0, 'i'}, {"output", required_argument, 0, 'o'},
+                                         {"f32", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "i:o:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': input = optarg; break;
+        case 'o': output = optarg; break;
+        case 'f': f32 = 1; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: return cli_usage_error("model import-glove", "unknown option");
+        }
+    }
+    if (!input || !output) return cli_usage_error("model import-glove", "--input and --output are required");
+    double t0 = cli_now();
+    int rc = vs_model_import_glove(input, output, f32);
+    if (rc) return cli_fail(input, rc);
+    vs_model *m;
+    rc = vs_model_open(output, &m);
+    if (rc) return cli_fail(output, rc);
+    printf("wrote %s: model %s, dimension %zu, in %.1f s\n", output, vs_model_name(m), vs_model_dim(m), cli_now() - t0);
+    vs_model_close(m);
+    return 0;
+}
+
+static int info(int argc, char **argv)
+{
+    if (argc != 2) return cli_usage_error("model info", "expected one model name or path");
+    vs_model *m;
+    int rc = vs_model_open(argv[1], &m);
+    if (rc) return cli_fail(argv[1], rc);
+    printf("model: %s\ndimension: %zu\nnormalised: %s\n", vs_model_name(m), vs_model_dim(m),
+           vs_model_normalizes(m) ? "yes" : "no");
+    vs_model_close(m);
+    return 0;
+}
+
+static int tokenize(int argc, char **argv)
+{
+    const char *model = NULL, *input = NULL;
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "m:i:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'i': input = optarg; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: return cli_usage_error("model tokenize", "unknown option");
+        }
+    }
+    if (!model) return cli_usage_error("model tokenize", "--model is required");
+    vs_model *m;
+    int rc = vs_model_open(model, &m);
+    if (rc) return cli_fail(model, rc);
+    if (strcmp(m->ops->kind, "bert")) {
+        vs_model_close(m);
+        fprintf(stderr, "vecscale: model tokenize: %s is not a BERT model\n", model);
+        return 1;
+    }
+    const vs_bert *b = m->impl;
+    FILE *in = input ? fopen(input, "r") : stdin;
+    int32_t *ids = malloc(b->max_seq * sizeof *ids);
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t got;
+    int status = !in || !ids;
+    if (status) fprintf(stderr, "vecscale: model tokenize: cannot open %s\n", input ? input : "the input");
+    while (!status && (got = getline(&line, &cap, in)) >= 0) {
+        size_t len = (size_t)got, n;
+        lineno++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (vs_utf8_invalid_at(line, len) != len || memchr(line, 0, len)) {
+            fprintf(stderr, "vecscale: model tokenize: line %zu is not valid UTF-8 text\n", lineno);
+            status = 1;
+            break;
+        }
+        if ((rc = vs_tokenizer_encode(b->tok, line, len, b->max_seq, ids, &n))) {
+            status = cli_fail("tokenize", rc);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        putchar('\n');
+    }
+    free(line);
+    free(ids);
+    if (in && input) fclose(in);
+    vs_model_close(m);
+    return status;
+}
+
+int cmd_model(int argc, char **argv)
+{
+    if (argc < 2) return cli_usage_error("model", "expected a subcommand: import-glove, info, tokenize");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "import-glove")) return import_glove(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "info")) return info(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "tokenize")) return tokenize(argc - 1, argv + 1);
+    return cli_usage_error("model", "unknown subcommand '%s'", argv[1]);
+}

@@ -1,0 +1,222 @@
+/* GloVe model files: open (mmap + full verification), word lookup, sentence averaging. */
+#include "embed/glove.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utf8proc.h>
+#include <xxhash.h>
+
+#include "core/error.h"
+#include "embed/half.h"
+#include "embed/model.h"
+#include "embed/utf8.h"
+#include "io/container.h"
+
+struct vs_glove {
+    void *map;
+    size_t map_size;
+    uint32_t dim, dtype, max_word;
+    uint64_t n, slots, str_len;
+    const char *strs;
+    const uint32_t *offs, *hash;
+    const void *vecs;
+    char name[VS_GLOVE_NAME_LEN + 1];
+};
+
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+#define GMET_SIZE (4 * 4 + 3 * 8 + VS_GLOVE_NAME_LEN)
+
+static int parse(vs_glove *g, const char *path)
+{
+    vs_container *c = malloc(sizeof *c);
+    if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    int rc = vs_container_open(c, g->map, g->map_size, 0, path);
+    if (rc) goto out;
+    if (c->kind != VS_FILE_KIND_EMBED_MODEL) {
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: not a model file (file kind %u)", path, c->kind);
+        goto out;
+    }
+    const uint8_t *m = vs_container_require(c, VS_TAG('G', 'M', 'E', 'T'), GMET_SIZE, path, &rc);
+    if (!m) goto out;
+    if (get32(m) != VS_GLOVE_TYPE_AVG) {
+        rc = vs_fail(VS_ERR_UNSUPPORTED, "%s: unknown model type %u", path, get32(m));
+        goto out;
+    }
+    g->dim = get32(m + 4);
+    g->dtype = get32(m + 8);
+    g->max_word = get32(m + 12);
+    g->n = get64(m + 16);
+    g->slots = get64(m + 24);
+    g->str_len = get64(m + 32);
+    memcpy(g->name, m + 40, VS_GLOVE_NAME_LEN);
+    g->name[VS_GLOVE_NAME_LEN] = 0;
+    if (g->dim == 0 || g->dim > 65536 || g->dtype > 1 || g->n == 0 || g->n > UINT32_MAX - 1 || g->slots < g->n ||
+        (g->slots & (g->slots - 1)) || g->slots > ((uint64_t)1 << 32) || g->str_len == 0) {
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: inconsistent model header (dim %u, dtype %u, %llu words, %llu slots)", path,
+                     g->dim, g->dtype, (unsigned long long)g->n, (unsigned long long)g->slots);
+        goto out;
+    }
+    g->strs = vs_container_require(c, VS_TAG('G', 'S', 'T', 'R'), g->str_len, path, &rc);
+    if (!g->strs) goto out;
+    g->offs = vs_container_require(c, VS_TAG('G', 'O', 'F', 'F'), g->n * 4, path, &rc);
+    if (!g->offs) goto out;
+    g->hash = vs_container_require(c, VS_TAG('G', 'H', 'S', 'H'), g->slots * 4, path, &rc);
+    if (!g->hash) goto out;
+    g->vecs = vs_container_require(c, VS_TAG('G', 'V', 'E', 'C'), g->n * g->dim * (g->dtype ? 2 : 4), path, &rc);
+    if (!g->vecs) goto out;
+    /* Every pointer a lookup follows must stay inside the file, even for a forged checksum. */
+    if (g->strs[g->str_len - 1] != 0) {
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: word table is not NUL-terminated", path);
+        goto out;
+    }
+    for (uint64_t i = 0; i < g->n; i++)
+        if (g->offs[i] >= g->str_len) {
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: word %llu points outside the word table", path, (unsigned long long)i);
+            goto out;
+        }
+    for (uint64_t i = 0; i < g->slots; i++)
+        if (g->hash[i] > g->n) {
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: hash slot %llu points past the last word", path, (unsigned long long)i);
+            goto out;
+        }
+out:
+    free(c);
+    return rc;
+}
+
+int vs_glove_load(const char *path, vs_glove **out)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return vs_fail(errno == ENOENT ? VS_ERR_NOT_FOUND : VS_ERR_IO, "open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return vs_fail(VS_ERR_IO, "stat %s: %s", path, strerror(e));
+    }
+    if (st.st_size < VS_CONTAINER_HEADER_SIZE) {
+        close(fd);
+        return vs_fail(VS_ERR_CORRUPT, "%s: truncated: %lld bytes, smaller than the 64-byte header", path,
+                       (long long)st.st_size);
+    }
+    vs_glove *g = calloc(1, sizeof *g);
+    if (!g) {
+        close(fd);
+        return vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
+    g->map_size = (size_t)st.st_size;
+    g->map = mmap(NULL, g->map_size, PROT_READ, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (g->map == MAP_FAILED) {
+        free(g);
+        return vs_fail(VS_ERR_IO, "mmap %s: %s", path, strerror(e));
+    }
+    int rc = parse(g, path);
+    if (rc) {
+        vs_glove_free(g);
+        return rc;
+    }
+    *out = g;
+    return VS_OK;
+}
+
+void vs_glove_free(vs_glove *g)
+{
+    if (!g) return;
+    if (g->map && g->map != MAP_FAILED) munmap(g->map, g->map_size);
+    free(g);
+}
+
+uint32_t vs_glove_dim(const vs_glove *g) { return g->dim; }
+size_t vs_glove_count(const vs_glove *g) { return (size_t)g->n; }
+const char *vs_glove_name(const vs_glove *g) { return g->name; }
+const char *vs_glove_word(const vs_glove *g, size_t row) { return g->strs + g->offs[row]; }
+
+int64_t vs_glove_lookup(const vs_glove *g, const char *word, size_t len)
+{
+    if (len == 0 || len > g->max_word) return -1;
+    uint64_t mask = g->slots - 1, h = XXH3_64bits(word, len) & mask;
+    for (uint64_t probe = 0; probe < g->slots; probe++, h = (h + 1) & mask) {
+        uint32_t v = g->hash[h];
+        if (v == 0) return -1;
+        const char *w = g->strs + g->offs[v - 1];
+        if (strncmp(w, word, len) == 0 && w[len] == 0) return (int64_t)(v - 1);
+    }
+    return -1;
+}
+
+void vs_glove_vector(const vs_glove *g, size_t row, float *out)
+{
+    if (g->dtype == 0) {
+        memcpy(out, (const float *)g->vecs + row * g->dim, g->dim * sizeof(float));
+        return;
+    }
+    const uint16_t *h = (const uint16_t *)g->vecs + row * g->dim;
+    for (uint32_t d = 0; d < g->dim; d++) out[d] = vs_f16_to_f32(h[d]);
+}
+
+static void add_row(const vs_glove *g, size_t row, float *acc)
+{
+    if (g->dtype == 0) {
+        const float *v = (const float *)g->vecs + row * g->dim;
+        for (uint32_t d = 0; d < g->dim; d++) acc[d] += v[d];
+        return;
+    }
+    const uint16_t *h = (const uint16_t *)g->vecs + row * g->dim;
+    for (uint32_t d = 0; d < g->dim; d++) acc[d] += vs_f16_to_f32(h[d]);
+}
+
+static int is_word_char(int32_t cp)
+{
+    if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO: return 1;
+    default: return 0;
+    }
+}
+
+size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, float *out)
+{
+    char word[512];
+    size_t wl = 0, found = 0;
+    int overflow = 0;
+    memset(out, 0, g->dim * sizeof(float));
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i <= len;) {
+        int32_t cp = -1;
+        int step = 1;
+        if (i < len) step = vs_utf8_decode(s + i, &cp);
+        if (cp >= 0 && is_word_char(cp)) {
+            if (wl + 4 <= sizeof word) wl += (size_t)vs_utf8_encode(utf8proc_tolower(cp), word + wl);
+            else overflow = 1;
+        } else if (wl) {
+            int64_t row = overflow ? -1 : vs_glove_lookup(g, word, wl);
+            if (row >= 0) {
+                add_row(g, (size_t)row, out);
+                found++;
+            }
+            wl = 0;
+            overflow = 0;
+        }
+        i += (size_t)step;
+    }
+    double ss = 0;
+    for (uint32_t d = 0; d < g->dim; d++) ss += (double)out[d] * out[d];
+    if (ss > 0) {
+        float inv = (float)(1.0 / sqrt(ss)); /* the mean's direction: dividing by `found` first changes nothing */
+        for (uint32_t d = 0; d < g->dim; d++) out[d] *= inv;
+    }
+    return found;
+}

@@ -1,0 +1,87 @@
+/* Writes a GloVe model file (layout in glove.h): words, their hash table and the vectors. */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "core/error.h"
+#include "embed/glove.h"
+#include "embed/half.h"
+#include "embed/model.h"
+#include "io/container.h"
+
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+
+int vs_glove_write(const char *path, const char *name, char *const *words, size_t n, uint32_t dim,
+                   const float *vectors, int f32)
+{
+    if (n == 0 || n > UINT32_MAX - 1 || dim == 0 || dim > 65536)
+        return vs_fail(VS_ERR_INVALID_ARG, "model needs 1..%u words of dimension 1..65536 (got %zu x %u)",
+                       UINT32_MAX - 1, n, dim);
+    uint64_t str_len = 0, slots = 16;
+    uint32_t max_word = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(words[i]);
+        if (l == 0 || l > 500) return vs_fail(VS_ERR_INVALID_ARG, "word %zu has %zu bytes (1..500 allowed)", i, l);
+        if (l > max_word) max_word = (uint32_t)l;
+        str_len += l + 1;
+    }
+    if (str_len > UINT32_MAX) return vs_fail(VS_ERR_INVALID_ARG, "word table over 4 GiB");
+    while (slots < 2 * (uint64_t)n) slots <<= 1;
+    int rc = VS_ERR_NOMEM;
+    char *strs = malloc(str_len);
+    uint32_t *offs = malloc(n * sizeof *offs), *hash = calloc(slots, sizeof *hash);
+    void *vec = malloc(n * dim * (size_t)(f32 ? 4 : 2));
+    if (!strs || !offs || !hash || !vec) {
+        rc = vs_fail(VS_ERR_NOMEM, "out of memory for a %zu-word model", n);
+        goto out;
+    }
+    uint64_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(words[i]);
+        memcpy(strs + at, words[i], l + 1);
+        offs[i] = (uint32_t)at;
+        at += l + 1;
+        uint64_t h = XXH3_64bits(words[i], l) & (slots - 1);
+        for (;; h = (h + 1) & (slots - 1)) {
+            if (hash[h] == 0) {
+                hash[h] = (uint32_t)i + 1;
+                break;
+            }
+            if (!strcmp(strs + offs[hash[h] - 1], words[i])) {
+                rc = vs_fail(VS_ERR_INVALID_ARG, "word '%s' appears twice", words[i]);
+                goto out;
+            }
+        }
+    }
+    if (f32) memcpy(vec, vectors, n * dim * sizeof(float));
+    else
+        for (size_t i = 0; i < n * dim; i++) ((uint16_t *)vec)[i] = vs_f32_to_f16(vectors[i]);
+    uint8_t meta[4 * 4 + 3 * 8 + VS_GLOVE_NAME_LEN] = {0};
+    put32(meta, VS_GLOVE_TYPE_AVG);
+    put32(meta + 4, dim);
+    put32(meta + 8, f32 ? 0 : 1);
+    put32(meta + 12, max_word);
+    put64(meta + 16, n);
+    put64(meta + 24, slots);
+    put64(meta + 32, str_len);
+    strncpy((char *)meta + 40, name ? name : "", VS_GLOVE_NAME_LEN);
+    vs_container_writer *w;
+    rc = vs_container_create(path, VS_FILE_KIND_EMBED_MODEL, &w);
+    if (rc) goto out;
+    if ((rc = vs_container_add(w, VS_TAG('G', 'M', 'E', 'T'), 0, meta, sizeof meta)) ||
+        (rc = vs_container_add(w, VS_TAG('G', 'S', 'T', 'R'), VS_SECTION_BULK, strs, str_len)) ||
+        (rc = vs_container_add(w, VS_TAG('G', 'O', 'F', 'F'), VS_SECTION_BULK, offs, n * 4)) ||
+        (rc = vs_container_add(w, VS_TAG('G', 'H', 'S', 'H'), VS_SECTION_BULK, hash, slots * 4)) ||
+        (rc = vs_container_add(w, VS_TAG('G', 'V', 'E', 'C'), VS_SECTION_BULK, vec, n * dim * (uint64_t)(f32 ? 4 : 2)))) {
+        vs_container_abort(w);
+        goto out;
+    }
+    rc = vs_container_commit(w);
+out:
+    free(strs);
+    free(offs);
+    free(hash);
+    free(vec);
+    return rc;
+}

@@ -1,0 +1,68 @@
+/* Public vs_model API: name resolution, argument and text checks, dispatch to the kind. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "embed/model.h"
+#include "embed/utf8.h"
+
+int vs_model_open(const char *name_or_path, vs_model **out)
+{
+    if (!out) return vs_fail(VS_ERR_INVALID_ARG, "out is NULL");
+    *out = NULL;
+    char path[4096];
+    int is_dir = 0;
+    int rc = vs_model_resolve(name_or_path, path, sizeof path, &is_dir);
+    if (rc) return rc;
+    vs_model *m = calloc(1, sizeof *m);
+    if (!m) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    /* Default name: the last path component without ".vsm"; a model file may carry its own. */
+    size_t l = strlen(path);
+    while (l > 1 && path[l - 1] == '/') path[--l] = 0;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t bl = strnlen(base, sizeof m->name - 1); /* long names are cut, not an error */
+    memcpy(m->name, base, bl);
+    m->name[bl] = 0;
+    char *dot = strrchr(m->name, '.');
+    if (dot && !strcmp(dot, ".vsm")) *dot = 0;
+    rc = is_dir ? vs_bert_open_model(path, m) : vs_glove_open_model(path, m);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return VS_OK;
+}
+
+void vs_model_close(vs_model *m)
+{
+    if (!m) return;
+    if (m->ops) m->ops->close(m);
+    free(m);
+}
+
+size_t vs_model_dim(const vs_model *m) { return m ? m->dim : 0; }
+const char *vs_model_name(const vs_model *m) { return m ? m->name : ""; }
+int vs_model_normalizes(const vs_model *m) { return m ? m->normalizes : 0; }
+
+int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out)
+{
+    if (!m) return vs_fail(VS_ERR_INVALID_ARG, "model is NULL");
+    if (n == 0) return VS_OK;
+    if (!texts || !out) return vs_fail(VS_ERR_INVALID_ARG, "texts and out must not be NULL");
+    /* Check the whole batch first, so a bad text leaves out untouched. */
+    for (size_t i = 0; i < n; i++) {
+        if (!texts[i]) return vs_fail(VS_ERR_INVALID_ARG, "text %zu is NULL", i);
+        size_t len = strnlen(texts[i], (size_t)VS_MODEL_MAX_TEXT_BYTES + 1);
+        if (len == 0) return vs_fail(VS_ERR_INVALID_ARG, "text %zu is empty", i);
+        if (len > VS_MODEL_MAX_TEXT_BYTES)
+            return vs_fail(VS_ERR_INVALID_ARG, "text %zu is longer than %u bytes", i, VS_MODEL_MAX_TEXT_BYTES);
+        size_t bad = vs_utf8_invalid_at(texts[i], len);
+        if (bad != len)
+            return vs_fail(VS_ERR_INVALID_ARG, "text %zu is not valid UTF-8 (byte %zu: 0x%02x)", i, bad,
+                           (unsigned char)texts[i][bad]);
+    }
+    return m->ops->embed(m, texts, n, n_threads, out);
+}

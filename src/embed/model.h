@@ -1,0 +1,35 @@
+/* The inside of a vs_model: one vtable per kind (GloVe, BERT), shared argument checks in model.c. */
+#ifndef VS_EMBED_MODEL_H
+#define VS_EMBED_MODEL_H
+
+#include <stddef.h>
+
+#include "vecscale.h"
+
+/* What a model file holds in the container header's "kind" field (indexes are 1). */
+#define VS_FILE_KIND_EMBED_MODEL 3u
+
+typedef struct {
+    const char *kind; /* "glove", "bert" */
+    /* Embeds texts[0..n) (already checked: non-empty valid UTF-8) into out rows. */
+    int (*embed)(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out);
+    void (*close)(vs_model *m);
+} vs_model_ops;
+
+struct vs_model {
+    const vs_model_ops *ops;
+    size_t dim;
+    int normalizes;
+    char name[256];
+    void *impl;
+};
+
+/* Opens a GloVe model file / a sentence-transformers directory into m->impl and sets dim. */
+int vs_glove_open_model(const char *path, vs_model *m);
+int vs_bert_open_model(const char *dir, vs_model *m);
+
+/* Resolves a model name to an existing path (file or directory) following the order documented
+ * in vecscale.h; *is_dir tells which. VS_ERR_NOT_FOUND lists the places searched. */
+int vs_model_resolve(const char *name_or_path, char *path, size_t cap, int *is_dir);
+
+#endif

