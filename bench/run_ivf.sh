@@ -31,10 +31,10 @@ case "$set_name" in
   fashion)
     D=$DATA_DIR/fashion-mnist-784 METRIC=l2
     RUNS=(
-      "IVF256,Flat|nprobe=4,16|"
-      "IVF256,SQ8|nprobe=4,16|"
-      "IVF256,PQ56|nprobe=4,16|"
-      "IVF256,PQ56x4fs,RFlat|nprobe=4,8,16|k_factor=10"
+      "IVF256,Flat|nprobe=8|"
+      "IVF256,SQ8|nprobe=8|"
+      "IVF256,PQ56|nprobe=8|"
+      "IVF256,PQ56x4fs,RFlat|nprobe=4,8|k_factor=10"
     ) ;;
   *) echo "usage: bench/run_ivf.sh glove|fashion [--data-dir DIR]" >&2; exit 2 ;;
 esac
