@@ -4,26 +4,30 @@
 # memory-mapped index file ("refine from disk"). Prints build time, peak memory, index size on
 # disk, and recall@10 / queries per second at a few nprobe values.
 #   bench/scale.sh N NLIST [WORKDIR]      e.g. bench/scale.sh 1000000 1024 /tmp/scale
+# Environment: SPEC (default IVF<NLIST>,PQ48x4fs,RFlat), MAXQ queries per row (default 1000),
+# NPROBES (default "8 16 32 64").
 set -eu
 N="$1"; NLIST="$2"; W="${3:-/tmp/vs_scale}"
+MAXQ="${MAXQ:-1000}"; NPROBES="${NPROBES:-8 16 32 64}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 VS="${VS:-$HERE/../build/vecscale}"
-SPEC="IVF${NLIST},PQ48x4fs,RFlat"
+SPEC="${SPEC:-IVF${NLIST},PQ48x4fs,RFlat}"
+TAG="$N-$(echo "$SPEC" | tr ',' '_')"
 mkdir -p "$W"
 cc -O2 "$HERE/synth.c" -lm -o "$W/synth"
 [ -s "$W/base_$N.fvecs" ] || "$W/synth" "$N" 96 1000 1 >"$W/base_$N.fvecs"
 [ -s "$W/q.fvecs" ] || "$W/synth" 1000 96 1000 2 >"$W/q.fvecs"
 [ -s "$W/gt_$N.ivecs" ] || "$VS" groundtruth --base "$W/base_$N.fvecs" --queries "$W/q.fvecs" -k 10 \
     --output "$W/gt_$N.ivecs" >/dev/null
-rm -rf "$W/idx_$N"
+rm -rf "$W/idx_$TAG"
 /usr/bin/time -f "build: %e s wall, %M KiB peak RSS" "$VS" build --input "$W/base_$N.fvecs" \
-    --output "$W/idx_$N" --index "$SPEC" --metric l2 2>&1 | grep -v "^$" | tail -2
-echo "disk: $(du -b "$W/idx_$N/index.vsi" | cut -f1) bytes for $N vectors ($(du -b "$W/base_$N.fvecs" | cut -f1) bytes of .fvecs)"
-"$VS" info "$W/idx_$N" | grep -iE "memory|code|vectors" || true
-for np in 8 16 32 64; do
+    --output "$W/idx_$TAG" --index "$SPEC" --metric l2 2>&1 | grep -v "^$" | tail -2
+echo "disk: $(du -b "$W/idx_$TAG/index.vsi" | cut -f1) bytes for $N vectors ($(du -b "$W/base_$N.fvecs" | cut -f1) bytes of .fvecs)"
+"$VS" info "$W/idx_$TAG" | grep -iE "memory|code|vectors" || true
+for np in $NPROBES; do
     for threads in 1 2; do
-        /usr/bin/time -f "  peak RSS %M KiB" "$VS" search --index "$W/idx_$N" --queries "$W/q.fvecs" -k 10 \
-            --nprobe "$np" --threads "$threads" --groundtruth "$W/gt_$N.ivecs" 2>&1 >/dev/null \
+        /usr/bin/time -f "  peak RSS %M KiB" "$VS" search --index "$W/idx_$TAG" --queries "$W/q.fvecs" -k 10 \
+            --nprobe "$np" --threads "$threads" --max-queries "$MAXQ" --groundtruth "$W/gt_$N.ivecs" 2>&1 >/dev/null \
             | sed "s/^/nprobe=$np threads=$threads: /" | grep -iE "recall|queries/s|RSS" | tr '\n' ' '
         echo
     done
