@@ -19,12 +19,14 @@ case "$cmd" in
 start)
     command -v etcd >/dev/null || { echo "etcd.sh: etcd missing: run scripts/setup.sh" >&2; exit 3; }
     rm -rf "$dir"; mkdir -p "$dir"
+    exec 9>"${TMPDIR:-/tmp}/vecscale-etcd-ports.lock"   # concurrent runs: pick ports one at a time
+    flock -w 120 9 || { echo "etcd.sh: could not take the port lock" >&2; exit 1; }
     client=$(pick_port $((30000 + $$ % 5000)))
     peer=$(pick_port $((client + 1)))
     etcd --name vs --data-dir "$dir/data" \
         --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
         --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-        --initial-cluster "vs=http://127.0.0.1:$peer" --log-level warn >"$dir/etcd.log" 2>&1 &
+        --initial-cluster "vs=http://127.0.0.1:$peer" --log-level warn >"$dir/etcd.log" 2>&1 9>&- &
     echo $! > "$dir/pid"
     for _ in $(seq 100); do
         if curl -sf -m 1 "http://127.0.0.1:$client/health" 2>/dev/null | grep -q true; then

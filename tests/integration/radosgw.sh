@@ -54,6 +54,10 @@ start() {
     done
     rm -rf "$dir"; mkdir -p "$dir/mon" "$dir/osd" "$dir/mgr" "$dir/rgw" "$dir/log" "$dir/run"
     : > "$dir/pids"
+    # Several test runs may start clusters at once (parallel worktrees, CI): hold a lock from
+    # picking free ports until every daemon has bound them. Daemons do not inherit it (9>&-).
+    exec 9>"${TMPDIR:-/tmp}/vecscale-radosgw-ports.lock"
+    flock -w 300 9 || { echo "radosgw.sh: could not take the port lock" >&2; exit 1; }
     mon_port=$(pick_port $((20000 + $$ % 5000)))
     rgw_port=$(pick_port $((mon_port + 1)))
     fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -117,25 +121,29 @@ CONF
     export CEPH_CONF="$conf"
     monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$mon_port]" "$dir/monmap" >/dev/null
     ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >"$dir/log/mkfs-mon.out" 2>&1
-    ceph-mon -c "$conf" -i a -f >"$dir/log/mon.out" 2>&1 &
+    ceph-mon -c "$conf" -i a -f >"$dir/log/mon.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
     wait_for 30 "the monitor" ceph -c "$conf" --connect-timeout 2 mon stat
+    # The monitor answering must be ours, not another cluster's on a port taken meanwhile.
+    got=$(ceph -c "$conf" --connect-timeout 5 fsid 2>/dev/null || true)
+    [ "$got" = "$fsid" ] || { echo "radosgw.sh: port $mon_port answers for cluster '$got', not ours" >&2; exit 1; }
 
     osd_uuid=$(cat /proc/sys/kernel/random/uuid)
     osd_id=$(ceph -c "$conf" osd new "$osd_uuid")
     ceph-osd -c "$conf" -i "$osd_id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/mkfs-osd.out" 2>&1
-    ceph-osd -c "$conf" -i "$osd_id" -f >"$dir/log/osd.out" 2>&1 &
+    ceph-osd -c "$conf" -i "$osd_id" -f >"$dir/log/osd.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
-    ceph-mgr -c "$conf" -i x -f >"$dir/log/mgr.out" 2>&1 &
+    ceph-mgr -c "$conf" -i x -f >"$dir/log/mgr.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
     wait_for 30 "the OSD to come up" sh -c "ceph -c '$conf' osd dump | grep -q '^osd.$osd_id up'"
 
-    radosgw -c "$conf" -n client.rgw -f >"$dir/log/rgw.out" 2>&1 &
+    radosgw -c "$conf" -n client.rgw -f >"$dir/log/rgw.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
     wait_for 60 "radosgw on port $rgw_port" curl -sf -o /dev/null "http://127.0.0.1:$rgw_port/"
 
     access=VSTESTACCESSKEY$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
     secret=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+    flock -u 9
     radosgw-admin -c "$conf" -n client.rgw user create --uid=vstest --display-name=vstest \
         --access-key="$access" --secret-key="$secret" >"$dir/log/user.out" 2>&1
     cat > "$dir/env" <<ENV
