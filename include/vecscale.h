@@ -561,6 +561,83 @@ VS_API int vs_model_normalizes(const vs_model *m);
 /** Converts a GloVe text file (one "word v1 ... vD" per line) into a vecscale model file
  *  (kind 3, float16 vectors unless f32 is nonzero), written atomically to out_path. */
 VS_API int vs_model_import_glove(const char *text_path, const char *out_path, int f32);
+
+/** @defgroup collection Collections
+ * A collection is an index plus the documents behind its IDs (optional text and metadata
+ * JSON) plus a write-ahead log, kept in one directory. Every vs_collection_add and
+ * vs_collection_remove that returns VS_OK is on disk (written and fdatasync'd; concurrent
+ * calls share one sync, "group commit"); snapshots compact the log; vs_collection_open replays
+ * it. Usable without the server.
+ *
+ * Thread-safety: every function may be called concurrently on one collection. Searches and
+ * gets never wait for a snapshot nor for a long add: HNSW collections insert while searches
+ * run; other index types apply adds in chunks of at most 256 vectors, each under a short
+ * exclusive lock. Writers run one at a time.
+ * IVF collections answer exactly (from a staging Flat index) until `train_min` vectors have
+ * arrived, then train on all of them and switch without blocking searches.
+ * @{ */
+typedef struct vs_collection vs_collection;
+
+typedef struct {
+    uint32_t dim;            /**< vector dimension */
+    vs_metric metric;
+    const char *factory;     /**< index factory string; NULL = "Flat" */
+    const char *model;       /**< embedding model name recorded for the caller; NULL = none */
+    uint32_t train_min;      /**< IVF: vectors needed before training (0 = 39 * nlist) */
+    uint32_t n_threads;      /**< threads an add or a training may use (0 or 1 = caller only) */
+    uint64_t snapshot_log_bytes; /**< log size that triggers an automatic snapshot (0 = 64 MiB) */
+} vs_collection_options;
+
+/** Creates a collection in `dir` (created if missing; must not already hold one). On success
+ *  *out is owned by the caller: release with vs_collection_close. */
+VS_API int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_collection **out);
+/** Opens the collection in `dir`: loads the last snapshot and replays the log (a torn final
+ *  write from a crash is dropped: it was never acknowledged). *out owned by the caller. */
+VS_API int vs_collection_open(const char *dir, vs_collection **out);
+/** Flushes the log and frees everything. NULL is ok. Returns the flush result. */
+VS_API int vs_collection_close(vs_collection *c);
+
+/** Adds n documents: vectors (n x dim), ids (NULL = automatic, after the largest ever used),
+ *  texts and metadata (each NULL or n entries, entries may be NULL; metadata is stored as
+ *  given). All or nothing: a NaN, a wrong-size input or an ID already present fails the whole
+ *  call (VS_ERR_INVALID_ARG / VS_ERR_DUPLICATE_ID) and changes nothing. assigned_ids (may be
+ *  NULL) receives the n IDs used. Returns after the log is on disk. */
+VS_API int vs_collection_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids,
+                             const char *const *texts, const char *const *metadata, int64_t *assigned_ids);
+/** Removes documents by ID; IDs not present are ignored. *n_removed (may be NULL). Durable on
+ *  return like add. */
+VS_API int vs_collection_remove(vs_collection *c, size_t n, const int64_t *ids, size_t *n_removed);
+/** k-NN search, same contract as vs_index_search, except that an empty collection answers
+ *  with every row empty (id -1) instead of VS_ERR_EMPTY. */
+VS_API int vs_collection_search(vs_collection *c, size_t nq, const float *queries, uint32_t k,
+                                const vs_search_params *params, float *distances, int64_t *ids);
+/** Calls fn with the document's text and metadata (NULL when absent) while they are locked
+ *  against removal; the strings are valid only during the call. VS_ERR_NOT_FOUND if absent. */
+typedef void (*vs_doc_fn)(int64_t id, const char *text, const char *metadata, void *ctx);
+VS_API int vs_collection_with_doc(vs_collection *c, int64_t id, vs_doc_fn fn, void *ctx);
+/** Copies the stored vector of id into out (dim floats). */
+VS_API int vs_collection_get_vector(vs_collection *c, int64_t id, float *out);
+/** Writes a snapshot (index + documents) and starts a new, empty log. Searches continue
+ *  meanwhile; writers wait. */
+VS_API int vs_collection_snapshot(vs_collection *c);
+
+typedef struct {
+    uint32_t dim;
+    vs_metric metric;
+    size_t count;            /**< documents (= vectors) */
+    int trained;             /**< 0 while an IVF collection is still staging */
+    uint64_t generation;     /**< snapshot generation */
+    uint64_t log_bytes;      /**< current log size */
+    uint64_t log_syncs;      /**< fdatasync calls on the log since open */
+    size_t memory_bytes;     /**< heap bytes of index and documents (measured, not estimated) */
+    char factory[64];        /**< configured index factory string */
+    char model[64];          /**< model name or "" */
+} vs_collection_info;
+
+VS_API int vs_collection_info_get(vs_collection *c, vs_collection_info *out);
+/** Number of documents; lock-free, safe at any time. */
+VS_API size_t vs_collection_size(vs_collection *c);
+VS_API uint32_t vs_collection_dim(const vs_collection *c);
 /** @} */
 
 #ifdef __cplusplus

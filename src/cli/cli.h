@@ -20,6 +20,7 @@ int cmd_cluster(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "vecscale: <what>: <vs_last_error()>" and returns exit status 1. */
 int cli_fail(const char *what, int rc);

@@ -22,6 +22,7 @@ static const struct {
     {"route", cmd_route, "HTTP router over a sharded cluster (fan-out, retries, merge)"},
     {"embed", cmd_embed, "embed lines of text into vectors (.fvecs/.npy)"},
     {"model", cmd_model, "import a GloVe model, describe a model"},
+    {"serve", cmd_serve, "HTTP search service over collections (write-ahead logged)"},
 };
 
 static int usage(FILE *out)

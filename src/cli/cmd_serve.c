@@ -1,0 +1,85 @@
+/* `vecscale serve`: the HTTP search service (src/server). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+
+static const char *HELP =
+    "usage: vecscale serve --data DIR [--host 127.0.0.1] [--port 8000] [--threads N] [--api-key KEY]\n"
+    "                      [--model NAME | --dim D] [--metric cosine] [--index Flat]\n"
+    "                      [--max-body BYTES] [--max-k 1000] [--max-batch 10000] [--timeout SECONDS]\n"
+    "                      [--port-file FILE]\n\n"
+    "Serves the collections in DIR/collections over HTTP (GET /openapi.json describes every route;\n"
+    "GET / is a search page). Routes without /collections/{name} act on the collection 'default',\n"
+    "created on first start from --model (text embedded with that model, cosine) or --dim (vectors\n"
+    "only) and --index. Every acknowledged write is in the collection's write-ahead log on disk.\n"
+    "--api-key (or VECSCALE_API_KEY) requires X-API-Key or Authorization: Bearer on every route but\n"
+    "/, /health and /openapi.json. --port 0 picks a free port; --port-file receives the port.\n"
+    "SIGTERM or SIGINT: stop accepting, finish requests in flight, flush the logs, exit 0.\n";
+
+int cmd_serve(int argc, char **argv)
+{
+    vs_server_config cfg = {.host = "127.0.0.1", .port = 8000, .api_key = getenv("VECSCALE_API_KEY")};
+    uint32_t u = 0;
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},      {"host", required_argument, 0, 'H'},
+        {"port", required_argument, 0, 'p'},      {"threads", required_argument, 0, 't'},
+        {"api-key", required_argument, 0, 'a'},   {"model", required_argument, 0, 'm'},
+        {"dim", required_argument, 0, 'D'},       {"metric", required_argument, 0, 'M'},
+        {"index", required_argument, 0, 'i'},     {"max-body", required_argument, 0, 'B'},
+        {"max-k", required_argument, 0, 'K'},     {"max-batch", required_argument, 0, 'b'},
+        {"timeout", required_argument, 0, 'T'},   {"port-file", required_argument, 0, 'f'},
+        {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:H:p:t:a:m:D:M:i:B:K:b:T:f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': cfg.data_dir = optarg; break;
+        case 'H': cfg.host = optarg; break;
+        case 'p':
+            if (cli_parse_u32(optarg, 0, 65535, &u)) return cli_usage_error("serve", "bad --port '%s'", optarg);
+            cfg.port = (uint16_t)u;
+            break;
+        case 't':
+            if (cli_parse_u32(optarg, 1, 1024, &u)) return cli_usage_error("serve", "bad --threads '%s'", optarg);
+            cfg.threads = u;
+            break;
+        case 'a': cfg.api_key = optarg; break;
+        case 'm': cfg.default_model = optarg; break;
+        case 'D':
+            if (cli_parse_u32(optarg, 1, 65536, &u)) return cli_usage_error("serve", "bad --dim '%s'", optarg);
+            cfg.default_dim = u;
+            break;
+        case 'M': cfg.default_metric = optarg; break;
+        case 'i': cfg.default_index = optarg; break;
+        case 'B':
+            if (cli_parse_u32(optarg, 1024, 2000000000ul, &u)) return cli_usage_error("serve", "bad --max-body '%s'", optarg);
+            cfg.max_body = u;
+            break;
+        case 'K':
+            if (cli_parse_u32(optarg, 1, 100000, &u)) return cli_usage_error("serve", "bad --max-k '%s'", optarg);
+            cfg.max_k = u;
+            break;
+        case 'b':
+            if (cli_parse_u32(optarg, 1, 10000000, &u)) return cli_usage_error("serve", "bad --max-batch '%s'", optarg);
+            cfg.max_batch = u;
+            break;
+        case 'T':
+            if (cli_parse_u32(optarg, 1, 86400, &u)) return cli_usage_error("serve", "bad --timeout '%s'", optarg);
+            cfg.timeout_s = u;
+            break;
+        case 'f': cfg.port_file = optarg; break;
+        case 'q': cfg.quiet = 1; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: fputs(HELP, stderr); return 2;
+        }
+    }
+    if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (!cfg.data_dir) return cli_usage_error("serve", "--data DIR is required");
+    if (cfg.api_key && !*cfg.api_key) cfg.api_key = NULL;
+    if (cli_mkdirs(cfg.data_dir)) return cli_fail("serve: create data directory", VS_ERR_IO);
+    return vs_server_run(&cfg);
+}

@@ -1,0 +1,266 @@
+/* Collection lifecycle and reads: create, open (snapshot + log replay), search, documents. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collection/collection_impl.h"
+#include "core/error.h"
+
+void vs_collection_path(const vs_collection *c, char *buf, size_t cap, const char *kind, uint64_t generation)
+{
+    if (!strcmp(kind, "index"))
+        snprintf(buf, cap, "%s/index-%llu.vsi", c->dir, (unsigned long long)generation);
+    else if (!strcmp(kind, "wal"))
+        snprintf(buf, cap, "%s/wal-%llu.log", c->dir, (unsigned long long)generation);
+    else
+        snprintf(buf, cap, "%s/%s", c->dir, VS_COLLECTION_FILE);
+}
+
+static int mkdirs(const char *dir)
+{
+    char p[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof p) return vs_fail(VS_ERR_INVALID_ARG, "bad collection directory '%s'", dir);
+    memcpy(p, dir, n + 1);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0755) && errno != EEXIST) return vs_fail(VS_ERR_IO, "mkdir %s: %s", p, strerror(errno));
+        *s = '/';
+    }
+    if (mkdir(p, 0755) && errno != EEXIST) return vs_fail(VS_ERR_IO, "mkdir %s: %s", p, strerror(errno));
+    return VS_OK;
+}
+
+static vs_collection *alloc_collection(const char *dir)
+{
+    vs_collection *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (!(c->dir = strdup(dir))) {
+        free(c);
+        return NULL;
+    }
+    size_t n = strlen(c->dir);
+    while (n > 1 && c->dir[n - 1] == '/') c->dir[--n] = 0;
+    /* Writer preference: a waiting chunk write is not starved by a stream of searches. */
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&c->index_rw, &a);
+    pthread_rwlock_init(&c->docs_rw, &a);
+    pthread_rwlockattr_destroy(&a);
+    pthread_mutex_init(&c->write_mu, NULL);
+    if (vs_docstore_init(&c->docs, 0)) {
+        free(c->dir);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void free_collection(vs_collection *c)
+{
+    vs_index_free(c->index);
+    vs_docstore_destroy(&c->docs);
+    for (size_t i = 0; i < c->n_retired; i++) vs_wal_close(c->retired[i]);
+    free(c->retired);
+    pthread_rwlock_destroy(&c->index_rw);
+    pthread_rwlock_destroy(&c->docs_rw);
+    pthread_mutex_destroy(&c->write_mu);
+    free(c->dir);
+    free(c);
+}
+
+/* Decides how the collection writes: HNSW inserts beside searches; an untrained IVF index
+ * waits behind a Flat stand-in until train_min vectors arrived. */
+static int setup_index_kind(vs_collection *c)
+{
+    vs_factory_spec spec;
+    int rc = vs_factory_parse(c->factory, &spec);
+    if (rc) return rc;
+    c->hnsw = spec.coarse == VS_COARSE_HNSW && !c->staging;
+    if (c->train_min == 0) c->train_min = spec.coarse == VS_COARSE_IVF ? 39 * spec.nlist : 1000;
+    return VS_OK;
+}
+
+static int new_index(const vs_collection *c, const char *factory, vs_index **out)
+{
+    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = factory, .n_threads = c->n_threads};
+    return vs_index_create(&o, out);
+}
+
+int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_collection **out)
+{
+    if (!dir || !opts || !out) return vs_fail(VS_ERR_INVALID_ARG, "directory, options and out must not be NULL");
+    const char *factory = opts->factory ? opts->factory : "Flat";
+    const char *model = opts->model ? opts->model : "";
+    if (strlen(factory) >= 64 || strlen(model) >= 64)
+        return vs_fail(VS_ERR_INVALID_ARG, "factory string and model name must be shorter than 64 bytes");
+    int rc = mkdirs(dir);
+    if (rc) return rc;
+    vs_collection *c = alloc_collection(dir);
+    if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    char path[4200];
+    vs_collection_path(c, path, sizeof path, "conf", 0);
+    if (access(path, F_OK) == 0) {
+        free_collection(c);
+        return vs_fail(VS_ERR_INVALID_ARG, "%s already holds a collection", dir);
+    }
+    c->dim = opts->dim;
+    c->metric = opts->metric;
+    snprintf(c->factory, sizeof c->factory, "%s", factory);
+    snprintf(c->model, sizeof c->model, "%s", model);
+    c->train_min = opts->train_min;
+    c->n_threads = opts->n_threads;
+    c->snapshot_log_bytes = opts->snapshot_log_bytes ? opts->snapshot_log_bytes : 64ull << 20;
+    c->generation = 1;
+    rc = new_index(c, factory, &c->index);
+    if (!rc) {
+        snprintf(c->factory, sizeof c->factory, "%s", vs_index_factory(c->index));
+        if (!vs_index_is_trained(c->index)) {
+            vs_index_free(c->index);
+            c->index = NULL;
+            c->staging = 1;
+            rc = new_index(c, "Flat", &c->index);
+        }
+    }
+    if (!rc) rc = setup_index_kind(c);
+    if (!rc) rc = vs_collection_write_snapshot(c, 1);
+    if (!rc) {
+        vs_collection_path(c, path, sizeof path, "wal", 1);
+        unlink(path); /* a leftover of an earlier, interrupted create */
+        rc = vs_wal_open(path, 1, NULL, NULL, &c->wal, NULL);
+    }
+    if (rc) {
+        free_collection(c);
+        return rc;
+    }
+    *out = c;
+    return VS_OK;
+}
+
+/* Removes files of other generations and temporary files an interrupted snapshot left. */
+static void remove_stale_files(vs_collection *c)
+{
+    DIR *d = opendir(c->dir);
+    if (!d) return;
+    char keep_index[64], keep_wal[64];
+    snprintf(keep_index, sizeof keep_index, "index-%llu.vsi", (unsigned long long)c->generation);
+    snprintf(keep_wal, sizeof keep_wal, "wal-%llu.log", (unsigned long long)c->generation);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        int ours = (!strncmp(n, "index-", 6) && strcmp(n, keep_index)) ||
+                   (!strncmp(n, "wal-", 4) && strcmp(n, keep_wal)) || strstr(n, ".tmp.");
+        if (!ours) continue;
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", c->dir, n);
+        unlink(p);
+    }
+    closedir(d);
+}
+
+int vs_collection_open(const char *dir, vs_collection **out)
+{
+    if (!dir || !out) return vs_fail(VS_ERR_INVALID_ARG, "directory and out must not be NULL");
+    vs_collection *c = alloc_collection(dir);
+    if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    int rc = vs_collection_read_snapshot(c); /* config, documents, index */
+    if (!rc) rc = setup_index_kind(c);
+    if (!rc) {
+        c->exclusive_write = c->hnsw;
+        char path[4200];
+        vs_collection_path(c, path, sizeof path, "wal", c->generation);
+        rc = vs_wal_open(path, c->generation, vs_collection_replay, c, &c->wal, NULL);
+    }
+    if (rc) {
+        free_collection(c);
+        return rc;
+    }
+    remove_stale_files(c);
+    *out = c;
+    return VS_OK;
+}
+
+int vs_collection_close(vs_collection *c)
+{
+    if (!c) return VS_OK;
+    int rc = vs_wal_close(c->wal);
+    free_collection(c);
+    return rc;
+}
+
+int vs_collection_search(vs_collection *c, size_t nq, const float *queries, uint32_t k,
+                         const vs_search_params *params, float *distances, int64_t *ids)
+{
+    if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
+    pthread_rwlock_rdlock(&c->index_rw);
+    int rc;
+    if (vs_index_size(c->index) == 0 && queries && distances && ids && k > 0) {
+        /* An empty collection has no neighbours; that is an answer, not an error. */
+        float none = c->metric == VS_METRIC_L2 ? INFINITY : -INFINITY;
+        for (size_t i = 0; i < nq * k; i++) {
+            distances[i] = none;
+            ids[i] = -1;
+        }
+        rc = VS_OK;
+    } else {
+        rc = vs_index_search(c->index, nq, queries, k, params, distances, ids);
+    }
+    pthread_rwlock_unlock(&c->index_rw);
+    return rc;
+}
+
+int vs_collection_get_vector(vs_collection *c, int64_t id, float *out)
+{
+    if (!c || !out) return vs_fail(VS_ERR_INVALID_ARG, "collection and out must not be NULL");
+    pthread_rwlock_rdlock(&c->index_rw);
+    int rc = vs_index_get(c->index, id, out);
+    pthread_rwlock_unlock(&c->index_rw);
+    return rc;
+}
+
+int vs_collection_with_doc(vs_collection *c, int64_t id, vs_doc_fn fn, void *ctx)
+{
+    if (!c || !fn) return vs_fail(VS_ERR_INVALID_ARG, "collection and callback must not be NULL");
+    pthread_rwlock_rdlock(&c->docs_rw);
+    const vs_doc *d = vs_docstore_get(&c->docs, id);
+    if (d) fn(id, d->text, d->metadata, ctx);
+    pthread_rwlock_unlock(&c->docs_rw);
+    return d ? VS_OK : vs_fail(VS_ERR_NOT_FOUND, "no document with id %lld", (long long)id);
+}
+
+size_t vs_collection_size(vs_collection *c)
+{
+    return c ? atomic_load(&c->count) : 0;
+}
+
+uint32_t vs_collection_dim(const vs_collection *c)
+{
+    return c ? c->dim : 0;
+}
+
+int vs_collection_info_get(vs_collection *c, vs_collection_info *out)
+{
+    if (!c || !out) return vs_fail(VS_ERR_INVALID_ARG, "collection and out must not be NULL");
+    memset(out, 0, sizeof *out);
+    /* vs_index_memory_bytes must not overlap an HNSW writer: take the writer's place. */
+    pthread_mutex_lock(&c->write_mu);
+    out->dim = c->dim;
+    out->metric = c->metric;
+    out->count = atomic_load(&c->count);
+    out->trained = !c->staging;
+    out->generation = c->generation;
+    out->log_bytes = vs_wal_size(c->wal);
+    out->log_syncs = vs_wal_sync_count(c->wal);
+    out->memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs);
+    snprintf(out->factory, sizeof out->factory, "%s", c->factory);
+    snprintf(out->model, sizeof out->model, "%s", c->model);
+    pthread_mutex_unlock(&c->write_mu);
+    return VS_OK;
+}

@@ -1,0 +1,64 @@
+/* Internals shared by the collection's source files (lifecycle, writes, snapshots). */
+#ifndef VS_COLLECTION_IMPL_H
+#define VS_COLLECTION_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "collection/docstore.h"
+#include "collection/wal.h"
+#include "vecscale.h"
+
+#define VS_COLLECTION_FILE "collection.vsc"
+#define VS_FILE_KIND_COLLECTION 2u
+/* Non-HNSW indexes are written in chunks this large, each under a short exclusive lock. */
+#define VS_COLLECTION_CHUNK 256
+
+struct vs_collection {
+    char *dir;
+    uint32_t dim;
+    vs_metric metric;
+    char factory[64];
+    char model[64];
+    uint32_t train_min, n_threads;
+    uint64_t snapshot_log_bytes;
+
+    /* Readers hold index_rw shared for a search or get. c->index changes only under it
+     * exclusively (IVF training switch). HNSW writers insert without it (the index allows
+     * one writer beside readers); other index types take it per chunk. */
+    pthread_rwlock_t index_rw;
+    vs_index *index;
+    int staging;          /* index is the Flat stand-in of a not yet trained IVF index */
+    int train_failed;     /* do not retry a failed training on every add */
+    int hnsw;             /* adds may run beside searches */
+    int exclusive_write;  /* a loaded HNSW index copies its image on the first write */
+
+    pthread_rwlock_t docs_rw; /* guards docs against readers; writers hold it briefly */
+    vs_docstore docs;
+    atomic_size_t count;
+
+    pthread_mutex_t write_mu; /* one writer (add, remove, snapshot, training) at a time */
+    int64_t next_id;
+    uint64_t generation;
+    vs_wal *wal;
+    vs_wal **retired;     /* logs replaced by snapshots, freed at close (see vs_wal_retire) */
+    size_t n_retired;
+};
+
+/* Applies an add or remove to index and documents (no logging). Called with write_mu held
+ * (or during open, single-threaded). Takes ownership of nothing. */
+int vs_collection_apply_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids,
+                            const uint32_t *text_len, const char *const *texts, const uint32_t *meta_len,
+                            const char *const *metadata);
+int vs_collection_apply_remove(vs_collection *c, size_t n, const int64_t *ids, size_t *n_removed);
+/* WAL payloads (format in ARCHITECTURE.md). */
+int vs_collection_encode_add(uint32_t dim, size_t n, const float *vectors, const int64_t *ids,
+                             const char *const *texts, const char *const *metadata, uint8_t **out, size_t *len);
+int vs_collection_replay(uint32_t type, const uint8_t *payload, uint64_t len, void *ctx);
+
+/* collection_io.c: snapshot files. */
+int vs_collection_write_snapshot(vs_collection *c, uint64_t generation);
+int vs_collection_read_snapshot(vs_collection *c);
+void vs_collection_path(const vs_collection *c, char *buf, size_t cap, const char *kind, uint64_t generation);
+
+#endif

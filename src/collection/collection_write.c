@@ -1,0 +1,392 @@
+/* Collection writes: validate, log, apply, then wait for the log to reach disk (group commit).
+ * Also the IVF training switch and snapshots, which run under the writer mutex only, so
+ * searches never wait for them. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collection/collection_impl.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#define ABSENT UINT32_MAX
+#define SYNC_TIMEOUT_MS 30000
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* ADD payload: u32 n | u32 dim | i64 ids[n] | u32 text_len[n] | u32 meta_len[n] |
+ * f32 vectors[n*dim] | text and metadata bytes, document by document. Length ABSENT = NULL. */
+int vs_collection_encode_add(uint32_t dim, size_t n, const float *vectors, const int64_t *ids,
+                             const char *const *texts, const char *const *metadata, uint8_t **out, size_t *len)
+{
+    size_t strings = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (texts && texts[i]) strings += strlen(texts[i]);
+        if (metadata && metadata[i]) strings += strlen(metadata[i]);
+    }
+    size_t fixed = 8 + n * 16 + n * (size_t)dim * 4;
+    if (fixed + strings > VS_WAL_MAX_PAYLOAD)
+        return vs_fail(VS_ERR_INVALID_ARG, "a batch of %zu documents is too large for one log record (1 GiB)", n);
+    uint8_t *p = malloc(fixed + strings);
+    if (!p) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    put32(p, (uint32_t)n);
+    put32(p + 4, dim);
+    memcpy(p + 8, ids, n * 8);
+    uint8_t *tl = p + 8 + n * 8, *ml = tl + n * 4, *s = p + fixed;
+    memcpy(ml + n * 4, vectors, n * (size_t)dim * 4);
+    for (size_t i = 0; i < n; i++) {
+        const char *t = texts ? texts[i] : NULL, *m = metadata ? metadata[i] : NULL;
+        uint32_t a = t ? (uint32_t)strlen(t) : ABSENT, b = m ? (uint32_t)strlen(m) : ABSENT;
+        put32(tl + i * 4, a);
+        put32(ml + i * 4, b);
+        if (t) { memcpy(s, t, a); s += a; }
+        if (m) { memcpy(s, m, b); s += b; }
+    }
+    *out = p;
+    *len = fixed + strings;
+    return VS_OK;
+}
+
+static char *dup_len(const char *s, uint32_t len)
+{
+    if (!s || len == ABSENT) return NULL;
+    char *d = malloc((size_t)len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = 0;
+    }
+    return d;
+}
+
+/* Adds to the index: HNSW in one call beside the readers, other types in short exclusive
+ * chunks so a search waits at most one chunk. */
+static int index_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids)
+{
+    if (c->hnsw && !c->exclusive_write) return vs_index_add(c->index, n, vectors, ids);
+    size_t chunk = c->exclusive_write ? n : VS_COLLECTION_CHUNK;
+    for (size_t i = 0; i < n; i += chunk) {
+        size_t m = n - i < chunk ? n - i : chunk;
+        pthread_rwlock_wrlock(&c->index_rw);
+        int rc = vs_index_add(c->index, m, vectors + i * c->dim, ids + i);
+        c->exclusive_write = 0;
+        pthread_rwlock_unlock(&c->index_rw);
+        if (rc) {
+            /* Keep index and documents equal: take back the chunks already added. */
+            if (i) {
+                pthread_rwlock_wrlock(&c->index_rw);
+                vs_index_remove(c->index, i, ids, NULL);
+                pthread_rwlock_unlock(&c->index_rw);
+            }
+            return rc;
+        }
+    }
+    return VS_OK;
+}
+
+int vs_collection_apply_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids,
+                            const uint32_t *text_len, const char *const *texts, const uint32_t *meta_len,
+                            const char *const *metadata)
+{
+    /* Documents first: a search that finds a new ID also finds its text. */
+    char **t = calloc(n ? n : 1, sizeof *t), **m = calloc(n ? n : 1, sizeof *m);
+    int rc = t && m ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        uint32_t tl = texts && texts[i] ? (text_len ? text_len[i] : (uint32_t)strlen(texts[i])) : ABSENT;
+        uint32_t ml = metadata && metadata[i] ? (meta_len ? meta_len[i] : (uint32_t)strlen(metadata[i])) : ABSENT;
+        t[i] = dup_len(texts ? texts[i] : NULL, tl);
+        m[i] = dup_len(metadata ? metadata[i] : NULL, ml);
+        if ((tl != ABSENT && !t[i]) || (ml != ABSENT && !m[i])) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
+    if (!rc) {
+        pthread_rwlock_wrlock(&c->docs_rw);
+        rc = vs_docstore_reserve(&c->docs, n);
+        if (!rc)
+            for (size_t i = 0; i < n; i++) vs_docstore_put(&c->docs, ids[i], t[i], m[i]);
+        pthread_rwlock_unlock(&c->docs_rw);
+    }
+    if (rc) {
+        for (size_t i = 0; t && m && i < n; i++) {
+            free(t[i]);
+            free(m[i]);
+        }
+        free(t);
+        free(m);
+        return rc;
+    }
+    free(t);
+    free(m);
+    rc = index_add(c, n, vectors, ids);
+    if (rc) {
+        pthread_rwlock_wrlock(&c->docs_rw);
+        for (size_t i = 0; i < n; i++) vs_docstore_remove(&c->docs, ids[i]);
+        pthread_rwlock_unlock(&c->docs_rw);
+        return rc;
+    }
+    atomic_fetch_add(&c->count, n);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= c->next_id) c->next_id = ids[i] + 1;
+    return VS_OK;
+}
+
+int vs_collection_apply_remove(vs_collection *c, size_t n, const int64_t *ids, size_t *n_removed)
+{
+    size_t removed = 0;
+    int rc;
+    /* Index first: a search never returns an ID whose document is already gone for good. */
+    if (c->hnsw && !c->exclusive_write) {
+        rc = vs_index_remove(c->index, n, ids, NULL);
+    } else {
+        pthread_rwlock_wrlock(&c->index_rw);
+        rc = vs_index_remove(c->index, n, ids, NULL);
+        c->exclusive_write = 0;
+        pthread_rwlock_unlock(&c->index_rw);
+    }
+    if (rc) return rc;
+    pthread_rwlock_wrlock(&c->docs_rw);
+    for (size_t i = 0; i < n; i++) removed += (size_t)vs_docstore_remove(&c->docs, ids[i]);
+    pthread_rwlock_unlock(&c->docs_rw);
+    atomic_fetch_sub(&c->count, removed);
+    if (n_removed) *n_removed = removed;
+    return VS_OK;
+}
+
+/* Trains the configured IVF index on everything staged so far and swaps it in. Searches keep
+ * using the Flat stand-in meanwhile; the swap itself is a pointer exchange. */
+static void maybe_train(vs_collection *c)
+{
+    if (!c->staging || c->train_failed || c->docs.count < c->train_min) return;
+    size_t n = c->docs.count;
+    float *x = malloc(n * (size_t)c->dim * sizeof *x);
+    int64_t *ids = malloc(n * sizeof *ids);
+    vs_index *ix = NULL;
+    int rc = x && ids ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        ids[i] = c->docs.docs[i].id;
+        rc = vs_index_get(c->index, ids[i], x + i * c->dim);
+    }
+    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
+    if (!rc) rc = vs_index_create(&o, &ix);
+    if (!rc) rc = vs_index_train(ix, n, x);
+    if (!rc) rc = vs_index_add(ix, n, x, ids);
+    free(x);
+    free(ids);
+    if (rc) {
+        vs_log(VS_LOG_WARNING, "%s: training %s on %zu vectors failed (%s); staying exact", c->dir, c->factory, n,
+               vs_last_error());
+        vs_index_free(ix);
+        c->train_failed = 1;
+        return;
+    }
+    pthread_rwlock_wrlock(&c->index_rw);
+    vs_index *old = c->index;
+    c->index = ix;
+    c->staging = 0;
+    pthread_rwlock_unlock(&c->index_rw);
+    vs_index_free(old);
+    vs_factory_spec spec;
+    c->hnsw = !vs_factory_parse(c->factory, &spec) && spec.coarse == VS_COARSE_HNSW;
+    vs_log(VS_LOG_INFO, "%s: trained %s on %zu vectors", c->dir, c->factory, n);
+}
+
+/* Everything that can make an add fail is checked before it is logged. */
+static int validate_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *v = vectors + i * c->dim;
+        double norm = 0;
+        for (uint32_t j = 0; j < c->dim; j++) {
+            if (!isfinite(v[j]))
+                return vs_fail(VS_ERR_INVALID_ARG, "vector %zu: component %u is not a finite number", i, j);
+            norm += (double)v[j] * v[j];
+        }
+        if (c->metric == VS_METRIC_COSINE && norm == 0)
+            return vs_fail(VS_ERR_INVALID_ARG, "vector %zu is all zeros and has no cosine direction", i);
+        if (ids[i] < 0) return vs_fail(VS_ERR_INVALID_ARG, "id %lld is negative", (long long)ids[i]);
+        if (vs_docstore_get(&c->docs, ids[i]))
+            return vs_fail(VS_ERR_DUPLICATE_ID, "id %lld already exists", (long long)ids[i]);
+    }
+    /* Duplicates inside the batch. */
+    vs_idmap seen;
+    if (vs_idmap_init(&seen, n)) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    int rc = VS_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint64_t v;
+        if (vs_idmap_get(&seen, ids[i], &v))
+            rc = vs_fail(VS_ERR_DUPLICATE_ID, "id %lld appears twice in the batch", (long long)ids[i]);
+        else
+            vs_idmap_put(&seen, ids[i], i);
+    }
+    vs_idmap_destroy(&seen);
+    return rc;
+}
+
+static int snapshot(vs_collection *c, int only_if_log_is_big);
+
+static int maybe_snapshot(vs_collection *c)
+{
+    return snapshot(c, 1);
+}
+
+int vs_collection_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids_in,
+                      const char *const *texts, const char *const *metadata, int64_t *assigned_ids)
+{
+    if (!c || (!vectors && n)) return vs_fail(VS_ERR_INVALID_ARG, "collection and vectors must not be NULL");
+    if (n == 0) return VS_OK;
+    int64_t *ids = malloc(n * sizeof *ids);
+    if (!ids) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&c->write_mu);
+    for (size_t i = 0; i < n; i++) ids[i] = ids_in ? ids_in[i] : c->next_id + (int64_t)i;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    uint64_t seq = 0;
+    vs_wal *wal = c->wal;
+    int rc = validate_add(c, n, vectors, ids);
+    if (!rc) rc = vs_collection_encode_add(c->dim, n, vectors, ids, texts, metadata, &payload, &len);
+    if (!rc) rc = vs_wal_append(wal, VS_WAL_ADD, payload, len, &seq);
+    free(payload);
+    if (!rc) {
+        rc = vs_collection_apply_add(c, n, vectors, ids, NULL, texts, NULL, metadata);
+        /* Logged but not applied (out of memory): replay would apply it; say so loudly. */
+        if (rc) vs_log(VS_LOG_WARNING, "%s: add logged but not applied: %s", c->dir, vs_last_error());
+    }
+    if (!rc) maybe_train(c);
+    pthread_mutex_unlock(&c->write_mu);
+    if (!rc) rc = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
+    if (!rc && assigned_ids) memcpy(assigned_ids, ids, n * sizeof *ids);
+    free(ids);
+    if (!rc) rc = maybe_snapshot(c);
+    return rc;
+}
+
+int vs_collection_remove(vs_collection *c, size_t n, const int64_t *ids, size_t *n_removed)
+{
+    if (n_removed) *n_removed = 0;
+    if (!c || (!ids && n)) return vs_fail(VS_ERR_INVALID_ARG, "collection and ids must not be NULL");
+    if (n == 0) return VS_OK;
+    int64_t *present = malloc(n * sizeof *present);
+    if (!present) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&c->write_mu);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (vs_docstore_get(&c->docs, ids[i])) present[m++] = ids[i];
+    int rc = VS_OK;
+    uint64_t seq = 0;
+    vs_wal *wal = c->wal;
+    if (m) {
+        uint8_t *p = malloc(4 + m * 8);
+        rc = p ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+        if (!rc) {
+            put32(p, (uint32_t)m);
+            memcpy(p + 4, present, m * 8);
+            rc = vs_wal_append(wal, VS_WAL_DELETE, p, 4 + m * 8, &seq);
+        }
+        free(p);
+        if (!rc) rc = vs_collection_apply_remove(c, m, present, n_removed);
+    }
+    pthread_mutex_unlock(&c->write_mu);
+    free(present);
+    if (!rc && m) rc = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
+    if (!rc && m) rc = maybe_snapshot(c);
+    return rc;
+}
+
+/* Log replay during open (single-threaded). */
+int vs_collection_replay(uint32_t type, const uint8_t *p, uint64_t len, void *ctx)
+{
+    vs_collection *c = ctx;
+    if (type == VS_WAL_DELETE) {
+        if (len < 4 || len != 4 + (uint64_t)get32(p) * 8) return vs_fail(VS_ERR_CORRUPT, "%s: bad delete record", c->dir);
+        size_t n = get32(p);
+        int64_t *ids = malloc(n ? n * 8 : 1);
+        if (!ids) return vs_fail(VS_ERR_NOMEM, "out of memory");
+        memcpy(ids, p + 4, n * 8);
+        int rc = vs_collection_apply_remove(c, n, ids, NULL);
+        free(ids);
+        return rc;
+    }
+    if (type != VS_WAL_ADD) return vs_fail(VS_ERR_CORRUPT, "%s: unknown log record type %u", c->dir, type);
+    if (len < 8) return vs_fail(VS_ERR_CORRUPT, "%s: short add record", c->dir);
+    size_t n = get32(p);
+    uint32_t dim = get32(p + 4);
+    size_t fixed = 8 + n * 16 + n * (size_t)dim * 4;
+    if (dim != c->dim || fixed > len) return vs_fail(VS_ERR_CORRUPT, "%s: add record does not fit the collection", c->dir);
+    int64_t *ids = malloc(n * 8 + 1);
+    uint32_t *tl = malloc(n * 4 + 1), *ml = malloc(n * 4 + 1);
+    float *x = malloc(n * (size_t)dim * 4 + 1);
+    const char **t = malloc(n * sizeof *t + 1), **m = malloc(n * sizeof *m + 1);
+    int rc = ids && tl && ml && x && t && m ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        memcpy(ids, p + 8, n * 8);
+        memcpy(tl, p + 8 + n * 8, n * 4);
+        memcpy(ml, p + 8 + n * 12, n * 4);
+        memcpy(x, p + 8 + n * 16, n * (size_t)dim * 4);
+        uint64_t off = fixed;
+        for (size_t i = 0; i < n && !rc; i++) {
+            uint64_t a = tl[i] == ABSENT ? 0 : tl[i], b = ml[i] == ABSENT ? 0 : ml[i];
+            if (a + b > len - off) rc = vs_fail(VS_ERR_CORRUPT, "%s: add record strings overrun", c->dir);
+            t[i] = tl[i] == ABSENT ? NULL : (const char *)p + off;
+            m[i] = ml[i] == ABSENT ? NULL : (const char *)p + off + a;
+            off += a + b;
+        }
+    }
+    /* A record whose IDs are already present would mean the snapshot and log overlap. */
+    for (size_t i = 0; !rc && i < n; i++)
+        if (vs_docstore_get(&c->docs, ids[i]))
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: log adds id %lld which the snapshot already holds", c->dir,
+                         (long long)ids[i]);
+    if (!rc) rc = vs_collection_apply_add(c, n, x, ids, tl, t, ml, m);
+    if (!rc) maybe_train(c);
+    free(ids); free(tl); free(ml); free(x); free(t); free(m);
+    return rc;
+}
+
+int vs_collection_snapshot(vs_collection *c)
+{
+    if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
+    return snapshot(c, 0);
+}
+
+static int snapshot(vs_collection *c, int only_if_log_is_big)
+{
+    pthread_mutex_lock(&c->write_mu);
+    if (only_if_log_is_big && vs_wal_size(c->wal) < c->snapshot_log_bytes) {
+        pthread_mutex_unlock(&c->write_mu);
+        return VS_OK;
+    }
+    /* Writers are held off, so index, documents and log agree; searches go on. */
+    uint64_t next = c->generation + 1;
+    char path[4200];
+    int rc = vs_wal_sync(c->wal, vs_wal_last_seq(c->wal), SYNC_TIMEOUT_MS);
+    vs_wal **r = rc ? NULL : realloc(c->retired, (c->n_retired + 1) * sizeof *r);
+    if (!rc && !r) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (r) c->retired = r;
+    if (!rc) rc = vs_collection_write_snapshot(c, next); /* the commit point */
+    vs_wal *nw = NULL;
+    if (!rc) {
+        vs_collection_path(c, path, sizeof path, "wal", next);
+        unlink(path);
+        rc = vs_wal_open(path, next, NULL, NULL, &nw, NULL);
+        if (rc) {
+            /* The snapshot is committed, so the old log is no longer replayed: refuse further
+             * writes (the retired log fails every append) rather than lose them. */
+            vs_wal_retire(c->wal);
+            c->generation = next;
+        }
+    }
+    if (!rc) {
+        vs_wal_retire(c->wal);
+        c->retired[c->n_retired++] = c->wal;
+        c->wal = nw;
+        uint64_t old = c->generation;
+        c->generation = next;
+        vs_collection_path(c, path, sizeof path, "wal", old);
+        unlink(path);
+        vs_collection_path(c, path, sizeof path, "index", old);
+        unlink(path);
+    }
+    pthread_mutex_unlock(&c->write_mu);
+    return rc;
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Writes openapi.c (GET /openapi.json) from the description below. Run after changing a route:
+   python3 src/server/openapi_gen.py > src/server/openapi.c"""
+import json
+
+def ref(n): return {"$ref": "#/components/schemas/" + n}
+def body(schema): return {"required": True, "content": {"application/json": {"schema": schema}}}
+def resp(desc, schema=None, ctype="application/json"):
+    r = {"description": desc}
+    if schema is not None: r["content"] = {ctype: {"schema": schema}}
+    return r
+ERR = {"400": resp("Bad request: malformed JSON, unknown field, wrong dimension, NaN, limits", ref("Error")),
+       "401": resp("Missing or wrong API key", ref("Error")),
+       "404": resp("Unknown collection, document or route", ref("Error")),
+       "405": resp("Method not allowed", ref("Error")),
+       "413": resp("Body larger than --max-body", ref("Error")),
+       "500": resp("Internal error", ref("Error"))}
+def errs(*codes): return {c: ERR[c] for c in codes}
+
+schemas = {
+  "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+  "Vector": {"type": "array", "items": {"type": "number"}, "description": "float32 components, one per dimension"},
+  "Filter": {"type": "object", "additionalProperties": True, "description": "metadata fields and the values they must equal"},
+  "SearchRequest": {"type": "object", "additionalProperties": False, "properties": {
+      "query": {"type": "string", "description": "text, embedded with the collection's model"},
+      "vector": ref("Vector"), "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
+      "nprobe": {"type": "integer", "minimum": 0, "description": "IVF lists to visit"},
+      "ef": {"type": "integer", "minimum": 0, "description": "HNSW candidate list size"},
+      "filter": ref("Filter")}, "oneOf": [{"required": ["query"]}, {"required": ["vector"]}]},
+  "Hit": {"type": "object", "required": ["id", "score", "text", "metadata"], "properties": {
+      "id": {"type": "integer"}, "score": {"type": "number", "description": "squared L2 distance (l2) or similarity (ip, cosine)"},
+      "text": {"type": ["string", "null"]}, "metadata": {"type": ["object", "null"]}}},
+  "SearchResponse": {"type": "object", "required": ["query", "results", "latency_ms"], "properties": {
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "latency_ms": {"type": "number"}}},
+  "BatchSearchRequest": {"type": "object", "additionalProperties": False, "properties": {
+      "queries": {"type": "array", "items": {"type": "string"}}, "vectors": {"type": "array", "items": ref("Vector")},
+      "k": {"type": "integer"}, "nprobe": {"type": "integer"}, "ef": {"type": "integer"}, "filter": ref("Filter")}},
+  "BatchSearchResponse": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object", "properties": {
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}}}}, "latency_ms": {"type": "number"}}},
+  "Document": {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
+      "id": {"type": "integer", "minimum": 0}, "text": {"type": "string"}, "metadata": {"type": ["object", "null"]}}},
+  "IndexRequest": {"type": "object", "additionalProperties": False, "properties": {
+      "texts": {"type": "array", "items": {"type": "string"}}, "documents": {"type": "array", "items": ref("Document")}}},
+  "VectorsRequest": {"type": "object", "additionalProperties": False, "required": ["vectors"], "properties": {
+      "vectors": {"type": "array", "items": ref("Vector")}, "ids": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+      "texts": {"type": "array", "items": {"type": ["string", "null"]}}, "metadata": {"type": "array", "items": {"type": ["object", "null"]}}}},
+  "AddResponse": {"type": "object", "required": ["added", "total", "ids"], "properties": {
+      "added": {"type": "integer"}, "total": {"type": "integer"}, "ids": {"type": "array", "items": {"type": "integer"}}}},
+  "DocumentResponse": {"type": "object", "properties": {"id": {"type": "integer"}, "text": {"type": ["string", "null"]},
+      "metadata": {"type": ["object", "null"]}, "vector": ref("Vector")}},
+  "Stats": {"type": "object", "required": ["total_vectors", "dimension", "index_type", "memory_mb"], "properties": {
+      "name": {"type": "string"}, "total_vectors": {"type": "integer"}, "dimension": {"type": "integer"},
+      "index_type": {"type": "string"}, "memory_mb": {"type": "number", "description": "measured heap of index and documents"},
+      "metric": {"type": "string"}, "model": {"type": ["string", "null"]}, "model_loaded": {"type": "boolean"},
+      "trained": {"type": "boolean"}, "snapshot_generation": {"type": "integer"}, "log_bytes": {"type": "integer"},
+      "rss_mb": {"type": "number"}}},
+  "CreateCollection": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
+      "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "dimension": {"type": "integer"},
+      "metric": {"type": "string", "enum": ["l2", "ip", "cosine"]}, "model": {"type": "string"},
+      "index": {"type": "string", "description": "FAISS factory string: Flat, IVF1024,Flat, HNSW32, ..."},
+      "train_min": {"type": "integer", "description": "IVF: vectors before training (default 39 per list)"}}},
+}
+
+def coll_paths(prefix, tag):
+    p = {}
+    name = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}] if prefix else []
+    def op(summary, rb=None, ok=None, codes=("400", "401", "404"), status="200", params=()):
+        o = {"tags": [tag], "summary": summary, "responses": {status: ok, **errs(*codes)}}
+        if rb: o["requestBody"] = body(rb)
+        if name or params: o["parameters"] = name + list(params)
+        return o
+    p[prefix + "/search"] = {"post": op("k-NN search with a text query or a vector", ref("SearchRequest"), resp("Results", ref("SearchResponse")), ("400", "401", "404", "413"))}
+    p[prefix + "/search/batch"] = {"post": op("Several searches in one request", ref("BatchSearchRequest"), resp("Results per query", ref("BatchSearchResponse")), ("400", "401", "404", "413"))}
+    p[prefix + "/index"] = {"post": op("Embed and add texts or documents (durable before the reply)", ref("IndexRequest"), resp("Added", ref("AddResponse")), ("400", "401", "404", "413"))}
+    p[prefix + "/vectors"] = {"post": op("Add raw vectors with optional IDs, texts and metadata (durable before the reply)", ref("VectorsRequest"), resp("Added", ref("AddResponse")), ("400", "401", "404", "413"))}
+    idp = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+    p[prefix + "/documents/{id}"] = {
+        "get": op("A document with its vector", None, resp("The document", ref("DocumentResponse")), params=[idp]),
+        "delete": op("Delete a document (durable before the reply)", None, resp("Deleted", {"type": "object", "properties": {"deleted": {"type": "integer"}, "total": {"type": "integer"}}}), params=[idp])}
+    p[prefix + "/stats"] = {"get": op("Collection statistics", None, resp("Stats", ref("Stats")), ("401", "404"))}
+    p[prefix + "/save"] = {"post": op("Write a snapshot and compact the log (takes no path)", None, resp("Saved", {"type": "object", "properties": {"saved": {"type": "boolean"}, "total_vectors": {"type": "integer"}, "snapshot_generation": {"type": "integer"}}}))}
+    return p
+
+paths = {
+  "/": {"get": {"tags": ["service"], "summary": "Search page", "responses": {"200": resp("HTML page", {"type": "string"}, "text/html")}}},
+  "/health": {"get": {"tags": ["service"], "summary": "Liveness", "responses": {"200": resp("OK", {"type": "object"})}}},
+  "/metrics": {"get": {"tags": ["service"], "summary": "Prometheus metrics", "responses": {"200": resp("Text format 0.0.4", {"type": "string"}, "text/plain"), **errs("401")}}},
+  "/openapi.json": {"get": {"tags": ["service"], "summary": "This document", "responses": {"200": resp("OpenAPI 3.1", {"type": "object"})}}},
+  "/collections": {
+    "get": {"tags": ["collections"], "summary": "List collections", "responses": {"200": resp("Collections", {"type": "object", "properties": {"collections": {"type": "array", "items": ref("Stats")}}}), **errs("401")}},
+    "post": {"tags": ["collections"], "summary": "Create a collection", "requestBody": body(ref("CreateCollection")),
+             "responses": {"201": resp("Created", ref("Stats")), "409": resp("Exists", ref("Error")), **errs("400", "401")}}},
+  "/collections/{name}": {
+    "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "get": {"tags": ["collections"], "summary": "Collection statistics", "responses": {"200": resp("Stats", ref("Stats")), **errs("401", "404")}},
+    "delete": {"tags": ["collections"], "summary": "Delete a collection and its files", "responses": {"200": resp("Deleted", {"type": "object"}), **errs("401", "404")}}},
+}
+paths.update(coll_paths("", "default collection"))
+paths.update(coll_paths("/collections/{name}", "collections"))
+doc = {"openapi": "3.1.0",
+       "info": {"title": "vecscale", "version": "0.1.0", "description": "Vector search service. Routes without /collections/{name} act on the collection named 'default'. Send the API key as X-API-Key or Authorization: Bearer when the server has one."},
+       "components": {"schemas": schemas, "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+       "security": [{"apiKey": []}], "paths": paths}
+s = json.dumps(doc, separators=(",", ":"))
+print("/* GET /openapi.json, generated by openapi_gen.py (edit that, then regenerate). */")
+print('#include "server/server_impl.h"\n')
+print("const char vs_openapi_json[] =")
+for i in range(0, len(s), 100):
+    print('    "' + s[i:i+100].replace("\\", "\\\\").replace('"', '\\"') + '"')
+print(";")

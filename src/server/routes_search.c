@@ -1,0 +1,278 @@
+/* POST /search and /search/batch: a vector or a text query (embedded with the collection's
+ * model), k, nprobe, ef and a metadata filter; results carry text and metadata. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_impl.h"
+
+typedef struct {
+    coll_ref *ref;
+    const cJSON *filter; /* object: every key must equal the document's metadata value */
+} filter_ctx;
+
+typedef struct {
+    const cJSON *filter;
+    int match;
+} match_ctx;
+
+static void match_doc(int64_t id, const char *text, const char *metadata, void *p)
+{
+    (void)id;
+    (void)text;
+    match_ctx *m = p;
+    m->match = 0;
+    if (!metadata) return;
+    cJSON *md = cJSON_Parse(metadata);
+    if (!cJSON_IsObject(md)) {
+        cJSON_Delete(md);
+        return;
+    }
+    m->match = 1;
+    for (const cJSON *f = m->filter->child; f && m->match; f = f->next) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, f->string);
+        m->match = v && cJSON_Compare(v, f, 1);
+    }
+    cJSON_Delete(md);
+}
+
+static int filter_allows(int64_t id, void *p)
+{
+    filter_ctx *fc = p;
+    match_ctx m = {fc->filter, 0};
+    vs_collection_with_doc(fc->ref->c, id, match_doc, &m);
+    return m.match;
+}
+
+/* Reads the shared search options; 0 = replied 400. */
+static int read_options(request *r, const cJSON *o, long *k, vs_search_params *p, const cJSON **filter)
+{
+    long nprobe = 0, ef = 0;
+    if (!get_int(r, o, "k", 1, (long)r->srv->cfg.max_k, k)) return 0;
+    if (!get_int(r, o, "nprobe", 0, 1 << 20, &nprobe)) return 0;
+    if (!get_int(r, o, "ef", 0, 1 << 20, &ef)) return 0;
+    p->nprobe = (uint32_t)nprobe;
+    p->ef_search = (uint32_t)ef;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "filter");
+    if (f && !cJSON_IsNull(f)) {
+        if (!cJSON_IsObject(f)) {
+            reply_error(r, 400, "invalid_filter", "'filter' must be an object of metadata fields and the values they must equal");
+            return 0;
+        }
+        if (f->child) *filter = f;
+    }
+    return 1;
+}
+
+typedef struct {
+    sb *out;
+    int first;
+} hit_ctx;
+
+static void render_doc(int64_t id, const char *text, const char *metadata, void *p)
+{
+    (void)id;
+    sb *o = p;
+    sb_puts(o, ",\"text\":");
+    if (text) sb_json_string(o, text);
+    else sb_puts(o, "null");
+    sb_puts(o, ",\"metadata\":");
+    sb_puts(o, metadata ? metadata : "null");
+}
+
+/* One query's results as a JSON array. Hits whose document was removed meanwhile are left out. */
+static void render_results(sb *o, coll_ref *ref, const float *scores, const int64_t *ids, long k)
+{
+    sb_puts(o, "[");
+    int first = 1;
+    for (long i = 0; i < k; i++) {
+        if (ids[i] < 0) break;
+        size_t mark = o->len;
+        sb_printf(o, "%s{\"id\":%lld,\"score\":", first ? "" : ",", (long long)ids[i]);
+        sb_json_float(o, scores[i]);
+        if (vs_collection_with_doc(ref->c, ids[i], render_doc, o) != VS_OK) {
+            o->len = mark; /* removed between search and rendering */
+            if (o->s) o->s[mark] = 0;
+            continue;
+        }
+        sb_puts(o, "}");
+        first = 0;
+    }
+    sb_puts(o, "]");
+}
+
+static int embed_texts(request *r, coll_ref *ref, const char *const *texts, size_t n, float *out)
+{
+    if (!ref->model) {
+        reply_error(r, 400, "no_model", "collection '%s' has no text model: search with 'vector' instead", ref->name);
+        return 0;
+    }
+    int rc = models_embed(ref->model, texts, n, out);
+    if (rc) {
+        reply_vs_error(r, rc);
+        return 0;
+    }
+    return 1;
+}
+
+static int finish_search(request *r, coll_ref *ref, const char *query, const float *vec, long k,
+                         vs_search_params *p)
+{
+    float *scores = malloc((size_t)k * sizeof *scores);
+    int64_t *ids = malloc((size_t)k * sizeof *ids);
+    if (!scores || !ids) {
+        free(scores);
+        free(ids);
+        return reply_error(r, 500, "internal", "out of memory");
+    }
+    int rc = vs_collection_search(ref->c, 1, vec, (uint32_t)k, p, scores, ids);
+    if (rc) {
+        free(scores);
+        free(ids);
+        return reply_vs_error(r, rc);
+    }
+    sb *o = &r->out;
+    sb_puts(o, "{\"query\":");
+    if (query) sb_json_string(o, query);
+    else sb_puts(o, "null");
+    sb_puts(o, ",\"results\":");
+    render_results(o, ref, scores, ids, k);
+    sb_printf(o, ",\"latency_ms\":%.3f}", (now_seconds() - r->t0) * 1e3);
+    free(scores);
+    free(ids);
+    r->status = 200;
+    return 200;
+}
+
+int route_search(request *r, coll_ref *ref)
+{
+    uint32_t dim = vs_collection_dim(ref->c);
+    float *vec = malloc((size_t)dim * sizeof *vec);
+    if (!vec) return reply_error(r, 500, "internal", "out of memory");
+    vs_search_params p = {0};
+    long k = 10;
+    int status;
+    fast_search fs = {.vec = vec};
+    if (fast_parse_search(r->body, r->body_len, &fs, dim) && fs.has_vector && fs.n == dim &&
+        (!fs.has_k || (fs.k >= 1 && fs.k <= (long)r->srv->cfg.max_k)) && (!fs.has_nprobe || fs.nprobe <= 1L << 20) &&
+        (!fs.has_ef || fs.ef <= 1L << 20)) {
+        /* The hot path: a well-formed vector query, no cJSON tree. */
+        if (fs.has_k) k = fs.k;
+        p.nprobe = fs.has_nprobe ? (uint32_t)fs.nprobe : 0;
+        p.ef_search = fs.has_ef ? (uint32_t)fs.ef : 0;
+        status = finish_search(r, ref, NULL, vec, k, &p);
+        free(vec);
+        return status;
+    }
+    static const char *const allowed[] = {"query", "vector", "k", "nprobe", "ef", "filter", NULL};
+    cJSON *o = parse_object(r);
+    if (!o || !only_fields(r, o, allowed)) {
+        cJSON_Delete(o);
+        free(vec);
+        return r->status;
+    }
+    const cJSON *filter = NULL;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "query"), *v = cJSON_GetObjectItemCaseSensitive(o, "vector");
+    if (!read_options(r, o, &k, &p, &filter)) goto done;
+    if ((q != NULL) == (v != NULL)) {
+        reply_error(r, 400, "bad_request", "give exactly one of 'query' (text) and 'vector'");
+        goto done;
+    }
+    if (q && (!cJSON_IsString(q) || !q->valuestring[0])) {
+        reply_error(r, 400, "bad_request", "'query' must be a non-empty string");
+        goto done;
+    }
+    if (v && !get_vector(r, v, dim, vec, "'vector'")) goto done;
+    if (q && !embed_texts(r, ref, (const char *const *)&q->valuestring, 1, vec)) goto done;
+    filter_ctx fc = {ref, filter};
+    vs_filter vf = {.kind = VS_FILTER_PREDICATE, .fn = filter_allows, .ctx = &fc};
+    if (filter) p.filter = &vf;
+    finish_search(r, ref, q ? q->valuestring : NULL, vec, k, &p);
+done:
+    status = r->status;
+    cJSON_Delete(o);
+    free(vec);
+    return status;
+}
+
+int route_search_batch(request *r, coll_ref *ref)
+{
+    static const char *const allowed[] = {"queries", "vectors", "k", "nprobe", "ef", "filter", NULL};
+    cJSON *o = parse_object(r);
+    if (!o || !only_fields(r, o, allowed)) {
+        cJSON_Delete(o);
+        return r->status;
+    }
+    uint32_t dim = vs_collection_dim(ref->c);
+    long k = 10;
+    vs_search_params p = {0};
+    const cJSON *filter = NULL;
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(o, "queries"), *vs = cJSON_GetObjectItemCaseSensitive(o, "vectors");
+    float *x = NULL, *scores = NULL;
+    int64_t *ids = NULL;
+    const char **texts = NULL;
+    if (!read_options(r, o, &k, &p, &filter)) goto done;
+    if ((qs != NULL) == (vs != NULL)) {
+        reply_error(r, 400, "bad_request", "give exactly one of 'queries' (texts) and 'vectors'");
+        goto done;
+    }
+    const cJSON *arr = qs ? qs : vs;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+        reply_error(r, 400, "bad_request", "'%s' must be a non-empty array", qs ? "queries" : "vectors");
+        goto done;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(arr);
+    if (n > r->srv->cfg.max_batch) {
+        reply_error(r, 400, "batch_too_large", "%zu queries; at most %u per request (--max-batch)", n, r->srv->cfg.max_batch);
+        goto done;
+    }
+    x = malloc(n * dim * sizeof *x);
+    scores = malloc(n * (size_t)k * sizeof *scores);
+    ids = malloc(n * (size_t)k * sizeof *ids);
+    texts = calloc(n, sizeof *texts);
+    if (!x || !scores || !ids || !texts) {
+        reply_error(r, 500, "internal", "out of memory");
+        goto done;
+    }
+    size_t i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        char what[48];
+        snprintf(what, sizeof what, "'%s'[%zu]", qs ? "queries" : "vectors", i);
+        if (vs && !get_vector(r, e, dim, x + i * dim, what)) goto done;
+        if (qs && (!cJSON_IsString(e) || !e->valuestring[0])) {
+            reply_error(r, 400, "bad_request", "%s must be a non-empty string", what);
+            goto done;
+        }
+        if (qs) texts[i] = e->valuestring;
+    }
+    if (qs && !embed_texts(r, ref, texts, n, x)) goto done;
+    filter_ctx fc = {ref, filter};
+    vs_filter vf = {.kind = VS_FILTER_PREDICATE, .fn = filter_allows, .ctx = &fc};
+    if (filter) p.filter = &vf;
+    int rc = vs_collection_search(ref->c, n, x, (uint32_t)k, &p, scores, ids);
+    if (rc) {
+        reply_vs_error(r, rc);
+        goto done;
+    }
+    sb *out = &r->out;
+    sb_puts(out, "{\"results\":[");
+    for (i = 0; i < n; i++) {
+        if (i) sb_puts(out, ",");
+        sb_puts(out, "{\"query\":");
+        if (qs) sb_json_string(out, texts[i]);
+        else sb_puts(out, "null");
+        sb_puts(out, ",\"results\":");
+        render_results(out, ref, scores + i * (size_t)k, ids + i * (size_t)k, k);
+        sb_puts(out, "}");
+    }
+    sb_printf(out, "],\"latency_ms\":%.3f}", (now_seconds() - r->t0) * 1e3);
+    r->status = 200;
+done:
+    free(x);
+    free(scores);
+    free(ids);
+    free(texts);
+    cJSON_Delete(o);
+    return r->status;
+}

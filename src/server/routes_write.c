@@ -1,0 +1,281 @@
+/* POST /index (texts or documents, embedded with the collection's model), POST /vectors
+ * (raw vectors), GET and DELETE /documents/{id}. Every accepted write is in the log and
+ * fsync'd before the reply (vs_collection_add / remove). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_impl.h"
+
+#define MAX_JSON_ID 9007199254740991.0 /* 2^53 - 1: larger integers do not survive JSON doubles */
+
+typedef struct {
+    size_t n;
+    int64_t *ids;  /* NULL = automatic */
+    const char **texts;
+    char **metadata; /* printed JSON or NULL */
+    float *x;
+} batch;
+
+static void batch_free(batch *b)
+{
+    for (size_t i = 0; b->metadata && i < b->n; i++) free(b->metadata[i]);
+    free(b->metadata);
+    free(b->ids);
+    free(b->texts);
+    free(b->x);
+}
+
+static int batch_alloc(request *r, batch *b, size_t n, uint32_t dim)
+{
+    b->n = n;
+    b->x = malloc(n * dim * sizeof *b->x);
+    b->texts = calloc(n, sizeof *b->texts);
+    b->metadata = calloc(n, sizeof *b->metadata);
+    if (b->x && b->texts && b->metadata) return 1;
+    reply_error(r, 500, "internal", "out of memory");
+    return 0;
+}
+
+static int read_id(request *r, const cJSON *v, const char *what, int64_t *out)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > MAX_JSON_ID) {
+        reply_error(r, 400, "invalid_id", "%s must be an integer from 0 to 2^53-1", what);
+        return 0;
+    }
+    *out = (int64_t)v->valuedouble;
+    return 1;
+}
+
+static int read_metadata(request *r, const cJSON *v, const char *what, char **out)
+{
+    if (!v || cJSON_IsNull(v)) return 1;
+    if (!cJSON_IsObject(v)) {
+        reply_error(r, 400, "invalid_metadata", "%s must be a JSON object or null", what);
+        return 0;
+    }
+    if (!(*out = cJSON_PrintUnformatted(v))) {
+        reply_error(r, 500, "internal", "out of memory");
+        return 0;
+    }
+    return 1;
+}
+
+static int check_count(request *r, const cJSON *arr, const char *what, size_t *n)
+{
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+        reply_error(r, 400, "bad_request", "'%s' must be a non-empty array", what);
+        return 0;
+    }
+    *n = (size_t)cJSON_GetArraySize(arr);
+    if (*n > r->srv->cfg.max_batch) {
+        reply_error(r, 400, "batch_too_large", "%zu items; at most %u per request (--max-batch)", *n, r->srv->cfg.max_batch);
+        return 0;
+    }
+    return 1;
+}
+
+static int commit(request *r, coll_ref *ref, batch *b)
+{
+    int64_t *assigned = malloc(b->n * sizeof *assigned);
+    if (!assigned) return reply_error(r, 500, "internal", "out of memory");
+    int rc = vs_collection_add(ref->c, b->n, b->x, b->ids, b->texts, (const char *const *)b->metadata, assigned);
+    if (rc) {
+        free(assigned);
+        return reply_vs_error(r, rc);
+    }
+    sb *o = &r->out;
+    sb_printf(o, "{\"added\":%zu,\"total\":%zu,\"ids\":[", b->n, vs_collection_size(ref->c));
+    for (size_t i = 0; i < b->n; i++) sb_printf(o, "%s%lld", i ? "," : "", (long long)assigned[i]);
+    sb_puts(o, "]}");
+    free(assigned);
+    r->status = 200;
+    return 200;
+}
+
+int route_vectors(request *r, coll_ref *ref)
+{
+    static const char *const allowed[] = {"vectors", "ids", "texts", "metadata", NULL};
+    cJSON *o = parse_object(r);
+    if (!o || !only_fields(r, o, allowed)) {
+        cJSON_Delete(o);
+        return r->status;
+    }
+    batch b = {0};
+    uint32_t dim = vs_collection_dim(ref->c);
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(o, "vectors"), *ids = cJSON_GetObjectItemCaseSensitive(o, "ids"),
+                *texts = cJSON_GetObjectItemCaseSensitive(o, "texts"), *meta = cJSON_GetObjectItemCaseSensitive(o, "metadata");
+    size_t n;
+    if (!vs) {
+        reply_error(r, 400, "bad_request", "'vectors' is required");
+        goto done;
+    }
+    if (!check_count(r, vs, "vectors", &n) || !batch_alloc(r, &b, n, dim)) goto done;
+    const struct {
+        const cJSON *a;
+        const char *name;
+    } parallel[] = {{ids, "ids"}, {texts, "texts"}, {meta, "metadata"}};
+    for (int j = 0; j < 3; j++)
+        if (parallel[j].a && (!cJSON_IsArray(parallel[j].a) || (size_t)cJSON_GetArraySize(parallel[j].a) != n)) {
+            reply_error(r, 400, "bad_request", "'%s' must be an array with one entry per vector (%zu)", parallel[j].name, n);
+            goto done;
+        }
+    if (ids && !(b.ids = malloc(n * sizeof *b.ids))) {
+        reply_error(r, 500, "internal", "out of memory");
+        goto done;
+    }
+    size_t i = 0;
+    const cJSON *ie = ids ? ids->child : NULL, *te = texts ? texts->child : NULL, *me = meta ? meta->child : NULL;
+    for (const cJSON *e = vs->child; e; e = e->next, i++) {
+        char what[48];
+        snprintf(what, sizeof what, "'vectors'[%zu]", i);
+        if (!get_vector(r, e, dim, b.x + i * dim, what)) goto done;
+        snprintf(what, sizeof what, "'ids'[%zu]", i);
+        if (ie && !read_id(r, ie, what, &b.ids[i])) goto done;
+        if (te && !cJSON_IsNull(te)) {
+            if (!cJSON_IsString(te)) {
+                reply_error(r, 400, "bad_request", "'texts'[%zu] must be a string or null", i);
+                goto done;
+            }
+            b.texts[i] = te->valuestring;
+        }
+        snprintf(what, sizeof what, "'metadata'[%zu]", i);
+        if (me && !read_metadata(r, me, what, &b.metadata[i])) goto done;
+        ie = ie ? ie->next : NULL;
+        te = te ? te->next : NULL;
+        me = me ? me->next : NULL;
+    }
+    commit(r, ref, &b);
+done:
+    batch_free(&b);
+    cJSON_Delete(o);
+    return r->status;
+}
+
+int route_index(request *r, coll_ref *ref)
+{
+    static const char *const allowed[] = {"texts", "documents", NULL};
+    static const char *const doc_fields[] = {"id", "text", "metadata", NULL};
+    cJSON *o = parse_object(r);
+    if (!o || !only_fields(r, o, allowed)) {
+        cJSON_Delete(o);
+        return r->status;
+    }
+    batch b = {0};
+    uint32_t dim = vs_collection_dim(ref->c);
+    const cJSON *texts = cJSON_GetObjectItemCaseSensitive(o, "texts"), *docs = cJSON_GetObjectItemCaseSensitive(o, "documents");
+    size_t n;
+    if ((texts != NULL) == (docs != NULL)) {
+        reply_error(r, 400, "bad_request", "give exactly one of 'texts' and 'documents'");
+        goto done;
+    }
+    if (!ref->model) {
+        reply_error(r, 400, "no_model", "collection '%s' has no text model: add vectors with POST /vectors", ref->name);
+        goto done;
+    }
+    if (!check_count(r, texts ? texts : docs, texts ? "texts" : "documents", &n) || !batch_alloc(r, &b, n, dim)) goto done;
+    size_t i = 0, with_id = 0;
+    for (const cJSON *e = (texts ? texts : docs)->child; e; e = e->next, i++) {
+        char what[48];
+        if (texts) {
+            if (!cJSON_IsString(e)) {
+                reply_error(r, 400, "bad_request", "'texts'[%zu] must be a string", i);
+                goto done;
+            }
+            b.texts[i] = e->valuestring;
+            continue;
+        }
+        if (!cJSON_IsObject(e)) {
+            reply_error(r, 400, "bad_request", "'documents'[%zu] must be an object {id, text, metadata}", i);
+            goto done;
+        }
+        if (!only_fields(r, e, doc_fields)) goto done;
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "text"), *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (!cJSON_IsString(t)) {
+            reply_error(r, 400, "bad_request", "'documents'[%zu].text must be a string", i);
+            goto done;
+        }
+        b.texts[i] = t->valuestring;
+        if (id) {
+            if (!b.ids && !(b.ids = calloc(n, sizeof *b.ids))) {
+                reply_error(r, 500, "internal", "out of memory");
+                goto done;
+            }
+            snprintf(what, sizeof what, "'documents'[%zu].id", i);
+            if (!read_id(r, id, what, &b.ids[i])) goto done;
+            with_id++;
+        }
+        snprintf(what, sizeof what, "'documents'[%zu].metadata", i);
+        if (!read_metadata(r, cJSON_GetObjectItemCaseSensitive(e, "metadata"), what, &b.metadata[i])) goto done;
+    }
+    if (with_id && with_id != n) {
+        reply_error(r, 400, "bad_request", "either every document has an 'id' or none does (%zu of %zu have one)", with_id, n);
+        goto done;
+    }
+    int rc = models_embed(ref->model, b.texts, n, b.x);
+    if (rc) {
+        reply_vs_error(r, rc);
+        goto done;
+    }
+    commit(r, ref, &b);
+done:
+    batch_free(&b);
+    cJSON_Delete(o);
+    return r->status;
+}
+
+typedef struct {
+    sb *out;
+} doc_out;
+
+static void render_document(int64_t id, const char *text, const char *metadata, void *p)
+{
+    sb *o = p;
+    sb_printf(o, "{\"id\":%lld,\"text\":", (long long)id);
+    if (text) sb_json_string(o, text);
+    else sb_puts(o, "null");
+    sb_puts(o, ",\"metadata\":");
+    sb_puts(o, metadata ? metadata : "null");
+}
+
+int route_document(request *r, coll_ref *ref, const char *id_text)
+{
+    char *end = NULL;
+    errno = 0;
+    long long id = strtoll(id_text, &end, 10);
+    if (!*id_text || *end || errno || id < 0 || id_text[0] == '+' || id_text[0] == ' ')
+        return reply_error(r, 400, "invalid_id", "document id '%s' is not a non-negative integer", id_text);
+    if (!strcmp(r->method, "DELETE")) {
+        size_t removed = 0;
+        int64_t one = id;
+        int rc = vs_collection_remove(ref->c, 1, &one, &removed);
+        if (rc) return reply_vs_error(r, rc);
+        if (!removed) return reply_error(r, 404, "document_not_found", "no document with id %lld", id);
+        sb_printf(&r->out, "{\"deleted\":%lld,\"total\":%zu}", id, vs_collection_size(ref->c));
+        r->status = 200;
+        return 200;
+    }
+    uint32_t dim = vs_collection_dim(ref->c);
+    float *v = malloc(dim * sizeof *v);
+    if (!v) return reply_error(r, 500, "internal", "out of memory");
+    if (vs_collection_with_doc(ref->c, id, render_document, &r->out) != VS_OK) {
+        free(v);
+        return reply_error(r, 404, "document_not_found", "no document with id %lld", id);
+    }
+    sb_puts(&r->out, ",\"vector\":");
+    if (vs_collection_get_vector(ref->c, id, v) == VS_OK) {
+        sb_puts(&r->out, "[");
+        for (uint32_t i = 0; i < dim; i++) {
+            if (i) sb_puts(&r->out, ",");
+            sb_json_float(&r->out, v[i]);
+        }
+        sb_puts(&r->out, "]}");
+    } else {
+        sb_puts(&r->out, "null}");
+    }
+    free(v);
+    r->status = 200;
+    return 200;
+}

@@ -1,0 +1,373 @@
+/* The HTTP layer: libmicrohttpd with a thread pool (one epoll loop per thread), request
+ * bodies gathered per connection, routing, API keys, limits, metrics, and shutdown on
+ * SIGTERM / SIGINT. Each request is answered entirely on the pool thread that read it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/server_impl.h"
+
+#define DEFAULT_COLLECTION "default"
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int too_large;
+    double t0;
+} conn_state;
+
+double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Constant-time comparison, so response timing does not reveal how much of a key matched. */
+static int key_matches(const char *given, const char *want)
+{
+    if (!given) return 0;
+    size_t a = strlen(given), b = strlen(want);
+    unsigned char diff = (unsigned char)(a != b);
+    for (size_t i = 0; i < b; i++) diff |= (unsigned char)(given[i < a ? i : 0] ^ want[i]);
+    return diff == 0;
+}
+
+static int authorized(vs_server *s, struct MHD_Connection *conn)
+{
+    if (!s->cfg.api_key) return 1;
+    const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key");
+    if (k) return key_matches(k, s->cfg.api_key);
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (auth && !strncmp(auth, "Bearer ", 7)) return key_matches(auth + 7, s->cfg.api_key);
+    return 0;
+}
+
+static int method_is(const request *r, const char *m) { return !strcmp(r->method, m); }
+
+static int not_allowed(request *r, const char *allow)
+{
+    return reply_error(r, 405, "method_not_allowed", "%s %s is not supported; use %s", r->method, r->path, allow);
+}
+
+/* Routes that act on one collection: the seed routes on "default", or under
+ * /collections/{name}. `rest` is the path after the collection prefix. */
+static int collection_routes(request *r, const char *name, const char *rest)
+{
+    coll_ref *ref = registry_get(&r->srv->reg, name);
+    int known = !strcmp(rest, "/search") || !strcmp(rest, "/search/batch") || !strcmp(rest, "/index") ||
+                !strcmp(rest, "/vectors") || !strncmp(rest, "/documents/", 11) || !strcmp(rest, "/stats") ||
+                !strcmp(rest, "/save") || !*rest;
+    int rc;
+    if (!known) {
+        rc = reply_error(r, 404, "not_found", "no route %s %s", r->method, r->path);
+    } else if (!ref) {
+        if (!strcmp(name, DEFAULT_COLLECTION))
+            rc = reply_error(r, 404, "collection_not_found",
+                             "there is no default collection: start the server with --model or --dim, or use "
+                             "/collections/{name}");
+        else
+            rc = reply_error(r, 404, "collection_not_found", "collection '%s' does not exist", name);
+    } else if (!strcmp(rest, "/search")) {
+        r->route = R_SEARCH;
+        rc = method_is(r, "POST") ? route_search(r, ref) : not_allowed(r, "POST");
+    } else if (!strcmp(rest, "/search/batch")) {
+        r->route = R_SEARCH_BATCH;
+        rc = method_is(r, "POST") ? route_search_batch(r, ref) : not_allowed(r, "POST");
+    } else if (!strcmp(rest, "/index")) {
+        r->route = R_INDEX;
+        rc = method_is(r, "POST") ? route_index(r, ref) : not_allowed(r, "POST");
+    } else if (!strcmp(rest, "/vectors")) {
+        r->route = R_VECTORS;
+        rc = method_is(r, "POST") ? route_vectors(r, ref) : not_allowed(r, "POST");
+    } else if (!strncmp(rest, "/documents/", 11)) {
+        r->route = method_is(r, "DELETE") ? R_DOC_DELETE : R_DOC_GET;
+        rc = method_is(r, "GET") || method_is(r, "DELETE") ? route_document(r, ref, rest + 11)
+                                                           : not_allowed(r, "GET, DELETE");
+    } else if (!strcmp(rest, "/stats") || !*rest) {
+        r->route = *rest ? R_STATS : method_is(r, "DELETE") ? R_COLLECTION_DELETE : R_COLLECTION_GET;
+        if (!*rest && method_is(r, "DELETE")) {
+            registry_put(ref);
+            ref = NULL;
+            rc = route_collection_delete(r, name);
+        } else {
+            rc = method_is(r, "GET") ? route_stats(r, ref) : not_allowed(r, *rest ? "GET" : "GET, DELETE");
+        }
+    } else {
+        r->route = R_SAVE;
+        rc = method_is(r, "POST") ? route_save(r, ref) : not_allowed(r, "POST");
+    }
+    registry_put(ref);
+    return rc;
+}
+
+static int dispatch(request *r, struct MHD_Connection *conn)
+{
+    const char *p = r->path;
+    if (!strcmp(p, "/")) {
+        r->route = R_PAGE;
+        return method_is(r, "GET") ? route_page(r) : not_allowed(r, "GET");
+    }
+    if (!strcmp(p, "/health")) {
+        r->route = R_HEALTH;
+        return method_is(r, "GET") ? route_health(r) : not_allowed(r, "GET");
+    }
+    if (!strcmp(p, "/openapi.json")) {
+        r->route = R_OPENAPI;
+        return method_is(r, "GET") ? route_openapi(r) : not_allowed(r, "GET");
+    }
+    if (!authorized(r->srv, conn))
+        return reply_error(r, 401, "unauthorized", "missing or wrong API key (send X-API-Key or Authorization: Bearer)");
+    if (!strcmp(p, "/metrics")) {
+        r->route = R_METRICS;
+        return method_is(r, "GET") ? route_metrics(r) : not_allowed(r, "GET");
+    }
+    if (!strcmp(p, "/collections") || !strcmp(p, "/collections/")) {
+        r->route = method_is(r, "POST") ? R_COLLECTION_CREATE : R_COLLECTIONS_LIST;
+        if (method_is(r, "GET")) return route_collections_list(r);
+        if (method_is(r, "POST")) return route_collection_create(r);
+        return not_allowed(r, "GET, POST");
+    }
+    if (!strncmp(p, "/collections/", 13)) {
+        const char *name = p + 13, *slash = strchr(name, '/');
+        size_t n = slash ? (size_t)(slash - name) : strlen(name);
+        char buf[80];
+        if (n == 0 || n >= sizeof buf) return reply_error(r, 404, "collection_not_found", "bad collection name");
+        memcpy(buf, name, n);
+        buf[n] = 0;
+        return collection_routes(r, buf, name + n);
+    }
+    return collection_routes(r, DEFAULT_COLLECTION, p);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, request *r)
+{
+    if (r->out.failed) {
+        free(r->out.s);
+        r->out = (sb){0};
+        r->status = 500;
+        sb_puts(&r->out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
+        r->content_type = "application/json";
+    }
+    size_t len = r->out.len;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, r->out.s ? r->out.s : (char *)"", 
+                                                                r->out.s ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(r->out.s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
+    if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    vs_server *s = cls;
+    conn_state *st = *con_cls;
+    if (!st) {
+        if (!(st = calloc(1, sizeof *st))) return MHD_NO;
+        st->t0 = now_seconds();
+        *con_cls = st;
+        atomic_fetch_add(&s->in_flight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) st->too_large = 1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (st->too_large || st->len + n > s->cfg.max_body) {
+            st->too_large = 1; /* keep reading and discard: the reply comes at the end */
+            return MHD_YES;
+        }
+        if (st->len + n + 1 > st->cap) {
+            size_t cap = st->cap ? st->cap : 4096;
+            while (cap < st->len + n + 1) cap *= 2;
+            char *b = realloc(st->buf, cap);
+            if (!b) return MHD_NO;
+            st->buf = b;
+            st->cap = cap;
+        }
+        memcpy(st->buf + st->len, upload_data, n);
+        st->len += n;
+        return MHD_YES;
+    }
+    request r = {.srv = s, .method = method, .path = url, .body = st->buf ? st->buf : "", .body_len = st->len,
+                 .t0 = st->t0, .route = R_OTHER, .status = 200};
+    if (st->buf) st->buf[st->len] = 0;
+    if (st->too_large)
+        reply_error(&r, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (--max-body)", s->cfg.max_body);
+    else
+        dispatch(&r, conn);
+    metrics_record(r.route, r.status, now_seconds() - st->t0);
+    return send_reply(conn, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    vs_server *s = cls;
+    conn_state *st = *con_cls;
+    if (!st) return;
+    free(st->buf);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static int write_port_file(const char *path, unsigned port)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fprintf(f, "%u\n", port);
+    if (fclose(f)) return -1;
+    return rename(tmp, path);
+}
+
+static int create_default(vs_server *s)
+{
+    coll_ref *ref = registry_get(&s->reg, DEFAULT_COLLECTION);
+    if (ref) {
+        registry_put(ref);
+        return 0;
+    }
+    const vs_server_config *c = &s->cfg;
+    if (!c->default_model && !c->default_dim) return 0;
+    vs_collection_options o = {.dim = c->default_dim, .factory = c->default_index, .model = c->default_model};
+    if (c->default_metric && vs_metric_parse(c->default_metric, &o.metric)) {
+        fprintf(stderr, "vecscale serve: %s\n", vs_last_error());
+        return -1;
+    }
+    if (c->default_model) {
+        vs_model *m;
+        if (models_open(c->default_model, &m)) {
+            fprintf(stderr, "vecscale serve: model %s: %s\n", c->default_model, vs_last_error());
+            return -1;
+        }
+        o.dim = (uint32_t)models_dim(m);
+        if (!c->default_metric) o.metric = VS_METRIC_COSINE;
+    }
+    if (registry_create(&s->reg, DEFAULT_COLLECTION, &o, &ref)) {
+        fprintf(stderr, "vecscale serve: creating the default collection: %s\n", vs_last_error());
+        return -1;
+    }
+    registry_put(ref);
+    return 0;
+}
+
+int vs_server_run(const vs_server_config *cfg)
+{
+    vs_server *s = calloc(1, sizeof *s);
+    if (!s) return 1;
+    s->cfg = *cfg;
+    if (!s->cfg.host) s->cfg.host = "127.0.0.1";
+    if (!s->cfg.max_body) s->cfg.max_body = 64u << 20;
+    if (!s->cfg.max_k) s->cfg.max_k = 1000;
+    if (!s->cfg.max_batch) s->cfg.max_batch = 10000;
+    if (!s->cfg.timeout_s) s->cfg.timeout_s = 30;
+    if (!s->cfg.threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->cfg.threads = n > 0 ? (unsigned)n : 2;
+    }
+    s->started = now_seconds();
+
+    /* Signals are taken by sigwait in this thread only; the pool threads inherit the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512];
+    if (registry_open(&s->reg, cfg->data_dir, err, sizeof err)) {
+        fprintf(stderr, "vecscale serve: %s\n", err);
+        free(s);
+        return 1;
+    }
+    if (create_default(s)) {
+        registry_close(&s->reg);
+        free(s);
+        return 1;
+    }
+
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (strchr(s->cfg.host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(s->cfg.port);
+        if (inet_pton(AF_INET6, s->cfg.host, &a6->sin6_addr) != 1) goto bad_host;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(s->cfg.port);
+        if (inet_pton(AF_INET, s->cfg.host, &a4->sin_addr) != 1) goto bad_host;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "vecscale serve: cannot listen on %s:%u: %s\n", s->cfg.host, s->cfg.port, strerror(errno));
+        registry_close(&s->reg);
+        free(s);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : s->cfg.port;
+    if (s->cfg.port_file && write_port_file(s->cfg.port_file, port))
+        fprintf(stderr, "vecscale serve: cannot write %s: %s\n", s->cfg.port_file, strerror(errno));
+    char **names;
+    size_t nn = registry_names(&s->reg, &names);
+    printf("vecscale serve: listening on http://%s:%u (%u threads, %zu collection%s, data %s)\n", s->cfg.host, port,
+           s->cfg.threads, nn, nn == 1 ? "" : "s", cfg->data_dir);
+    for (size_t i = 0; i < nn; i++) free(names[i]);
+    free(names);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    /* Stop accepting, let requests already read finish (bounded), then flush every log. */
+    MHD_socket lfd = MHD_quiesce_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    double deadline = now_seconds() + s->cfg.timeout_s;
+    while (atomic_load(&s->in_flight) > 0 && now_seconds() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+    registry_close(&s->reg);
+    models_close_all();
+    if (!s->cfg.quiet) printf("vecscale serve: %s received; logs flushed, stopped\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+    free(s);
+    return 0;
+
+bad_host:
+    fprintf(stderr, "vecscale serve: --host %s is not a numeric IPv4 or IPv6 address\n", s->cfg.host);
+    registry_close(&s->reg);
+    free(s);
+    return 2;
+}

@@ -1,0 +1,83 @@
+/* Internals shared by the server's source files: the request being answered and helpers
+ * that produce JSON replies. */
+#ifndef VS_SERVER_IMPL_H
+#define VS_SERVER_IMPL_H
+
+#include <cjson/cJSON.h>
+#include <stdatomic.h>
+
+#include "server/metrics.h"
+#include "server/registry.h"
+#include "server/sb.h"
+#include "server/server.h"
+
+typedef struct {
+    vs_server_config cfg;
+    registry reg;
+    atomic_int in_flight;
+    double started;
+} vs_server;
+
+typedef struct {
+    vs_server *srv;
+    const char *method;
+    const char *path;       /* URL path without the query string */
+    const char *body;       /* NUL-terminated */
+    size_t body_len;
+    double t0;              /* when the request arrived (seconds, monotonic) */
+    route_id route;
+    /* the reply */
+    int status;
+    sb out;
+    const char *content_type;
+} request;
+
+double now_seconds(void);
+
+/* Sets a JSON error reply {"error": {"code", "message"}} and returns status. */
+int reply_error(request *r, int status, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Maps a failed vs_* call to a reply (400 / 404 / 409 / 500) using vs_last_error(). */
+int reply_vs_error(request *r, int rc);
+/* Sets a reply from a cJSON object (printed, then freed). */
+int reply_json(request *r, int status, cJSON *obj);
+
+/* Parses the body as a JSON object; on failure replies 400 and returns NULL. */
+cJSON *parse_object(request *r);
+/* Replies 400 for the first key of obj not in `allowed` (NULL-terminated) and returns 0. */
+int only_fields(request *r, const cJSON *obj, const char *const *allowed);
+/* Reads an optional integer field in [lo, hi]; absent leaves *out unchanged. 0 = replied 400. */
+int get_int(request *r, const cJSON *obj, const char *key, long lo, long hi, long *out);
+/* Converts a JSON array of numbers of length dim into out; 0 = replied 400. */
+int get_vector(request *r, const cJSON *arr, uint32_t dim, float *out, const char *what);
+
+/* Route handlers. `ref` is the target collection (NULL for routes without one). */
+int route_search(request *r, coll_ref *ref);
+int route_search_batch(request *r, coll_ref *ref);
+int route_index(request *r, coll_ref *ref);
+int route_vectors(request *r, coll_ref *ref);
+int route_document(request *r, coll_ref *ref, const char *id_text);
+int route_stats(request *r, coll_ref *ref);
+int route_save(request *r, coll_ref *ref);
+int route_collections_list(request *r);
+int route_collection_create(request *r);
+int route_collection_delete(request *r, const char *name);
+int route_health(request *r);
+int route_metrics(request *r);
+int route_openapi(request *r);
+int route_page(request *r);
+
+/* The strict fast parser for the hot path ({"vector": [...], "k": n, "nprobe": n, "ef": n}
+ * in any order, nothing else). Returns 1 when it parsed the body, 0 when the caller must use
+ * cJSON instead (anything else, including every malformed body). vec has room for cap floats. */
+typedef struct {
+    float *vec;
+    size_t n;
+    long k, nprobe, ef;
+    int has_vector, has_k, has_nprobe, has_ef;
+} fast_search;
+int fast_parse_search(const char *body, size_t len, fast_search *out, size_t cap);
+
+extern const char vs_page_html[];
+extern const char vs_openapi_json[];
+
+#endif
