@@ -94,6 +94,14 @@ int registry_open(registry *r, const char *data_dir, char *err, size_t errcap)
             snprintf(err, errcap, "out of memory");
             break;
         }
+        char conf[4300];
+        snprintf(conf, sizeof conf, "%s/collection.vsc", ref->dir);
+        if (access(conf, F_OK)) {
+            /* Left by a crash during create: there never was an acknowledged write in it. */
+            fprintf(stderr, "vecscale serve: skipping %s: no collection.vsc (an interrupted create)\n", ref->dir);
+            free(ref);
+            continue;
+        }
         if (vs_collection_open(ref->dir, &ref->c)) {
             snprintf(err, errcap, "collection %s: %s", e->d_name, vs_last_error());
             free(ref);
@@ -177,6 +185,7 @@ int registry_create(registry *r, const char *name, const vs_collection_options *
         }
     }
     if (rc) {
+        if (ref) nftw(ref->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         free(ref);
         pthread_rwlock_unlock(&r->mu);
         return rc;
