@@ -121,7 +121,8 @@ static inline void su_free(su_resp *r)
 }
 
 /* One request; body may be NULL. extra is additional header lines ("K: v\r\n") or NULL.
- * Returns 0 when a complete response arrived (status in r->status). */
+ * Returns 0 when a complete response arrived (status in r->status), -2 when the connection
+ * was refused (the server saw nothing), -1 otherwise. */
 static inline int su_http(int port, const char *method, const char *path, const char *body, const char *extra, su_resp *r)
 {
     memset(r, 0, sizeof *r);
@@ -134,7 +135,7 @@ static inline int su_http(int port, const char *method, const char *path, const 
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
         close(fd);
-        return -1;
+        return -2;
     }
     size_t blen = body ? strlen(body) : 0;
     char hdr[1024];
