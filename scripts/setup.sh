@@ -11,6 +11,16 @@ want="$BUILD_PKGS $TEST_PKGS"
 # scripts/fetch_models.sh makes the default embedding model from an npm package with Node.js;
 # a NodeSource node (bundling npm) counts as present.
 command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
+BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libmicrohttpd-dev"
+TEST_PKGS="clang libclang-rt-14-dev valgrind ceph-mon ceph-osd ceph-mgr radosgw ceph-common etcd-server etcd-client wrk"
+BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy"
+BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libmicrohttpd-dev libcjson-dev"
+TEST_PKGS="clang libclang-rt-14-dev valgrind"
+# The server's default collection (scripts/run.sh) embeds WordNet glosses.
+RUN_PKGS="wordnet-base"
+BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy wrk"
+
+want="$BUILD_PKGS $TEST_PKGS $RUN_PKGS"
 case "${1:-}" in
   --bench)
     want="$want $BENCH_PKGS" ;;
