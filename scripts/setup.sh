@@ -15,7 +15,7 @@ BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenbla
 TEST_PKGS="clang libclang-rt-14-dev valgrind ceph-mon ceph-osd ceph-mgr radosgw ceph-common etcd-server etcd-client wrk"
 BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy"
 BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libmicrohttpd-dev libcjson-dev"
-TEST_PKGS="clang libclang-rt-14-dev valgrind"
+TEST_PKGS="clang libclang-rt-14-dev valgrind chromium"
 # The server's default collection (scripts/run.sh) embeds WordNet glosses.
 RUN_PKGS="wordnet-base"
 BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy wrk"
@@ -25,6 +25,10 @@ case "${1:-}" in
   --bench)
     want="$want $BENCH_PKGS" ;;
   "") ;;
+    want="$want $BENCH_PKGS"
+    # GloVe conversion runs on Node.js; a NodeSource node (bundling npm) counts as present.
+    command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
+  "") command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;; # the browser test (npm playwright-core)
   *) echo "usage: scripts/setup.sh [--bench]" >&2; exit 2 ;;
 esac
 
