@@ -133,6 +133,7 @@ int route_collection_create(request *r)
     }
     opt.dim = (uint32_t)dim;
     opt.train_min = (uint32_t)train_min;
+    opt.n_threads = r->srv->cfg.threads; /* a large add or a training uses the pool's width */
     opt.factory = index ? index->valuestring : "Flat";
     int rc = registry_create(&r->srv->reg, name->valuestring, &opt, &ref);
     if (rc == VS_ERR_DUPLICATE_ID) {

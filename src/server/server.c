@@ -251,7 +251,8 @@ static int create_default(vs_server *s)
     }
     const vs_server_config *c = &s->cfg;
     if (!c->default_model && !c->default_dim) return 0;
-    vs_collection_options o = {.dim = c->default_dim, .factory = c->default_index, .model = c->default_model};
+    vs_collection_options o = {.dim = c->default_dim, .factory = c->default_index, .model = c->default_model,
+                               .n_threads = c->threads};
     if (c->default_metric && vs_metric_parse(c->default_metric, &o.metric)) {
         fprintf(stderr, "vecscale serve: %s\n", vs_last_error());
         return -1;
