@@ -634,6 +634,8 @@ typedef struct {
     char model[64];          /**< model name or "" */
 } vs_collection_info;
 
+/** Statistics as of the last completed write or snapshot (never waits for a running one;
+ *  count is always current). */
 VS_API int vs_collection_info_get(vs_collection *c, vs_collection_info *out);
 /** Number of documents; lock-free, safe at any time. */
 VS_API size_t vs_collection_size(vs_collection *c);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +43,7 @@ static vs_collection *alloc_collection(const char *dir)
 {
     vs_collection *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    c->lock_fd = -1;
     if (!(c->dir = strdup(dir))) {
         free(c);
         return NULL;
@@ -55,6 +58,7 @@ static vs_collection *alloc_collection(const char *dir)
     pthread_rwlock_init(&c->docs_rw, &a);
     pthread_rwlockattr_destroy(&a);
     pthread_mutex_init(&c->write_mu, NULL);
+    pthread_mutex_init(&c->info_mu, NULL);
     if (vs_docstore_init(&c->docs, 0)) {
         free(c->dir);
         free(c);
@@ -63,8 +67,24 @@ static vs_collection *alloc_collection(const char *dir)
     return c;
 }
 
+/* Two processes appending to one log would corrupt it: the second one is refused. */
+static int lock_dir(vs_collection *c)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/LOCK", c->dir);
+    c->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (c->lock_fd < 0) {
+        if (errno == ENOENT) return vs_fail(VS_ERR_NOT_FOUND, "%s holds no collection (no %s)", c->dir, VS_COLLECTION_FILE);
+        return vs_fail(VS_ERR_IO, "open %s: %s", p, strerror(errno));
+    }
+    if (flock(c->lock_fd, LOCK_EX | LOCK_NB))
+        return vs_fail(VS_ERR_IO, "collection %s is in use by another process (%s)", c->dir, strerror(errno));
+    return VS_OK;
+}
+
 static void free_collection(vs_collection *c)
 {
+    if (c->lock_fd >= 0) close(c->lock_fd);
     vs_index_free(c->index);
     vs_docstore_destroy(&c->docs);
     for (size_t i = 0; i < c->n_retired; i++) vs_wal_close(c->retired[i]);
@@ -72,6 +92,7 @@ static void free_collection(vs_collection *c)
     pthread_rwlock_destroy(&c->index_rw);
     pthread_rwlock_destroy(&c->docs_rw);
     pthread_mutex_destroy(&c->write_mu);
+    pthread_mutex_destroy(&c->info_mu);
     free(c->dir);
     free(c);
 }
@@ -107,6 +128,11 @@ int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_
     if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
     char path[4200];
     vs_collection_path(c, path, sizeof path, "conf", 0);
+    rc = lock_dir(c);
+    if (rc) {
+        free_collection(c);
+        return rc;
+    }
     if (access(path, F_OK) == 0) {
         free_collection(c);
         return vs_fail(VS_ERR_INVALID_ARG, "%s already holds a collection", dir);
@@ -140,6 +166,7 @@ int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_
         free_collection(c);
         return rc;
     }
+    vs_collection_refresh_info(c);
     *out = c;
     return VS_OK;
 }
@@ -170,7 +197,11 @@ int vs_collection_open(const char *dir, vs_collection **out)
     if (!dir || !out) return vs_fail(VS_ERR_INVALID_ARG, "directory and out must not be NULL");
     vs_collection *c = alloc_collection(dir);
     if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    int rc = vs_collection_read_snapshot(c); /* config, documents, index */
+    char conf[4200];
+    vs_collection_path(c, conf, sizeof conf, "conf", 0);
+    int rc = access(conf, F_OK) ? vs_fail(VS_ERR_NOT_FOUND, "%s holds no collection (no %s)", dir, VS_COLLECTION_FILE)
+                                : lock_dir(c);
+    if (!rc) rc = vs_collection_read_snapshot(c); /* config, documents, index */
     if (!rc) rc = setup_index_kind(c);
     if (!rc) {
         c->exclusive_write = c->hnsw;
@@ -183,6 +214,7 @@ int vs_collection_open(const char *dir, vs_collection **out)
         return rc;
     }
     remove_stale_files(c);
+    vs_collection_refresh_info(c);
     *out = c;
     return VS_OK;
 }
@@ -245,22 +277,31 @@ uint32_t vs_collection_dim(const vs_collection *c)
     return c ? c->dim : 0;
 }
 
+void vs_collection_refresh_info(vs_collection *c)
+{
+    vs_collection_info in;
+    memset(&in, 0, sizeof in);
+    in.dim = c->dim;
+    in.metric = c->metric;
+    in.trained = !c->staging;
+    in.generation = c->generation;
+    in.log_bytes = vs_wal_size(c->wal);
+    in.log_syncs = vs_wal_sync_count(c->wal);
+    /* vs_index_memory_bytes must not overlap an HNSW writer: the caller is the writer. */
+    in.memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs);
+    snprintf(in.factory, sizeof in.factory, "%s", c->factory);
+    snprintf(in.model, sizeof in.model, "%s", c->model);
+    pthread_mutex_lock(&c->info_mu);
+    c->info = in;
+    pthread_mutex_unlock(&c->info_mu);
+}
+
 int vs_collection_info_get(vs_collection *c, vs_collection_info *out)
 {
     if (!c || !out) return vs_fail(VS_ERR_INVALID_ARG, "collection and out must not be NULL");
-    memset(out, 0, sizeof *out);
-    /* vs_index_memory_bytes must not overlap an HNSW writer: take the writer's place. */
-    pthread_mutex_lock(&c->write_mu);
-    out->dim = c->dim;
-    out->metric = c->metric;
+    pthread_mutex_lock(&c->info_mu);
+    *out = c->info;
+    pthread_mutex_unlock(&c->info_mu);
     out->count = atomic_load(&c->count);
-    out->trained = !c->staging;
-    out->generation = c->generation;
-    out->log_bytes = vs_wal_size(c->wal);
-    out->log_syncs = vs_wal_sync_count(c->wal);
-    out->memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs);
-    snprintf(out->factory, sizeof out->factory, "%s", c->factory);
-    snprintf(out->model, sizeof out->model, "%s", c->model);
-    pthread_mutex_unlock(&c->write_mu);
     return VS_OK;
 }

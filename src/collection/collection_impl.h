@@ -16,6 +16,7 @@
 
 struct vs_collection {
     char *dir;
+    int lock_fd; /* flock on DIR/LOCK: one process per collection */
     uint32_t dim;
     vs_metric metric;
     char factory[64];
@@ -41,6 +42,10 @@ struct vs_collection {
     int64_t next_id;
     uint64_t generation;
     vs_wal *wal;
+    /* What vs_collection_info_get reports, refreshed by each writer before it releases
+     * write_mu, so /stats and /metrics never wait for a long add or a snapshot. */
+    pthread_mutex_t info_mu;
+    vs_collection_info info;
     vs_wal **retired;     /* logs replaced by snapshots, freed at close (see vs_wal_retire) */
     size_t n_retired;
 };
@@ -55,6 +60,9 @@ int vs_collection_apply_remove(vs_collection *c, size_t n, const int64_t *ids, s
 int vs_collection_encode_add(uint32_t dim, size_t n, const float *vectors, const int64_t *ids,
                              const char *const *texts, const char *const *metadata, uint8_t **out, size_t *len);
 int vs_collection_replay(uint32_t type, const uint8_t *payload, uint64_t len, void *ctx);
+
+/* Recomputes c->info; call with write_mu held (or single-threaded). */
+void vs_collection_refresh_info(vs_collection *c);
 
 /* collection_io.c: snapshot files. */
 int vs_collection_write_snapshot(vs_collection *c, uint64_t generation);

@@ -253,6 +253,7 @@ int vs_collection_add(vs_collection *c, size_t n, const float *vectors, const in
         if (rc) vs_log(VS_LOG_WARNING, "%s: add logged but not applied: %s", c->dir, vs_last_error());
     }
     if (!rc) maybe_train(c);
+    vs_collection_refresh_info(c);
     pthread_mutex_unlock(&c->write_mu);
     if (!rc) rc = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
     if (!rc && assigned_ids) memcpy(assigned_ids, ids, n * sizeof *ids);
@@ -286,6 +287,7 @@ int vs_collection_remove(vs_collection *c, size_t n, const int64_t *ids, size_t 
         free(p);
         if (!rc) rc = vs_collection_apply_remove(c, m, present, n_removed);
     }
+    vs_collection_refresh_info(c);
     pthread_mutex_unlock(&c->write_mu);
     free(present);
     if (!rc && m) rc = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
@@ -387,6 +389,7 @@ static int snapshot(vs_collection *c, int only_if_log_is_big)
         vs_collection_path(c, path, sizeof path, "index", old);
         unlink(path);
     }
+    vs_collection_refresh_info(c);
     pthread_mutex_unlock(&c->write_mu);
     return rc;
 }

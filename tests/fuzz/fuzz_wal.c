@@ -22,8 +22,8 @@ static void check(int ok)
 static void cleanup(void)
 {
     char p[128];
-    static const char *const files[] = {"collection.vsc", "wal-1.log", "index-1.vsi"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const files[] = {"collection.vsc", "wal-1.log", "index-1.vsi", "LOCK"};
+    for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         unlink(p);
     }

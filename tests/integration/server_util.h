@@ -26,6 +26,34 @@ typedef struct {
     char log[512];
 } su_server;
 
+/* Servers still running when the test process exits (a failed assertion skips su_stop)
+ * are killed, so a failing test leaves nothing behind. */
+static pid_t su_live[64];
+
+static inline void su_kill_live(void)
+{
+    for (int i = 0; i < 64; i++)
+        if (su_live[i] > 0) {
+            kill(su_live[i], SIGKILL);
+            waitpid(su_live[i], NULL, 0);
+            su_live[i] = 0;
+        }
+}
+
+static inline void su_track(pid_t pid, int on)
+{
+    static int registered;
+    if (!registered) {
+        atexit(su_kill_live);
+        registered = 1;
+    }
+    for (int i = 0; i < 64; i++)
+        if (on ? su_live[i] == 0 : su_live[i] == pid) {
+            su_live[i] = on ? pid : 0;
+            return;
+        }
+}
+
 static inline double su_now(void)
 {
     struct timespec ts;
@@ -71,6 +99,7 @@ static inline int su_start(su_server *s, const char *bin, const char *dir, const
         _exit(127);
     }
     s->pid = pid;
+    su_track(pid, 1);
     double deadline = su_now() + 30;
     while (su_now() < deadline) {
         FILE *f = fopen(port_file, "r");
@@ -81,6 +110,7 @@ static inline int su_start(su_server *s, const char *bin, const char *dir, const
         }
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
+            su_track(pid, 0);
             fprintf(stderr, "server exited during start (see %s)\n", s->log);
             return -1;
         }
@@ -88,6 +118,7 @@ static inline int su_start(su_server *s, const char *bin, const char *dir, const
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    su_track(pid, 0);
     return -1;
 }
 
@@ -99,7 +130,10 @@ static inline int su_stop(su_server *s, int sig)
     int st;
     while (su_now() < deadline) {
         pid_t r = waitpid(s->pid, &st, WNOHANG);
-        if (r == s->pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (r == s->pid) {
+            su_track(s->pid, 0);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
         su_sleep_ms(5);
     }
     kill(s->pid, SIGKILL);

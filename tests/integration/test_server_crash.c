@@ -179,8 +179,7 @@ static void test_sigkill_during_adds(void **state_)
         for (intptr_t i = 0; i < CLIENTS; i++) pthread_create(&t[i], NULL, client, (void *)i);
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         su_sleep_ms(60 + (int)((rng >> 33) % 200));
-        kill(s.pid, SIGKILL);
-        waitpid(s.pid, NULL, 0);
+        assert_int_equal(su_stop(&s, SIGKILL), 128 + SIGKILL);
         atomic_store(&stop, 1);
         for (int i = 0; i < CLIENTS; i++) pthread_join(t[i], NULL);
         assert_int_equal(su_start(&s, BIN, dir, NULL), 0);

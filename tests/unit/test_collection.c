@@ -113,6 +113,10 @@ static void test_errors_change_nothing(void **state)
     assert_int_equal(vs_collection_close(c), VS_OK);
     assert_int_equal(vs_collection_open(dir, &c), VS_OK);
     assert_int_equal(vs_collection_size(c), 2);
+    /* A second opener (another server on the same data) is refused while the first has it. */
+    vs_collection *c2 = NULL;
+    assert_int_equal(vs_collection_open(dir, &c2), VS_ERR_IO);
+    assert_non_null(strstr(vs_last_error(), "in use by another process"));
     assert_int_equal(vs_collection_close(c), VS_OK);
     /* Create refuses a directory that already holds a collection. */
     vs_collection_options o = {.dim = D};
