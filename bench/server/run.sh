@@ -27,19 +27,26 @@ if [ "$N" = 0 ]; then
     curl -sf -X POST $URL/save >/dev/null
     echo "loaded and snapshotted in $(( $(date +%s) - t0 )) s"
 fi
+curl -sf -X POST $URL/save >/dev/null # the in-process run reads exactly the served index
 curl -sf $URL/stats; echo
 INDEX=$(ls $DATA/collections/default/index-*.vsi | tail -1)
-echo "== in-process batch search on $INDEX, $T threads, ef default (64), k=10"
-for run in 1 2; do
+[ -s $D/search_bodies.txt ] || node bench/server/fvecs_http.js bodies $D/queries.fvecs $D/search_bodies.txt 10
+# In-process and HTTP runs alternate, so both see the same machine load (quote the ratio).
+inproc() {
+    echo "== in-process batch search on $INDEX, $T threads, ef default (64), k=10"
     $VS search --index "$INDEX" --load --queries $D/queries.fvecs -k 10 --threads "$T" \
         --groundtruth $D/groundtruth.ivecs 2>&1 >/dev/null | tr '\n' ' '
     echo
-done
-[ -s $D/search_bodies.txt ] || node bench/server/fvecs_http.js bodies $D/queries.fvecs $D/search_bodies.txt 10
-echo "== wrk -t2 -c64 -d30s POST /search (vector queries, k=10)"
-BODIES=$D/search_bodies.txt wrk -t2 -c64 -d30s --latency -s bench/server/search.lua $URL | grep -E "Requests/sec|requests|latency|Non-2xx|Socket"
+}
+http() {
+    echo "== wrk -t2 -c64 -d30s POST /search (vector queries, k=10)"
+    BODIES=$D/search_bodies.txt wrk -t2 -c64 -d30s --latency -s bench/server/search.lua $URL |
+        grep -E "Requests/sec|requests|latency|Non-2xx|Socket"
+}
+inproc; http; inproc; http; inproc
 echo "== same with 10% of requests adding a document (POST /vectors)"
-BODIES=$D/search_bodies.txt ADD_PERCENT=10 wrk -t2 -c64 -d30s --latency -s bench/server/search.lua $URL | grep -E "Requests/sec|requests|latency|Non-2xx|Socket"
+BODIES=$D/search_bodies.txt ADD_PERCENT=10 wrk -t2 -c64 -d30s --latency -s bench/server/search.lua $URL |
+    grep -E "Requests/sec|requests|latency|Non-2xx|Socket"
 curl -sf $URL/stats; echo
 curl -sf $URL/metrics | grep -E 'requests_total\{route="(search|vectors)"|log_syncs'
 kill -TERM $PID
