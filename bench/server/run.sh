@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 T=${1:-2}
-VS=build/vecscale
+VS=${VS:-build/vecscale}
 D=bench/data/glove-100
 DATA=bench/data/server-glove-hnsw16
 [ -f $D/base.fvecs ] || bench/datasets.sh glove-100

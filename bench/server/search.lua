@@ -15,7 +15,8 @@ end
 function init(args)
   for line in io.lines(os.getenv("BODIES")) do bodies[#bodies + 1] = line end
   idx = math.random(#bodies)
-  next_id = 1000000000 + tid * 100000000
+  -- Unique across threads and runs (IDs stay below 2^53).
+  next_id = 1000000000 + tid * 100000000000000 + (os.time() % 1000000) * 100000
   adds = 0
   wrk.headers["Content-Type"] = "application/json"
 end
