@@ -631,7 +631,7 @@ typedef struct {
     uint64_t log_syncs;      /**< fdatasync calls on the log since open */
     size_t memory_bytes;     /**< heap bytes of index and documents (measured, not estimated) */
     char factory[64];        /**< configured index factory string */
-    char model[64];          /**< model name or "" */
+    char model[256];         /**< model name or path, or "" */
 } vs_collection_info;
 
 /** Statistics as of the last completed write or snapshot (never waits for a running one;

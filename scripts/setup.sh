@@ -7,27 +7,19 @@ BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenbla
 TEST_PKGS="clang libclang-rt-14-dev valgrind ceph-mon ceph-osd ceph-mgr radosgw ceph-common etcd-server etcd-client wrk python3-torch"
 BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy wordnet-base"
 
-want="$BUILD_PKGS $TEST_PKGS"
-# scripts/fetch_models.sh makes the default embedding model from an npm package with Node.js;
-# a NodeSource node (bundling npm) counts as present.
-command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
-BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libmicrohttpd-dev"
-TEST_PKGS="clang libclang-rt-14-dev valgrind ceph-mon ceph-osd ceph-mgr radosgw ceph-common etcd-server etcd-client wrk"
-BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy"
 # The server's page test runs in Debian's chromium; its default collection (scripts/run.sh)
 # embeds WordNet glosses.
 TEST_PKGS="$TEST_PKGS chromium"
 RUN_PKGS="wordnet-base"
 
 want="$BUILD_PKGS $TEST_PKGS $RUN_PKGS"
+# scripts/fetch_models.sh makes the default embedding model from an npm package with Node.js;
+# a NodeSource node (bundling npm) counts as present.
+command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
 case "${1:-}" in
   --bench)
     want="$want $BENCH_PKGS" ;;
   "") ;;
-    want="$want $BENCH_PKGS"
-    # GloVe conversion runs on Node.js; a NodeSource node (bundling npm) counts as present.
-    command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
-  "") command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;; # the browser test (npm playwright-core)
   *) echo "usage: scripts/setup.sh [--bench]" >&2; exit 2 ;;
 esac
 

@@ -1,5 +1,6 @@
 # WordNet (Debian wordnet-base, /usr/share/wordnet/data.*) to POST /index bodies: one synset
-# per document, "word, other word: gloss", metadata {pos, synset, words}. Writes files
+# per document, "word, other word: gloss", metadata {pos, synset, words}; skip_empty leaves out
+# the few synsets none of whose words the model knows. Writes files
 # PREFIX.000, PREFIX.001, ... of BATCH documents each (run with -v prefix=... -v batch=...).
 # IDs count up across the input files in order, so they are stable for a given WordNet.
 function esc(s) {
@@ -34,7 +35,7 @@ BEGIN { id = 0; n = 0; file = -1 }
         if (file >= 0) { printf "]}\n" > out; close(out) }
         file++
         out = sprintf("%s.%03d", prefix, file)
-        printf "{\"documents\":[" > out
+        printf "{\"skip_empty\":true,\"documents\":[" > out
     } else {
         printf "," > out
     }

@@ -120,8 +120,8 @@ int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_
     if (!dir || !opts || !out) return vs_fail(VS_ERR_INVALID_ARG, "directory, options and out must not be NULL");
     const char *factory = opts->factory ? opts->factory : "Flat";
     const char *model = opts->model ? opts->model : "";
-    if (strlen(factory) >= 64 || strlen(model) >= 64)
-        return vs_fail(VS_ERR_INVALID_ARG, "factory string and model name must be shorter than 64 bytes");
+    if (strlen(factory) >= 64 || strlen(model) >= 256)
+        return vs_fail(VS_ERR_INVALID_ARG, "the factory string must be shorter than 64 bytes and the model name than 256");
     int rc = mkdirs(dir);
     if (rc) return rc;
     vs_collection *c = alloc_collection(dir);

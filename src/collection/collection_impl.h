@@ -20,7 +20,7 @@ struct vs_collection {
     uint32_t dim;
     vs_metric metric;
     char factory[64];
-    char model[64];
+    char model[256];
     uint32_t train_min, n_threads;
     uint64_t snapshot_log_bytes;
 

@@ -43,7 +43,7 @@ int vs_collection_write_snapshot(vs_collection *c, uint64_t generation)
 
     size_t n = c->docs.count;
     uint32_t flen = (uint32_t)strlen(c->factory), mlen = (uint32_t)strlen(c->model);
-    uint8_t conf[CONF_FIXED + 128];
+    uint8_t conf[CONF_FIXED + 64 + 256];
     memset(conf, 0, sizeof conf);
     put32(conf, c->dim);
     put32(conf + 4, (uint32_t)c->metric);
@@ -156,7 +156,7 @@ int vs_collection_read_snapshot(vs_collection *c)
         c->snapshot_log_bytes = get64(conf + 40);
         c->staging = (int)get32(conf + 48);
         uint32_t flen = get32(conf + 52), mlen = get32(conf + 56);
-        if (flen >= 64 || mlen >= 64 || CONF_FIXED + (uint64_t)flen + mlen != clen)
+        if (flen >= 64 || mlen >= 256 || CONF_FIXED + (uint64_t)flen + mlen != clen)
             rc = vs_fail(VS_ERR_CORRUPT, "%s: bad CONF section", path);
         else {
             memcpy(c->factory, conf + CONF_FIXED, flen);

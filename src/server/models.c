@@ -1,30 +1,67 @@
-/* Text models for the server. Filled in when the embedding API (src/embed) is available. */
-#include "server/registry.h"
+/* Text models for the server: each name is opened once (vs_model_open) and shared by every
+ * collection that names it; vs_model_embed is safe to call concurrently on one model. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
+#include "server/registry.h"
+
+typedef struct {
+    char *name;
+    vs_model *model;
+} entry;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static entry *entries;
+static size_t n_entries;
 
 int models_open(const char *name, vs_model **out)
 {
     *out = NULL;
-    return vs_fail(VS_ERR_UNSUPPORTED, "text model '%s': this build has no text embedding", name);
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n_entries; i++)
+        if (!strcmp(entries[i].name, name)) {
+            *out = entries[i].model;
+            pthread_mutex_unlock(&mu);
+            return VS_OK;
+        }
+    vs_model *m = NULL;
+    int rc = vs_model_open(name, &m);
+    entry *e = rc ? NULL : realloc(entries, (n_entries + 1) * sizeof *e);
+    char *copy = e ? strdup(name) : NULL;
+    if (!rc && (!e || !copy)) {
+        free(copy);
+        vs_model_close(m);
+        rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
+    if (e) entries = e;
+    if (!rc) {
+        entries[n_entries++] = (entry){copy, m};
+        *out = m;
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
 }
 
-void models_close_all(void) {}
-
-size_t models_dim(const vs_model *m)
+void models_close_all(void)
 {
-    (void)m;
-    return 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n_entries; i++) {
+        vs_model_close(entries[i].model);
+        free(entries[i].name);
+    }
+    free(entries);
+    entries = NULL;
+    n_entries = 0;
+    pthread_mutex_unlock(&mu);
 }
 
-const char *models_name(const vs_model *m)
-{
-    (void)m;
-    return "";
-}
+size_t models_dim(const vs_model *m) { return vs_model_dim(m); }
+
+const char *models_name(const vs_model *m) { return vs_model_name(m); }
 
 int models_embed(vs_model *m, const char *const *texts, size_t n, float *out)
 {
-    (void)m; (void)texts; (void)n; (void)out;
-    return vs_fail(VS_ERR_UNSUPPORTED, "this build has no text embedding");
+    return vs_model_embed(m, texts, n, 1, out);
 }

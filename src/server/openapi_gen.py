@@ -41,7 +41,8 @@ schemas = {
   "Document": {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
       "id": {"type": "integer", "minimum": 0}, "text": {"type": "string"}, "metadata": {"type": ["object", "null"]}}},
   "IndexRequest": {"type": "object", "additionalProperties": False, "properties": {
-      "texts": {"type": "array", "items": {"type": "string"}}, "documents": {"type": "array", "items": ref("Document")}}},
+      "texts": {"type": "array", "items": {"type": "string"}}, "documents": {"type": "array", "items": ref("Document")},
+      "skip_empty": {"type": "boolean", "description": "leave out texts with no word the model knows (else 400 empty_embedding)"}}},
   "VectorsRequest": {"type": "object", "additionalProperties": False, "required": ["vectors"], "properties": {
       "vectors": {"type": "array", "items": ref("Vector")}, "ids": {"type": "array", "items": {"type": "integer", "minimum": 0}},
       "texts": {"type": "array", "items": {"type": ["string", "null"]}}, "metadata": {"type": "array", "items": {"type": ["object", "null"]}}}},

@@ -77,8 +77,15 @@ static int check_count(request *r, const cJSON *arr, const char *what, size_t *n
     return 1;
 }
 
-static int commit(request *r, coll_ref *ref, batch *b)
+/* skipped: JSON array text of documents left out (NULL = none). */
+static int commit(request *r, coll_ref *ref, batch *b, const char *skipped)
 {
+    if (b->n == 0) {
+        sb_printf(&r->out, "{\"added\":0,\"total\":%zu,\"ids\":[],\"skipped\":%s}", vs_collection_size(ref->c),
+                  skipped ? skipped : "[]");
+        r->status = 200;
+        return 200;
+    }
     int64_t *assigned = malloc(b->n * sizeof *assigned);
     if (!assigned) return reply_error(r, 500, "internal", "out of memory");
     int rc = vs_collection_add(ref->c, b->n, b->x, b->ids, b->texts, (const char *const *)b->metadata, assigned);
@@ -89,7 +96,9 @@ static int commit(request *r, coll_ref *ref, batch *b)
     sb *o = &r->out;
     sb_printf(o, "{\"added\":%zu,\"total\":%zu,\"ids\":[", b->n, vs_collection_size(ref->c));
     for (size_t i = 0; i < b->n; i++) sb_printf(o, "%s%lld", i ? "," : "", (long long)assigned[i]);
-    sb_puts(o, "]}");
+    sb_puts(o, "]");
+    if (skipped) sb_printf(o, ",\"skipped\":%s", skipped);
+    sb_puts(o, "}");
     free(assigned);
     r->status = 200;
     return 200;
@@ -147,16 +156,53 @@ int route_vectors(request *r, coll_ref *ref)
         te = te ? te->next : NULL;
         me = me ? me->next : NULL;
     }
-    commit(r, ref, &b);
+    commit(r, ref, &b, NULL);
 done:
     batch_free(&b);
     cJSON_Delete(o);
     return r->status;
 }
 
+/* Texts with no word the model knows embed to a zero vector, which has no direction to
+ * search by. Without skip_empty that is a 400 naming them; with it they are left out and
+ * listed (as their positions in the request) in the reply's "skipped". Returns 0 if replied. */
+static int drop_empty(request *r, batch *b, uint32_t dim, int skip, sb *skipped)
+{
+    size_t keep = 0, n_empty = 0;
+    sb_puts(skipped, "[");
+    for (size_t i = 0; i < b->n; i++) {
+        double norm = 0;
+        for (uint32_t j = 0; j < dim; j++) norm += (double)b->x[i * dim + j] * b->x[i * dim + j];
+        if (norm > 0) {
+            if (keep != i) {
+                memmove(b->x + keep * dim, b->x + i * dim, dim * sizeof *b->x);
+                b->texts[keep] = b->texts[i];
+                free(b->metadata[keep]);
+                b->metadata[keep] = b->metadata[i];
+                b->metadata[i] = NULL;
+                if (b->ids) b->ids[keep] = b->ids[i];
+            }
+            keep++;
+            continue;
+        }
+        if (!skip)
+            return reply_error(r, 400, "empty_embedding",
+                               "text %zu (\"%.80s\") has no word the model knows, so it has no vector; "
+                               "send \"skip_empty\": true to leave such texts out", i, b->texts[i]), 0;
+        sb_printf(skipped, "%s%zu", n_empty++ ? "," : "", i);
+    }
+    sb_puts(skipped, "]");
+    for (size_t i = keep; i < b->n; i++) {
+        free(b->metadata[i]);
+        b->metadata[i] = NULL;
+    }
+    b->n = keep;
+    return 1;
+}
+
 int route_index(request *r, coll_ref *ref)
 {
-    static const char *const allowed[] = {"texts", "documents", NULL};
+    static const char *const allowed[] = {"texts", "documents", "skip_empty", NULL};
     static const char *const doc_fields[] = {"id", "text", "metadata", NULL};
     cJSON *o = parse_object(r);
     if (!o || !only_fields(r, o, allowed)) {
@@ -214,12 +260,19 @@ int route_index(request *r, coll_ref *ref)
         reply_error(r, 400, "bad_request", "either every document has an 'id' or none does (%zu of %zu have one)", with_id, n);
         goto done;
     }
+    const cJSON *skip = cJSON_GetObjectItemCaseSensitive(o, "skip_empty");
+    if (skip && !cJSON_IsBool(skip)) {
+        reply_error(r, 400, "bad_request", "'skip_empty' must be true or false");
+        goto done;
+    }
     int rc = models_embed(ref->model, b.texts, n, b.x);
     if (rc) {
         reply_vs_error(r, rc);
         goto done;
     }
-    commit(r, ref, &b);
+    sb skipped = {0};
+    if (drop_empty(r, &b, dim, cJSON_IsTrue(skip), &skipped)) commit(r, ref, &b, cJSON_IsTrue(skip) ? skipped.s : NULL);
+    free(skipped.s);
 done:
     batch_free(&b);
     cJSON_Delete(o);

@@ -1,8 +1,9 @@
 /* Every route of `vecscale serve` and every error it promises, against a real server on a
  * free loopback port: seed routes, /vectors, documents, batch search, filters, collections,
  * /health, /metrics, /openapi.json, GET /, limits (body, k, batch), malformed JSON, unknown
- * fields, wrong dimension, NaN, unknown collection/document, API keys, and a graceful
- * SIGTERM after which everything acknowledged is still there. */
+ * fields, wrong dimension, NaN, unknown collection/document, API keys, text queries and
+ * indexing through a real model, and a graceful SIGTERM after which everything acknowledged
+ * is still there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,6 +286,51 @@ static void test_limits(void **state)
     assert_int_equal(su_stop(&s, SIGTERM), 0);
 }
 
+/* Text routes with a real model: the 4-dimensional GloVe fixture of the embedding tests. */
+static void test_text_routes(void **state)
+{
+    (void)state;
+    char model[600];
+    snprintf(model, sizeof model, "%s/fixtures/embed/glove_tiny_v1.vsm", VS_TEST_SOURCE_DIR);
+    su_server s = start("text", "--model", model, "--index", "HNSW8", NULL);
+    expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"dimension\":4,\"index_type\":\"HNSW8,Flat\"");
+    expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"metric\":\"cosine\",\"model\":\"");
+    expect_contains(call(&s, "POST", "/index", "{\"texts\":[\"cat\",\"dog dog\",\"sat on the mat\"]}", 200),
+                    "{\"added\":3,\"total\":3,\"ids\":[0,1,2]}");
+    expect_contains(call(&s, "POST", "/index", "{\"documents\":[{\"id\":10,\"text\":\"the big cat\",\"metadata\":{\"size\":\"big\"}}]}", 200),
+                    "\"ids\":[10]");
+    char *r = call(&s, "POST", "/search", "{\"query\":\"cat\",\"k\":2}", 200);
+    assert_non_null(strstr(r, "{\"query\":\"cat\",\"results\":[{\"id\":0,\"score\":1,\"text\":\"cat\",\"metadata\":null},{\"id\":10,"));
+    free(r);
+    expect_contains(call(&s, "POST", "/search", "{\"query\":\"cat\",\"k\":3,\"filter\":{\"size\":\"big\"}}", 200),
+                    "\"results\":[{\"id\":10,\"score\":");
+    expect_contains(call(&s, "POST", "/search/batch", "{\"queries\":[\"dog\",\"mat\"],\"k\":1}", 200),
+                    "{\"results\":[{\"query\":\"dog\",\"results\":[{\"id\":1,\"score\":1,\"text\":\"dog dog\"");
+    expect_error(&s, "POST", "/index", "{\"documents\":[{\"text\":\"cat\",\"colour\":1}]}", 400, "unknown_field");
+    expect_error(&s, "POST", "/index", "{\"documents\":[{\"id\":20,\"text\":\"cat\"},{\"text\":\"dog\"}]}", 400, "bad_request");
+    expect_error(&s, "POST", "/index", "{\"documents\":[{\"id\":0,\"text\":\"cat\"}]}", 409, "duplicate_id");
+    expect_error(&s, "POST", "/index", "{\"texts\":[\"cat\",7]}", 400, "bad_request");
+    expect_error(&s, "POST", "/index", "{\"texts\":[\"cat\",\"zzz qqq\"]}", 400, "empty_embedding");
+    expect_contains(call(&s, "POST", "/index", "{\"texts\":[\"zzz qqq\",\"sat\"],\"skip_empty\":true}", 200),
+                    "{\"added\":1,\"total\":5,\"ids\":[11],\"skipped\":[0]}");
+    expect_error(&s, "POST", "/search", "{\"query\":\"\"}", 400, "bad_request");
+    expect_error(&s, "POST", "/search", "{\"query\":\"cat\",\"vector\":[1,0,0,0]}", 400, "bad_request");
+    expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"total_vectors\":5,");
+    /* A named collection with the same model; the dimension comes from the model. */
+    char body[900];
+    snprintf(body, sizeof body, "{\"name\":\"words\",\"model\":\"%s\",\"dimension\":5}", model);
+    expect_error(&s, "POST", "/collections", body, 400, "dimension_mismatch");
+    snprintf(body, sizeof body, "{\"name\":\"words\",\"model\":\"%s\",\"index\":\"Flat\"}", model);
+    expect_contains(call(&s, "POST", "/collections", body, 201), "\"dimension\":4");
+    expect_contains(call(&s, "POST", "/collections/words/index", "{\"texts\":[\"mat\"]}", 200), "\"total\":1");
+    expect_contains(call(&s, "POST", "/collections/words/search", "{\"query\":\"the mat\",\"k\":1}", 200),
+                    "\"results\":[{\"id\":0,");
+    assert_int_equal(su_stop(&s, SIGTERM), 0);
+    s = start("text", NULL); /* the model is reopened from the collection's record */
+    expect_contains(call(&s, "POST", "/search", "{\"query\":\"dog\",\"k\":1}", 200), "\"results\":[{\"id\":1,");
+    assert_int_equal(su_stop(&s, SIGTERM), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -300,6 +346,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_collections),
         cmocka_unit_test(test_api_key),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_text_routes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc == 0) {
