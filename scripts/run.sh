@@ -69,7 +69,8 @@ curl -sf "$URL/stats"; echo
 for q in "a small domesticated carnivore kept as a pet" "large body of salt water" "to move quickly on foot"; do
     echo "query: $q"
     curl -sf "$URL/search" -d "{\"query\": \"$q\", \"k\": 3}" |
-        sed 's/},{/}\n{/g' | sed -n 's/.*"score":\([^,]*\),"text":"\([^"]*\)".*/  \1  \2/p'
+        sed 's/},{"id"/}\n{"id"/g' | sed -n 's/.*"score":\([^,]*\),"text":"\(.*\)","metadata".*/  \1  \2/p'
+    echo
 done
 echo "run.sh: serving $URL — search page $URL/ , API $URL/openapi.json ; Ctrl-C stops (logs are flushed)"
 wait $PID
