@@ -558,6 +558,25 @@ VS_API int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n
 VS_API const char *vs_model_name(const vs_model *m);
 /** Whether output vectors have unit length (1 for both built-in kinds with their defaults). */
 VS_API int vs_model_normalizes(const vs_model *m);
+/** Options of vs_model_pull; zero-initialise and set what you need. */
+typedef struct {
+    const char *endpoint; /**< hub base URL; NULL = $HF_ENDPOINT or "https://huggingface.co" */
+    const char *revision; /**< branch, tag or commit; NULL = "main" */
+    const char *dest_dir; /**< models directory; NULL = $VECSCALE_MODEL_DIR, else the source tree's models/ */
+    long timeout_s;       /**< connect timeout, and a transfer stalled this long fails (0 = 30) */
+    /** Called as bytes arrive (total 0 when unknown); may be NULL. */
+    void (*progress)(const char *file, uint64_t done, uint64_t total, void *ctx);
+    void *ctx;
+} vs_model_pull_options;
+
+/** Downloads a sentence-transformers model ("owner/name") from a Hugging Face hub-style server
+ *  into dest_dir/owner/name/ with libcurl: the files a BERT directory needs (config, tokenizer,
+ *  model.safetensors, sentence-transformers configs). Each file arrives as NAME.part, resumes
+ *  with an HTTP Range request after an interruption, and is checked against the size and
+ *  SHA-256 of the hub's listing before it is renamed into place. $HF_TOKEN, if set, is sent as
+ *  a bearer token. out_dir (may be NULL) receives the model directory. Blocking; every transfer
+ *  has the timeouts above; no thread is started. */
+VS_API int vs_model_pull(const char *repo, const vs_model_pull_options *opts, char *out_dir, size_t cap);
 /** Converts a GloVe text file (one "word v1 ... vD" per line) into a vecscale model file
  *  (kind 3, float16 vectors unless f32 is nonzero), written atomically to out_path. */
 VS_API int vs_model_import_glove(const char *text_path, const char *out_path, int f32);

@@ -12,7 +12,11 @@ log() { echo "fetch_models: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ -x "$VS" ] || die "$VS not found: build first (cmake -S . -B build && cmake --build build)"
-if [ -f "$OUT" ] && "$VS" model info "$OUT" >/dev/null 2>&1; then
+# A model that opens and has the no-known-word fallback (GUNK, added later) is kept.
+fallback_ok() {
+    printf 'qqxqzzq\n' | "$VS" embed --model "$OUT" 2>/dev/null | od -An -tx1 -j4 | grep -q '[1-9a-f]'
+}
+if [ -f "$OUT" ] && "$VS" model info "$OUT" >/dev/null 2>&1 && fallback_ok; then
     log "$OUT present"
     exit 0
 fi

@@ -11,11 +11,16 @@
 static const char *HELP =
     "usage: vecscale model import-glove --input FILE|- --output FILE.vsm [--f32]\n"
     "       vecscale model info NAME|PATH\n"
-    "       vecscale model tokenize --model DIR [--input FILE]\n\n"
+    "       vecscale model tokenize --model DIR [--input FILE]\n"
+    "       vecscale model pull OWNER/NAME [--endpoint URL] [--dir DIR] [--revision REV] [--timeout S]\n\n"
     "import-glove converts GloVe text (\"word v1 ... vD\" per line) into a vecscale model file\n"
     "(float16 vectors unless --f32). info opens a model and prints its name and dimension.\n"
     "tokenize prints the token IDs a BERT model directory gives each input line ([CLS] ... [SEP],\n"
-    "truncated to its max_seq_length), space-separated, one line per input line.\n";
+    "truncated to its max_seq_length), space-separated, one line per input line.\n"
+    "pull downloads a sentence-transformers model from the Hugging Face hub (or --endpoint, a\n"
+    "server with the hub's layout; also $HF_ENDPOINT, $HF_TOKEN) into DIR/OWNER/NAME (default\n"
+    "$VECSCALE_MODEL_DIR or models/), resuming interrupted files and checking size and SHA-256;\n"
+    "then `--model OWNER/NAME` finds it.\n";
 
 static int import_glove(int argc, char **argv)
 {
@@ -111,9 +116,58 @@ static int tokenize(int argc, char **argv)
     return status;
 }
 
+static void pull_progress(const char *file, uint64_t done, uint64_t total, void *ctx)
+{
+    cli_progress *bar = ctx;
+    if (bar->label != file) {
+        if (bar->label) cli_progress_finish(bar);
+        cli_progress_start(bar, file, total ? total : 1);
+    }
+    cli_progress_update(bar, total ? done : 0);
+}
+
+static int pull(int argc, char **argv)
+{
+    vs_model_pull_options o = {0};
+    static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'}, {"dir", required_argument, 0, 'd'},
+                                         {"revision", required_argument, 0, 'r'}, {"timeout", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    uint32_t timeout = 30;
+    int c;
+    while ((c = getopt_long(argc, argv, "e:d:r:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': o.endpoint = optarg; break;
+        case 'd': o.dest_dir = optarg; break;
+        case 'r': o.revision = optarg; break;
+        case 't':
+            if (cli_parse_u32(optarg, 1, 3600, &timeout)) return cli_usage_error("model pull", "bad --timeout '%s'", optarg);
+            break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: return cli_usage_error("model pull", "unknown option");
+        }
+    }
+    if (optind != argc - 1) return cli_usage_error("model pull", "expected one model name, e.g. sentence-transformers/all-MiniLM-L6-v2");
+    o.timeout_s = (long)timeout;
+    cli_progress bar = {0};
+    o.progress = pull_progress;
+    o.ctx = &bar;
+    char dir[4200];
+    double t0 = cli_now();
+    int rc = vs_model_pull(argv[optind], &o, dir, sizeof dir);
+    if (bar.label) cli_progress_finish(&bar);
+    if (rc) return cli_fail(argv[optind], rc);
+    vs_model *m;
+    rc = vs_model_open(dir, &m);
+    if (rc) return cli_fail(dir, rc);
+    printf("pulled %s into %s in %.1f s: dimension %zu%s\n", argv[optind], dir, cli_now() - t0, vs_model_dim(m),
+           vs_model_normalizes(m) ? ", normalised" : "");
+    vs_model_close(m);
+    return 0;
+}
+
 int cmd_model(int argc, char **argv)
 {
-    if (argc < 2) return cli_usage_error("model", "expected a subcommand: import-glove, info, tokenize");
+    if (argc < 2) return cli_usage_error("model", "expected a subcommand: import-glove, info, tokenize, pull");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(HELP, stdout);
         return 0;
@@ -121,5 +175,6 @@ int cmd_model(int argc, char **argv)
     if (!strcmp(argv[1], "import-glove")) return import_glove(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tokenize")) return tokenize(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "pull")) return pull(argc - 1, argv + 1);
     return cli_usage_error("model", "unknown subcommand '%s'", argv[1]);
 }

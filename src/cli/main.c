@@ -21,7 +21,7 @@ static const struct {
     {"cluster", cmd_cluster, "shard map in etcd, node registration, cluster status"},
     {"route", cmd_route, "HTTP router over a sharded cluster (fan-out, retries, merge)"},
     {"embed", cmd_embed, "embed lines of text into vectors (.fvecs/.npy)"},
-    {"model", cmd_model, "import a GloVe model, describe a model"},
+    {"model", cmd_model, "pull, import, describe a model; token IDs of texts"},
     {"serve", cmd_serve, "HTTP search service over collections (write-ahead logged)"},
 };
 

@@ -26,6 +26,7 @@ struct vs_glove {
     const char *strs;
     const uint32_t *offs, *hash;
     const void *vecs;
+    const float *unk; /* GUNK: the vector of a text with no known word (NULL: zeros) */
     char name[VS_GLOVE_NAME_LEN + 1];
 };
 
@@ -72,6 +73,12 @@ static int parse(vs_glove *g, const char *path)
     if (!g->hash) goto out;
     g->vecs = vs_container_require(c, VS_TAG('G', 'V', 'E', 'C'), g->n * g->dim * (g->dtype ? 2 : 4), path, &rc);
     if (!g->vecs) goto out;
+    uint64_t unk_len;
+    g->unk = vs_container_find(c, VS_TAG('G', 'U', 'N', 'K'), &unk_len); /* optional: absent in older files */
+    if (g->unk && unk_len != (uint64_t)g->dim * 4) {
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: GUNK has %llu bytes, expected %u", path, (unsigned long long)unk_len, g->dim * 4);
+        goto out;
+    }
     /* Every pointer a lookup follows must stay inside the file, even for a forged checksum. */
     if (g->strs[g->str_len - 1] != 0) {
         rc = vs_fail(VS_ERR_CORRUPT, "%s: word table is not NUL-terminated", path);
@@ -212,6 +219,7 @@ size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, floa
         }
         i += (size_t)step;
     }
+    if (found == 0 && g->unk) memcpy(out, g->unk, g->dim * sizeof(float));
     double ss = 0;
     for (uint32_t d = 0; d < g->dim; d++) ss += (double)out[d] * out[d];
     if (ss > 0) {

@@ -8,9 +8,13 @@
  *   GOFF  u32 offset of each word in GSTR
  *   GHSH  u32 open-addressing table (linear probing on XXH3-64 of the word): row + 1, 0 = empty
  *   GVEC  words x dim vectors in dtype
+ *   GUNK  dim float32, the fallback vector (optional: readers skip sections they do not know,
+ *         so adding it needed no version bump)
  * Sentences are split into words of letters, digits and combining marks (Unicode categories L,
  * N, M), lower-cased; known words are averaged and the mean normalised to unit length. A text
- * with no known word embeds as the zero vector. */
+ * with no known word embeds as GUNK (the mean of all word vectors, written by import),
+ * normalised, so every text gets a unit vector a cosine index accepts; files without GUNK
+ * give the zero vector there. */
 #ifndef VS_EMBED_GLOVE_H
 #define VS_EMBED_GLOVE_H
 

@@ -32,6 +32,7 @@ int vs_glove_write(const char *path, const char *name, char *const *words, size_
     char *strs = malloc(str_len);
     uint32_t *offs = malloc(n * sizeof *offs), *hash = calloc(slots, sizeof *hash);
     void *vec = malloc(n * dim * (size_t)(f32 ? 4 : 2));
+    float *unk = NULL;
     if (!strs || !offs || !hash || !vec) {
         rc = vs_fail(VS_ERR_NOMEM, "out of memory for a %zu-word model", n);
         goto out;
@@ -57,6 +58,18 @@ int vs_glove_write(const char *path, const char *name, char *const *words, size_
     if (f32) memcpy(vec, vectors, n * dim * sizeof(float));
     else
         for (size_t i = 0; i < n * dim; i++) ((uint16_t *)vec)[i] = vs_f32_to_f16(vectors[i]);
+    /* The fallback for texts with no known word: the mean word vector (summed in double). */
+    double *acc = calloc(dim, sizeof *acc);
+    unk = malloc(dim * sizeof *unk);
+    if (!acc || !unk) {
+        free(acc);
+        rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t d = 0; d < dim; d++) acc[d] += vectors[i * dim + d];
+    for (uint32_t d = 0; d < dim; d++) unk[d] = (float)(acc[d] / (double)n);
+    free(acc);
     uint8_t meta[4 * 4 + 3 * 8 + VS_GLOVE_NAME_LEN] = {0};
     put32(meta, VS_GLOVE_TYPE_AVG);
     put32(meta + 4, dim);
@@ -73,12 +86,14 @@ int vs_glove_write(const char *path, const char *name, char *const *words, size_
         (rc = vs_container_add(w, VS_TAG('G', 'S', 'T', 'R'), VS_SECTION_BULK, strs, str_len)) ||
         (rc = vs_container_add(w, VS_TAG('G', 'O', 'F', 'F'), VS_SECTION_BULK, offs, n * 4)) ||
         (rc = vs_container_add(w, VS_TAG('G', 'H', 'S', 'H'), VS_SECTION_BULK, hash, slots * 4)) ||
-        (rc = vs_container_add(w, VS_TAG('G', 'V', 'E', 'C'), VS_SECTION_BULK, vec, n * dim * (uint64_t)(f32 ? 4 : 2)))) {
+        (rc = vs_container_add(w, VS_TAG('G', 'V', 'E', 'C'), VS_SECTION_BULK, vec, n * dim * (uint64_t)(f32 ? 4 : 2))) ||
+        (rc = vs_container_add(w, VS_TAG('G', 'U', 'N', 'K'), 0, unk, dim * sizeof(float)))) {
         vs_container_abort(w);
         goto out;
     }
     rc = vs_container_commit(w);
 out:
+    free(unk);
     free(strs);
     free(offs);
     free(hash);

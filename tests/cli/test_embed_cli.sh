@@ -55,6 +55,9 @@ head -c $(($(wc -c <"$T/tiny.vsm") / 2)) "$T/tiny.vsm" >"$T/cut.vsm"
 expect "truncated model" 1 "cut.vsm" "$VS" embed --model "$T/cut.vsm" --input "$T/texts.txt"
 printf 'a 1 2\nb 1\n' >"$T/bad_glove.txt"
 expect "bad GloVe text" 1 "bad_glove.txt:2: 1 values, expected 2" "$VS" model import-glove --input "$T/bad_glove.txt" --output "$T/b.vsm"
+printf 'Hello, World!\n' >"$T/hello.txt"
+expect "model tokenize" 0 "^2 110 78 139 67 3$" "$VS" model tokenize --model "$FIX/bert_tiny_f32" --input "$T/hello.txt"
+expect "model tokenize needs BERT" 1 "is not a BERT model" "$VS" model tokenize --model "$T/tiny.vsm" --input "$T/hello.txt"
 expect "embed --help" 0 "usage: vecscale embed" "$VS" embed --help
 expect "model --help" 0 "import-glove" "$VS" model --help
 
