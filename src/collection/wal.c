@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -69,22 +70,28 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+/* The header is written to a temporary file and renamed into place, so a crash during
+ * creation (a snapshot switching logs) leaves either no log or a complete empty one. */
 static int create_file(const char *path, uint64_t generation, int *fd_out)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return vs_fail(VS_ERR_IO, "create %s: %s", path, strerror(errno));
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.new", path);
+    unlink(tmp);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return vs_fail(VS_ERR_IO, "create %s: %s", tmp, strerror(errno));
     uint8_t h[VS_WAL_HEADER_SIZE];
     memcpy(h, WAL_MAGIC, 8);
     put32(h + 8, WAL_VERSION);
     put32(h + 12, VS_WAL_HEADER_SIZE);
     put64(h + 16, generation);
     put64(h + 24, XXH3_64bits(h, 24));
-    int rc = write_all(fd, h, sizeof h, path);
-    if (!rc && fdatasync(fd)) rc = vs_fail(VS_ERR_IO, "fdatasync %s: %s", path, strerror(errno));
+    int rc = write_all(fd, h, sizeof h, tmp);
+    if (!rc && fdatasync(fd)) rc = vs_fail(VS_ERR_IO, "fdatasync %s: %s", tmp, strerror(errno));
+    if (!rc && rename(tmp, path)) rc = vs_fail(VS_ERR_IO, "rename %s: %s", tmp, strerror(errno));
     if (!rc) rc = fsync_dir_of(path);
     if (rc) {
         close(fd);
-        unlink(path);
+        unlink(tmp);
         return rc;
     }
     *fd_out = fd;
@@ -164,7 +171,15 @@ int vs_wal_open(const char *path, uint64_t generation, vs_wal_replay_fn fn, void
     pthread_cond_init(&w->cv, NULL);
     int rc;
     int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < (off_t)VS_WAL_HEADER_SIZE) {
+        /* Shorter than its header: a creation cut short, before any record could exist. */
+        close(fd);
+        fd = -1;
+        errno = ENOENT;
+        if (unlink(path)) fd = -2;
+    }
+    if (fd < 0 && errno == ENOENT && fd != -2) {
         rc = create_file(path, generation, &w->fd);
         w->next_seq = 1;
         w->file_size = VS_WAL_HEADER_SIZE;
