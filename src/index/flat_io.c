@@ -30,7 +30,7 @@ int vs_flat_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const cha
     const int64_t *ids = vs_container_require(c, TAG_FIDS, ntotal * sizeof(int64_t), origin, &rc);
     if (rc) return rc;
     const float *norms = NULL;
-    if (ix->metric == VS_METRIC_L2) {
+    if (ix->metric == VS_METRIC_L2 && ntotal > 0) { /* an empty index has no norms to save */
         norms = vs_container_require(c, TAG_FNRM, ntotal * sizeof(float), origin, &rc);
         if (rc) return rc;
     }
