@@ -12,10 +12,20 @@ static vs_hnsw *hnsw_of(const vs_index *ix) { return ix->impl; }
 
 static int hnsw_init(vs_index *ix)
 {
-    if (ix->spec.code != VS_CODE_FLAT || ix->spec.refine_flat)
-        return vs_fail(VS_ERR_UNSUPPORTED, "HNSW supports only float32 (Flat) vectors in this build");
+    if ((ix->spec.code != VS_CODE_FLAT && !vs_sq_kind_ok(ix->spec.code)) || ix->spec.refine_flat)
+        return vs_fail(VS_ERR_UNSUPPORTED, "HNSW stores Flat or scalar-quantised (SQ8, SQ4, SQfp16, SQbf16) vectors");
     vs_hnsw *h = calloc(1, sizeof *h);
     if (!h) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    h->vec_bytes = (size_t)ix->dim * sizeof(float);
+    if (ix->spec.code != VS_CODE_FLAT) {
+        int rc = vs_sq_init(&h->sq, ix->spec.code, ix->dim);
+        if (rc) {
+            free(h);
+            return rc;
+        }
+        h->quant = 1;
+        h->vec_bytes = vs_sq_code_size(&h->sq);
+    }
     h->M = ix->spec.hnsw_m;
     h->M0 = 2 * h->M;
     h->efc = ix->ef_construction ? ix->ef_construction : VS_HNSW_DEFAULT_EFC;
@@ -30,7 +40,7 @@ static int hnsw_init(vs_index *ix)
     h->level_mult = 1.0 / log((double)h->M);
     h->off_vec = 16 + 4 * (size_t)h->M0;
     /* Keep records 16-byte multiples so vectors stay 16-byte aligned (M0 is even). */
-    h->rec_size = (h->off_vec + 4 * (size_t)h->dim + 15) / 16 * 16;
+    h->rec_size = (h->off_vec + h->vec_bytes + 15) / 16 * 16;
     h->owned = 1;
     atomic_init(&h->n, 0);
     atomic_init(&h->n_deleted, 0);
@@ -41,11 +51,12 @@ static int hnsw_init(vs_index *ix)
     for (unsigned i = 0; i < VS_HNSW_LOCK_STRIPES; i++) pthread_mutex_init(&h->locks[i], NULL);
     h->map_ready = 1;
     if (vs_idmap_init(&h->map, 1024)) {
+        vs_sq_destroy(&h->sq);
         free(h);
         return vs_fail(VS_ERR_NOMEM, "out of memory");
     }
     ix->impl = h;
-    ix->trained = 1;
+    ix->trained = h->quant ? h->sq.trained : 1;
     return VS_OK;
 }
 
@@ -62,6 +73,10 @@ static void free_scratch(vs_hnsw_scratch *s)
     free(s->work);
     free(s->nbr);
     free(s->orph);
+    for (int i = 0; i < 2; i++) {
+        free(s->A[i].buf);
+        if (s->A[i].pq_ready) vs_sq_query_destroy(&s->A[i].pq);
+    }
     free(s);
 }
 
@@ -81,6 +96,7 @@ static void hnsw_destroy(vs_index *ix)
     }
     free(h->upper_arena);
     vs_idmap_destroy(&h->map);
+    vs_sq_destroy(&h->sq);
     while (h->pool) {
         vs_hnsw_scratch *s = h->pool;
         h->pool = s->next;
@@ -95,8 +111,12 @@ static void hnsw_destroy(vs_index *ix)
 
 static int hnsw_train(vs_index *ix, size_t n, const float *x)
 {
-    (void)ix; (void)n; (void)x;
-    return VS_OK; /* fp32 HNSW learns nothing before adding */
+    vs_hnsw *h = hnsw_of(ix);
+    if (!h->quant || h->sq.trained) return VS_OK; /* fp32, fp16 and bf16 learn nothing */
+    if (atomic_load(&h->n)) return vs_fail(VS_ERR_INVALID_ARG, "HNSW,SQ ranges cannot change once vectors are stored");
+    int rc = vs_sq_train(&h->sq, n, x);
+    if (!rc) ix->trained = h->sq.trained;
+    return rc;
 }
 
 /* First write to a loaded or viewed index: copy records and upper lists into owned memory and
@@ -237,6 +257,33 @@ int vs_hnsw_visit_begin(vs_hnsw_scratch *s, size_t n)
     return 0;
 }
 
+int vs_hnsw_anchor_vec(const vs_hnsw *h, vs_hnsw_anchor *a, const float *x)
+{
+    a->v = x;
+    a->quant = h->quant;
+    if (!h->quant) return 0;
+    /* Prepared lazily: the step sizes come from the trained ranges. */
+    if (!a->pq_ready) {
+        if (vs_sq_query_init(&a->pq, &h->sq, h->l2)) return -1;
+        a->pq_ready = 1;
+    }
+    vs_sq_query_set(&a->pq, x);
+    return 0;
+}
+
+int vs_hnsw_anchor_node(const vs_hnsw *h, vs_hnsw_anchor *a, uint32_t node)
+{
+    const uint8_t *rec = vs_hnsw_rec(h, node);
+    if (!h->quant) {
+        a->v = vs_hnsw_rec_vec(h, rec);
+        a->quant = 0;
+        return 0;
+    }
+    if (vs_hnsw_grow((void **)&a->buf, &a->buf_cap, h->dim, sizeof *a->buf)) return -1;
+    vs_sq_decode(&h->sq, 1, rec + h->off_vec, a->buf);
+    return vs_hnsw_anchor_vec(h, a, a->buf);
+}
+
 static int hnsw_get(const vs_index *ix, int64_t id, float *out)
 {
     vs_hnsw *h = hnsw_of(ix);
@@ -244,7 +291,8 @@ static int hnsw_get(const vs_index *ix, int64_t id, float *out)
     int rc = vs_hnsw_ensure_map(h);
     uint64_t node = 0;
     int found = !rc && vs_idmap_get(&h->map, id, &node);
-    if (found) memcpy(out, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, (uint32_t)node)), ix->dim * sizeof *out);
+    if (found && h->quant) vs_sq_decode(&h->sq, 1, vs_hnsw_rec(h, (uint32_t)node) + h->off_vec, out);
+    else if (found) memcpy(out, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, (uint32_t)node)), ix->dim * sizeof *out);
     pthread_mutex_unlock(&h->map_lock);
     if (rc) return rc;
     return found ? VS_OK : vs_fail(VS_ERR_NOT_FOUND, "id %lld is not in the index", (long long)id);
@@ -270,7 +318,7 @@ static size_t hnsw_memory(const vs_index *ix)
     return b;
 }
 
-static size_t hnsw_code_size(const vs_index *ix) { return (size_t)ix->dim * sizeof(float); }
+static size_t hnsw_code_size(const vs_index *ix) { return hnsw_of(ix)->vec_bytes; }
 
 const vs_index_ops vs_hnsw_ops = {
     .name = "HNSW",

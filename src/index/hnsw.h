@@ -28,6 +28,7 @@
 #include "core/idmap.h"
 #include "index/index_impl.h"
 #include "kernels/kernels.h"
+#include "quant/sq.h"
 
 #define VS_HNSW_BLOCK0_SHIFT 10u /* first block: 1024 nodes, then doubling */
 #define VS_HNSW_MAX_BLOCKS 32u   /* 1024 * (2^32 - 1) nodes: more than u32 IDs can name */
@@ -47,6 +48,18 @@ typedef struct {
     uint32_t id;
 } vs_hnsw_pair;
 
+/* A point distances are measured from: a query, a vector being inserted, or a stored node.
+ * With quantised storage it carries the point prepared against the codes, so every distance
+ * is "anchor to stored code" (asymmetric, no decoding on the hot path). */
+typedef struct {
+    const float *v;
+    float *buf; /* a decoded node (quantised storage) */
+    size_t buf_cap;
+    vs_sq_query pq;
+    int pq_ready;
+    int quant;
+} vs_hnsw_anchor;
+
 /* Per-thread search state, pooled in the index and reused across queries and calls. The
  * visited set is a generation-stamped array: a new query bumps `gen` instead of clearing. */
 typedef struct vs_hnsw_scratch {
@@ -61,6 +74,7 @@ typedef struct vs_hnsw_scratch {
     size_t work_cap;
     uint32_t *nbr;      /* unvisited neighbours of the node being expanded */
     size_t nbr_cap;
+    vs_hnsw_anchor A[2]; /* [0]: the query or base of a list rewrite, [1]: the heuristic's */
     uint32_t *orph;     /* nodes whose last layer-0 in-link a writer removed (hnsw_links.c) */
     size_t n_orph, orph_cap;
     struct vs_hnsw_scratch *next;
@@ -77,7 +91,10 @@ typedef struct {
     int l2;
     int keep_pruned;  /* Algorithm 4's keepPrunedConnections */
     size_t rec_size;  /* bytes of one level-0 record */
-    size_t off_vec;   /* offset of the vector inside a record */
+    size_t off_vec;   /* offset of the vector (or its code) inside a record */
+    size_t vec_bytes; /* bytes of the stored vector or code */
+    int quant;        /* vectors stored as scalar-quantised codes (HNSW{M},SQ8 ...) */
+    vs_sq sq;
     double level_mult;
     uint64_t seed;
 
@@ -168,6 +185,14 @@ static inline float vs_hnsw_dist(const vs_hnsw *h, const vs_kernel_table *kt, co
     return h->l2 ? kt->l2sq(a, b, h->dim) : -kt->dot(a, b, h->dim);
 }
 
+/* Key from an anchor to a stored node's record. */
+static inline float vs_hnsw_adist(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_anchor *a,
+                                  const uint8_t *rec)
+{
+    if (a->quant) return vs_sq_key(&a->pq, rec + h->off_vec);
+    return vs_hnsw_dist(h, kt, a->v, (const float *)(rec + h->off_vec));
+}
+
 static inline pthread_mutex_t *vs_hnsw_lock_of(vs_hnsw *h, uint32_t node)
 {
     return &h->locks[node & (VS_HNSW_LOCK_STRIPES - 1)];
@@ -182,23 +207,26 @@ void vs_hnsw_scratch_put(vs_hnsw *h, vs_hnsw_scratch *s);
 /* Starts a new visited generation covering nodes [0, n); -1 on allocation failure. */
 int vs_hnsw_visit_begin(vs_hnsw_scratch *s, size_t n);
 int vs_hnsw_grow(void **p, size_t *cap, size_t need, size_t elem);
+/* Anchors at a float vector (kept by the caller) or at a stored node; -1 when out of memory. */
+int vs_hnsw_anchor_vec(const vs_hnsw *h, vs_hnsw_anchor *a, const float *x);
+int vs_hnsw_anchor_node(const vs_hnsw *h, vs_hnsw_anchor *a, uint32_t node);
 
 /* hnsw_build.c */
 int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids);
 /* Algorithm 4 over cand[0..n) sorted ascending by distance to the base vector; writes up to
  * max_out chosen IDs to out and returns how many. */
 size_t vs_hnsw_select(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_pair *cand, size_t n,
-                      size_t max_out, vs_hnsw_pair *out);
+                      size_t max_out, vs_hnsw_pair *out, vs_hnsw_scratch *s);
 
 /* hnsw_search.c */
 /* Best-first search of one layer from the given entry points, ef results kept in s->res
  * (a max-heap); returns the result count or -1 when out of memory. Nodes failing
  * `filter` or deleted (when skip_deleted) are traversed but not returned. */
-long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const float *q, const vs_hnsw_pair *eps,
+long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_anchor *q, const vs_hnsw_pair *eps,
                           size_t n_eps, unsigned level, size_t ef, const vs_filter *filter, int skip_deleted,
                           size_t n_limit, vs_hnsw_scratch *s);
 /* Greedy descent (ef = 1) on one layer, updating *cur / *cur_d. */
-void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const float *q, unsigned level, size_t n_limit,
+void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_anchor *q, unsigned level, size_t n_limit,
                     uint32_t *cur, float *cur_d);
 void vs_hnsw_sort_pairs(vs_hnsw_pair *p, size_t n);
 int vs_hnsw_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,

@@ -27,20 +27,21 @@ static uint32_t node_level(const vs_hnsw *h, uint64_t node)
 }
 
 size_t vs_hnsw_select(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_pair *cand, size_t n,
-                      size_t max_out, vs_hnsw_pair *out)
+                      size_t max_out, vs_hnsw_pair *out, vs_hnsw_scratch *s)
 {
+    vs_hnsw_anchor *a = &s->A[1];
     size_t got = 0;
     /* Pruned candidates are remembered by index to refill with (keepPrunedConnections). */
     size_t pruned_idx[1024];
     size_t n_pruned = 0;
     for (size_t i = 0; i < n && got < max_out; i++) {
-        const float *cv = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, cand[i].id));
-        int good = 1;
+        int good = vs_hnsw_anchor_node(h, a, cand[i].id) == 0; /* out of memory: keep it */
         /* Keep c only if it is closer to the base than to every neighbour already kept:
          * otherwise that neighbour already leads towards c (diversity over proximity). */
+        int ok = good;
         for (size_t j = 0; j < got && good; j++)
-            if (vs_hnsw_dist(h, kt, cv, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, out[j].id))) < cand[i].d) good = 0;
-        if (good) out[got++] = cand[i];
+            if (vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, out[j].id)) < cand[i].d) good = 0;
+        if (good || !ok) out[got++] = cand[i];
         else if (n_pruned < sizeof pruned_idx / sizeof pruned_idx[0]) pruned_idx[n_pruned++] = i;
     }
     if (h->keep_pruned)
@@ -87,18 +88,22 @@ static int link_back(vs_hnsw *h, const vs_kernel_table *kt, uint32_t e, uint32_t
         pthread_mutex_unlock(lk);
         return -1;
     }
-    const float *ev = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, e));
+    vs_hnsw_anchor *a = &s->A[0];
+    if (vs_hnsw_anchor_node(h, a, e)) {
+        pthread_mutex_unlock(lk);
+        return -1;
+    }
     vs_hnsw_pair *c = s->work, *out = s->work + cap + 1;
     size_t nc = 0;
     size_t n_limit = atomic_load_explicit(&h->n, memory_order_acquire);
     for (uint32_t j = 0; j < cnt; j++) {
         uint32_t v = atomic_load_explicit(&list[1 + j], memory_order_relaxed);
         if (v >= n_limit) continue;
-        c[nc++] = (vs_hnsw_pair){vs_hnsw_dist(h, kt, ev, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v))), v};
+        c[nc++] = (vs_hnsw_pair){vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, v)), v};
     }
-    c[nc++] = (vs_hnsw_pair){vs_hnsw_dist(h, kt, ev, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, node))), node};
+    c[nc++] = (vs_hnsw_pair){vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, node)), node};
     vs_hnsw_sort_pairs(c, nc);
-    size_t got = vs_hnsw_select(h, kt, c, nc, cap, out);
+    size_t got = vs_hnsw_select(h, kt, c, nc, cap, out, s);
     int rc = 0;
     if (level == 0) rc = vs_hnsw_write_list0(h, e, out, got, s);
     else write_list(list, out, got);
@@ -106,10 +111,12 @@ static int link_back(vs_hnsw *h, const vs_kernel_table *kt, uint32_t e, uint32_t
     return rc;
 }
 
-/* Inserts a created node into the graph (Algorithm 1). */
-static int insert(vs_hnsw *h, const vs_kernel_table *kt, uint32_t node, vs_hnsw_scratch *s)
+/* Inserts a created node into the graph (Algorithm 1); x is its float vector (the input row:
+ * with quantised storage the neighbours are found from the exact vector). */
+static int insert(vs_hnsw *h, const vs_kernel_table *kt, uint32_t node, const float *x, vs_hnsw_scratch *s)
 {
-    const float *q = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, node));
+    vs_hnsw_anchor *q = &s->A[0];
+    if (vs_hnsw_anchor_vec(h, q, x)) return -1;
     const uint32_t L = vs_hnsw_meta_of(h, node)->level;
     uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
     if (e == VS_HNSW_EMPTY) {
@@ -125,7 +132,7 @@ static int insert(vs_hnsw *h, const vs_kernel_table *kt, uint32_t node, vs_hnsw_
     size_t n_limit = atomic_load_explicit(&h->n, memory_order_acquire);
     uint32_t cur = (uint32_t)e;
     uint32_t top = (uint32_t)(e >> 32);
-    float cur_d = vs_hnsw_dist(h, kt, q, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, cur)));
+    float cur_d = vs_hnsw_adist(h, kt, q, vs_hnsw_rec(h, cur));
     for (uint32_t l = top; l > L; l--) vs_hnsw_greedy(h, kt, q, l, n_limit, &cur, &cur_d);
 
     uint32_t start = L < top ? L : top;
@@ -146,7 +153,7 @@ static int insert(vs_hnsw *h, const vs_kernel_table *kt, uint32_t node, vs_hnsw_
         /* hnswlib and the paper connect M neighbours on every layer; layer 0 lists may grow
          * to M0 through reverse links. */
         vs_hnsw_pair *dst = s->work + 2 * ((size_t)h->M0 + 1) + (size_t)l * per;
-        n_chosen[l] = vs_hnsw_select(h, kt, s->res, m, h->M, dst);
+        n_chosen[l] = vs_hnsw_select(h, kt, s->res, m, h->M, dst, s);
         if (m) ep = s->res[0];
     }
     for (uint32_t l = 0; l <= start; l++) {
@@ -182,6 +189,8 @@ typedef struct {
     vs_hnsw *h;
     const vs_kernel_table *kt;
     size_t first;
+    const float *x; /* the row of node `first` */
+    size_t dim;
     vs_hnsw_scratch **scratch;
     atomic_int failed;
 } build_job;
@@ -190,7 +199,7 @@ static void insert_task(size_t i, unsigned worker, void *ctx)
 {
     build_job *J = ctx;
     if (atomic_load_explicit(&J->failed, memory_order_relaxed)) return;
-    if (insert(J->h, J->kt, (uint32_t)(J->first + i), J->scratch[worker])) atomic_store(&J->failed, 1);
+    if (insert(J->h, J->kt, (uint32_t)(J->first + i), J->x + i * J->dim, J->scratch[worker])) atomic_store(&J->failed, 1);
 }
 
 /* Checks the batch's IDs against the index and itself; on success they are in the map. */
@@ -226,9 +235,10 @@ int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
         memcpy(rec, &ids[made], sizeof ids[made]);
         atomic_init(vs_hnsw_rec_flags(rec), 0);
         atomic_init((vs_hnsw_word *)(rec + 12), 0);
-        memcpy(rec + h->off_vec, x + made * ix->dim, ix->dim * sizeof(float));
-        size_t tail = h->rec_size - h->off_vec - ix->dim * sizeof(float);
-        if (tail) memset(rec + h->off_vec + ix->dim * sizeof(float), 0, tail);
+        if (h->quant) vs_sq_encode(&h->sq, 1, x + made * ix->dim, rec + h->off_vec);
+        else memcpy(rec + h->off_vec, x + made * ix->dim, ix->dim * sizeof(float));
+        size_t tail = h->rec_size - h->off_vec - h->vec_bytes;
+        if (tail) memset(rec + h->off_vec + h->vec_bytes, 0, tail);
         vs_hnsw_meta *m = vs_hnsw_meta_of(h, node);
         m->level = node_level(h, node);
         m->upper = NULL;
@@ -257,7 +267,7 @@ int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
 
     unsigned threads = ix->n_threads > 1 ? ix->n_threads : 1;
     if (threads > 256) threads = 256;
-    build_job J = {.h = h, .kt = kt, .first = first};
+    build_job J = {.h = h, .kt = kt, .first = first, .x = x, .dim = ix->dim};
     atomic_init(&J.failed, 0);
     J.scratch = calloc(threads, sizeof *J.scratch);
     int ok = J.scratch != NULL;
@@ -265,11 +275,12 @@ int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
     size_t done = 0;
     if (ok && atomic_load(&h->entry) == VS_HNSW_EMPTY) {
         /* The first node becomes the entry point before the workers start. */
-        ok = insert(h, kt, (uint32_t)first, J.scratch[0]) == 0;
+        ok = insert(h, kt, (uint32_t)first, x, J.scratch[0]) == 0;
         done = 1;
     }
     if (ok && n > done) {
         J.first = first + done;
+        J.x = x + done * ix->dim;
         vs_parallel_for(n - done, threads, insert_task, &J);
         ok = !atomic_load(&J.failed);
     }

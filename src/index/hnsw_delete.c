@@ -48,7 +48,11 @@ int vs_hnsw_repair(vs_hnsw *h, const vs_kernel_table *kt, uint32_t x, vs_hnsw_sc
                 pthread_mutex_unlock(lk);
                 continue;
             }
-            const float *ev = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, e));
+            vs_hnsw_anchor *a = &s->A[0];
+            if (vs_hnsw_anchor_node(h, a, e)) {
+                pthread_mutex_unlock(lk);
+                return -1;
+            }
             vs_hnsw_pair *c = s->work, *out = s->work + 2 * ((size_t)h->M0 + 1);
             size_t nc = 0;
             /* Candidates: e's live neighbours except x, then x's live neighbours except e. */
@@ -60,11 +64,11 @@ int vs_hnsw_repair(vs_hnsw *h, const vs_kernel_table *kt, uint32_t x, vs_hnsw_sc
                     int dup = 0;
                     for (size_t t = 0; t < nc && !dup; t++) dup = c[t].id == v;
                     if (dup) continue;
-                    c[nc++] = (vs_hnsw_pair){vs_hnsw_dist(h, kt, ev, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v))), v};
+                    c[nc++] = (vs_hnsw_pair){vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, v)), v};
                 }
             }
             vs_hnsw_sort_pairs(c, nc);
-            size_t got = vs_hnsw_select(h, kt, c, nc, ecap, out);
+            size_t got = vs_hnsw_select(h, kt, c, nc, ecap, out, s);
             int rc = 0;
             if (l == 0) {
                 rc = vs_hnsw_write_list0(h, e, out, got, s);
@@ -87,7 +91,8 @@ static int consolidate(vs_hnsw *h, const vs_kernel_table *kt, uint32_t e, vs_hns
 {
     size_t n_limit = atomic_load_explicit(&h->n, memory_order_acquire);
     uint32_t top = vs_hnsw_meta_of(h, e)->level;
-    const float *ev = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, e));
+    vs_hnsw_anchor *a = &s->A[0];
+    if (vs_hnsw_anchor_node(h, a, e)) return -1;
     int changed = 0;
     for (uint32_t l = 0; l <= top; l++) {
         pthread_mutex_t *lk = vs_hnsw_lock_of(h, e);
@@ -127,7 +132,7 @@ static int consolidate(vs_hnsw *h, const vs_kernel_table *kt, uint32_t e, vs_hns
                     rc = -1;
                     break;
                 }
-                s->work[nc++] = (vs_hnsw_pair){vs_hnsw_dist(h, kt, ev, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, c))), c};
+                s->work[nc++] = (vs_hnsw_pair){vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, c)), c};
             }
         }
         if (!rc) {
@@ -139,7 +144,7 @@ static int consolidate(vs_hnsw *h, const vs_kernel_table *kt, uint32_t e, vs_hns
         if (!rc) {
             size_t use = nc < 2 * (size_t)cap ? nc : 2 * (size_t)cap;
             vs_hnsw_pair *out = s->work + use;
-            size_t got = vs_hnsw_select(h, kt, s->work, use, cap, out);
+            size_t got = vs_hnsw_select(h, kt, s->work, use, cap, out, s);
             if (l == 0) {
                 rc = vs_hnsw_write_list0(h, e, out, got, s);
             } else {

@@ -6,6 +6,8 @@
  *   HRbb bulk level-0 records of the block's nodes (id, flags, count, links, vector)
  *   HLbb      u8 level of each of the block's nodes (read on open to find upper lists)
  *   HUbb bulk the block's upper lists, node by node, level x (1 + M) u32 each
+ *   HSQR      (HNSW{M},SQ8 / SQ4 only) dim float32 minima, then dim float32 ranges
+ * With quantised storage a record holds the vector's code instead of its floats.
  * Link IDs are not validated on open (that would read every page of a view); every read of a
  * link is bound-checked instead, so a damaged file yields wrong answers, not wild reads. */
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "index/hnsw.h"
 
 #define TAG_HNSW VS_TAG('H', 'N', 'S', 'W')
+#define TAG_SQR VS_TAG('H', 'S', 'Q', 'R')
 #define HDR_BYTES 56
 
 static uint32_t block_tag(char kind, unsigned b) { return VS_TAG('H', kind, '0' + b / 10, '0' + b % 10); }
@@ -50,6 +53,11 @@ int vs_hnsw_save(const vs_index *ix, vs_container_writer *w)
     memcpy(hdr + 40, &h->seed, 8);
     memcpy(hdr + 48, &rs, 8);
     int rc = vs_container_add(w, TAG_HNSW, 0, hdr, sizeof hdr);
+    if (!rc && h->quant && h->sq.vmin) {
+        const void *parts[2] = {h->sq.vmin, h->sq.vdiff};
+        uint64_t lens[2] = {(uint64_t)h->dim * sizeof(float), (uint64_t)h->dim * sizeof(float)};
+        rc = vs_container_add_parts(w, TAG_SQR, 0, parts, lens, 2);
+    }
     unsigned nb = blocks_for(n);
     for (unsigned b = 0; !rc && b < nb; b++) {
         size_t used = used_in_block(b, n), words = 0;
@@ -116,6 +124,17 @@ int vs_hnsw_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const cha
                        origin, (unsigned long long)nodes, (unsigned long long)del, (unsigned long long)ntotal);
     if (nodes == 0 ? entry != VS_HNSW_EMPTY : ((uint32_t)entry >= nodes || (entry >> 32) >= VS_HNSW_MAX_LEVEL))
         return vs_fail(VS_ERR_CORRUPT, "%s: HNSW entry point is invalid", origin);
+    if (h->quant && h->sq.vmin) {
+        const float *rg = need(c, TAG_SQR, 2 * (uint64_t)h->dim * sizeof(float), origin, &rc);
+        if (rc) return rc;
+        float *tmp = malloc(2 * (size_t)h->dim * sizeof *tmp); /* the section may be unaligned */
+        if (!tmp) return vs_fail(VS_ERR_NOMEM, "out of memory opening %s", origin);
+        memcpy(tmp, rg, 2 * (size_t)h->dim * sizeof *tmp);
+        rc = vs_sq_set_ranges(&h->sq, tmp, tmp + h->dim);
+        free(tmp);
+        if (rc) return rc;
+        ix->trained = 1;
+    }
     size_t n = (size_t)nodes;
     unsigned nb = blocks_for(n);
     const uint8_t *recs[VS_HNSW_MAX_BLOCKS] = {0};

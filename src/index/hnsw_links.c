@@ -119,14 +119,14 @@ static int link_from(vs_hnsw *h, const vs_kernel_table *kt, uint32_t f, uint32_t
         vs_hnsw_append_list0(h, f, v);
         done = 1;
     }
-    if (!done && counts(h, f) && force >= 0) {
+    vs_hnsw_anchor *a = &s->A[1];
+    if (!done && counts(h, f) && force >= 0 && vs_hnsw_anchor_node(h, a, f) == 0) {
         /* Entries by distance from f, farthest first. */
         vs_hnsw_pair *by = s->work;
-        const float *fv = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, f));
         size_t nb = 0;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t w = atomic_load_explicit(&list[1 + j], memory_order_relaxed);
-            float d = w < n_limit ? vs_hnsw_dist(h, kt, fv, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, w))) : 0.0f;
+            float d = w < n_limit ? vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, w)) : 0.0f;
             by[nb++] = (vs_hnsw_pair){-d, j}; /* id holds the slot */
         }
         vs_hnsw_sort_pairs(by, nb);
@@ -152,7 +152,8 @@ static int rescue(vs_hnsw *h, const vs_kernel_table *kt, uint32_t v, vs_hnsw_scr
     size_t n_limit = atomic_load_explicit(&h->n, memory_order_acquire);
     if (vs_hnsw_grow((void **)&s->work, &s->work_cap, 2 * ((size_t)h->M0 + 1), sizeof *s->work)) return -1;
     if (reserve_orph(s, 1)) return -1; /* link_from may drop one deleted entry */
-    const float *vv = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v));
+    vs_hnsw_anchor *vv = &s->A[0];
+    if (vs_hnsw_anchor_node(h, vv, v)) return -1;
     uint32_t cap;
     vs_hnsw_word *list = vs_hnsw_list(h, v, 0, &cap);
     uint32_t cnt = vs_hnsw_count(list, cap);
@@ -161,7 +162,7 @@ static int rescue(vs_hnsw *h, const vs_kernel_table *kt, uint32_t v, vs_hnsw_scr
     for (uint32_t j = 0; j < cnt; j++) {
         uint32_t f = atomic_load_explicit(&list[1 + j], memory_order_acquire);
         if (f >= n_limit || f == v || vs_hnsw_rec_deleted(vs_hnsw_rec(h, f))) continue;
-        mine[nm++] = (vs_hnsw_pair){vs_hnsw_dist(h, kt, vv, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, f))), f};
+        mine[nm++] = (vs_hnsw_pair){vs_hnsw_adist(h, kt, vv, vs_hnsw_rec(h, f)), f};
     }
     vs_hnsw_sort_pairs(mine, nm);
     for (size_t j = 0; j < nm; j++) {
@@ -172,7 +173,7 @@ static int rescue(vs_hnsw *h, const vs_kernel_table *kt, uint32_t v, vs_hnsw_scr
     uint64_t e = atomic_load_explicit(&h->entry, memory_order_acquire);
     if (e == VS_HNSW_EMPTY || (uint32_t)e >= n_limit) return 0;
     uint32_t cur = (uint32_t)e;
-    float cur_d = vs_hnsw_dist(h, kt, vv, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, cur)));
+    float cur_d = vs_hnsw_adist(h, kt, vv, vs_hnsw_rec(h, cur));
     for (unsigned l = (unsigned)(e >> 32); l >= 1; l--) vs_hnsw_greedy(h, kt, vv, l, n_limit, &cur, &cur_d);
     vs_hnsw_pair ep = {cur_d, cur};
     long nr = vs_hnsw_search_layer(h, kt, vv, &ep, 1, 0, h->efc, NULL, 1, n_limit, s);
@@ -278,12 +279,13 @@ static int link_replacing(vs_hnsw *h, const vs_kernel_table *kt, uint32_t f, uin
     vs_hnsw_word *list = vs_hnsw_list(h, f, 0, &cap);
     uint32_t cnt = vs_hnsw_count(list, cap);
     vs_hnsw_pair *by = s->work;
-    const float *fv = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, f));
+    vs_hnsw_anchor *a = &s->A[1];
+    if (vs_hnsw_anchor_node(h, a, f)) cnt = 0;
     size_t nb = 0;
     for (uint32_t j = 0; j < cnt; j++) {
         uint32_t w = atomic_load_explicit(&list[1 + j], memory_order_relaxed);
         if (w >= n) continue;
-        by[nb++] = (vs_hnsw_pair){-vs_hnsw_dist(h, kt, fv, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, w))), j};
+        by[nb++] = (vs_hnsw_pair){-vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, w)), j};
     }
     vs_hnsw_sort_pairs(by, nb);
     int done = 0;
@@ -320,9 +322,13 @@ static size_t sweep(vs_hnsw *h, const vs_kernel_table *kt, vs_hnsw_scratch *s, i
         if (is_seen(seen, v) || vs_hnsw_rec_deleted(vs_hnsw_rec(h, v))) continue;
         missing++;
         if (!fix || e == VS_HNSW_EMPTY) continue;
-        const float *vv = vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v));
+        vs_hnsw_anchor *vv = &s->A[0];
+        if (vs_hnsw_anchor_node(h, vv, v)) {
+            *oom = 1;
+            break;
+        }
         uint32_t cur = (uint32_t)e;
-        float cur_d = vs_hnsw_dist(h, kt, vv, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, cur)));
+        float cur_d = vs_hnsw_adist(h, kt, vv, vs_hnsw_rec(h, cur));
         for (unsigned l = (unsigned)(e >> 32); l >= 1; l--) vs_hnsw_greedy(h, kt, vv, l, n, &cur, &cur_d);
         vs_hnsw_pair ep = {cur_d, cur};
         long nr = vs_hnsw_search_layer(h, kt, vv, &ep, 1, 0, h->efc, NULL, 1, n, s);

@@ -107,7 +107,7 @@ static inline void prefetch_rec(const vs_hnsw *h, const uint8_t *r)
 {
     __builtin_prefetch(r);
     const uint8_t *vec = r + h->off_vec;
-    size_t bytes = (size_t)h->dim * sizeof(float);
+    size_t bytes = h->vec_bytes;
     if (bytes > 16 * 64) bytes = 16 * 64;
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(vec + o);
 }
@@ -122,9 +122,12 @@ static inline int allowed(const uint8_t *rec, const vs_filter *filter, int skip_
 
 /* --- layer search ----------------------------------------------------------------------- */
 
-void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const float *q, unsigned level, size_t n_limit,
-                    uint32_t *cur, float *cur_d)
+void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_anchor *a, unsigned level,
+                    size_t n_limit, uint32_t *cur, float *cur_d)
 {
+    const float *q = a->v;
+    const vs_sq_query *pq = a->quant ? &a->pq : NULL;
+    const size_t off_vec = h->off_vec;
     /* The kernel and its arguments are resolved once (see vs_hnsw_search_layer). */
     const size_t dim = h->dim;
     const int l2 = h->l2;
@@ -143,8 +146,14 @@ void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const float *q,
                 uint32_t nx = atomic_load_explicit(&list[2 + j], memory_order_relaxed);
                 if (nx < n_limit) prefetch_vec(h, nx);
             }
-            float d = dist(q, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, v)), dim);
-            if (!l2) d = -d;
+            const uint8_t *rec = vs_hnsw_rec(h, v);
+            float d;
+            if (pq) {
+                d = pq->fn(pq, rec + off_vec);
+            } else {
+                d = dist(q, (const float *)(rec + off_vec), dim);
+                if (!l2) d = -d;
+            }
             if (d < *cur_d) {
                 *cur_d = d;
                 *cur = v;
@@ -154,10 +163,12 @@ void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const float *q,
     }
 }
 
-long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const float *q, const vs_hnsw_pair *eps,
-                          size_t n_eps, unsigned level, size_t ef, const vs_filter *filter, int skip_deleted,
-                          size_t n_limit, vs_hnsw_scratch *s)
+long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_anchor *a,
+                          const vs_hnsw_pair *eps, size_t n_eps, unsigned level, size_t ef, const vs_filter *filter,
+                          int skip_deleted, size_t n_limit, vs_hnsw_scratch *s)
 {
+    const float *q = a->v;
+    const vs_sq_query *pq = a->quant ? &a->pq : NULL;
     if (vs_hnsw_visit_begin(s, n_limit)) return -1;
     if (vs_hnsw_grow((void **)&s->res, &s->res_cap, ef + 1, sizeof *s->res)) return -1;
     if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, ef + n_eps + h->M0, sizeof *s->cand)) return -1;
@@ -208,8 +219,13 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const flo
             uint32_t v = nbr[j];
             if (j + 1 < nn) prefetch_vec(h, nbr[j + 1]);
             const uint8_t *rec = vs_hnsw_rec(h, v);
-            float d = dist(q, (const float *)(rec + off_vec), dim);
-            if (!l2) d = -d;
+            float d;
+            if (pq) {
+                d = pq->fn(pq, rec + off_vec);
+            } else {
+                d = dist(q, (const float *)(rec + off_vec), dim);
+                if (!l2) d = -d;
+            }
             if (nr < ef || d < lower) {
                 min_push(s->cand, &nc, (vs_hnsw_pair){d, v});
                 if (!check || allowed(rec, filter, skip_deleted)) {
@@ -244,18 +260,22 @@ typedef struct {
     atomic_int failed;
 } knn_job;
 
-/* Exact answer over live, allowed nodes; fills keys/ids (k, sorted, padded). */
-static void exact_query(const knn_job *J, const float *q, float *keys, int64_t *ids)
+/* Exact answer over live, allowed nodes (exact on the stored codes when quantised); fills
+ * keys/ids (k, sorted, padded). -1 when out of memory. */
+static int exact_query(const knn_job *J, vs_hnsw_scratch *s, const float *q, float *keys, int64_t *ids)
 {
     const vs_hnsw *h = J->h;
+    vs_hnsw_anchor *a = &s->A[0];
+    if (vs_hnsw_anchor_vec(h, a, q)) return -1;
     vs_heap_reset(keys, ids, J->k);
     for (size_t i = 0; i < J->n_limit; i++) {
         const uint8_t *rec = vs_hnsw_rec(h, (uint32_t)i);
         if (!allowed(rec, J->filter, 1)) continue;
-        float d = vs_hnsw_dist(h, J->kt, q, vs_hnsw_rec_vec(h, rec));
+        float d = vs_hnsw_adist(h, J->kt, a, rec);
         if (d < keys[0]) vs_heap_push(keys, ids, J->k, d, vs_hnsw_rec_id(rec));
     }
     vs_heap_sort(keys, ids, J->k);
+    return 0;
 }
 
 static int graph_query(const knn_job *J, vs_hnsw_scratch *s, const float *q, float *keys, int64_t *ids)
@@ -267,10 +287,12 @@ static int graph_query(const knn_job *J, vs_hnsw_scratch *s, const float *q, flo
         uint32_t cur = (uint32_t)e;
         unsigned top = (unsigned)(e >> 32);
         if (cur >= J->n_limit) return 0; /* entry newer than this call: treat as empty */
-        float cur_d = vs_hnsw_dist(h, J->kt, q, vs_hnsw_rec_vec(h, vs_hnsw_rec(h, cur)));
-        for (unsigned l = top; l >= 1; l--) vs_hnsw_greedy(h, J->kt, q, l, J->n_limit, &cur, &cur_d);
+        vs_hnsw_anchor *a = &s->A[0];
+        if (vs_hnsw_anchor_vec(h, a, q)) return -1;
+        float cur_d = vs_hnsw_adist(h, J->kt, a, vs_hnsw_rec(h, cur));
+        for (unsigned l = top; l >= 1; l--) vs_hnsw_greedy(h, J->kt, a, l, J->n_limit, &cur, &cur_d);
         vs_hnsw_pair ep = {cur_d, cur};
-        long nr = vs_hnsw_search_layer(h, J->kt, q, &ep, 1, 0, J->ef, J->filter, 1, J->n_limit, s);
+        long nr = vs_hnsw_search_layer(h, J->kt, a, &ep, 1, 0, J->ef, J->filter, 1, J->n_limit, s);
         if (nr < 0) return -1;
         found = (size_t)nr;
         /* Sort the heap ascending: pop-from-max fills from the back. */
@@ -302,17 +324,11 @@ static void knn_task(size_t i, unsigned worker, void *ctx)
     const float *q = J->q + i * J->h->dim;
     float *keys = J->keys + i * J->k;
     int64_t *ids = J->ids + i * J->k;
-    if (J->exact) {
-        exact_query(J, q, keys, ids);
-        return;
-    }
-    int got = graph_query(J, J->scratch[worker], q, keys, ids);
-    if (got < 0) {
-        atomic_store(&J->failed, 1);
-        return;
-    }
+    vs_hnsw_scratch *s = J->scratch[worker];
+    int got = J->exact ? 0 : graph_query(J, s, q, keys, ids);
     /* The walk found fewer than k though more may pass (tiny filter, deleted region): scan. */
-    if ((size_t)got < J->k && (size_t)got < J->n_live) exact_query(J, q, keys, ids);
+    if (got >= 0 && (J->exact || ((size_t)got < J->k && (size_t)got < J->n_live))) got = exact_query(J, s, q, keys, ids);
+    if (got < 0) atomic_store(&J->failed, 1);
 }
 
 /* Fraction of nodes a query may return (live and passing the filter), from a sample. */
@@ -367,11 +383,12 @@ int vs_hnsw_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, co
 int vs_hnsw_range_search(const vs_index *ix, size_t nq, const float *q, float key_radius,
                          const vs_search_params *p, vs_range_result **out)
 {
-    const vs_hnsw *h = ix->impl;
+    vs_hnsw *h = ix->impl;
     const vs_kernel_table *kt = vs_kernels();
     const vs_filter *filter = p ? p->filter : NULL;
-    size_t n = atomic_load_explicit(&((vs_hnsw *)h)->n, memory_order_acquire);
-    vs_range_result *r = calloc(1, sizeof *r);
+    size_t n = atomic_load_explicit(&h->n, memory_order_acquire);
+    vs_hnsw_scratch *sc = vs_hnsw_scratch_get(h);
+    vs_range_result *r = sc ? calloc(1, sizeof *r) : NULL;
     size_t cap = 0, total = 0;
     float *keys = NULL;
     int64_t *labels = NULL;
@@ -379,11 +396,11 @@ int vs_hnsw_range_search(const vs_index *ix, size_t nq, const float *q, float ke
     r->nq = nq;
     for (size_t i = 0; i < nq; i++) {
         r->lims[i] = total;
-        const float *qi = q + i * h->dim;
+        if (vs_hnsw_anchor_vec(h, &sc->A[0], q + i * h->dim)) goto nomem;
         for (size_t j = 0; j < n; j++) {
             const uint8_t *rec = vs_hnsw_rec(h, (uint32_t)j);
             if (!allowed(rec, filter, 1)) continue;
-            float d = vs_hnsw_dist(h, kt, qi, vs_hnsw_rec_vec(h, rec));
+            float d = vs_hnsw_adist(h, kt, &sc->A[0], rec);
             if (!(d < key_radius)) continue;
             if (total == cap) {
                 size_t c1 = cap, c2 = cap;
@@ -409,8 +426,10 @@ int vs_hnsw_range_search(const vs_index *ix, size_t nq, const float *q, float ke
         goto nomem;
     }
     *out = r;
+    vs_hnsw_scratch_put(h, sc);
     return VS_OK;
 nomem:
+    vs_hnsw_scratch_put(h, sc);
     free(keys);
     free(labels);
     vs_range_result_free(r);

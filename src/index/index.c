@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/validate.h"
 #include "index/index_impl.h"
+#include "quant/sq.h"
 
 const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
 {
@@ -22,7 +23,7 @@ const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
     if (spec->coarse == VS_COARSE_NONE && spec->code == VS_CODE_FLAT) return &vs_flat_ops;
     /* Standalone SQ and PQ are the IVF index with a single list. */
     if (spec->coarse == VS_COARSE_IVF || spec->coarse == VS_COARSE_NONE) return &vs_ivf_ops;
-    if (spec->coarse == VS_COARSE_HNSW && spec->code == VS_CODE_FLAT) return &vs_hnsw_ops;
+    if (spec->coarse == VS_COARSE_HNSW && (spec->code == VS_CODE_FLAT || vs_sq_kind_ok(spec->code))) return &vs_hnsw_ops;
     char name[64] = "?";
     vs_factory_format(spec, name, sizeof name);
     vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised, but vecscale %s does not provide it "
