@@ -1,45 +1,12 @@
 /* HNSW: recall against exact Flat search (a recall regression test with measured floors),
- * every metric, k > n, ef < k, parallel build, user IDs and duplicates, deletes (never
- * returned, recall close to a fresh build), filters (exactly k, recall vs exact filtered),
- * save / load / view round trips, damaged files. */
+ * every metric, k > n, ef < k, parallel build, user IDs and duplicates, filters (exactly k,
+ * recall vs exact filtered), save / load / view round trips, damaged files. Deletes are in
+ * test_hnsw_delete.c, quantised storage in test_hnsw_sq.c. */
 #include "test_util.h"
 
 #include "index/hnsw.h"
+#include "test_hnsw_util.h"
 
-enum { D = 32, N = 5000, NQ = 200, K = 10 };
-
-static vs_index *make(uint32_t d, vs_metric m, const char *factory, uint32_t threads)
-{
-    vs_index *ix = NULL;
-    vs_index_options o = {.dim = d, .metric = m, .factory = factory, .n_threads = threads, .seed = 42};
-    assert_int_equal(vs_index_create(&o, &ix), VS_OK);
-    return ix;
-}
-
-/* recall@k of got against the exact answer (rows of k IDs; -1 entries never match). */
-static double recall(const int64_t *got, const int64_t *exact, size_t nq, size_t k)
-{
-    size_t hit = 0, total = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t j = 0; j < k; j++) {
-            if (exact[i * k + j] < 0) continue;
-            total++;
-            for (size_t t = 0; t < k; t++)
-                if (got[i * k + t] == exact[i * k + j]) {
-                    hit++;
-                    break;
-                }
-        }
-    return total ? (double)hit / (double)total : 1.0;
-}
-
-static void search_ids(const vs_index *ix, const float *q, size_t nq, uint32_t k, const vs_search_params *p,
-                       int64_t *ids, float *dist)
-{
-    float *tmp = dist ? dist : malloc(nq * k * sizeof *tmp);
-    assert_int_equal(vs_index_search(ix, nq, q, k, p, tmp, ids), VS_OK);
-    if (!dist) free(tmp);
-}
 
 static void recall_every_metric(void **state)
 {
@@ -168,145 +135,7 @@ static void parallel_build_and_ef_below_k(void **state)
     free(q);
 }
 
-static void deletes(void **state)
-{
-    (void)state;
-    const size_t d = 16;
-    float *base = tu_random_vectors(N, d, 5);
-    float *q = tu_random_vectors(NQ, d, 6);
-    uint8_t *gone = calloc(N, 1);
-    int64_t *del = malloc(N * sizeof *del);
-    size_t nd = 0;
-    uint64_t rng = 77;
-    for (size_t i = 0; i < N; i++)
-        if (tu_rng_next(&rng) % 5 == 0) {
-            gone[i] = 1;
-            del[nd++] = (int64_t)i;
-        }
-    /* The remaining vectors with their IDs, for the exact answer and a fresh build. */
-    float *rest = malloc(N * d * sizeof *rest);
-    int64_t *rest_ids = malloc(N * sizeof *rest_ids);
-    size_t nr = 0;
-    for (size_t i = 0; i < N; i++)
-        if (!gone[i]) {
-            memcpy(rest + nr * d, base + i * d, d * sizeof *rest);
-            rest_ids[nr++] = (int64_t)i;
-        }
-    vs_index *flat = make((uint32_t)d, VS_METRIC_L2, "Flat", 1);
-    vs_index *fresh = make((uint32_t)d, VS_METRIC_L2, "HNSW16", 2);
-    vs_index *ix = make((uint32_t)d, VS_METRIC_L2, "HNSW16", 2);
-    assert_int_equal(vs_index_add(flat, nr, rest, rest_ids), VS_OK);
-    assert_int_equal(vs_index_add(fresh, nr, rest, rest_ids), VS_OK);
-    assert_int_equal(vs_index_add(ix, N, base, NULL), VS_OK);
-    size_t removed = 0;
-    assert_int_equal(vs_index_remove(ix, nd, del, &removed), VS_OK);
-    assert_int_equal(removed, nd);
-    assert_int_equal(vs_index_size(ix), N - nd);
-    assert_int_equal(vs_index_remove(ix, nd, del, &removed), VS_OK); /* again: nothing */
-    assert_int_equal(removed, 0);
-    float v[16];
-    assert_int_equal(vs_index_get(ix, del[0], v), VS_ERR_NOT_FOUND);
 
-    int64_t *exact = malloc(NQ * K * sizeof *exact), *a = malloc(NQ * K * sizeof *a), *b = malloc(NQ * K * sizeof *b);
-    search_ids(flat, q, NQ, K, NULL, exact, NULL);
-    const uint32_t efs[] = {16, 64};
-    for (int e = 0; e < 2; e++) {
-        vs_search_params p = {.ef_search = efs[e]};
-        search_ids(ix, q, NQ, K, &p, a, NULL);
-        search_ids(fresh, q, NQ, K, &p, b, NULL);
-        for (size_t i = 0; i < NQ * K; i++) assert_true(a[i] >= 0 && !gone[a[i]]);
-        double ra = recall(a, exact, NQ, K), rb = recall(b, exact, NQ, K);
-        print_message("ef %u: after 20%% deletes %.4f, fresh build %.4f\n", efs[e], ra, rb);
-        assert_true(ra >= rb - 0.02);
-    }
-    /* Delete most of what is left: still never a deleted ID, still k results. */
-    int64_t *more = malloc(N * sizeof *more);
-    size_t nm = 0;
-    for (size_t i = 0; i < nr; i++)
-        if (i % 10 != 0) more[nm++] = rest_ids[i];
-    assert_int_equal(vs_index_remove(ix, nm, more, &removed), VS_OK);
-    assert_int_equal(removed, nm);
-    for (size_t i = 0; i < nm; i++) gone[more[i]] = 1;
-    search_ids(ix, q, NQ, K, NULL, a, NULL);
-    for (size_t i = 0; i < NQ * K; i++) assert_true(a[i] >= 0 && !gone[a[i]]);
-    /* Re-adding a deleted ID is allowed and finds the new vector. */
-    int64_t again = del[0];
-    assert_int_equal(vs_index_add(ix, 1, q, &again), VS_OK);
-    float s1;
-    int64_t i1;
-    assert_int_equal(vs_index_search(ix, 1, q, 1, NULL, &s1, &i1), VS_OK);
-    assert_int_equal(i1, again);
-    free(more);
-    free(exact); free(a); free(b);
-    vs_index_free(flat); vs_index_free(fresh); vs_index_free(ix);
-    free(rest); free(rest_ids); free(del); free(gone); free(base); free(q);
-}
-
-/* Many rounds of deleting 20% and inserting as many new vectors (slots are not reused, so
- * the graph accumulates deleted routing nodes): every live node stays reachable, no deleted
- * ID comes back, and recall stays within 0.02 of a fresh build of the live set. */
-static void delete_churn(void **state)
-{
-    (void)state;
-    enum { CN = 3000, ROUNDS = 3, CD = 64 };
-    const size_t total = CN + ROUNDS * (CN / 5);
-    /* d = 64 and M = 4: plain HNSW strands 1-2% of such a graph (hubs take the links). */
-    float *data = tu_random_vectors(total, CD, 31);
-    float *q = tu_random_vectors(NQ, CD, 32);
-    uint8_t *live = calloc(total, 1);
-    int64_t *ids = malloc(total * sizeof *ids);
-    vs_index *ix = make(CD, VS_METRIC_L2, "HNSW4", 1);
-    assert_int_equal(vs_index_add(ix, CN, data, NULL), VS_OK);
-    assert_int_equal(vs_hnsw_unreachable(ix), 0);
-    memset(live, 1, CN);
-    size_t next = CN;
-    uint64_t rng = 99;
-    for (int r = 0; r < ROUNDS; r++) {
-        size_t nd = 0;
-        for (size_t i = 0; i < next; i++)
-            if (live[i] && tu_rng_next(&rng) % 5 == 0) {
-                ids[nd++] = (int64_t)i;
-                live[i] = 0;
-            }
-        size_t removed = 0;
-        assert_int_equal(vs_index_remove(ix, nd, ids, &removed), VS_OK);
-        assert_int_equal(removed, nd);
-        size_t add = CN / 5;
-        for (size_t j = 0; j < add; j++) ids[j] = (int64_t)(next + j);
-        assert_int_equal(vs_index_add(ix, add, data + next * CD, ids), VS_OK);
-        memset(live + next, 1, add);
-        next += add;
-        size_t lost = vs_hnsw_unreachable(ix);
-        print_message("round %d: %zu deleted, %zu live unreachable\n", r, nd, lost);
-        assert_int_equal(lost, 0);
-    }
-    /* The live set, built fresh and searched exactly. */
-    float *rest = malloc(total * CD * sizeof *rest);
-    size_t nr = 0;
-    for (size_t i = 0; i < next; i++)
-        if (live[i]) {
-            memcpy(rest + nr * CD, data + i * CD, CD * sizeof *rest);
-            ids[nr++] = (int64_t)i;
-        }
-    assert_int_equal(vs_index_size(ix), nr);
-    vs_index *flat = make(CD, VS_METRIC_L2, "Flat", 1), *fresh = make(CD, VS_METRIC_L2, "HNSW4", 1);
-    assert_int_equal(vs_index_add(flat, nr, rest, ids), VS_OK);
-    assert_int_equal(vs_index_add(fresh, nr, rest, ids), VS_OK);
-    int64_t *exact = malloc(NQ * K * sizeof *exact), *a = malloc(NQ * K * sizeof *a), *b = malloc(NQ * K * sizeof *b);
-    search_ids(flat, q, NQ, K, NULL, exact, NULL);
-    vs_search_params p = {.ef_search = 64};
-    vs_hnsw_filter_strategy = 1; /* the graph, even though a third of the nodes are deleted */
-    search_ids(ix, q, NQ, K, &p, a, NULL);
-    vs_hnsw_filter_strategy = 0;
-    search_ids(fresh, q, NQ, K, &p, b, NULL);
-    for (size_t i = 0; i < NQ * K; i++) assert_true(a[i] >= 0 && live[a[i]]);
-    double ra = recall(a, exact, NQ, K), rb = recall(b, exact, NQ, K);
-    print_message("after %d rounds of 20%% deletes + inserts: recall %.4f, fresh build %.4f\n", ROUNDS, ra, rb);
-    assert_true(ra >= rb - 0.02);
-    free(exact); free(a); free(b); free(rest);
-    vs_index_free(flat); vs_index_free(fresh); vs_index_free(ix);
-    free(data); free(q); free(live); free(ids);
-}
 
 static int allow_mod(int64_t id, void *ctx) { return (id % 1000) < *(const int *)ctx; }
 
@@ -362,68 +191,6 @@ static void filtered(void **state)
     free(base); free(q);
 }
 
-/* Quantised storage: traversal on SQ8 / fp16 / bf16 codes, with and without re-ranking on
- * the float vectors; SQ8 must be trained first; save / load keep the ranges. */
-static void quantised(void **state)
-{
-    (void)state;
-    float *base = tu_random_vectors(N, D, 41);
-    float *q = tu_random_vectors(NQ, D, 42);
-    const char *specs[] = {"HNSW16,SQ8", "HNSW16,SQfp16", "HNSW16,SQbf16", "HNSW16,SQ8,RFlat"};
-    /* Measured at ef 64 (seed 42, d 32, 5,000 uniform vectors; fp32 storage gives 0.9875):
-     * SQ8 0.9735 (l2) / 0.9815 (cosine), fp16 0.9835 / 0.9880, bf16 0.9830 / 0.9855,
-     * SQ8,RFlat 0.9820 / 0.9875. Floors about 0.02 below. */
-    const double floor64[] = {0.95, 0.965, 0.96, 0.965};
-    const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_COSINE};
-    char *dir = tu_tempdir();
-    char path[512];
-    snprintf(path, sizeof path, "%s/q.vsi", dir);
-    for (int mi = 0; mi < 2; mi++) {
-        vs_index *flat = make(D, metrics[mi], "Flat", 1);
-        assert_int_equal(vs_index_add(flat, N, base, NULL), VS_OK);
-        int64_t *exact = malloc(NQ * K * sizeof *exact), *got = malloc(NQ * K * sizeof *got), *back_ids = malloc(NQ * K * sizeof *back_ids);
-        search_ids(flat, q, NQ, K, NULL, exact, NULL);
-        for (int si = 0; si < 4; si++) {
-            vs_index *ix = make(D, metrics[mi], specs[si], 2);
-            if (si == 0 || si == 3) {
-                assert_int_equal(vs_index_add(ix, N, base, NULL), VS_ERR_NOT_TRAINED);
-                assert_int_equal(vs_index_train(ix, N, base), VS_OK);
-            }
-            assert_int_equal(vs_index_add(ix, N, base, NULL), VS_OK);
-            assert_string_equal(vs_index_factory(ix), specs[si]);
-            vs_search_params p = {.ef_search = 64};
-            search_ids(ix, q, NQ, K, &p, got, NULL);
-            double r = recall(got, exact, NQ, K);
-            print_message("%s %s ef 64: recall@10 %.4f, %zu bytes per vector\n", specs[si], vs_metric_name(metrics[mi]), r,
-                          vs_index_code_size(ix));
-            assert_true(r >= floor64[si]);
-            /* The stored vector comes back within the code's precision. */
-            float v[D];
-            assert_int_equal(vs_index_get(ix, 17, v), VS_OK);
-            for (int j = 0; j < D; j++) {
-                float want = base[17 * D + j];
-                if (metrics[mi] == VS_METRIC_COSINE) {
-                    double nrm = 0;
-                    for (int t = 0; t < D; t++) nrm += (double)base[17 * D + t] * base[17 * D + t];
-                    want = (float)(want / sqrt(nrm));
-                }
-                assert_true(fabs(v[j] - want) < 0.02);
-            }
-            assert_int_equal(vs_index_save(ix, path), VS_OK);
-            vs_index *back = NULL;
-            assert_int_equal(vs_index_load(path, &back), VS_OK);
-            search_ids(back, q, NQ, K, &p, back_ids, NULL);
-            assert_memory_equal(got, back_ids, NQ * K * sizeof *got);
-            vs_index_free(back);
-            vs_index_free(ix);
-        }
-        free(exact); free(got); free(back_ids);
-        vs_index_free(flat);
-    }
-    tu_rmdir(dir);
-    free(base);
-    free(q);
-}
 
 static void persistence(void **state)
 {
@@ -509,10 +276,7 @@ int main(void)
         cmocka_unit_test(recall_every_metric),
         cmocka_unit_test(small_and_edge_cases),
         cmocka_unit_test(parallel_build_and_ef_below_k),
-        cmocka_unit_test(deletes),
-        cmocka_unit_test(delete_churn),
         cmocka_unit_test(filtered),
-        cmocka_unit_test(quantised),
         cmocka_unit_test(persistence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
