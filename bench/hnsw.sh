@@ -7,7 +7,8 @@
 #
 # Environment: VECSCALE (default build/vecscale), PYTHON (default /usr/bin/python3),
 # BUILD_THREADS (default 2), M (16), EFC (200), EF (10,20,40,80,120,200,400), RUNS (1),
-# SKIP (space-separated: vecscale hnswlib faiss). --index overrides vecscale's factory
+# SKIP (space-separated: vecscale hnswlib faiss), BENCH_CLOCK (default cpu: searches timed by
+# process CPU time in all three harnesses, see bench/README.md). --index overrides vecscale's factory
 # string (default HNSW$M), e.g. "HNSW16,SQ8,RFlat". The log goes to DIR/logs/hnsw-*.log.
 set -eu
 set -o pipefail
@@ -21,6 +22,7 @@ EFC=${EFC:-200}
 EF=${EF:-10,20,40,80,120,200,400}
 RUNS=${RUNS:-1}
 SKIP=${SKIP:-}
+export BENCH_CLOCK=${BENCH_CLOCK:-cpu}
 DATA_DIR=$ROOT/bench/data
 SET=""
 INDEX=""
@@ -47,7 +49,7 @@ files=(--base "$dir/base.fvecs" --queries "$dir/queries.fvecs" --groundtruth "$d
 skip() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
 
 {
-  echo "# bench/hnsw.sh $SET $(date -u +%Y-%m-%dT%H:%M:%SZ) git $(git -C "$ROOT" rev-parse --short HEAD) load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# bench/hnsw.sh $SET $(date -u +%Y-%m-%dT%H:%M:%SZ) git $(git -C "$ROOT" rev-parse --short HEAD) BENCH_CLOCK=$BENCH_CLOCK load $(cut -d' ' -f1-3 /proc/loadavg)"
   "$ROOT/bench/compare/build.sh" >&2
   skip vecscale || "$VECSCALE" bench "${files[@]}" --index "$INDEX" --efc "$EFC" --build-threads "$BUILD_THREADS" \
     --threads 1 --param "ef=$EF" --single --runs "$RUNS"
