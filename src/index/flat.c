@@ -98,9 +98,11 @@ static int ensure_capacity(vs_index *ix, size_t need)
     }
     if (!f->owned) {
         /* First write to a loaded or viewed index: take a private copy, drop the file image. */
-        memcpy(v, f->vecs, f->n * d * sizeof *v);
-        memcpy(ids, f->ids, f->n * sizeof *ids);
-        if (norms) memcpy(norms, f->norms, f->n * sizeof *norms);
+        if (f->n) { /* an empty file has no sections to copy from (memcpy from NULL is UB) */
+            memcpy(v, f->vecs, f->n * d * sizeof *v);
+            memcpy(ids, f->ids, f->n * sizeof *ids);
+            if (norms) memcpy(norms, f->norms, f->n * sizeof *norms);
+        }
         f->vecs = v;
         f->ids = ids;
         f->norms = norms;
