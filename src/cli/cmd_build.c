@@ -8,22 +8,23 @@
 
 static const char *HELP =
     "usage: vecscale build --input FILE --output DIR [--index SPEC] [--metric l2|ip|cosine]\n"
-    "                      [--max-rows N]\n\n"
+    "                      [--max-rows N] [--threads N]\n\n"
     "Builds an index of the vectors in FILE (.fvecs, .bvecs, .npy, idx3-ubyte) and saves it as\n"
-    "DIR/index.vsi. Row i gets ID i. SPEC is a factory string (default \"Flat\").\n";
+    "DIR/index.vsi. Row i gets ID i. SPEC is a factory string (default \"Flat\"). --threads N\n"
+    "lets training and adding use N threads (default 1).\n";
 
 enum { ADD_CHUNK = 16384 };
 
 int cmd_build(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL, *spec = "Flat", *metric_name = "l2";
-    uint32_t max_rows = 0;
+    uint32_t max_rows = 0, threads = 1;
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"output", required_argument, 0, 'o'},
         {"index", required_argument, 0, 'x'}, {"metric", required_argument, 0, 'm'},
-        {"max-rows", required_argument, 0, 'n'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"max-rows", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "i:o:x:m:n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:x:m:n:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': input = optarg; break;
         case 'o': output = optarg; break;
@@ -31,6 +32,9 @@ int cmd_build(int argc, char **argv)
         case 'm': metric_name = optarg; break;
         case 'n':
             if (cli_parse_u32(optarg, 1, UINT32_MAX, &max_rows)) return cli_usage_error("build", "bad --max-rows '%s'", optarg);
+            break;
+        case 't':
+            if (cli_parse_u32(optarg, 1, 1024, &threads)) return cli_usage_error("build", "bad --threads '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("build", "unknown option");
@@ -46,7 +50,7 @@ int cmd_build(int argc, char **argv)
     rc = vs_matrix_read(input, max_rows, &m);
     if (!rc) rc = vs_matrix_to_f32(m);
     if (rc) return cli_fail(input, rc);
-    vs_index_options o = {.dim = m->dim, .metric = metric, .factory = spec};
+    vs_index_options o = {.dim = m->dim, .metric = metric, .factory = spec, .n_threads = threads};
     vs_index *ix;
     rc = vs_index_create(&o, &ix);
     if (rc) {

@@ -67,6 +67,8 @@ head -c 100 "$T/base.fvecs" >"$T/short.fvecs"
 expect "truncated vector file" 1 "truncated" "$VS" build --input "$T/short.fvecs" --output "$T/x"
 
 expect "ivf build" 0 "IVF8,Flat" "$VS" build --input "$T/base.fvecs" --output "$T/ivf" --index IVF8,Flat
+expect "ivf build, 2 threads" 0 "IVF8,Flat" "$VS" build --input "$T/base.fvecs" --output "$T/ivf2" --index IVF8,Flat --threads 2
+expect "bad --threads" 2 "bad --threads" "$VS" build --input "$T/base.fvecs" --output "$T/x" --threads 0
 expect "ivf search --nprobe 8 is exact" 0 "recall@10: 1.0000" "$VS" search --index "$T/ivf" --queries "$T/q.fvecs" --nprobe 8 --groundtruth "$T/gt.ivecs"
 expect "hnsw build" 0 "HNSW8,Flat" "$VS" build --input "$T/base.fvecs" --output "$T/hnsw" --index HNSW8
 expect "hnsw search --ef 200" 0 "recall@10: 1.0000" "$VS" search --index "$T/hnsw" --queries "$T/q.fvecs" --ef 200 --groundtruth "$T/gt.ivecs"
