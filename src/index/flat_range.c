@@ -8,16 +8,11 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "index/flat.h"
+#include "index/range_hits.h"
 #include "kernels/kernels.h"
 #include "kernels/topk.h"
 
 enum { BLOCK = 4096 };
-
-typedef struct {
-    float *keys;
-    int64_t *labels;
-    size_t n, cap;
-} hits;
 
 typedef struct {
     const vs_index *ix;
@@ -25,29 +20,11 @@ typedef struct {
     const float *q;
     float radius;
     const float *mask;
-    hits *per_query;
+    vs_range_hits *per_query;
     float **row;      /* per worker */
     uint32_t **pos;   /* per worker */
     atomic_int failed;
 } range_job;
-
-static int append(hits *h, float key, int64_t label)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        float *k = realloc(h->keys, cap * sizeof *k);
-        if (!k) return -1;
-        h->keys = k;
-        int64_t *l = realloc(h->labels, cap * sizeof *l);
-        if (!l) return -1;
-        h->labels = l;
-        h->cap = cap;
-    }
-    h->keys[h->n] = key;
-    h->labels[h->n] = label;
-    h->n++;
-    return 0;
-}
 
 static void range_task(size_t i, unsigned worker, void *ctx)
 {
@@ -59,7 +36,7 @@ static void range_task(size_t i, unsigned worker, void *ctx)
     const float *q = J->q + i * d;
     float *row = J->row[worker];
     uint32_t *pos = J->pos[worker];
-    hits *h = &J->per_query[i];
+    vs_range_hits *h = &J->per_query[i];
     for (size_t j0 = 0; j0 < J->f->n; j0 += BLOCK) {
         size_t bn = J->f->n - j0 < BLOCK ? J->f->n - j0 : BLOCK;
         const float *x = J->f->vecs + j0 * d;
@@ -71,13 +48,13 @@ static void range_task(size_t i, unsigned worker, void *ctx)
         }
         size_t cnt = kt->select_lt(row, J->mask ? J->mask + j0 : NULL, bn, J->radius, pos);
         for (size_t c = 0; c < cnt; c++) {
-            if (append(h, row[pos[c]], (int64_t)(j0 + pos[c]))) {
+            if (vs_range_hits_append(h, row[pos[c]], J->f->ids[j0 + pos[c]])) {
                 atomic_store(&J->failed, 1);
                 return;
             }
         }
     }
-    vs_pairs_sort(h->keys, h->labels, h->n);
+    vs_pairs_sort(h->keys, h->ids, h->n);
 }
 
 int vs_flat_range_search(const vs_index *ix, size_t nq, const float *q, float key_radius,
@@ -104,48 +81,15 @@ int vs_flat_range_search(const vs_index *ix, size_t nq, const float *q, float ke
         vs_parallel_for(nq, threads, range_task, &J);
         ok = !atomic_load(&J.failed);
     }
-    vs_range_result *r = NULL;
-    size_t total = 0;
-    if (ok) {
-        for (size_t i = 0; i < nq; i++) total += J.per_query[i].n;
-        r = calloc(1, sizeof *r);
-        ok = r != NULL;
-        if (ok) {
-            r->nq = nq;
-            r->lims = malloc((nq + 1) * sizeof *r->lims);
-            r->ids = malloc((total ? total : 1) * sizeof *r->ids);
-            r->distances = malloc((total ? total : 1) * sizeof *r->distances);
-            ok = r->lims && r->ids && r->distances;
-        }
-    }
-    if (ok) {
-        size_t at = 0;
-        for (size_t i = 0; i < nq; i++) {
-            r->lims[i] = at;
-            const hits *h = &J.per_query[i];
-            for (size_t j = 0; j < h->n; j++) {
-                r->ids[at + j] = f->ids[h->labels[j]];
-                r->distances[at + j] = h->keys[j];
-            }
-            at += h->n;
-        }
-        r->lims[nq] = at;
-        *out = r;
-    } else {
-        vs_range_result_free(r);
-    }
-    if (J.per_query)
-        for (size_t i = 0; i < nq; i++) {
-            free(J.per_query[i].keys);
-            free(J.per_query[i].labels);
-        }
+    if (!ok) rc = vs_fail(VS_ERR_NOMEM, "out of memory collecting range results");
+    if (!rc) rc = vs_range_hits_collect(nq, J.per_query, out);
+    vs_range_hits_free(J.per_query, nq);
     for (unsigned w = 0; w < threads; w++) {
         if (J.row) free(J.row[w]);
         if (J.pos) free(J.pos[w]);
     }
-    free(J.per_query);
     free(J.row);
     free(J.pos);
     free((float *)J.mask);
-    return ok ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory collecting range results");
+    return rc;
 }

@@ -8,17 +8,12 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "index/ivf.h"
+#include "index/range_hits.h"
 #include "kernels/kernels.h"
 #include "kernels/topk.h"
 #include "quant/kmeans.h"
 
 enum { ROW_BLOCK = 1024, MAX_WORKERS = 256 };
-
-typedef struct {
-    float *keys;
-    int64_t *ids;
-    size_t n, cap;
-} hits;
 
 typedef struct {
     const vs_index *ix;
@@ -28,30 +23,12 @@ typedef struct {
     uint32_t nprobe;
     const vs_filter *filter;
     const int64_t *probe;
-    hits *per_query;
+    vs_range_hits *per_query;
     float **row;
     uint32_t **pos;
     vs_ivf_scanner *sc;
     atomic_int failed;
 } range_job;
-
-static int append(hits *h, float key, int64_t id)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        float *k = realloc(h->keys, cap * sizeof *k);
-        if (!k) return -1;
-        h->keys = k;
-        int64_t *l = realloc(h->ids, cap * sizeof *l);
-        if (!l) return -1;
-        h->ids = l;
-        h->cap = cap;
-    }
-    h->keys[h->n] = key;
-    h->ids[h->n] = id;
-    h->n++;
-    return 0;
-}
 
 static void range_task(size_t i, unsigned worker, void *ctx)
 {
@@ -63,7 +40,7 @@ static void range_task(size_t i, unsigned worker, void *ctx)
     const float *q = J->q + i * d;
     float *row = J->row[worker];
     uint32_t *pos = J->pos[worker];
-    hits *h = &J->per_query[i];
+    vs_range_hits *h = &J->per_query[i];
     vs_ivf_scanner_set_query(&J->sc[worker], J->ix, q);
     for (uint32_t p = 0; p < J->nprobe; p++) {
         int64_t l = J->probe[i * J->nprobe + p];
@@ -78,7 +55,7 @@ static void range_task(size_t i, unsigned worker, void *ctx)
             for (size_t c = 0; c < cnt; c++) {
                 int64_t id = L->ids[j0 + pos[c]];
                 if (filtered && !vs_filter_allows(J->filter, id)) continue;
-                if (append(h, row[pos[c]], id)) {
+                if (vs_range_hits_append(h, row[pos[c]], id)) {
                     atomic_store(&J->failed, 1);
                     return;
                 }
@@ -118,47 +95,14 @@ int vs_ivf_range_search(const vs_index *ix, size_t nq, const float *q, float key
         vs_parallel_for(nq, threads, range_task, &J);
         if (atomic_load(&J.failed)) rc = vs_fail(VS_ERR_NOMEM, "out of memory collecting range results");
     }
-    vs_range_result *r = NULL;
-    if (!rc) {
-        size_t total = 0;
-        for (size_t i = 0; i < nq; i++) total += J.per_query[i].n;
-        r = calloc(1, sizeof *r);
-        if (r) {
-            r->nq = nq;
-            r->lims = malloc((nq + 1) * sizeof *r->lims);
-            r->ids = malloc((total ? total : 1) * sizeof *r->ids);
-            r->distances = malloc((total ? total : 1) * sizeof *r->distances);
-        }
-        if (!r || !r->lims || !r->ids || !r->distances) {
-            vs_range_result_free(r);
-            r = NULL;
-            rc = vs_fail(VS_ERR_NOMEM, "out of memory collecting range results");
-        } else {
-            size_t at = 0;
-            for (size_t i = 0; i < nq; i++) {
-                r->lims[i] = at;
-                if (J.per_query[i].n) { /* memcpy from NULL is undefined even for 0 bytes */
-                    memcpy(r->ids + at, J.per_query[i].ids, J.per_query[i].n * sizeof *r->ids);
-                    memcpy(r->distances + at, J.per_query[i].keys, J.per_query[i].n * sizeof *r->distances);
-                }
-                at += J.per_query[i].n;
-            }
-            r->lims[nq] = at;
-            *out = r;
-        }
-    }
-    if (J.per_query)
-        for (size_t i = 0; i < nq; i++) {
-            free(J.per_query[i].keys);
-            free(J.per_query[i].ids);
-        }
+    if (!rc) rc = vs_range_hits_collect(nq, J.per_query, out);
+    vs_range_hits_free(J.per_query, nq);
     for (unsigned w = 0; w < threads; w++) {
         if (J.row) free(J.row[w]);
         if (J.pos) free(J.pos[w]);
         if (J.sc) vs_ivf_scanner_destroy(&J.sc[w]);
     }
     free(J.sc);
-    free(J.per_query);
     free(J.row);
     free(J.pos);
     free(pkeys);
