@@ -1,7 +1,6 @@
 /* Cluster pieces that need no server: snapshot manifests (round trip, tampering, unsafe paths,
  * newer versions), S3 XML answers, URI and key encoding, where credentials come from, and a
  * replay of the fuzz corpus of everything read from a store. */
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "cluster/cluster_map.h"
@@ -292,29 +291,7 @@ static void cluster_map_documents(void **state)
 static void fuzz_corpus(void **state)
 {
     (void)state;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/fuzz/corpus/s3_answers", VS_TEST_SOURCE_DIR);
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char path[1400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        fseek(f, 0, SEEK_END);
-        long len = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        uint8_t *buf = malloc((size_t)len + 1);
-        assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-        fclose(f);
-        assert_int_equal(vs_fuzz_s3_answers(buf, (size_t)len), 0);
-        free(buf);
-        n++;
-    }
-    closedir(d);
-    assert_true(n >= 10);
+    assert_true(tu_replay_corpus("s3_answers", vs_fuzz_s3_answers) >= 10);
 }
 
 int main(void)

@@ -1,6 +1,5 @@
 /* Collections: add/search/get/remove, all-or-nothing errors, log replay after reopen, a torn
  * log tail, snapshots that compact the log, IVF staging then training, every index type. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -251,25 +250,7 @@ int vs_fuzz_wal(const uint8_t *data, size_t size);
 static void test_wal_fuzz_corpus(void **state)
 {
     (void)state;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/fuzz/corpus/wal", VS_TEST_SOURCE_DIR);
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char path[1400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        static uint8_t buf[1 << 20];
-        size_t len = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        assert_int_equal(vs_fuzz_wal(buf, len), 0);
-        n++;
-    }
-    closedir(d);
-    assert_true(n >= 8);
+    assert_true(tu_replay_corpus("wal", vs_fuzz_wal) >= 8);
 }
 
 int main(void)

@@ -1,6 +1,5 @@
 /* The server's fast search-body parser: the committed fuzz corpus replayed through the
  * differential harness (fuzz_search_json.c), plus the cases it must accept and refuse. */
-#include <dirent.h>
 #include <cjson/cJSON.h>
 
 #include "server/server_impl.h"
@@ -48,25 +47,7 @@ static void test_refuses(void **state)
 static void test_corpus(void **state)
 {
     (void)state;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/fuzz/corpus/search_json", VS_TEST_SOURCE_DIR);
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        char path[1400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        uint8_t buf[65536];
-        size_t len = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        assert_int_equal(vs_fuzz_search_json(buf, len), 0);
-        n++;
-    }
-    closedir(d);
-    assert_true(n >= 10);
+    assert_true(tu_replay_corpus("search_json", vs_fuzz_search_json) >= 10);
 }
 
 int main(void)

@@ -3,6 +3,7 @@
 #ifndef VS_TEST_UTIL_H
 #define VS_TEST_UTIL_H
 
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,38 @@ static inline vs_index *tu_flat(uint32_t d, vs_metric m)
     vs_index_options o = {.dim = d, .metric = m, .factory = "Flat"};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     return ix;
+}
+
+/* Feeds every file of the committed fuzz corpus tests/fuzz/corpus/NAME to a libFuzzer
+ * harness (which must return 0), so an input that once broke a parser stays fixed under the
+ * sanitizer builds. Returns how many inputs were replayed. */
+static inline size_t tu_replay_corpus(const char *name, int (*harness)(const uint8_t *, size_t))
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/fuzz/corpus/%s", VS_TEST_SOURCE_DIR, name);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        long len = ftell(f);
+        assert_true(len >= 0);
+        assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+        uint8_t *buf = malloc((size_t)len + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+        fclose(f);
+        if (harness(buf, (size_t)len) != 0) fail_msg("fuzz input %s was not handled", path);
+        free(buf);
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 #endif
