@@ -1,7 +1,5 @@
 /* Concurrency (run under ThreadSanitizer in CI): many threads search one index at once,
  * each with its own worker threads, and get the single-threaded answer. */
-#include <pthread.h>
-
 #include "test_util.h"
 
 enum { N = 8000, D = 24, NQ = 300, K = 10, READERS = 4 };
@@ -41,16 +39,10 @@ static void parallel_readers(void **state)
     float *s = malloc(NQ * K * sizeof *s);
     int64_t *expect = malloc(NQ * K * sizeof *expect);
     assert_int_equal(vs_index_search(ix, NQ, q, K, NULL, s, expect), VS_OK);
-    pthread_t t[READERS];
     reader r[READERS];
-    for (int i = 0; i < READERS; i++) {
-        r[i] = (reader){.ix = ix, .q = q, .expect = expect};
-        assert_int_equal(pthread_create(&t[i], NULL, read_loop, &r[i]), 0);
-    }
-    for (int i = 0; i < READERS; i++) {
-        pthread_join(t[i], NULL);
-        assert_true(r[i].ok);
-    }
+    for (int i = 0; i < READERS; i++) r[i] = (reader){.ix = ix, .q = q, .expect = expect};
+    tu_run_threads(READERS, read_loop, r, sizeof r[0]);
+    for (int i = 0; i < READERS; i++) assert_true(r[i].ok);
     vs_index_free(ix);
     free(base);
     free(q);
@@ -93,17 +85,11 @@ static void concurrent_small_gemms(void **state)
     int64_t *expect = malloc(240 * K * sizeof *expect);
     for (int i = 0; i < 30; i++)
         assert_int_equal(vs_index_search(ix, 8, q + (size_t)i * 8 * D, K, NULL, s + i * 8 * K, expect + i * 8 * K), VS_OK);
-    pthread_t t[6];
     small_batch b[6];
-    for (int i = 0; i < 6; i++) {
-        b[i] = (small_batch){.ix = ix, .q = q, .expect = expect};
-        assert_int_equal(pthread_create(&t[i], NULL, small_batches, &b[i]), 0);
-    }
+    for (int i = 0; i < 6; i++) b[i] = (small_batch){.ix = ix, .q = q, .expect = expect};
+    tu_run_threads(6, small_batches, b, sizeof b[0]);
     int total = 0;
-    for (int i = 0; i < 6; i++) {
-        pthread_join(t[i], NULL);
-        total += b[i].mismatches;
-    }
+    for (int i = 0; i < 6; i++) total += b[i].mismatches;
     assert_int_equal(total, 0);
     vs_index_free(ix);
     free(base);

@@ -1,8 +1,6 @@
 /* IVF concurrency (run under ThreadSanitizer): threaded k-means training and add, then many
  * threads searching one IVF index at once (each with its own workers, filtered and not, and
  * range search), all getting the single-threaded answer. */
-#include <pthread.h>
-
 #include "test_util.h"
 
 enum { N = 6000, D = 16, NQ = 200, K = 10, READERS = 4 };
@@ -59,16 +57,10 @@ static void parallel_readers(void **state)
     int64_t *expect = malloc(NQ * K * sizeof *expect);
     vs_search_params p = {.nprobe = 4};
     assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s, expect), VS_OK);
-    pthread_t th[READERS];
     reader r[READERS];
-    for (int i = 0; i < READERS; i++) {
-        r[i] = (reader){.ix = ix, .q = q, .expect = expect};
-        assert_int_equal(pthread_create(&th[i], NULL, read_loop, &r[i]), 0);
-    }
-    for (int i = 0; i < READERS; i++) {
-        pthread_join(th[i], NULL);
-        assert_true(r[i].ok);
-    }
+    for (int i = 0; i < READERS; i++) r[i] = (reader){.ix = ix, .q = q, .expect = expect};
+    tu_run_threads(READERS, read_loop, r, sizeof r[0]);
+    for (int i = 0; i < READERS; i++) assert_true(r[i].ok);
     vs_index_free(ix);
     free(s);
     free(expect);

@@ -1,6 +1,5 @@
 /* Concurrent searches on one sharded index, each fanning out over the shards on its own
  * threads (run under TSan in CI): every thread gets the single-threaded answer. */
-#include <pthread.h>
 
 #include "test_util.h"
 
@@ -37,16 +36,10 @@ static void concurrent_searches(void **state)
     int64_t want[NQ * K];
     float d[NQ * K];
     assert_int_equal(vs_sharded_search(s, NQ, q, K, NULL, d, want), VS_OK);
-    pthread_t t[THREADS];
     job jobs[THREADS];
-    for (int i = 0; i < THREADS; i++) {
-        jobs[i] = (job){s, q, want, 0};
-        assert_int_equal(pthread_create(&t[i], NULL, run, &jobs[i]), 0);
-    }
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join(t[i], NULL);
-        assert_true(jobs[i].ok);
-    }
+    for (int i = 0; i < THREADS; i++) jobs[i] = (job){s, q, want, 0};
+    tu_run_threads(THREADS, run, jobs, sizeof jobs[0]);
+    for (int i = 0; i < THREADS; i++) assert_true(jobs[i].ok);
     vs_sharded_free(s);
     free(x);
     free(q);

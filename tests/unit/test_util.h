@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -180,6 +181,17 @@ static inline size_t tu_replay_corpus(const char *name, int (*harness)(const uin
     }
     closedir(d);
     return n;
+}
+
+/* Runs fn on n threads at once, thread i getting (char *)args + i * arg_size, and joins
+ * them all (the concurrent tests' reader and writer fleets). */
+static inline void tu_run_threads(size_t n, void *(*fn)(void *), void *args, size_t arg_size)
+{
+    pthread_t *t = calloc(n, sizeof *t);
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i++) assert_int_equal(pthread_create(&t[i], NULL, fn, (char *)args + i * arg_size), 0);
+    for (size_t i = 0; i < n; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    free(t);
 }
 
 #endif
