@@ -2,28 +2,11 @@
 # End-to-end test of the `vecscale` command: build, info, search (text and JSON), ground
 # truth, bench, convert, --help, and the errors a user meets. Usage: test_cli.sh VECSCALE TMPDIR
 set -eu
+. "$(dirname "$0")/expect.sh"
 VS="$1"
 T="$2"
 rm -rf "$T"
 mkdir -p "$T"
-fails=0
-pass=0
-
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
-
-# expect NAME EXIT-CODE NEEDLE COMMAND...: runs COMMAND, checks its exit code and that
-# stdout+stderr contains NEEDLE.
-expect() {
-    name="$1"; code="$2"; needle="$3"; shift 3
-    set +e
-    "$@" >"$T/out" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne "$code" ]; then bad "$name (exit $rc, want $code)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    if ! grep -q -- "$needle" "$T/out"; then bad "$name (no '$needle' in output)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    ok "$name"
-}
 
 # perl-base is Essential in Debian, so it is always there to make binary fixtures.
 perl -e 'srand(7); for (1..500) { print pack("l<", 16), pack("f<16", map { rand() } 1..16) }' >"$T/base.fvecs"
@@ -75,5 +58,4 @@ expect "hnsw search --ef 200" 0 "recall@10: 1.0000" "$VS" search --index "$T/hns
 expect "bad --nprobe" 2 "bad --nprobe" "$VS" search --index "$T/ivf" --queries "$T/q.fvecs" --nprobe 0
 expect "bench-view small" 0 "vs_index_view:" "$VS" bench-view --path "$T/view.vsi" --vectors 3000 --dim 8
 
-echo "cli: $pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish cli

@@ -3,25 +3,12 @@
 # formats, order, stdin/stdout, and the errors a user meets.
 # Usage: test_embed_cli.sh VECSCALE FIXTURE-DIR TMPDIR
 set -eu
+. "$(dirname "$0")/expect.sh"
 VS="$1"
 FIX="$2"
 T="$3"
 rm -rf "$T"
 mkdir -p "$T"
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
-expect() { # NAME EXIT-CODE NEEDLE COMMAND...
-    name="$1"; code="$2"; needle="$3"; shift 3
-    set +e
-    "$@" >"$T/out" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne "$code" ]; then bad "$name (exit $rc, want $code)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    if ! grep -q -- "$needle" "$T/out"; then bad "$name (no '$needle' in output)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    ok "$name"
-}
 
 expect "import-glove" 0 "dimension 4" "$VS" model import-glove --input "$FIX/glove_tiny.txt" --output "$T/tiny.vsm"
 expect "import-glove from stdin" 0 "model tiny2" sh -c "\"$VS\" model import-glove --input - --output \"$T/tiny2.vsm\" <\"$FIX/glove_tiny.txt\""
@@ -61,5 +48,4 @@ expect "model tokenize needs BERT" 1 "is not a BERT model" "$VS" model tokenize 
 expect "embed --help" 0 "usage: vecscale embed" "$VS" embed --help
 expect "model --help" 0 "import-glove" "$VS" model --help
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

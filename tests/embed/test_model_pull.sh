@@ -4,6 +4,7 @@
 # connection, a corrupted file, an unknown model, a stalled server, idempotence.
 # Usage: test_model_pull.sh VECSCALE SOURCE-DIR TMPDIR
 set -eu
+. "$(dirname "$0")/../cli/expect.sh"
 VS="$1"
 SRC="$2"
 T="$3"
@@ -14,10 +15,6 @@ for f in config.json vocab.txt tokenizer_config.json model.safetensors modules.j
 done
 mkdir -p "$T/hub/test-org/tiny-bert/1_Pooling"
 cp "$SRC/tests/fixtures/embed/bert_tiny_f32/1_Pooling/config.json" "$T/hub/test-org/tiny-bert/1_Pooling/"
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
 PID=""
 start_hub() {
     rm -f "$T/port"
@@ -33,16 +30,6 @@ start_hub() {
 }
 stop_hub() { if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; fi; }
 trap stop_hub EXIT INT TERM
-expect() { # NAME EXIT-CODE NEEDLE COMMAND...
-    name="$1"; code="$2"; needle="$3"; shift 3
-    set +e
-    "$@" >"$T/out" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne "$code" ]; then bad "$name (exit $rc, want $code)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    if ! grep -q -- "$needle" "$T/out"; then bad "$name (no '$needle' in output)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    ok "$name"
-}
 same_files() { # DIR: every hub file arrived intact
     for f in config.json vocab.txt model.safetensors 1_Pooling/config.json; do
         cmp -s "$T/hub/test-org/tiny-bert/$f" "$1/test-org/tiny-bert/$f" || return 1
@@ -85,5 +72,4 @@ expect "stalled server times out" 1 "vecscale: " "$VS" model pull test-org/tiny-
 stop_hub
 expect "nothing listening" 1 "vecscale: " "$VS" model pull test-org/tiny-bert --endpoint "http://127.0.0.1:9" --dir "$T/m5" --timeout 2
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

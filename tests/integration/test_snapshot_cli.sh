@@ -3,6 +3,7 @@
 # it elsewhere, search both, and the errors a user meets (wrong keys, corrupt store, bad URI,
 # non-empty target). Usage: test_snapshot_cli.sh VECSCALE TMPDIR ENVFILE
 set -eu
+. "$(dirname "$0")/../cli/expect.sh"
 VS="$1"
 T="$2"
 set -a
@@ -12,20 +13,6 @@ AWS_ENDPOINT_URL="$S3_ENDPOINT"
 export AWS_ENDPOINT_URL
 rm -rf "$T"
 mkdir -p "$T"
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
-expect() { # NAME EXIT-CODE NEEDLE COMMAND...
-    name="$1"; code="$2"; needle="$3"; shift 3
-    set +e
-    "$@" >"$T/out" 2>&1
-    rc=$?
-    set -e
-    if [ "$rc" -ne "$code" ]; then bad "$name (exit $rc, want $code)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    if ! grep -q -- "$needle" "$T/out"; then bad "$name (no '$needle' in output)"; sed 's/^/     /' "$T/out" | head -5; return; fi
-    ok "$name"
-}
 
 run="cli$(date +%s)-$$"
 URI="s3://vs-test-cli/$run/idx"
@@ -54,5 +41,4 @@ expect "missing directory" 1 "open directory" "$VS" snapshot push "$T/nope" "$UR
 expect "unknown action" 2 "unknown action" "$VS" snapshot frobnicate
 [ ! -e "$T/w" ] && ok "failed pull left nothing" || bad "failed pull left nothing"
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
