@@ -4,24 +4,38 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/serve_extras.h"
 #include "server/server.h"
 
 static const char *HELP =
     "usage: vecscale serve --data DIR [--host 127.0.0.1] [--port 8000] [--threads N] [--api-key KEY]\n"
     "                      [--model NAME | --dim D] [--metric cosine] [--index Flat]\n"
     "                      [--max-body BYTES] [--max-k 1000] [--max-batch 10000] [--timeout SECONDS]\n"
-    "                      [--port-file FILE]\n\n"
+    "                      [--port-file FILE]\n"
+    "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
+    "                       [--s3-profile NAME] [--s3-timeout SECONDS]]\n"
+    "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
+    "                       [--prefix /vecscale/]]\n\n"
     "Serves the collections in DIR/collections over HTTP (GET /openapi.json describes every route;\n"
     "GET / is a search page). Routes without /collections/{name} act on the collection 'default',\n"
     "created on first start from --model (text embedded with that model, cosine) or --dim (vectors\n"
     "only) and --index. Every acknowledged write is in the collection's write-ahead log on disk.\n"
     "--api-key (or VECSCALE_API_KEY) requires X-API-Key or Authorization: Bearer on every route but\n"
     "/, /health and /openapi.json. --port 0 picks a free port; --port-file receives the port.\n"
-    "SIGTERM or SIGINT: stop accepting, finish requests in flight, flush the logs, exit 0.\n";
+    "SIGTERM or SIGINT: stop accepting, finish requests in flight, flush the logs, exit 0.\n\n"
+    "--snapshot-uri: on start, when DIR holds no collection, restore the latest snapshot published\n"
+    "there (checksums verified; an unreachable store stops the start, nothing published yet does\n"
+    "not); after every POST /save publish every collection's saved state as a new generation\n"
+    "(the reply's \"published\" says which, or the error: then HTTP 502, the local save stands).\n"
+    "Credentials and endpoint as for 'vecscale snapshot' (AWS_* variables, ~/.aws files).\n"
+    "--cluster: keep node ID registered in etcd under a lease while this server answers (the\n"
+    "router finds it there); with --snapshot-uri the node restores and publishes\n"
+    "s3://BUCKET/PREFIX/shard-K, K being the shard the etcd shard map assigns to ID.\n";
 
 int cmd_serve(int argc, char **argv)
 {
     vs_server_config cfg = {.host = "127.0.0.1", .port = 8000, .api_key = getenv("VECSCALE_API_KEY")};
+    serve_extras x = {0};
     uint32_t u = 0;
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},      {"host", required_argument, 0, 'H'},
@@ -32,6 +46,11 @@ int cmd_serve(int argc, char **argv)
         {"max-k", required_argument, 0, 'K'},     {"max-batch", required_argument, 0, 'b'},
         {"timeout", required_argument, 0, 'T'},   {"port-file", required_argument, 0, 'f'},
         {"quiet", no_argument, 0, 'q'},           {"help", no_argument, 0, 'h'},
+        {"snapshot-uri", required_argument, 0, 1}, {"s3-endpoint", required_argument, 0, 2},
+        {"s3-region", required_argument, 0, 3},   {"s3-profile", required_argument, 0, 4},
+        {"s3-timeout", required_argument, 0, 5},  {"cluster", required_argument, 0, 6},
+        {"node-id", required_argument, 0, 7},     {"advertise", required_argument, 0, 8},
+        {"ttl", required_argument, 0, 9},         {"prefix", required_argument, 0, 10},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -73,6 +92,21 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'f': cfg.port_file = optarg; break;
         case 'q': cfg.quiet = 1; break;
+        case 1: x.snapshot_uri = optarg; break;
+        case 2: x.s3.endpoint = optarg; break;
+        case 3: x.s3.region = optarg; break;
+        case 4: x.s3.profile = optarg; break;
+        case 5:
+            if (cli_parse_u32(optarg, 1, 3600, &u)) return cli_usage_error("serve", "bad --s3-timeout '%s'", optarg);
+            x.s3.timeout_ms = u * 1000;
+            break;
+        case 6: x.etcd = optarg; break;
+        case 7: x.node_id = optarg; break;
+        case 8: x.advertise = optarg; break;
+        case 9:
+            if (cli_parse_u32(optarg, 1, 3600, &x.ttl_s)) return cli_usage_error("serve", "bad --ttl '%s'", optarg);
+            break;
+        case 10: x.prefix = optarg; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }
@@ -80,6 +114,19 @@ int cmd_serve(int argc, char **argv)
     if (optind < argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!cfg.data_dir) return cli_usage_error("serve", "--data DIR is required");
     if (cfg.api_key && !*cfg.api_key) cfg.api_key = NULL;
+    if (x.etcd && !x.node_id) return cli_usage_error("serve", "--cluster needs --node-id");
+    if (!x.etcd && (x.node_id || x.advertise)) return cli_usage_error("serve", "--node-id and --advertise need --cluster");
+    if (x.etcd && !x.advertise && (!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")))
+        return cli_usage_error("serve", "--host %s is not an address others can call: give --advertise URL", cfg.host);
     if (cli_mkdirs(cfg.data_dir)) return cli_fail("serve: create data directory", VS_ERR_IO);
-    return vs_server_run(&cfg);
+    x.data_dir = cfg.data_dir;
+    x.host = cfg.host;
+    x.quiet = cfg.quiet;
+    int rc = serve_extras_prepare(&x);
+    if (rc == 0) {
+        serve_extras_attach(&x, &cfg);
+        rc = vs_server_run(&cfg);
+    }
+    serve_extras_free(&x);
+    return rc;
 }

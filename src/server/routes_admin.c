@@ -58,10 +58,19 @@ int route_save(request *r, coll_ref *ref)
     if (rc) return reply_vs_error(r, rc);
     vs_collection_info in;
     vs_collection_info_get(ref->c, &in);
-    sb_printf(&r->out, "{\"saved\":true,\"total_vectors\":%zu,\"snapshot_generation\":%llu}", in.count,
+    /* The local snapshot stands even when publishing it elsewhere fails: the reply says both. */
+    char *published = NULL;
+    int failed = r->srv->cfg.on_save && r->srv->cfg.on_save(r->srv->cfg.hook_ctx, ref->name, &published);
+    sb_printf(&r->out, "{\"saved\":true,\"total_vectors\":%zu,\"snapshot_generation\":%llu", in.count,
               (unsigned long long)in.generation);
-    r->status = 200;
-    return 200;
+    if (published) sb_printf(&r->out, ",\"published\":%s", published);
+    if (failed)
+        sb_puts(&r->out, ",\"error\":{\"code\":\"publish_failed\",\"message\":\"saved locally, but publishing the "
+                         "snapshot failed (see published.error); the next save publishes again\"}");
+    sb_puts(&r->out, "}");
+    free(published);
+    r->status = failed ? 502 : 200;
+    return r->status;
 }
 
 int route_collections_list(request *r)

@@ -349,7 +349,9 @@ int vs_server_run(const vs_server_config *cfg)
     fflush(stdout);
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    if (s->cfg.on_listening && s->cfg.on_listening(s->cfg.hook_ctx, port)) sig = SIGTERM;
+    else sigwait(&sigs, &sig);
+    if (s->cfg.on_stop) s->cfg.on_stop(s->cfg.hook_ctx);
     /* Stop accepting, let requests already read finish (bounded), then flush every log. */
     MHD_socket lfd = MHD_quiesce_daemon(d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);

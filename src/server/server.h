@@ -25,6 +25,16 @@ typedef struct {
     const char *default_metric;
     const char *default_index;
     int quiet;
+    /* Hooks for what runs beside the server (snapshot publishing, cluster membership: see
+     * src/cli/serve_extras.c); each may be NULL. on_listening runs once the port is bound
+     * (non-zero stops the server); on_stop runs first thing at shutdown, before requests in
+     * flight finish. on_save runs after each successful POST /save on the request's thread
+     * (calls may overlap) and returns 0 or non-zero; *json receives a JSON object describing
+     * what it did or why it failed (malloc'd, freed by the server; may stay NULL). */
+    int (*on_listening)(void *ctx, unsigned port);
+    void (*on_stop)(void *ctx);
+    int (*on_save)(void *ctx, const char *collection, char **json);
+    void *hook_ctx;
 } vs_server_config;
 
 /* Runs until SIGTERM or SIGINT, then stops accepting, finishes in-flight requests, flushes

@@ -56,8 +56,15 @@ start() {
     : > "$dir/pids"
     # Several test runs may start clusters at once (parallel worktrees, CI): hold a lock from
     # picking free ports until every daemon has bound them. Daemons do not inherit it (9>&-).
-    exec 9>"${TMPDIR:-/tmp}/vecscale-radosgw-ports.lock"
-    flock -w 300 9 || { echo "radosgw.sh: could not take the port lock" >&2; exit 1; }
+    # The wait stays well below the ctest fixture's TIMEOUT (180 s), so a stuck holder gives
+    # this message rather than a bare ctest timeout.
+    lock="${TMPDIR:-/tmp}/vecscale-radosgw-ports.lock"
+    exec 9>"$lock"
+    flock -w 90 9 || {
+        echo "radosgw.sh: gave up after 90 s waiting for $lock: another radosgw.sh start still holds it" \
+             "(a concurrent test run, or a stuck one: see 'fuser $lock')" >&2
+        exit 1
+    }
     mon_port=$(pick_port $((20000 + $$ % 5000)))
     rgw_port=$(pick_port $((mon_port + 1)))
     fsid=$(cat /proc/sys/kernel/random/uuid)

@@ -1,0 +1,162 @@
+/* `vecscale serve --snapshot-uri / --cluster`: see serve_extras.h. */
+#include "cli/serve_extras.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cluster/cluster_map.h"
+#include "cluster/member.h"
+#include "cluster/snapshot_data.h"
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The shard map names this node: which shard it serves decides what it restores. */
+static int find_shard(serve_extras *x)
+{
+    vs_etcd *e = NULL;
+    int rc = vs_etcd_open(x->etcd, 2000, &e);
+    if (rc) return cli_fail("serve --cluster", rc);
+    double deadline = cli_now() + (x->etcd_wait_s ? x->etcd_wait_s : 30);
+    int warned = 0;
+    for (;;) {
+        vs_cluster_map m;
+        rc = vs_cluster_map_load(e, x->prefix, &m);
+        if (rc == VS_OK) rc = vs_cluster_map_shard_of_node(&m, x->node_id, &x->shard);
+        if (rc == VS_OK) {
+            x->n_shards = m.n_shards;
+            break;
+        }
+        if (rc != VS_ERR_NETWORK || cli_now() > deadline) break;
+        if (!warned++) fprintf(stderr, "vecscale serve: waiting for etcd: %s\n", vs_last_error());
+        sleep_ms(500);
+    }
+    vs_etcd_free(e);
+    return rc ? cli_fail("serve --cluster", rc) : 0;
+}
+
+int serve_extras_prepare(serve_extras *x)
+{
+    pthread_mutex_init(&x->mu, NULL);
+    if (!x->prefix) x->prefix = "/vecscale/";
+    if (x->etcd && find_shard(x)) return 1;
+    if (!x->snapshot_uri) return 0;
+    /* Each shard's data lives under its own prefix, which every replica of it shares. */
+    if (x->etcd)
+        snprintf(x->uri, sizeof x->uri, "%s%sshard-%u", x->snapshot_uri,
+                 x->snapshot_uri[strlen(x->snapshot_uri) - 1] == '/' ? "" : "/", x->shard);
+    else
+        snprintf(x->uri, sizeof x->uri, "%s", x->snapshot_uri);
+    char bucket[64], prefix[1024];
+    int rc = vs_s3_parse_uri(x->uri, bucket, sizeof bucket, prefix, sizeof prefix);
+    if (rc) return cli_usage_error("serve", "--snapshot-uri: %s", vs_last_error());
+    if ((rc = vs_s3_open(&x->s3, &x->s3_handle))) return cli_fail("serve --snapshot-uri", rc);
+    vs_snapshot_stats st = {0};
+    int restored = 0;
+    double t0 = cli_now();
+    rc = vs_data_restore(x->s3_handle, x->data_dir, x->uri, 0, &st, &restored);
+    if (rc) {
+        /* Starting empty would publish an empty generation on the next save: refuse. */
+        fprintf(stderr, "vecscale serve: restoring %s into %s: %s (nothing was changed; fix the store or start "
+                        "without --snapshot-uri)\n", x->uri, x->data_dir, vs_last_error());
+        return 1;
+    }
+    if (restored > 0)
+        printf("vecscale serve: restored %s generation %llu into %s: %llu files, %.1f MiB, checksums verified, in "
+               "%.2f s\n", x->uri, (unsigned long long)st.generation, x->data_dir, (unsigned long long)st.files,
+               (double)st.bytes / 1048576.0, cli_now() - t0);
+    else if (restored == 0)
+        printf("vecscale serve: %s already holds collections: serving them, not restoring %s\n", x->data_dir, x->uri);
+    else
+        printf("vecscale serve: nothing published at %s yet: starting from %s as it is\n", x->uri, x->data_dir);
+    fflush(stdout);
+    return 0;
+}
+
+static int on_save(void *ctx, const char *collection, char **json)
+{
+    (void)collection; /* the whole data directory is one generation: every collection is in it */
+    serve_extras *x = ctx;
+    vs_snapshot_stats st = {0};
+    pthread_mutex_lock(&x->mu);
+    double t0 = cli_now();
+    int rc = vs_data_publish(x->s3_handle, x->data_dir, x->uri, &st);
+    double secs = cli_now() - t0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "uri", x->uri);
+    if (rc == VS_OK) {
+        cJSON_AddNumberToObject(o, "generation", (double)st.generation);
+        cJSON_AddNumberToObject(o, "files", (double)st.files);
+        cJSON_AddNumberToObject(o, "bytes", (double)st.bytes);
+        cJSON_AddNumberToObject(o, "uploaded_bytes", (double)st.bytes_transferred);
+        char t[32];
+        snprintf(t, sizeof t, "%.3f", secs);
+        cJSON_AddRawToObject(o, "seconds", t);
+    } else {
+        cJSON_AddStringToObject(o, "error", vs_last_error());
+        fprintf(stderr, "vecscale serve: publishing %s to %s failed: %s\n", x->data_dir, x->uri, vs_last_error());
+    }
+    pthread_mutex_unlock(&x->mu);
+    *json = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return rc != VS_OK;
+}
+
+static void *member_main(void *arg)
+{
+    serve_extras *x = arg;
+    vs_member_config mc = {.etcd = x->etcd, .prefix = x->prefix, .node_id = x->node_id, .url = x->url,
+                           .ttl_s = x->ttl_s, .quiet = x->quiet};
+    if (vs_member_run(&mc, &x->stop))
+        fprintf(stderr, "vecscale serve: cluster membership stopped: %s\n", vs_last_error());
+    return NULL;
+}
+
+static int on_listening(void *ctx, unsigned port)
+{
+    serve_extras *x = ctx;
+    if (x->advertise)
+        snprintf(x->url, sizeof x->url, "%s", x->advertise);
+    else
+        snprintf(x->url, sizeof x->url, strchr(x->host, ':') ? "http://[%s]:%u" : "http://%s:%u", x->host, port);
+    if (pthread_create(&x->member, NULL, member_main, x)) {
+        fprintf(stderr, "vecscale serve: cannot start the cluster membership thread\n");
+        return 1;
+    }
+    x->member_started = 1;
+    return 0;
+}
+
+/* Withdraw from the cluster before requests drain, so the router stops choosing this node. */
+static void on_stop(void *ctx)
+{
+    serve_extras *x = ctx;
+    x->stop = 1;
+    if (x->member_started) pthread_join(x->member, NULL);
+    x->member_started = 0;
+}
+
+void serve_extras_attach(serve_extras *x, vs_server_config *cfg)
+{
+    cfg->hook_ctx = x;
+    if (x->s3_handle) cfg->on_save = on_save;
+    if (x->etcd) {
+        cfg->on_listening = on_listening;
+        cfg->on_stop = on_stop;
+    }
+}
+
+void serve_extras_free(serve_extras *x)
+{
+    on_stop(x);
+    vs_s3_free(x->s3_handle);
+    x->s3_handle = NULL;
+    pthread_mutex_destroy(&x->mu);
+}
