@@ -661,6 +661,16 @@ VS_API size_t vs_collection_size(vs_collection *c);
 VS_API uint32_t vs_collection_dim(const vs_collection *c);
 /** @} */
 
+/** @addtogroup collection
+ * @{ */
+/** Creates a collection in `dir` (as vs_collection_create) whose index is `index`: trained and
+ *  empty, with opts->dim and opts->metric (opts->factory is ignored: the index's own is
+ *  recorded). Used by the distributed build so every shard shares one trained quantizer. On
+ *  success the collection owns `index`; on failure the caller keeps it. */
+VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_options *opts, vs_index *index,
+                                           vs_collection **out);
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #include "vecscale.h"
 
 int cmd_build(int argc, char **argv);
+int cmd_build_shards(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

@@ -11,12 +11,17 @@ static const char *HELP =
     "                      [--max-rows N] [--threads N]\n\n"
     "Builds an index of the vectors in FILE (.fvecs, .bvecs, .npy, idx3-ubyte) and saves it as\n"
     "DIR/index.vsi. Row i gets ID i. SPEC is a factory string (default \"Flat\"). --threads N\n"
-    "lets training and adding use N threads (default 1).\n";
+    "lets training and adding use N threads (default 1).\n"
+    "With --shards N --output s3://BUCKET/PREFIX: the distributed build (vecscale build --shards 1\n"
+    "--help).\n";
 
 enum { ADD_CHUNK = 16384 };
 
 int cmd_build(int argc, char **argv)
 {
+    /* The distributed build (cmd_build_shards.c) has its own options. */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--shards") || !strncmp(argv[i], "--shards=", 9)) return cmd_build_shards(argc, argv);
     const char *input = NULL, *output = NULL, *spec = "Flat", *metric_name = "l2";
     uint32_t max_rows = 0, threads = 1;
     static const struct option opts[] = {

@@ -115,7 +115,28 @@ static int new_index(const vs_collection *c, const char *factory, vs_index **out
     return vs_index_create(&o, out);
 }
 
+static int create_collection(const char *dir, const vs_collection_options *opts, vs_index *given, vs_collection **out);
+
 int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_collection **out)
+{
+    return create_collection(dir, opts, NULL, out);
+}
+
+int vs_collection_create_with_index(const char *dir, const vs_collection_options *opts, vs_index *index,
+                                    vs_collection **out)
+{
+    if (!index || !opts) return vs_fail(VS_ERR_INVALID_ARG, "index and options must not be NULL");
+    if (!vs_index_is_trained(index) || vs_index_size(index))
+        return vs_fail(VS_ERR_INVALID_ARG, "a collection starts from a trained, empty index (this one is %s, %zu vectors)",
+                       vs_index_is_trained(index) ? "trained" : "untrained", vs_index_size(index));
+    if (vs_index_dim(index) != opts->dim || vs_index_metric(index) != opts->metric)
+        return vs_fail(VS_ERR_INVALID_ARG, "the index is %u-dimensional %s, the options say %u-dimensional %s",
+                       vs_index_dim(index), vs_metric_name(vs_index_metric(index)), opts->dim, vs_metric_name(opts->metric));
+    return create_collection(dir, opts, index, out);
+}
+
+/* given: a trained, empty index the collection takes over on success (NULL = make one). */
+static int create_collection(const char *dir, const vs_collection_options *opts, vs_index *given, vs_collection **out)
 {
     if (!dir || !opts || !out) return vs_fail(VS_ERR_INVALID_ARG, "directory, options and out must not be NULL");
     const char *factory = opts->factory ? opts->factory : "Flat";
@@ -145,7 +166,8 @@ int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_
     c->n_threads = opts->n_threads;
     c->snapshot_log_bytes = opts->snapshot_log_bytes ? opts->snapshot_log_bytes : 64ull << 20;
     c->generation = 1;
-    rc = new_index(c, factory, &c->index);
+    if (given) c->index = given;
+    else rc = new_index(c, factory, &c->index);
     if (!rc) {
         snprintf(c->factory, sizeof c->factory, "%s", vs_index_factory(c->index));
         if (!vs_index_is_trained(c->index)) {
@@ -163,6 +185,7 @@ int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_
         rc = vs_wal_open(path, 1, NULL, NULL, &c->wal, NULL);
     }
     if (rc) {
+        if (given && c->index == given) c->index = NULL; /* the caller keeps it */
         free_collection(c);
         return rc;
     }

@@ -56,15 +56,16 @@ start() {
     : > "$dir/pids"
     # Several test runs may start clusters at once (parallel worktrees, CI): hold a lock from
     # picking free ports until every daemon has bound them. Daemons do not inherit it (9>&-).
-    # The wait stays well below the ctest fixture's TIMEOUT (180 s), so a stuck holder gives
-    # this message rather than a bare ctest timeout.
+    # Lock wait (at most 100 s) plus the start's own waits (at most 120 s) stay below the ctest
+    # fixture's TIMEOUT (300 s), so a stuck holder gives this message, not a bare ctest timeout.
     lock="${TMPDIR:-/tmp}/vecscale-radosgw-ports.lock"
     exec 9>"$lock"
-    flock -w 90 9 || {
-        echo "radosgw.sh: gave up after 90 s waiting for $lock: another radosgw.sh start still holds it" \
+    flock -w 100 9 || {
+        echo "radosgw.sh: gave up after 100 s waiting for $lock: another radosgw.sh start still holds it" \
              "(a concurrent test run, or a stuck one: see 'fuser $lock')" >&2
         exit 1
     }
+    echo "radosgw.sh: port lock taken after ${SECONDS} s" >&2
     mon_port=$(pick_port $((20000 + $$ % 5000)))
     rgw_port=$(pick_port $((mon_port + 1)))
     fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -130,6 +131,7 @@ CONF
     ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >"$dir/log/mkfs-mon.out" 2>&1
     ceph-mon -c "$conf" -i a -f >"$dir/log/mon.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
+    echo "radosgw.sh: starting the monitor at ${SECONDS} s" >&2
     wait_for 30 "the monitor" ceph -c "$conf" --connect-timeout 2 mon stat
     # The monitor answering must be ours, not another cluster's on a port taken meanwhile.
     got=$(ceph -c "$conf" --connect-timeout 5 fsid 2>/dev/null || true)
@@ -142,15 +144,18 @@ CONF
     echo $! >> "$dir/pids"
     ceph-mgr -c "$conf" -i x -f >"$dir/log/mgr.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
+    echo "radosgw.sh: monitor up at ${SECONDS} s; starting the OSD" >&2
     wait_for 30 "the OSD to come up" sh -c "ceph -c '$conf' osd dump | grep -q '^osd.$osd_id up'"
 
     radosgw -c "$conf" -n client.rgw -f >"$dir/log/rgw.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
+    echo "radosgw.sh: OSD up at ${SECONDS} s; starting radosgw" >&2
     wait_for 60 "radosgw on port $rgw_port" curl -sf -o /dev/null "http://127.0.0.1:$rgw_port/"
 
     access=VSTESTACCESSKEY$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
     secret=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
     flock -u 9
+    echo "radosgw.sh: radosgw answers at ${SECONDS} s" >&2
     radosgw-admin -c "$conf" -n client.rgw user create --uid=vstest --display-name=vstest \
         --access-key="$access" --secret-key="$secret" >"$dir/log/user.out" 2>&1
     cat > "$dir/env" <<ENV

@@ -1,6 +1,6 @@
 #!/bin/bash
-# The sharded cluster on loopback: etcd, 4 shards x 2 replicas of `vecscale serve` (each kept
-# registered by `vecscale cluster join`), and `vecscale route`.
+# The sharded cluster on loopback: etcd, 4 shards x 2 replicas of `vecscale serve --cluster`
+# (each registers itself under an etcd lease), and `vecscale route`.
 #  1. recall@10 through the router equals a single node's on the same data;
 #  2. under a wrk search load, kill -9 one replica of every shard: zero failed searches;
 #  3. kill the second replica of shard 0: answers are partial and name shard 0, nothing crashes;
@@ -30,20 +30,16 @@ nodes=n0,n1,n2,n3,n4,n5,n6,n7
 "$VS" cluster init --etcd "$E" --shards 4 --replicas 2 --nodes $nodes --metric l2
 
 declare -A serve_pid port
-start_node() { # i: serve on a free port with its own data dir, plus its registration
+start_node() { # i: serve on a free port with its own data dir, registered as node n<i>
     local i=$1
     rm -f "$T/n$i.port"
     "$VS" serve --data "$T/n$i" --port 0 --port-file "$T/n$i.port" --dim 32 --metric l2 --index Flat \
-        --threads 4 >"$T/n$i.log" 2>&1 &
+        --threads 4 --cluster "$E" --node-id "n$i" --ttl 2 >"$T/n$i.log" 2>&1 &
     serve_pid[$i]=$!; pids+=($!); disown $!
     wait_file "$T/n$i.port"
     port[$i]=$(cat "$T/n$i.port")
 }
 for i in 0 1 2 3 4 5 6 7; do start_node $i; done
-for i in 0 1 2 3 4 5 6 7; do
-    "$VS" cluster join --etcd "$E" --node-id "n$i" --url "http://127.0.0.1:${port[$i]}" --ttl 2 >"$T/join$i.log" 2>&1 &
-    pids+=($!); disown $!
-done
 "$VS" route --cluster "$E" --port 0 --port-file "$T/router.port" --attempt-timeout 500 >"$T/router.log" 2>&1 &
 pids+=($!); disown $!
 wait_file "$T/router.port"
@@ -104,9 +100,10 @@ VS_WRK_BODY="$T/q.json" wrk -t1 -c4 -d2s -s "$HERE/search_load.lua" "$R/search" 
 grep -q "searches ok 0 partial [1-9][0-9]* failed 0" "$T/wrk2.log" && curl -sf "$R/health" >/dev/null \
     && ok "under load with a shard down: every answer partial, router alive" || { bad "load with a shard down"; cat "$T/wrk2.log"; }
 
-# 4. restart the four killed nodes on their data; their registrations bring them back
+# 4. restart the five killed nodes on their data; they register again
 for i in 0 1 2 4 6; do
-    "$VS" serve --data "$T/n$i" --port "${port[$i]}" --dim 32 --metric l2 --index Flat >>"$T/n$i.log" 2>&1 &
+    "$VS" serve --data "$T/n$i" --port "${port[$i]}" --dim 32 --metric l2 --index Flat \
+        --cluster "$E" --node-id "n$i" --ttl 2 >>"$T/n$i.log" 2>&1 &
     serve_pid[$i]=$!; pids+=($!); disown $!
 done
 wait_live 8 && ok "restarted replicas registered again" || bad "restarted replicas registered again"
