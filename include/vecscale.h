@@ -441,6 +441,7 @@ typedef struct {
     const char *key;
     uint64_t size;
     const char *etag;
+    const char *last_modified; /**< as the store wrote it, ISO 8601 UTC; "" if absent */
 } vs_s3_object;
 /** Calls fn for every object whose key starts with prefix, in key order, following the
  *  pagination (ListObjectsV2) until the end or until fn returns non-zero (which is then
@@ -478,6 +479,22 @@ VS_API int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, con
                             vs_snapshot_stats *stats);
 /** The latest published generation at uri (VS_ERR_NOT_FOUND if none). */
 VS_API int vs_snapshot_latest(vs_s3 *s3, const char *uri, uint64_t *generation);
+typedef struct {
+    uint64_t generations_kept;    /**< manifests left */
+    uint64_t oldest_kept;         /**< the oldest generation left */
+    uint64_t manifests_deleted;
+    uint64_t segments_deleted;
+    uint64_t segments_kept_young; /**< unreferenced, but newer than the grace period */
+    uint64_t bytes_freed;
+} vs_snapshot_gc_stats;
+/** Keeps the newest `keep` (>= 1) generations at uri and deletes the older manifests, then every
+ *  segment none of the kept manifests names and that is older than grace_s seconds (by the
+ *  store's LastModified): a publish in flight stores its segments before its manifest, so give
+ *  grace_s longer than a publish takes. Manifests published while gc runs are honoured. A
+ *  reader pulling a deleted generation at that moment fails with a clear error. dry_run counts
+ *  without deleting. stats may be NULL. */
+VS_API int vs_snapshot_gc(vs_s3 *s3, const char *uri, uint32_t keep, uint32_t grace_s, int dry_run,
+                          vs_snapshot_gc_stats *stats);
 /** @} */
 
 /** @defgroup sharded Sharded index

@@ -26,7 +26,9 @@ static const char *ROUTE_HELP =
     "Answers POST /search (and /collections/NAME/search) by asking one live replica of every\n"
     "shard in parallel, retrying another replica after a failure or --attempt-timeout (1000 ms),\n"
     "and merging the top k. When a shard has no live replica the answer has \"partial\": true and\n"
-    "\"missing_shards\". POST /vectors (with \"ids\") goes to every replica of each ID's shard.\n"
+    "\"missing_shards\". POST /vectors (with \"ids\") goes to every replica of each ID's shard;\n"
+    "replicas that are down or fail get it later, replayed in order once they are live again\n"
+    "(queued in the router's memory, up to --hint-mib MiB per replica, default 256).\n"
     "GET /cluster shows the shard map and live replicas.\n";
 
 static volatile sig_atomic_t stop_flag;
@@ -44,6 +46,7 @@ int cmd_route(int argc, char **argv)
         {"port", required_argument, 0, 'p'},    {"port-file", required_argument, 0, 'f'},
         {"attempt-timeout", required_argument, 0, 'a'}, {"request-timeout", required_argument, 0, 'r'},
         {"prefix", required_argument, 0, 'P'},  {"quiet", no_argument, 0, 'q'},
+        {"hint-mib", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int c;
     uint32_t u;
@@ -65,6 +68,9 @@ int cmd_route(int argc, char **argv)
                 return cli_usage_error("route", "bad --request-timeout '%s'", optarg);
             break;
         case 'P': cfg.prefix = optarg; break;
+        case 'M':
+            if (cli_parse_u32(optarg, 1, 1048576, &cfg.hint_mib)) return cli_usage_error("route", "bad --hint-mib '%s'", optarg);
+            break;
         case 'q': cfg.quiet = 1; break;
         case 'h': fputs(ROUTE_HELP, stdout); return 0;
         default: return cli_usage_error("route", "unknown option");

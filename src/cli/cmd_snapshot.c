@@ -9,12 +9,16 @@
 static const char *HELP =
     "usage: vecscale snapshot push DIR s3://BUCKET/PREFIX [options]\n"
     "       vecscale snapshot pull s3://BUCKET/PREFIX DIR [--generation N] [options]\n"
-    "       vecscale snapshot latest s3://BUCKET/PREFIX [options]\n\n"
+    "       vecscale snapshot latest s3://BUCKET/PREFIX [options]\n"
+    "       vecscale snapshot gc s3://BUCKET/PREFIX --keep K [--grace SECONDS] [--dry-run] [options]\n\n"
     "push publishes every file of DIR as a new generation: files are stored once under their\n"
     "checksum, and the manifest naming them is written last with a conditional PUT, so readers\n"
     "never see half a snapshot and concurrent pushes cannot overwrite each other.\n"
     "pull downloads a generation (default: the latest) into DIR, which must not exist or be\n"
-    "empty; every file is checked against the manifest's size and XXH3-128 before DIR appears.\n\n"
+    "empty; every file is checked against the manifest's size and XXH3-128 before DIR appears.\n"
+    "gc keeps the newest K generations, deletes older manifests, then the segments no kept\n"
+    "manifest names and older than --grace (default 3600 s: a push in flight stores segments\n"
+    "before its manifest, so keep it above the longest push).\n\n"
     "options:\n"
     "  --endpoint URL      S3 endpoint, e.g. http://127.0.0.1:7480 (default: AWS_ENDPOINT_URL,\n"
     "                      the profile's endpoint_url, else AWS)\n"
@@ -26,6 +30,9 @@ static const char *HELP =
     "  --timeout SEC       connect timeout and longest stall (default 30)\n"
     "  --create-bucket     create the bucket first if it does not exist (push)\n"
     "  --generation N      generation to pull (pull)\n"
+    "  --keep K            generations to keep (gc)\n"
+    "  --grace SECONDS     leave unreferenced segments younger than this (gc; default 3600)\n"
+    "  --dry-run           say what gc would delete, delete nothing\n"
     "Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) or the profile.\n";
 
 int cmd_snapshot(int argc, char **argv)
@@ -36,18 +43,22 @@ int cmd_snapshot(int argc, char **argv)
         fputs(HELP, stdout);
         return 0;
     }
-    if (strcmp(verb, "push") && strcmp(verb, "pull") && strcmp(verb, "latest"))
-        return cli_usage_error("snapshot", "unknown action '%s' (push, pull or latest)", verb);
+    if (strcmp(verb, "push") && strcmp(verb, "pull") && strcmp(verb, "latest") && strcmp(verb, "gc"))
+        return cli_usage_error("snapshot", "unknown action '%s' (push, pull, latest or gc)", verb);
     vs_s3_options o = {0};
     int create_bucket = 0;
     uint32_t part_mib = 0, timeout_s = 0;
     uint64_t generation = 0;
+    uint32_t keep = 0, grace_s = 3600;
+    int dry_run = 0;
     static const struct option opts[] = {
         {"endpoint", required_argument, 0, 'e'}, {"region", required_argument, 0, 'r'},
         {"profile", required_argument, 0, 'p'},  {"path-style", no_argument, 0, 'P'},
         {"virtual-hosted", no_argument, 0, 'V'}, {"part-size", required_argument, 0, 's'},
         {"timeout", required_argument, 0, 't'},  {"create-bucket", no_argument, 0, 'c'},
-        {"generation", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"generation", required_argument, 0, 'g'}, {"keep", required_argument, 0, 'k'},
+        {"grace", required_argument, 0, 'G'},    {"dry-run", no_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     argc--, argv++; /* getopt sees "push ..." with the verb as argv[0] */
     optind = 1;
@@ -75,11 +86,19 @@ int cmd_snapshot(int argc, char **argv)
                 return cli_usage_error("snapshot", "--generation takes a positive integer");
             break;
         }
+        case 'k':
+            if (cli_parse_u32(optarg, 1, 1000000, &keep)) return cli_usage_error("snapshot", "--keep takes a positive integer");
+            break;
+        case 'G':
+            if (cli_parse_u32(optarg, 0, 100000000, &grace_s)) return cli_usage_error("snapshot", "bad --grace '%s'", optarg);
+            break;
+        case 'n': dry_run = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("snapshot", "unknown option");
         }
     }
-    int npos = argc - optind, want = !strcmp(verb, "latest") ? 1 : 2;
+    if (!strcmp(verb, "gc") && !keep) return cli_usage_error("snapshot", "gc needs --keep K (generations to keep)");
+    int npos = argc - optind, want = !strcmp(verb, "latest") || !strcmp(verb, "gc") ? 1 : 2;
     if (npos != want)
         return cli_usage_error("snapshot", "%s expects %s", verb,
                                want == 1 ? "s3://BUCKET/PREFIX" : !strcmp(verb, "push") ? "DIR s3://BUCKET/PREFIX"
@@ -109,6 +128,16 @@ int cmd_snapshot(int argc, char **argv)
             printf("pulled %s generation %llu to %s: %llu files, %.1f MiB, checksums verified, in %.2f s\n", uri,
                    (unsigned long long)st.generation, argv[optind + 1], (unsigned long long)st.files,
                    (double)st.bytes / 1048576.0, cli_now() - t0);
+    } else if (!strcmp(verb, "gc")) {
+        vs_snapshot_gc_stats g;
+        rc = vs_snapshot_gc(s3, uri, keep, grace_s, dry_run, &g);
+        if (rc == VS_OK)
+            printf("%s %s: kept %llu generations (from %llu), %s %llu manifests and %llu segments (%.1f MiB); "
+                   "%llu unreferenced segments younger than %u s left\n",
+                   dry_run ? "would collect" : "collected", uri, (unsigned long long)g.generations_kept,
+                   (unsigned long long)g.oldest_kept, dry_run ? "would delete" : "deleted",
+                   (unsigned long long)g.manifests_deleted, (unsigned long long)g.segments_deleted,
+                   (double)g.bytes_freed / 1048576.0, (unsigned long long)g.segments_kept_young, grace_s);
     } else {
         rc = vs_snapshot_latest(s3, uri, &generation);
         if (rc == VS_OK) printf("%llu\n", (unsigned long long)generation);

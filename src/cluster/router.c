@@ -56,6 +56,11 @@ static void cluster_status(router *r, router_reply *out)
             cJSON_AddStringToObject(rep, "node", m.replicas[s][i].id);
             cJSON_AddBoolToObject(rep, "live", m.replicas[s][i].url[0] != 0);
             if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
+            router_hints h;
+            router_hints_stats(r, s, i, &h);
+            cJSON_AddNumberToObject(rep, "pending_adds", (double)h.count);
+            cJSON_AddNumberToObject(rep, "replayed_adds", (double)h.replayed);
+            if (h.overflowed) cJSON_AddBoolToObject(rep, "resync_needed", 1);
             cJSON_AddItemToArray(reps, rep);
         }
         cJSON_AddItemToArray(shards, reps);
@@ -140,6 +145,7 @@ static void *refresh_loop(void *p)
             r->have_map = 1;
             pthread_mutex_unlock(&r->lock);
             warned = 0;
+            router_hints_replay(r, m); /* replicas that came back catch up */
         } else if (!warned++) {
             /* keep serving with the last view; etcd being away does not stop searches */
             fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
@@ -165,6 +171,8 @@ int vs_router_run(const vs_router_config *in)
     if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->hint_lock, NULL);
+    r->hint_cap_bytes = cfg.hint_mib ? (size_t)cfg.hint_mib << 20 : (size_t)256 << 20;
     refresher f = {r, NULL};
     int rc = vs_etcd_open(cfg.etcd, 1000, &f.e);
     if (rc) {
@@ -218,6 +226,8 @@ int vs_router_run(const vs_router_config *in)
     stopping = 1;
     if (have_thread) pthread_join(th, NULL);
     vs_etcd_free(f.e);
+    router_hints_free(r);
+    pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
     free(r);
     return VS_OK;

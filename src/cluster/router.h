@@ -17,6 +17,7 @@ typedef struct {
     const char *port_file;     /* receives the bound port */
     uint32_t attempt_timeout_ms; /* one try on one replica (0 = 1000) */
     uint32_t request_timeout_ms; /* everything for one request (0 = 3000) */
+    uint32_t hint_mib;         /* adds queued per replica that missed them (0 = 256 MiB) */
     uint32_t refresh_ms;       /* how often the shard map and live nodes are re-read (0 = 250) */
     int quiet;
 } vs_router_config;

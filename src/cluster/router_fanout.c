@@ -375,14 +375,30 @@ void router_add(router *r, const char *path, const char *body, size_t len, route
         run_legs(r, m, legs + a, b - a, path, bodies[legs[a].shard], strlen(bodies[legs[a].shard]), 0);
         a = b;
     }
-    cJSON *o = cJSON_CreateObject(), *failed = cJSON_CreateArray();
+    cJSON *o = cJSON_CreateObject(), *failed = cJSON_CreateArray(), *queued = cJSON_CreateArray();
     int client_error = 0;
-    for (size_t j = 0; j < n_legs; j++) {
-        if (legs[j].state == LEG_OK) continue;
+    for (size_t j = 0; j < n_legs; j++)
         if (legs[j].state == LEG_CLIENT_ERROR && !client_error) {
             client_error = (int)legs[j].status;
             out->body = legs[j].resp.data ? strdup(legs[j].resp.data) : NULL;
         }
+    /* Where a shard stored the add on some replica, the others (down, or failed) get it later
+     * from the hint queue; a shard that stored it nowhere reports it missing instead. */
+    for (uint32_t s = 0; !client_error && bodies && s < m->n_shards; s++) {
+        if (!bodies[s]) continue;
+        int stored = 0;
+        for (size_t j = 0; j < n_legs; j++) stored |= legs[j].shard == s && legs[j].state == LEG_OK;
+        if (!stored) continue;
+        for (uint32_t rep = 0; rep < m->n_replicas[s]; rep++) {
+            int ok = 0;
+            for (size_t j = 0; j < n_legs; j++) ok |= legs[j].shard == s && legs[j].order[0] == rep && legs[j].state == LEG_OK;
+            if (ok) continue;
+            router_hint_add(r, s, rep, path, bodies[s], strlen(bodies[s]));
+            cJSON_AddItemToArray(queued, cJSON_CreateString(m->replicas[s][rep].id));
+        }
+    }
+    for (size_t j = 0; j < n_legs; j++) {
+        if (legs[j].state == LEG_OK) continue;
         cJSON *f = cJSON_CreateObject();
         cJSON_AddNumberToObject(f, "shard", legs[j].shard);
         cJSON_AddStringToObject(f, "node", m->replicas[legs[j].shard][legs[j].order[0]].id);
@@ -393,11 +409,13 @@ void router_add(router *r, const char *path, const char *body, size_t len, route
         out->status = client_error;
         cJSON_Delete(o);
         cJSON_Delete(failed);
+        cJSON_Delete(queued);
     } else {
         int ok = !cJSON_GetArraySize(failed) && !cJSON_GetArraySize(missing);
         cJSON_AddNumberToObject(o, "added", ok ? n : 0);
         cJSON_AddItemToObject(o, "missing_shards", cJSON_Duplicate(missing, 1));
         cJSON_AddItemToObject(o, "failed_replicas", failed);
+        cJSON_AddItemToObject(o, "queued_for", queued);
         out->status = ok ? 200 : cJSON_GetArraySize(missing) ? 503 : 502;
         out->body = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);

@@ -9,6 +9,15 @@
 #include "cluster/router.h"
 #include "cluster/s3_impl.h" /* s3_buf */
 
+/* Adds queued for one replica that missed them (router_hints.c). */
+struct router_hint;
+typedef struct {
+    struct router_hint *head, *tail;
+    size_t count, bytes;
+    uint64_t replayed, dropped;
+    int overflowed; /* more than hint_cap_bytes were missed: resync it from a snapshot */
+} router_hints;
+
 typedef struct {
     const vs_router_config *cfg;
     pthread_mutex_t lock;
@@ -17,6 +26,9 @@ typedef struct {
     /* recent failures per (shard, replica): a replica that just failed is tried last */
     double failed_at[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
     unsigned long rr; /* round-robin start, spreads load over replicas */
+    pthread_mutex_t hint_lock;
+    size_t hint_cap_bytes;
+    router_hints hints[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
@@ -31,6 +43,14 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
 void router_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
 
 void router_note_failure(router *r, uint32_t shard, uint32_t replica);
+
+/* Queues an add (path + body, copied) for a replica that missed it. */
+void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *path, const char *body, size_t len);
+/* Replays queued adds, in order, to the replicas m shows live (a bounded batch per call). */
+void router_hints_replay(router *r, const vs_cluster_map *m);
+/* A copy of one replica's counters (head and tail cleared). */
+void router_hints_stats(router *r, uint32_t shard, uint32_t replica, router_hints *out);
+void router_hints_free(router *r);
 double router_now(void);
 /* Sets out to {"error":{"code":code,"message":...}} with the status. */
 void router_error(router_reply *out, int status, const char *code, const char *fmt, ...)

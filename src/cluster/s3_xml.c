@@ -103,19 +103,20 @@ int s3_xml_list(const char *xml, size_t len, s3_list_cb fn, void *ctx, int *trun
         return vs_fail(VS_ERR_CORRUPT, "s3: a truncated listing without NextContinuationToken");
     }
     int rc = VS_OK;
-    char key[1025], etag[130], size[32];
+    char key[1025], etag[130], size[32], modified[64];
     for (xmlNodePtr n = root->children; n && rc == VS_OK; n = n->next) {
         if (!named(n, "Contents")) continue;
         child_text(n, "Key", key, sizeof key);
         child_text(n, "ETag", etag, sizeof etag);
         child_text(n, "Size", size, sizeof size);
+        child_text(n, "LastModified", modified, sizeof modified);
         char *end = NULL;
         unsigned long long sz = strtoull(size, &end, 10);
         if (!*key || !*size || *end) {
             rc = vs_fail(VS_ERR_CORRUPT, "s3: a listed object without a key or a valid size");
             break;
         }
-        vs_s3_object o = {key, sz, etag};
+        vs_s3_object o = {key, sz, etag, modified};
         rc = fn(&o, ctx);
     }
     xmlFreeDoc(doc);

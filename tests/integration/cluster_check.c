@@ -1,6 +1,7 @@
 /* Client side of the cluster test (test_cluster.sh), talking HTTP like any user:
  *   cluster_check gen N DIM SEED OUT.fvecs        random vectors
- *   cluster_check load URL BASE.fvecs             POST /vectors in batches, IDs 0..N-1
+ *   cluster_check load URL BASE.fvecs [FIRST]     POST /vectors in batches, IDs FIRST..FIRST+N-1
+ *                                                 (FIRST defaults to 0)
  *   cluster_check recall URL BASE.fvecs Q.fvecs K prints "recall@K R partial P" against
  *                                                 exact neighbours computed here
  *   cluster_check partial URL Q.fvecs SHARD       exits 0 iff an answer is partial and
@@ -79,7 +80,7 @@ static int gen(size_t n, uint32_t d, uint64_t seed, const char *out)
     return rc ? 1 : 0;
 }
 
-static int load(const char *base_url, const char *path)
+static int load(const char *base_url, const char *path, long long first)
 {
     vs_matrix *m = read_f32(path);
     char url[600];
@@ -90,7 +91,7 @@ static int load(const char *base_url, const char *path)
         cJSON *o = cJSON_CreateObject(), *vs = cJSON_CreateArray(), *ids = cJSON_CreateArray();
         for (size_t i = s; i < e; i++) {
             cJSON_AddItemToArray(vs, vec_json(x + i * m->dim, m->dim));
-            cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)i));
+            cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)(first + (long long)i)));
         }
         cJSON_AddItemToObject(o, "vectors", vs);
         cJSON_AddItemToObject(o, "ids", ids);
@@ -187,7 +188,8 @@ int main(int argc, char **argv)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (argc == 6 && !strcmp(argv[1], "gen")) return gen(strtoull(argv[2], 0, 10), (uint32_t)atoi(argv[3]), strtoull(argv[4], 0, 10), argv[5]);
-    if (argc == 4 && !strcmp(argv[1], "load")) return load(argv[2], argv[3]);
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "load"))
+        return load(argv[2], argv[3], argc == 5 ? strtoll(argv[4], NULL, 10) : 0);
     if (argc == 6 && !strcmp(argv[1], "recall")) return recall(argv[2], argv[3], argv[4], (uint32_t)atoi(argv[5]));
     if (argc == 5 && !strcmp(argv[1], "partial")) return expect_partial(argv[2], argv[3], atoi(argv[4]));
     fprintf(stderr, "usage: see the comment at the top of cluster_check.c\n");

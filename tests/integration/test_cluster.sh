@@ -4,7 +4,10 @@
 #  1. recall@10 through the router equals a single node's on the same data;
 #  2. under a wrk search load, kill -9 one replica of every shard: zero failed searches;
 #  3. kill the second replica of shard 0: answers are partial and name shard 0, nothing crashes;
-#  4. restart both: full answers again, same recall.
+#     while one replica per shard is down, 2000 more vectors are added: the router queues them
+#     for the missing replicas;
+#  4. restart both: the queued adds are replayed, every replica pair holds the same vectors,
+#     full answers again, same recall as the single node holding all 22000.
 # Usage: test_cluster.sh VECSCALE CLUSTER_CHECK TMPDIR
 set -eu
 VS="$1"; CHECK="$2"; T="$3"
@@ -90,6 +93,13 @@ else
     bad "kill -9 of one replica per shard under load"; cat "$T/wrk1.log"
 fi
 wait_live 4 && ok "killed replicas dropped out of the cluster" || bad "killed replicas dropped out"
+"$CHECK" gen 2000 32 9 "$T/extra.fvecs"
+"$CHECK" load "$R" "$T/extra.fvecs" 20000 >/dev/null && "$CHECK" load "$S" "$T/extra.fvecs" 20000 >/dev/null \
+    && ok "2000 adds with one replica per shard down are accepted" || bad "adds with one replica per shard down"
+pending=$(curl -s "$R/cluster" | grep -o '"pending_adds":[0-9]*' | grep -o '[0-9]*$' | awk '{s += $1} END {print s}')
+[ "$pending" -eq 16 ] && ok "the router queued them for the 4 down replicas (16 sub-batches)" \
+    || bad "adds queued for the down replicas ($pending)"
+cat "$T/base.fvecs" "$T/extra.fvecs" >"$T/all.fvecs"
 
 # 3. both replicas of shard 0 down
 kill -9 "${serve_pid[1]}"
@@ -107,9 +117,24 @@ for i in 0 1 2 4 6; do
     serve_pid[$i]=$!; pids+=($!); disown $!
 done
 wait_live 8 && ok "restarted replicas registered again" || bad "restarted replicas registered again"
-r_back=$("$CHECK" recall "$R" "$T/base.fvecs" "$T/q.fvecs" 10)
-echo "router after restart: $r_back"
-[ "$r_back" = "$r_single" ] && ok "full answers again after the restart" || bad "full answers after restart"
+for _ in $(seq 100); do
+    [ "$(curl -s "$R/cluster" | grep -o '"pending_adds":0' | wc -l)" -eq 8 ] && break; sleep 0.1
+done
+total=0; same=1; line=""
+for s in 0 1 2 3; do
+    a=$(count $((2 * s))); b=$(count $((2 * s + 1)))
+    line="$line shard $s: n$((2 * s))=$a n$((2 * s + 1))=$b;"
+    [ "$a" = "$b" ] || same=0
+    total=$((total + a))
+done
+echo "vectors per node after the restart:$line"
+[ $same -eq 1 ] && [ $total -eq 22000 ] && ok "restarted replicas caught up: queued adds replayed (22000 in all)" \
+    || bad "restarted replicas caught up"
+r_back=$("$CHECK" recall "$R" "$T/all.fvecs" "$T/q.fvecs" 10)
+r_single=$("$CHECK" recall "$S" "$T/all.fvecs" "$T/q.fvecs" 10)
+echo "router after restart: $r_back"; echo "single: $r_single"
+[ "$r_back" = "$r_single" ] && echo "$r_back" | grep -q "partial 0 failed 0" \
+    && ok "full answers again after the restart, equal to the single node's" || bad "full answers after restart"
 
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]
