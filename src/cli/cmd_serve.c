@@ -15,7 +15,7 @@ static const char *HELP =
     "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
     "                       [--s3-profile NAME] [--s3-timeout SECONDS]]\n"
     "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
-    "                       [--prefix /vecscale/]]\n\n"
+    "                       [--prefix /vecscale/] [--resync]]\n\n"
     "Serves the collections in DIR/collections over HTTP (GET /openapi.json describes every route;\n"
     "GET / is a search page). Routes without /collections/{name} act on the collection 'default',\n"
     "created on first start from --model (text embedded with that model, cosine) or --dim (vectors\n"
@@ -30,7 +30,11 @@ static const char *HELP =
     "Credentials and endpoint as for 'vecscale snapshot' (AWS_* variables, ~/.aws files).\n"
     "--cluster: keep node ID registered in etcd under a lease while this server answers (the\n"
     "router finds it there); with --snapshot-uri the node restores and publishes\n"
-    "s3://BUCKET/PREFIX/shard-K, K being the shard the etcd shard map assigns to ID.\n";
+    "s3://BUCKET/PREFIX/shard-K, K being the shard the etcd shard map assigns to ID.\n"
+    "--resync (with both): before serving, ask a live peer of the shard to save (and so publish)\n"
+    "every collection and restore that generation; the local collections are moved aside to\n"
+    "DIR/.before-resync-TIME. For a replica that was down longer than the router's queue of\n"
+    "missed adds covers (or across a router restart).\n";
 
 int cmd_serve(int argc, char **argv)
 {
@@ -51,6 +55,7 @@ int cmd_serve(int argc, char **argv)
         {"s3-timeout", required_argument, 0, 5},  {"cluster", required_argument, 0, 6},
         {"node-id", required_argument, 0, 7},     {"advertise", required_argument, 0, 8},
         {"ttl", required_argument, 0, 9},         {"prefix", required_argument, 0, 10},
+        {"resync", no_argument, 0, 11},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -107,6 +112,7 @@ int cmd_serve(int argc, char **argv)
             if (cli_parse_u32(optarg, 1, 3600, &x.ttl_s)) return cli_usage_error("serve", "bad --ttl '%s'", optarg);
             break;
         case 10: x.prefix = optarg; break;
+        case 11: x.resync = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }
@@ -115,6 +121,7 @@ int cmd_serve(int argc, char **argv)
     if (!cfg.data_dir) return cli_usage_error("serve", "--data DIR is required");
     if (cfg.api_key && !*cfg.api_key) cfg.api_key = NULL;
     if (x.etcd && !x.node_id) return cli_usage_error("serve", "--cluster needs --node-id");
+    if (x.resync && (!x.etcd || !x.snapshot_uri)) return cli_usage_error("serve", "--resync needs --cluster and --snapshot-uri");
     if (!x.etcd && (x.node_id || x.advertise)) return cli_usage_error("serve", "--node-id and --advertise need --cluster");
     if (x.etcd && !x.advertise && (!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")))
         return cli_usage_error("serve", "--host %s is not an address others can call: give --advertise URL", cfg.host);

@@ -58,6 +58,7 @@ int serve_extras_prepare(serve_extras *x)
     int rc = vs_s3_parse_uri(x->uri, bucket, sizeof bucket, prefix, sizeof prefix);
     if (rc) return cli_usage_error("serve", "--snapshot-uri: %s", vs_last_error());
     if ((rc = vs_s3_open(&x->s3, &x->s3_handle))) return cli_fail("serve --snapshot-uri", rc);
+    if (x->resync && (rc = serve_resync(x))) return rc;
     vs_snapshot_stats st = {0};
     int restored = 0;
     double t0 = cli_now();

@@ -24,6 +24,7 @@ typedef struct {
     const char *host;
     uint32_t ttl_s;
     uint32_t etcd_wait_s;     /* how long to wait for etcd at start (0 = 30) */
+    int resync;               /* catch up from a live peer's fresh snapshot first */
     int quiet;
     /* state */
     char uri[1200];           /* effective snapshot URI */
@@ -42,5 +43,9 @@ int serve_extras_prepare(serve_extras *x);
 /* Installs the hooks into the server configuration. */
 void serve_extras_attach(serve_extras *x, vs_server_config *cfg);
 void serve_extras_free(serve_extras *x);
+/* --resync (serve_resync.c): a live peer of the shard saves and publishes; its generation
+ * replaces the local collections (moved aside to DATA/.before-resync-<time>). No live peer:
+ * nothing changes. Returns 0 or an exit status after printing the error. */
+int serve_resync(serve_extras *x);
 
 #endif

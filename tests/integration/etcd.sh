@@ -21,22 +21,34 @@ start)
     rm -rf "$dir"; mkdir -p "$dir"
     exec 9>"${TMPDIR:-/tmp}/vecscale-etcd-ports.lock"   # concurrent runs: pick ports one at a time
     flock -w 120 9 || { echo "etcd.sh: could not take the port lock" >&2; exit 1; }
-    client=$(pick_port $((30000 + $$ % 5000)))
-    peer=$(pick_port $((client + 1)))
-    etcd --name vs --data-dir "$dir/data" \
-        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-        --initial-cluster "vs=http://127.0.0.1:$peer" --log-level warn >"$dir/etcd.log" 2>&1 9>&- &
-    echo $! > "$dir/pid"
-    for _ in $(seq 100); do
-        if curl -sf -m 1 "http://127.0.0.1:$client/health" 2>/dev/null | grep -q true; then
-            echo "ETCD_ENDPOINT=http://127.0.0.1:$client" | tee "$dir/env"
-            exit 0
-        fi
-        sleep 0.1
+    # Below Linux's ephemeral range (32768+), where outgoing connections take ports at random,
+    # and above the radosgw fixture's; a port taken between the pick and etcd's bind anyway
+    # makes etcd exit at once: pick again.
+    base=$((27000 + $$ % 5000))
+    for attempt in 1 2 3; do
+        client=$(pick_port "$base")
+        peer=$(pick_port $((client + 1)))
+        etcd --name vs --data-dir "$dir/data" \
+            --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
+            --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+            --initial-cluster "vs=http://127.0.0.1:$peer" --log-level warn >"$dir/etcd.log" 2>&1 9>&- &
+        pid=$!
+        echo $pid > "$dir/pid"
+        for _ in $(seq 100); do
+            if curl -sf -m 1 "http://127.0.0.1:$client/health" 2>/dev/null | grep -q true; then
+                echo "ETCD_ENDPOINT=http://127.0.0.1:$client" | tee "$dir/env"
+                exit 0
+            fi
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.1
+        done
+        kill $pid 2>/dev/null || true
+        grep -q "address already in use" "$dir/etcd.log" || break
+        echo "etcd.sh: port $client or $peer was taken meanwhile (attempt $attempt); picking others" >&2
+        rm -rf "$dir/data"
+        base=$((peer + 1))
     done
     echo "etcd.sh: etcd did not become healthy; log:" >&2; tail -20 "$dir/etcd.log" >&2
-    kill "$(cat "$dir/pid")" 2>/dev/null || true
     exit 1 ;;
 stop)
     if [ -f "$dir/pid" ]; then
