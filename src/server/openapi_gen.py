@@ -80,7 +80,14 @@ def coll_paths(prefix, tag):
         "get": op("A document with its vector", None, resp("The document", ref("DocumentResponse")), params=[idp]),
         "delete": op("Delete a document (durable before the reply)", None, resp("Deleted", {"type": "object", "properties": {"deleted": {"type": "integer"}, "total": {"type": "integer"}}}), params=[idp])}
     p[prefix + "/stats"] = {"get": op("Collection statistics", None, resp("Stats", ref("Stats")), ("401", "404"))}
-    p[prefix + "/save"] = {"post": op("Write a snapshot and compact the log (takes no path)", None, resp("Saved", {"type": "object", "properties": {"saved": {"type": "boolean"}, "total_vectors": {"type": "integer"}, "snapshot_generation": {"type": "integer"}}}))}
+    saved = {"type": "object", "properties": {"saved": {"type": "boolean"}, "total_vectors": {"type": "integer"}, "snapshot_generation": {"type": "integer"},
+             "published": {"type": "object", "description": "With --snapshot-uri: the generation every collection's saved state was published as, or the store's error",
+                           "properties": {"uri": {"type": "string"}, "generation": {"type": "integer"}, "files": {"type": "integer"}, "bytes": {"type": "integer"},
+                                          "uploaded_bytes": {"type": "integer"}, "seconds": {"type": "number"}, "error": {"type": "string"}}},
+             "error": {"type": "object", "description": "Only with HTTP 502: code publish_failed"}}}
+    save = op("Write a snapshot and compact the log (takes no path); with --snapshot-uri, publish it", None, resp("Saved", saved))
+    save["responses"]["502"] = resp("Saved locally (saved: true), but publishing to --snapshot-uri failed (published.error)", saved)
+    p[prefix + "/save"] = {"post": save}
     return p
 
 paths = {

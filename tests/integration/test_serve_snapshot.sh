@@ -93,6 +93,37 @@ check "publish failure lost nothing: the saved 1000 vectors are there after kill
     "curl -s '$URL/stats' | grep -q '\"total_vectors\":1000,'"
 stop $PID
 
+# Saves from two clients at once while adds continue: every generation published is one
+# committed state (its collection.vsc and the index file it names), in save order.
+URI2="$URI-busy"
+start g "$T/g" --snapshot-uri "$URI2"
+G=$URL
+for b in 0 1 2 3 4 5 6 7; do "$CHECK" gen 300 16 $((20 + b)) "$T/busy$b.fvecs" >/dev/null; done
+( for b in 0 1 2 3 4 5 6 7; do "$CHECK" load "$G" "$T/busy$b.fvecs" $((b * 300)) >/dev/null; done ) &
+adder=$!
+saver() { for _ in 1 2 3 4 5; do curl -s -o /dev/null -w '%{http_code}\n' -XPOST "$G/save"; done; }
+saver >"$T/saves1" & s1=$!
+saver >"$T/saves2" & s2=$!
+wait $adder $s1 $s2
+curl -s -o /dev/null -XPOST "$G/save"
+check "10 concurrent saves during adds: every one published (HTTP 200)" \
+    "[ \$(cat '$T/saves1' '$T/saves2' | grep -c '^200$') -eq 10 ]"
+stop $PID
+latest=$("$VS" snapshot latest "$URI2")
+prev=-1; consistent=1; counts=""
+for g in $(seq 1 "$latest"); do
+    "$VS" snapshot pull "$URI2" "$T/gen$g" --generation "$g" >/dev/null || { consistent=0; continue; }
+    start gen$g "$T/gen$g"
+    n=$(curl -s "$URL/stats" | grep -o '"total_vectors":[0-9]*' | grep -o '[0-9]*$')
+    stop $PID
+    counts="$counts $n"
+    { [ -n "$n" ] && [ $((n % 300)) -eq 0 ] && [ "$n" -ge "$prev" ]; } || consistent=0
+    prev=${n:-0}
+done
+echo "vectors in generations 1..$latest:$counts"
+check "each of the $latest generations opens as one committed state, in save order, the last holds all 2400" \
+    "[ $consistent -eq 1 ] && [ $latest -eq 11 ] && [ $prev -eq 2400 ]"
+
 # Wrong credentials at start: refused before anything changes.
 set +e
 AWS_SECRET_ACCESS_KEY=wrong "$VS" serve --data "$T/e" --port 0 --dim 16 --snapshot-uri "$URI" >"$T/e.log" 2>&1
