@@ -13,7 +13,7 @@ static const char *HELP =
     "                      [--max-body BYTES] [--max-k 1000] [--max-batch 10000] [--timeout SECONDS]\n"
     "                      [--port-file FILE]\n"
     "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
-    "                       [--s3-profile NAME] [--s3-timeout SECONDS]]\n"
+    "                       [--s3-profile NAME] [--s3-timeout SECONDS] [--snapshot-keep K]]\n"
     "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
     "                       [--prefix /vecscale/] [--resync]]\n\n"
     "Serves the collections in DIR/collections over HTTP (GET /openapi.json describes every route;\n"
@@ -28,6 +28,8 @@ static const char *HELP =
     "not); after every POST /save publish every collection's saved state as a new generation\n"
     "(the reply's \"published\" says which, or the error: then HTTP 502, the local save stands).\n"
     "Credentials and endpoint as for 'vecscale snapshot' (AWS_* variables, ~/.aws files).\n"
+    "--snapshot-keep K: after each publish, delete all but the newest K generations and the\n"
+    "segments only they used (as 'vecscale snapshot gc --keep K', grace 3600 s).\n"
     "--cluster: keep node ID registered in etcd under a lease while this server answers (the\n"
     "router finds it there); with --snapshot-uri the node restores and publishes\n"
     "s3://BUCKET/PREFIX/shard-K, K being the shard the etcd shard map assigns to ID.\n"
@@ -55,7 +57,7 @@ int cmd_serve(int argc, char **argv)
         {"s3-timeout", required_argument, 0, 5},  {"cluster", required_argument, 0, 6},
         {"node-id", required_argument, 0, 7},     {"advertise", required_argument, 0, 8},
         {"ttl", required_argument, 0, 9},         {"prefix", required_argument, 0, 10},
-        {"resync", no_argument, 0, 11},
+        {"resync", no_argument, 0, 11},        {"snapshot-keep", required_argument, 0, 12},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -113,6 +115,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case 10: x.prefix = optarg; break;
         case 11: x.resync = 1; break;
+        case 12:
+            if (cli_parse_u32(optarg, 1, 1000000, &x.keep)) return cli_usage_error("serve", "bad --snapshot-keep '%s'", optarg);
+            break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }
@@ -121,6 +126,7 @@ int cmd_serve(int argc, char **argv)
     if (!cfg.data_dir) return cli_usage_error("serve", "--data DIR is required");
     if (cfg.api_key && !*cfg.api_key) cfg.api_key = NULL;
     if (x.etcd && !x.node_id) return cli_usage_error("serve", "--cluster needs --node-id");
+    if (x.keep && !x.snapshot_uri) return cli_usage_error("serve", "--snapshot-keep needs --snapshot-uri");
     if (x.resync && (!x.etcd || !x.snapshot_uri)) return cli_usage_error("serve", "--resync needs --cluster and --snapshot-uri");
     if (!x.etcd && (x.node_id || x.advertise)) return cli_usage_error("serve", "--node-id and --advertise need --cluster");
     if (x.etcd && !x.advertise && (!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")))

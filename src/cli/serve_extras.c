@@ -100,6 +100,17 @@ static int on_save(void *ctx, const char *collection, char **json)
         char t[32];
         snprintf(t, sizeof t, "%.3f", secs);
         cJSON_AddRawToObject(o, "seconds", t);
+        /* Old generations go once a new one stands; a failure here loses nothing and is only
+         * reported: the next publish collects again. */
+        vs_snapshot_gc_stats g;
+        if (x->keep && vs_snapshot_gc(x->s3_handle, x->uri, x->keep, 3600, 0, &g) == VS_OK) {
+            cJSON *c = cJSON_AddObjectToObject(o, "collected");
+            cJSON_AddNumberToObject(c, "generations_kept", (double)g.generations_kept);
+            cJSON_AddNumberToObject(c, "manifests_deleted", (double)g.manifests_deleted);
+            cJSON_AddNumberToObject(c, "segments_deleted", (double)g.segments_deleted);
+        } else if (x->keep) {
+            cJSON_AddStringToObject(o, "gc_error", vs_last_error());
+        }
     } else {
         cJSON_AddStringToObject(o, "error", vs_last_error());
         fprintf(stderr, "vecscale serve: publishing %s to %s failed: %s\n", x->data_dir, x->uri, vs_last_error());

@@ -25,6 +25,7 @@ typedef struct {
     uint32_t ttl_s;
     uint32_t etcd_wait_s;     /* how long to wait for etcd at start (0 = 30) */
     int resync;               /* catch up from a live peer's fresh snapshot first */
+    uint32_t keep;            /* after each publish, gc down to this many generations (0 = all) */
     int quiet;
     /* state */
     char uri[1200];           /* effective snapshot URI */

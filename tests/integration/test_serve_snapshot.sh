@@ -124,6 +124,17 @@ echo "vectors in generations 1..$latest:$counts"
 check "each of the $latest generations opens as one committed state, in save order, the last holds all 2400" \
     "[ $consistent -eq 1 ] && [ $latest -eq 11 ] && [ $prev -eq 2400 ]"
 
+# --snapshot-keep: each publish collects what falls out of the newest K generations.
+start k "$T/k" --snapshot-uri "$URI-keep" --snapshot-keep 2
+for b in 0 1 2; do
+    "$CHECK" load "$URL" "$T/busy$b.fvecs" $((b * 300)) >/dev/null
+    save=$(curl -s -XPOST "$URL/save")
+done
+echo "third save with --snapshot-keep 2: $save"
+check "--snapshot-keep 2: the third publish deletes generation 1's manifest" \
+    "echo '$save' | grep -q '\"generation\":3,.*\"collected\":{\"generations_kept\":2,\"manifests_deleted\":1,'"
+stop $PID
+
 # Wrong credentials at start: refused before anything changes.
 set +e
 AWS_SECRET_ACCESS_KEY=wrong "$VS" serve --data "$T/e" --port 0 --dim 16 --snapshot-uri "$URI" >"$T/e.log" 2>&1
