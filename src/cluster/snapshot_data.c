@@ -141,6 +141,21 @@ static int has_collections(const char *root)
     return found;
 }
 
+typedef struct {
+    char **names;
+    size_t n;
+} name_list;
+
+static int names_add(name_list *l, const char *name)
+{
+    char **p = realloc(l->names, (l->n + 1) * sizeof *p);
+    if (!p) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    l->names = p;
+    if (!(p[l->n] = strdup(name))) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    l->n++;
+    return VS_OK;
+}
+
 /* Moves every pulled collection into place; the pull verified all of them already. */
 static int install(const char *pulled, const char *root)
 {
@@ -153,6 +168,7 @@ static int install(const char *pulled, const char *root)
         return vs_fail(VS_ERR_IO, "mkdir %s: %s", root, strerror(errno));
     }
     int rc = VS_OK;
+    name_list moved = {0};
     struct dirent *e;
     while (rc == VS_OK && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
@@ -160,8 +176,17 @@ static int install(const char *pulled, const char *root)
         if ((rc = join(from, sizeof from, from_root, e->d_name)) || (rc = join(to, sizeof to, root, e->d_name))) break;
         rmdir(to); /* an empty leftover directory may give way; anything else may not */
         if (rename(from, to)) rc = vs_fail(VS_ERR_IO, "rename %s to %s: %s", from, to, strerror(errno));
+        else rc = names_add(&moved, e->d_name);
     }
     closedir(d);
+    /* All or nothing: what was moved in goes back to the staging directory (removed later). */
+    for (size_t i = 0; rc != VS_OK && i < moved.n; i++) {
+        char from[4700], to[4700];
+        if (join(from, sizeof from, from_root, moved.names[i]) == VS_OK && join(to, sizeof to, root, moved.names[i]) == VS_OK)
+            rename(to, from);
+    }
+    for (size_t i = 0; i < moved.n; i++) free(moved.names[i]);
+    free(moved.names);
     return rc;
 }
 
