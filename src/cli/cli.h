@@ -22,6 +22,10 @@ int cmd_route(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* Documents in (`build --input x.jsonl`), text queries out (`search --query`); the vector
+ * commands hand over to these (src/cli/docs_input.h decides). */
+int cmd_build_docs(int argc, char **argv);
+int cmd_search_docs(int argc, char **argv);
 
 /* Prints "vecscale: <what>: <vs_last_error()>" and returns exit status 1. */
 int cli_fail(const char *what, int rc);

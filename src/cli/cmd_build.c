@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/docs_input.h"
 
 static const char *HELP =
     "usage: vecscale build --input FILE --output DIR [--index SPEC] [--metric l2|ip|cosine]\n"
@@ -13,7 +14,8 @@ static const char *HELP =
     "DIR/index.vsi. Row i gets ID i. SPEC is a factory string (default \"Flat\"). --threads N\n"
     "lets training and adding use N threads (default 1).\n"
     "With --shards N --output s3://BUCKET/PREFIX: the distributed build (vecscale build --shards 1\n"
-    "--help).\n";
+    "--help).\n"
+    "With --input DOCS.json|DOCS.jsonl it embeds documents instead: see build --input x.jsonl --help.\n";
 
 enum { ADD_CHUNK = 16384 };
 
@@ -22,6 +24,7 @@ int cmd_build(int argc, char **argv)
     /* The distributed build (cmd_build_shards.c) has its own options. */
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--shards") || !strncmp(argv[i], "--shards=", 9)) return cmd_build_shards(argc, argv);
+    if (cli_wants_documents(argc, argv)) return cmd_build_docs(argc, argv);
     const char *input = NULL, *output = NULL, *spec = "Flat", *metric_name = "l2";
     uint32_t max_rows = 0, threads = 1;
     static const struct option opts[] = {

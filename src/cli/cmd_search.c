@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/docs_input.h"
 
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
@@ -14,7 +15,8 @@ static const char *HELP =
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
     "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
     "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes;\n"
-    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4).\n";
+    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4).\n"
+    "With --query TEXT it searches a document collection instead: see search --query x --help.\n";
 
 enum { SEARCH_CHUNK = 1024 };
 
@@ -48,6 +50,7 @@ int cmd_search(int argc, char **argv)
         {"max-queries", required_argument, 0, 'n'}, {"nprobe", required_argument, 0, 'P'},
         {"ef", required_argument, 0, 'E'}, {"k-factor", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    if (cli_wants_text_query(argc, argv)) return cmd_search_docs(argc, argv);
     int c;
     while ((c = getopt_long(argc, argv, "x:q:k:jt:g:ln:P:E:F:h", opts, NULL)) != -1) {
         switch (c) {

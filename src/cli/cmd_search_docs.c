@@ -1,0 +1,148 @@
+/* `vecscale search --index DIR --query TEXT`: embed the query with the collection's model and
+ * print the best documents with their stored fields. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char *HELP =
+    "usage: vecscale search --index DIR --query TEXT [--query TEXT ...] [-k N] [--json]\n"
+    "                       [--model NAME|PATH] [--nprobe N] [--ef N]\n\n"
+    "Searches a collection built by `vecscale build --input docs.jsonl` (or created through\n"
+    "`vecscale serve`): each query is embedded with the model recorded in the collection (or\n"
+    "--model) and the k best documents are printed with their score (cosine similarity for\n"
+    "cosine collections), id, text and stored fields. --json prints one JSON object per hit:\n"
+    "{\"query\", \"rank\", \"id\", \"score\", \"text\", \"fields\"}.\n";
+
+enum { MAX_QUERIES = 64 };
+
+typedef struct {
+    char *text, *meta;
+} doc_copy;
+
+static void grab(int64_t id, const char *text, const char *metadata, void *ctx)
+{
+    (void)id;
+    doc_copy *o = ctx;
+    o->text = text ? strdup(text) : NULL;
+    o->meta = metadata ? strdup(metadata) : NULL;
+}
+
+static void print_hit(int json, const char *query, uint32_t rank, int64_t id, float score, const doc_copy *doc)
+{
+    if (!json) {
+        printf("  %2u. %.4f  id %lld  %s%s%s\n", rank, score, (long long)id, doc->text ? doc->text : "",
+               doc->meta ? "  " : "", doc->meta ? doc->meta : "");
+        return;
+    }
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "query", query);
+    cJSON_AddNumberToObject(h, "rank", rank);
+    cJSON_AddNumberToObject(h, "id", (double)id);
+    char sc[32];
+    snprintf(sc, sizeof sc, "%.6g", score); /* a float's digits, not a double's */
+    cJSON_AddRawToObject(h, "score", sc);
+    if (doc->text) cJSON_AddStringToObject(h, "text", doc->text);
+    else cJSON_AddNullToObject(h, "text");
+    cJSON *meta = doc->meta ? cJSON_Parse(doc->meta) : NULL;
+    cJSON_AddItemToObject(h, "fields", meta ? meta : cJSON_CreateObject());
+    char *s = cJSON_PrintUnformatted(h);
+    if (s) puts(s);
+    cJSON_free(s);
+    cJSON_Delete(h);
+}
+
+int cmd_search_docs(int argc, char **argv)
+{
+    const char *dir = NULL, *model_name = NULL;
+    const char *queries[MAX_QUERIES];
+    size_t nq = 0;
+    uint32_t k = 10, nprobe = 0, ef = 0;
+    int json = 0;
+    static const struct option opts[] = {
+        {"index", required_argument, 0, 'x'}, {"query", required_argument, 0, 'q'},
+        {"k", required_argument, 0, 'k'},     {"json", no_argument, 0, 'j'},
+        {"model", required_argument, 0, 'm'}, {"nprobe", required_argument, 0, 'p'},
+        {"ef", required_argument, 0, 'e'},    {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "x:q:k:jm:p:e:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'x': dir = optarg; break;
+        case 'q':
+            if (nq == MAX_QUERIES) return cli_usage_error("search", "at most %d --query", MAX_QUERIES);
+            queries[nq++] = optarg;
+            break;
+        case 'k':
+            if (cli_parse_u32(optarg, 1, 10000, &k)) return cli_usage_error("search", "-k must be 1..10000, got '%s'", optarg);
+            break;
+        case 'j': json = 1; break;
+        case 'm': model_name = optarg; break;
+        case 'p':
+            if (cli_parse_u32(optarg, 1, 1u << 24, &nprobe)) return cli_usage_error("search", "bad --nprobe '%s'", optarg);
+            break;
+        case 'e':
+            if (cli_parse_u32(optarg, 1, 1u << 20, &ef)) return cli_usage_error("search", "bad --ef '%s'", optarg);
+            break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: return cli_usage_error("search", "unknown option");
+        }
+    }
+    if (optind < argc) return cli_usage_error("search", "unexpected argument '%s'", argv[optind]);
+    if (!dir || !nq) return cli_usage_error("search", "--index and --query are required");
+    vs_collection *col;
+    int rc = vs_collection_open(dir, &col);
+    if (rc) return cli_fail(dir, rc);
+    vs_collection_info info;
+    rc = vs_collection_info_get(col, &info);
+    if (rc) {
+        vs_collection_close(col);
+        return cli_fail(dir, rc);
+    }
+    if (!model_name && !info.model[0]) {
+        vs_collection_close(col);
+        fprintf(stderr, "vecscale: %s records no text model: name one with --model\n", dir);
+        return 1;
+    }
+    if (!model_name) model_name = info.model;
+    vs_model *m = NULL;
+    if ((rc = vs_model_open(model_name, &m))) {
+        vs_collection_close(col);
+        return cli_fail(model_name, rc);
+    }
+    int status = 0;
+    if (vs_model_dim(m) != info.dim) {
+        fprintf(stderr, "vecscale: model %s gives dimension %zu but the collection %s holds dimension %u\n",
+                model_name, vs_model_dim(m), dir, info.dim);
+        status = 1;
+    }
+    float *q = malloc(nq * info.dim * sizeof *q), *scores = malloc(nq * k * sizeof *scores);
+    int64_t *ids = malloc(nq * k * sizeof *ids);
+    if (!status && (!q || !scores || !ids)) status = (fprintf(stderr, "vecscale: out of memory\n"), 1);
+    double t0 = cli_now();
+    if (!status && (rc = vs_model_embed(m, queries, nq, 1, q))) status = cli_fail("--query", rc);
+    vs_search_params p = {.nprobe = nprobe, .ef_search = ef};
+    if (!status && (rc = vs_collection_search(col, nq, q, k, &p, scores, ids))) status = cli_fail("search", rc);
+    double dt = cli_now() - t0;
+    for (size_t i = 0; !status && i < nq; i++) {
+        if (!json) printf("query: %s\n", queries[i]);
+        for (uint32_t r = 0; r < k && ids[i * k + r] >= 0; r++) {
+            doc_copy doc = {0};
+            vs_collection_with_doc(col, ids[i * k + r], grab, &doc); /* absent: printed without text */
+            print_hit(json, queries[i], r + 1, ids[i * k + r], scores[i * k + r], &doc);
+            free(doc.text);
+            free(doc.meta);
+        }
+    }
+    if (!status)
+        fprintf(stderr, "%zu quer%s embedded and searched in %.1f ms (model %s, %zu documents)\n", nq,
+                nq == 1 ? "y" : "ies", dt * 1e3, vs_model_name(m), info.count);
+    free(q);
+    free(scores);
+    free(ids);
+    vs_model_close(m);
+    vs_collection_close(col);
+    return status;
+}

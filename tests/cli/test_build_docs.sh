@@ -1,0 +1,79 @@
+#!/bin/sh
+# `vecscale build --input docs.jsonl` + `vecscale search --query` end to end with the real
+# default model (glove-100, made by scripts/fetch_models.sh, which scripts/test.sh runs first):
+# semantic hits, stored fields, ID rules, and bad input that must fail clearly and leave nothing.
+# Usage: test_build_docs.sh VECSCALE FIXTURE-DIR TMPDIR
+set -eu
+. "$(dirname "$0")/expect.sh"
+VS="$1"
+FIX="$2"
+T="$3"
+rm -rf "$T"
+mkdir -p "$T"
+nothing_left() { # NAME DIR: neither DIR nor a temporary DIR.building-* exists
+    if [ -e "$2" ] || ls -d "$2".building-* >/dev/null 2>&1; then bad "$1 left $2 behind"; else ok "$1 left nothing"; fi
+}
+
+if ! "$VS" model info glove-100 >/dev/null 2>&1; then
+    echo "FAIL - model glove-100 not found: run scripts/fetch_models.sh (scripts/test.sh does)"
+    exit 1
+fi
+
+# A built collection answers text queries by meaning: none of these words is in its document.
+expect "build from .jsonl" 0 "built $T/c: 12 documents, model glove-100 (dimension 100), index Flat" \
+    "$VS" build --input "$FIX/docs.jsonl" --output "$T/c" --batch-size 5
+top() { # QUERY -> the id of the best hit
+    "$VS" search --index "$T/c" --query "$1" -k 3 --json 2>/dev/null | sed -n 's/.*"rank":1,"id":\([0-9]*\),.*/\1/p'
+}
+for pair in "football match:3" "planets and rockets:5" "flu injection for kids:8" "violin concert:7" \
+            "voters and government:10" "crops:12"; do
+    q=${pair%:*}; want=${pair##*:}; got=$(top "$q")
+    [ "$got" = "$want" ] && ok "query '$q' -> doc $want" || bad "query '$q' -> doc '$got', want $want"
+done
+"$VS" search --index "$T/c" --query "thunderstorm warning" -k 1 --json >"$T/hit" 2>/dev/null
+grep -q '"id":6,.*"text":"Heavy rain and strong winds are forecast for the coast tomorrow.","fields":{"topic":"weather","source":{"name":"met office","year":2024}}}' \
+    "$T/hit" && ok "hit carries text and nested fields" || bad "hit carries text and nested fields ($(cat "$T/hit"))"
+[ "$("$VS" search --index "$T/c" --query cat --query dog -k 4 --json 2>/dev/null | wc -l)" -eq 8 ] &&
+    ok "two queries, k=4: 8 JSON lines" || bad "two queries, k=4: 8 JSON lines"
+expect "plain output" 0 "1\. 0\.[0-9]*  id 3  The striker" "$VS" search --index "$T/c" --query "football match" -k 1
+expect "IVF index" 0 "index IVF3,Flat" "$VS" build --input "$FIX/docs.jsonl" --output "$T/ivf" --index IVF --nlist 3
+expect "IVF search" 0 '"rank":1,"id":5,' "$VS" search --index "$T/ivf" --query "planets and rockets" --nprobe 3 --json
+
+# String ids (and none): positions become the IDs, the "id" stays among the fields.
+printf '[{"id": "doc-a", "text": "a cat on a mat"},\n {"id": "doc-b", "text": "stock prices"},\n {"text": "tennis racket", "lang": "en"}]\n' >"$T/s.json"
+expect "string ids" 0 "IDs are positions 0..2" "$VS" build --input "$T/s.json" --output "$T/s"
+expect "string id kept in fields" 0 '"id":1,"score":[0-9.]*,"text":"stock prices","fields":{"id":"doc-b"}' \
+    "$VS" search --index "$T/s" --query "shares and bonds" -k 1 --json
+expect "missing id: fields without it" 0 '"id":2,.*"fields":{"lang":"en"}' "$VS" search --index "$T/s" --query "badminton" -k 1 --json
+
+# Bad input: a clear message naming the place, exit 1, and no output directory.
+printf '{"id": 1, "text": "a cat"}\n\n{"id": 2, "text": "dog"\n' >"$T/badline.jsonl"
+expect "bad JSON line" 1 "badline.jsonl line 3: invalid JSON" "$VS" build --input "$T/badline.jsonl" --output "$T/x"
+nothing_left "bad JSON line" "$T/x"
+printf '{"id": 1, "text": "a cat"}\n{"id": 2, "title": "dog"}\n' >"$T/notext.jsonl"
+expect "missing text" 1 'notext.jsonl line 2: no "text" field' "$VS" build --input "$T/notext.jsonl" --output "$T/x"
+printf '{"id": 1, "text": "a cat"}\n{"id": 2, "text": 7}\n' >"$T/numtext.jsonl"
+expect "text not a string" 1 'line 2: "text" is not a string' "$VS" build --input "$T/numtext.jsonl" --output "$T/x"
+printf '{"id": 1, "text": "a cat"}\n{"id": 2, "text": "dog"}\n{"id": 1, "text": "bird"}\n' >"$T/dup.jsonl"
+expect "duplicate id" 1 "duplicate id 1 (line 1 and line 3)" "$VS" build --input "$T/dup.jsonl" --output "$T/x"
+printf '[{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]' >"$T/dup.json"
+expect "duplicate string id" 1 'duplicate id "a" (document 1 and document 2)' "$VS" build --input "$T/dup.json" --output "$T/x"
+printf '{"id": -3, "text": "a cat"}\n' >"$T/neg.jsonl"
+expect "negative id" 1 '"id" must be a non-negative integer' "$VS" build --input "$T/neg.jsonl" --output "$T/x"
+printf '{"id": 1, "text": "a c\377t"}\n' >"$T/utf8.jsonl"
+expect "invalid UTF-8" 1 "utf8.jsonl line 1: invalid UTF-8" "$VS" build --input "$T/utf8.jsonl" --output "$T/x"
+printf '{"text": "a"}\n' >"$T/one.json"
+expect "a .json file must be an array" 1 "expected a JSON array" "$VS" build --input "$T/one.json" --output "$T/x"
+printf '\n\n' >"$T/empty.jsonl"
+expect "no documents" 1 "no documents" "$VS" build --input "$T/empty.jsonl" --output "$T/x"
+expect "unknown model" 1 "model 'no-such-model' not found" "$VS" build --input "$FIX/docs.jsonl" --output "$T/x" --model no-such-model
+expect "IVF with too few documents" 1 "training IVF64,Flat on 12 documents failed" \
+    "$VS" build --input "$FIX/docs.jsonl" --output "$T/x" --index IVF --nlist 64
+nothing_left "failed IVF training" "$T/x"
+expect "output exists" 1 "$T/c already exists" "$VS" build --input "$FIX/docs.jsonl" --output "$T/c"
+expect "existing collection untouched" 0 '"rank":1,"id":3,' "$VS" search --index "$T/c" --query "football match" --json
+expect "search: no collection" 1 "holds no collection" "$VS" search --index "$T/nothing" --query "cat"
+expect "search: empty query" 1 "empty" "$VS" search --index "$T/c" --query ""
+expect "build --help" 0 "Duplicate ids are an error" "$VS" build --input x.jsonl --help
+
+finish
