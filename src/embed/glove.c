@@ -19,7 +19,8 @@
 #include "io/container.h"
 
 struct vs_glove {
-    void *map;
+    void *map; /* ours to unmap; NULL when base is a caller's buffer */
+    const void *base;
     size_t map_size;
     uint32_t dim, dtype, max_word;
     uint64_t n, slots, str_len;
@@ -39,7 +40,7 @@ static int parse(vs_glove *g, const char *path)
 {
     vs_container *c = malloc(sizeof *c);
     if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    int rc = vs_container_open(c, g->map, g->map_size, 0, path);
+    int rc = vs_container_open(c, g->base, g->map_size, 0, path);
     if (rc) goto out;
     if (c->kind != VS_FILE_KIND_EMBED_MODEL) {
         rc = vs_fail(VS_ERR_CORRUPT, "%s: not a model file (file kind %u)", path, c->kind);
@@ -89,6 +90,27 @@ static int parse(vs_glove *g, const char *path)
             rc = vs_fail(VS_ERR_CORRUPT, "%s: word %llu points outside the word table", path, (unsigned long long)i);
             goto out;
         }
+    /* A non-finite component would make every text containing the word NaN (all-ones exponent).
+     * float32 components must also stay below 2^100, so that the float sum of the at most 2^19
+     * words of a VS_MODEL_MAX_TEXT_BYTES text cannot overflow (GloVe values are below 10). */
+    size_t nv = (size_t)(g->n * g->dim), bad = nv;
+    if (g->dtype == 0) {
+        const uint32_t *w = g->vecs;
+        for (size_t i = 0; i < nv && bad == nv; i++)
+            if (((w[i] >> 23) & 0xffu) >= 127u + VS_GLOVE_MAX_EXP) bad = i;
+    } else {
+        const uint16_t *h = g->vecs;
+        for (size_t i = 0; i < nv && bad == nv; i++)
+            if ((h[i] & 0x7c00u) == 0x7c00u) bad = i;
+    }
+    for (uint32_t d = 0; g->unk && d < g->dim; d++)
+        if (!isfinite(g->unk[d])) bad = nv + 1;
+    if (bad != nv) {
+        rc = bad > nv ? vs_fail(VS_ERR_CORRUPT, "%s: the fallback vector GUNK is not finite", path)
+                      : vs_fail(VS_ERR_CORRUPT, "%s: word %zu's vector is not finite (or above 2^100)", path,
+                                   bad / g->dim);
+        goto out;
+    }
     for (uint64_t i = 0; i < g->slots; i++)
         if (g->hash[i] > g->n) {
             rc = vs_fail(VS_ERR_CORRUPT, "%s: hash slot %llu points past the last word", path, (unsigned long long)i);
@@ -128,7 +150,26 @@ int vs_glove_load(const char *path, vs_glove **out)
         free(g);
         return vs_fail(VS_ERR_IO, "mmap %s: %s", path, strerror(e));
     }
+    g->base = g->map;
     int rc = parse(g, path);
+    if (rc) {
+        vs_glove_free(g);
+        return rc;
+    }
+    *out = g;
+    return VS_OK;
+}
+
+int vs_glove_load_buffer(const void *data, size_t size, const char *origin, vs_glove **out)
+{
+    *out = NULL;
+    if (size < VS_CONTAINER_HEADER_SIZE)
+        return vs_fail(VS_ERR_CORRUPT, "%s: truncated: %zu bytes, smaller than the 64-byte header", origin, size);
+    vs_glove *g = calloc(1, sizeof *g);
+    if (!g) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    g->base = data;
+    g->map_size = size;
+    int rc = parse(g, origin);
     if (rc) {
         vs_glove_free(g);
         return rc;
@@ -140,7 +181,7 @@ int vs_glove_load(const char *path, vs_glove **out)
 void vs_glove_free(vs_glove *g)
 {
     if (!g) return;
-    if (g->map && g->map != MAP_FAILED) munmap(g->map, g->map_size);
+    if (g->map) munmap(g->map, g->map_size);
     free(g);
 }
 
@@ -223,8 +264,10 @@ size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, floa
     double ss = 0;
     for (uint32_t d = 0; d < g->dim; d++) ss += (double)out[d] * out[d];
     if (ss > 0) {
-        float inv = (float)(1.0 / sqrt(ss)); /* the mean's direction: dividing by `found` first changes nothing */
-        for (uint32_t d = 0; d < g->dim; d++) out[d] *= inv;
+        /* The mean's direction: dividing by `found` first changes nothing. In double: for a sum of
+         * subnormal floats 1 / norm does not fit a float. */
+        double norm = sqrt(ss);
+        for (uint32_t d = 0; d < g->dim; d++) out[d] = (float)(out[d] / norm);
     }
     return found;
 }

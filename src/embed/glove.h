@@ -23,10 +23,14 @@
 
 #define VS_GLOVE_TYPE_AVG 1u
 #define VS_GLOVE_NAME_LEN 64
+/* float32 vector components are below 2^VS_GLOVE_MAX_EXP in absolute value (see glove.c). */
+#define VS_GLOVE_MAX_EXP 100
 
 typedef struct vs_glove vs_glove;
 
 int vs_glove_load(const char *path, vs_glove **out);
+/* The same over a caller's buffer (borrowed: it must outlive *out); origin names it in errors. */
+int vs_glove_load_buffer(const void *data, size_t size, const char *origin, vs_glove **out);
 void vs_glove_free(vs_glove *g);
 uint32_t vs_glove_dim(const vs_glove *g);
 size_t vs_glove_count(const vs_glove *g);

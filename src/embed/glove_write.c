@@ -1,4 +1,5 @@
 /* Writes a GloVe model file (layout in glove.h): words, their hash table and the vectors. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -55,6 +56,13 @@ int vs_glove_write(const char *path, const char *name, char *const *words, size_
             }
         }
     }
+    for (size_t i = 0; i < n * dim; i++)
+        if (!isfinite(vectors[i]) || fabsf(vectors[i]) >= ldexpf(1.0f, VS_GLOVE_MAX_EXP) ||
+            (!f32 && fabsf(vectors[i]) > 65504.0f)) { /* float16's largest finite */
+            rc = vs_fail(VS_ERR_INVALID_ARG, "word '%s' value %u (%g) is not a finite %s", words[i / dim],
+                         (unsigned)(i % dim) + 1, (double)vectors[i], f32 ? "number below 2^100" : "float16 (import with --f32)");
+            goto out;
+        }
     if (f32) memcpy(vec, vectors, n * dim * sizeof(float));
     else
         for (size_t i = 0; i < n * dim; i++) ((uint16_t *)vec)[i] = vs_f32_to_f16(vectors[i]);

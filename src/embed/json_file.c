@@ -82,7 +82,9 @@ long vs_json_int(const cJSON *obj, const char *key, long dflt, int *ok)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return dflt;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble) {
+    /* Range first: converting a double outside long's range is undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
+        v->valuedouble != (double)(long)v->valuedouble) {
         *ok = 0;
         return dflt;
     }

@@ -17,7 +17,8 @@
 
 struct vs_safetensors {
     char *path;
-    void *map;
+    void *map; /* ours to unmap; NULL when base is a caller's buffer */
+    const uint8_t *base;
     size_t size;
     vs_st_tensor *t;
     size_t n;
@@ -78,7 +79,7 @@ static int parse_tensor(vs_safetensors *st, const cJSON *e, const uint8_t *data,
 
 static int parse(vs_safetensors *st)
 {
-    const uint8_t *p = st->map;
+    const uint8_t *p = st->base;
     if (st->size < 8) return vs_fail(VS_ERR_CORRUPT, "%s: truncated: %zu bytes", st->path, st->size);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = hl << 8 | p[i];
@@ -131,6 +132,26 @@ int vs_safetensors_open(const char *path, vs_safetensors **out)
         vs_safetensors_close(st);
         return vs_fail(VS_ERR_IO, "mmap %s: %s", path, strerror(e));
     }
+    st->base = st->map;
+    int rc = parse(st);
+    if (rc) {
+        vs_safetensors_close(st);
+        return rc;
+    }
+    *out = st;
+    return VS_OK;
+}
+
+int vs_safetensors_open_buffer(const void *data, size_t size, const char *origin, vs_safetensors **out)
+{
+    *out = NULL;
+    vs_safetensors *st = calloc(1, sizeof *st);
+    if (!st || !(st->path = strdup(origin))) {
+        free(st);
+        return vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
+    st->base = data;
+    st->size = size;
     int rc = parse(st);
     if (rc) {
         vs_safetensors_close(st);

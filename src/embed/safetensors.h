@@ -25,6 +25,8 @@ typedef struct vs_safetensors vs_safetensors;
 
 /* Maps and validates path: header bounds, JSON, every tensor's dtype, shape and byte range. */
 int vs_safetensors_open(const char *path, vs_safetensors **out);
+/* The same over a caller's buffer (borrowed: it must outlive *out); origin names it in errors. */
+int vs_safetensors_open_buffer(const void *data, size_t size, const char *origin, vs_safetensors **out);
 void vs_safetensors_close(vs_safetensors *st);
 size_t vs_safetensors_count(const vs_safetensors *st);
 const vs_st_tensor *vs_safetensors_at(const vs_safetensors *st, size_t i);

@@ -21,6 +21,10 @@ typedef struct vs_tokenizer vs_tokenizer;
 /* Loads dir/tokenizer.json, or else dir/vocab.txt (+ dir/tokenizer_config.json for
  * do_lower_case / strip_accents / tokenize_chinese_chars). */
 int vs_tokenizer_load(const char *dir, vs_tokenizer **out);
+/* The same from a tokenizer.json held in memory, or a vocab.txt with BERT's default options;
+ * origin names the input in errors. */
+int vs_tokenizer_from_json(const char *json, size_t len, const char *origin, vs_tokenizer **out);
+int vs_tokenizer_from_vocab(const char *vocab_txt, size_t len, const char *origin, vs_tokenizer **out);
 void vs_tokenizer_free(vs_tokenizer *t);
 size_t vs_tokenizer_vocab_size(const vs_tokenizer *t);
 /* Token id of a vocabulary entry, or -1. */

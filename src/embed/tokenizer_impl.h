@@ -9,6 +9,7 @@
 
 typedef struct {
     char **tokens;
+    size_t *lens; /* tokens may hold NUL bytes (a vocab.txt line can): compare by length */
     int32_t *ids;
     size_t n, cap, max_id_plus_1;
     uint32_t *table; /* entry index + 1, 0 = empty */

@@ -1,4 +1,5 @@
 /* Loading a BERT tokenizer from tokenizer.json, or vocab.txt + tokenizer_config.json. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,10 @@ static int add_special(vs_tokenizer *t, const char *content, int32_t id)
     return VS_OK;
 }
 
-static int from_tokenizer_json(vs_tokenizer *t, const char *path)
+/* Takes ownership of j. */
+static int from_tokenizer_json(vs_tokenizer *t, cJSON *j, const char *path)
 {
-    cJSON *j;
-    int rc = vs_json_load(path, &j);
-    if (rc) return rc;
-    int ok = 1;
+    int rc = VS_OK, ok = 1;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     const char *type = vs_json_str(model, "type", "", &ok);
     if (strcmp(type, "WordPiece")) {
@@ -74,7 +73,7 @@ static int from_tokenizer_json(vs_tokenizer *t, const char *path)
     {
         const char *content = vs_json_str(e, "content", "", &ok);
         long id = vs_json_int(e, "id", -1, &ok);
-        if (!ok || id < 0) {
+        if (!ok || id < 0 || id > INT32_MAX) {
             rc = vs_fail(VS_ERR_CORRUPT, "%s: malformed added_tokens entry", path);
             goto out;
         }
@@ -87,58 +86,53 @@ out:
     return rc;
 }
 
-static int from_vocab_txt(vs_tokenizer *t, const char *dir)
+/* vocab.txt (one token per line, id = line number - 1) with its optional config (cfg may be
+ * NULL: BERT's defaults, uncased with accents stripped). */
+static int from_vocab_txt(vs_tokenizer *t, const char *text, size_t len, const cJSON *cfg, const char *path)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    char *text;
-    size_t len;
-    int rc = vs_read_file(path, (size_t)256 << 20, &text, &len);
-    if (rc == VS_ERR_NOT_FOUND)
-        return vs_fail(VS_ERR_NOT_FOUND, "%s: no tokenizer (neither tokenizer.json nor vocab.txt)", dir);
+    if (vs_utf8_invalid_at(text, len) != len) return vs_fail(VS_ERR_CORRUPT, "%s: not valid UTF-8", path);
+    int rc = vs_vocab_init(&t->vocab, len / 8);
     if (rc) return rc;
-    if (vs_utf8_invalid_at(text, len) != len) {
-        free(text);
-        return vs_fail(VS_ERR_CORRUPT, "%s: not valid UTF-8", path);
-    }
-    if ((rc = vs_vocab_init(&t->vocab, len / 8))) goto out;
     int32_t id = 0;
-    for (char *p = text; p < text + len; id++) {
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
+    for (const char *p = text; p < text + len; id++) {
+        const char *nl = memchr(p, '\n', (size_t)(text + len - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
         if (l == 0 && !nl) break;
-        if ((rc = vs_vocab_add(&t->vocab, p, l, id, path))) goto out;
+        if ((rc = vs_vocab_add(&t->vocab, p, l, id, path))) return rc;
         p += l + 1;
-    }
-    /* tokenizer_config.json is optional: BERT's defaults are uncased with accents stripped. */
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    cJSON *cfg = NULL;
-    int crc = vs_json_load(path, &cfg);
-    if (crc && crc != VS_ERR_NOT_FOUND) {
-        rc = crc;
-        goto out;
     }
     int ok = 1;
     t->clean_text = 1;
     t->lowercase = vs_json_bool(cfg, "do_lower_case", 1, &ok);
     t->strip_accents = vs_json_bool(cfg, "strip_accents", t->lowercase, &ok);
     t->chinese_chars = vs_json_bool(cfg, "tokenize_chinese_chars", 1, &ok);
-    cJSON_Delete(cfg);
-    if (!ok) {
-        rc = vs_fail(VS_ERR_CORRUPT, "%s: a field has the wrong type", path);
-        goto out;
-    }
+    if (!ok) return vs_fail(VS_ERR_CORRUPT, "%s: tokenizer_config.json: a field has the wrong type", path);
     snprintf(t->prefix, sizeof t->prefix, "##");
     t->max_chars_per_word = 100;
     static const char *const specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     for (size_t i = 0; i < 5; i++) {
         int32_t sid = vs_vocab_get(&t->vocab, specials[i], strlen(specials[i]));
-        if (sid >= 0 && (rc = add_special(t, specials[i], sid))) goto out;
+        if (sid >= 0 && (rc = add_special(t, specials[i], sid))) return rc;
     }
     t->unk_id = vs_vocab_get(&t->vocab, "[UNK]", 5);
-out:
-    free(text);
-    return rc;
+    return VS_OK;
+}
+
+/* Checks what every encode needs, and hands t out or frees it. */
+static int finish(vs_tokenizer *t, int rc, const char *origin, vs_tokenizer **out)
+{
+    if (!rc) {
+        t->cls_id = vs_vocab_get(&t->vocab, "[CLS]", 5);
+        t->sep_id = vs_vocab_get(&t->vocab, "[SEP]", 5);
+        if (t->cls_id < 0 || t->sep_id < 0 || t->unk_id < 0)
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: the vocabulary lacks [CLS], [SEP] or the unknown token", origin);
+    }
+    if (rc) {
+        vs_tokenizer_free(t);
+        return rc;
+    }
+    *out = t;
+    return VS_OK;
 }
 
 int vs_tokenizer_load(const char *dir, vs_tokenizer **out)
@@ -148,25 +142,43 @@ int vs_tokenizer_load(const char *dir, vs_tokenizer **out)
     if (!t) return vs_fail(VS_ERR_NOMEM, "out of memory");
     char path[4200];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    FILE *probe = fopen(path, "rb");
-    int rc;
-    if (probe) {
-        fclose(probe);
-        rc = from_tokenizer_json(t, path);
-    } else
-        rc = from_vocab_txt(t, dir);
-    if (!rc) {
-        t->cls_id = vs_vocab_get(&t->vocab, "[CLS]", 5);
-        t->sep_id = vs_vocab_get(&t->vocab, "[SEP]", 5);
-        if (t->cls_id < 0 || t->sep_id < 0 || t->unk_id < 0)
-            rc = vs_fail(VS_ERR_CORRUPT, "%s: the vocabulary lacks [CLS], [SEP] or the unknown token", dir);
-    }
-    if (rc) {
-        vs_tokenizer_free(t);
-        return rc;
-    }
-    *out = t;
-    return VS_OK;
+    cJSON *j = NULL, *cfg = NULL;
+    int rc = vs_json_load(path, &j);
+    if (!rc) return finish(t, from_tokenizer_json(t, j, path), dir, out);
+    if (rc != VS_ERR_NOT_FOUND) return finish(t, rc, dir, out);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    char *text = NULL;
+    size_t len;
+    rc = vs_read_file(path, (size_t)256 << 20, &text, &len);
+    if (rc == VS_ERR_NOT_FOUND)
+        rc = vs_fail(VS_ERR_NOT_FOUND, "%s: no tokenizer (neither tokenizer.json nor vocab.txt)", dir);
+    /* tokenizer_config.json is optional. */
+    char cfg_path[4200];
+    snprintf(cfg_path, sizeof cfg_path, "%s/tokenizer_config.json", dir);
+    int crc = rc ? VS_OK : vs_json_load(cfg_path, &cfg);
+    if (!rc && crc != VS_ERR_NOT_FOUND) rc = crc;
+    if (!rc) rc = from_vocab_txt(t, text, len, cfg, path);
+    free(text);
+    cJSON_Delete(cfg);
+    return finish(t, rc, dir, out);
+}
+
+int vs_tokenizer_from_json(const char *json, size_t len, const char *origin, vs_tokenizer **out)
+{
+    *out = NULL;
+    vs_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    if (!j) return finish(t, vs_fail(VS_ERR_CORRUPT, "%s: invalid JSON", origin), origin, out);
+    return finish(t, from_tokenizer_json(t, j, origin), origin, out);
+}
+
+int vs_tokenizer_from_vocab(const char *vocab_txt, size_t len, const char *origin, vs_tokenizer **out)
+{
+    *out = NULL;
+    vs_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    return finish(t, from_vocab_txt(t, vocab_txt, len, NULL, origin), origin, out);
 }
 
 void vs_tokenizer_free(vs_tokenizer *t)

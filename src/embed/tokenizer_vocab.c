@@ -21,6 +21,7 @@ void vs_vocab_free(vs_vocab *v)
 {
     for (size_t i = 0; i < v->n; i++) free(v->tokens[i]);
     free(v->tokens);
+    free(v->lens);
     free(v->ids);
     free(v->table);
     memset(v, 0, sizeof *v);
@@ -32,8 +33,7 @@ int32_t vs_vocab_get(const vs_vocab *v, const char *s, size_t len)
     for (;; h = (h + 1) & mask) {
         uint32_t e = v->table[h];
         if (!e) return -1;
-        const char *t = v->tokens[e - 1];
-        if (strncmp(t, s, len) == 0 && t[len] == 0) return v->ids[e - 1];
+        if (v->lens[e - 1] == len && memcmp(v->tokens[e - 1], s, len) == 0) return v->ids[e - 1];
     }
 }
 
@@ -42,8 +42,8 @@ int vs_vocab_add(vs_vocab *v, const char *s, size_t len, int32_t id, const char 
     if (len == 0) return vs_fail(VS_ERR_CORRUPT, "%s: empty token (id %d)", origin, id);
     size_t h0 = XXH3_64bits(s, len) & (v->slots - 1);
     for (; v->table[h0]; h0 = (h0 + 1) & (v->slots - 1)) {
-        const char *t = v->tokens[v->table[h0] - 1];
-        if (strncmp(t, s, len) == 0 && t[len] == 0) { /* a repeated token: the last id wins, as in */
+        size_t k = v->table[h0] - 1;
+        if (v->lens[k] == len && memcmp(v->tokens[k], s, len) == 0) { /* a repeated token: the last id wins, as in */
             v->ids[v->table[h0] - 1] = id;             /* Hugging Face's load_vocab and JSON.parse */
             if ((size_t)id + 1 > v->max_id_plus_1) v->max_id_plus_1 = (size_t)id + 1;
             return VS_OK;
@@ -54,7 +54,7 @@ int vs_vocab_add(vs_vocab *v, const char *s, size_t len, int32_t id, const char 
         uint32_t *nt = calloc(ns, sizeof *nt);
         if (!nt) return vs_fail(VS_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < v->n; i++) {
-            size_t h = XXH3_64bits(v->tokens[i], strlen(v->tokens[i])) & (ns - 1);
+            size_t h = XXH3_64bits(v->tokens[i], v->lens[i]) & (ns - 1);
             while (nt[h]) h = (h + 1) & (ns - 1);
             nt[h] = (uint32_t)i + 1;
         }
@@ -70,6 +70,9 @@ int vs_vocab_add(vs_vocab *v, const char *s, size_t len, int32_t id, const char 
         int32_t *ni = realloc(v->ids, nc * sizeof *ni);
         if (!ni) return vs_fail(VS_ERR_NOMEM, "out of memory");
         v->ids = ni;
+        size_t *nl = realloc(v->lens, nc * sizeof *nl);
+        if (!nl) return vs_fail(VS_ERR_NOMEM, "out of memory");
+        v->lens = nl;
         v->cap = nc;
     }
     char *copy = malloc(len + 1);
@@ -77,6 +80,7 @@ int vs_vocab_add(vs_vocab *v, const char *s, size_t len, int32_t id, const char 
     memcpy(copy, s, len);
     copy[len] = 0;
     v->tokens[v->n] = copy;
+    v->lens[v->n] = len;
     v->ids[v->n] = id;
     size_t h = XXH3_64bits(s, len) & (v->slots - 1);
     while (v->table[h]) h = (h + 1) & (v->slots - 1);
