@@ -25,6 +25,9 @@ static int hnsw_init(vs_index *ix)
         }
         h->quant = 1;
         h->vec_bytes = vs_sq_code_size(&h->sq);
+        h->sq8 = ix->spec.code == VS_CODE_SQ8;
+        h->sq8_norm = h->sq8 && ix->metric == VS_METRIC_L2;
+        h->dot8 = vs_hnsw_dot8_pick();
     }
     h->M = ix->spec.hnsw_m;
     h->M0 = 2 * h->M;
@@ -40,7 +43,7 @@ static int hnsw_init(vs_index *ix)
     h->level_mult = 1.0 / log((double)h->M);
     h->off_vec = 16 + 4 * (size_t)h->M0;
     /* Keep records 16-byte multiples so vectors stay 16-byte aligned (M0 is even). */
-    h->rec_size = (h->off_vec + h->vec_bytes + 15) / 16 * 16;
+    h->rec_size = (h->off_vec + h->vec_bytes + (h->sq8_norm ? sizeof(float) : 0) + 15) / 16 * 16;
     h->owned = 1;
     atomic_init(&h->n, 0);
     atomic_init(&h->n_deleted, 0);
@@ -75,6 +78,7 @@ static void free_scratch(vs_hnsw_scratch *s)
     free(s->orph);
     for (int i = 0; i < 2; i++) {
         free(s->A[i].buf);
+        free(s->A[i].w8);
         if (s->A[i].pq_ready) vs_sq_query_destroy(&s->A[i].pq);
     }
     free(s);
@@ -257,6 +261,48 @@ int vs_hnsw_visit_begin(vs_hnsw_scratch *s, size_t n)
     return 0;
 }
 
+/* The anchor's int16 weights and affine constants for the SQ8 kernel (hnsw_sq8.h), from the
+ * float preparation in a->pq. */
+static int prepare_sq8(const vs_hnsw *h, vs_hnsw_anchor *a)
+{
+    const vs_sq_query *pq = &a->pq;
+    const uint32_t d = h->dim;
+    if (vs_hnsw_grow((void **)&a->w8, &a->w8_cap, d, sizeof *a->w8)) return -1;
+    float wmax = 0;
+    double base = 0;
+    for (uint32_t j = 0; j < d; j++) {
+        float w = h->l2 ? pq->a[j] * pq->s[j] : pq->a[j];
+        if (fabsf(w) > wmax) wmax = fabsf(w);
+        if (h->l2) base += (double)pq->a[j] * pq->a[j];
+    }
+    float alpha = wmax > 0 ? (float)vs_hnsw_dot8_wmax(d) / wmax : 1.0f;
+    for (uint32_t j = 0; j < d; j++) {
+        float w = h->l2 ? pq->a[j] * pq->s[j] : pq->a[j];
+        a->w8[j] = (int16_t)lrintf(w * alpha);
+    }
+    a->base = h->l2 ? (float)base : -pq->bias;
+    a->mul = (h->l2 ? -2.0f : -1.0f) / alpha;
+    return 0;
+}
+
+void vs_hnsw_encode(const vs_hnsw *h, const float *x, uint8_t *rec)
+{
+    uint8_t *code = rec + h->off_vec;
+    if (h->quant) vs_sq_encode(&h->sq, 1, x, code);
+    else memcpy(code, x, h->dim * sizeof(float));
+    size_t tail = h->rec_size - h->off_vec - h->vec_bytes;
+    if (tail) memset(code + h->vec_bytes, 0, tail);
+    if (h->sq8_norm) {
+        double nrm = 0;
+        for (uint32_t j = 0; j < h->dim; j++) {
+            double v = (double)(h->sq.vdiff[j] / 256.0f) * code[j];
+            nrm += v * v;
+        }
+        float f = (float)nrm;
+        memcpy(code + h->vec_bytes, &f, sizeof f);
+    }
+}
+
 int vs_hnsw_anchor_vec(const vs_hnsw *h, vs_hnsw_anchor *a, const float *x)
 {
     a->v = x;
@@ -268,6 +314,7 @@ int vs_hnsw_anchor_vec(const vs_hnsw *h, vs_hnsw_anchor *a, const float *x)
         a->pq_ready = 1;
     }
     vs_sq_query_set(&a->pq, x);
+    if (h->sq8) return prepare_sq8(h, a);
     return 0;
 }
 

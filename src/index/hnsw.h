@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "core/idmap.h"
+#include "index/hnsw_sq8.h"
 #include "index/index_impl.h"
 #include "kernels/kernels.h"
 #include "quant/sq.h"
@@ -58,6 +59,10 @@ typedef struct {
     vs_sq_query pq;
     int pq_ready;
     int quant;
+    /* SQ8 (hnsw_sq8.h): key = base + mul * sum_i w8[i] c_i (+ the code's stored norm for L2) */
+    int16_t *w8;
+    size_t w8_cap;
+    float base, mul;
 } vs_hnsw_anchor;
 
 /* Per-thread search state, pooled in the index and reused across queries and calls. The
@@ -95,6 +100,9 @@ typedef struct {
     size_t vec_bytes; /* bytes of the stored vector or code */
     int quant;        /* vectors stored as scalar-quantised codes (HNSW{M},SQ8 ...) */
     vs_sq sq;
+    int sq8;          /* SQ8 codes: distances by the integer kernel (hnsw_sq8.h) */
+    int sq8_norm;     /* SQ8 under L2: each code is followed by float sum_i (s_i c_i)^2 */
+    vs_hnsw_dot8_fn dot8;
     double level_mult;
     uint64_t seed;
 
@@ -185,10 +193,23 @@ static inline float vs_hnsw_dist(const vs_hnsw *h, const vs_kernel_table *kt, co
     return h->l2 ? kt->l2sq(a, b, h->dim) : -kt->dot(a, b, h->dim);
 }
 
+/* Key from an anchor to an SQ8 code (hnsw_sq8.h). */
+static inline float vs_hnsw_key8(const vs_hnsw *h, const vs_hnsw_anchor *a, const uint8_t *code)
+{
+    float k = a->base + a->mul * (float)h->dot8(a->w8, code, h->dim);
+    if (h->sq8_norm) {
+        float nrm;
+        memcpy(&nrm, code + h->dim, sizeof nrm);
+        k += nrm;
+    }
+    return k;
+}
+
 /* Key from an anchor to a stored node's record. */
 static inline float vs_hnsw_adist(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_anchor *a,
                                   const uint8_t *rec)
 {
+    if (a->quant && h->sq8) return vs_hnsw_key8(h, a, rec + h->off_vec);
     if (a->quant) return vs_sq_key(&a->pq, rec + h->off_vec);
     return vs_hnsw_dist(h, kt, a->v, (const float *)(rec + h->off_vec));
 }
@@ -210,6 +231,8 @@ int vs_hnsw_grow(void **p, size_t *cap, size_t need, size_t elem);
 /* Anchors at a float vector (kept by the caller) or at a stored node; -1 when out of memory. */
 int vs_hnsw_anchor_vec(const vs_hnsw *h, vs_hnsw_anchor *a, const float *x);
 int vs_hnsw_anchor_node(const vs_hnsw *h, vs_hnsw_anchor *a, uint32_t node);
+/* Encodes x into a record's code (and, for SQ8 under L2, the norm stored after it). */
+void vs_hnsw_encode(const vs_hnsw *h, const float *x, uint8_t *rec);
 
 /* hnsw_build.c */
 int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids);

@@ -235,10 +235,7 @@ int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
         memcpy(rec, &ids[made], sizeof ids[made]);
         atomic_init(vs_hnsw_rec_flags(rec), 0);
         atomic_init((vs_hnsw_word *)(rec + 12), 0);
-        if (h->quant) vs_sq_encode(&h->sq, 1, x + made * ix->dim, rec + h->off_vec);
-        else memcpy(rec + h->off_vec, x + made * ix->dim, ix->dim * sizeof(float));
-        size_t tail = h->rec_size - h->off_vec - h->vec_bytes;
-        if (tail) memset(rec + h->off_vec + h->vec_bytes, 0, tail);
+        vs_hnsw_encode(h, x + made * ix->dim, rec);
         vs_hnsw_meta *m = vs_hnsw_meta_of(h, node);
         m->level = node_level(h, node);
         m->upper = NULL;

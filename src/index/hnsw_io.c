@@ -1,13 +1,15 @@
 /* HNSW sections. One set per storage block b (two decimal digits in the tag), so a viewed
  * file's blocks point straight into the mapping with the same layout as in memory:
- *   HNSW      (metadata) u32 layout 1 | u32 M | u32 ef_construction | u32 keep_pruned |
+ *   HNSW      (metadata) u32 layout | u32 M | u32 ef_construction | u32 keep_pruned |
  *             u64 nodes | u64 deleted | u64 entry (level << 32 | node, or all ones) |
  *             u64 seed | u64 record size
  *   HRbb bulk level-0 records of the block's nodes (id, flags, count, links, vector)
  *   HLbb      u8 level of each of the block's nodes (read on open to find upper lists)
  *   HUbb bulk the block's upper lists, node by node, level x (1 + M) u32 each
  *   HSQR      (HNSW{M},SQ8 / SQ4 only) dim float32 minima, then dim float32 ranges
- * With quantised storage a record holds the vector's code instead of its floats.
+ * With quantised storage a record holds the vector's code instead of its floats. Layout 2
+ * (HNSW{M},SQ8 under L2 only) follows each code with float32 sum_i (s_i c_i)^2 (hnsw_sq8.h);
+ * every other index is written as layout 1, which older builds read.
  * Link IDs are not validated on open (that would read every page of a view); every read of a
  * link is bound-checked instead, so a damaged file yields wrong answers, not wild reads. */
 #include <stdlib.h>
@@ -40,7 +42,7 @@ int vs_hnsw_save(const vs_index *ix, vs_container_writer *w)
     const vs_hnsw *h = ix->impl;
     size_t n = atomic_load(&((vs_hnsw *)h)->n);
     uint8_t hdr[HDR_BYTES];
-    uint32_t layout = 1, keep = (uint32_t)h->keep_pruned;
+    uint32_t layout = h->sq8_norm ? 2 : 1, keep = (uint32_t)h->keep_pruned;
     uint64_t nodes = n, del = atomic_load(&((vs_hnsw *)h)->n_deleted);
     uint64_t entry = atomic_load(&((vs_hnsw *)h)->entry), rs = h->rec_size;
     memcpy(hdr, &layout, 4);
@@ -115,7 +117,11 @@ int vs_hnsw_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const cha
     memcpy(&entry, hdr + 32, 8);
     memcpy(&seed, hdr + 40, 8);
     memcpy(&rs, hdr + 48, 8);
-    if (layout != 1) return vs_fail(VS_ERR_VERSION, "%s: HNSW layout %u is newer than this build reads (1)", origin, layout);
+    if (layout > 2) return vs_fail(VS_ERR_VERSION, "%s: HNSW layout %u is newer than this build reads (2)", origin, layout);
+    if (layout != (h->sq8_norm ? 2u : 1u))
+        return vs_fail(layout == 1 ? VS_ERR_VERSION : VS_ERR_CORRUPT,
+                       "%s: HNSW layout %u does not fit this index (an HNSW,SQ8 L2 index written before "
+                       "layout 2 must be rebuilt)", origin, layout);
     if (M != h->M || rs != h->rec_size || keep > 1 || efc == 0)
         return vs_fail(VS_ERR_CORRUPT, "%s: HNSW metadata (M %u, record %llu bytes) does not match the factory string",
                        origin, M, (unsigned long long)rs);

@@ -19,6 +19,14 @@
 
 int vs_hnsw_filter_strategy = 0;
 
+/* Bench builds only (-DVS_HNSW_STATS): distance evaluations made by searches. */
+#ifdef VS_HNSW_STATS
+_Atomic unsigned long long vs_hnsw_stat_dist;
+#define STAT_DIST() atomic_fetch_add_explicit(&vs_hnsw_stat_dist, 1, memory_order_relaxed)
+#else
+#define STAT_DIST() ((void)0)
+#endif
+
 /* --- binary heaps of (distance, node) --------------------------------------------------- */
 
 static inline void min_push(vs_hnsw_pair *h, size_t *n, vs_hnsw_pair v)
@@ -127,6 +135,7 @@ void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_a
 {
     const float *q = a->v;
     const vs_sq_query *pq = a->quant ? &a->pq : NULL;
+    const int sq8 = a->quant && h->sq8;
     const size_t off_vec = h->off_vec;
     /* The kernel and its arguments are resolved once (see vs_hnsw_search_layer). */
     const size_t dim = h->dim;
@@ -148,7 +157,10 @@ void vs_hnsw_greedy(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_a
             }
             const uint8_t *rec = vs_hnsw_rec(h, v);
             float d;
-            if (pq) {
+            STAT_DIST();
+            if (sq8) {
+                d = vs_hnsw_key8(h, a, rec + off_vec);
+            } else if (pq) {
                 d = pq->fn(pq, rec + off_vec);
             } else {
                 d = dist(q, (const float *)(rec + off_vec), dim);
@@ -169,6 +181,7 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_
 {
     const float *q = a->v;
     const vs_sq_query *pq = a->quant ? &a->pq : NULL;
+    const int sq8 = a->quant && h->sq8;
     if (vs_hnsw_visit_begin(s, n_limit)) return -1;
     if (vs_hnsw_grow((void **)&s->res, &s->res_cap, ef + 1, sizeof *s->res)) return -1;
     if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, ef + n_eps + h->M0, sizeof *s->cand)) return -1;
@@ -220,7 +233,10 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_
             if (j + 1 < nn) prefetch_vec(h, nbr[j + 1]);
             const uint8_t *rec = vs_hnsw_rec(h, v);
             float d;
-            if (pq) {
+            STAT_DIST();
+            if (sq8) {
+                d = vs_hnsw_key8(h, a, rec + off_vec);
+            } else if (pq) {
                 d = pq->fn(pq, rec + off_vec);
             } else {
                 d = dist(q, (const float *)(rec + off_vec), dim);

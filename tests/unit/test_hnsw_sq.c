@@ -67,8 +67,76 @@ static void quantised(void **state)
     free(q);
 }
 
+/* The SQ8 integer kernel: AVX2 and scalar give the same integer for every tail length, and
+ * the keys it yields (int16 query weights, stored L2 norms) match the float kernel of the
+ * quantizer on the same codes to well within one code step. */
+static void sq8_integer_kernel(void **state)
+{
+    (void)state;
+    const uint32_t dims[] = {1, 7, 8, 15, 16, 17, 31, 33, 100, 784, 3000};
+    for (size_t t = 0; t < sizeof dims / sizeof *dims; t++) {
+        uint32_t d = dims[t];
+        int16_t *w = malloc(d * sizeof *w);
+        uint8_t *c = malloc(d);
+        int32_t wmax = vs_hnsw_dot8_wmax(d);
+        assert_true(wmax > 1000);
+        srand(7 + d);
+        for (uint32_t j = 0; j < d; j++) {
+            w[j] = (int16_t)(j % 3 == 0 ? wmax : j % 3 == 1 ? -wmax : rand() % (2 * wmax + 1) - wmax);
+            c[j] = (uint8_t)(j % 5 == 0 ? 255 : rand() & 255);
+        }
+        int64_t ref = vs_hnsw_dot8_scalar(w, c, d);
+        if (vs_simd_detected() >= VS_SIMD_AVX2) assert_true(vs_hnsw_dot8_avx2(w, c, d) == ref);
+        /* All weights at +wmax and codes at 255: the worst case for an int32 lane. */
+        for (uint32_t j = 0; j < d; j++) {
+            w[j] = (int16_t)wmax;
+            c[j] = 255;
+        }
+        if (vs_simd_detected() >= VS_SIMD_AVX2) assert_true(vs_hnsw_dot8_avx2(w, c, d) == (int64_t)d * 255 * wmax);
+        free(w);
+        free(c);
+    }
+    for (int mi = 0; mi < 2; mi++) {
+        vs_metric m = mi ? VS_METRIC_COSINE : VS_METRIC_L2;
+        const uint32_t d = 100;
+        float *base = tu_random_vectors(500, d, 5), *q = tu_random_vectors(20, d, 6);
+        for (size_t i = 0; i < 500 * d; i++) base[i] = base[i] * (1.0f + (float)(i % d)) - 3.0f; /* unequal ranges */
+        vs_index *ix = make(d, m, "HNSW16,SQ8", 1);
+        assert_int_equal(vs_index_train(ix, 500, base), VS_OK);
+        assert_int_equal(vs_index_add(ix, 500, base, NULL), VS_OK);
+        vs_hnsw *h = ix->impl;
+        vs_hnsw_anchor a = {0};
+        vs_sq_query ref;
+        assert_int_equal(vs_sq_query_init(&ref, &h->sq, m == VS_METRIC_L2), VS_OK);
+        ref.fn = vs_sq_key_scalar_for(VS_CODE_SQ8, m == VS_METRIC_L2);
+        float qn[100];
+        for (int i = 0; i < 20; i++) {
+            memcpy(qn, q + i * d, sizeof qn);
+            if (m == VS_METRIC_COSINE) {
+                double nrm = 0;
+                for (uint32_t j = 0; j < d; j++) nrm += (double)qn[j] * qn[j];
+                for (uint32_t j = 0; j < d; j++) qn[j] = (float)(qn[j] / sqrt(nrm));
+            }
+            assert_int_equal(vs_hnsw_anchor_vec(h, &a, qn), 0);
+            vs_sq_query_set(&ref, qn);
+            for (uint32_t v = 0; v < 500; v++) {
+                const uint8_t *code = vs_hnsw_rec(h, v) + h->off_vec;
+                float want = ref.fn(&ref, code), got = vs_hnsw_adist(h, NULL, &a, vs_hnsw_rec(h, v));
+                float tol = m == VS_METRIC_L2 ? 1e-3f * fabsf(want) + 1e-2f : 1e-3f;
+                if (fabsf(got - want) > tol) fail_msg("%s node %u: key %g, float kernel %g", vs_metric_name(m), v, got, want);
+            }
+        }
+        vs_sq_query_destroy(&ref);
+        vs_sq_query_destroy(&a.pq);
+        free(a.w8);
+        vs_index_free(ix);
+        free(base);
+        free(q);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(quantised)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(quantised), cmocka_unit_test(sq8_integer_kernel)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
