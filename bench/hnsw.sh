@@ -9,7 +9,8 @@
 # BUILD_THREADS (default 2), M (16), EFC (200), EF (10,20,40,80,120,200,400), RUNS (1),
 # SKIP (space-separated: vecscale hnswlib faiss), BENCH_CLOCK (default cpu: searches timed by
 # process CPU time in all three harnesses, see bench/README.md). --index overrides vecscale's factory
-# string (default HNSW$M), e.g. "HNSW16,SQ8,RFlat". The log goes to DIR/logs/hnsw-*.log.
+# string (default HNSW$M), e.g. "HNSW16,SQ8,RFlat"; repeat it to build and measure several in the
+# same run (e.g. --index HNSW16 --index HNSW16,SQ8). The log goes to DIR/logs/hnsw-*.log.
 set -eu
 set -o pipefail
 
@@ -25,19 +26,19 @@ SKIP=${SKIP:-}
 export BENCH_CLOCK=${BENCH_CLOCK:-cpu}
 DATA_DIR=$ROOT/bench/data
 SET=""
-INDEX=""
+INDEXES=()
 
 while [ $# -gt 0 ]; do
   case "$1" in
     fashion-mnist|glove-100) SET=$1 ;;
     --data-dir) DATA_DIR=$2; shift ;;
-    --index) INDEX=$2; shift ;;
+    --index) INDEXES+=("$2"); shift ;;
     *) echo "usage: bench/hnsw.sh fashion-mnist|glove-100 [--data-dir DIR] [--index SPEC]" >&2; exit 2 ;;
   esac
   shift
 done
 [ -n "$SET" ] || { echo "bench/hnsw.sh: name a data set (fashion-mnist or glove-100)" >&2; exit 2; }
-INDEX=${INDEX:-HNSW$M}
+[ ${#INDEXES[@]} -gt 0 ] || INDEXES=("HNSW$M")
 case "$SET" in
   fashion-mnist) dir=$DATA_DIR/fashion-mnist-784; metric=l2 ;;
   glove-100) dir=$DATA_DIR/glove-100; metric=cosine ;;
@@ -51,8 +52,12 @@ skip() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
 {
   echo "# bench/hnsw.sh $SET $(date -u +%Y-%m-%dT%H:%M:%SZ) git $(git -C "$ROOT" rev-parse --short HEAD) BENCH_CLOCK=$BENCH_CLOCK load $(cut -d' ' -f1-3 /proc/loadavg)"
   "$ROOT/bench/compare/build.sh" >&2
-  skip vecscale || "$VECSCALE" bench "${files[@]}" --index "$INDEX" --efc "$EFC" --build-threads "$BUILD_THREADS" \
-    --threads 1 --param "ef=$EF" --single --runs "$RUNS"
+  header=()
+  for index in "${INDEXES[@]}"; do
+    skip vecscale || "$VECSCALE" bench "${files[@]}" --index "$index" --efc "$EFC" --build-threads "$BUILD_THREADS" \
+      --threads 1 --param "ef=$EF" --single --runs "$RUNS" "${header[@]}"
+    header=(--no-header)
+  done
   skip hnswlib || "$ROOT/bench/build/hnswlib_bench" "${files[@]}" --M "$M" --efc "$EFC" --ef "$EF" \
     --threads "$BUILD_THREADS" --runs "$RUNS" --no-header
   skip faiss || "$PYTHON" "$ROOT/bench/compare/faiss_bench.py" "${files[@]}" --index "HNSW$M" --efc "$EFC" \

@@ -68,6 +68,14 @@ static int in_arena(const vs_hnsw *h, const vs_hnsw_word *p)
     return h->upper_arena && p >= h->upper_arena && p < h->upper_arena + h->upper_arena_words;
 }
 
+void vs_hnsw_anchor_free(vs_hnsw_anchor *a)
+{
+    free(a->buf);
+    free(a->w8);
+    if (a->pq_ready) vs_sq_query_destroy(&a->pq);
+    memset(a, 0, sizeof *a);
+}
+
 static void free_scratch(vs_hnsw_scratch *s)
 {
     free(s->mark);
@@ -76,11 +84,9 @@ static void free_scratch(vs_hnsw_scratch *s)
     free(s->work);
     free(s->nbr);
     free(s->orph);
-    for (int i = 0; i < 2; i++) {
-        free(s->A[i].buf);
-        free(s->A[i].w8);
-        if (s->A[i].pq_ready) vs_sq_query_destroy(&s->A[i].pq);
-    }
+    for (int i = 0; i < 2; i++) vs_hnsw_anchor_free(&s->A[i]);
+    for (size_t i = 0; i < s->kept_cap; i++) vs_hnsw_anchor_free(&s->kept[i]);
+    free(s->kept);
     free(s);
 }
 

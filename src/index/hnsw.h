@@ -79,7 +79,9 @@ typedef struct vs_hnsw_scratch {
     size_t work_cap;
     uint32_t *nbr;      /* unvisited neighbours of the node being expanded */
     size_t nbr_cap;
-    vs_hnsw_anchor A[2]; /* [0]: the query or base of a list rewrite, [1]: the heuristic's */
+    vs_hnsw_anchor A[2]; /* [0]: the query or base of a list rewrite, [1]: hnsw_links.c's */
+    vs_hnsw_anchor *kept; /* the heuristic's: one per neighbour kept so far */
+    size_t kept_cap;
     uint32_t *orph;     /* nodes whose last layer-0 in-link a writer removed (hnsw_links.c) */
     size_t n_orph, orph_cap;
     struct vs_hnsw_scratch *next;
@@ -231,6 +233,7 @@ int vs_hnsw_grow(void **p, size_t *cap, size_t need, size_t elem);
 /* Anchors at a float vector (kept by the caller) or at a stored node; -1 when out of memory. */
 int vs_hnsw_anchor_vec(const vs_hnsw *h, vs_hnsw_anchor *a, const float *x);
 int vs_hnsw_anchor_node(const vs_hnsw *h, vs_hnsw_anchor *a, uint32_t node);
+void vs_hnsw_anchor_free(vs_hnsw_anchor *a); /* its buffers; leaves it zeroed */
 /* Encodes x into a record's code (and, for SQ8 under L2, the norm stored after it). */
 void vs_hnsw_encode(const vs_hnsw *h, const float *x, uint8_t *rec);
 

@@ -29,20 +29,35 @@ static uint32_t node_level(const vs_hnsw *h, uint64_t node)
 size_t vs_hnsw_select(const vs_hnsw *h, const vs_kernel_table *kt, const vs_hnsw_pair *cand, size_t n,
                       size_t max_out, vs_hnsw_pair *out, vs_hnsw_scratch *s)
 {
-    vs_hnsw_anchor *a = &s->A[1];
+    /* Distances are measured from each kept neighbour (at most max_out anchors to prepare)
+     * rather than from each candidate (up to efConstruction of them): preparing an anchor
+     * decodes a code and sets up the query, which costs about as much as a distance. */
+    if (s->kept_cap < max_out) {
+        vs_hnsw_anchor *k = realloc(s->kept, max_out * sizeof *k);
+        if (k) {
+            memset(k + s->kept_cap, 0, (max_out - s->kept_cap) * sizeof *k);
+            s->kept = k;
+            s->kept_cap = max_out;
+        }
+    }
     size_t got = 0;
     /* Pruned candidates are remembered by index to refill with (keepPrunedConnections). */
     size_t pruned_idx[1024];
     size_t n_pruned = 0;
     for (size_t i = 0; i < n && got < max_out; i++) {
-        int good = vs_hnsw_anchor_node(h, a, cand[i].id) == 0; /* out of memory: keep it */
         /* Keep c only if it is closer to the base than to every neighbour already kept:
-         * otherwise that neighbour already leads towards c (diversity over proximity). */
-        int ok = good;
+         * otherwise that neighbour already leads towards c (diversity over proximity). A kept
+         * neighbour without an anchor (out of memory) prunes nothing. */
+        int good = 1;
+        const uint8_t *rec = vs_hnsw_rec(h, cand[i].id);
         for (size_t j = 0; j < got && good; j++)
-            if (vs_hnsw_adist(h, kt, a, vs_hnsw_rec(h, out[j].id)) < cand[i].d) good = 0;
-        if (good || !ok) out[got++] = cand[i];
-        else if (n_pruned < sizeof pruned_idx / sizeof pruned_idx[0]) pruned_idx[n_pruned++] = i;
+            if (j < s->kept_cap && s->kept[j].v && vs_hnsw_adist(h, kt, &s->kept[j], rec) < cand[i].d) good = 0;
+        if (good) {
+            if (got < s->kept_cap && vs_hnsw_anchor_node(h, &s->kept[got], cand[i].id)) s->kept[got].v = NULL;
+            out[got++] = cand[i];
+        } else if (n_pruned < sizeof pruned_idx / sizeof pruned_idx[0]) {
+            pruned_idx[n_pruned++] = i;
+        }
     }
     if (h->keep_pruned)
         for (size_t j = 0; j < n_pruned && got < max_out; j++) out[got++] = cand[pruned_idx[j]];
