@@ -4,12 +4,16 @@
 //   hnswlib_bench --base B.fvecs --queries Q.fvecs --groundtruth G.ivecs
 //                 --metric l2|cosine [--M 16] [--efc 200]
 //                 [--ef 10,20,40,80,120,200,400] [--threads N] [--runs R]
-//                 [--no-header]
+//                 [--no-header] [--save FILE | --load FILE] [--count]
 //
 // Build uses N threads (addPoint from std::threads, as hnswlib's examples do);
 // searches run on one thread, one query at a time, k=10. With --runs R each
 // ef is searched R times and the best QPS is reported (recall is identical).
 // cosine = inner product on L2-normalised base and query vectors.
+// --save FILE keeps the built index; --load FILE searches a saved one instead of building
+// (build_s is then 0), so search speed can be compared on one graph. --count prints
+// "# dist/q N" before each ef row: distance evaluations per query, for RESULTS.md's
+// graph-quality comparison (the counter wraps the space's distance function).
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -43,6 +47,22 @@ static double search_clock()
 #include <vector>
 
 namespace {
+
+hnswlib::DISTFUNC<float> g_inner_dist;
+unsigned long long g_dist_count;
+float counting_dist(const void *a, const void *b, const void *param) {
+    g_dist_count++;
+    return g_inner_dist(a, b, param);
+}
+// The wrapped space hands hnswlib the counting function only when --count asks for it.
+struct CountingSpace : hnswlib::SpaceInterface<float> {
+    std::unique_ptr<hnswlib::SpaceInterface<float>> inner;
+    bool count;
+    CountingSpace(hnswlib::SpaceInterface<float> *s, bool c) : inner(s), count(c) { g_inner_dist = s->get_dist_func(); }
+    size_t get_data_size() override { return inner->get_data_size(); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return count ? counting_dist : g_inner_dist; }
+    void *get_dist_func_param() override { return inner->get_dist_func_param(); }
+};
 
 [[noreturn]] void die(const std::string &msg) {
     std::fprintf(stderr, "hnswlib_bench: %s\n", msg.c_str());
@@ -138,14 +158,16 @@ void usage() {
     std::fprintf(stderr,
                  "usage: hnswlib_bench --base B.fvecs --queries Q.fvecs --groundtruth G.ivecs\n"
                  "                     --metric l2|cosine [--M 16] [--efc 200]\n"
-                 "                     [--ef 10,20,40,80,120,200,400] [--threads N] [--runs R] [--no-header]\n");
+                 "                     [--ef 10,20,40,80,120,200,400] [--threads N] [--runs R] [--no-header]\n"
+                 "                     [--save FILE | --load FILE] [--count]\n");
     std::exit(2);
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
-    std::string base_path, query_path, gt_path, metric = "l2";
+    std::string base_path, query_path, gt_path, metric = "l2", save_path, load_path;
+    bool count = false;
     int M = 16, efc = 200, threads = 1, runs = 1;
     bool header = true;
     std::vector<int> efs = {10, 20, 40, 80, 120, 200, 400};
@@ -167,11 +189,15 @@ int main(int argc, char **argv) {
         else if (a == "--threads") threads = parse_int(val(), "--threads");
         else if (a == "--runs") runs = parse_int(val(), "--runs");
         else if (a == "--no-header") header = false;
+        else if (a == "--save") save_path = val();
+        else if (a == "--load") load_path = val();
+        else if (a == "--count") count = true;
         else if (a == "-h" || a == "--help") usage();
         else die("unknown argument " + a);
     }
     if (base_path.empty() || query_path.empty() || gt_path.empty()) usage();
     if (metric != "l2" && metric != "cosine") die("--metric must be l2 or cosine");
+    if (!save_path.empty() && !load_path.empty()) die("--save and --load exclude each other");
 
     Matrix base = read_vecs(base_path);
     Matrix queries = read_vecs(query_path);
@@ -185,15 +211,21 @@ int main(int argc, char **argv) {
     }
     const size_t n = base.n, nq = queries.n, d = base.d;
 
-    std::unique_ptr<hnswlib::SpaceInterface<float>> space;
-    if (metric == "l2") space.reset(new hnswlib::L2Space(d));
-    else space.reset(new hnswlib::InnerProductSpace(d));
+    std::unique_ptr<CountingSpace> space;
+    if (metric == "l2") space.reset(new CountingSpace(new hnswlib::L2Space(d), count));
+    else space.reset(new CountingSpace(new hnswlib::InnerProductSpace(d), count));
 
     // ---- build (memory = VmRSS growth across construction + insertion) ----
     long rss0 = vmrss_kib();
     auto t0 = std::chrono::steady_clock::now();
-    auto *index = new hnswlib::HierarchicalNSW<float>(space.get(), n, (size_t)M, (size_t)efc, 100);
-    if (n > 0) {
+    hnswlib::HierarchicalNSW<float> *index;
+    if (!load_path.empty()) {
+        index = new hnswlib::HierarchicalNSW<float>(space.get(), load_path);
+        if (index->cur_element_count != n) die(load_path + " does not hold the base's vectors");
+    } else {
+        index = new hnswlib::HierarchicalNSW<float>(space.get(), n, (size_t)M, (size_t)efc, 100);
+    }
+    if (n > 0 && load_path.empty()) {
         // First point serially (sets the entry point), as hnswlib's Python
         // bindings do, then the rest from `threads` workers.
         index->addPoint(base.row(0), 0);
@@ -210,7 +242,8 @@ int main(int argc, char **argv) {
         }
         for (auto &th : pool) th.join();
     }
-    double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double build_s = load_path.empty() ? std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() : 0.0;
+    if (!save_path.empty()) index->saveIndex(save_path);
     long rss1 = vmrss_kib();
     double memory_mb = (rss0 >= 0 && rss1 >= 0) ? (double)(rss1 - rss0) / 1024.0 : -1.0;
 
@@ -228,6 +261,7 @@ int main(int argc, char **argv) {
         double best = 1e300;
         for (int r = 0; r < runs; r++) {
             std::fill(res.begin(), res.end(), (hnswlib::labeltype)-1);
+            g_dist_count = 0;
             double s0 = search_clock();
             for (size_t q = 0; q < nq; q++) {
                 auto pq = index->searchKnn(queries.row(q), k);
@@ -256,6 +290,7 @@ int main(int argc, char **argv) {
             }
         }
         double recall = (double)hits / ((double)nq * k);
+        if (count) std::printf("# dist/q %.1f\n", (double)g_dist_count / ((double)nq * runs));
         char params[32];
         std::snprintf(params, sizeof params, "ef=%d", ef);
         std::printf("%-10s %-28s %-22s %9.4f %11.1f %9.2f %10.1f\n", "hnswlib", index_name, params, recall,

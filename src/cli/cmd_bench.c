@@ -10,7 +10,7 @@ static const char *HELP =
     "usage: vecscale bench --base FILE --queries FILE --groundtruth FILE.ivecs --index SPEC\n"
     "                      [--metric l2|ip|cosine] [--param name=v1,v2,...] [--threads N]\n"
     "                      [--single] [--runs R] [--no-header] [--build-threads N] [--efc N]\n"
-    "                      [--set name=value]...\n\n"
+    "                      [--set name=value]... [--save FILE | --load FILE]\n\n"
     "Builds SPEC over the base, then for each parameter value searches all queries in one batch\n"
     "(k=10) and prints: library, index, params, recall@10, queries/s, build_s, memory_mb.\n"
     "memory_mb is the growth of the resident set across the build. Parameters: nprobe,\n"
@@ -19,7 +19,9 @@ static const char *HELP =
     "the build (train and add) use N threads (default 1); --efc N sets HNSW ef_construction\n"
     "(default 200). --set name=value fixes a parameter for every row (e.g. --set k_factor=8\n"
     "--param nprobe=8,16). Before the rows, a '#' line gives the code size per vector and the\n"
-    "index memory (vs_index_memory_bytes) against the float32 vectors.\n";
+    "index memory (vs_index_memory_bytes) against the float32 vectors. --save FILE keeps the built\n"
+    "index; --load FILE searches a saved one instead of building (its build_s is then 0 and\n"
+    "memory_mb the growth across the load), so search changes can be measured on one graph.\n";
 
 enum { K = 10, MAX_VALUES = 64 };
 
@@ -69,7 +71,7 @@ static int run_row(vs_index *ix, const vs_matrix *q, const vs_matrix *gt, const 
 int cmd_bench(int argc, char **argv)
 {
     const char *base = NULL, *queries = NULL, *gt_path = NULL, *spec = NULL, *metric_name = "l2", *param = NULL;
-    const char *fixed[8];
+    const char *fixed[8], *save_path = NULL, *load_path = NULL;
     size_t nfixed = 0;
     uint32_t threads = 1, runs = 1, build_threads = 1, efc = 0;
     int single = 0, header = 1;
@@ -80,10 +82,11 @@ int cmd_bench(int argc, char **argv)
         {"threads", required_argument, 0, 't'}, {"single", no_argument, 0, 's'},
         {"no-header", no_argument, 0, 'H'}, {"runs", required_argument, 0, 'r'},
         {"build-threads", required_argument, 0, 'B'}, {"efc", required_argument, 0, 'E'},
-        {"set", required_argument, 0, 'S'},
+        {"set", required_argument, 0, 'S'}, {"save", required_argument, 0, 'o'},
+        {"load", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "b:q:g:x:m:p:t:sHr:B:E:S:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:q:g:x:m:p:t:sHr:B:E:S:o:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'b': base = optarg; break;
         case 'q': queries = optarg; break;
@@ -109,12 +112,15 @@ int cmd_bench(int argc, char **argv)
             if (nfixed == sizeof fixed / sizeof *fixed) return cli_usage_error("bench", "too many --set");
             fixed[nfixed++] = optarg;
             break;
+        case 'o': save_path = optarg; break;
+        case 'l': load_path = optarg; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("bench", "unknown option");
         }
     }
     if (!base || !queries || !gt_path || !spec)
         return cli_usage_error("bench", "--base, --queries, --groundtruth and --index are required");
+    if (save_path && load_path) return cli_usage_error("bench", "--save and --load exclude each other");
     vs_metric metric;
     int rc = vs_metric_parse(metric_name, &metric);
     if (rc) return cli_fail("--metric", rc);
@@ -166,14 +172,25 @@ int cmd_bench(int argc, char **argv)
     }
     size_t rss0 = cli_rss_bytes();
     double t0 = cli_now();
-    vs_index_options o = {.dim = b->dim, .metric = metric, .factory = spec, .n_threads = build_threads,
-                          .ef_construction = efc};
-    if ((rc = vs_index_create(&o, &ix))) goto fail;
-    if (!vs_index_is_trained(ix) && (rc = vs_index_train(ix, b->n, b->data))) goto fail;
-    if ((rc = vs_index_add(ix, b->n, b->data, NULL))) goto fail;
-    double build_s = cli_now() - t0;
+    if (load_path) {
+        if ((rc = vs_index_load(load_path, &ix))) goto fail;
+        if (vs_index_dim(ix) != b->dim || vs_index_size(ix) != b->n) {
+            fprintf(stderr, "vecscale: %s holds %zu vectors of dimension %u, the base %zu of %u\n", load_path,
+                    vs_index_size(ix), (unsigned)vs_index_dim(ix), b->n, b->dim);
+            rc = VS_ERR_INVALID_ARG;
+            goto out;
+        }
+    } else {
+        vs_index_options o = {.dim = b->dim, .metric = metric, .factory = spec, .n_threads = build_threads,
+                              .ef_construction = efc};
+        if ((rc = vs_index_create(&o, &ix))) goto fail;
+        if (!vs_index_is_trained(ix) && (rc = vs_index_train(ix, b->n, b->data))) goto fail;
+        if ((rc = vs_index_add(ix, b->n, b->data, NULL))) goto fail;
+    }
+    double build_s = load_path ? 0.0 : cli_now() - t0;
     double mem_mb = ((double)cli_rss_bytes() - (double)rss0) / (1 << 20);
 
+    if (save_path && (rc = vs_index_save(ix, save_path))) goto fail;
     if (header) printf(CLI_BENCH_HEADER, "library", "index", "params", "recall@10", "qps", "build_s", "memory_mb");
     /* Code size and memory reduction, measured on the built index (not estimated). */
     size_t code = vs_index_code_size(ix), raw = (size_t)b->dim * sizeof(float);
