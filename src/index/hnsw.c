@@ -362,9 +362,13 @@ static size_t hnsw_memory(const vs_index *ix)
     vs_hnsw *h = hnsw_of(ix);
     size_t b = sizeof *h + (h->map_ready ? vs_idmap_memory(&h->map) : 0);
     size_t n = atomic_load(&h->n);
+    /* Only the nodes written so far: the last block is mostly unused, and a block is one large
+     * malloc/calloc whose pages stay uncommitted until a node is written into them. */
     for (unsigned i = 0; i < h->n_blocks; i++) {
-        b += vs_hnsw_block_len(i) * sizeof(vs_hnsw_meta);
-        if (h->owned) b += vs_hnsw_block_len(i) * h->rec_size;
+        size_t start = vs_hnsw_block_start(i), len = vs_hnsw_block_len(i);
+        size_t used = n <= start ? 0 : n - start < len ? n - start : len;
+        b += used * sizeof(vs_hnsw_meta);
+        if (h->owned) b += used * h->rec_size;
     }
     if (h->owned)
         for (size_t i = 0; i < n; i++) b += (size_t)vs_hnsw_meta_of(h, (uint32_t)i)->level * (1 + h->M) * 4;

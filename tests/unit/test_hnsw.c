@@ -107,6 +107,26 @@ static void small_and_edge_cases(void **state)
     assert_true(strlen(vs_last_error()) > 0);
 }
 
+/* Memory counts the nodes written, not the capacity of the last block: the 1025th node opens
+ * a second block of 2048 records (557 KB here), of which only one is in use. What may grow
+ * with it: that record, its upper lists and the ID map doubling (16 B a slot). */
+static void memory_counts_written_nodes(void **state)
+{
+    (void)state;
+    float *base = tu_random_vectors(1100, D, 3);
+    vs_index *ix = make(D, VS_METRIC_L2, "HNSW16", 1);
+    assert_int_equal(vs_index_add(ix, 1024, base, NULL), VS_OK);
+    size_t m1024 = vs_index_memory_bytes(ix);
+    assert_int_equal(vs_index_add(ix, 1, base + 1024 * D, NULL), VS_OK);
+    size_t m1025 = vs_index_memory_bytes(ix);
+    size_t rec = 8 + 4 + 4 + 32 * 4 + D * 4; /* id, flags, count, M0 links, vector */
+    print_message("memory %zu -> %zu (record %zu)\n", m1024, m1025, rec);
+    assert_true(m1024 >= 1024 * rec);
+    assert_true(m1025 > m1024 && m1025 - m1024 < 2 * rec + 2048 * 16 + 4096);
+    vs_index_free(ix);
+    free(base);
+}
+
 static void parallel_build_and_ef_below_k(void **state)
 {
     (void)state;
@@ -275,6 +295,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recall_every_metric),
         cmocka_unit_test(small_and_edge_cases),
+        cmocka_unit_test(memory_counts_written_nodes),
         cmocka_unit_test(parallel_build_and_ef_below_k),
         cmocka_unit_test(filtered),
         cmocka_unit_test(persistence),
