@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigalloc.h"
 #include "core/error.h"
 
 static vs_hnsw *hnsw_of(const vs_index *ix) { return ix->impl; }
@@ -142,7 +143,7 @@ int vs_hnsw_make_owned(vs_index *ix)
     for (size_t i = 0; i < n; i++) words += (size_t)vs_hnsw_meta_of(h, (uint32_t)i)->level * (1 + h->M);
     if (words && !(arena = malloc(words * sizeof *arena))) return vs_fail(VS_ERR_NOMEM, "out of memory copying the index");
     for (unsigned b = 0; b < h->n_blocks; b++) {
-        copies[b] = malloc(vs_hnsw_block_len(b) * h->rec_size);
+        copies[b] = vs_big_alloc(vs_hnsw_block_len(b) * h->rec_size);
         if (!copies[b]) {
             for (unsigned j = 0; j < b; j++) free(copies[j]);
             free(arena);
@@ -182,7 +183,7 @@ int vs_hnsw_reserve(vs_index *ix, size_t need)
         unsigned b = h->n_blocks;
         size_t len = vs_hnsw_block_len(b);
         if (len > SIZE_MAX / h->rec_size) return vs_fail(VS_ERR_NOMEM, "index too large");
-        uint8_t *r = malloc(len * h->rec_size);
+        uint8_t *r = vs_big_alloc(len * h->rec_size);
         vs_hnsw_meta *m = calloc(len, sizeof *m);
         if (!r || !m) {
             free(r);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bigalloc.h"
 #include "core/error.h"
 #include "index/index_impl.h"
 
@@ -133,12 +134,9 @@ static int open_file(const char *path, int *fd, size_t *size)
     return VS_OK;
 }
 
-/* 64-byte aligned copy so sections keep the alignment they have in the file. */
-static void *aligned_buffer(size_t size)
-{
-    size_t rounded = (size + 63) / 64 * 64;
-    return aligned_alloc(64, rounded ? rounded : 64);
-}
+/* 64-byte aligned copy so sections keep the alignment they have in the file (huge pages
+ * for a large image: searches read it at random, see core/bigalloc.h). */
+static void *aligned_buffer(size_t size) { return vs_big_alloc(size); }
 
 static int attach(vs_index *ix, vs_backing_kind kind, void *addr, size_t len)
 {

@@ -117,7 +117,7 @@ typedef struct {
     int64_t *ids;
 } rerank_job;
 
-static inline void prefetch_vector(const vs_flat *f, int64_t id, size_t d)
+static inline __attribute__((always_inline)) void prefetch_vector(const vs_flat *f, int64_t id, size_t d)
 {
     int64_t row = id >= 0 && f->ids_are_rows && !f->map_ready ? id : -1;
     if (row < 0 || (size_t)row >= f->n) return;
