@@ -11,18 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 set -a; . "$4"; set +a
 export AWS_ENDPOINT_URL="$S3_ENDPOINT"
 rm -rf "$T"; mkdir -p "$T"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    "$HERE/etcd.sh" stop "$T/etcd" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-fails=0; pass=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
-wait_file() { for _ in $(seq 150); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no $1" >&2; return 1; }
+. "$(dirname "$0")/cluster_lib.sh"
 
 run="build$(date +%s)-$$"
 U="s3://vs-test-build/$run"
@@ -107,5 +96,4 @@ grep -q "resynced shard 0 from n1 " "$T/n0b.log" && [ "$after" = "$peer" ] && [ 
     || { grep -q "writes to object storage" "$T/e1.log" && ok "--shards with a local --output: clear usage error" \
         || { bad "local --output refused"; cat "$T/e1.log"; }; }
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -13,19 +13,7 @@ set -eu
 VS="$1"; CHECK="$2"; T="$3"
 HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$T"; mkdir -p "$T"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    sleep 0.5
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    "$HERE/etcd.sh" stop "$T/etcd" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-fails=0; pass=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
-
-wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no $1" >&2; return 1; }
+. "$(dirname "$0")/cluster_lib.sh"
 
 eval "$("$HERE/etcd.sh" start "$T/etcd")"
 E="$ETCD_ENDPOINT"
@@ -136,5 +124,4 @@ echo "router after restart: $r_back"; echo "single: $r_single"
 [ "$r_back" = "$r_single" ] && echo "$r_back" | grep -q "partial 0 failed 0" \
     && ok "full answers again after the restart, equal to the single node's" || bad "full answers after restart"
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

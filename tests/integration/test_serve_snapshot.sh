@@ -9,12 +9,7 @@ VS="$1"; CHECK="$2"; T="$3"
 set -a; . "$4"; set +a
 export AWS_ENDPOINT_URL="$S3_ENDPOINT"
 rm -rf "$T"; mkdir -p "$T"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-fails=0; pass=0
-ok() { pass=$((pass + 1)); echo "ok   - $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
+. "$(dirname "$0")/cluster_lib.sh"
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
 start() { # NAME DATA-DIR extra-args...: serve in the background; sets PID and URL
@@ -148,5 +143,4 @@ set +e
 set -e
 check "not an s3:// URI: usage error" "[ $rc -eq 2 ] && grep -q 'not an s3://bucket/prefix URI' '$T/f.log'"
 
-echo "$pass passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
