@@ -11,6 +11,9 @@
 # process CPU time in all three harnesses, see bench/README.md). --index overrides vecscale's factory
 # string (default HNSW$M), e.g. "HNSW16,SQ8,RFlat"; repeat it to build and measure several in the
 # same run (e.g. --index HNSW16 --index HNSW16,SQ8). The log goes to DIR/logs/hnsw-*.log.
+# PAIRED=1 also saves the vecscale and hnswlib indexes (in DIR/idx) and then measures them
+# again with bench/compare/hnsw_paired.cpp: both libraries in one process, interleaved in
+# blocks of 20 queries, so their queries/s ratio is free of the machine's drift.
 set -eu
 set -o pipefail
 
@@ -23,6 +26,7 @@ EFC=${EFC:-200}
 EF=${EF:-10,20,40,80,120,200,400}
 RUNS=${RUNS:-1}
 SKIP=${SKIP:-}
+PAIRED=${PAIRED:-0}
 export BENCH_CLOCK=${BENCH_CLOCK:-cpu}
 DATA_DIR=$ROOT/bench/data
 SET=""
@@ -51,16 +55,32 @@ skip() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
 
 {
   echo "# bench/hnsw.sh $SET $(date -u +%Y-%m-%dT%H:%M:%SZ) git $(git -C "$ROOT" rev-parse --short HEAD) BENCH_CLOCK=$BENCH_CLOCK load $(cut -d' ' -f1-3 /proc/loadavg)"
-  "$ROOT/bench/compare/build.sh" >&2
+  lib=""
+  [ "$PAIRED" = 1 ] && lib=$(dirname "$VECSCALE")/libvecscale.a
+  VECSCALE_LIB=$lib "$ROOT/bench/compare/build.sh" >&2
   header=()
+  saved=()
   for index in "${INDEXES[@]}"; do
+    save=()
+    if [ "$PAIRED" = 1 ]; then
+      saved+=("$DATA_DIR/idx/$SET-$(echo "$index" | tr ',' '-').vsi"); save=(--save "${saved[-1]}")
+      mkdir -p "$DATA_DIR/idx"
+    fi
     skip vecscale || "$VECSCALE" bench "${files[@]}" --index "$index" --efc "$EFC" --build-threads "$BUILD_THREADS" \
-      --threads 1 --param "ef=$EF" --single --runs "$RUNS" "${header[@]}"
+      --threads 1 --param "ef=$EF" --single --runs "$RUNS" "${header[@]}" "${save[@]}"
     header=(--no-header)
   done
+  save=()
+  [ "$PAIRED" = 1 ] && save=(--save "$DATA_DIR/idx/$SET-hnswlib$M.bin")
   skip hnswlib || "$ROOT/bench/build/hnswlib_bench" "${files[@]}" --M "$M" --efc "$EFC" --ef "$EF" \
-    --threads "$BUILD_THREADS" --runs "$RUNS" --no-header
+    --threads "$BUILD_THREADS" --runs "$RUNS" --no-header "${save[@]}"
   skip faiss || "$PYTHON" "$ROOT/bench/compare/faiss_bench.py" "${files[@]}" --index "HNSW$M" --efc "$EFC" \
     --param "efSearch=$EF" --threads 1 --build-threads "$BUILD_THREADS" --runs "$RUNS" --no-header
+  if [ "$PAIRED" = 1 ]; then
+    echo "# paired (bench/build/hnsw_paired, same process, interleaved blocks of 20 queries, $((RUNS > 1 ? RUNS : 2)) rounds):"
+    "$ROOT/bench/build/hnsw_paired" --queries "$dir/queries.fvecs" --groundtruth "$dir/groundtruth.ivecs" \
+      --metric "$metric" --vecscale "$(IFS=,; echo "${saved[*]}")" --hnswlib "$DATA_DIR/idx/$SET-hnswlib$M.bin" \
+      --ef "$EF" --rounds $((RUNS > 1 ? RUNS : 2)) | grep -v '^library'
+  fi
   echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$LOG"

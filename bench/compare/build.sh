@@ -25,3 +25,18 @@ if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin" ] || [ -n "$(find "$src" -newer "$bin"
 else
   echo "build.sh: $bin is up to date" >&2
 fi
+
+# hnsw_paired links vecscale's static library: built only when VECSCALE_LIB names one.
+if [ -n "${VECSCALE_LIB:-}" ]; then
+  src=$ROOT/bench/compare/hnsw_paired.cpp
+  bin=$OUT/hnsw_paired
+  if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin" ] || [ -n "$(find "$src" "$VECSCALE_LIB" -newer "$bin")" ]; then
+    echo "build.sh: $CXX $CXXFLAGS -o $bin $src $VECSCALE_LIB" >&2
+    # shellcheck disable=SC2086
+    $CXX $CXXFLAGS -I"$ROOT/include" -o "$bin.tmp" "$src" "$VECSCALE_LIB" -lopenblas -lgomp -lxxhash -lutf8proc \
+      -lcjson -lcurl -lcrypto -lxml2 -lm
+    mv "$bin.tmp" "$bin"
+  else
+    echo "build.sh: $bin is up to date" >&2
+  fi
+fi
