@@ -105,6 +105,7 @@ typedef struct {
     int sq8;          /* SQ8 codes: distances by the integer kernel (hnsw_sq8.h) */
     int sq8_norm;     /* SQ8 under L2: each code is followed by float sum_i (s_i c_i)^2 */
     vs_hnsw_dot8_fn dot8;
+    vs_hnsw_node8_fn node8; /* a stored node's anchor from its code (hnsw.c) */
     double level_mult;
     uint64_t seed;
 

@@ -21,4 +21,17 @@ int64_t vs_hnsw_dot8_avx2(const int16_t *w, const uint8_t *c, uint32_t d); /* AV
 /* The largest |w_i| that keeps every int32 lane of the AVX2 kernel from overflowing. */
 int32_t vs_hnsw_dot8_wmax(uint32_t d);
 
+/* Prepares the anchor of a stored node from its code c (hnsw.c, anchor_sq8_node): float
+ * weights w (L2: s_j^2 c_j; IP: x_j s_j with x_j = vmin_j + (c_j + 1/2) s_j), then w8[j] = w[j]
+ * * alpha rounded half away from zero, alpha = wlimit / max|w|. Returns the anchor's sum term
+ * (L2: sum (s_j c_j)^2; IP: sum x_j (vmin_j + s_j / 2)). AVX2 and scalar agree up to float
+ * summation order. */
+typedef float (*vs_hnsw_node8_fn)(const uint8_t *c, const float *vmin, const float *s, uint32_t d, int l2,
+                                  int32_t wlimit, float *w, int16_t *w8, float *alpha);
+vs_hnsw_node8_fn vs_hnsw_node8_pick(void);
+float vs_hnsw_node8_scalar(const uint8_t *c, const float *vmin, const float *s, uint32_t d, int l2, int32_t wlimit,
+                           float *w, int16_t *w8, float *alpha);
+float vs_hnsw_node8_avx2(const uint8_t *c, const float *vmin, const float *s, uint32_t d, int l2, int32_t wlimit,
+                         float *w, int16_t *w8, float *alpha); /* AVX2 builds only */
+
 #endif

@@ -126,9 +126,36 @@ static void sq8_integer_kernel(void **state)
                 if (fabsf(got - want) > tol) fail_msg("%s node %u: key %g, float kernel %g", vs_metric_name(m), v, got, want);
             }
         }
+        /* A stored node's anchor, prepared from its code (AVX2 and scalar), measures like the
+         * float kernel from its decoded vector. */
+        float dec[100], w[100];
+        int16_t w8a[100], w8b[100];
+        for (uint32_t u = 0; u < 500; u += 37) {
+            const uint8_t *cu = vs_hnsw_rec(h, u) + h->off_vec;
+            assert_int_equal(vs_hnsw_anchor_node(h, &a, u), 0);
+            vs_sq_decode(&h->sq, 1, cu, dec);
+            vs_sq_query_set(&ref, dec);
+            for (uint32_t v = 0; v < 500; v++) {
+                const uint8_t *code = vs_hnsw_rec(h, v) + h->off_vec;
+                float want = ref.fn(&ref, code), got = vs_hnsw_adist(h, NULL, &a, vs_hnsw_rec(h, v));
+                /* int16 weights: the error scales with the terms that cancel (base), not the key. */
+                float tol = 1e-3f * (fabsf(want) + fabsf(a.base)) + 1e-2f;
+                if (fabsf(got - want) > tol) fail_msg("%s node %u from node %u: key %g, float kernel %g", vs_metric_name(m), v, u, got, want);
+            }
+            float al1, al2;
+            int l2 = m == VS_METRIC_L2;
+            float s1 = vs_hnsw_node8_scalar(cu, h->sq.vmin, a.pq.s, d, l2, vs_hnsw_dot8_wmax(d), w, w8a, &al1);
+            if (vs_simd_detected() >= VS_SIMD_AVX2) {
+                float s2 = vs_hnsw_node8_avx2(cu, h->sq.vmin, a.pq.s, d, l2, vs_hnsw_dot8_wmax(d), w, w8b, &al2);
+                assert_true(al1 == al2);
+                assert_true(fabsf(s1 - s2) <= 1e-5f * fmaxf(1.0f, fabsf(s1)));
+                for (uint32_t j = 0; j < d; j++) assert_true(abs(w8a[j] - w8b[j]) <= 1);
+            }
+        }
         vs_sq_query_destroy(&ref);
         vs_sq_query_destroy(&a.pq);
         free(a.w8);
+        free(a.buf);
         vs_index_free(ix);
         free(base);
         free(q);
