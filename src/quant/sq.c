@@ -184,9 +184,13 @@ void vs_sq_decode(const vs_sq *sq, size_t n, const uint8_t *codes, float *x)
 {
     const uint32_t d = sq->d;
     const size_t cs = vs_sq_code_size(sq);
+    /* HNSW decodes a stored node for every anchor it prepares while building: the
+     * per-element switch below cost as much as the distances. */
+    const int simd = vs_simd_active() >= VS_SIMD_AVX2;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *c = codes + i * cs;
         float *v = x + i * d;
+        if (simd && vs_sq_decode_avx2(sq, c, v)) continue;
         for (uint32_t j = 0; j < d; j++) {
             uint16_t h;
             switch (sq->kind) {

@@ -59,5 +59,8 @@ static inline float vs_sq_key(const vs_sq_query *pq, const uint8_t *code) { retu
 /* Scalar reference and the AVX2 kernels, for tests comparing them; vs_sq_keys picks one. */
 vs_sq_key_fn vs_sq_key_scalar_for(vs_code_kind kind, int l2);
 vs_sq_key_fn vs_sq_key_avx2_for(vs_code_kind kind, int l2); /* NULL if not built */
+/* Decodes one fp16 or bf16 code with AVX2/F16C (exact, as the scalar code); 0 when the kind
+ * has no such path (the caller decodes it itself). */
+int vs_sq_decode_avx2(const vs_sq *sq, const uint8_t *code, float *x);
 
 #endif

@@ -123,3 +123,22 @@ vs_sq_key_fn vs_sq_key_avx2_for(vs_code_kind kind, int l2)
     default: return NULL;
     }
 }
+
+int vs_sq_decode_avx2(const vs_sq *sq, const uint8_t *code, float *x)
+{
+    if (sq->kind != VS_CODE_SQFP16 && sq->kind != VS_CODE_SQBF16) return 0;
+    uint32_t j = 0;
+    for (; j + 8 <= sq->d; j += 8)
+        _mm256_storeu_ps(x + j, sq->kind == VS_CODE_SQFP16 ? units_fp16(code, j) : units_bf16(code, j));
+    for (; j < sq->d; j++) {
+        uint16_t h;
+        memcpy(&h, code + 2 * j, 2);
+        if (sq->kind == VS_CODE_SQFP16) {
+            x[j] = _cvtsh_ss(h);
+        } else {
+            uint32_t u = (uint32_t)h << 16;
+            memcpy(x + j, &u, 4);
+        }
+    }
+    return 1;
+}
