@@ -365,6 +365,19 @@ int vs_hnsw_anchor_node(const vs_hnsw *h, vs_hnsw_anchor *a, uint32_t node)
         return 0;
     }
     if (h->sq8) return anchor_sq8_node(h, a, rec + h->off_vec);
+    if (h->sq.kind == VS_CODE_SQFP16 || h->sq.kind == VS_CODE_SQBF16) {
+        /* The prepared query of a half-precision kind is the decoded vector itself: decode
+         * straight into it (copying it there took 16% of an fp16 build). */
+        if (!a->pq_ready) {
+            if (vs_sq_query_init(&a->pq, &h->sq, h->l2)) return -1;
+            a->pq_ready = 1;
+        }
+        vs_sq_decode(&h->sq, 1, rec + h->off_vec, a->pq.a);
+        a->pq.bias = 0;
+        a->v = a->pq.a;
+        a->quant = 1;
+        return 0;
+    }
     if (vs_hnsw_grow((void **)&a->buf, &a->buf_cap, h->dim, sizeof *a->buf)) return -1;
     vs_sq_decode(&h->sq, 1, rec + h->off_vec, a->buf);
     return vs_hnsw_anchor_vec(h, a, a->buf);
