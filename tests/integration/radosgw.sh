@@ -37,14 +37,15 @@ pick_port() { # base: first free port in [base, base+200)
     echo "radosgw.sh: no free port near $1" >&2; return 1
 }
 
-wait_for() { # seconds description command...
-    t=$(($1 * 10)); what="$2"; shift 2
-    while [ $t -gt 0 ]; do
+wait_for() { # seconds description command...: a deadline in seconds, whatever each try costs
+    local secs=$1 what="$2"; local deadline=$((SECONDS + secs)); shift 2
+    while [ $SECONDS -lt $deadline ]; do
         if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1; t=$((t - 1))
+        sleep 0.1
     done
-    echo "radosgw.sh: timed out waiting for $what (logs in $dir/log)" >&2
-    tail -n 20 "$dir"/log/*.log >&2 2>/dev/null || true
+    echo "radosgw.sh: timed out waiting for $what after $secs s (logs in $dir/log)" >&2
+    # The daemons' own stdout/stderr (*.out) says why one died; *.log is the cluster's view.
+    tail -n 20 "$dir"/log/*.out "$dir"/log/*.log >&2 2>/dev/null || true
     return 1
 }
 
@@ -145,7 +146,7 @@ CONF
     ceph-mgr -c "$conf" -i x -f >"$dir/log/mgr.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
     echo "radosgw.sh: monitor up at ${SECONDS} s; starting the OSD" >&2
-    wait_for 30 "the OSD to come up" sh -c "ceph -c '$conf' osd dump | grep -q '^osd.$osd_id up'"
+    wait_for 120 "the OSD to come up" sh -c "ceph -c '$conf' osd dump | grep -q '^osd.$osd_id up'"
 
     radosgw -c "$conf" -n client.rgw -f >"$dir/log/rgw.out" 2>&1 9>&- &
     echo $! >> "$dir/pids"
