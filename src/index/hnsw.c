@@ -269,11 +269,21 @@ int vs_hnsw_visit_begin(vs_hnsw_scratch *s, size_t n)
     return 0;
 }
 
-/* The anchor's int16 weights and affine constants for the SQ8 kernel (hnsw_sq8.h), from the
- * float preparation in a->pq. */
 /* Nearest integer, ties away from zero (|x| <= 32767 here); inline, unlike lrintf. */
 static inline int16_t round_i16(float x) { return (int16_t)(x + (x < 0 ? -0.5f : 0.5f)); }
 
+/* The anchor's query state for the codes, set up on its first use and reused after. */
+static int ensure_pq(const vs_hnsw *h, vs_hnsw_anchor *a)
+{
+    if (!a->pq_ready) {
+        if (vs_sq_query_init(&a->pq, &h->sq, h->l2)) return -1;
+        a->pq_ready = 1;
+    }
+    return 0;
+}
+
+/* The anchor's int16 weights and affine constants for the SQ8 kernel (hnsw_sq8.h), from the
+ * float preparation in a->pq. */
 static int prepare_sq8(const vs_hnsw *h, vs_hnsw_anchor *a)
 {
     const vs_sq_query *pq = &a->pq;
@@ -305,10 +315,7 @@ static int prepare_sq8(const vs_hnsw *h, vs_hnsw_anchor *a)
 static int anchor_sq8_node(const vs_hnsw *h, vs_hnsw_anchor *a, const uint8_t *code)
 {
     const uint32_t d = h->dim;
-    if (!a->pq_ready) {
-        if (vs_sq_query_init(&a->pq, &h->sq, h->l2)) return -1;
-        a->pq_ready = 1;
-    }
+    if (ensure_pq(h, a)) return -1;
     if (vs_hnsw_grow((void **)&a->w8, &a->w8_cap, d, sizeof *a->w8) ||
         vs_hnsw_grow((void **)&a->buf, &a->buf_cap, d, sizeof *a->buf))
         return -1;
@@ -347,10 +354,7 @@ int vs_hnsw_anchor_vec(const vs_hnsw *h, vs_hnsw_anchor *a, const float *x)
     a->quant = h->quant;
     if (!h->quant) return 0;
     /* Prepared lazily: the step sizes come from the trained ranges. */
-    if (!a->pq_ready) {
-        if (vs_sq_query_init(&a->pq, &h->sq, h->l2)) return -1;
-        a->pq_ready = 1;
-    }
+    if (ensure_pq(h, a)) return -1;
     vs_sq_query_set(&a->pq, x);
     if (h->sq8) return prepare_sq8(h, a);
     return 0;
@@ -368,10 +372,7 @@ int vs_hnsw_anchor_node(const vs_hnsw *h, vs_hnsw_anchor *a, uint32_t node)
     if (h->sq.kind == VS_CODE_SQFP16 || h->sq.kind == VS_CODE_SQBF16) {
         /* The prepared query of a half-precision kind is the decoded vector itself: decode
          * straight into it (copying it there took 16% of an fp16 build). */
-        if (!a->pq_ready) {
-            if (vs_sq_query_init(&a->pq, &h->sq, h->l2)) return -1;
-            a->pq_ready = 1;
-        }
+        if (ensure_pq(h, a)) return -1;
         vs_sq_decode(&h->sq, 1, rec + h->off_vec, a->pq.a);
         a->pq.bias = 0;
         a->v = a->pq.a;
