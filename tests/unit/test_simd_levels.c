@@ -1,0 +1,288 @@
+/* Every SIMD kernel at every level this CPU supports, against its scalar reference. For each
+ * level (scalar, avx2, avx512) the test forces it with vs_simd_force and checks what the
+ * library dispatches at that level: the distance table, PQ fast-scan blocks, SQ keys and
+ * decoding, the HNSW,SQ8 integer dot product and node anchors, and the BERT element-wise
+ * kernels. A level the CPU lacks is reported as not tested, so a log says what ran.
+ *
+ * Also the runner of the per-level ctest entries (tests/CMakeLists.txt):
+ *   test_simd_levels --exec-at <level> <test> runs <test> with VECSCALE_SIMD=<level>, or exits
+ *   77 (ctest: skipped) after saying the CPU lacks the level. */
+#include <errno.h>
+
+#include "test_util.h"
+
+#include "embed/bert_kernels.h"
+#include "index/hnsw_sq8.h"
+#include "kernels/kernels.h"
+#include "quant/fastscan.h"
+#include "quant/sq.h"
+
+static uint64_t rng = 1;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+static float rndf(void) { return (float)(rnd() % 2000001) / 1000000.0f - 1.0f; } /* [-1, 1] */
+
+/* Dimensions around every vector width and tail length (8, 16, 32, 64 lanes). */
+static const uint32_t DIMS[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 47, 63, 64, 65, 96, 100, 127, 128, 129, 255, 256, 257, 384, 1000};
+#define N_DIMS (sizeof DIMS / sizeof DIMS[0])
+
+static const char *lvl; /* the level being checked, for messages */
+
+static void close_to(double got, double want, double scale, double rel, const char *what, uint32_t d)
+{
+    if (fabs(got - want) > rel * (scale + 1e-30) + 1e-30)
+        fail_msg("%s: %s d=%u: %.9g, scalar reference %.9g", lvl, what, d, got, want);
+}
+
+/* The distance table (kernels.h): l2sq, dot, norm_sq, dot_many, l2sq_many, select_lt. */
+static int check_distances(void)
+{
+    const vs_kernel_table *k = vs_kernels(), *s = &vs_kernels_scalar;
+    enum { ROWS = 5 };
+    for (size_t t = 0; t < N_DIMS; t++) {
+        uint32_t d = DIMS[t];
+        float *buf = malloc((ROWS + 2) * (d + 1) * sizeof *buf), out1[ROWS], out2[ROWS];
+        for (size_t i = 0; i < (ROWS + 2) * (d + 1); i++) buf[i] = rndf();
+        const float *a = buf + 1, *b = buf + d + 2, *x = buf + 2 * d + 3; /* unaligned on purpose */
+        double scale = 0, nscale = 0;
+        for (uint32_t j = 0; j < d; j++) {
+            scale += fabs((double)a[j] * b[j]) + (double)(a[j] - b[j]) * (a[j] - b[j]);
+            nscale += (double)a[j] * a[j];
+        }
+        close_to(k->l2sq(a, b, d), s->l2sq(a, b, d), scale, 1e-5, "l2sq", d);
+        close_to(k->dot(a, b, d), s->dot(a, b, d), scale, 1e-5, "dot", d);
+        close_to(k->norm_sq(a, d), s->norm_sq(a, d), nscale, 1e-5, "norm_sq", d);
+        k->dot_many(a, x, ROWS, d, out1);
+        s->dot_many(a, x, ROWS, d, out2);
+        for (int r = 0; r < ROWS; r++) close_to(out1[r], out2[r], 4.0 * d, 1e-5, "dot_many", d);
+        k->l2sq_many(a, x, ROWS, d, out1);
+        s->l2sq_many(a, x, ROWS, d, out2);
+        for (int r = 0; r < ROWS; r++) close_to(out1[r], out2[r], 4.0 * d, 1e-5, "l2sq_many", d);
+        free(buf);
+    }
+    /* select_lt: positions must match exactly (ties at the threshold included). */
+    for (size_t n = 0; n <= 70; n++) {
+        float sc[70], bias[70];
+        uint32_t p1[70], p2[70];
+        for (size_t i = 0; i < n; i++) {
+            sc[i] = (float)(rnd() % 9) * 0.25f;
+            bias[i] = rnd() % 7 == 0 ? INFINITY : (float)(rnd() % 5) * 0.25f;
+        }
+        for (int b = 0; b < 2; b++) {
+            size_t c1 = k->select_lt(sc, b ? bias : NULL, n, 1.0f, p1), c2 = s->select_lt(sc, b ? bias : NULL, n, 1.0f, p2);
+            if (c1 != c2 || memcmp(p1, p2, c1 * sizeof *p1)) fail_msg("%s: select_lt n=%zu bias=%d differs", lvl, n, b);
+        }
+    }
+    return 6;
+}
+
+/* PQ 4-bit fast-scan: sums and mask exactly equal to the scalar block kernel. */
+static int check_fastscan(void)
+{
+    vs_fs_block_fn f = vs_fs_block_kernel();
+    static const uint32_t PAIRS[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 64, 128};
+    for (size_t t = 0; t < sizeof PAIRS / sizeof PAIRS[0]; t++) {
+        uint32_t pairs = PAIRS[t];
+        uint8_t *block = malloc(pairs * 32), *lut = malloc(pairs * 32);
+        for (int rep = 0; rep < 8; rep++) {
+            for (uint32_t i = 0; i < pairs * 32; i++) {
+                block[i] = (uint8_t)rnd();
+                lut[i] = (uint8_t)(rep == 0 ? 255 : rnd()); /* rep 0: the largest sums */
+            }
+            uint16_t o1[VS_FS_BLOCK], o2[VS_FS_BLOCK];
+            uint16_t thr = (uint16_t)(rnd() % (pairs * 2 * 255 + 2));
+            uint32_t m1 = f(block, lut, pairs, thr, o1), m2 = vs_fs_block_scalar(block, lut, pairs, thr, o2);
+            if (m1 != m2 || memcmp(o1, o2, sizeof o1))
+                fail_msg("%s: fast-scan block, %u pairs, threshold %u: mask %08x sums[0] %u, scalar %08x %u", lvl, pairs,
+                         thr, m1, o1[0], m2, o2[0]);
+        }
+        free(block);
+        free(lut);
+    }
+    return 1;
+}
+
+static const vs_code_kind SQ_KINDS[] = {VS_CODE_SQ8, VS_CODE_SQ4, VS_CODE_SQFP16, VS_CODE_SQBF16};
+
+/* SQ: the prepared-query key kernel (both metrics) and decoding, per code kind. Decoding is
+ * compared with what the scalar level decodes (ref_decode). */
+static int check_sq(vs_simd_level level)
+{
+    enum { ROWS = 9 };
+    int checked = 0;
+    for (size_t kk = 0; kk < 4; kk++) {
+        for (size_t t = 0; t < N_DIMS; t++) {
+            uint32_t d = DIMS[t];
+            vs_sq sq;
+            assert_int_equal(vs_sq_init(&sq, SQ_KINDS[kk], d), VS_OK);
+            float *x = malloc((size_t)ROWS * d * sizeof *x), *q = malloc(d * sizeof *q);
+            float *dec = malloc((size_t)ROWS * d * sizeof *dec), *ref = malloc((size_t)ROWS * d * sizeof *ref);
+            for (size_t i = 0; i < (size_t)ROWS * d; i++) x[i] = 3 * rndf();
+            for (uint32_t j = 0; j < d; j++) q[j] = 3 * rndf();
+            assert_int_equal(vs_sq_train(&sq, ROWS, x), VS_OK);
+            size_t cs = vs_sq_code_size(&sq);
+            uint8_t *codes = malloc(ROWS * cs);
+            vs_sq_encode(&sq, ROWS, x, codes);
+            vs_sq_decode(&sq, ROWS, codes, dec);
+            assert_int_equal(vs_simd_force(VS_SIMD_SCALAR), VS_OK);
+            vs_sq_decode(&sq, ROWS, codes, ref);
+            assert_int_equal(vs_simd_force(level), VS_OK);
+            if (memcmp(dec, ref, (size_t)ROWS * d * sizeof *dec))
+                fail_msg("%s: SQ decode, kind %d d=%u differs from the scalar decode", lvl, SQ_KINDS[kk], d);
+            for (int l2 = 0; l2 < 2; l2++) {
+                vs_sq_query pq;
+                assert_int_equal(vs_sq_query_init(&pq, &sq, l2), VS_OK);
+                vs_sq_query_set(&pq, q);
+                vs_sq_key_fn simd = vs_sq_key_avx2_for(SQ_KINDS[kk], l2), scalar = vs_sq_key_scalar_for(SQ_KINDS[kk], l2);
+                /* The dispatch itself: SIMD kernels from AVX2 up, the reference below. */
+                if (level >= VS_SIMD_AVX2 && simd) assert_ptr_equal(pq.fn, simd);
+                if (level == VS_SIMD_SCALAR) assert_ptr_equal(pq.fn, scalar);
+                float keys[ROWS];
+                vs_sq_keys(&pq, codes, ROWS, keys);
+                for (int r = 0; r < ROWS; r++) {
+                    float want = scalar(&pq, codes + r * cs);
+                    double scale = 0;
+                    for (uint32_t j = 0; j < d; j++) scale += fabs((double)q[j]) * 4 + 16;
+                    close_to(pq.fn(&pq, codes + r * cs), want, scale, 1e-5, l2 ? "SQ key (L2)" : "SQ key (IP)", d);
+                    close_to(keys[r], want, scale, 1e-5, l2 ? "SQ keys (L2)" : "SQ keys (IP)", d);
+                }
+                vs_sq_query_destroy(&pq);
+            }
+            free(x); free(q); free(dec); free(ref); free(codes);
+            vs_sq_destroy(&sq);
+        }
+        checked += 3; /* decode, L2 key, IP key */
+    }
+    return checked;
+}
+
+/* HNSW,SQ8: the integer dot product (exact) and the node anchor preparation. */
+static int check_hnsw_sq8(vs_simd_level level)
+{
+    vs_hnsw_dot8_fn dot = vs_hnsw_dot8_pick();
+    vs_hnsw_node8_fn node = vs_hnsw_node8_pick();
+    if (level == VS_SIMD_SCALAR) {
+        assert_ptr_equal(dot, vs_hnsw_dot8_scalar);
+        assert_ptr_equal(node, vs_hnsw_node8_scalar);
+    }
+    for (size_t t = 0; t < N_DIMS; t++) {
+        uint32_t d = DIMS[t];
+        int32_t wmax = vs_hnsw_dot8_wmax(d);
+        int16_t *w = malloc(d * sizeof *w), *w8a = malloc(d * sizeof *w8a), *w8b = malloc(d * sizeof *w8b);
+        uint8_t *c = malloc(d);
+        float *vmin = malloc(d * sizeof *vmin), *s = malloc(d * sizeof *s);
+        float *fa = malloc(d * sizeof *fa), *fb = malloc(d * sizeof *fb);
+        for (int rep = 0; rep < 3; rep++) {
+            for (uint32_t j = 0; j < d; j++) {
+                /* rep 0: every product at its extreme (the overflow bound) */
+                w[j] = (int16_t)(rep == 0 ? wmax : (int32_t)(rnd() % (2 * (uint32_t)wmax + 1)) - wmax);
+                c[j] = (uint8_t)(rep == 0 ? 255 : rnd());
+                vmin[j] = rndf();
+                s[j] = (rndf() + 1.5f) / 255.0f;
+            }
+            int64_t got = dot(w, c, d), want = vs_hnsw_dot8_scalar(w, c, d);
+            if (got != want) fail_msg("%s: HNSW SQ8 dot d=%u: %lld, scalar %lld", lvl, d, (long long)got, (long long)want);
+            for (int l2 = 0; l2 < 2; l2++) {
+                float al1, al2;
+                float s1 = node(c, vmin, s, d, l2, wmax, fa, w8a, &al1);
+                float s2 = vs_hnsw_node8_scalar(c, vmin, s, d, l2, wmax, fb, w8b, &al2);
+                close_to(s1, s2, fmaxf(1.0f, fabsf(s2)), 1e-5, "HNSW SQ8 node anchor sum", d);
+                close_to(al1, al2, fabsf(al2), 1e-6, "HNSW SQ8 node anchor alpha", d);
+                for (uint32_t j = 0; j < d; j++) {
+                    close_to(fa[j], fb[j], fabsf(fb[j]), 1e-6, "HNSW SQ8 node anchor weight", d);
+                    if (abs(w8a[j] - w8b[j]) > 1)
+                        fail_msg("%s: HNSW SQ8 node int16 weight %u of d=%u: %d, scalar %d", lvl, j, d, w8a[j], w8b[j]);
+                }
+            }
+        }
+        free(w); free(w8a); free(w8b); free(c); free(vmin); free(s); free(fa); free(fb);
+    }
+    return 2;
+}
+
+/* BERT element-wise kernels: the AVX2 copy against the baseline copy (it has no AVX-512 one;
+ * it follows VECSCALE_SIMD=scalar and CPUID, not vs_simd_force). */
+static int check_bert(void)
+{
+    const vs_bert_kernels *k = vs_bert_kernels_avx2(), *b = vs_bert_kernels_base();
+    enum { H = 37, ROWS = 3 };
+    float x1[ROWS * H], x2[ROWS * H], y[ROWS * H], g[H], bb[H];
+    for (int i = 0; i < ROWS * H; i++) x1[i] = x2[i] = 6 * rndf(), y[i] = rndf();
+    for (int j = 0; j < H; j++) g[j] = rndf(), bb[j] = rndf();
+    k->gelu(x1, ROWS * H);
+    b->gelu(x2, ROWS * H);
+    for (int i = 0; i < ROWS * H; i++) close_to(x1[i], x2[i], 1, 4e-6, "bert gelu", ROWS * H);
+    k->add(x1, y, ROWS * H);
+    b->add(x2, y, ROWS * H);
+    for (int i = 0; i < ROWS * H; i++) close_to(x1[i], x2[i], 1 + fabsf(x2[i]), 1e-6, "bert add", ROWS * H);
+    k->layer_norm(x1, ROWS, H, g, bb, 1e-12f);
+    b->layer_norm(x2, ROWS, H, g, bb, 1e-12f);
+    for (int i = 0; i < ROWS * H; i++) close_to(x1[i], x2[i], 1 + fabsf(x2[i]), 1e-5, "bert layer_norm", H);
+    k->softmax_rows(x1, ROWS, H);
+    b->softmax_rows(x2, ROWS, H);
+    for (int i = 0; i < ROWS * H; i++) close_to(x1[i], x2[i], 1, 1e-6, "bert softmax", H);
+    return 4;
+}
+
+static void every_level(void **state)
+{
+    (void)state;
+    vs_simd_level start = vs_simd_active(), det = vs_simd_detected();
+    char ran[64] = "", missing[64] = "";
+    for (int l = VS_SIMD_SCALAR; l <= VS_SIMD_AVX512; l++) {
+        lvl = vs_simd_name((vs_simd_level)l);
+        if (l > (int)det) {
+            print_message("%s: not supported by this CPU: not tested\n", lvl);
+            strcat(missing, " "), strcat(missing, lvl);
+            continue;
+        }
+        assert_int_equal(vs_simd_force((vs_simd_level)l), VS_OK);
+        assert_ptr_equal(vs_kernels(), vs_kernels_for((vs_simd_level)l));
+        rng = 42; /* the same inputs at every level */
+        int n = check_distances() + check_fastscan() + check_sq((vs_simd_level)l) + check_hnsw_sq8((vs_simd_level)l);
+        int bert = 0;
+        __builtin_cpu_init();
+        if (l >= VS_SIMD_AVX2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) bert = check_bert();
+        print_message("%s: %d dispatched kernels match the scalar reference (distances, fast-scan, SQ decode/keys, "
+                      "HNSW SQ8 dot/anchor%s)\n", lvl, n + bert, bert ? ", BERT" : "");
+        strcat(ran, " "), strcat(ran, lvl);
+    }
+    assert_int_equal(vs_simd_force(start), VS_OK);
+    print_message("SIMD levels tested:%s; not tested on this machine:%s\n", ran, *missing ? missing : " none");
+}
+
+/* --exec-at: rerun another test binary at one level, or say why it cannot run here. */
+static int exec_at(const char *level, char **argv)
+{
+    int want = !strcmp(level, "scalar") ? VS_SIMD_SCALAR : !strcmp(level, "avx2") ? VS_SIMD_AVX2
+             : !strcmp(level, "avx512") ? VS_SIMD_AVX512 : -1;
+    if (want < 0) {
+        fprintf(stderr, "unknown SIMD level '%s'\n", level);
+        return 2;
+    }
+    if (want > (int)vs_simd_detected()) {
+        printf("%s: not supported by this CPU (best: %s): %s not tested at this level\n", level,
+               vs_simd_name(vs_simd_detected()), argv[0]);
+        return 77;
+    }
+    printf("running %s with VECSCALE_SIMD=%s\n", argv[0], level);
+    fflush(stdout);
+    setenv("VECSCALE_SIMD", level, 1);
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && !strcmp(argv[1], "--exec-at")) return exec_at(argv[2], argv + 3);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_level),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
