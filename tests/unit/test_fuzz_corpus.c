@@ -207,8 +207,9 @@ static void mutate_fields(harness_fn h, vs_fuzz_stats *st, const char *name, con
     free(m);
 }
 
-/* A container file (src/io/container.h): the first 4 and last 2 words of every section and
- * every section's length in the table are mutated. */
+/* A container file (src/io/container.h): the header's version, size, table offset, section
+ * count and kind, every section's length in the table, and the first 4 and last 2 words of
+ * every section are mutated. */
 static void mutate_container(harness_fn h, vs_fuzz_stats *st, const char *name, const uint8_t *b, size_t len)
 {
     feed(h, st, name, b, len, 1);
@@ -216,8 +217,10 @@ static void mutate_container(harness_fn h, vs_fuzz_stats *st, const char *name, 
     uint32_t count = vs_fuzz_get32(b + 32);
     assert_true(count > 0 && table + (uint64_t)count * 32 <= len);
     uint64_t *lens = malloc(count * sizeof *lens);
-    size_t *pos = malloc(count * 7 * sizeof *pos), n_pos = 0;
+    size_t *pos = malloc((5 + count * 7) * sizeof *pos), n_pos = 0;
     assert_true(lens && pos);
+    static const size_t header_fields[] = {8, 16, 24, 32, 36};
+    for (size_t i = 0; i < 5; i++) pos[n_pos++] = header_fields[i];
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *e = b + table + (size_t)i * 32;
         uint64_t off = vs_fuzz_get64(e + 8), l = vs_fuzz_get64(e + 16);
