@@ -27,7 +27,8 @@ typedef struct {
     size_t accepted;      /* the parser accepted the input (and the harness checked it) */
 } vs_fuzz_stats;
 
-extern vs_fuzz_stats vs_fuzz_load_index_stats, vs_fuzz_glove_model_stats, vs_fuzz_wal_stats, vs_fuzz_s3_answers_stats;
+extern vs_fuzz_stats vs_fuzz_load_index_stats, vs_fuzz_glove_model_stats, vs_fuzz_wal_stats, vs_fuzz_s3_answers_stats,
+    vs_fuzz_vecfile_stats;
 
 static inline void vs_fuzz_fail(const char *what, const char *file, int line)
 {
