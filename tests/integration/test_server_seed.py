@@ -8,12 +8,13 @@ vector for texts with no known word, as glove-100 does):
   - POST /save's path (query string or body) names an export inside the data directory, which
     another server and `vecscale search` open; an absolute path, '..', a separator, ... is a 400
     saying why, and nothing is written anywhere;
-  - every route refuses an unknown query parameter by name and does nothing.
+  - every route refuses an unknown query parameter by name and does nothing (the router's too).
 Usage: test_server_seed.py VECSCALE SOURCE-DIR TMPDIR"""
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsserver import Server, check  # noqa: E402
@@ -177,12 +178,37 @@ def unknown_query_parameters():
           "refused requests changed nothing", before, after)
 
 
+def router_refuses_query_parameters():
+    """`vecscale route` (no etcd needed to start: it serves from its last view) has the same rule."""
+    port_file = os.path.join(T, "router.port")
+    log = open(os.path.join(T, "router.log"), "wb")
+    proc = subprocess.Popen([VS, "route", "--cluster", "http://127.0.0.1:1", "--port", "0", "--port-file", port_file],
+                            stdout=log, stderr=log)
+    try:
+        for _ in range(600):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        r = Server.__new__(Server)
+        r.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
+        check(r.ok("GET", "/health")["role"] == "router", "router answers /health")
+        for method, path, body in (("GET", "/health?x=1", None), ("GET", "/cluster?verbose", None),
+                                   ("POST", "/search?k=3", {"vector": [1, 0, 0, 0]}), ("POST", "/vectors?x=1", {"vectors": [[1]]})):
+            r.error(method, path, body, status=400, code="unknown_parameter", needle="'" + path.split("?")[1].split("=")[0] + "'")
+            check(True, "router: %s %s -> 400 unknown_parameter" % (method, path))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
 try:
     seed_shapes()
     no_known_word()
     named_saves()
     unknown_query_parameters()
     check(s.stop() == 0, "server stops cleanly")
+    router_refuses_query_parameters()
 except BaseException:
     s.stop()
     print("server log:\n" + s.log(), file=sys.stderr)
