@@ -178,6 +178,28 @@ def unknown_query_parameters():
           "refused requests changed nothing", before, after)
 
 
+def openapi_describes_it():
+    doc = s.ok("GET", "/openapi.json")
+    sc = doc["components"]["schemas"]
+    shapes = sc["IndexRequest"]["oneOf"]
+    check([x["type"] for x in shapes] == ["object", "array", "array"] and shapes[1]["items"] == {"type": "string"}
+          and shapes[2]["items"] == {"$ref": "#/components/schemas/Document"}, "OpenAPI: /index's three body shapes", shapes)
+    check("added" in sc["AddResponse"]["required"] and "total" in sc["AddResponse"]["required"], "OpenAPI: added and total")
+    check(sc["SearchResponse"]["properties"]["warning"] == {"$ref": "#/components/schemas/Warning"}
+          and sc["Warning"]["properties"]["code"]["enum"] == ["no_known_word"], "OpenAPI: the search warning")
+    for path in ("/save", "/collections/{name}/save"):
+        op = doc["paths"][path]["post"]
+        params = [x for x in op["parameters"] if x["in"] == "query"]
+        check([x["name"] for x in params] == ["path"] and op["requestBody"]["required"] is False
+              and "export" in op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+              and "invalid_path" in op["responses"]["400"]["description"], "OpenAPI: %s's path and export" % path, op)
+    import re
+    pat = re.compile(sc["ExportName"]["pattern"])
+    check([bool(pat.match(x)) for x in ("snap-1.v2", "a..b", ".x", "a/b", "x" * 64, "x" * 65, "/tmp")] ==
+          [True, False, False, False, True, False, False], "OpenAPI: the ExportName pattern is the server's rule")
+    check("unknown_parameter" in doc["info"]["description"], "OpenAPI: unknown query parameters are refused")
+
+
 def router_refuses_query_parameters():
     """`vecscale route` (no etcd needed to start: it serves from its last view) has the same rule."""
     port_file = os.path.join(T, "router.port")
@@ -207,6 +229,7 @@ try:
     no_known_word()
     named_saves()
     unknown_query_parameters()
+    openapi_describes_it()
     check(s.stop() == 0, "server stops cleanly")
     router_refuses_query_parameters()
 except BaseException:
