@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +93,7 @@ int export_collection(const char *data_dir, const coll_ref *ref, const char *nam
     char exports[PATH_MAX], root[PATH_MAX], colls[PATH_MAX], target[PATH_MAX], staging[PATH_MAX];
     char staged[PATH_MAX + 8], old[PATH_MAX + 8];
     *replaced = 0;
+    int lock_fd = -1;
     int rc = fits(exports, sizeof exports, "%s/%s", data_dir, "exports");
     if (!rc) rc = fits(root, sizeof root, "%s/%s", exports, name);
     if (!rc) rc = fits(colls, sizeof colls, "%s/%s", root, "collections");
@@ -109,7 +111,17 @@ int export_collection(const char *data_dir, const coll_ref *ref, const char *nam
     snprintf(staged, sizeof staged, "%s/new", staging);
     snprintf(old, sizeof old, "%s/old", staging);
     if ((rc = vs_data_stage_collection(ref->dir, staged)) || (rc = sync_dir(staged))) goto clean;
-    /* An earlier export of this collection under NAME is replaced; others under NAME stay. */
+    /* An earlier export of this collection under NAME is replaced, unless a process has it open
+     * (serve --data / search --index on the export hold its LOCK): its files must not vanish
+     * under it. Our lock on it is held until the old export is gone. Others under NAME stay. */
+    snprintf(old, sizeof old, "%s/LOCK", target);
+    lock_fd = open(old, O_RDWR | O_CLOEXEC);
+    if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB)) {
+        rc = vs_fail(VS_ERR_CONFLICT, "DATA/exports/%s/collections/%s is open in another process (a vecscale serve or "
+                                      "search on the export): stop it or save under another name", name, ref->name);
+        goto clean;
+    }
+    snprintf(old, sizeof old, "%s/old", staging);
     if (rename(target, old) == 0) *replaced = 1;
     else if (errno != ENOENT) {
         rc = vs_fail(VS_ERR_IO, "rename %s: %s", target, strerror(errno));
@@ -126,6 +138,7 @@ int export_collection(const char *data_dir, const coll_ref *ref, const char *nam
     snprintf(root_out, root_cap, "%s", abs);
 clean:
     rm_tree(staging);
+    if (lock_fd >= 0) close(lock_fd);
 out:
     pthread_mutex_unlock(&export_mu);
     return rc;

@@ -88,9 +88,8 @@ int route_save(request *r, coll_ref *ref)
     vs_collection_info_get(ref->c, &in);
     /* The local snapshot stands even when exporting or publishing it fails: the reply says so. */
     char root[4096] = "", export_error[1100] = "";
-    int replaced = 0;
-    if (name && export_collection(r->srv->cfg.data_dir, ref, name, &replaced, root, sizeof root))
-        snprintf(export_error, sizeof export_error, "%s", vs_last_error());
+    int replaced = 0, export_rc = name ? export_collection(r->srv->cfg.data_dir, ref, name, &replaced, root, sizeof root) : 0;
+    if (export_rc) snprintf(export_error, sizeof export_error, "%s", vs_last_error());
     char *published = NULL;
     int failed = r->srv->cfg.on_save && r->srv->cfg.on_save(r->srv->cfg.hook_ctx, ref->name, &published);
     sb *o = &r->out;
@@ -127,7 +126,7 @@ int route_save(request *r, coll_ref *ref)
     sb_puts(o, "}");
     free(published);
     cJSON_Delete(body);
-    r->status = export_error[0] ? 500 : failed ? 502 : 200;
+    r->status = export_rc == VS_ERR_CONFLICT ? 409 : export_rc ? 500 : failed ? 502 : 200;
     return r->status;
 }
 

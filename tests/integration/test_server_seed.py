@@ -151,8 +151,14 @@ def named_saves():
         check(e2.ok("GET", "/collections/words/stats")["total_vectors"] == 2, "the other collection's export is served too")
         r = e2.ok("POST", "/search", {"query": "cat", "k": 1})
         check(r["results"][0]["id"] == 0, "the export answers text queries", r)
+        r = s.ok("POST", "/save?path=snap-1.v2", status=409)
+        check(r["saved"] is True and r["error"]["code"] == "export_failed" and "open in another process" in r["error"]["message"]
+              and "export" not in r, "an export a server has open is not replaced under it (409, the save stands)", r)
+        check(e2.ok("GET", "/documents/10")["text"] == "the big cat", "the export's server still answers")
     finally:
         check(e2.stop() == 0, "export server stops cleanly")
+    r = s.ok("POST", "/collections/words/save?path=snap-1.v2")
+    check(r["export"]["replaced"] is True, "once it is closed, the export can be replaced", r)
     check(s.ok("GET", "/stats")["total_vectors"] == 7 and s.request("GET", "/documents/10")[0] == 404,
           "serving the export changed nothing in the live collection")
 
