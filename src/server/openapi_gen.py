@@ -100,13 +100,14 @@ def coll_paths(prefix, tag):
         "properties": {"name": {"type": "string"}, "path": {"type": "string", "description": "absolute path of DATA/exports/NAME, a data directory"},
                        "collection": {"type": "string"}, "replaced": {"type": "boolean", "description": "an earlier export of this collection under NAME was replaced"},
                        "serve": {"type": "string", "description": "command that serves the export"}, "search": {"type": "string", "description": "command that opens the exported collection"}}}
-    saved["properties"]["error"]["description"] = "Only with HTTP 502 (publish_failed) or 500 (export_failed: the snapshot stands, the export was not made)"
+    saved["properties"]["error"]["description"] = "Only with HTTP 502 (publish_failed) or 409 / 500 (export_failed: the snapshot stands, the export was not made)"
     pathp = {"name": "path", "in": "query", "required": False, "schema": ref("ExportName"),
              "description": "Also export the snapshot as DATA/exports/NAME (same rule as the body's path; give it in one place only)"}
     save = op("Write a snapshot and compact the log; with path, also export it inside the data directory; with --snapshot-uri, publish it", None, resp("Saved", saved), params=[pathp])
     save["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": False,
         "properties": {"path": ref("ExportName")}}}}}
     save["responses"]["400"] = resp("Bad request: path absolute, with '..' or a separator, or outside the name rule (invalid_path, saying why); path in both query and body; unknown field or query parameter", ref("Error"))
+    save["responses"]["409"] = resp("Saved (saved: true), but the export is open in another process (serve --data or search --index on it), so it was not replaced (error.code export_failed)", saved)
     save["responses"]["500"] = resp("Saved (saved: true), but the export failed (error.code export_failed)", saved)
     save["responses"]["502"] = resp("Saved locally (saved: true), but publishing to --snapshot-uri failed (published.error)", saved)
     p[prefix + "/save"] = {"post": save}
