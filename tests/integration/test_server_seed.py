@@ -10,6 +10,7 @@ vector for texts with no known word, as glove-100 does):
     saying why, and nothing is written anywhere;
   - every route refuses an unknown query parameter by name and does nothing (the router's too).
 Usage: test_server_seed.py VECSCALE SOURCE-DIR TMPDIR"""
+import json
 import os
 import shutil
 import subprocess
@@ -230,6 +231,47 @@ def router_refuses_query_parameters():
         log.close()
 
 
+def router_carries_the_warning():
+    """Through `vecscale route` (etcd, one shard on one node) a query with no known word keeps
+    its warning: the router passes a shard's on."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    etcd_dir = os.path.join(T, "etcd")
+    out = subprocess.run([os.path.join(here, "etcd.sh"), "start", etcd_dir], capture_output=True, text=True)
+    check(out.returncode == 0, "etcd started", out.stdout, out.stderr)
+    endpoint = out.stdout.strip().split("ETCD_ENDPOINT=")[1].split()[0]
+    node = router = None
+    try:
+        subprocess.run([VS, "cluster", "init", "--etcd", endpoint, "--shards", "1", "--replicas", "1", "--nodes", "n0",
+                        "--metric", "cosine"], check=True, capture_output=True)
+        node = Server(VS, os.path.join(T, "n0"), "--model", MODEL, "--cluster", endpoint, "--node-id", "n0", "--ttl", "2")
+        node.ok("POST", "/index", ["cat", "dog dog"])
+        port_file = os.path.join(T, "router2.port")
+        log = open(os.path.join(T, "router2.log"), "wb")
+        router = subprocess.Popen([VS, "route", "--cluster", endpoint, "--port", "0", "--port-file", port_file],
+                                  stdout=log, stderr=log)
+        for _ in range(600):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        r = Server.__new__(Server)
+        r.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
+        for _ in range(100):
+            if '"live":true' in json.dumps(r.ok("GET", "/cluster"), separators=(",", ":")):
+                break
+            time.sleep(0.1)
+        got = r.ok("POST", "/search", {"query": "cat", "k": 1})
+        check(got["results"][0]["text"] == "cat" and "warning" not in got, "router: a known query is answered", got)
+        got = r.ok("POST", "/search", {"query": "zebra quux", "k": 1})
+        check(got["results"] == [] and got["warning"]["code"] == "no_known_word", "router: the no-known-word warning is passed on", got)
+    finally:
+        if router:
+            router.terminate()
+            router.wait(timeout=30)
+        if node:
+            node.stop()
+        subprocess.run([os.path.join(here, "etcd.sh"), "stop", etcd_dir], capture_output=True)
+
+
 try:
     seed_shapes()
     no_known_word()
@@ -238,6 +280,7 @@ try:
     openapi_describes_it()
     check(s.stop() == 0, "server stops cleanly")
     router_refuses_query_parameters()
+    router_carries_the_warning()
 except BaseException:
     s.stop()
     print("server log:\n" + s.log(), file=sys.stderr)
