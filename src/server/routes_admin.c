@@ -71,6 +71,25 @@ static int save_name(request *r, cJSON **body_obj, const char **name)
     return 1;
 }
 
+/* Where a named save put its export, and the commands that open it. */
+static void render_export(sb *o, const char *name, const char *root, const char *collection, int replaced)
+{
+    char cmd[4400];
+    sb_puts(o, ",\"export\":{\"name\":");
+    sb_json_string(o, name);
+    sb_puts(o, ",\"path\":");
+    sb_json_string(o, root);
+    sb_puts(o, ",\"collection\":");
+    sb_json_string(o, collection);
+    sb_printf(o, ",\"replaced\":%s,\"serve\":", replaced ? "true" : "false");
+    snprintf(cmd, sizeof cmd, "vecscale serve --data %s", root);
+    sb_json_string(o, cmd);
+    snprintf(cmd, sizeof cmd, "vecscale search --index %s/collections/%s", root, collection);
+    sb_puts(o, ",\"search\":");
+    sb_json_string(o, cmd);
+    sb_puts(o, "}");
+}
+
 int route_save(request *r, coll_ref *ref)
 {
     cJSON *body = NULL;
@@ -95,24 +114,9 @@ int route_save(request *r, coll_ref *ref)
     sb *o = &r->out;
     sb_printf(o, "{\"saved\":true,\"total_vectors\":%zu,\"snapshot_generation\":%llu", in.count,
               (unsigned long long)in.generation);
-    if (name && !export_error[0]) {
-        sb_puts(o, ",\"export\":{\"name\":");
-        sb_json_string(o, name);
-        sb_puts(o, ",\"path\":");
-        sb_json_string(o, root);
-        sb_puts(o, ",\"collection\":");
-        sb_json_string(o, ref->name);
-        sb_printf(o, ",\"replaced\":%s,\"serve\":", replaced ? "true" : "false");
-        char cmd[4400];
-        snprintf(cmd, sizeof cmd, "vecscale serve --data %s", root);
-        sb_json_string(o, cmd);
-        snprintf(cmd, sizeof cmd, "vecscale search --index %s/collections/%s", root, ref->name);
-        sb_puts(o, ",\"search\":");
-        sb_json_string(o, cmd);
-        sb_puts(o, "}");
-    }
+    if (name && !export_rc) render_export(o, name, root, ref->name, replaced);
     if (published) sb_printf(o, ",\"published\":%s", published);
-    if (export_error[0]) {
+    if (export_rc) {
         sb_puts(o, ",\"error\":{\"code\":\"export_failed\",\"message\":");
         char msg[1300];
         snprintf(msg, sizeof msg, "saved in the collection's directory, but the export to DATA/exports/%s failed: %s",

@@ -160,6 +160,15 @@ def named_saves():
         check(e2.stop() == 0, "export server stops cleanly")
     r = s.ok("POST", "/collections/words/save?path=snap-1.v2")
     check(r["export"]["replaced"] is True, "once it is closed, the export can be replaced", r)
+    with open(os.path.join(exports_dir(), "blocked"), "w") as f:  # a file where the export's directory goes
+        f.write("not a directory")
+    gen = s.ok("GET", "/stats")["snapshot_generation"]
+    r = s.ok("POST", "/save?path=blocked", status=500)
+    check(r["saved"] is True and r["snapshot_generation"] == gen + 1 and r["error"]["code"] == "export_failed"
+          and "DATA/exports/blocked" in r["error"]["message"] and "export" not in r,
+          "an export that cannot be written: 500 export_failed naming it, the snapshot taken", r)
+    left = sorted(n for n in os.listdir(exports_dir()) if not n.endswith((".port", ".log")))  # the test's own files
+    check(left == ["blocked", "snap-1.v2"], "a failed export leaves no staging behind", left)
     check(s.ok("GET", "/stats")["total_vectors"] == 7 and s.request("GET", "/documents/10")[0] == 404,
           "serving the export changed nothing in the live collection")
 
