@@ -571,6 +571,17 @@ VS_API size_t vs_model_dim(const vs_model *m);
  *  runs on the calling thread only; more asks for that many worker threads, joined before the
  *  call returns. Results do not depend on n_threads. */
 VS_API int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out);
+/** As vs_model_embed, and says how much of each text the model recognised: known[i]
+ *  (caller-owned, n entries) receives the number of words (GloVe) or word pieces (BERT, not
+ *  counting [CLS], [SEP] and [UNK]) of text i that the model knows, saturated at UINT32_MAX.
+ *  known[i] == 0 means text i holds nothing the model knows: its row is then the model's
+ *  fallback (GloVe: the mean word vector, or zeros in model files written before it existed;
+ *  BERT: the encoding of unknown tokens), the same for every such text, so it must not be
+ *  read as the text's meaning (a search with it returns arbitrary neighbours). Callers decide
+ *  what to do with such texts; the server answers a query with no known word by an empty
+ *  result and a warning. known may be NULL (then this is vs_model_embed). */
+VS_API int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out,
+                                uint32_t *known);
 /** The model's name ("glove-100", or the directory's last component); owned by the model. */
 VS_API const char *vs_model_name(const vs_model *m);
 /** Whether output vectors have unit length (1 for both built-in kinds with their defaults). */

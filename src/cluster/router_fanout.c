@@ -284,6 +284,15 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
     if (partial) cJSON_AddItemToObject(o, "why", why);
     else cJSON_Delete(why);
     cJSON_AddNumberToObject(o, "shards", m->n_shards);
+    /* Every shard embeds a text query with the same model: a shard's warning (no word of the
+     * query known) is the query's, and is passed on rather than dropped. */
+    for (uint32_t s = 0; s < m->n_shards; s++) {
+        cJSON *w = answers[s] ? cJSON_GetObjectItemCaseSensitive(answers[s], "warning") : NULL;
+        if (w) {
+            cJSON_AddItemReferenceToObject(o, "warning", w);
+            break;
+        }
+    }
     cJSON_AddNumberToObject(o, "latency_ms", round((router_now() - t0) * 1e6) / 1e3);
     out->body = cJSON_PrintUnformatted(o);
     /* Every shard down is not a search result at all. */

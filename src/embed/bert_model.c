@@ -3,9 +3,9 @@
 #include "embed/bert.h"
 #include "embed/model.h"
 
-static int bert_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out)
+static int bert_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out, uint32_t *known)
 {
-    return vs_bert_embed(m->impl, n, texts, n_threads, out);
+    return vs_bert_embed(m->impl, n, texts, n_threads, out, known);
 }
 
 static void bert_close(vs_model *m) { vs_bert_free(m->impl); }

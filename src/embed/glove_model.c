@@ -12,6 +12,7 @@ typedef struct {
     const vs_glove *g;
     const char *const *texts;
     float *out;
+    uint32_t *known; /* NULL = not wanted */
     size_t n;
 } glove_job;
 
@@ -23,12 +24,15 @@ static void embed_chunk(size_t task, unsigned worker, void *ctx)
     glove_job *j = ctx;
     size_t lo = task * GLOVE_CHUNK, hi = lo + GLOVE_CHUNK < j->n ? lo + GLOVE_CHUNK : j->n;
     uint32_t d = vs_glove_dim(j->g);
-    for (size_t i = lo; i < hi; i++) vs_glove_embed_text(j->g, j->texts[i], strlen(j->texts[i]), j->out + i * d);
+    for (size_t i = lo; i < hi; i++) {
+        size_t found = vs_glove_embed_text(j->g, j->texts[i], strlen(j->texts[i]), j->out + i * d);
+        if (j->known) j->known[i] = found > UINT32_MAX ? UINT32_MAX : (uint32_t)found;
+    }
 }
 
-static int glove_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out)
+static int glove_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out, uint32_t *known)
 {
-    glove_job j = {m->impl, texts, out, n};
+    glove_job j = {m->impl, texts, out, known, n};
     vs_parallel_for((n + GLOVE_CHUNK - 1) / GLOVE_CHUNK, n_threads > 1 ? (unsigned)n_threads : 1, embed_chunk, &j);
     return VS_OK;
 }

@@ -49,6 +49,11 @@ int vs_model_normalizes(const vs_model *m) { return m ? m->normalizes : 0; }
 
 int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out)
 {
+    return vs_model_embed_known(m, texts, n, n_threads, out, NULL);
+}
+
+int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out, uint32_t *known)
+{
     if (!m) return vs_fail(VS_ERR_INVALID_ARG, "model is NULL");
     if (n == 0) return VS_OK;
     if (!texts || !out) return vs_fail(VS_ERR_INVALID_ARG, "texts and out must not be NULL");
@@ -64,5 +69,5 @@ int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_thread
             return vs_fail(VS_ERR_INVALID_ARG, "text %zu is not valid UTF-8 (byte %zu: 0x%02x)", i, bad,
                            (unsigned char)texts[i][bad]);
     }
-    return m->ops->embed(m, texts, n, n_threads, out);
+    return m->ops->embed(m, texts, n, n_threads, out, known);
 }

@@ -3,6 +3,7 @@
 #define VS_EMBED_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vecscale.h"
 
@@ -11,8 +12,9 @@
 
 typedef struct {
     const char *kind; /* "glove", "bert" */
-    /* Embeds texts[0..n) (already checked: non-empty valid UTF-8) into out rows. */
-    int (*embed)(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out);
+    /* Embeds texts[0..n) (already checked: non-empty valid UTF-8) into out rows; known (NULL =
+     * not wanted) receives per text the count of words / word pieces the model knows. */
+    int (*embed)(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out, uint32_t *known);
     void (*close)(vs_model *m);
 } vs_model_ops;
 

@@ -163,17 +163,16 @@ done:
     return r->status;
 }
 
-/* Texts with no word the model knows embed to a zero vector, which has no direction to
- * search by. Without skip_empty that is a 400 naming them; with it they are left out and
- * listed (as their positions in the request) in the reply's "skipped". Returns 0 if replied. */
-static int drop_empty(request *r, batch *b, uint32_t dim, int skip, sb *skipped)
+/* A text with no word the model knows (known[i] == 0) embeds to the model's fallback vector
+ * (or zeros), the same for every such text: it has no direction to search by. Without
+ * skip_empty that is a 400 naming it; with it such texts are left out and listed (as their
+ * positions in the request) in the reply's "skipped". Returns 0 if replied. */
+static int drop_empty(request *r, batch *b, uint32_t dim, const uint32_t *known, int skip, sb *skipped)
 {
     size_t keep = 0, n_empty = 0;
     sb_puts(skipped, "[");
     for (size_t i = 0; i < b->n; i++) {
-        double norm = 0;
-        for (uint32_t j = 0; j < dim; j++) norm += (double)b->x[i * dim + j] * b->x[i * dim + j];
-        if (norm > 0) {
+        if (known[i]) {
             if (keep != i) {
                 memmove(b->x + keep * dim, b->x + i * dim, dim * sizeof *b->x);
                 b->texts[keep] = b->texts[i];
@@ -188,7 +187,7 @@ static int drop_empty(request *r, batch *b, uint32_t dim, int skip, sb *skipped)
         if (!skip)
             return reply_error(r, 400, "empty_embedding",
                                "text %zu (\"%.80s\") has no word the model knows, so it has no vector; "
-                               "send \"skip_empty\": true to leave such texts out", i, b->texts[i]), 0;
+                               "send {\"texts\": [...], \"skip_empty\": true} to leave such texts out", i, b->texts[i]), 0;
         sb_printf(skipped, "%s%zu", n_empty++ ? "," : "", i);
     }
     sb_puts(skipped, "]");
@@ -200,23 +199,58 @@ static int drop_empty(request *r, batch *b, uint32_t dim, int skip, sb *skipped)
     return 1;
 }
 
-int route_index(request *r, coll_ref *ref)
+static const char *json_kind(const cJSON *v)
+{
+    return cJSON_IsString(v) ? "a string" : cJSON_IsObject(v) ? "an object" : cJSON_IsArray(v) ? "an array"
+         : cJSON_IsNumber(v) ? "a number" : cJSON_IsBool(v) ? "a boolean" : "null";
+}
+
+/* The body of POST /index in its three shapes: {"texts" or "documents", "skip_empty"}, the
+ * seed's bare array of strings, or a bare array of document objects. Returns 0 if replied. */
+static int index_body(request *r, cJSON **root, const cJSON **texts, const cJSON **docs, const cJSON **skip)
 {
     static const char *const allowed[] = {"texts", "documents", "skip_empty", NULL};
+    *texts = *docs = *skip = NULL;
+    if (!(*root = parse_json(r))) return 0;
+    if (cJSON_IsArray(*root)) {
+        const cJSON *first = (*root)->child;
+        if (!first)
+            return reply_error(r, 400, "bad_request", "the body is an empty array: send at least one text or document"), 0;
+        if (!cJSON_IsString(first) && !cJSON_IsObject(first))
+            return reply_error(r, 400, "bad_request", "a bare array body holds texts (strings) or documents (objects "
+                                                      "{id, text, metadata}); element 0 is %s", json_kind(first)), 0;
+        size_t i = 0;
+        for (const cJSON *e = first; e; e = e->next, i++)
+            if (cJSON_IsString(e) != cJSON_IsString(first) || cJSON_IsObject(e) != cJSON_IsObject(first))
+                return reply_error(r, 400, "bad_request", "element %zu of the body is %s, element 0 %s: a bare array "
+                                   "holds only texts (strings) or only documents (objects)", i, json_kind(e),
+                                   json_kind(first)), 0;
+        *(cJSON_IsString(first) ? texts : docs) = *root;
+        return 1;
+    }
+    if (!cJSON_IsObject(*root))
+        return reply_error(r, 400, "invalid_json", "the body must be an object {\"texts\" or \"documents\", "
+                                                   "\"skip_empty\"}, an array of texts or an array of documents"), 0;
+    if (!only_fields(r, *root, allowed)) return 0;
+    *texts = cJSON_GetObjectItemCaseSensitive(*root, "texts");
+    *docs = cJSON_GetObjectItemCaseSensitive(*root, "documents");
+    *skip = cJSON_GetObjectItemCaseSensitive(*root, "skip_empty");
+    if ((*texts != NULL) == (*docs != NULL))
+        return reply_error(r, 400, "bad_request", "give exactly one of 'texts' and 'documents'"), 0;
+    if (*skip && !cJSON_IsBool(*skip)) return reply_error(r, 400, "bad_request", "'skip_empty' must be true or false"), 0;
+    return 1;
+}
+
+int route_index(request *r, coll_ref *ref)
+{
     static const char *const doc_fields[] = {"id", "text", "metadata", NULL};
-    cJSON *o = parse_object(r);
-    if (!o || !only_fields(r, o, allowed)) {
-        cJSON_Delete(o);
-        return r->status;
-    }
+    cJSON *o = NULL;
+    const cJSON *texts, *docs, *skip;
     batch b = {0};
+    uint32_t *known = NULL;
     uint32_t dim = vs_collection_dim(ref->c);
-    const cJSON *texts = cJSON_GetObjectItemCaseSensitive(o, "texts"), *docs = cJSON_GetObjectItemCaseSensitive(o, "documents");
     size_t n;
-    if ((texts != NULL) == (docs != NULL)) {
-        reply_error(r, 400, "bad_request", "give exactly one of 'texts' and 'documents'");
-        goto done;
-    }
+    if (!index_body(r, &o, &texts, &docs, &skip)) goto done;
     if (!ref->model) {
         reply_error(r, 400, "no_model", "collection '%s' has no text model: add vectors with POST /vectors", ref->name);
         goto done;
@@ -260,20 +294,21 @@ int route_index(request *r, coll_ref *ref)
         reply_error(r, 400, "bad_request", "either every document has an 'id' or none does (%zu of %zu have one)", with_id, n);
         goto done;
     }
-    const cJSON *skip = cJSON_GetObjectItemCaseSensitive(o, "skip_empty");
-    if (skip && !cJSON_IsBool(skip)) {
-        reply_error(r, 400, "bad_request", "'skip_empty' must be true or false");
+    if (!(known = malloc(n * sizeof *known))) {
+        reply_error(r, 500, "internal", "out of memory");
         goto done;
     }
-    int rc = models_embed(ref->model, b.texts, n, b.x);
+    int rc = models_embed(ref->model, b.texts, n, b.x, known);
     if (rc) {
         reply_vs_error(r, rc);
         goto done;
     }
     sb skipped = {0};
-    if (drop_empty(r, &b, dim, cJSON_IsTrue(skip), &skipped)) commit(r, ref, &b, cJSON_IsTrue(skip) ? skipped.s : NULL);
+    if (drop_empty(r, &b, dim, known, cJSON_IsTrue(skip), &skipped))
+        commit(r, ref, &b, cJSON_IsTrue(skip) ? skipped.s : NULL);
     free(skipped.s);
 done:
+    free(known);
     batch_free(&b);
     cJSON_Delete(o);
     return r->status;

@@ -160,8 +160,9 @@ static void test_vectors_search_documents(void **state)
     expect_error(&s, "POST", "/index", "{\"texts\":[\"a\"],\"documents\":[]}", 400, "bad_request");
     expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"total_vectors\":3,");
 
-    /* /save takes no path; it snapshots and empties the log. */
-    expect_error(&s, "POST", "/save", "{\"path\":\"/tmp/evil\"}", 400, "unknown_field");
+    /* /save's path names an export inside the data directory, never a place outside it
+     * (test_server_seed covers named saves); a plain save snapshots and empties the log. */
+    expect_error(&s, "POST", "/save", "{\"path\":\"/tmp/evil\"}", 400, "invalid_path");
     expect_contains(call(&s, "POST", "/save", NULL, 200), "{\"saved\":true,\"total_vectors\":3,\"snapshot_generation\":2}");
     expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[0,0,1,1]],\"ids\":[99],\"texts\":[\"after save\"]}", 200),
                     "\"total\":4");

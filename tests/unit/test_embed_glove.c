@@ -64,6 +64,20 @@ static void averages_and_normalises(void **state)
         assert_vec(v, mean[0] / mn, mean[1] / mn, 0, 0);
         embed1(m, "sat-mat", v);
         assert_vec(v, 0, 0, 1 / sqrtf(2), 1 / sqrtf(2));
+        /* Known-word counts: repeated words count each time; a text of unknown words counts 0
+         * (its vector, the fallback, cannot tell it apart from a real text). */
+        const char *texts[4] = {"The CAT, the dog!", "zebra quux", "sat-mat", "x 東京"};
+        uint32_t known[4] = {9, 9, 9, 9};
+        float rows[16], plain[16];
+        assert_int_equal(vs_model_embed_known(m, texts, 4, 1, rows, known), VS_OK);
+        assert_int_equal(known[0], 4);
+        assert_int_equal(known[1], 0);
+        assert_int_equal(known[2], 2);
+        assert_int_equal(known[3], 1);
+        assert_int_equal(vs_model_embed(m, texts, 4, 1, plain), VS_OK);
+        assert_memory_equal(rows, plain, sizeof rows);
+        assert_int_equal(vs_model_embed_known(m, texts, 4, 1, rows, NULL), VS_OK);
+        assert_memory_equal(rows, plain, sizeof rows);
         vs_model_close(m);
     }
     tu_rmdir(dir);
@@ -242,6 +256,10 @@ static void format_v1_fixture_loads(void **state)
     assert_vec(v, 0, 1 / sqrtf(2), 1 / sqrtf(2), 0);
     embed1(m, "zebra", v); /* written before GUNK existed: no fallback, the zero vector */
     assert_vec(v, 0, 0, 0, 0);
+    const char *zebra = "zebra";
+    uint32_t known = 5;
+    assert_int_equal(vs_model_embed_known(m, &zebra, 1, 1, v, &known), VS_OK);
+    assert_int_equal(known, 0);
     vs_model_close(m);
 }
 
