@@ -50,6 +50,15 @@ int get_int(request *r, const cJSON *obj, const char *key, long lo, long hi, lon
 /* Converts a JSON array of numbers of length dim into out; 0 = replied 400. */
 int get_vector(request *r, const cJSON *arr, uint32_t dim, float *out, const char *what);
 
+/* doc_ids.c: document ids (vecscale.h, "Document ids"). read_doc_id reads a JSON number or
+ * string id into *out (malloc'd text under the library's rule: numbers in decimal); 0 = replied
+ * 400 invalid_id. render_key writes an id given as text as the client means it (a canonical
+ * integer as a number, else a string). render_doc_id writes document id's id as the client
+ * gave it; VS_ERR_NOT_FOUND when the document is gone. */
+int read_doc_id(request *r, const cJSON *v, const char *what, char **out);
+void render_key(sb *o, const char *key);
+int render_doc_id(sb *o, vs_collection *c, int64_t id);
+
 /* Route handlers. `ref` is the target collection (NULL for routes without one). */
 int route_search(request *r, coll_ref *ref);
 int route_search_batch(request *r, coll_ref *ref);
