@@ -508,6 +508,11 @@ typedef struct vs_sharded_index vs_sharded_index;
 /** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
  *  stable across versions and machines. */
 VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
+/** The shard that owns a document id given as text (vecscale.h, "Document ids"): a canonical
+ *  integer ("17") goes where the integer goes; a string id by its XXH3-64 (shifted right by
+ *  one) through vs_shard_of. The cluster router routes string ids of POST /vectors by it.
+ *  An invalid key gives shard 0 (check it with vs_collection_key_check first). */
+VS_API uint32_t vs_shard_of_key(const char *key, uint32_t n_shards);
 
 /** Creates n_shards (1..4096) empty indexes made from opts. *out owned by the caller. */
 VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out);
