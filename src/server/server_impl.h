@@ -58,6 +58,8 @@ int get_vector(request *r, const cJSON *arr, uint32_t dim, float *out, const cha
 int read_doc_id(request *r, const cJSON *v, const char *what, char **out);
 void render_key(sb *o, const char *key);
 int render_doc_id(sb *o, vs_collection *c, int64_t id);
+struct MHD_Connection;
+size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s); /* MHD_OPTION_UNESCAPE_CALLBACK */
 
 /* Route handlers. `ref` is the target collection (NULL for routes without one). */
 int route_search(request *r, coll_ref *ref);

@@ -392,6 +392,10 @@ static void test_string_ids(void **state)
     expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[true]}", 400, "invalid_id");
     expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[1.5]}", 400, "invalid_id");
     expect_error(&s, "GET", "/documents/bad%FF", NULL, 400, "invalid_id");
+    /* A NUL must not cut an id short into another document's ("doc-1"). */
+    expect_error(&s, "GET", "/documents/doc-1%00x", NULL, 400, "invalid_id");
+    expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[\"doc-1\\u0000x\"]}", 400),
+                    "string ids must not contain NUL");
     expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"total_vectors\":7,");
     /* Delete by string id; the id can be used again afterwards. */
     expect_contains(call(&s, "DELETE", "/documents/7x", NULL, 200), "{\"deleted\":\"7x\",\"total\":6}");
