@@ -238,6 +238,56 @@ static void test_torn_keyed_record(void **state)
     tu_rmdir(dir);
 }
 
+/* Internal ids from 2^62 up work in every index kind (ids stored in lists, codes, graphs), before
+ * and after an IVF index trains, and after a reopen. */
+static void test_every_index_kind(void **state)
+{
+    (void)state;
+    static const char *const factories[] = {"Flat", "HNSW8", "HNSW8,SQ8", "IVF4,Flat", "IVF4,SQ8", "IVF4,PQ2", "PQ2"};
+    enum { N = 120, DIM = 8 };
+    float *x = tu_random_vectors(N, DIM, 11);
+    char names[N][16];
+    const char *keys[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "key-%d", i);
+        keys[i] = names[i];
+    }
+    for (size_t f = 0; f < sizeof factories / sizeof factories[0]; f++) {
+        char *dir = tu_tempdir();
+        vs_collection *c = NULL;
+        vs_collection_options o = {.dim = DIM, .metric = VS_METRIC_L2, .factory = factories[f], .train_min = 64};
+        assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
+        assert_int_equal(vs_collection_add_keyed(c, 50, x, keys, NULL, NULL, NULL), VS_OK); /* staging for IVF */
+        assert_int_equal(vs_collection_add_keyed(c, N - 50, x + 50 * DIM, keys + 50, NULL, NULL, NULL), VS_OK);
+        for (int round = 0; round < 2; round++) {
+            int self = 0;
+            for (int i = 0; i < N; i++) {
+                float dist;
+                int64_t hit;
+                vs_search_params p = {.nprobe = 4, .ef_search = 64};
+                assert_int_equal(vs_collection_search(c, 1, x + i * DIM, 1, &p, &dist, &hit), VS_OK);
+                char buf[VS_KEY_MAX_BYTES + 1];
+                int is_string = 0;
+                assert_int_equal(vs_collection_key_of(c, hit, buf, sizeof buf, &is_string), VS_OK);
+                assert_true(is_string);
+                self += !strcmp(buf, keys[i]);
+                int64_t id;
+                assert_int_equal(vs_collection_lookup_key(c, keys[i], &id), VS_OK);
+                assert_int_equal(id, K0 + i);
+            }
+            /* Quantised kinds may miss a few; exact ones find every vector itself. */
+            print_message("%-10s %s: %d of %d find themselves\n", factories[f], round ? "reopened" : "built   ", self, N);
+            assert_true(self >= N * 8 / 10);
+            if (!strcmp(factories[f], "Flat") || !strcmp(factories[f], "IVF4,Flat")) assert_int_equal(self, N);
+            assert_int_equal(vs_collection_close(c), VS_OK);
+            assert_int_equal(vs_collection_open(dir, &c), VS_OK);
+        }
+        assert_int_equal(vs_collection_close(c), VS_OK);
+        tu_rmdir(dir);
+    }
+    free(x);
+}
+
 /* The key map under random puts and removals, against a plain array. */
 static void test_keymap_random(void **state)
 {
@@ -291,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_keyed_add),
         cmocka_unit_test(test_remove_reopen),
         cmocka_unit_test(test_torn_keyed_record),
+        cmocka_unit_test(test_every_index_kind),
         cmocka_unit_test(test_keymap_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
