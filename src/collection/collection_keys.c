@@ -196,6 +196,35 @@ int vs_collection_remove_keys(vs_collection *c, size_t n, const char *const *key
     return rc;
 }
 
+/* Every string id of the record must name a distinct document of its ADD payload, and no string
+ * twice, or the key map would hold an id without a document (which a later snapshot refuses). */
+static int check_keyed_record(vs_collection *c, const vs_key_batch *kb, const uint8_t *add, uint64_t add_len)
+{
+    if (add_len < 8 || (uint64_t)get32(add) * 8 + 8 > add_len) return vs_fail(VS_ERR_CORRUPT, "%s: bad keyed add record", c->dir);
+    size_t n = get32(add);
+    vs_idmap ids;
+    vs_keymap seen;
+    int rc = vs_idmap_init(&ids, n);
+    if (!rc) rc = vs_keymap_init(&seen);
+    for (size_t i = 0; !rc && i < n; i++) vs_idmap_put(&ids, (int64_t)get64(add + 8 + 8 * i), 0);
+    for (size_t j = 0; !rc && j < kb->m; j++) {
+        int64_t v, had;
+        uint64_t keyed;
+        if (kb->ids[j] < VS_KEYED_ID_MIN || !vs_idmap_get(&ids, kb->ids[j], &keyed) || keyed ||
+            vs_key_classify(kb->keys[j], kb->lens[j], &v) || v >= 0 ||
+            vs_keymap_find(&c->keys, kb->keys[j], kb->lens[j], &had) || vs_keymap_find(&seen, kb->keys[j], kb->lens[j], &had)) {
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: keyed add record: string id %zu is invalid, repeated or already present",
+                         c->dir, j);
+            break;
+        }
+        vs_idmap_put(&ids, kb->ids[j], 1);
+        if (!(rc = vs_keymap_reserve(&seen, 1))) rc = vs_keymap_put(&seen, kb->keys[j], kb->lens[j], kb->ids[j]);
+    }
+    vs_keymap_destroy(&seen);
+    vs_idmap_destroy(&ids);
+    return rc;
+}
+
 int vs_collection_replay_keyed(uint32_t type, const uint8_t *p, uint64_t len, void *ctx)
 {
     if (type != VS_WAL_ADD_KEYED) return vs_collection_replay(type, p, len, ctx);
@@ -213,19 +242,15 @@ int vs_collection_replay_keyed(uint32_t type, const uint8_t *p, uint64_t len, vo
         kb.ids[j] = (int64_t)get64(p + 4 + j * 12);
         kb.lens[j] = get32(p + 4 + j * 12 + 8);
         kb.keys[j] = (const char *)p + off;
-        int64_t v, had;
-        if (kb.lens[j] > len - off || kb.ids[j] < VS_KEYED_ID_MIN ||
-            vs_key_classify(kb.keys[j], kb.lens[j], &v) || v >= 0 ||
-            vs_keymap_find(&c->keys, kb.keys[j], kb.lens[j], &had))
-            rc = vs_fail(VS_ERR_CORRUPT, "%s: keyed add record: string id %zu is invalid or already present", c->dir, j);
+        if (kb.lens[j] > len - off) rc = vs_fail(VS_ERR_CORRUPT, "%s: keyed add record: keys overrun", c->dir);
         off += kb.lens[j];
     }
+    if (!rc) rc = check_keyed_record(c, &kb, p + off, len - off);
     if (!rc) rc = vs_keys_apply(c, &kb);
     if (!rc) {
         rc = vs_collection_replay(VS_WAL_ADD, p + off, len - off, ctx);
         if (rc) vs_keys_unapply(c, &kb);
     }
-    kb.block = NULL;
     vs_key_batch_free(&kb);
     return rc;
 }

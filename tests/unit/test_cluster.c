@@ -1,6 +1,6 @@
 /* Cluster pieces that need no server: snapshot manifests (round trip, tampering, unsafe paths,
- * newer versions), S3 XML answers, URI and key encoding, where credentials come from, and a
- * replay of the fuzz corpus of everything read from a store. */
+ * newer versions), S3 XML answers, URI and key encoding and where credentials come from. The fuzz corpus of
+ * everything read from a store is replayed by test_fuzz_corpus. */
 #include <sys/stat.h>
 
 #include "cluster/cluster_map.h"
@@ -11,8 +11,6 @@
 #include <xxhash.h>
 
 #include "test_util.h"
-
-int vs_fuzz_s3_answers(const uint8_t *data, size_t size);
 
 static void sample(vs_snap_manifest *m, vs_snap_file *f)
 {
@@ -302,19 +300,13 @@ static void cluster_map_documents(void **state)
     assert_int_equal(vs_shard_of_key("doc-1", 1), 0);
 }
 
-static void fuzz_corpus(void **state)
-{
-    (void)state;
-    assert_true(tu_replay_corpus("s3_answers", vs_fuzz_s3_answers) >= 10);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(manifest_round_trip), cmocka_unit_test(manifest_rejects_unsafe_paths),
         cmocka_unit_test(xml_answers),         cmocka_unit_test(uris_and_encoding),
         cmocka_unit_test(credentials_and_settings), cmocka_unit_test(base64_both_ways),
-        cmocka_unit_test(cluster_map_documents),    cmocka_unit_test(fuzz_corpus),
+        cmocka_unit_test(cluster_map_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
