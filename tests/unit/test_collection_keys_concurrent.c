@@ -4,13 +4,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "test_concurrent_overlap.h"
 #include "test_util.h"
 
-enum { D = 4, ROUNDS = 300, READERS = 3 };
+enum { D = 4, ROUNDS = 300, READERS = 3, PRE = 20 };
 
 static vs_collection *col;
 static atomic_int done;
 static atomic_long checks;
+static tu_overlap ov; /* proof that searches and writes overlapped (test_concurrent_overlap.h) */
 
 /* Document i has the vector (i, 1, 0, 0) and the id "k<i>". */
 static void vec_of(int i, float *v)
@@ -23,12 +25,16 @@ static void vec_of(int i, float *v)
 static void *reader(void *arg)
 {
     (void)arg;
+    long n = 0;
     while (!atomic_load(&done)) {
         for (int i = 0; i < ROUNDS; i += 7) {
             float q[D], dist;
             int64_t hit;
             vec_of(i, q);
-            assert_int_equal(vs_collection_search(col, 1, q, 1, NULL, &dist, &hit), VS_OK);
+            tu_read_mark mark;
+            vs_search_params p = {.filter = tu_read_begin(&ov, &mark, n++ % 8 == 0)};
+            assert_int_equal(vs_collection_search(col, 1, q, 1, &p, &dist, &hit), VS_OK);
+            tu_read_end(&ov, &mark);
             if (hit < 0) continue;
             char key[VS_KEY_MAX_BYTES + 1];
             int is_string = 0;
@@ -53,27 +59,46 @@ static void test_keys_concurrent(void **state)
     char *dir = tu_tempdir();
     vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8"};
     assert_int_equal(vs_collection_create(dir, &o, &col), VS_OK);
-    pthread_t t[READERS];
-    for (int i = 0; i < READERS; i++) pthread_create(&t[i], NULL, reader, NULL);
-    for (int i = 0; i < ROUNDS; i++) {
+    /* Searches only reach their gate (the filter) in a non-empty collection. */
+    for (int i = ROUNDS; i < ROUNDS + PRE; i++) {
         float v[D];
         char key[32];
         const char *k = key;
         vec_of(i, v);
         snprintf(key, sizeof key, "k%d", i);
         assert_int_equal(vs_collection_add_keyed(col, 1, v, &k, NULL, NULL, NULL), VS_OK);
+    }
+    pthread_t t[READERS];
+    for (int i = 0; i < READERS; i++) assert_int_equal(pthread_create(&t[i], NULL, reader, NULL), 0);
+    tu_writer_wait_for_gate(&ov);
+    for (int i = 0; i < ROUNDS; i++) {
+        float v[D];
+        char key[32];
+        const char *k = key;
+        vec_of(i, v);
+        snprintf(key, sizeof key, "k%d", i);
+        int seen = tu_write_begin(&ov);
+        assert_int_equal(vs_collection_add_keyed(col, 1, v, &k, NULL, NULL, NULL), VS_OK);
+        tu_write_end(&ov, seen);
         if (i % 3 == 2) { /* remove an earlier one */
             snprintf(key, sizeof key, "k%d", i - 2);
             size_t removed = 0;
+            seen = tu_write_begin(&ov);
             assert_int_equal(vs_collection_remove_keys(col, 1, &k, &removed), VS_OK);
+            tu_write_end(&ov, seen);
             assert_int_equal(removed, 1);
         }
         if (i == ROUNDS / 2) assert_int_equal(vs_collection_snapshot(col), VS_OK);
     }
+    atomic_store(&ov.no_more_writes, 1);
     atomic_store(&done, 1);
-    for (int i = 0; i < READERS; i++) pthread_join(t[i], NULL);
-    assert_int_equal(vs_collection_size(col), ROUNDS - ROUNDS / 3);
-    print_message("%ld reader checks\n", atomic_load(&checks));
+    for (int i = 0; i < READERS; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(vs_collection_size(col), PRE + ROUNDS - ROUNDS / 3);
+    print_message("%ld reader checks; %ld of %ld searches overlapped a write, %ld of %ld writes a search\n",
+                  atomic_load(&checks), atomic_load(&ov.reads_overlapped), atomic_load(&ov.reads),
+                  atomic_load(&ov.writes_overlapped), atomic_load(&ov.writes));
+    assert_true(atomic_load(&ov.reads_overlapped) > 0);
+    assert_true(atomic_load(&ov.writes_overlapped) > 0);
     assert_int_equal(vs_collection_close(col), VS_OK);
     tu_rmdir(dir);
 }
