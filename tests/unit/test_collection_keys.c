@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "test_util.h"
 
@@ -238,6 +239,49 @@ static void test_torn_keyed_record(void **state)
     tu_rmdir(dir);
 }
 
+/* A keyed log record that does not hold together is refused at open (VS_ERR_CORRUPT), never
+ * half applied: its string id names no document of the record, or is not valid UTF-8. The
+ * record is rewritten with a correct checksum so replay judges its content, not its bytes. */
+static void test_corrupt_keyed_record(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 3; variant++) {
+        char *dir = tu_tempdir(), wal[1100];
+        vs_collection *c = make(dir, "Flat");
+        float *x = tu_random_vectors(2, D, 4);
+        const char *k[1] = {"x"};
+        assert_int_equal(vs_collection_add_keyed(c, 1, x, k, NULL, NULL, NULL), VS_OK);
+        assert_int_equal(vs_collection_close(c), VS_OK);
+        snprintf(wal, sizeof wal, "%s/wal-1.log", dir);
+        FILE *f = fopen(wal, "r+b");
+        assert_non_null(f);
+        uint8_t b[512];
+        size_t n = fread(b, 1, sizeof b, f);
+        uint8_t *rec = b + 32, *p = rec + 16; /* record: u32 len | u32 type | u64 seq | payload | u64 sum */
+        uint32_t len;
+        memcpy(&len, rec, 4);
+        assert_int_equal(n, 32 + 24 + len);
+        int64_t id;
+        memcpy(&id, p + 4, 8);
+        assert_int_equal(id, K0);
+        if (variant == 0) id = K0 + 7; /* a string id for a document the record does not add */
+        if (variant == 1) p[16] = 0xff; /* the key "x" as invalid UTF-8 */
+        if (variant == 2) id = 5;       /* below 2^62: not an internal id of a string id */
+        memcpy(p + 4, &id, 8);
+        uint64_t sum = XXH3_64bits(rec, 16 + len);
+        memcpy(rec + 16 + len, &sum, 8);
+        fseek(f, 0, SEEK_SET);
+        assert_int_equal(fwrite(b, 1, n, f), n);
+        fclose(f);
+        c = NULL;
+        assert_int_equal(vs_collection_open(dir, &c), VS_ERR_CORRUPT);
+        assert_null(c);
+        assert_non_null(strstr(vs_last_error(), "keyed add record"));
+        free(x);
+        tu_rmdir(dir);
+    }
+}
+
 /* Internal ids from 2^62 up work in every index kind (ids stored in lists, codes, graphs), before
  * and after an IVF index trains, and after a reopen. */
 static void test_every_index_kind(void **state)
@@ -341,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_keyed_add),
         cmocka_unit_test(test_remove_reopen),
         cmocka_unit_test(test_torn_keyed_record),
+        cmocka_unit_test(test_corrupt_keyed_record),
         cmocka_unit_test(test_every_index_kind),
         cmocka_unit_test(test_keymap_random),
     };
