@@ -59,7 +59,9 @@ static vs_collection *alloc_collection(const char *dir)
     pthread_rwlockattr_destroy(&a);
     pthread_mutex_init(&c->write_mu, NULL);
     pthread_mutex_init(&c->info_mu, NULL);
-    if (vs_docstore_init(&c->docs, 0)) {
+    if (vs_docstore_init(&c->docs, 0) || vs_keymap_init(&c->keys)) {
+        vs_docstore_destroy(&c->docs);
+        vs_keymap_destroy(&c->keys);
         free(c->dir);
         free(c);
         return NULL;
@@ -87,6 +89,7 @@ static void free_collection(vs_collection *c)
     if (c->lock_fd >= 0) close(c->lock_fd);
     vs_index_free(c->index);
     vs_docstore_destroy(&c->docs);
+    vs_keymap_destroy(&c->keys);
     for (size_t i = 0; i < c->n_retired; i++) vs_wal_close(c->retired[i]);
     free(c->retired);
     pthread_rwlock_destroy(&c->index_rw);
@@ -230,7 +233,7 @@ int vs_collection_open(const char *dir, vs_collection **out)
         c->exclusive_write = c->hnsw;
         char path[4200];
         vs_collection_path(c, path, sizeof path, "wal", c->generation);
-        rc = vs_wal_open(path, c->generation, vs_collection_replay, c, &c->wal, NULL);
+        rc = vs_wal_open(path, c->generation, vs_collection_replay_keyed, c, &c->wal, NULL);
     }
     if (rc) {
         free_collection(c);
@@ -311,7 +314,7 @@ void vs_collection_refresh_info(vs_collection *c)
     in.log_bytes = vs_wal_size(c->wal);
     in.log_syncs = vs_wal_sync_count(c->wal);
     /* vs_index_memory_bytes must not overlap an HNSW writer: the caller is the writer. */
-    in.memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs);
+    in.memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs) + vs_keymap_memory(&c->keys);
     snprintf(in.factory, sizeof in.factory, "%s", c->factory);
     snprintf(in.model, sizeof in.model, "%s", c->model);
     pthread_mutex_lock(&c->info_mu);

@@ -89,9 +89,11 @@ static void render_results(sb *o, coll_ref *ref, const float *scores, const int6
     for (long i = 0; i < k; i++) {
         if (ids[i] < 0) break;
         size_t mark = o->len;
-        sb_printf(o, "%s{\"id\":%lld,\"score\":", first ? "" : ",", (long long)ids[i]);
+        sb_puts(o, first ? "{\"id\":" : ",{\"id\":");
+        int gone = render_doc_id(o, ref->c, ids[i]) != VS_OK; /* the id as the client gave it */
+        sb_puts(o, ",\"score\":");
         sb_json_float(o, scores[i]);
-        if (vs_collection_with_doc(ref->c, ids[i], render_doc, o) != VS_OK) {
+        if (gone || vs_collection_with_doc(ref->c, ids[i], render_doc, o) != VS_OK) {
             o->len = mark; /* removed between search and rendering */
             if (o->s) o->s[mark] = 0;
             continue;
