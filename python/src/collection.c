@@ -293,7 +293,9 @@ static int queries_of(CollObject *s, PyObject *q, vspy_matrix *m, PyObject **emb
 
 static int build_filter(CollObject *s, PyObject *filt, vspy_filter *f)
 {
-    if (filt && PyDict_Check(filt)) return vspy_meta_filter_build(filt, s->c, f);
+    /* An empty dict filters nothing, as the server's {"filter": {}} */
+    if (filt && PyDict_Check(filt) && PyDict_GET_SIZE(filt) > 0) return vspy_meta_filter_build(filt, s->c, f);
+    if (filt && PyDict_Check(filt)) filt = Py_None;
     return vspy_filter_build(filt, s, f);
 }
 
