@@ -168,3 +168,11 @@ def test_cli_built_collection_opens(tmp_path, cli, glove):
         hit = c.query("kitten on a rug", k=1)[0]
         assert hit["id"] == 10 and hit["text"] == DOCS[0][0] and hit["metadata"] == {"tag": 0}
         assert sorted(h["id"] for h in c.query("pie", k=5, filter={"tag": 1})) == [11, 13]
+
+
+def test_model_path_recorded_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(GLOVE)))
+    with vecscale.Collection.create(tmp_path / "rel", model="models/glove-100.vsm") as c:
+        assert c.model == os.path.realpath(GLOVE) and c.dim == 100
+    with vecscale.Collection.create(tmp_path / "name", model="glove-100") as c:
+        assert c.model == "glove-100"  # a name stays a name (resolved where it is opened)

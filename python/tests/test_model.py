@@ -57,3 +57,19 @@ def test_model_errors(glove, tmp_path):
     with pytest.raises(vecscale.UnsupportedError):
         glove.embed(["x"], normalize=False)
     assert glove.embed([]).shape == (0, 100)
+
+
+def test_bert_tokenize_and_embed_match_reference():
+    # a random-weight tiny BERT with its transformers/PyTorch outputs (tools/bert_reference.py)
+    import json
+    import os
+
+    from conftest import ROOT
+
+    d = os.path.join(ROOT, "tests", "fixtures", "embed", "bert_tiny_f32")
+    ref = json.load(open(os.path.join(d, "expected.json")))
+    with vecscale.Model(d) as m:
+        for text, ids in zip(ref["texts"], ref["ids"]):
+            assert m.tokenize(text) == ids, text
+        got = m.embed(ref["texts"])
+    np.testing.assert_allclose(got, np.array(ref["embeddings"], dtype=np.float32), atol=1e-4)
