@@ -143,6 +143,7 @@ def test_filters(rng):
     big = vecscale.Index(8)
     big.add(x[:3], ids=[5, 10**15, 2 * 10**15])
     assert (big.search(x[1], 3, filter={10**15})[1][0] == [10**15, -1, -1]).all()
+    assert (ix.search(q, 4, filter=set())[1] == -1).all()  # nothing allowed
     # range search takes filters too
     lims, D, I = ix.range_search(q, 1e9, filter=allowed)
     assert set(I) == set(allowed)
