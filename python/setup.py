@@ -42,7 +42,8 @@ def library_link_flags():
     sys.exit(f"vecscale: cannot find libvecscale's link line in {BUILD}")
 
 
-SOURCES = ["module.c", "convert.c", "objlock.c", "filter.c", "index.c", "quant.c", "model.c", "collection.c"]
+SOURCES = ["module.c", "convert.c", "objlock.c", "filter.c", "index.c", "quant.c", "model.c", "collection.c",
+           "collection_ids.c"]
 cflags = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-fvisibility=hidden"]
 if os.environ.get("VECSCALE_WERROR") == "1":
     cflags.append("-Werror")
