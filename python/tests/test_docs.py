@@ -24,5 +24,5 @@ def test_signatures_are_visible():
     assert "k_factor" in inspect.signature(vecscale.Index.search).parameters
     assert "batch_size" in inspect.signature(vecscale.Model.embed).parameters
     assert "return_known" in inspect.signature(vecscale.Model.embed).parameters
-    assert list(inspect.signature(vecscale.Collection.keys).parameters) == ["self", "ids"]
+    assert list(inspect.signature(vecscale.Collection.keys).parameters) == ["ids"]
     assert "metadata" in inspect.signature(vecscale.Collection.add).parameters
