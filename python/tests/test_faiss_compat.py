@@ -1,7 +1,7 @@
 """vecscale.faiss driven the way a FAISS user drives FAISS (the FAISS tutorial: IndexFlatL2,
 IndexIVFFlat with a quantizer, IndexIVFPQ, HNSW, write/read), then compared with Debian's real
 python3-faiss where it is importable."""
-import os
+import time
 import warnings
 
 import numpy as np
@@ -47,6 +47,9 @@ def real_faiss():
         print("SKIP:", reason)
         pytest.skip(reason)
     assert real.__name__ == "faiss" and not hasattr(real, "vecscale_index")
+    # FAISS's OpenMP threads spin while they wait: on a loaded machine two of them take
+    # minutes for what one does in a second.
+    real.omp_set_num_threads(1)
     return real
 
 
@@ -160,7 +163,10 @@ def test_padding_matches_faiss(make):
     pad = FLT_MAX if index.metric_type == faiss.METRIC_L2 else -FLT_MAX
     assert list(D[0, 3:]) == [pad, pad]
     assert np.all(np.isfinite(D))
-    assert I[0, 0] == 0
+    if index.metric_type == faiss.METRIC_L2:
+        assert I[0, 0] == 0
+    else:
+        assert I[0, 0] == np.argmax(x @ x[0])
 
 
 def test_shape_errors_match_faiss():
@@ -325,15 +331,18 @@ def test_flat_same_ids_as_faiss():
 
 def test_approximate_recall_close_to_faiss():
     real = real_faiss()
+    # built the tutorial's way on both modules (the factory's "PQ16" would make FAISS train
+    # polysemous codes, minutes on a loaded machine)
     cases = [
-        ("IVF100,Flat", {"nprobe": 8}),
-        ("IVF100,PQ16", {"nprobe": 8}),
-        ("HNSW16", {"efSearch": 32}),
+        ("IVFFlat", lambda m: m.IndexIVFFlat(m.IndexFlatL2(d), d, 100), {"nprobe": 8}),
+        ("IVFPQ", lambda m: m.IndexIVFPQ(m.IndexFlatL2(d), d, 100, 16, 8), {"nprobe": 8}),
+        ("HNSWFlat", lambda m: m.IndexHNSWFlat(d, 16), {"efSearch": 32}),
     ]
-    for s, params in cases:
+    for name, make, params in cases:
         recalls = []
         for mod in (faiss, real):
-            index = mod.index_factory(d, s)
+            t0 = time.perf_counter()
+            index = make(mod)
             index.train(xb)
             index.add(xb)
             if "nprobe" in params:
@@ -342,7 +351,8 @@ def test_approximate_recall_close_to_faiss():
                 index.hnsw.efSearch = params["efSearch"]
             _, I = index.search(xq, 10)
             recalls.append(recall(I, GT))
+            print("%s %s: %.2f s" % (mod.__name__, name, time.perf_counter() - t0))
         ours, theirs = recalls
-        print("%s %s: recall@10 vecscale %.3f faiss %.3f" % (s, params, ours, theirs))
-        assert ours >= theirs - 0.05, (s, ours, theirs)
+        print("%s %s: recall@10 vecscale %.3f faiss %.3f" % (name, params, ours, theirs))
+        assert ours >= theirs - 0.05, (name, ours, theirs)
         assert ours > 0.3
