@@ -88,7 +88,7 @@ def test_embed_build_search_fixture_documents(tmp_path):
 @needs_model
 def test_hnsw_index_on_generated_documents(work):
     out = run("build_index.py", "vectors.npz", "hnsw.vsi", "--factory", "HNSW16", cwd=work)
-    assert "built HNSW16 (cosine) over %d vectors" % N_DOCS in out
+    assert "built HNSW16,Flat (cosine) over %d vectors" % N_DOCS in out
     out = run("search_index.py", "hnsw.vsi", "docs.jsonl", "-k", "5", "football match goal",
               cwd=work)
     ids = hit_ids(out)

@@ -1,0 +1,163 @@
+"""The type stubs (vecscale/__init__.pyi, vecscale/faiss.pyi) match the real modules: every
+public name and every public member of a public class has a stub entry, every stub entry
+exists at run time, and every public name and member has a docstring. Adding a method to the
+extension without a stub (or a stub for something removed) fails here."""
+import ast
+import inspect
+import os
+import types
+
+import numpy as np
+import pytest
+
+import vecscale
+import vecscale.faiss as vf
+
+PKG = os.path.dirname(os.path.abspath(vecscale.__file__))
+DUNDERS = {"__len__", "__enter__", "__exit__", "__getattr__"}
+
+
+def public(name):
+    return not name.startswith("_") or name in DUNDERS
+
+
+def parse_stub(path):
+    """{top-level name: node}, {class name: (set of member names, [base names])}."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    top, classes = {}, {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            top[node.name] = node
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            top[node.target.id] = node
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    top[t.id] = node
+        if isinstance(node, ast.ClassDef):
+            members = set()
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    members.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    members.add(item.target.id)
+            bases = [b.id for b in node.bases if isinstance(b, ast.Name)]
+            classes[node.name] = (members, bases)
+    return top, classes
+
+
+def stub_members(classes, name):
+    members, bases = classes[name]
+    out = set(members)
+    for b in bases:
+        if b in classes:
+            out |= stub_members(classes, b)
+    return out
+
+
+def runtime_members(cls, module):
+    """Public members defined by cls or its bases from the same module (not by object or
+    builtin exception classes)."""
+    out = {}
+    for klass in cls.__mro__:
+        if klass.__module__ != module.__name__:
+            continue
+        for name, value in vars(klass).items():
+            if public(name) and name not in out:
+                out[name] = value
+    return out
+
+
+def public_names(module):
+    names = set(module.__all__)
+    # everything the module itself defines that is not private must be exported
+    for name, value in vars(module).items():
+        if name.startswith("_") or isinstance(value, types.ModuleType):
+            continue
+        if getattr(value, "__module__", module.__name__) == module.__name__ and (
+                inspect.isclass(value) or callable(value)):
+            assert name in names, "%s.%s is public but not in __all__" % (module.__name__, name)
+    return names
+
+
+def samples():
+    """Instances of the faiss classes, for attributes set in __init__ (e.g. .hnsw)."""
+    return {
+        "IndexHNSW": vf.IndexHNSWFlat(8, 4),
+        "IndexHNSWFlat": vf.IndexHNSWFlat(8, 4),
+        "IndexHNSWSQ": vf.index_factory(8, "HNSW4,SQ8"),
+        "IndexRefineFlat": vf.index_factory(8, "HNSW4,SQ8,RFlat"),
+        "IndexIDMap": vf.IndexIDMap(vf.IndexFlatL2(8)),
+        "IndexIDMap2": vf.IndexIDMap2(vf.IndexFlatL2(8)),
+        "IndexIVFFlat": vf.IndexIVFFlat(None, 8, 4),
+        "SearchParametersIVF": vf.SearchParametersIVF(nprobe=2),
+        "SearchParametersHNSW": vf.SearchParametersHNSW(efSearch=2),
+        "IDSelectorBatch": vf.IDSelectorBatch(np.arange(3)),
+        "IDSelectorArray": vf.IDSelectorArray(np.arange(3)),
+        "IDSelectorRange": vf.IDSelectorRange(0, 3),
+    }
+
+
+@pytest.mark.parametrize("module,stub", [(vecscale, "__init__.pyi"), (vf, "faiss.pyi")])
+def test_stub_names_match_module(module, stub):
+    top, classes = parse_stub(os.path.join(PKG, stub))
+    names = public_names(module)
+    stubbed = {n for n in top if not n.startswith("_")}
+    assert names - stubbed == set(), "public names without a stub in %s" % stub
+    assert stubbed - names == set(), "stub entries %s names that %s does not export" % (
+        sorted(stubbed - names), module.__name__)
+    made = samples() if module is vf else {}
+    for name in sorted(names):
+        obj = getattr(module, name)
+        if not inspect.isclass(obj):
+            continue
+        assert name in classes, "%s is a class but its stub is not" % name
+        have = runtime_members(obj, module)
+        want = stub_members(classes, name)
+        missing = {m for m in have if m not in want and not (
+            issubclass(obj, BaseException) or m == "__init__")}
+        assert missing == set(), "%s.%s: members without a stub: %s" % (module.__name__, name, missing)
+        inst = made.get(name)
+        stale = {m for m in want - set(have) if m != "__init__" and not (
+            inst is not None and hasattr(inst, m))}
+        if issubclass(obj, BaseException):
+            stale -= {"code"}  # set on each instance by the extension
+        assert stale == set(), "%s.%s: stub members that do not exist: %s" % (
+            module.__name__, name, stale)
+
+
+@pytest.mark.parametrize("module", [vecscale, vf])
+def test_every_public_name_has_a_docstring(module):
+    assert (module.__doc__ or "").strip()
+    for name in sorted(module.__all__):
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or callable(obj):
+            assert (obj.__doc__ or "").strip(), "%s.%s has no docstring" % (module.__name__, name)
+        if inspect.isclass(obj) and not issubclass(obj, BaseException):
+            for m, value in runtime_members(obj, module).items():
+                if m in DUNDERS - {"__enter__", "__exit__"}:
+                    continue
+                doc = getattr(value, "__doc__", None)
+                if isinstance(value, (classmethod, staticmethod)):
+                    doc = value.__func__.__doc__
+                if value is None or isinstance(value, (int, float, str)):
+                    continue  # plain class attributes (e.g. IndexIVF.quantizer = None)
+                assert (doc or "").strip(), "%s.%s.%s has no docstring" % (module.__name__, name, m)
+
+
+def test_faiss_constants_are_documented():
+    """Module constants cannot carry __doc__: each is followed by a docstring in the source."""
+    with open(vf.__file__) as f:
+        body = ast.parse(f.read()).body
+    documented = set()
+    for node, nxt in zip(body, body[1:]):
+        if (isinstance(node, ast.Assign) and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
+            documented |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    constants = {n for n in vf.__all__ if isinstance(getattr(vf, n), int)}
+    assert constants and constants <= documented, constants - documented
+
+
+def test_py_typed_ships():
+    assert os.path.exists(os.path.join(PKG, "py.typed"))
