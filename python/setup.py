@@ -32,7 +32,8 @@ def library_link_flags():
     if os.path.exists(link):
         toks = shlex.split(open(link).read())
         last_obj = max(i for i, t in enumerate(toks) if t.endswith(".o"))
-        return [t for t in toks[last_obj + 1:] if t]
+        # CMake ends the RPATH with ':' (an empty entry = the current directory): drop it.
+        return [t.rstrip(":") if t.startswith("-Wl,-rpath,") else t for t in toks[last_obj + 1:] if t]
     # Fallback: the pkg-config file CMake writes (it does not list libxml2, the S3 client's).
     with open(os.path.join(BUILD, "vecscale.pc")) as f:
         for line in f:

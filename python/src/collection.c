@@ -3,8 +3,10 @@
  * keeps close() from freeing the collection under a call in flight. */
 #include "vspy.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     PyObject_HEAD
@@ -72,7 +74,7 @@ static PyObject *c_create(PyObject *cls, PyObject *args, PyObject *kw)
         return NULL;
     vs_collection_options o;
     memset(&o, 0, sizeof o);
-    PyObject *model = NULL;
+    PyObject *model = NULL, *model_name = NULL; /* model_name holds o.model's bytes */
     PyObject *ret = NULL;
     if (vspy_uint_arg(dimo, "dim", 65536, 0, &o.dim) || vspy_uint_arg(tmo, "train_min", UINT32_MAX, 0, &o.train_min) ||
         vspy_uint_arg(tho, "threads", 4096, 1, &o.n_threads))
@@ -91,7 +93,18 @@ static PyObject *c_create(PyObject *cls, PyObject *args, PyObject *kw)
         else vspy_raise_msg(VS_ERR_INVALID_ARG, "model must be a name, a path or a vecscale.Model");
         if (!model) goto out;
         PyObject *d = PyObject_GetAttrString(model, "dim");
-        PyObject *nm = PyUnicode_Check(modelo) ? Py_NewRef(modelo) : PyObject_GetAttrString(model, "name");
+        /* A model given as a path is recorded absolute (as `vecscale build` does), so a server
+         * started elsewhere finds it; a name stays a name. */
+        PyObject *nm = NULL;
+        if (PyUnicode_Check(modelo)) {
+            char abs[PATH_MAX];
+            const char *mn = PyUnicode_AsUTF8(modelo);
+            struct stat st;
+            if (mn && stat(mn, &st) == 0 && realpath(mn, abs)) nm = PyUnicode_FromString(abs);
+            else if (mn) nm = Py_NewRef(modelo);
+        } else {
+            nm = PyObject_GetAttrString(model, "name");
+        }
         if (!d || !nm) {
             Py_XDECREF(d);
             Py_XDECREF(nm);
@@ -99,8 +112,8 @@ static PyObject *c_create(PyObject *cls, PyObject *args, PyObject *kw)
         }
         uint32_t md = (uint32_t)PyLong_AsUnsignedLong(d);
         Py_DECREF(d);
+        model_name = nm;
         o.model = PyUnicode_AsUTF8(nm);
-        Py_DECREF(nm); /* the str is still referenced by modelo or by the model object */
         if (!o.model) goto out;
         if (o.dim == 0) o.dim = md;
         if (o.dim != md) {
@@ -121,6 +134,7 @@ static PyObject *c_create(PyObject *cls, PyObject *args, PyObject *kw)
         vspy_raise(rc, 1);
         goto out;
     }
+    Py_CLEAR(model_name);
     CollObject *s = c_alloc((PyTypeObject *)cls, c);
     if (s) {
         s->model_obj = model;
@@ -128,6 +142,7 @@ static PyObject *c_create(PyObject *cls, PyObject *args, PyObject *kw)
     }
     ret = (PyObject *)s;
 out:
+    Py_XDECREF(model_name);
     Py_XDECREF(model);
     Py_DECREF(po);
     return ret;
@@ -293,7 +308,9 @@ static int queries_of(CollObject *s, PyObject *q, vspy_matrix *m, PyObject **emb
 
 static int build_filter(CollObject *s, PyObject *filt, vspy_filter *f)
 {
-    if (filt && PyDict_Check(filt)) return vspy_meta_filter_build(filt, s->c, f);
+    /* An empty dict filters nothing, as the server's {"filter": {}} */
+    if (filt && PyDict_Check(filt) && PyDict_GET_SIZE(filt) > 0) return vspy_meta_filter_build(filt, s->c, f);
+    if (filt && PyDict_Check(filt)) filt = Py_None;
     return vspy_filter_build(filt, s, f);
 }
 

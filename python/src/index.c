@@ -15,11 +15,11 @@ typedef struct {
     vs_metric metric;
 } IndexObject;
 
-typedef enum { M_READ, M_WRITE, M_SAVE, M_CLOSE } lock_mode;
+typedef enum { M_READ, M_WRITE, M_SAVE, M_EXCL } lock_mode;
 
-/* Called with the GIL released. HNSW writers share the lock with readers and exclude each
- * other (and saves) with the writer mutex, which the library's rules ask for; every other
- * writer, and close, is exclusive. */
+/* Called with the GIL released. HNSW adds and removes share the lock with readers and exclude
+ * each other (and saves) with the writer mutex, as the library's rules allow; every other
+ * writer, train, and close are exclusive (M_EXCL). */
 static int enter(IndexObject *s, lock_mode m)
 {
     switch (m) {
@@ -36,7 +36,7 @@ static int enter(IndexObject *s, lock_mode m)
         }
         vspy_wrlock(&s->lock);
         return 1; /* exclusive */
-    case M_CLOSE: vspy_wrlock(&s->lock); return 1;
+    case M_EXCL: vspy_wrlock(&s->lock); return 1;
     }
     return 0;
 }
@@ -163,10 +163,10 @@ static PyObject *index_train(IndexObject *s, PyObject *args, PyObject *kw)
     if (vspy_matrix_get(xo, s->dim, 0, "training vectors", &x)) return NULL;
     int rc = 0, closed = 0, ex;
     Py_BEGIN_ALLOW_THREADS
-    ex = enter(s, M_WRITE);
+    ex = enter(s, M_EXCL);
     if (s->ix) rc = vs_index_train(s->ix, x.n, x.data);
     else closed = 1;
-    leave(s, M_WRITE, ex);
+    leave(s, M_EXCL, ex);
     Py_END_ALLOW_THREADS
     vspy_matrix_release(&x);
     if (closed) return vspy_closed("Index");
@@ -521,10 +521,10 @@ static PyObject *index_close(IndexObject *s, PyObject *noargs)
         return vspy_raise_msg(VS_ERR_INVALID_ARG, "an Index cannot be closed from inside its own search filter");
     vs_index *ix;
     Py_BEGIN_ALLOW_THREADS
-    enter(s, M_CLOSE);
+    enter(s, M_EXCL);
     ix = s->ix;
     s->ix = NULL;
-    leave(s, M_CLOSE, 1);
+    leave(s, M_EXCL, 1);
     vs_index_free(ix);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;

@@ -82,9 +82,15 @@ int vspy_texts(PyObject *obj, PyObject **keep, const char ***out, size_t *n)
         vspy_raise_msg(VS_ERR_INVALID_ARG, "texts must be a list of str, not a single string");
         return -1;
     }
-    PyObject *seq = PySequence_Fast(obj, "texts must be a list of str");
-    if (!seq) return -1;
-    Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
+    /* A tuple of our own: the caller's list may change while the GIL is released, the
+     * tuple's str objects (and their UTF-8 bytes) cannot. */
+    PyObject *seq = PySequence_Check(obj) ? PySequence_Tuple(obj) : NULL;
+    if (!seq) {
+        PyErr_Clear();
+        vspy_raise_msg(VS_ERR_INVALID_ARG, "texts must be a list of str");
+        return -1;
+    }
+    Py_ssize_t len = PyTuple_GET_SIZE(seq);
     const char **t = PyMem_Calloc((size_t)len + 1, sizeof *t);
     if (!t) {
         Py_DECREF(seq);
@@ -92,7 +98,7 @@ int vspy_texts(PyObject *obj, PyObject **keep, const char ***out, size_t *n)
         return -1;
     }
     for (Py_ssize_t i = 0; i < len; i++) {
-        PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *it = PyTuple_GET_ITEM(seq, i);
         if (!PyUnicode_Check(it)) {
             vspy_raise_msg(VS_ERR_INVALID_ARG, "text %zd is a %s, not a str", i, Py_TYPE(it)->tp_name);
             goto fail;
