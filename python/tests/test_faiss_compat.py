@@ -169,6 +169,19 @@ def test_padding_matches_faiss(make):
         assert I[0, 0] == np.argmax(x @ x[0])
 
 
+@pytest.mark.parametrize("metric", [faiss.METRIC_L2, faiss.METRIC_INNER_PRODUCT])
+def test_empty_index_answers_padding(metric):
+    for index in (faiss.IndexFlat(d, metric), faiss.IndexHNSWFlat(d, 8, metric)):
+        D, I = index.search(xq[:3], 4)  # FAISS: -1 rows, not an error
+        assert I.shape == (3, 4) and (I == -1).all()
+        assert (D == (FLT_MAX if metric == faiss.METRIC_L2 else -FLT_MAX)).all()
+        lims, D, I = index.range_search(xq[:3], 1.0)
+        assert list(lims) == [0, 0, 0, 0] and D.size == 0 and I.size == 0
+        index.add(xb[:2])
+        index.remove_ids(np.arange(2))  # emptied again
+        assert (index.search(xq[:1], 2)[1] == -1).all()
+
+
 def test_shape_errors_match_faiss():
     index = faiss.IndexFlatL2(d)
     index.add(xb[:10])

@@ -432,9 +432,11 @@ class Index:
             raise AssertionError("D has shape %r, expected %r" % (D.shape, (n, k)))
         if I is not None and I.shape != (n, k):
             raise AssertionError("I has shape %r, expected %r" % (I.shape, (n, k)))
-        if n == 0:
-            dist = np.empty((0, k), dtype=np.float32)
-            lab = np.empty((0, k), dtype=np.int64)
+        if n == 0 or len(self._ix) == 0:
+            # FAISS answers an empty index with padding rows; the library refuses the search
+            pad = _FLT_MAX if self._metric == METRIC_L2 else -_FLT_MAX
+            dist = np.full((n, k), pad, dtype=np.float32)
+            lab = np.full((n, k), -1, dtype=np.int64)
         else:
             dist, lab = self._ix.search(x, k, threads=_batch_threads(n),
                                         **self._search_kwargs(params))
@@ -462,8 +464,8 @@ class Index:
         returns ``lims`` (uint64, n + 1), ``D`` and ``I``; query i's results are
         ``D[lims[i]:lims[i+1]]``, ``I[lims[i]:lims[i+1]]`` (best first)."""
         x, n = _matrix(x, self._d)
-        if n == 0:
-            return (np.zeros(1, dtype=np.uint64), np.empty(0, dtype=np.float32),
+        if n == 0 or len(self._ix) == 0:
+            return (np.zeros(n + 1, dtype=np.uint64), np.empty(0, dtype=np.float32),
                     np.empty(0, dtype=np.int64))
         kwargs = self._search_kwargs(params)
         lims, dist, lab = self._ix.range_search(x, float(thresh), threads=_batch_threads(n),
