@@ -21,6 +21,77 @@ def public(name):
     return not name.startswith("_") or name in DUNDERS
 
 
+def stub_params(fn, method):
+    """[(name, kind, default)] of a stub function; default "REQ" (none) or "ANY" (...)."""
+    a = fn.args
+    out = []
+    pos = a.posonlyargs + a.args
+    defaults = [None] * (len(pos) - len(a.defaults)) + list(a.defaults)
+    for arg, dflt in zip(pos, defaults):
+        out.append((arg.arg, "pos", stub_default(dflt)))
+    if a.vararg:
+        out.append((a.vararg.arg, "*", "REQ"))
+    for arg, dflt in zip(a.kwonlyargs, a.kw_defaults):
+        out.append((arg.arg, "kw", stub_default(dflt)))
+    if a.kwarg:
+        out.append((a.kwarg.arg, "**", "REQ"))
+    if method and out and out[0][0] in ("self", "cls"):
+        out = out[1:]
+    return out
+
+
+def stub_default(node):
+    if node is None:
+        return "REQ"
+    if isinstance(node, ast.Constant):
+        return "ANY" if node.value is Ellipsis else node.value
+    return "ANY"
+
+
+KINDS = {inspect.Parameter.POSITIONAL_ONLY: "pos", inspect.Parameter.POSITIONAL_OR_KEYWORD: "pos",
+         inspect.Parameter.KEYWORD_ONLY: "kw", inspect.Parameter.VAR_POSITIONAL: "*",
+         inspect.Parameter.VAR_KEYWORD: "**"}
+
+
+def runtime_params(obj):
+    try:
+        sig = inspect.signature(obj)
+    except (ValueError, TypeError):
+        return None
+    out = [(p.name, KINDS[p.kind], "REQ" if p.default is p.empty else p.default)
+           for p in sig.parameters.values()]
+    if out and out[0][0] in ("self", "cls"):
+        out = out[1:]
+    return out
+
+
+def same_params(stub, runtime):
+    if [(n, k) for n, k, _ in stub] != [(n, k) for n, k, _ in runtime]:
+        return False
+    for (_, _, a), (_, _, b) in zip(stub, runtime):
+        if a == "ANY":
+            if b == "REQ":
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def stub_functions(path):
+    """{(class or None, name): FunctionDef} (the first definition: getters, not setters)."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out.setdefault((None, node.name), node)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    out.setdefault((node.name, item.name), item)
+    return out
+
+
 def parse_stub(path):
     """{top-level name: node}, {class name: (set of member names, [base names])}."""
     with open(path) as f:
@@ -144,6 +215,38 @@ def test_every_public_name_has_a_docstring(module):
                 if value is None or isinstance(value, (int, float, str)):
                     continue  # plain class attributes (e.g. IndexIVF.quantizer = None)
                 assert (doc or "").strip(), "%s.%s.%s has no docstring" % (module.__name__, name, m)
+
+
+@pytest.mark.parametrize("module,stub", [(vecscale, "__init__.pyi"), (vf, "faiss.pyi")])
+def test_stub_signatures_match(module, stub):
+    """Parameter names, kinds and defaults of every stubbed function and method equal the
+    signature the running module reports (the extension publishes __text_signature__)."""
+    funcs = stub_functions(os.path.join(PKG, stub))
+    checked = 0
+    for (cls_name, name), node in sorted(funcs.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        if cls_name is None:
+            if name not in module.__all__:
+                continue
+            obj, method = getattr(module, name), False
+        else:
+            if cls_name not in module.__all__:
+                continue
+            cls = getattr(module, cls_name)
+            if name == "__init__":
+                obj, method = cls, False
+            else:
+                raw = inspect.getattr_static(cls, name, None)
+                if raw is None or isinstance(raw, property) or inspect.isdatadescriptor(raw):
+                    continue
+                obj, method = getattr(cls, name), True
+        want = runtime_params(obj)
+        if want is None:
+            continue  # builtins without a published signature (e.g. vecscale.version)
+        have = stub_params(node, method or name == "__init__")
+        assert same_params(have, want), "%s.%s%s: stub %s, runtime %s" % (
+            module.__name__, cls_name + "." if cls_name else "", name, have, want)
+        checked += 1
+    assert checked >= 20, checked
 
 
 def test_faiss_constants_are_documented():
