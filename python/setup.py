@@ -65,7 +65,7 @@ setup(
     packages=["vecscale"],
     package_data={"vecscale": ["py.typed", "*.pyi"]},
     ext_modules=[ext],
-    python_requires=">=3.9",
+    python_requires=">=3.10",  # Py_NewRef, PyModule_AddObjectRef
     install_requires=["numpy"],
     zip_safe=False,
 )

@@ -16,7 +16,6 @@ def test_hammer_search_add_remove_close(factory):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((4000, 16), dtype=np.float32)
     errors, counts = [], {}
-    stop = time.time() + 1.0
 
     def make():
         ix = vecscale.Index(16, factory, seed=1)
@@ -27,10 +26,13 @@ def test_hammer_search_add_remove_close(factory):
 
     shared = [make() for _ in range(3)]
     lock = threading.Lock()
+    stop = time.time() + 1.0
 
     def worker(seed):
         r = random.Random(seed)
-        while time.time() < stop:
+        done = 0
+        while time.time() < stop or done < 40:  # (at least 40 calls each on a slow machine)
+            done += 1
             i = r.randrange(len(shared))
             ix = shared[i]
             op = r.choice(["search", "search", "search", "filter", "add", "remove", "get", "len", "close", "range"])
@@ -65,7 +67,7 @@ def test_hammer_search_add_remove_close(factory):
     for t in ts:
         t.join()
     assert not errors, errors[:5]
-    assert counts.get("search", 0) > 50 and counts.get("add", 0) > 5
+    assert counts.get("search", 0) > 20 and counts.get("add", 0) > 5, counts
 
 
 def test_close_while_searching_waits():
