@@ -369,3 +369,72 @@ def test_approximate_recall_close_to_faiss():
         print("%s %s: recall@10 vecscale %.3f faiss %.3f" % (name, params, ours, theirs))
         assert ours >= theirs - 0.05, (name, ours, theirs)
         assert ours > 0.3
+
+
+# The FAISS tutorial (github.com/facebookresearch/faiss/wiki/Getting-started, smaller sizes),
+# as a user writes it; only its first line differs between the two runs below.
+TUTORIAL = '''
+import numpy as np
+d = 64                           # dimension
+nb = 20000                       # database size
+nq = 500                         # nb of queries
+np.random.seed(1234)             # make reproducible
+xb = np.random.random((nb, d)).astype('float32')
+xb[:, 0] += np.arange(nb) / 1000.
+xq = np.random.random((nq, d)).astype('float32')
+xq[:, 0] += np.arange(nq) / 1000.
+
+index = faiss.IndexFlatL2(d)   # build the index
+assert index.is_trained
+index.add(xb)                  # add vectors to the index
+ntotal = index.ntotal
+k = 4
+D_sanity, I_sanity = index.search(xb[:5], k) # sanity check
+D_flat, I_flat = index.search(xq, k)     # actual search
+
+nlist = 100
+quantizer = faiss.IndexFlatL2(d)  # the other index
+index = faiss.IndexIVFFlat(quantizer, d, nlist)
+assert not index.is_trained
+index.train(xb)
+assert index.is_trained
+index.add(xb)                  # add may be a bit slower as well
+D_ivf1, I_ivf1 = index.search(xq, k)     # actual search
+index.nprobe = 10              # default nprobe is 1, try a few more
+D_ivf10, I_ivf10 = index.search(xq, k)
+
+m = 8                             # number of subquantizers
+quantizer = faiss.IndexFlatL2(d)  # this remains the same
+index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8)
+                                  # 8 specifies that each sub-vector is encoded as 8 bits
+index.train(xb)
+index.add(xb)
+D_pq_sanity, I_pq_sanity = index.search(xb[:5], k) # sanity check
+index.nprobe = 10              # make comparable with experiment above
+D_pq, I_pq = index.search(xq, k)     # search
+'''
+
+
+def test_tutorial_script_runs_unchanged_on_both():
+    real = real_faiss()
+    results = {}
+    for name, module in (("vecscale", faiss), ("faiss", real)):
+        ns = {"faiss": module}
+        exec(compile(TUTORIAL, "<faiss tutorial>", "exec"), ns)
+        results[name] = ns
+    ours, theirs = results["vecscale"], results["faiss"]
+    assert ours["ntotal"] == theirs["ntotal"] == 20000
+    for key in ("I_sanity", "I_flat"):
+        assert np.array_equal(ours[key], theirs[key]), key
+    for key in ("D_sanity", "D_flat"):
+        assert ours[key].dtype == np.float32 and np.allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-3)
+    gt = ours["I_flat"]
+
+    def rec(I):
+        return np.mean([len(set(a) & set(b)) / 4 for a, b in zip(I, gt)])
+    for key in ("I_ivf1", "I_ivf10", "I_pq"):
+        assert ours[key].shape == theirs[key].shape == (500, 4)
+        print("%s: recall vs exact, vecscale %.3f faiss %.3f" % (key, rec(ours[key]), rec(theirs[key])))
+        assert rec(ours[key]) >= rec(theirs[key]) - 0.05, key
+    assert rec(ours["I_ivf10"]) > rec(ours["I_ivf1"])
+    assert (ours["I_pq_sanity"][:, 0] == np.arange(5)).sum() >= 4
