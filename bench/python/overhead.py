@@ -19,11 +19,18 @@ Measurements (k = 10):
      --block; every block is searched by each library back to back in rotating order, each
      timed by the thread's CPU clock (other tenants of a shared machine do not count) and the
      wall clock. vecscale-python and vecscale-C must return the same ids (checked).
- (b) batch: all queries in one call, 1 thread (thread CPU time) and 2 threads (wall time);
-     add: --add-n vectors into an empty HNSW16 on 1 thread (thread CPU time) and a Flat
-     index over the whole base (wall time), rotating order, --rounds rounds, best time kept.
+ (b) batch: all queries in one call, 1 thread (thread CPU time) and 2 threads (process CPU
+     time, and wall time beside); add: --add-n vectors into an empty HNSW16 and a Flat index
+     over the whole base, 1 thread (thread CPU time), rotating order, --rounds rounds, best
+     time kept.
  (d) threads: single-query searches from 1 and from 2 Python threads (wall clock q/s), and the
-     same from 1 and 2 POSIX threads in C (what the machine allows right now).
+     same from 1 and 2 POSIX threads in C (what the machine allows right now), alternating
+     short runs (--thread-queries, --thread-rounds), medians reported.
+
+On a machine shared with other work, (d) and the wall-clock rows need two free cores: as root,
+run it in its own scheduler autogroup at high priority (bench/RESULTS.md, issue 13):
+    B='echo -20 > /proc/self/autogroup && exec nice -n -20 /usr/bin/python3 bench/python/overhead.py'
+    PYTHONPATH=python setsid sh -c "$B --only threads --skip faiss,hnswlib"
 """
 import argparse
 import ctypes
