@@ -13,7 +13,7 @@ TEST_PKGS="$TEST_PKGS python3-dev python3-numpy python3-setuptools python3-pytes
 
 # vecscale.faiss is compared with the real FAISS (python/tests/test_faiss_compat.py);
 # bench/python/overhead.py also runs hnswlib's Python module.
-TEST_PKGS="$TEST_PKGS python3-faiss"
+TEST_PKGS="$TEST_PKGS python3-faiss python3-mypy"  # mypy: stubtest of vecscale/faiss.pyi
 BENCH_PKGS="$BENCH_PKGS python3-hnswlib"
 
 # The server's page test runs in Debian's chromium; its default collection (scripts/run.sh)

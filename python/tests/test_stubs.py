@@ -264,3 +264,22 @@ def test_faiss_constants_are_documented():
 
 def test_py_typed_ships():
     assert os.path.exists(os.path.join(PKG, "py.typed"))
+
+
+def test_mypy_stubtest_faiss(tmp_path):
+    """mypy's stubtest (Debian python3-mypy) compares faiss.pyi with the running module:
+    argument names, kinds, defaults, and what is exported."""
+    try:
+        import mypy.stubtest  # noqa: F401
+    except ImportError as e:
+        reason = "python3-mypy is not importable (%s): apt-get install -y python3-mypy" % e
+        import warnings
+        warnings.warn(reason)
+        pytest.skip(reason)
+    import subprocess
+    import sys
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(PKG), env.get("PYTHONPATH", "")])
+    p = subprocess.run([sys.executable, "-m", "mypy.stubtest", "vecscale.faiss"], cwd=str(tmp_path),
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr

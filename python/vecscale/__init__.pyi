@@ -1,14 +1,19 @@
 """Type stubs for vecscale (the C extension vecscale._vecscale, re-exported)."""
 import os
 from types import TracebackType
-from typing import (Any, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence,
+from typing import (Any, final, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Sequence,
                     Set, Tuple, Type, TypeVar, Union)
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
-__all__: List[str]
+__all__ = [
+    "Index", "ScalarQuantizer", "ProductQuantizer", "Model", "Collection", "Error",
+    "InvalidArgumentError", "NotTrainedError", "DuplicateIdError", "NotFoundError",
+    "MissingFileError", "StorageError", "CorruptFileError", "VersionError", "UnsupportedError",
+    "ClosedError", "version", "simd_level",
+]
 
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _Vectors = npt.ArrayLike
@@ -84,6 +89,7 @@ class Index:
     def closed(self) -> bool: ...
 
 
+@final
 class ScalarQuantizer:
     def __init__(self, dim: int, kind: Literal["SQ8", "SQ4", "fp16", "bf16"] = "SQ8") -> None: ...
     def train(self, x: _Vectors, *, seed: Optional[int] = None, threads: Optional[int] = None) -> None: ...
@@ -105,6 +111,7 @@ class ScalarQuantizer:
     def kind(self) -> str: ...
 
 
+@final
 class ProductQuantizer:
     def __init__(self, dim: int, m: int, bits: int = 8) -> None: ...
     def train(self, x: _Vectors, *, seed: Optional[int] = None, threads: Optional[int] = None) -> None: ...
@@ -126,6 +133,7 @@ class ProductQuantizer:
     def kind(self) -> str: ...
 
 
+@final
 class Model:
     def __init__(self, name: _Path) -> None: ...
     def embed(self, texts: Sequence[str], batch_size: int = 32, threads: int = 1,

@@ -7,7 +7,17 @@ import numpy.typing as npt
 
 import vecscale
 
-__all__: List[str]
+__all__ = [
+    "METRIC_INNER_PRODUCT", "METRIC_L2", "IO_FLAG_MMAP", "IO_FLAG_READ_ONLY", "Index",
+    "IndexFlat", "IndexFlatL2", "IndexFlatIP", "IndexIVF", "IndexIVFFlat", "IndexIVFPQ",
+    "IndexIVFPQFastScan", "IndexIVFScalarQuantizer", "IndexHNSW", "IndexHNSWFlat",
+    "IndexHNSWSQ", "IndexPQ", "IndexScalarQuantizer", "IndexRefineFlat", "IndexIDMap",
+    "IndexIDMap2", "HNSWParameters", "SearchParameters", "SearchParametersIVF",
+    "SearchParametersHNSW", "IDSelectorBatch", "IDSelectorArray", "IDSelectorRange",
+    "ParameterSpace", "index_factory", "write_index", "read_index", "serialize_index",
+    "deserialize_index", "normalize_L2", "extract_index_ivf", "omp_set_num_threads",
+    "omp_get_max_threads",
+]
 
 _F32 = npt.NDArray[np.float32]
 _I64 = npt.NDArray[np.int64]
