@@ -60,7 +60,16 @@ static int one_id(PyObject *it, size_t i, int allow_none, const char *what, vspy
 int vspy_idlist_get(PyObject *obj, int allow_none, const char *what, vspy_idlist *out)
 {
     memset(out, 0, sizeof *out);
-    if (PyArray_Check(obj)) { /* an integer array: the int64 path, no per-item objects */
+    char kind = PyArray_Check(obj) ? PyArray_DESCR((PyArrayObject *)obj)->kind : 0;
+    if (kind == 'U' || kind == 'O') { /* str (or mixed) arrays: item by item, as a list */
+        PyObject *l = PyArray_ToList((PyArrayObject *)obj);
+        if (!l) return -1;
+        int rc = PyList_Check(l) ? vspy_idlist_get(l, allow_none, what, out)
+                                 : (vspy_raise_msg(VS_ERR_INVALID_ARG, "%s must be 1-d", what), -1);
+        Py_DECREF(l);
+        return rc;
+    }
+    if (kind) { /* an integer array: the int64 path, no per-item objects */
         PyArrayObject *a;
         if (vspy_ids_get(obj, what, &a)) return -1;
         out->keep = (PyObject *)a;

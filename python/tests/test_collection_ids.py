@@ -69,6 +69,8 @@ def test_string_id_errors(tmp_path):
         with pytest.raises(vecscale.DuplicateIdError):
             c.add(x[:2], ids=["q", "q"])
         assert len(c) == 2  # all or nothing
+        assert c.add(x[:2], ids=np.array(["s1", "s2"])) == ["s1", "s2"]  # numpy str arrays too
+        assert c.delete(np.array(["s1", "s2"], dtype=object)) == 2
         c.add(x[2:3], ids=["x" * 256])
         assert c.get("x" * 256)["id"] == "x" * 256
         with pytest.raises(vecscale.InvalidArgumentError):
