@@ -150,6 +150,9 @@ mon osd nearfull ratio = 0.99
 [mon]
 mon data = $dir/mon
 mon initial members = a
+# Each map change (osd new, the OSD's boot, every pool radosgw creates) otherwise waits out the
+# default 1 s gathering window: 13 s -> ~8 s per start.
+paxos propose interval = 0.1
 [osd]
 osd data = $dir/osd
 osd objectstore = memstore
