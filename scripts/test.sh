@@ -13,10 +13,12 @@ scripts/setup.sh || { echo "test.sh: scripts/setup.sh failed: nothing can be bui
 
 # Integration tests that also run under ASan+UBSan: the server, its crash recovery, the
 # sharded cluster, and everything that stores to S3 (the radosgw and etcd fixtures come with
-# them: ctest adds a selected test's fixtures). Not here: cli_view_under_memory_limit (a
-# memory-limit test: ASan's shadow memory defeats the limit), test_embed_glove_real (needs
-# the release build's model only), bert_parity_minilm and browser_search_page (torch and
-# chromium parity checks of code the unit tests already run under ASan; minutes each).
+# them: ctest adds a selected test's fixtures); ~1.5-2.5 min on 2 loaded cores. Not here:
+# cli_view_under_memory_limit (a memory-cgroup limit sized for the index; ASan's shadow memory
+# and quarantine are not the code under test), test_embed_glove_real (the real model from the
+# release stage), bert_parity_minilm (PyTorch parity: test_bert runs the encoder under ASan in
+# unit) and browser_search_page (chromium drives the page; the server code under it runs in
+# test_server_api) - they re-test what the sanitizers already cover, at the suite's expense.
 ASAN_INTEGRATION='^(test_server_api|test_server_crash|test_etcd|cluster_loopback|test_s3|test_snapshot|snapshot_cli|serve_snapshot|build_shards)$'
 
 results=$(mktemp)
