@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every test suite and reports each: the release build (all tests), ASan+UBSan (unit and
+# Runs every test suite and reports each: the release build (all tests, then the Python package's pytest), ASan+UBSan (unit and
 # command-line tests, then the integration tests listed in ASAN_INTEGRATION), TSan (concurrent
 # tests). A failing stage does not stop the later ones (one red suite must not hide another);
 # the summary at the end lists every stage with its time, and the exit status is non-zero if
