@@ -622,6 +622,9 @@ typedef struct {
     uint32_t train_min;      /**< IVF: vectors needed before training (0 = 39 * nlist) */
     uint32_t n_threads;      /**< threads an add or a training may use (0 or 1 = caller only) */
     uint64_t snapshot_log_bytes; /**< log size that triggers an automatic snapshot (0 = 64 MiB) */
+    const struct vs_payload_index_spec *payload_indexes; /**< indexes to create (see below); may be NULL */
+    size_t n_payload_indexes;
+    int no_auto_index;       /**< 1 = never build a payload index on a filter's behalf (no thread) */
 } vs_collection_options;
 
 /** Creates a collection in `dir` (created if missing; must not already hold one). On success
@@ -686,6 +689,103 @@ VS_API uint32_t vs_collection_dim(const vs_collection *c);
  *  success the collection owns `index`; on failure the caller keeps it. */
 VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_options *opts, vs_index *index,
                                            vs_collection **out);
+/** @} */
+
+/** @defgroup payload Payload indexes and metadata filters
+ * A collection filters searches by the metadata JSON of its documents. A filter is JSON:
+ *
+ *   filter  := { clause, ... }                      every clause must hold (an empty object: all)
+ *   clause  := "and": [filter, ...]                 all hold ([] = all documents)
+ *            | "or":  [filter, ...]                 at least one holds ([] = none)
+ *            | "not": filter                        does not hold
+ *            | "<field>": scalar                    the field equals the scalar
+ *            | "<field>": { op: arg, ... }          every operator holds
+ *   op      := "eq": scalar | "in": [scalar, ...] | "gt" | "gte" | "lt" | "lte": number
+ *            | "exists": true | false
+ *   scalar  := string | number | true | false
+ *
+ * Fields are top-level keys of the metadata object ("and", "or" and "not" cannot be used as
+ * field names in a filter). A field whose value is an array matches when any element does.
+ * Numbers compare as numbers (1 equals 1.0); a string never equals a number. `exists` means
+ * present with a non-null value; a document without metadata has no fields. null is not a
+ * scalar (use exists). Errors (VS_ERR_INVALID_ARG, naming the field): malformed JSON or
+ * grammar, an operator not listed, a field no document holds and no index declares
+ * ("unknown field"), and a type mismatch: a comparison whose value type the field never
+ * holds (a string against a field of numbers, a range on a field without numbers).
+ *
+ * A payload index answers clauses on one field from bitmaps of document IDs (CRoaring):
+ * keyword (string equality / in), integer and float (equality, in, ranges; both hold the
+ * values as doubles, exact for integers up to 2^53), bool. Every index also answers exists.
+ * Indexes are declared with the collection (vs_collection_options.payload_indexes), added
+ * later (vs_collection_create_payload_index), or created automatically: the first filter
+ * naming a field without an index starts building one of the type the field's values
+ * suggest (strings: keyword, integers: integer, numbers: float, booleans: bool; none for
+ * mixed types). Adds and removes keep every index current; snapshots write them (file
+ * "payload-<generation>.vsp") and vs_collection_open replays the log over them.
+ *
+ * Threads: an automatic build runs on ONE background thread owned by the collection. It is
+ * started only when a filter names a field without an index and exits when no build is
+ * left; vs_collection_close stops and joins it. Set vs_collection_options.no_auto_index (or
+ * call vs_collection_set_auto_index(c, 0)) and the library starts no thread. While an index
+ * builds (about 1 µs per document, in chunks that hold writers back for a few ms each),
+ * filters on that field take the per-document path.
+ *
+ * Searches compile a filter once per call into a set of IDs (a bitmap the index scan tests
+ * with one bit test, vs_filter BITSET); a small set is answered by an exact scan of its
+ * vectors instead of the index. When a field lacks a ready index (or IDs exceed 2^32: CRoaring's
+ * C bitmaps are 32-bit) the filter is evaluated per candidate document (parsing its metadata:
+ * slower); vs_filter_report says which path ran.
+ * @{ */
+typedef enum { VS_PAYLOAD_KEYWORD = 1, VS_PAYLOAD_INTEGER = 2, VS_PAYLOAD_FLOAT = 3, VS_PAYLOAD_BOOL = 4 } vs_payload_type;
+#define VS_PAYLOAD_FIELD_MAX 128 /**< field names are 1..127 bytes */
+
+typedef struct vs_payload_index_spec {
+    const char *field;
+    vs_payload_type type;
+} vs_payload_index_spec;
+
+/** What a filtered search did. */
+typedef struct {
+    int indexed;            /**< 1 = answered from payload indexes (and the allowed set below) */
+    int exact;              /**< 1 = the allowed set was small: exact scan of its vectors */
+    uint64_t allowed;       /**< documents passing the filter (indexed path only; else 0) */
+    char unindexed[256];    /**< per-document path: the fields without a ready index, comma
+                                 separated, or the reason ("document ids above 2^32") */
+} vs_filter_report;
+
+/** k-NN search restricted to documents whose metadata passes filter_json (grammar above;
+ *  NULL or "" = no filter, same as vs_collection_search). params->filter must be NULL (one
+ *  filter per call). report (may be NULL, caller-owned) says whether the indexed path ran.
+ *  Rows are padded with id -1 when fewer than k documents pass. Errors: VS_ERR_INVALID_ARG
+ *  for a bad filter (message names the field and why). A field that has no index yet may
+ *  start an automatic build (see above). */
+VS_API int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
+                                      const vs_search_params *params, const char *filter_json, float *distances,
+                                      int64_t *ids, vs_filter_report *report);
+/** Counts the documents passing filter_json (through the same paths as a search). */
+VS_API int vs_collection_count_where(vs_collection *c, const char *filter_json, uint64_t *count,
+                                     vs_filter_report *report);
+/** Creates a payload index on `field` and builds it from the stored documents before
+ *  returning (on the calling thread). Durable like an add (logged). An index of the same type
+ *  is a no-op (an automatic one becomes declared); another type is VS_ERR_INVALID_ARG. */
+VS_API int vs_collection_create_payload_index(vs_collection *c, const char *field, vs_payload_type type);
+
+typedef struct {
+    char field[VS_PAYLOAD_FIELD_MAX];
+    vs_payload_type type;
+    int ready;               /**< 0 while being built */
+    int automatic;           /**< created on a filter's behalf */
+    uint64_t documents;      /**< documents with a non-null value */
+    uint64_t values;         /**< distinct keywords, bool values, or numeric entries */
+    size_t memory_bytes;
+} vs_payload_index_info;
+
+/** Copies up to cap index descriptions into out (caller-owned) and the total into *n. */
+VS_API int vs_collection_payload_indexes(vs_collection *c, vs_payload_index_info *out, size_t cap, size_t *n);
+/** Enables (1) or disables (0) automatic payload indexes for this open collection. */
+VS_API int vs_collection_set_auto_index(vs_collection *c, int enabled);
+/** Static name of a payload index type ("keyword", ...). */
+VS_API const char *vs_payload_type_name(vs_payload_type type);
 /** @} */
 
 #ifdef __cplusplus
