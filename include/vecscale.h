@@ -725,8 +725,9 @@ VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_
  *
  * Threads: an automatic build runs on ONE background thread owned by the collection. It is
  * started only when a filter names a field without an index and exits when no build is
- * left; vs_collection_close stops and joins it. Set vs_collection_options.no_auto_index (or
- * call vs_collection_set_auto_index(c, 0)) and the library starts no thread. While an index
+ * left; vs_collection_close stops and joins it. Set vs_collection_options.no_auto_index at
+ * create, or call vs_collection_set_auto_index(c, 0) after vs_collection_open (which turns it
+ * on: the setting is not stored), and the library starts no thread. While an index
  * builds (about 1 µs per document, in chunks that hold writers back for a few ms each),
  * filters on that field take the per-document path.
  *
