@@ -163,6 +163,7 @@ static int merge_tail(vs_pindex *x)
     x->n_sorted = m;
     x->cap_sorted = n ? n : 1;
     x->n_tail = 0;
+    x->n_dead_entries = 0;
     roaring_bitmap_clear(x->dead);
     return 0;
 }
@@ -211,6 +212,7 @@ static void pindex_remove(vs_pindex *x, uint32_t id, const cJSON *md)
     const cJSON *v = cJSON_IsObject(md) ? cJSON_GetObjectItemCaseSensitive(md, x->field) : NULL;
     if (x->type == VS_PAYLOAD_INTEGER || x->type == VS_PAYLOAD_FLOAT) {
         roaring_bitmap_add(x->dead, id);
+        if (v) FOR_EACH_VALUE(v, e) x->n_dead_entries += cJSON_IsNumber(e);
         return;
     }
     if (x->type == VS_PAYLOAD_BOOL) {
@@ -257,7 +259,7 @@ uint64_t vs_pindex_values(const vs_pindex *x)
 {
     if (x->type == VS_PAYLOAD_KEYWORD) return x->kw.count;
     if (x->type == VS_PAYLOAD_BOOL) return !roaring_bitmap_is_empty(x->b[0]) + !roaring_bitmap_is_empty(x->b[1]);
-    return x->n_sorted + x->n_tail;
+    return x->n_sorted + x->n_tail - x->n_dead_entries;
 }
 
 roaring_bitmap_t *vs_pindex_equal_str(const vs_pindex *x, const char *s)

@@ -59,6 +59,7 @@ typedef struct {
     vs_num_entry *sorted, *tail;
     size_t n_sorted, n_tail, cap_sorted, cap_tail;
     roaring_bitmap_t *dead;
+    size_t n_dead_entries; /* entries of `dead` IDs still in sorted / tail */
 } vs_pindex;
 
 typedef struct {
