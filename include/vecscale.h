@@ -731,9 +731,14 @@ VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_
  * builds (about 1 µs per document, in chunks that hold writers back for a few ms each),
  * filters on that field take the per-document path.
  *
- * Searches compile a filter once per call into a set of IDs (a bitmap the index scan tests
- * with one bit test, vs_filter BITSET); a small set is answered by an exact scan of its
- * vectors instead of the index. When a field lacks a ready index (or IDs exceed 2^32: CRoaring's
+ * Searches compile a filter once per call into a set of IDs. By the set's size against the
+ * index (HNSW: |set|^2 < ef * 2M * n, as hnsw_search.c decides between walk and scan): a small
+ * set is answered by an exact scan of its vectors; on HNSW a set of at least 20% of the
+ * documents by an unfiltered search for 2k / selectivity candidates filtered afterwards;
+ * otherwise by the index scan testing each candidate with one bit test (vs_filter BITSET).
+ * The collection caches the last 4 compiled filters (keyed by the filter text, dropped by any
+ * write), with the bitset and the gathered vectors of an exactly scanned set, so a repeated
+ * filter costs no compilation. When a field lacks a ready index (or IDs exceed 2^32: CRoaring's
  * C bitmaps are 32-bit) the filter is evaluated per candidate document (parsing its metadata:
  * slower); vs_filter_report says which path ran.
  * @{ */
@@ -749,6 +754,10 @@ typedef struct vs_payload_index_spec {
 typedef struct {
     int indexed;            /**< 1 = answered from payload indexes (and the allowed set below) */
     int exact;              /**< 1 = the allowed set was small: exact scan of its vectors */
+    int post_filter;        /**< 1 = the set was large: unfiltered graph search for about
+                                 2k / selectivity candidates, kept if in the set (a query that
+                                 keeps fewer than k is searched again with the bitset) */
+    int cached;             /**< 1 = the compiled filter came from the collection's cache */
     uint64_t allowed;       /**< documents passing the filter (indexed path only; else 0) */
     char unindexed[256];    /**< per-document path: the fields without a ready index, comma
                                  separated, or the reason ("document ids above 2^32") */

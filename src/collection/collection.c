@@ -63,6 +63,7 @@ static vs_collection *alloc_collection(const char *dir)
     pthread_mutex_init(&c->write_mu, NULL);
     pthread_mutex_init(&c->info_mu, NULL);
     pthread_mutex_init(&c->builder_mu, NULL);
+    pthread_mutex_init(&c->fcache_mu, NULL);
     atomic_init(&c->auto_index, 1);
     if (vs_docstore_init(&c->docs, 0) || vs_payload_init(&c->payload)) {
         vs_docstore_destroy(&c->docs);
@@ -93,6 +94,7 @@ static void free_collection(vs_collection *c)
     if (c->lock_fd >= 0) close(c->lock_fd);
     vs_index_free(c->index);
     vs_docstore_destroy(&c->docs);
+    vs_collection_fcache_clear(c);
     vs_payload_destroy(&c->payload);
     for (size_t i = 0; i < c->n_retired; i++) vs_wal_close(c->retired[i]);
     free(c->retired);
@@ -100,6 +102,7 @@ static void free_collection(vs_collection *c)
     pthread_rwlock_destroy(&c->docs_rw);
     pthread_rwlock_destroy(&c->payload_rw);
     pthread_mutex_destroy(&c->builder_mu);
+    pthread_mutex_destroy(&c->fcache_mu);
     pthread_mutex_destroy(&c->write_mu);
     pthread_mutex_destroy(&c->info_mu);
     free(c->dir);

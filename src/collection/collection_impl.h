@@ -61,7 +61,12 @@ struct vs_collection {
     pthread_mutex_t builder_mu;
     pthread_t builder;
     int builder_started, builder_running, builder_stop;
+    /* Compiled filters of recent calls (collection_filter.c), valid while payload.version is. */
+    pthread_mutex_t fcache_mu;
+    struct vs_fcache_entry *fcache[4];
+    uint64_t fcache_clock;
 };
+void vs_collection_fcache_clear(vs_collection *c);
 
 /* WAL record declaring a payload index: u32 type | field name bytes. */
 #define VS_WAL_PAYLOAD_INDEX 8u

@@ -124,6 +124,12 @@ int vs_collection_apply_add(vs_collection *c, size_t n, const float *vectors, co
         rc = index_add(c, n, vectors, ids);
         if (rc) vs_collection_payload_remove(c, n, ids);
     }
+    if (!rc) {
+        /* A filter compiled meanwhile may have cached vectors without these: retire it. */
+        pthread_rwlock_wrlock(&c->payload_rw);
+        c->payload.version++;
+        pthread_rwlock_unlock(&c->payload_rw);
+    }
     if (rc) {
         pthread_rwlock_wrlock(&c->docs_rw);
         for (size_t i = 0; i < n; i++) vs_docstore_remove(&c->docs, ids[i]);

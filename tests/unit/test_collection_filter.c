@@ -160,7 +160,10 @@ static void semantics(void **state)
     tu_rmdir(dir);
 }
 
-/* k-NN under a filter on HNSW: every hit passes, and the top 10 match the exact filtered top 10. */
+extern int vs_collection_filter_path; /* collection_filter.c: 1 bitset, 2 exact, 3 post-filter */
+
+/* k-NN under a filter on HNSW, by each path (chosen, then each forced): every hit passes, and
+ * the top 10 match the exact filtered top 10. */
 static void hnsw_topk(void **state)
 {
     (void)state;
@@ -170,8 +173,10 @@ static void hnsw_topk(void **state)
     int64_t ids[N];
     for (int i = 0; i < N; i++) ids[i] = i;
     add_docs(c, ids, N);
+    for (int path = 0; path <= 3; path++) {
+    vs_collection_filter_path = path;
     double recall = 0;
-    int exact_runs = 0, graph_runs = 0, total = 0;
+    int exact_runs = 0, post_runs = 0, graph_runs = 0, total = 0;
     for (int t = 0; t < 60; t++) {
         fo_pool pool = {.n = 0};
         uint64_t rng = 77 + (uint64_t)t * 1000;
@@ -207,8 +212,10 @@ static void hnsw_topk(void **state)
         vs_search_params p = {.ef_search = 64};
         assert_int_equal(vs_collection_search_where(c, 1, q, 10, &p, json, d, got, &rep), VS_OK);
         assert_int_equal(rep.indexed, 1);
+        assert_int_equal(rep.allowed > 0, nb > 0);
         exact_runs += rep.exact;
-        graph_runs += !rep.exact;
+        post_runs += rep.post_filter;
+        graph_runs += rep.allowed > 0 && !rep.exact && !rep.post_filter;
         int hits = 0;
         for (int i = 0; i < 10; i++) {
             if (i >= nb) {
@@ -225,10 +232,15 @@ static void hnsw_topk(void **state)
         }
     }
     recall /= total;
-    print_message("HNSW filtered recall@10 %.3f over %d filters (%d exact scans, %d graph searches)\n", recall, total,
-                  exact_runs, graph_runs);
+    print_message("path %d: HNSW filtered recall@10 %.3f over %d filters (%d exact scans, %d post-filtered, %d bitset "
+                  "graph searches)\n", path, recall, total, exact_runs, post_runs, graph_runs);
     assert_true(recall >= 0.95);
-    assert_true(exact_runs > 0 && graph_runs > 0);
+    if (path == 0) assert_true(exact_runs > 0 && post_runs > 0);
+    if (path == 1) assert_int_equal(graph_runs, total);
+    if (path == 2) assert_int_equal(exact_runs, total);
+    if (path == 3) assert_int_equal(post_runs, total);
+    }
+    vs_collection_filter_path = 0;
     vs_collection_close(c);
     tu_rmdir(dir);
 }
