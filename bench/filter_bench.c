@@ -112,11 +112,13 @@ static void run_cases(vs_collection *c, const float *base, size_t n, uint32_t di
             }
         }
         double c0 = cpu_now(), w0 = wall_now();
-        int exact = 0, indexed = 1;
+        int exact = 0, post = 0, cached = 0, indexed = 1;
         for (size_t i = 0; i < nq; i++) {
             CHECK(vs_collection_search_where(c, 1, q + i * dim, 10, &p, cases[f].json, d + i * 10, ids + i * 10, &rep),
                   "search");
             exact += rep.exact;
+            post += rep.post_filter;
+            cached += rep.cached;
             indexed &= !cases[f].json || rep.indexed;
         }
         double cpu = cpu_now() - c0, wall = wall_now() - w0;
@@ -133,7 +135,7 @@ static void run_cases(vs_collection *c, const float *base, size_t n, uint32_t di
         printf("%-22s %8.2f%% %8.4f %9.0f %9.0f %6.2fx %10.0f %6.2fx %s%s\n", cases[f].name, 100.0 * allowed / n, r,
                qps, nq / wall, qps / unf_cpu, bqps, bqps / unf_batch,
                !cases[f].json ? "unfiltered" : !indexed ? "per-document" : exact == (int)nq ? "index, exact scan of the set"
-               : exact ? "index, mixed" : "index, bitset graph search",
+               : post == (int)nq ? "index, post-filter" : exact || post ? "index, mixed" : "index, bitset graph search",
                fabs(rb - r) > 0.01 ? " (batch recall differs)" : "");
         fflush(stdout);
         free(gt);
@@ -264,8 +266,11 @@ static int wordnet(int argc, char **argv)
     return 0;
 }
 
+extern int vs_collection_filter_path; /* library internal: force a path (1 bitset, 2 exact, 3 post) */
+
 int main(int argc, char **argv)
 {
+    if (getenv("FILTER_PATH")) vs_collection_filter_path = atoi(getenv("FILTER_PATH"));
     if (argc >= 5 && !strcmp(argv[1], "glove")) return glove(argc, argv);
     if (argc >= 3 && !strcmp(argv[1], "wordnet")) return wordnet(argc, argv);
     fprintf(stderr, "usage: filter_bench glove BASE.fvecs QUERIES.fvecs DIR [NQ] [EF] | wordnet DIR [NQ] [EF]\n");
