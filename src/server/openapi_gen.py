@@ -21,7 +21,28 @@ schemas = {
   "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
   "Vector": {"type": "array", "items": {"type": "number"}, "description": "float32 components, one per dimension"},
-  "Filter": {"type": "object", "additionalProperties": True, "description": "metadata fields and the values they must equal"},
+  "Scalar": {"type": ["string", "number", "boolean"]},
+  "Filter": {"type": "object", "description":
+      "Metadata filter (vecscale.h, 'Payload indexes and metadata filters'). Every key must hold: "
+      "\"and\": [Filter...], \"or\": [Filter...], \"not\": Filter, or a top-level metadata field mapped to a scalar "
+      "(equality) or to operators {\"eq\": scalar, \"in\": [scalar...], \"gt\"|\"gte\"|\"lt\"|\"lte\": number, "
+      "\"exists\": bool}. An array field matches when an element does; numbers compare as numbers. "
+      "Unknown fields, operators and type mismatches are 400 invalid_filter. Fields without a payload index are "
+      "evaluated per document (the reply's filter.indexed is false) and get an index built in the background.",
+      "properties": {"and": {"type": "array", "items": ref("Filter")}, "or": {"type": "array", "items": ref("Filter")},
+                     "not": ref("Filter")},
+      "additionalProperties": {"oneOf": [ref("Scalar"), {"type": "object", "additionalProperties": False, "minProperties": 1,
+          "properties": {"eq": ref("Scalar"), "in": {"type": "array", "items": ref("Scalar")}, "gt": {"type": "number"},
+                         "gte": {"type": "number"}, "lt": {"type": "number"}, "lte": {"type": "number"},
+                         "exists": {"type": "boolean"}}}]},
+      "examples": [{"pos": "verb"}, {"year": {"gte": 1990, "lt": 2000}}, {"tag": {"in": ["a", "b"]}},
+                   {"or": [{"pos": "verb"}, {"not": {"words": {"exists": True}}}]}]},
+  "FilterReport": {"type": "object", "description": "present when the request had a filter: which path answered it",
+      "required": ["indexed"], "properties": {"indexed": {"type": "boolean"},
+      "allowed": {"type": "integer", "description": "documents passing (indexed path)"},
+      "exact": {"type": "boolean", "description": "the allowed set was scanned exactly"},
+      "unindexed": {"type": "string", "description": "fields evaluated per document (comma separated)"},
+      "note": {"type": "string"}}},
   "SearchRequest": {"type": "object", "additionalProperties": False, "properties": {
       "query": {"type": "string", "description": "text, embedded with the collection's model"},
       "vector": ref("Vector"), "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
@@ -32,12 +53,14 @@ schemas = {
       "id": {"type": "integer"}, "score": {"type": "number", "description": "squared L2 distance (l2) or similarity (ip, cosine)"},
       "text": {"type": ["string", "null"]}, "metadata": {"type": ["object", "null"]}}},
   "SearchResponse": {"type": "object", "required": ["query", "results", "latency_ms"], "properties": {
-      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "latency_ms": {"type": "number"}}},
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "filter": ref("FilterReport"),
+      "latency_ms": {"type": "number"}}},
   "BatchSearchRequest": {"type": "object", "additionalProperties": False, "properties": {
       "queries": {"type": "array", "items": {"type": "string"}}, "vectors": {"type": "array", "items": ref("Vector")},
       "k": {"type": "integer"}, "nprobe": {"type": "integer"}, "ef": {"type": "integer"}, "filter": ref("Filter")}},
   "BatchSearchResponse": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object", "properties": {
-      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}}}}, "latency_ms": {"type": "number"}}},
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}}}}, "filter": ref("FilterReport"),
+      "latency_ms": {"type": "number"}}},
   "Document": {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
       "id": {"type": "integer", "minimum": 0}, "text": {"type": "string"}, "metadata": {"type": ["object", "null"]}}},
   "IndexRequest": {"type": "object", "additionalProperties": False, "properties": {
@@ -55,7 +78,10 @@ schemas = {
       "index_type": {"type": "string"}, "memory_mb": {"type": "number", "description": "measured heap of index and documents"},
       "metric": {"type": "string"}, "model": {"type": ["string", "null"]}, "model_loaded": {"type": "boolean"},
       "trained": {"type": "boolean"}, "snapshot_generation": {"type": "integer"}, "log_bytes": {"type": "integer"},
-      "rss_mb": {"type": "number"}}},
+      "rss_mb": {"type": "number"}, "payload_indexes": {"type": "array", "items": {"type": "object", "properties": {
+          "field": {"type": "string"}, "type": {"type": "string", "enum": ["keyword", "integer", "float", "bool"]},
+          "ready": {"type": "boolean"}, "automatic": {"type": "boolean"}, "documents": {"type": "integer"},
+          "values": {"type": "integer"}, "memory_mb": {"type": "number"}}}}}},
   "CreateCollection": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
       "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}, "dimension": {"type": "integer"},
       "metric": {"type": "string", "enum": ["l2", "ip", "cosine"]}, "model": {"type": "string"},
