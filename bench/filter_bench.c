@@ -6,7 +6,8 @@
  *       (made on first use, with an integer payload index on "b"); filters b < 1, < 10, < 50.
  *   filter_bench wordnet DIR [NQ] [EF]
  *       DIR: the WordNet collection (scripts/run.sh or vecscale build --input, metadata "pos");
- *       queries are NQ documents' own vectors; filters on pos.
+ *       queries are NQ documents' own vectors; filters on pos, and on a synthetic payload
+ *       "b" (0..99, b < 1, 10, 50) when the documents have one (bench/filtered.sh wordnet-jsonl).
  *
  * Every query is its own vs_collection_search_where call (parse, compile, search: what a
  * server request costs), on one thread, timed by the thread's CPU clock (the machine is
@@ -211,6 +212,7 @@ static int glove(int argc, char **argv)
 
 typedef struct {
     char pos[16];
+    int b; /* synthetic payload, -1 if absent */
 } pos_ctx;
 
 static void read_pos(int64_t id, const char *text, const char *md, void *ctx)
@@ -221,6 +223,8 @@ static void read_pos(int64_t id, const char *text, const char *md, void *ctx)
     const char *s = md ? strstr(md, "\"pos\":\"") : NULL;
     p->pos[0] = 0;
     if (s) sscanf(s + 7, "%15[^\"]", p->pos);
+    const char *b = md ? strstr(md, "\"b\":") : NULL;
+    p->b = b ? atoi(b + 4) : -1;
 }
 
 static int wordnet(int argc, char **argv)
@@ -235,18 +239,22 @@ static int wordnet(int argc, char **argv)
     /* IDs are 0..n-1 in scripts/run.sh's and vecscale build's collections. */
     float *base = malloc(n * dim * sizeof *base);
     char (*pos)[16] = malloc(n * sizeof *pos);
+    int *bv = malloc(n * sizeof *bv), has_b = 0;
     for (size_t i = 0; i < n; i++) {
         CHECK(vs_collection_get_vector(c, (int64_t)i, base + i * dim), "get vector");
         pos_ctx p;
         CHECK(vs_collection_with_doc(c, (int64_t)i, read_pos, &p), "document");
         memcpy(pos[i], p.pos, 16);
+        bv[i] = p.b;
+        has_b |= p.b >= 0;
     }
     float *q = malloc(nq * dim * sizeof *q);
     for (size_t i = 0; i < nq; i++) memcpy(q + i * dim, base + (mix(i + 17) % n) * dim, dim * sizeof *q);
     static const char *const names[] = {"pos = adv", "pos = verb", "pos = adj", "pos in [verb, adv]", "pos != noun"};
     static const char *const jsons[] = {"{\"pos\": \"adv\"}", "{\"pos\": \"verb\"}", "{\"pos\": \"adj\"}",
                                         "{\"pos\": {\"in\": [\"verb\", \"adv\"]}}", "{\"not\": {\"pos\": \"noun\"}}"};
-    filter_case cases[6] = {{"none", NULL, NULL}};
+    filter_case cases[9] = {{"none", NULL, NULL}};
+    size_t n_cases = 6;
     for (int f = 0; f < 5; f++) {
         uint8_t *a = malloc(n);
         for (size_t i = 0; i < n; i++) {
@@ -256,9 +264,18 @@ static int wordnet(int argc, char **argv)
         }
         cases[f + 1] = (filter_case){names[f], jsons[f], a};
     }
+    static const unsigned lt[3] = {1, 10, 50};
+    static const char *const bnames[3] = {"b < 1", "b < 10", "b < 50"};
+    static const char *const bjson[3] = {"{\"b\": {\"lt\": 1}}", "{\"b\": {\"lt\": 10}}", "{\"b\": {\"lt\": 50}}"};
+    for (int s = 0; has_b && s < 3; s++) { /* the synthetic payload of bench/filtered.sh wordnet-b */
+        uint8_t *a = malloc(n);
+        for (size_t i = 0; i < n; i++) a[i] = bv[i] >= 0 && (unsigned)bv[i] < lt[s];
+        cases[n_cases++] = (filter_case){bnames[s], bjson[s], a};
+    }
     printf("# WordNet %zu x %u cosine (%s), ef %u, %zu queries (documents' own vectors), one thread\n", n, dim, dir, ef, nq);
-    run_cases(c, base, n, dim, q, nq, ef, cases, 6);
-    for (int f = 1; f < 6; f++) free(cases[f].allowed);
+    run_cases(c, base, n, dim, q, nq, ef, cases, n_cases);
+    for (size_t f = 1; f < n_cases; f++) free(cases[f].allowed);
+    free(bv);
     free(base);
     free(pos);
     free(q);

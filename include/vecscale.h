@@ -10,7 +10,10 @@
  *    caller are always caller-owned.
  *  - The library never starts a thread the caller did not ask for: calls run on the calling
  *    thread unless vs_search_params.n_threads > 1 asks for helpers, which are joined before the
- *    call returns.
+ *    call returns. One exception, owned by a collection and opted out of with
+ *    vs_collection_options.no_auto_index / vs_collection_set_auto_index: the thread that builds
+ *    an automatic payload index (see "Payload indexes and metadata filters"), joined by
+ *    vs_collection_close.
  *  - Thread-safety: concurrent read calls (search, range_search, save, getters) on one index
  *    are safe; a mutating call (add, remove, train) must not overlap any other call on the
  *    same index.
@@ -734,7 +737,7 @@ VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_
  * Searches compile a filter once per call into a set of IDs. By the set's size against the
  * index (HNSW: |set|^2 < ef * 2M * n, as hnsw_search.c decides between walk and scan): a small
  * set is answered by an exact scan of its vectors; on HNSW a set of at least 20% of the
- * documents by an unfiltered search for 2k / selectivity candidates filtered afterwards;
+ * documents by an unfiltered search for 3k / selectivity candidates filtered afterwards;
  * otherwise by the index scan testing each candidate with one bit test (vs_filter BITSET).
  * The collection caches the last 4 compiled filters (keyed by the filter text, dropped by any
  * write), with the bitset and the gathered vectors of an exactly scanned set, so a repeated
@@ -755,7 +758,7 @@ typedef struct {
     int indexed;            /**< 1 = answered from payload indexes (and the allowed set below) */
     int exact;              /**< 1 = the allowed set was small: exact scan of its vectors */
     int post_filter;        /**< 1 = the set was large: unfiltered graph search for about
-                                 2k / selectivity candidates, kept if in the set (a query that
+                                 3k / selectivity candidates, kept if in the set (a query that
                                  keeps fewer than k is searched again with the bitset) */
     int cached;             /**< 1 = the compiled filter came from the collection's cache */
     uint64_t allowed;       /**< documents passing the filter (indexed path only; else 0) */

@@ -226,7 +226,7 @@ typedef enum { PATH_BITSET, PATH_EXACT, PATH_POST } set_path;
 /* By the set's size against the index: a filtered HNSW walk costs about ef * M0 /
  * selectivity distances (it must meet ef allowed nodes), a scan of the set costs |set| of
  * them (hnsw_search.c decides the same way, but scans every node); a set of >= 20% is
- * cheaper to find among an unfiltered search's 2k / selectivity best. An IVF search reads
+ * cheaper to find among an unfiltered search's 3k / selectivity best. An IVF search reads
  * nprobe of nlist lists; a Flat scan reads every row. */
 /* Tests and benchmarks force a path: 1 bitset, 2 exact, 3 post-filter (0 = choose). */
 int vs_collection_filter_path = 0;
@@ -326,13 +326,13 @@ static int search_bitset(vs_collection *c, vs_fcache_entry *e, size_t nq, const 
     return vs_collection_search(c, nq, queries, k, &p, distances, ids);
 }
 
-/* Unfiltered search for kk = 2k / selectivity candidates, keeping those in the set; a query
+/* Unfiltered search for kk = 3k / selectivity candidates, keeping those in the set; a query
  * left with fewer than k (when at least k pass) is searched again with the bitset. */
 static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq, const float *queries, uint32_t k,
                        const vs_search_params *params, float *distances, int64_t *ids)
 {
     double sel = (double)e->card / (double)n;
-    size_t kk = (size_t)ceil(2.0 * k / sel) + 2;
+    size_t kk = (size_t)ceil(3.0 * k / sel) + 2;
     if (kk > n) kk = n;
     if (kk < k) kk = k;
     float *d = malloc(nq * kk * sizeof *d);
