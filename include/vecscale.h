@@ -759,7 +759,7 @@ typedef struct {
     int exact;              /**< 1 = the allowed set was small: exact scan of its vectors */
     int post_filter;        /**< 1 = the set was large: unfiltered graph search for about
                                  3k / selectivity candidates, kept if in the set (a query that
-                                 keeps fewer than k is searched again with the bitset) */
+                                 keeps fewer than k is answered by an exact scan of the set) */
     int cached;             /**< 1 = the compiled filter came from the collection's cache */
     uint64_t allowed;       /**< documents passing the filter (indexed path only; else 0) */
     char unindexed[256];    /**< per-document path: the fields without a ready index, comma

@@ -327,7 +327,8 @@ static int search_bitset(vs_collection *c, vs_fcache_entry *e, size_t nq, const 
 }
 
 /* Unfiltered search for kk = 3k / selectivity candidates, keeping those in the set; a query
- * left with fewer than k (when at least k pass) is searched again with the bitset. */
+ * left with fewer than k (when at least k pass) is answered by an exact scan of the set (or
+ * the bitset search when the set's vectors are too many to gather). */
 static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq, const float *queries, uint32_t k,
                        const vs_search_params *params, float *distances, int64_t *ids)
 {
@@ -348,8 +349,17 @@ static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq
                 distances[i * k + got] = d[i * kk + j];
                 ids[i * k + got++] = id[i * kk + j];
             }
-        if (got < k && got < e->card)
+        if (got >= k || got >= e->card) continue;
+        /* Short: the filter correlates with the query (its neighbours mostly fail). The walk
+         * with the bitset would wade through them; a scan of the set does not. */
+        if ((double)e->card * c->dim <= EXACT_MAX_FLOATS) {
+            vs_index *subset = NULL;
+            rc = entry_subset(c, e, &subset);
+            vs_search_params sp = {0};
+            if (!rc && subset) rc = vs_index_search(subset, 1, queries + i * c->dim, k, &sp, distances + i * k, ids + i * k);
+        } else {
             rc = search_bitset(c, e, 1, queries + i * c->dim, k, params, distances + i * k, ids + i * k);
+        }
     }
     free(d);
     free(id);
