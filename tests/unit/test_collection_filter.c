@@ -245,6 +245,83 @@ static void hnsw_topk(void **state)
     tu_rmdir(dir);
 }
 
+/* A filter correlated with the queries: the allowed documents (x0 > 0.55, about 22%; the
+ * post-filter path, forced) lie away from every query (x0 < -0.5), so an unfiltered search's best
+ * candidates all fail it and each query must be answered otherwise, still exactly. */
+static void correlated_filter(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    vs_collection *c = make(dir, "HNSW16", 0, 0);
+    assert_int_equal(vs_collection_create_payload_index(c, "far", VS_PAYLOAD_BOOL), VS_OK);
+    enum { N = 4000 };
+    float *x = malloc(N * DIM * sizeof *x);
+    int64_t *ids = malloc(N * sizeof *ids);
+    char (*buf)[32] = malloc(N * sizeof *buf);
+    const char **md = malloc(N * sizeof *md);
+    for (int i = 0; i < N; i++) {
+        vector_of(i, x + i * DIM);
+        ids[i] = i;
+        snprintf(buf[i], sizeof buf[i], "{\"far\":%s}", x[i * DIM] > 0.55f ? "true" : "false");
+        md[i] = buf[i];
+    }
+    assert_int_equal(vs_collection_add(c, N, x, ids, NULL, md, NULL), VS_OK);
+    /* At this size the set (~900) would be scanned exactly; the post-filter path is the subject. */
+    vs_collection_filter_path = 3;
+    int queries = 0, short_of_candidates = 0;
+    double recall = 0;
+    for (int t = 0; t < 200 && queries < 30; t++) {
+        float q[DIM];
+        vector_of(50000 + t, q);
+        if (q[0] > -0.5f) continue;
+        queries++;
+        double best[10];
+        int64_t bid[10];
+        int nb = 0, near_allowed = 0;
+        for (int i = 0; i < N; i++) {
+            if (!(x[i * DIM] > 0.55f)) continue;
+            double s = tu_score(VS_METRIC_L2, q, x + i * DIM, DIM);
+            int pos = nb < 10 ? nb++ : 10;
+            if (pos == 10 && s >= best[9]) continue;
+            if (pos == 10) pos = 9;
+            while (pos > 0 && best[pos - 1] > s) {
+                best[pos] = best[pos - 1];
+                bid[pos] = bid[pos - 1];
+                pos--;
+            }
+            best[pos] = s;
+            bid[pos] = i;
+        }
+        /* How many allowed documents an unfiltered search's first 3k/selectivity would hold. */
+        float d[160];
+        int64_t got[160];
+        assert_int_equal(vs_collection_search(c, 1, q, 160, NULL, d, got), VS_OK);
+        for (int i = 0; i < 160; i++) near_allowed += got[i] >= 0 && x[got[i] * DIM] > 0.55f;
+        short_of_candidates += near_allowed < 10;
+        vs_filter_report rep;
+        assert_int_equal(vs_collection_search_where(c, 1, q, 10, NULL, "{\"far\": true}", d, got, &rep), VS_OK);
+        assert_int_equal(rep.post_filter, 1);
+        int hits = 0;
+        for (int i = 0; i < 10; i++) {
+            assert_true(got[i] >= 0 && x[got[i] * DIM] > 0.55f);
+            for (int j = 0; j < 10; j++) hits += got[i] == bid[j];
+        }
+        recall += hits / 10.0;
+    }
+    recall /= queries;
+    print_message("correlated filter: %d queries, %d short of allowed candidates, recall@10 %.3f\n", queries,
+                  short_of_candidates, recall);
+    vs_collection_filter_path = 0;
+    assert_true(queries >= 10 && short_of_candidates >= queries / 2);
+    assert_true(recall >= 0.95);
+    vs_collection_close(c);
+    free(x);
+    free(ids);
+    free(buf);
+    free(md);
+    tu_rmdir(dir);
+}
+
 /* Indexes follow adds and removes, snapshots, a reopen, and a reopen after a crash. */
 static void updates_and_reopen(void **state)
 {
@@ -509,6 +586,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(semantics),
         cmocka_unit_test(hnsw_topk),
+        cmocka_unit_test(correlated_filter),
         cmocka_unit_test(updates_and_reopen),
         cmocka_unit_test(automatic_indexes),
         cmocka_unit_test(errors),
