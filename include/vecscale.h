@@ -671,7 +671,7 @@ typedef struct {
     uint64_t generation;     /**< snapshot generation */
     uint64_t log_bytes;      /**< current log size */
     uint64_t log_syncs;      /**< fdatasync calls on the log since open */
-    size_t memory_bytes;     /**< heap bytes of index and documents (measured, not estimated) */
+    size_t memory_bytes;     /**< heap bytes of index, documents and payload indexes (measured) */
     char factory[64];        /**< configured index factory string */
     char model[256];         /**< model name or path, or "" */
 } vs_collection_info;

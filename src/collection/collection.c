@@ -346,6 +346,9 @@ void vs_collection_refresh_info(vs_collection *c)
     in.log_syncs = vs_wal_sync_count(c->wal);
     /* vs_index_memory_bytes must not overlap an HNSW writer: the caller is the writer. */
     in.memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs);
+    pthread_rwlock_rdlock(&c->payload_rw);
+    for (size_t i = 0; i < c->payload.n_ix; i++) in.memory_bytes += vs_pindex_memory(c->payload.ix[i]);
+    pthread_rwlock_unlock(&c->payload_rw);
     snprintf(in.factory, sizeof in.factory, "%s", c->factory);
     snprintf(in.model, sizeof in.model, "%s", c->model);
     pthread_mutex_lock(&c->info_mu);

@@ -375,11 +375,15 @@ int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries
     if (!filter_json || !filter_json[0]) return vs_collection_search(c, nq, queries, k, params, distances, ids);
     if (params && params->filter && params->filter->kind != VS_FILTER_NONE)
         return vs_fail(VS_ERR_INVALID_ARG, "give either params->filter or a filter JSON, not both");
-    if (!queries || !distances || !ids || k == 0 || nq == 0)
-        return vs_fail(VS_ERR_INVALID_ARG, "queries, distances and ids must not be NULL; nq and k must be positive");
+    if ((nq && (!queries || !distances || !ids)) || k == 0)
+        return vs_fail(VS_ERR_INVALID_ARG, "queries, distances and ids must not be NULL; k must be positive");
     compiled cp;
     int rc = compile(c, filter_json, &cp, report);
     if (rc) return rc;
+    if (nq == 0) { /* nothing to search; the filter was still checked */
+        compiled_free(&cp);
+        return VS_OK;
+    }
     vs_fcache_entry *e = cp.entry;
     if (e) {
         pthread_rwlock_rdlock(&c->index_rw);

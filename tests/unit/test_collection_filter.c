@@ -522,6 +522,9 @@ static void errors(void **state)
     assert_int_equal(rep.indexed, 0);
     assert_int_equal(vs_collection_count_where(c, "{\"mixed\": {\"in\": [3, \"zz\"]}}", &n, &rep), VS_OK);
     assert_int_equal(n, 1);
+    /* No queries: the filter is still checked. */
+    assert_int_equal(vs_collection_search_where(c, 0, NULL, 3, NULL, "{\"color\": \"red\"}", NULL, NULL, NULL), VS_OK);
+    assert_int_equal(vs_collection_search_where(c, 0, NULL, 3, NULL, "{\"color\": 1}", NULL, NULL, NULL), VS_ERR_INVALID_ARG);
     /* One filter per call. */
     vs_filter bits = {.kind = VS_FILTER_BITSET, .bits = (const uint8_t *)"\xff", .n_bits = 8};
     vs_search_params p = {.filter = &bits};
