@@ -232,6 +232,10 @@ VS_API const char *vs_index_factory(const vs_index *index);
 VS_API size_t vs_index_memory_bytes(const vs_index *index);
 /** Bytes of encoded data per vector (4 * dim for Flat), without IDs. */
 VS_API size_t vs_index_code_size(const vs_index *index);
+/** The first ID the next vs_index_add with ids == NULL would assign (one after the largest ID
+ *  ever added, removed ones included; saved with the index). Lets a binding report the IDs
+ *  of an automatic add; read it under the same exclusion as vs_index_add. */
+VS_API int64_t vs_index_next_id(const vs_index *index);
 /** @} */
 
 struct vs_matrix; /* defined in the vecio group below */
@@ -511,6 +515,11 @@ typedef struct vs_sharded_index vs_sharded_index;
 /** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
  *  stable across versions and machines. */
 VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
+/** The shard that owns a document id given as text (vecscale.h, "Document ids"): a canonical
+ *  integer ("17") goes where the integer goes; a string id by its XXH3-64 (shifted right by
+ *  one) through vs_shard_of. The cluster router routes string ids of POST /vectors by it.
+ *  An invalid key gives shard 0 (check it with vs_collection_key_check first). */
+VS_API uint32_t vs_shard_of_key(const char *key, uint32_t n_shards);
 
 /** Creates n_shards (1..4096) empty indexes made from opts. *out owned by the caller. */
 VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out);
@@ -574,6 +583,24 @@ VS_API size_t vs_model_dim(const vs_model *m);
  *  runs on the calling thread only; more asks for that many worker threads, joined before the
  *  call returns. Results do not depend on n_threads. */
 VS_API int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out);
+/** As vs_model_embed, and says how much of each text the model recognised: known[i]
+ *  (caller-owned, n entries) receives the number of words (GloVe) or word pieces (BERT, not
+ *  counting [CLS], [SEP] and [UNK]) of text i that the model knows, saturated at UINT32_MAX.
+ *  known[i] == 0 means text i holds nothing the model knows: its row is then the model's
+ *  fallback (GloVe: the mean word vector, or zeros in model files written before it existed;
+ *  BERT: the encoding of unknown tokens), the same for every such text, so it must not be
+ *  read as the text's meaning (a search with it returns arbitrary neighbours). Callers decide
+ *  what to do with such texts; the server answers a query with no known word by an empty
+ *  result and a warning. known may be NULL (then this is vs_model_embed). */
+VS_API int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out,
+                                uint32_t *known);
+/** Splits one text into the tokens the model embeds (same checks as vs_model_embed): for BERT
+ *  models the WordPiece ids [CLS] ... [SEP], cut to the model's max_seq_length; for GloVe models
+ *  the vocabulary row of each word, -1 for a word the model does not know. ids is caller-owned
+ *  with room for cap entries (may be NULL when cap is 0); at most cap are written and
+ *  *n_tokens receives how many there are, so a call with cap 0 sizes the buffer. Safe
+ *  concurrently with other calls on the model. */
+VS_API int vs_model_tokenize(const vs_model *m, const char *text, int32_t *ids, size_t cap, size_t *n_tokens);
 /** The model's name ("glove-100", or the directory's last component); owned by the model. */
 VS_API const char *vs_model_name(const vs_model *m);
 /** Whether output vectors have unit length (1 for both built-in kinds with their defaults). */
@@ -639,7 +666,8 @@ VS_API int vs_collection_open(const char *dir, vs_collection **out);
 /** Flushes the log and frees everything. NULL is ok. Returns the flush result. */
 VS_API int vs_collection_close(vs_collection *c);
 
-/** Adds n documents: vectors (n x dim), ids (NULL = automatic, after the largest ever used),
+/** Adds n documents: vectors (n x dim), ids (NULL = automatic, after the largest ever used;
+ *  given ids must be below VS_KEYED_ID_MIN, see "Document ids" below),
  *  texts and metadata (each NULL or n entries, entries may be NULL; metadata is stored as
  *  given). All or nothing: a NaN, a wrong-size input or an ID already present fails the whole
  *  call (VS_ERR_INVALID_ARG / VS_ERR_DUPLICATE_ID) and changes nothing. assigned_ids (may be
@@ -686,6 +714,51 @@ VS_API uint32_t vs_collection_dim(const vs_collection *c);
 
 /** @addtogroup collection
  * @{ */
+/** @name Document ids
+ * One rule for every way a collection takes ids (vs_collection_add_keyed, the server's
+ * "id"/"ids" and /documents/{id}, `vecscale build --input`):
+ *  - An id is a non-negative integer below VS_KEYED_ID_MIN (2^62; JSON numbers, which are
+ *    doubles, only up to 2^53-1: send larger integers as strings) or a string ("key") of 1 to
+ *    VS_KEY_MAX_BYTES (256) bytes of valid UTF-8 without NUL.
+ *  - A string that is the canonical decimal form of such an integer (digits only, no sign, no
+ *    leading zero, e.g. "17") IS that integer: "17" and 17 name the same document, reported
+ *    as the number 17. Clients that stringify ids (JavaScript, shells, CSV) and paths like
+ *    /documents/17 then mean what the seed's integer ids meant; "017", "+17" or "17.0" are
+ *    other string ids.
+ *  - Any other string is mapped to an internal int64 id, assigned from VS_KEYED_ID_MIN up and
+ *    never reused. The mapping is in the log (record ADD_KEYED) and the snapshot (section
+ *    KEYS), so it survives restarts and crashes like the documents; ids are unique across both
+ *    kinds. Searches return internal ids; vs_collection_key_of turns one back into the id as
+ *    the client gave it.
+ * @{ */
+#define VS_KEY_MAX_BYTES 256
+#define VS_KEYED_ID_MIN ((int64_t)1 << 62)
+/** Checks one id given as text against the rule above: VS_OK and *int_id = the integer it
+ *  names, or -1 for a string id; VS_ERR_INVALID_ARG (vs_last_error says why) if it is empty,
+ *  longer than VS_KEY_MAX_BYTES or not valid UTF-8. int_id may be NULL. */
+VS_API int vs_collection_key_check(const char *key, int64_t *int_id);
+/** vs_collection_add with ids given as text: keys is NULL (all automatic) or n entries, each
+ *  NULL (automatic integer id, after the largest integer id used so far and in this batch)
+ *  or an id under the rule above, so one batch may mix integers ("17") and strings. All or
+ *  nothing: an invalid key (VS_ERR_INVALID_ARG) or a key already present or repeated in the
+ *  batch (VS_ERR_DUPLICATE_ID) changes nothing. assigned_ids (may be NULL, else n entries)
+ *  receives the internal ids. Durable on return. The keys are copied. */
+VS_API int vs_collection_add_keyed(vs_collection *c, size_t n, const float *vectors, const char *const *keys,
+                                   const char *const *texts, const char *const *metadata, int64_t *assigned_ids);
+/** The internal id of the document named `key` (a string id or a canonical integer):
+ *  VS_ERR_NOT_FOUND if there is no such document, VS_ERR_INVALID_ARG for a key the rule
+ *  refuses. */
+VS_API int vs_collection_lookup_key(vs_collection *c, const char *key, int64_t *id);
+/** Writes the id of document `id` as the client gave it into buf (cap bytes, NUL-terminated;
+ *  VS_KEY_MAX_BYTES + 1 always suffices): its string id, or the integer in decimal.
+ *  *is_string (may be NULL) says which. VS_ERR_NOT_FOUND if no document has this id,
+ *  VS_ERR_INVALID_ARG if cap is too small. */
+VS_API int vs_collection_key_of(vs_collection *c, int64_t id, char *buf, size_t cap, int *is_string);
+/** vs_collection_remove by ids given as text; ids not present are ignored, an invalid key fails
+ *  the call (VS_ERR_INVALID_ARG) before anything is removed. Durable on return. */
+VS_API int vs_collection_remove_keys(vs_collection *c, size_t n, const char *const *keys, size_t *n_removed);
+/** @} */
+
 /** Creates a collection in `dir` (as vs_collection_create) whose index is `index`: trained and
  *  empty, with opts->dim and opts->metric (opts->factory is ignored: the index's own is
  *  recorded). Used by the distributed build so every shard shares one trained quantizer. On
@@ -741,9 +814,10 @@ VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_
  * otherwise by the index scan testing each candidate with one bit test (vs_filter BITSET).
  * The collection caches the last 4 compiled filters (keyed by the filter text, dropped by any
  * write), with the bitset and the gathered vectors of an exactly scanned set, so a repeated
- * filter costs no compilation. When a field lacks a ready index (or IDs exceed 2^32: CRoaring's
- * C bitmaps are 32-bit) the filter is evaluated per candidate document (parsing its metadata:
- * slower); vs_filter_report says which path ran.
+ * filter costs no compilation. When a field lacks a ready index (or the collection holds an
+ * integer id of 2^31 or more: CRoaring's C bitmaps are 32-bit, keyed by integer ids below
+ * 2^31 and by string ids' internal ids) the filter is evaluated per candidate document
+ * (parsing its metadata: slower); vs_filter_report says which path ran.
  * @{ */
 typedef enum { VS_PAYLOAD_KEYWORD = 1, VS_PAYLOAD_INTEGER = 2, VS_PAYLOAD_FLOAT = 3, VS_PAYLOAD_BOOL = 4 } vs_payload_type;
 #define VS_PAYLOAD_FIELD_MAX 128 /**< field names are 1..127 bytes */

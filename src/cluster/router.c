@@ -77,6 +77,17 @@ static int ends_with(const char *s, const char *tail)
     return a >= b && !strcmp(s + a - b, tail);
 }
 
+/* Query-string parameters: the router takes none, and names the ones it was given rather than
+ * ignore them (the same rule as vecscale serve). */
+static enum MHD_Result name_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind, (void)value;
+    char *names = cls;
+    size_t l = strlen(names);
+    if (l < 200) snprintf(names + l, 256 - l, "%s'%.64s'", l ? ", " : "", key ? key : "");
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *data_size, void **con_cls)
 {
@@ -96,7 +107,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     router_reply rep = {0};
+    char params[256] = "";
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, name_param, params);
     if (u->too_big) router_error(&rep, 413, "too_large", "the body exceeds %u bytes", MAX_BODY);
+    else if (params[0])
+        router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
+                     "the JSON body)", params, method, url);
     else if (!strcmp(method, "GET") && !strcmp(url, "/health")) {
         rep.status = 200;
         rep.body = strdup("{\"status\":\"ok\",\"role\":\"router\"}");

@@ -51,7 +51,7 @@ static int skipped(const char *name)
  * collection.vsc into place (the commit), and only then removes the older index; so when
  * collection.vsc is the same inode before and after the other files were linked, the index it
  * names was among them. Otherwise a snapshot committed meanwhile: start again. */
-static int stage_collection(const char *from, const char *to)
+int vs_data_stage_collection(const char *from, const char *to)
 {
     char src[8400], dst[8400];
     for (int attempt = 0; attempt < 20; attempt++) {
@@ -109,7 +109,7 @@ int vs_data_publish(vs_s3 *s3, const char *data_dir, const char *uri, vs_snapsho
         char from[4600], to[4600];
         if ((rc = join(from, sizeof from, root, e->d_name)) || (rc = join(to, sizeof to, sub, e->d_name))) break;
         if (!is_dir(from)) continue;
-        rc = stage_collection(from, to);
+        rc = vs_data_stage_collection(from, to);
         if (rc == VS_ERR_NOT_FOUND) {
             vs_clear_error();
             rc = VS_OK;

@@ -14,6 +14,12 @@
  * is removed again. stats may be NULL. */
 int vs_data_publish(vs_s3 *s3, const char *data_dir, const char *uri, vs_snapshot_stats *stats);
 
+/* Hard-links one collection's committed files (collection.vsc and the index it names; never
+ * the log or LOCK) from the collection directory `from` into `to` (removed and created anew),
+ * retrying while a snapshot commits meanwhile. VS_ERR_NOT_FOUND if `from` holds no collection.
+ * Also used by the server's named saves (src/server/export.c). */
+int vs_data_stage_collection(const char *from, const char *to);
+
 /* Restores generation `generation` (0 = the latest) at uri into data_dir/collections, unless
  * data_dir already holds a collection (local data, possibly newer than any published state,
  * wins). *restored: 1 = restored, 0 = skipped because of local collections, -1 = nothing

@@ -65,8 +65,9 @@ static vs_collection *alloc_collection(const char *dir)
     pthread_mutex_init(&c->builder_mu, NULL);
     pthread_mutex_init(&c->fcache_mu, NULL);
     atomic_init(&c->auto_index, 1);
-    if (vs_docstore_init(&c->docs, 0) || vs_payload_init(&c->payload)) {
+    if (vs_docstore_init(&c->docs, 0) || vs_keymap_init(&c->keys) || vs_payload_init(&c->payload)) {
         vs_docstore_destroy(&c->docs);
+        vs_keymap_destroy(&c->keys);
         free(c->dir);
         free(c);
         return NULL;
@@ -94,6 +95,7 @@ static void free_collection(vs_collection *c)
     if (c->lock_fd >= 0) close(c->lock_fd);
     vs_index_free(c->index);
     vs_docstore_destroy(&c->docs);
+    vs_keymap_destroy(&c->keys);
     vs_collection_fcache_clear(c);
     vs_payload_destroy(&c->payload);
     for (size_t i = 0; i < c->n_retired; i++) vs_wal_close(c->retired[i]);
@@ -260,7 +262,7 @@ int vs_collection_open(const char *dir, vs_collection **out)
         c->exclusive_write = c->hnsw;
         char path[4200];
         vs_collection_path(c, path, sizeof path, "wal", c->generation);
-        rc = vs_wal_open(path, c->generation, vs_collection_replay, c, &c->wal, NULL);
+        rc = vs_wal_open(path, c->generation, vs_collection_replay_keyed, c, &c->wal, NULL);
     }
     /* Indexes the snapshot caught mid-build. */
     if (!rc) rc = vs_collection_payload_build_all(c);
@@ -345,7 +347,7 @@ void vs_collection_refresh_info(vs_collection *c)
     in.log_bytes = vs_wal_size(c->wal);
     in.log_syncs = vs_wal_sync_count(c->wal);
     /* vs_index_memory_bytes must not overlap an HNSW writer: the caller is the writer. */
-    in.memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs);
+    in.memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs) + vs_keymap_memory(&c->keys);
     pthread_rwlock_rdlock(&c->payload_rw);
     for (size_t i = 0; i < c->payload.n_ix; i++) in.memory_bytes += vs_pindex_memory(c->payload.ix[i]);
     pthread_rwlock_unlock(&c->payload_rw);

@@ -163,7 +163,7 @@ static int compile(vs_collection *c, const char *filter_json, compiled *out, vs_
     rc = vs_filter_check(&out->tree, &c->payload);
     size_t slow = rc ? 0 : vs_filter_unindexed(out->tree.root, &c->payload, unindexed, sizeof unindexed);
     if (!rc && c->payload.wide_ids) {
-        fill_unindexed(report, "document ids above 2^32 (payload indexes hold 32-bit ids)");
+        fill_unindexed(report, "integer document ids of 2^31 or more (payload indexes key ids in 32 bits)");
     } else if (!rc && slow) {
         fill_unindexed(report, unindexed);
         if (atomic_load(&c->auto_index)) auto_candidates(out->tree.root, &c->payload, names, types, &n_auto);
@@ -271,7 +271,8 @@ static int entry_subset(vs_collection *c, vs_fcache_entry *e, vs_index **out)
                 for (uint32_t j = 0; j < got; j++)
                     /* An ID whose add is still under way is in the payload before the index
                      * (the add bumps the version when done, retiring this entry). */
-                    if (vs_index_get(c->index, buf[j], x + m * c->dim) == VS_OK) xid[m++] = buf[j];
+                    if (vs_index_get(c->index, vs_payload_id(buf[j]), x + m * c->dim) == VS_OK)
+                        xid[m++] = vs_payload_id(buf[j]);
             pthread_rwlock_unlock(&c->index_rw);
         }
         if (!rc && m) {
@@ -290,8 +291,19 @@ static int entry_subset(vs_collection *c, vs_fcache_entry *e, vs_index **out)
     return e->subset_rc;
 }
 
+/* Ids of string keys (keys >= 2^31) are far beyond any bitset: test the bitmap itself. */
+static int set_has(int64_t id, void *ctx)
+{
+    uint32_t key;
+    return vs_payload_key(id, &key) && roaring_bitmap_contains(ctx, key);
+}
+
 static int entry_bits(vs_fcache_entry *e, vs_filter *f)
 {
+    if (roaring_bitmap_maximum(e->set) >> 31) {
+        *f = (vs_filter){.kind = VS_FILTER_PREDICATE, .fn = set_has, .ctx = e->set};
+        return VS_OK;
+    }
     pthread_mutex_lock(&e->mu);
     if (!e->bits) {
         uint64_t n_bits = (uint64_t)roaring_bitmap_maximum(e->set) + 1;
@@ -345,10 +357,14 @@ static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq
     for (size_t i = 0; !rc && i < nq; i++) {
         size_t got = 0;
         for (size_t j = 0; j < kk && got < k && id[i * kk + j] >= 0; j++)
-            if (roaring_bitmap_contains(e->set, (uint32_t)id[i * kk + j])) {
+            if (set_has(id[i * kk + j], e->set)) {
                 distances[i * k + got] = d[i * kk + j];
                 ids[i * k + got++] = id[i * kk + j];
             }
+        for (size_t j = got; j < k; j++) { /* fewer than k pass at all: pad, as every search does */
+            distances[i * k + j] = c->metric == VS_METRIC_L2 ? INFINITY : -INFINITY;
+            ids[i * k + j] = -1;
+        }
         if (got >= k || got >= e->card) continue;
         /* Short: the filter correlates with the query (its neighbours mostly fail). The walk
          * with the bitset would wade through them; a scan of the set does not. */

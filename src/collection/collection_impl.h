@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "collection/docstore.h"
+#include "collection/keymap.h"
 #include "collection/payload.h"
 #include "collection/wal.h"
 #include "vecscale.h"
@@ -37,6 +38,7 @@ struct vs_collection {
 
     pthread_rwlock_t docs_rw; /* guards docs against readers; writers hold it briefly */
     vs_docstore docs;
+    vs_keymap keys;           /* string ids (keymap.h), guarded by docs_rw like docs */
     atomic_size_t count;
 
     pthread_mutex_t write_mu; /* one writer (add, remove, snapshot, training) at a time */
@@ -81,6 +83,34 @@ int vs_collection_apply_remove(vs_collection *c, size_t n, const int64_t *ids, s
 int vs_collection_encode_add(uint32_t dim, size_t n, const float *vectors, const int64_t *ids,
                              const char *const *texts, const char *const *metadata, uint8_t **out, size_t *len);
 int vs_collection_replay(uint32_t type, const uint8_t *payload, uint64_t len, void *ctx);
+
+/* collection_keys.c: string ids. A resolved batch: the keyed documents' ids and keys, and
+ * the block that prefixes the ADD payload in an ADD_KEYED record:
+ *   u32 m | m x (i64 id | u32 key length) | the m keys' bytes back to back */
+typedef struct {
+    size_t m;
+    int64_t *ids;
+    const char **keys;
+    uint32_t *lens;
+    uint8_t *block;
+    size_t block_len;
+} vs_key_batch;
+/* Assigns ids[0..n) for keys (see vs_collection_add_keyed) and fills kb; write_mu held. */
+int vs_keys_resolve(vs_collection *c, size_t n, const char *const *keys, int64_t *ids, vs_key_batch *kb);
+/* Inserts (apply) or takes back (unapply) the batch's keys under docs_rw. */
+int vs_keys_apply(vs_collection *c, const vs_key_batch *kb);
+void vs_keys_unapply(vs_collection *c, const vs_key_batch *kb);
+void vs_key_batch_free(vs_key_batch *kb);
+/* vs_collection_replay plus the ADD_KEYED record. */
+int vs_collection_replay_keyed(uint32_t type, const uint8_t *payload, uint64_t len, void *ctx);
+/* Snapshot section KEYS: u64 count | i64 next internal id | count x (i64 id | u32 length) |
+ * the keys' bytes. Absent in collections written before string ids (no keys). */
+int vs_keys_encode(const vs_collection *c, uint8_t **out, size_t *len);
+int vs_keys_decode(vs_collection *c, const uint8_t *p, uint64_t len, const char *origin);
+/* The add path shared by vs_collection_add and vs_collection_add_keyed (keys may be NULL). */
+int vs_collection_add_ex(vs_collection *c, size_t n, const float *vectors, const int64_t *ids_in,
+                         const char *const *keys, const char *const *texts, const char *const *metadata,
+                         int64_t *assigned_ids);
 
 /* Recomputes c->info; call with write_mu held (or single-threaded). */
 void vs_collection_refresh_info(vs_collection *c);

@@ -68,8 +68,8 @@ static int build_chunk(vs_collection *c, vs_pindex *x)
     int rc = VS_OK;
     pthread_rwlock_wrlock(&c->payload_rw);
     for (size_t i = lo; i < hi && !rc; i++) {
-        int64_t id = c->docs.docs[i].id;
-        if (id <= (int64_t)UINT32_MAX) rc = vs_pindex_add_parsed(x, (uint32_t)id, md[i - lo]);
+        uint32_t key;
+        if (vs_payload_key(c->docs.docs[i].id, &key)) rc = vs_pindex_add_parsed(x, key, md[i - lo]);
     }
     if (!rc) {
         x->build_pos = lo;

@@ -415,8 +415,8 @@ static void count_field(vs_field_stat *f, const cJSON *v, int64_t sign)
 
 int vs_payload_add_parsed(vs_payload *p, int64_t id, const cJSON *md)
 {
-    if (id > (int64_t)UINT32_MAX) p->wide_ids = 1;
-    uint32_t id32 = (uint32_t)id;
+    uint32_t id32 = 0;
+    if (!vs_payload_key(id, &id32)) p->wide_ids = 1;
     if (cJSON_IsObject(md))
         for (const cJSON *v = md->child; v; v = v->next) {
             if (cJSON_IsNull(v) || !v->string) continue;
@@ -443,9 +443,10 @@ void vs_payload_remove_parsed(vs_payload *p, int64_t id, const cJSON *md)
             if (f) count_field(f, v, -1);
         }
     p->version++;
-    if (p->wide_ids) return;
-    roaring_bitmap_remove(p->all, (uint32_t)id);
-    for (size_t i = 0; i < p->n_ix; i++) pindex_remove(p->ix[i], (uint32_t)id, md);
+    uint32_t key;
+    if (p->wide_ids || !vs_payload_key(id, &key)) return;
+    roaring_bitmap_remove(p->all, key);
+    for (size_t i = 0; i < p->n_ix; i++) pindex_remove(p->ix[i], key, md);
 }
 
 int vs_payload_add_doc(vs_payload *p, int64_t id, const char *metadata)

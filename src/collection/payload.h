@@ -4,9 +4,10 @@
  *
  * Not synchronised: the collection guards it with payload_rw (writers exclusive, filter
  * compilation shared). Only top-level fields of a metadata object are indexed; an array
- * value counts each element. Bitmaps hold 32-bit IDs (CRoaring's C API in Debian 12 has no
- * 64-bit bitmap), so a document ID >= 2^32 turns the indexes off (`wide_ids`): every filter
- * then takes the per-document path, and the report says why. */
+ * value counts each element. Bitmaps hold 32-bit keys (CRoaring's C API in Debian 12 has no
+ * 64-bit bitmap; vs_payload_key below), so a document id that has no key (an integer id of
+ * 2^31 or more) turns the indexes off (`wide_ids`): every filter then takes the
+ * per-document path, and the report says why. */
 #ifndef VS_COLLECTION_PAYLOAD_H
 #define VS_COLLECTION_PAYLOAD_H
 
@@ -18,6 +19,26 @@
 #include "vecscale.h"
 
 struct cJSON;
+
+/* Bitmaps hold 32-bit keys: an integer id below 2^31 is its own key, the id of a string key
+ * (VS_KEYED_ID_MIN + n, n < 2^31) is 2^31 + n. Any other id cannot be keyed (returns 0). */
+static inline int vs_payload_key(int64_t id, uint32_t *key)
+{
+    if (id >= 0 && id < ((int64_t)1 << 31)) {
+        *key = (uint32_t)id;
+        return 1;
+    }
+    if (id >= VS_KEYED_ID_MIN && id - VS_KEYED_ID_MIN < ((int64_t)1 << 31)) {
+        *key = (uint32_t)(id - VS_KEYED_ID_MIN) | (1u << 31);
+        return 1;
+    }
+    return 0;
+}
+
+static inline int64_t vs_payload_id(uint32_t key)
+{
+    return key >> 31 ? VS_KEYED_ID_MIN + (int64_t)(key & 0x7fffffffu) : (int64_t)key;
+}
 
 /* JSON value kinds the catalog counts. */
 enum { VS_JT_STRING, VS_JT_INT, VS_JT_FLOAT, VS_JT_BOOL, VS_JT_OTHER, VS_JT_N };

@@ -8,11 +8,9 @@
 
 void *vs_big_alloc(size_t size)
 {
-    if (size < HUGE_PAGE) {
-        size_t rounded = (size + 63) / 64 * 64;
-        return aligned_alloc(64, rounded ? rounded : 64);
-    }
     void *p = NULL;
+    if (size < HUGE_PAGE) /* exactly size bytes, so that ASan sees a read past the end */
+        return posix_memalign(&p, 64, size ? size : 1) ? NULL : p;
     if (posix_memalign(&p, HUGE_PAGE, size)) return NULL;
 #ifdef MADV_HUGEPAGE
     /* Advice only: failure (THP compiled out, or "never") leaves ordinary pages. */

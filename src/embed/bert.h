@@ -50,7 +50,8 @@ void vs_bert_free(vs_bert *b);
 /* Encodes n token sequences (ids[i][0..len[i]), each 1..max_pos) into out (n x hidden). */
 int vs_bert_encode_ids(const vs_bert *b, size_t n, const int32_t *const *ids, const size_t *len, int n_threads,
                        float *out);
-/* Tokenizes and encodes n valid UTF-8 texts. */
-int vs_bert_embed(const vs_bert *b, size_t n, const char *const *texts, int n_threads, float *out);
+/* Tokenizes and encodes n valid UTF-8 texts; known (NULL = not wanted) receives per text the
+ * number of its word pieces other than [CLS], [SEP] and [UNK]. */
+int vs_bert_embed(const vs_bert *b, size_t n, const char *const *texts, int n_threads, float *out, uint32_t *known);
 
 #endif

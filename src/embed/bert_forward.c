@@ -216,7 +216,16 @@ static void tok_task(size_t task, unsigned worker, void *ctx)
     }
 }
 
-int vs_bert_embed(const vs_bert *b, size_t n, const char *const *texts, int n_threads, float *out)
+/* Word pieces of an encoded text ([CLS] ... [SEP]) that the vocabulary knows. */
+static uint32_t known_pieces(const vs_bert *b, const int32_t *ids, size_t len)
+{
+    int32_t unk = vs_tokenizer_unk_id(b->tok);
+    uint32_t k = 0;
+    for (size_t t = 1; t + 1 < len; t++) k += ids[t] != unk;
+    return k;
+}
+
+int vs_bert_embed(const vs_bert *b, size_t n, const char *const *texts, int n_threads, float *out, uint32_t *known)
 {
     int32_t **ids = calloc(n, sizeof *ids);
     size_t *len = calloc(n, sizeof *len);
@@ -227,6 +236,7 @@ int vs_bert_embed(const vs_bert *b, size_t n, const char *const *texts, int n_th
         vs_parallel_for((n + TOK_CHUNK - 1) / TOK_CHUNK, n_threads > 1 ? (unsigned)n_threads : 1, tok_task, &j);
         rc = j.rc;
         if (!rc) rc = vs_bert_encode_ids(b, n, (const int32_t *const *)ids, len, n_threads, out);
+        for (size_t i = 0; !rc && known && i < n; i++) known[i] = known_pieces(b, ids[i], len[i]);
     }
     for (size_t i = 0; ids && i < n; i++) free(ids[i]);
     free(ids);

@@ -29,6 +29,8 @@ void vs_tokenizer_free(vs_tokenizer *t);
 size_t vs_tokenizer_vocab_size(const vs_tokenizer *t);
 /* Token id of a vocabulary entry, or -1. */
 int32_t vs_tokenizer_token_id(const vs_tokenizer *t, const char *token);
+/* The id words that cannot be covered become ([UNK]). */
+int32_t vs_tokenizer_unk_id(const vs_tokenizer *t);
 
 /* Encodes valid UTF-8 text[0..len) as [CLS] tokens [SEP] into ids, keeping at most max_tokens
  * (>= 2) ids: longer texts lose their last tokens (the [SEP] stays). *n_out receives the

@@ -195,3 +195,5 @@ int32_t vs_tokenizer_token_id(const vs_tokenizer *t, const char *token)
 {
     return vs_vocab_get(&t->vocab, token, strlen(token));
 }
+
+int32_t vs_tokenizer_unk_id(const vs_tokenizer *t) { return t->unk_id; }

@@ -122,9 +122,13 @@ int vs_hnsw_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const cha
         return vs_fail(layout == 1 ? VS_ERR_VERSION : VS_ERR_CORRUPT,
                        "%s: HNSW layout %u does not fit this index (an HNSW,SQ8 L2 index written before "
                        "layout 2 must be rebuilt)", origin, layout);
-    if (M != h->M || rs != h->rec_size || keep > 1 || efc == 0)
+    if (M != h->M || rs != h->rec_size || keep > 1)
         return vs_fail(VS_ERR_CORRUPT, "%s: HNSW metadata (M %u, record %llu bytes) does not match the factory string",
                        origin, M, (unsigned long long)rs);
+    /* The next insert sizes its candidate list by it: 2^31 asked for 32 GB (found by the
+     * mutated seeds of test_fuzz_corpus). */
+    if (efc == 0 || efc > VS_MAX_K)
+        return vs_fail(VS_ERR_CORRUPT, "%s: HNSW ef_construction %u is outside 1..%u", origin, efc, VS_MAX_K);
     if (nodes >= UINT32_MAX || del > nodes || nodes - del != ntotal)
         return vs_fail(VS_ERR_CORRUPT, "%s: HNSW node counts (%llu nodes, %llu deleted) disagree with META (%llu)",
                        origin, (unsigned long long)nodes, (unsigned long long)del, (unsigned long long)ntotal);

@@ -48,7 +48,9 @@ void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, flo
         uint8_t *out = lut + (j >> 1) * 32 + (j & 1) * 16;
         for (int c = 0; c < 16; c++) {
             float e = (tab[j * 16 + c] - mins[j]) * s + 0.5f; /* >= 0.5: truncation rounds */
-            out[c] = (uint8_t)(e >= 255.0f ? 255 : (int)e);
+            /* NaN (a table holding infinities, from a loaded file's huge centroids) must not
+             * reach the int conversion, which is undefined for it: it takes 255. */
+            out[c] = (uint8_t)(e < 255.0f ? (int)e : 255);
         }
     }
     if (m & 1) memset(lut + (m >> 1) * 32 + 16, 0, 16); /* the padding sub-quantizer adds 0 */

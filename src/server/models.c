@@ -61,7 +61,7 @@ size_t models_dim(const vs_model *m) { return vs_model_dim(m); }
 
 const char *models_name(const vs_model *m) { return vs_model_name(m); }
 
-int models_embed(vs_model *m, const char *const *texts, size_t n, float *out)
+int models_embed(vs_model *m, const char *const *texts, size_t n, float *out, uint32_t *known)
 {
-    return vs_model_embed(m, texts, n, 1, out);
+    return vs_model_embed_known(m, texts, n, 1, out, known);
 }

@@ -102,6 +102,7 @@ const char vs_page_html[] =
     "    }\n"
     "    $(\"meta\").textContent = r.results.length + \" results, server \" + r.latency_ms.toFixed(2) + \" ms, round trip \" +\n"
     "      (performance.now() - t0).toFixed(1) + \" ms\";\n"
+    "    if (r.warning) $(\"error\").textContent = r.warning.message;\n"
     "  } catch (e) { $(\"error\").textContent = String(e.message); }\n"
     "});\n"
     "loadCollections();\n"

@@ -47,7 +47,8 @@ int models_open(const char *name, vs_model **out);
 void models_close_all(void);
 size_t models_dim(const vs_model *m);
 const char *models_name(const vs_model *m);
-/* Embeds n texts into out (n * models_dim floats) on the calling thread. */
-int models_embed(vs_model *m, const char *const *texts, size_t n, float *out);
+/* Embeds n texts into out (n * models_dim floats) on the calling thread; known (n entries)
+ * receives how many words of each text the model knows (vs_model_embed_known). */
+int models_embed(vs_model *m, const char *const *texts, size_t n, float *out, uint32_t *known);
 
 #endif

@@ -55,15 +55,21 @@ int reply_json(request *r, int status, cJSON *obj)
     return status;
 }
 
-cJSON *parse_object(request *r)
+cJSON *parse_json(request *r)
 {
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(r->body, r->body_len + 1, &end, 1);
     if (!o) {
         size_t at = end && end >= r->body ? (size_t)(end - r->body) : 0;
         reply_error(r, 400, "invalid_json", "the body is not valid JSON (error near byte %zu)", at);
-        return NULL;
     }
+    return o;
+}
+
+cJSON *parse_object(request *r)
+{
+    cJSON *o = parse_json(r);
+    if (!o) return NULL;
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
         reply_error(r, 400, "invalid_json", "the body must be a JSON object");
@@ -94,6 +100,41 @@ int only_fields(request *r, const cJSON *obj, const char *const *allowed)
             }
     }
     return 1;
+}
+
+int only_params(request *r, const char *const *allowed)
+{
+    char unknown[512] = "", list[256] = "";
+    size_t kept = r->n_query < MAX_QUERY_PARAMS ? r->n_query : MAX_QUERY_PARAMS, n_unknown = 0;
+    if (r->n_query > MAX_QUERY_PARAMS)
+        return reply_error(r, 400, "unknown_parameter", "%zu query parameters; this server reads at most %d", r->n_query,
+                           MAX_QUERY_PARAMS), 0;
+    for (size_t i = 0; i < kept; i++) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(r->query[i].key, *a);
+        for (size_t j = 0; ok && j < i; j++)
+            if (!strcmp(r->query[i].key, r->query[j].key))
+                return reply_error(r, 400, "invalid_parameter", "query parameter '%s' is given twice", r->query[i].key), 0;
+        if (ok) continue;
+        size_t l = strlen(unknown);
+        snprintf(unknown + l, sizeof unknown - l, "%s'%.64s'", n_unknown++ ? ", " : "", r->query[i].key);
+    }
+    if (!n_unknown) return 1;
+    for (const char *const *a = allowed; *a; a++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof list - l, "%s%s", a == allowed ? "" : ", ", *a);
+    }
+    reply_error(r, 400, "unknown_parameter", "unknown query parameter%s %s: %s %s takes %s%s", n_unknown > 1 ? "s" : "",
+                unknown, r->method, r->path, allowed[0] ? "only " : "no query parameters",
+                allowed[0] ? list : " (options go in the JSON body)");
+    return 0;
+}
+
+const char *query_value(const request *r, const char *key)
+{
+    for (size_t i = 0; i < r->n_query && i < MAX_QUERY_PARAMS; i++)
+        if (!strcmp(r->query[i].key, key)) return r->query[i].value ? r->query[i].value : "";
+    return NULL;
 }
 
 int get_int(request *r, const cJSON *obj, const char *key, long lo, long hi, long *out)

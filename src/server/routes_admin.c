@@ -60,36 +60,97 @@ int route_stats(request *r, coll_ref *ref)
     return 200;
 }
 
+/* The export name of a save: ?path=NAME or {"path": NAME}, one of them; NULL = a plain save.
+ * Returns 0 when it replied 400. *body_obj keeps the parsed body alive for the name. */
+static int save_name(request *r, cJSON **body_obj, const char **name)
+{
+    static const char *const params[] = {"path", NULL};
+    static const char *const fields[] = {"path", NULL};
+    *name = NULL;
+    if (!only_params(r, params)) return 0;
+    const char *q = query_value(r, "path");
+    const cJSON *b = NULL;
+    if (r->body_len) {
+        if (!(*body_obj = parse_object(r)) || !only_fields(r, *body_obj, fields)) return 0;
+        b = cJSON_GetObjectItemCaseSensitive(*body_obj, "path");
+        if (b && !cJSON_IsString(b))
+            return reply_error(r, 400, "invalid_path", "'path' must be a string: the name of an export inside the "
+                                                       "server's data directory"), 0;
+    }
+    if (q && b)
+        return reply_error(r, 400, "invalid_path", "'path' is given both in the query string and in the body: give it "
+                                                   "once"), 0;
+    *name = q ? q : b ? b->valuestring : NULL;
+    const char *why = *name ? export_name_problem(*name) : NULL;
+    if (why)
+        return reply_error(r, 400, "invalid_path",
+                           "'path' \"%.200s\" %s: a save writes only inside the server's data directory, and 'path' names "
+                           "an export there, DATA/exports/NAME (NAME: 1 to %d characters from A-Z a-z 0-9 _ - ., not "
+                           "starting with '.', no '..'); without 'path' the snapshot stays in the collection's directory",
+                           *name, why, EXPORT_NAME_MAX), 0;
+    return 1;
+}
+
+/* Where a named save put its export, and the commands that open it. */
+static void render_export(sb *o, const char *name, const char *root, const char *collection, int replaced)
+{
+    char cmd[4400];
+    sb_puts(o, ",\"export\":{\"name\":");
+    sb_json_string(o, name);
+    sb_puts(o, ",\"path\":");
+    sb_json_string(o, root);
+    sb_puts(o, ",\"collection\":");
+    sb_json_string(o, collection);
+    sb_printf(o, ",\"replaced\":%s,\"serve\":", replaced ? "true" : "false");
+    snprintf(cmd, sizeof cmd, "vecscale serve --data %s", root);
+    sb_json_string(o, cmd);
+    snprintf(cmd, sizeof cmd, "vecscale search --index %s/collections/%s", root, collection);
+    sb_puts(o, ",\"search\":");
+    sb_json_string(o, cmd);
+    sb_puts(o, "}");
+}
+
 int route_save(request *r, coll_ref *ref)
 {
-    if (r->body_len) {
-        static const char *const none[] = {NULL};
-        cJSON *o = parse_object(r);
-        int ok = o && only_fields(r, o, none);
-        cJSON_Delete(o);
-        if (!ok) {
-            if (r->status == 400 && strstr(r->out.s ? r->out.s : "", "'path'"))
-                return reply_error(r, 400, "unknown_field",
-                                   "/save takes no 'path': snapshots are written inside the server's data directory");
-            return r->status;
-        }
+    cJSON *body = NULL;
+    const char *name = NULL;
+    if (!save_name(r, &body, &name)) {
+        cJSON_Delete(body);
+        return r->status;
     }
     int rc = vs_collection_snapshot(ref->c);
-    if (rc) return reply_vs_error(r, rc);
+    if (rc) {
+        cJSON_Delete(body);
+        return reply_vs_error(r, rc);
+    }
     vs_collection_info in;
     vs_collection_info_get(ref->c, &in);
-    /* The local snapshot stands even when publishing it elsewhere fails: the reply says both. */
+    /* The local snapshot stands even when exporting or publishing it fails: the reply says so. */
+    char root[4096] = "", export_error[1100] = "";
+    int replaced = 0, export_rc = name ? export_collection(r->srv->cfg.data_dir, ref, name, &replaced, root, sizeof root) : 0;
+    if (export_rc) snprintf(export_error, sizeof export_error, "%s", vs_last_error());
     char *published = NULL;
     int failed = r->srv->cfg.on_save && r->srv->cfg.on_save(r->srv->cfg.hook_ctx, ref->name, &published);
-    sb_printf(&r->out, "{\"saved\":true,\"total_vectors\":%zu,\"snapshot_generation\":%llu", in.count,
+    sb *o = &r->out;
+    sb_printf(o, "{\"saved\":true,\"total_vectors\":%zu,\"snapshot_generation\":%llu", in.count,
               (unsigned long long)in.generation);
-    if (published) sb_printf(&r->out, ",\"published\":%s", published);
-    if (failed)
-        sb_puts(&r->out, ",\"error\":{\"code\":\"publish_failed\",\"message\":\"saved locally, but publishing the "
-                         "snapshot failed (see published.error); the next save publishes again\"}");
-    sb_puts(&r->out, "}");
+    if (name && !export_rc) render_export(o, name, root, ref->name, replaced);
+    if (published) sb_printf(o, ",\"published\":%s", published);
+    if (export_rc) {
+        sb_puts(o, ",\"error\":{\"code\":\"export_failed\",\"message\":");
+        char msg[1300];
+        snprintf(msg, sizeof msg, "saved in the collection's directory, but the export to DATA/exports/%s failed: %s",
+                 name, export_error);
+        sb_json_string(o, msg);
+        sb_puts(o, "}");
+    } else if (failed) {
+        sb_puts(o, ",\"error\":{\"code\":\"publish_failed\",\"message\":\"saved locally, but publishing the "
+                   "snapshot failed (see published.error); the next save publishes again\"}");
+    }
+    sb_puts(o, "}");
     free(published);
-    r->status = failed ? 502 : 200;
+    cJSON_Delete(body);
+    r->status = export_rc == VS_ERR_CONFLICT ? 409 : export_rc ? 500 : failed ? 502 : 200;
     return r->status;
 }
 

@@ -56,9 +56,11 @@ static void render_results(sb *o, coll_ref *ref, const float *scores, const int6
     for (long i = 0; i < k; i++) {
         if (ids[i] < 0) break;
         size_t mark = o->len;
-        sb_printf(o, "%s{\"id\":%lld,\"score\":", first ? "" : ",", (long long)ids[i]);
+        sb_puts(o, first ? "{\"id\":" : ",{\"id\":");
+        int gone = render_doc_id(o, ref->c, ids[i]) != VS_OK; /* the id as the client gave it */
+        sb_puts(o, ",\"score\":");
         sb_json_float(o, scores[i]);
-        if (vs_collection_with_doc(ref->c, ids[i], render_doc, o) != VS_OK) {
+        if (gone || vs_collection_with_doc(ref->c, ids[i], render_doc, o) != VS_OK) {
             o->len = mark; /* removed between search and rendering */
             if (o->s) o->s[mark] = 0;
             continue;
@@ -69,13 +71,13 @@ static void render_results(sb *o, coll_ref *ref, const float *scores, const int6
     sb_puts(o, "]");
 }
 
-static int embed_texts(request *r, coll_ref *ref, const char *const *texts, size_t n, float *out)
+static int embed_texts(request *r, coll_ref *ref, const char *const *texts, size_t n, float *out, uint32_t *known)
 {
     if (!ref->model) {
         reply_error(r, 400, "no_model", "collection '%s' has no text model: search with 'vector' instead", ref->name);
         return 0;
     }
-    int rc = models_embed(ref->model, texts, n, out);
+    int rc = models_embed(ref->model, texts, n, out, known);
     if (rc) {
         reply_vs_error(r, rc);
         return 0;
@@ -104,6 +106,18 @@ static void render_filter_report(sb *o, const char *filter, const vs_filter_repo
     sb_json_string(o, rep->unindexed);
     sb_puts(o, ",\"note\":\"evaluated document by document (slower); a payload index is being built for "
                "fields whose values all have one type\"}");
+}
+
+/* A text query none of whose words the model knows embeds to the model's fallback vector,
+ * whose neighbours (at a high score) mean nothing: such a query gets no results and says why. */
+static void render_no_known_word(sb *o, coll_ref *ref)
+{
+    sb_puts(o, "[],\"warning\":{\"code\":\"no_known_word\",\"message\":");
+    char msg[512];
+    snprintf(msg, sizeof msg, "the model %s knows none of the query's words, so the query has no meaning to search "
+                              "by: no results (rephrase it, or search with a 'vector')", models_name(ref->model));
+    sb_json_string(o, msg);
+    sb_puts(o, "}");
 }
 
 static int finish_search(request *r, coll_ref *ref, const char *query, const float *vec, long k,
@@ -176,7 +190,17 @@ int route_search(request *r, coll_ref *ref)
         goto done;
     }
     if (v && !get_vector(r, v, dim, vec, "'vector'")) goto done;
-    if (q && !embed_texts(r, ref, (const char *const *)&q->valuestring, 1, vec)) goto done;
+    uint32_t known = 1;
+    if (q && !embed_texts(r, ref, (const char *const *)&q->valuestring, 1, vec, &known)) goto done;
+    if (!known) {
+        sb_puts(&r->out, "{\"query\":");
+        sb_json_string(&r->out, q->valuestring);
+        sb_puts(&r->out, ",\"results\":");
+        render_no_known_word(&r->out, ref);
+        sb_printf(&r->out, ",\"latency_ms\":%.3f}", (now_seconds() - r->t0) * 1e3);
+        r->status = 200;
+        goto done;
+    }
     finish_search(r, ref, q ? q->valuestring : NULL, vec, k, &p, filter);
 done:
     status = r->status;
@@ -202,6 +226,7 @@ int route_search_batch(request *r, coll_ref *ref)
     float *x = NULL, *scores = NULL;
     int64_t *ids = NULL;
     const char **texts = NULL;
+    uint32_t *known = NULL; /* text queries: words the model knows per query */
     if (!read_options(r, o, &k, &p, &filter)) goto done;
     if ((qs != NULL) == (vs != NULL)) {
         reply_error(r, 400, "bad_request", "give exactly one of 'queries' (texts) and 'vectors'");
@@ -236,7 +261,11 @@ int route_search_batch(request *r, coll_ref *ref)
         }
         if (qs) texts[i] = e->valuestring;
     }
-    if (qs && !embed_texts(r, ref, texts, n, x)) goto done;
+    if (qs && !(known = malloc(n * sizeof *known))) {
+        reply_error(r, 500, "internal", "out of memory");
+        goto done;
+    }
+    if (qs && !embed_texts(r, ref, texts, n, x, known)) goto done;
     vs_filter_report rep;
     int rc = vs_collection_search_where(ref->c, n, x, (uint32_t)k, &p, filter, scores, ids, &rep);
     if (rc) {
@@ -251,7 +280,8 @@ int route_search_batch(request *r, coll_ref *ref)
         if (qs) sb_json_string(out, texts[i]);
         else sb_puts(out, "null");
         sb_puts(out, ",\"results\":");
-        render_results(out, ref, scores + i * (size_t)k, ids + i * (size_t)k, k);
+        if (known && !known[i]) render_no_known_word(out, ref);
+        else render_results(out, ref, scores + i * (size_t)k, ids + i * (size_t)k, k);
         sb_puts(out, "}");
     }
     sb_puts(out, "]");
@@ -264,6 +294,7 @@ done:
     free(ids);
     free(texts);
     free(filter);
+    free(known);
     cJSON_Delete(o);
     return r->status;
 }

@@ -9,11 +9,9 @@
 
 #include "server/server_impl.h"
 
-#define MAX_JSON_ID 9007199254740991.0 /* 2^53 - 1: larger integers do not survive JSON doubles */
-
 typedef struct {
     size_t n;
-    int64_t *ids;  /* NULL = automatic */
+    char **ids;    /* NULL = automatic; else ids as text (doc_ids.c), one rule for numbers and strings */
     const char **texts;
     char **metadata; /* printed JSON or NULL */
     float *x;
@@ -22,6 +20,7 @@ typedef struct {
 static void batch_free(batch *b)
 {
     for (size_t i = 0; b->metadata && i < b->n; i++) free(b->metadata[i]);
+    for (size_t i = 0; b->ids && i < b->n; i++) free(b->ids[i]);
     free(b->metadata);
     free(b->ids);
     free(b->texts);
@@ -37,16 +36,6 @@ static int batch_alloc(request *r, batch *b, size_t n, uint32_t dim)
     if (b->x && b->texts && b->metadata) return 1;
     reply_error(r, 500, "internal", "out of memory");
     return 0;
-}
-
-static int read_id(request *r, const cJSON *v, const char *what, int64_t *out)
-{
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > MAX_JSON_ID) {
-        reply_error(r, 400, "invalid_id", "%s must be an integer from 0 to 2^53-1", what);
-        return 0;
-    }
-    *out = (int64_t)v->valuedouble;
-    return 1;
 }
 
 static int read_metadata(request *r, const cJSON *v, const char *what, char **out)
@@ -88,14 +77,19 @@ static int commit(request *r, coll_ref *ref, batch *b, const char *skipped)
     }
     int64_t *assigned = malloc(b->n * sizeof *assigned);
     if (!assigned) return reply_error(r, 500, "internal", "out of memory");
-    int rc = vs_collection_add(ref->c, b->n, b->x, b->ids, b->texts, (const char *const *)b->metadata, assigned);
+    int rc = vs_collection_add_keyed(ref->c, b->n, b->x, (const char *const *)b->ids, b->texts,
+                                     (const char *const *)b->metadata, assigned);
     if (rc) {
         free(assigned);
         return reply_vs_error(r, rc);
     }
     sb *o = &r->out;
     sb_printf(o, "{\"added\":%zu,\"total\":%zu,\"ids\":[", b->n, vs_collection_size(ref->c));
-    for (size_t i = 0; i < b->n; i++) sb_printf(o, "%s%lld", i ? "," : "", (long long)assigned[i]);
+    for (size_t i = 0; i < b->n; i++) { /* as the client gave them */
+        if (i) sb_puts(o, ",");
+        if (b->ids && b->ids[i]) render_key(o, b->ids[i]);
+        else sb_printf(o, "%lld", (long long)assigned[i]);
+    }
     sb_puts(o, "]");
     if (skipped) sb_printf(o, ",\"skipped\":%s", skipped);
     sb_puts(o, "}");
@@ -131,7 +125,7 @@ int route_vectors(request *r, coll_ref *ref)
             reply_error(r, 400, "bad_request", "'%s' must be an array with one entry per vector (%zu)", parallel[j].name, n);
             goto done;
         }
-    if (ids && !(b.ids = malloc(n * sizeof *b.ids))) {
+    if (ids && !(b.ids = calloc(n, sizeof *b.ids))) {
         reply_error(r, 500, "internal", "out of memory");
         goto done;
     }
@@ -142,7 +136,7 @@ int route_vectors(request *r, coll_ref *ref)
         snprintf(what, sizeof what, "'vectors'[%zu]", i);
         if (!get_vector(r, e, dim, b.x + i * dim, what)) goto done;
         snprintf(what, sizeof what, "'ids'[%zu]", i);
-        if (ie && !read_id(r, ie, what, &b.ids[i])) goto done;
+        if (ie && !read_doc_id(r, ie, what, &b.ids[i])) goto done;
         if (te && !cJSON_IsNull(te)) {
             if (!cJSON_IsString(te)) {
                 reply_error(r, 400, "bad_request", "'texts'[%zu] must be a string or null", i);
@@ -163,24 +157,27 @@ done:
     return r->status;
 }
 
-/* Texts with no word the model knows embed to a zero vector, which has no direction to
- * search by. Without skip_empty that is a 400 naming them; with it they are left out and
- * listed (as their positions in the request) in the reply's "skipped". Returns 0 if replied. */
-static int drop_empty(request *r, batch *b, uint32_t dim, int skip, sb *skipped)
+/* A text with no word the model knows (known[i] == 0) embeds to the model's fallback vector
+ * (or zeros), the same for every such text: it has no direction to search by. Without
+ * skip_empty that is a 400 naming it; with it such texts are left out and listed (as their
+ * positions in the request) in the reply's "skipped". Returns 0 if replied. */
+static int drop_empty(request *r, batch *b, uint32_t dim, const uint32_t *known, int skip, sb *skipped)
 {
     size_t keep = 0, n_empty = 0;
     sb_puts(skipped, "[");
     for (size_t i = 0; i < b->n; i++) {
-        double norm = 0;
-        for (uint32_t j = 0; j < dim; j++) norm += (double)b->x[i * dim + j] * b->x[i * dim + j];
-        if (norm > 0) {
+        if (known[i]) {
             if (keep != i) {
                 memmove(b->x + keep * dim, b->x + i * dim, dim * sizeof *b->x);
                 b->texts[keep] = b->texts[i];
                 free(b->metadata[keep]);
                 b->metadata[keep] = b->metadata[i];
                 b->metadata[i] = NULL;
-                if (b->ids) b->ids[keep] = b->ids[i];
+                if (b->ids) {
+                    free(b->ids[keep]);
+                    b->ids[keep] = b->ids[i];
+                    b->ids[i] = NULL;
+                }
             }
             keep++;
             continue;
@@ -188,35 +185,74 @@ static int drop_empty(request *r, batch *b, uint32_t dim, int skip, sb *skipped)
         if (!skip)
             return reply_error(r, 400, "empty_embedding",
                                "text %zu (\"%.80s\") has no word the model knows, so it has no vector; "
-                               "send \"skip_empty\": true to leave such texts out", i, b->texts[i]), 0;
+                               "send {\"texts\": [...], \"skip_empty\": true} to leave such texts out", i, b->texts[i]), 0;
         sb_printf(skipped, "%s%zu", n_empty++ ? "," : "", i);
     }
     sb_puts(skipped, "]");
     for (size_t i = keep; i < b->n; i++) {
         free(b->metadata[i]);
         b->metadata[i] = NULL;
+        if (b->ids) {
+            free(b->ids[i]);
+            b->ids[i] = NULL;
+        }
     }
     b->n = keep;
     return 1;
 }
 
-int route_index(request *r, coll_ref *ref)
+static const char *json_kind(const cJSON *v)
+{
+    return cJSON_IsString(v) ? "a string" : cJSON_IsObject(v) ? "an object" : cJSON_IsArray(v) ? "an array"
+         : cJSON_IsNumber(v) ? "a number" : cJSON_IsBool(v) ? "a boolean" : "null";
+}
+
+/* The body of POST /index in its three shapes: {"texts" or "documents", "skip_empty"}, the
+ * seed's bare array of strings, or a bare array of document objects. Returns 0 if replied. */
+static int index_body(request *r, cJSON **root, const cJSON **texts, const cJSON **docs, const cJSON **skip)
 {
     static const char *const allowed[] = {"texts", "documents", "skip_empty", NULL};
+    *texts = *docs = *skip = NULL;
+    if (!(*root = parse_json(r))) return 0;
+    if (cJSON_IsArray(*root)) {
+        const cJSON *first = (*root)->child;
+        if (!first)
+            return reply_error(r, 400, "bad_request", "the body is an empty array: send at least one text or document"), 0;
+        if (!cJSON_IsString(first) && !cJSON_IsObject(first))
+            return reply_error(r, 400, "bad_request", "a bare array body holds texts (strings) or documents (objects "
+                                                      "{id, text, metadata}); element 0 is %s", json_kind(first)), 0;
+        size_t i = 0;
+        for (const cJSON *e = first; e; e = e->next, i++)
+            if (cJSON_IsString(e) != cJSON_IsString(first) || cJSON_IsObject(e) != cJSON_IsObject(first))
+                return reply_error(r, 400, "bad_request", "element %zu of the body is %s, element 0 %s: a bare array "
+                                   "holds only texts (strings) or only documents (objects)", i, json_kind(e),
+                                   json_kind(first)), 0;
+        *(cJSON_IsString(first) ? texts : docs) = *root;
+        return 1;
+    }
+    if (!cJSON_IsObject(*root))
+        return reply_error(r, 400, "invalid_json", "the body must be an object {\"texts\" or \"documents\", "
+                                                   "\"skip_empty\"}, an array of texts or an array of documents"), 0;
+    if (!only_fields(r, *root, allowed)) return 0;
+    *texts = cJSON_GetObjectItemCaseSensitive(*root, "texts");
+    *docs = cJSON_GetObjectItemCaseSensitive(*root, "documents");
+    *skip = cJSON_GetObjectItemCaseSensitive(*root, "skip_empty");
+    if ((*texts != NULL) == (*docs != NULL))
+        return reply_error(r, 400, "bad_request", "give exactly one of 'texts' and 'documents'"), 0;
+    if (*skip && !cJSON_IsBool(*skip)) return reply_error(r, 400, "bad_request", "'skip_empty' must be true or false"), 0;
+    return 1;
+}
+
+int route_index(request *r, coll_ref *ref)
+{
     static const char *const doc_fields[] = {"id", "text", "metadata", NULL};
-    cJSON *o = parse_object(r);
-    if (!o || !only_fields(r, o, allowed)) {
-        cJSON_Delete(o);
-        return r->status;
-    }
+    cJSON *o = NULL;
+    const cJSON *texts, *docs, *skip;
     batch b = {0};
+    uint32_t *known = NULL;
     uint32_t dim = vs_collection_dim(ref->c);
-    const cJSON *texts = cJSON_GetObjectItemCaseSensitive(o, "texts"), *docs = cJSON_GetObjectItemCaseSensitive(o, "documents");
     size_t n;
-    if ((texts != NULL) == (docs != NULL)) {
-        reply_error(r, 400, "bad_request", "give exactly one of 'texts' and 'documents'");
-        goto done;
-    }
+    if (!index_body(r, &o, &texts, &docs, &skip)) goto done;
     if (!ref->model) {
         reply_error(r, 400, "no_model", "collection '%s' has no text model: add vectors with POST /vectors", ref->name);
         goto done;
@@ -250,7 +286,7 @@ int route_index(request *r, coll_ref *ref)
                 goto done;
             }
             snprintf(what, sizeof what, "'documents'[%zu].id", i);
-            if (!read_id(r, id, what, &b.ids[i])) goto done;
+            if (!read_doc_id(r, id, what, &b.ids[i])) goto done;
             with_id++;
         }
         snprintf(what, sizeof what, "'documents'[%zu].metadata", i);
@@ -260,62 +296,81 @@ int route_index(request *r, coll_ref *ref)
         reply_error(r, 400, "bad_request", "either every document has an 'id' or none does (%zu of %zu have one)", with_id, n);
         goto done;
     }
-    const cJSON *skip = cJSON_GetObjectItemCaseSensitive(o, "skip_empty");
-    if (skip && !cJSON_IsBool(skip)) {
-        reply_error(r, 400, "bad_request", "'skip_empty' must be true or false");
+    if (!(known = malloc(n * sizeof *known))) {
+        reply_error(r, 500, "internal", "out of memory");
         goto done;
     }
-    int rc = models_embed(ref->model, b.texts, n, b.x);
+    int rc = models_embed(ref->model, b.texts, n, b.x, known);
     if (rc) {
         reply_vs_error(r, rc);
         goto done;
     }
     sb skipped = {0};
-    if (drop_empty(r, &b, dim, cJSON_IsTrue(skip), &skipped)) commit(r, ref, &b, cJSON_IsTrue(skip) ? skipped.s : NULL);
+    if (drop_empty(r, &b, dim, known, cJSON_IsTrue(skip), &skipped))
+        commit(r, ref, &b, cJSON_IsTrue(skip) ? skipped.s : NULL);
     free(skipped.s);
 done:
+    free(known);
     batch_free(&b);
     cJSON_Delete(o);
     return r->status;
 }
 
-typedef struct {
-    sb *out;
-} doc_out;
-
 static void render_document(int64_t id, const char *text, const char *metadata, void *p)
 {
+    (void)id;
     sb *o = p;
-    sb_printf(o, "{\"id\":%lld,\"text\":", (long long)id);
+    sb_puts(o, ",\"text\":");
     if (text) sb_json_string(o, text);
     else sb_puts(o, "null");
     sb_puts(o, ",\"metadata\":");
     sb_puts(o, metadata ? metadata : "null");
 }
 
+/* id_text is the path segment, already percent-decoded by the HTTP library: /documents/17,
+ * /documents/doc-17, /documents/a%2Fb (the id "a/b"). */
 int route_document(request *r, coll_ref *ref, const char *id_text)
 {
-    char *end = NULL;
-    errno = 0;
-    long long id = strtoll(id_text, &end, 10);
-    if (!*id_text || *end || errno || id < 0 || id_text[0] == '+' || id_text[0] == ' ')
-        return reply_error(r, 400, "invalid_id", "document id '%s' is not a non-negative integer", id_text);
+    int64_t id;
+    int rc = vs_collection_key_check(id_text, NULL);
+    if (rc) return reply_error(r, 400, "invalid_id", "document id in the path: %s", vs_last_error());
+    rc = vs_collection_lookup_key(ref->c, id_text, &id);
+    if (rc == VS_ERR_NOT_FOUND) {
+        return reply_error(r, 404, "document_not_found", "no document with id '%s'", id_text);
+    }
+    if (rc) return reply_vs_error(r, rc);
+    sb shown = {0};
+    if (render_doc_id(&shown, ref->c, id)) {
+        free(shown.s);
+        return reply_error(r, 404, "document_not_found", "document %s was removed meanwhile", id_text);
+    }
     if (!strcmp(r->method, "DELETE")) {
         size_t removed = 0;
-        int64_t one = id;
-        int rc = vs_collection_remove(ref->c, 1, &one, &removed);
-        if (rc) return reply_vs_error(r, rc);
-        if (!removed) return reply_error(r, 404, "document_not_found", "no document with id %lld", id);
-        sb_printf(&r->out, "{\"deleted\":%lld,\"total\":%zu}", id, vs_collection_size(ref->c));
+        rc = vs_collection_remove(ref->c, 1, &id, &removed);
+        if (rc) {
+            free(shown.s);
+            return reply_vs_error(r, rc);
+        }
+        if (!removed) {
+            free(shown.s);
+            return reply_error(r, 404, "document_not_found", "no document with id %s", id_text);
+        }
+        sb_printf(&r->out, "{\"deleted\":%s,\"total\":%zu}", shown.s, vs_collection_size(ref->c));
+        free(shown.s);
         r->status = 200;
         return 200;
     }
     uint32_t dim = vs_collection_dim(ref->c);
     float *v = malloc(dim * sizeof *v);
-    if (!v) return reply_error(r, 500, "internal", "out of memory");
+    if (!v) {
+        free(shown.s);
+        return reply_error(r, 500, "internal", "out of memory");
+    }
+    sb_printf(&r->out, "{\"id\":%s", shown.s);
+    free(shown.s);
     if (vs_collection_with_doc(ref->c, id, render_document, &r->out) != VS_OK) {
         free(v);
-        return reply_error(r, 404, "document_not_found", "no document with id %lld", id);
+        return reply_error(r, 404, "document_not_found", "no document with id %s", id_text);
     }
     sb_puts(&r->out, ",\"vector\":");
     if (vs_collection_get_vector(ref->c, id, v) == VS_OK) {

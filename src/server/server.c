@@ -111,9 +111,21 @@ static int collection_routes(request *r, const char *name, const char *rest)
     return rc;
 }
 
+/* Whether the path is a collection's POST .../save, the one route that takes a query
+ * parameter (path: route_save checks it). */
+static int is_save_path(const char *p)
+{
+    if (!strcmp(p, "/save")) return 1;
+    if (strncmp(p, "/collections/", 13)) return 0;
+    const char *slash = strchr(p + 13, '/');
+    return slash && slash > p + 13 && !strcmp(slash, "/save");
+}
+
 static int dispatch(request *r, struct MHD_Connection *conn)
 {
     const char *p = r->path;
+    static const char *const no_params[] = {NULL};
+    if (r->n_query && !is_save_path(p) && !only_params(r, no_params)) return r->status;
     if (!strcmp(p, "/")) {
         r->route = R_PAGE;
         return method_is(r, "GET") ? route_page(r) : not_allowed(r, "GET");
@@ -148,6 +160,15 @@ static int dispatch(request *r, struct MHD_Connection *conn)
         return collection_routes(r, buf, name + n);
     }
     return collection_routes(r, DEFAULT_COLLECTION, p);
+}
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    request *r = cls;
+    if (r->n_query < MAX_QUERY_PARAMS) r->query[r->n_query] = (query_param){key ? key : "", value};
+    r->n_query++;
+    return MHD_YES;
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, request *r)
@@ -210,6 +231,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     request r = {.srv = s, .method = method, .path = url, .body = st->buf ? st->buf : "", .body_len = st->len,
                  .t0 = st->t0, .route = R_OTHER, .status = 200};
     if (st->buf) st->buf[st->len] = 0;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &r);
     if (st->too_large)
         reply_error(&r, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (--max-body)", s->cfg.max_body);
     else
@@ -329,7 +351,7 @@ int vs_server_run(const vs_server_config *cfg)
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "vecscale serve: cannot listen on %s:%u: %s\n", s->cfg.host, s->cfg.port, strerror(errno));
         registry_close(&s->reg);

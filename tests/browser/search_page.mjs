@@ -40,6 +40,14 @@ try {
   check(results.some((r) => r.text.includes(expected)), `no result contains "${expected}"`);
   check(results.every((r) => /^-?\d+\.\d{4}$/.test(r.score)), "a score is not a number");
   check(/results, server \d+\.\d+ ms/.test(meta), "latency not shown");
+  // A query with no word the model knows: no results, and the server's warning shown.
+  await page.fill("#q", "qqxqzzq zzqxv");
+  await page.click("#go");
+  await page.waitForFunction(() => /knows none/.test(document.getElementById("error").textContent));
+  const warned = await page.textContent("#error");
+  console.log("warning:", warned);
+  check((await page.$$("li.result")).length === 0, "results shown for a query with no known word");
+  check(/^0 results/.test(await page.textContent("#meta")), "result count not 0 for a query with no known word");
   check(consoleErrors.length === 0, "console errors: " + consoleErrors.join("; "));
   console.log("screenshot:", shot);
 } finally {

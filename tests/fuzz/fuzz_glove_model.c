@@ -1,9 +1,12 @@
-/* libFuzzer harness for the GloVe model file loader (vs_glove_load_buffer): any bytes give
- * VS_OK or an error with a message; a loaded model must look up each of its words (to a row of
- * the same word), decode finite vectors, and embed texts (its own words, and the input's valid
- * UTF-8 prefix) into unit or zero vectors. Fuzzing builds skip checksums, so the fuzzer reaches
- * the section checks behind them. Built with -DVS_FUZZ_NO_MAIN only vs_fuzz_glove_model is
- * defined; test_fuzz_corpus replays tests/fuzz/corpus/glove_model/. */
+/* libFuzzer harness for the GloVe model file loader (vs_glove_load_buffer). The input's
+ * container checksums are rewritten first (fuzz_common.h), so the section checks behind them
+ * see every input. Any bytes give VS_OK or an error with a message; a loaded model must agree
+ * with its GMET section (dim, word count) and with its GVEC section's size, keep every word
+ * inside the word table (GSTR), look up each of its words (to a row of the same word), decode
+ * finite vectors, and embed texts (its own words, and the input's valid UTF-8 prefix) into
+ * unit or zero vectors. The model reads an exact-size copy, so ASan sees a read past its end.
+ * Built with -DVS_FUZZ_NO_MAIN only vs_fuzz_glove_model is defined; test_fuzz_corpus replays
+ * tests/fuzz/corpus/glove_model/. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,44 +15,82 @@
 #include "core/error.h"
 #include "embed/glove.h"
 #include "embed/utf8.h"
+#include "fuzz_common.h"
+#include "io/container.h"
 #include "vecscale.h"
 
 int vs_fuzz_glove_model(const uint8_t *data, size_t size);
+
+vs_fuzz_stats vs_fuzz_glove_model_stats;
 
 static void check_unit_or_zero(const float *v, uint32_t dim)
 {
     double ss = 0;
     for (uint32_t d = 0; d < dim; d++) {
-        if (!isfinite(v[d])) abort();
+        VS_FUZZ_CHECK(isfinite(v[d]));
         ss += (double)v[d] * v[d];
     }
-    if (ss != 0 && fabs(ss - 1.0) > 1e-3) abort();
+    VS_FUZZ_CHECK(ss == 0 || fabs(ss - 1.0) <= 1e-3);
+}
+
+/* What the loaded model must agree with, read from the (re-checksummed) container itself. */
+static void check_sections(const vs_glove *g, const vs_container *c, const char **strs, uint64_t *str_len)
+{
+    uint64_t len = 0;
+    const uint8_t *m = vs_container_find(c, VS_TAG('G', 'M', 'E', 'T'), &len);
+    VS_FUZZ_CHECK(m && len >= 40);
+    uint32_t dim = vs_fuzz_get32(m + 4), dtype = vs_fuzz_get32(m + 8);
+    uint64_t n = vs_fuzz_get64(m + 16);
+    VS_FUZZ_CHECK(vs_glove_dim(g) == dim && dim >= 1 && dim <= 65536 && dtype <= 1);
+    VS_FUZZ_CHECK(vs_glove_count(g) == n && n >= 1);
+    VS_FUZZ_CHECK(vs_container_find(c, VS_TAG('G', 'V', 'E', 'C'), &len) && len == n * dim * (dtype ? 2 : 4));
+    *strs = vs_container_find(c, VS_TAG('G', 'S', 'T', 'R'), str_len);
+    VS_FUZZ_CHECK(*strs && *str_len == vs_fuzz_get64(m + 32));
 }
 
 int vs_fuzz_glove_model(const uint8_t *data, size_t size)
 {
-    /* The container wants its base aligned as a file mapping is; libFuzzer's copy may not be. */
-    uint8_t *copy = aligned_alloc(64, (size + 63) / 64 * 64 + 64);
-    if (!copy) return 0;
-    memcpy(copy, data, size);
+    vs_fuzz_stats *st = &vs_fuzz_glove_model_stats;
+    st->inputs++;
+    /* The container wants its base aligned as a file mapping is (libFuzzer's copy may not be),
+     * and exactly size bytes long, so that ASan reports any read past the end. */
+    void *mem = NULL;
+    vs_container *c = malloc(sizeof *c);
+    if (!c || posix_memalign(&mem, 64, size ? size : 1)) {
+        free(c);
+        return 0;
+    }
+    uint8_t *copy = mem;
+    if (size) memcpy(copy, data, size);
+    st->intact += vs_container_open(c, copy, size, 0, "fuzz.vsm") == VS_OK;
+    vs_fuzz_fix_container(copy, size);
+    int framed = vs_container_open(c, copy, size, 0, "fuzz.vsm") == VS_OK;
+    st->past_checksum += framed;
     vs_glove *g = NULL;
     vs_clear_error();
     int rc = vs_glove_load_buffer(copy, size, "fuzz.vsm", &g);
     if (rc != VS_OK) {
-        if (g || rc >= 0 || !vs_last_error()[0]) abort();
+        VS_FUZZ_CHECK(!g && rc < 0 && vs_last_error()[0]);
+        free(c);
         free(copy);
         return 0;
     }
+    st->accepted++;
+    VS_FUZZ_CHECK(framed);
+    const char *strs = NULL;
+    uint64_t str_len = 0;
+    check_sections(g, c, &strs, &str_len);
     uint32_t dim = vs_glove_dim(g);
     float *v = malloc(dim * sizeof *v);
     size_t n = vs_glove_count(g);
     for (size_t row = 0; v && row < n && row < 64; row++) {
         const char *w = vs_glove_word(g, row);
+        /* Every word lies in the word table and ends there (a lookup reads it whole). */
+        VS_FUZZ_CHECK(w >= strs && w < strs + str_len && memchr(w, 0, (size_t)(strs + str_len - w)));
         int64_t found = vs_glove_lookup(g, w, strlen(w));
-        if (found >= 0 && strcmp(vs_glove_word(g, (size_t)found), w)) abort();
+        VS_FUZZ_CHECK(found < 0 || !strcmp(vs_glove_word(g, (size_t)found), w));
         vs_glove_vector(g, row, v);
-        for (uint32_t d = 0; d < dim; d++)
-            if (!isfinite(v[d])) abort();
+        for (uint32_t d = 0; d < dim; d++) VS_FUZZ_CHECK(isfinite(v[d]));
         if (vs_utf8_invalid_at(w, strlen(w)) == strlen(w)) {
             vs_glove_embed_text(g, w, strlen(w), v);
             check_unit_or_zero(v, dim);
@@ -62,6 +103,7 @@ int vs_fuzz_glove_model(const uint8_t *data, size_t size)
     }
     free(v);
     vs_glove_free(g);
+    free(c);
     free(copy);
     return 0;
 }

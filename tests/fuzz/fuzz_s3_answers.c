@@ -1,9 +1,10 @@
 /* libFuzzer harness for what the cluster code reads from an object store: snapshot manifests
  * (vs_manifest_decode) and S3's XML answers (listings, errors, upload IDs).
  * Byte 0 picks the parser (value % 4: manifest, listing, error + UploadId, cluster map); the
- * rest is the
- * document. Built with -DVS_FUZZ_NO_MAIN it only defines vs_fuzz_s3_answers, which the ctest
- * test_cluster replays over tests/fuzz/corpus/s3_answers/. */
+ * rest is the document. A manifest's checksum is rewritten first (fuzz_common.h), so its JSON
+ * parser sees every input; vs_fuzz_s3_answers_stats counts the manifests. Built with
+ * -DVS_FUZZ_NO_MAIN it only defines vs_fuzz_s3_answers, which the ctest test_fuzz_corpus
+ * replays over tests/fuzz/corpus/s3_answers/. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,8 +14,11 @@
 #include "cluster/s3_impl.h"
 #include "cluster/snapshot_manifest.h"
 #include "core/error.h"
+#include "fuzz_common.h"
 
 int vs_fuzz_s3_answers(const uint8_t *data, size_t size);
+
+vs_fuzz_stats vs_fuzz_s3_answers_stats;
 
 static int count_cb(const vs_s3_object *o, void *ctx)
 {
@@ -23,15 +27,25 @@ static int count_cb(const vs_s3_object *o, void *ctx)
     return 0;
 }
 
-static void manifest(const char *buf, size_t len)
+static void manifest(const char *in, size_t len)
 {
+    vs_fuzz_stats *st = &vs_fuzz_s3_answers_stats;
+    st->inputs++;
+    char *buf = malloc(len ? len : 1); /* exact size: ASan sees a read past the end */
+    if (!buf) return;
+    if (len) memcpy(buf, in, len);
+    int fixed = vs_fuzz_fix_manifest(buf, len);
+    st->intact += fixed == 0;
+    st->past_checksum += fixed >= 0;
     vs_snap_manifest m;
     vs_clear_error();
     int rc = vs_manifest_decode(buf, len, "fuzz", &m);
     if (rc != VS_OK) {
         if (rc >= 0 || !vs_last_error()[0] || m.files || m.n_files) abort();
+        free(buf);
         return;
     }
+    st->accepted++;
     for (size_t i = 0; i < m.n_files; i++)
         if (!vs_manifest_path_ok(m.files[i].path)) abort();
     /* What decodes must encode and decode back to the same thing. */
@@ -49,6 +63,7 @@ static void manifest(const char *buf, size_t len)
     vs_manifest_clear(&back);
     vs_manifest_clear(&m);
     free(out);
+    free(buf);
 }
 
 int vs_fuzz_s3_answers(const uint8_t *data, size_t size)

@@ -7,21 +7,26 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "fuzz_common.h"
 #include "vecscale.h"
 
 int vs_fuzz_vecfile(const uint8_t *data, size_t size);
+
+vs_fuzz_stats vs_fuzz_vecfile_stats; /* no checksums: only inputs and accepted are counted */
 
 int vs_fuzz_vecfile(const uint8_t *data, size_t size)
 {
     static const char *const formats[5] = {"fvecs", "ivecs", "bvecs", "npy", "idx3-ubyte"};
     static const size_t limits[4] = {0, 1, 2, 7};
     if (size < 1) return 0;
+    vs_fuzz_vecfile_stats.inputs++;
     const char *format = formats[data[0] % 5];
     size_t max_rows = limits[(data[0] / 5) % 4];
     vs_matrix *m = NULL;
     vs_clear_error();
     int rc = vs_matrix_parse(data + 1, size - 1, format, max_rows, &m);
     if (rc == VS_OK) {
+        vs_fuzz_vecfile_stats.accepted++;
         /* Invariants a successful parse must satisfy; a violation is a bug worth a crash. */
         if (!m || !m->data || m->n == 0 || m->dim == 0 || m->dim > 65536 ||
             (max_rows && m->n > max_rows))

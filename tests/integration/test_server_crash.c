@@ -2,7 +2,9 @@
  * connections and the server is killed with SIGKILL in the middle. After each restart every
  * acknowledged document is there (GET) and is its own nearest neighbour (search), nothing is
  * duplicated (the count equals the distinct IDs present), and nothing that was never sent
- * appears. Documents carry metadata {"g": id % 7}: the first round's filtered searches create
+ * appears. Two of every three documents have string ids ("s-<n>", and "\xc3\xa9/<n>", which a
+ * GET must percent-encode), so the string-id log records and snapshot sections go through the
+ * same kills. Documents carry metadata {"g": n % 7}: the first round's filtered searches create
  * a payload index on g (then saved); from then on it must be listed ready right after each
  * restart (snapshot + log replay) and answer {"g": ...} filters with every acknowledged
  * document of its group its own nearest neighbour. VS_CRASH_ROUNDS overrides the 20 rounds. */
@@ -38,6 +40,21 @@ static void vec_of(long id, float *v)
     }
 }
 
+/* Document n's id: in a JSON body, as a search result shows it, and in a URL path. */
+static void id_json(long id, char *out, size_t cap)
+{
+    if (id % 3 == 0) snprintf(out, cap, "%ld", id);
+    else if (id % 3 == 1) snprintf(out, cap, "\"s-%ld\"", id);
+    else snprintf(out, cap, "\"\xc3\xa9/%ld\"", id);
+}
+
+static void id_path(long id, char *out, size_t cap)
+{
+    if (id % 3 == 0) snprintf(out, cap, "/documents/%ld", id);
+    else if (id % 3 == 1) snprintf(out, cap, "/documents/s-%ld", id);
+    else snprintf(out, cap, "/documents/%%C3%%A9%%2F%ld", id);
+}
+
 static void *client(void *arg)
 {
     intptr_t me = (intptr_t)arg;
@@ -46,7 +63,11 @@ static void *client(void *arg)
         long first = atomic_fetch_add(&next_id, BATCH);
         if (first + BATCH >= MAX_IDS) break;
         int n = snprintf(body, sizeof body, "{\"ids\":[");
-        for (int b = 0; b < BATCH; b++) n += snprintf(body + n, sizeof body - n, "%s%ld", b ? "," : "", first + b);
+        for (int b = 0; b < BATCH; b++) {
+            char idj[64];
+            id_json(first + b, idj, sizeof idj);
+            n += snprintf(body + n, sizeof body - n, "%s%s", b ? "," : "", idj);
+        }
         n += snprintf(body + n, sizeof body - n, "],\"texts\":[");
         for (int b = 0; b < BATCH; b++) n += snprintf(body + n, sizeof body - n, "%s\"doc %ld\"", b ? "," : "", first + b);
         n += snprintf(body + n, sizeof body - n, "],\"metadata\":[");
@@ -117,8 +138,9 @@ static void check_searchable(int round, const long *ids, long n)
         assert_int_equal(r.status, 200);
         const char *p = r.body;
         for (long i = 0; i < m; i++) {
-            char want[64];
-            snprintf(want, sizeof want, "\"results\":[{\"id\":%ld,", ids[at + i]);
+            char want[96], idj[64];
+            id_json(ids[at + i], idj, sizeof idj);
+            snprintf(want, sizeof want, "\"results\":[{\"id\":%s,", idj);
             const char *hit = strstr(p, want);
             if (!hit) fprintf(stderr, "round %d: acknowledged id %ld is not found by its vector\n", round, ids[at + i]);
             assert_non_null(hit);
@@ -166,8 +188,9 @@ static void check_filtered(int round, const long *ids, long n, int indexed)
         }
         const char *p = r.body;
         for (long i = 0; i < m; i++) {
-            char want[64];
-            snprintf(want, sizeof want, "\"results\":[{\"id\":%ld,", pick[i]);
+            char want[96], idj[64];
+            id_json(pick[i], idj, sizeof idj);
+            snprintf(want, sizeof want, "\"results\":[{\"id\":%s,", idj);
             const char *hit = strstr(p, want);
             if (!hit) fprintf(stderr, "round %d: id %ld not found under the filter {\"g\": %d}\n", round, pick[i], g);
             assert_non_null(hit);
@@ -190,8 +213,8 @@ static void verify(int round)
             ids[acked++] = id;
         } else if (st == 1) {
             /* Sent, no reply: may or may not have been logged; either way it must be whole. */
-            char path[64];
-            snprintf(path, sizeof path, "/documents/%ld", id);
+            char path[96];
+            id_path(id, path, sizeof path);
             su_resp r;
             assert_int_equal(su_http(port, "GET", path, NULL, NULL, &r), 0);
             assert_true(r.status == 200 || r.status == 404);

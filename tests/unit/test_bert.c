@@ -242,6 +242,14 @@ static void bad_texts_and_truncation(void **state)
     for (int i = 0; i < 32; i++) /* equal up to where the row sits in the packed GEMM */
         assert_float_equal(v[i], v[32 + i], 1e-6);
     assert_float_equal(vs_norm_sq(v + 64, 32), 1.0, 1e-5); /* all [UNK]: still a unit vector */
+    /* What the vocabulary knew: 38 pieces fit between [CLS] and [SEP]; the third is all [UNK]. */
+    uint32_t known[3] = {7, 7, 7};
+    float w[3 * 32];
+    assert_int_equal(vs_model_embed_known(m, t, 3, 1, w, known), VS_OK);
+    assert_int_equal(known[0], 38);
+    assert_int_equal(known[1], 38);
+    assert_int_equal(known[2], 0);
+    assert_memory_equal(v, w, sizeof w); /* the counts change nothing in the vectors */
     vs_model_close(m);
 }
 

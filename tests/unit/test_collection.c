@@ -244,15 +244,6 @@ static void test_ivf_trains_when_enough(void **state)
     tu_rmdir(dir2);
 }
 
-int vs_fuzz_wal(const uint8_t *data, size_t size);
-
-/* The committed corpus of fuzz_wal (tests/fuzz) replayed through the harness. */
-static void test_wal_fuzz_corpus(void **state)
-{
-    (void)state;
-    assert_true(tu_replay_corpus("wal", vs_fuzz_wal) >= 8);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,7 +251,6 @@ int main(void)
         cmocka_unit_test(test_errors_change_nothing),
         cmocka_unit_test(test_torn_tail_and_snapshot),
         cmocka_unit_test(test_ivf_trains_when_enough),
-        cmocka_unit_test(test_wal_fuzz_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -322,6 +322,78 @@ static void correlated_filter(void **state)
     tu_rmdir(dir);
 }
 
+/* String ids (internal ids from VS_KEYED_ID_MIN) beside integer ids: the indexes key both, and
+ * every path (bitset, which becomes a bitmap test for such ids, exact scan, post-filter)
+ * returns exactly the passing documents. */
+static void string_ids(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    vs_collection *c = make(dir, "Flat", 1, 0);
+    enum { N = 1500 };
+    float *x = malloc(N * DIM * sizeof *x);
+    char (*keys)[24] = malloc(N * sizeof *keys), (*mds)[512] = malloc(N * sizeof *mds);
+    const char **kp = malloc(N * sizeof *kp), **mp = malloc(N * sizeof *mp);
+    int64_t *internal = malloc(N * sizeof *internal);
+    for (int i = 0; i < N; i++) {
+        vector_of(i, x + i * DIM);
+        snprintf(keys[i], sizeof keys[i], i % 2 ? "%d" : "k-%d", i);
+        kp[i] = keys[i];
+        fo_meta m = fo_meta_of(i);
+        mp[i] = fo_json(&m, mds[i], sizeof mds[i]);
+    }
+    assert_int_equal(vs_collection_add_keyed(c, N, x, kp, NULL, mp, internal), VS_OK);
+    assert_true(internal[0] >= VS_KEYED_ID_MIN && internal[1] == 1);
+    /* Remove a tenth, both kinds. */
+    int64_t gone[N / 10];
+    uint8_t *live = malloc(N);
+    memset(live, 1, N);
+    for (int i = 0; i < N / 10; i++) {
+        gone[i] = internal[i * 10 + i % 2];
+        live[i * 10 + i % 2] = 0;
+    }
+    assert_int_equal(vs_collection_remove(c, N / 10, gone, NULL), VS_OK);
+    float *d = malloc(N * sizeof *d);
+    int64_t *got = malloc(N * sizeof *got);
+    for (int path = 1; path <= 3; path++) {
+        vs_collection_filter_path = path;
+        for (int t = 0; t < 40; t++) {
+            fo_pool pool = {.n = 0};
+            uint64_t rng = 900 + (uint64_t)t * 1000;
+            const fo_node *f = fo_gen(&pool, &rng, 0);
+            char json[4096];
+            fo_print(f, json, sizeof json, 0);
+            size_t expect = 0;
+            for (int i = 0; i < N; i++) {
+                fo_meta m = fo_meta_of(i);
+                expect += live[i] && fo_eval(f, &m);
+            }
+            uint64_t count = 0;
+            vs_filter_report rep;
+            assert_int_equal(vs_collection_count_where(c, json, &count, &rep), VS_OK);
+            assert_int_equal(rep.indexed, 1);
+            if (count != expect) fail_msg("%s: count %llu, oracle %zu", json, (unsigned long long)count, expect);
+            float q[DIM];
+            vector_of(777, q);
+            assert_int_equal(vs_collection_search_where(c, 1, q, N, NULL, json, d, got, &rep), VS_OK);
+            size_t n = 0;
+            for (int r = 0; r < N && got[r] >= 0; r++, n++) {
+                int i = -1;
+                for (int j = 0; j < N && i < 0; j++)
+                    if (internal[j] == got[r]) i = j;
+                fo_meta m = fo_meta_of(i);
+                if (i < 0 || !live[i] || !fo_eval(f, &m))
+                    fail_msg("path %d, %s: returned %lld, which does not pass", path, json, (long long)got[r]);
+            }
+            if (n != expect) fail_msg("path %d, %s: %zu results, oracle %zu", path, json, n, expect);
+        }
+    }
+    vs_collection_filter_path = 0;
+    vs_collection_close(c);
+    free(x); free(keys); free(mds); free(kp); free(mp); free(internal); free(live); free(d); free(got);
+    tu_rmdir(dir);
+}
+
 /* Indexes follow adds and removes, snapshots, a reopen, and a reopen after a crash. */
 static void updates_and_reopen(void **state)
 {
@@ -590,6 +662,7 @@ int main(void)
         cmocka_unit_test(semantics),
         cmocka_unit_test(hnsw_topk),
         cmocka_unit_test(correlated_filter),
+        cmocka_unit_test(string_ids),
         cmocka_unit_test(updates_and_reopen),
         cmocka_unit_test(automatic_indexes),
         cmocka_unit_test(errors),

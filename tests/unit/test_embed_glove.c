@@ -64,8 +64,54 @@ static void averages_and_normalises(void **state)
         assert_vec(v, mean[0] / mn, mean[1] / mn, 0, 0);
         embed1(m, "sat-mat", v);
         assert_vec(v, 0, 0, 1 / sqrtf(2), 1 / sqrtf(2));
+        /* Known-word counts: repeated words count each time; a text of unknown words counts 0
+         * (its vector, the fallback, cannot tell it apart from a real text). */
+        const char *texts[4] = {"The CAT, the dog!", "zebra quux", "sat-mat", "x 東京"};
+        uint32_t known[4] = {9, 9, 9, 9};
+        float rows[16], plain[16];
+        assert_int_equal(vs_model_embed_known(m, texts, 4, 1, rows, known), VS_OK);
+        assert_int_equal(known[0], 4);
+        assert_int_equal(known[1], 0);
+        assert_int_equal(known[2], 2);
+        assert_int_equal(known[3], 1);
+        assert_int_equal(vs_model_embed(m, texts, 4, 1, plain), VS_OK);
+        assert_memory_equal(rows, plain, sizeof rows);
+        assert_int_equal(vs_model_embed_known(m, texts, 4, 1, rows, NULL), VS_OK);
+        assert_memory_equal(rows, plain, sizeof rows);
         vs_model_close(m);
     }
+    tu_rmdir(dir);
+}
+
+/* vs_model_tokenize splits words exactly as embedding does (rows in file order, -1 unknown),
+ * sizes with cap 0, writes at most cap, and applies the embed text checks. */
+static void tokenize_gives_word_rows(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    vs_model *m;
+    assert_int_equal(vs_model_open(tiny_model(dir, 0), &m), VS_OK);
+    int32_t ids[8] = {0};
+    size_t n = 99;
+    assert_int_equal(vs_model_tokenize(m, "The CAT, zebra sat-mat CAFÉ—naïve 東京!", ids, 8, &n), VS_OK);
+    const int32_t want[8] = {0, 1, -1, 3, 4, 5, 6, 7};
+    assert_int_equal(n, 8);
+    assert_memory_equal(ids, want, sizeof want);
+    assert_int_equal(vs_model_tokenize(m, "cat dog the", NULL, 0, &n), VS_OK);
+    assert_int_equal(n, 3);
+    int32_t two[3] = {-7, -7, -7};
+    assert_int_equal(vs_model_tokenize(m, "cat dog the", two, 2, &n), VS_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(two[0], 1);
+    assert_int_equal(two[1], 2);
+    assert_int_equal(two[2], -7); /* beyond cap: untouched */
+    assert_int_equal(vs_model_tokenize(m, "...", ids, 8, &n), VS_OK);
+    assert_int_equal(n, 0);
+    expect(vs_model_tokenize(m, "", ids, 8, &n), VS_ERR_INVALID_ARG, "empty");
+    expect(vs_model_tokenize(m, "\xff", ids, 8, &n), VS_ERR_INVALID_ARG, "UTF-8");
+    expect(vs_model_tokenize(m, "cat", NULL, 4, &n), VS_ERR_INVALID_ARG, "NULL");
+    expect(vs_model_tokenize(NULL, "cat", ids, 8, &n), VS_ERR_INVALID_ARG, "NULL");
+    vs_model_close(m);
     tu_rmdir(dir);
 }
 
@@ -242,6 +288,10 @@ static void format_v1_fixture_loads(void **state)
     assert_vec(v, 0, 1 / sqrtf(2), 1 / sqrtf(2), 0);
     embed1(m, "zebra", v); /* written before GUNK existed: no fallback, the zero vector */
     assert_vec(v, 0, 0, 0, 0);
+    const char *zebra = "zebra";
+    uint32_t known = 5;
+    assert_int_equal(vs_model_embed_known(m, &zebra, 1, 1, v, &known), VS_OK);
+    assert_int_equal(known, 0);
     vs_model_close(m);
 }
 
@@ -250,6 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(averages_and_normalises),
         cmocka_unit_test(threads_give_identical_results),
+        cmocka_unit_test(tokenize_gives_word_rows),
         cmocka_unit_test(bad_texts_fail_and_write_nothing),
         cmocka_unit_test(bad_glove_text_is_rejected),
         cmocka_unit_test(damaged_model_files_are_rejected),

@@ -90,6 +90,17 @@ static void sentences_land_near_their_topic(void **state)
     print_message("cos(pets) %.3f  cos(markets) %.3f  cos(cat, markets) %.3f\n", pets, money, cross);
     assert_true(pets > cross + 0.1f);
     assert_true(money > cross + 0.1f);
+    /* A text none of whose words the model knows gets the fallback (a unit vector, the same
+     * for every such text) and a count of 0; the counts of the others are their known words. */
+    const char *odd[] = {"qqxqzzq zzqxv", "xqzvvq", "The cat sat on the mat."};
+    uint32_t known[3];
+    float u[3 * 100];
+    assert_int_equal(vs_model_embed_known(m, odd, 3, 1, u, known), VS_OK);
+    assert_int_equal(known[0], 0);
+    assert_int_equal(known[1], 0);
+    assert_int_equal(known[2], 6);
+    assert_float_equal(vs_norm_sq(u, 100), 1.0, 1e-4);
+    assert_memory_equal(u, u + 100, 100 * sizeof(float));
     vs_model_close(m);
 }
 

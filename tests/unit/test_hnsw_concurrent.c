@@ -2,6 +2,8 @@
  * threads) and removes a few IDs while several readers search without pause, for a few
  * seconds. Readers must never see a deleted or unknown ID or an error; at the end every
  * inserted ID is stored, every live node is reachable and its own vector finds it.
+ * Searches and writes must have overlapped, on both sides (test_concurrent_overlap.h: every
+ * 16th search is gated so that they do).
  * VS_HNSW_STRESS_SECONDS sets the duration (default: 30 s under TSan, else 3 s). */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +12,7 @@
 #include "test_util.h"
 
 #include "index/hnsw.h"
+#include "test_concurrent_overlap.h"
 
 enum { D = 16, BATCH = 200, READERS = 3, K = 5, MAX_N = 200000 };
 
@@ -33,6 +36,7 @@ typedef struct {
     atomic_int stop;
     atomic_int bad;
     atomic_long searches;
+    tu_overlap ov;
 } shared;
 
 static double now_s(void)
@@ -51,12 +55,14 @@ static void *reader(void *arg)
     float q[2 * D], s[2 * K];
     int64_t id[2 * K];
     uint64_t rng = (uint64_t)(uintptr_t)arg ^ 12345u;
-    while (!atomic_load(&S->stop)) {
+    for (long n = 0; !atomic_load(&S->stop); n++) {
         size_t have = atomic_load(&S->published);
         if (have < 10) continue;
         for (int i = 0; i < 2 * D; i++) q[i] = tu_uniform(&rng);
-        vs_search_params p = {.ef_search = 32};
+        tu_read_mark mark;
+        vs_search_params p = {.ef_search = 32, .filter = tu_read_begin(&S->ov, &mark, n % 16 == 0)};
         int rc = vs_index_search(S->ix, 2, q, K, &p, s, id);
+        tu_read_end(&S->ov, &mark);
         if (rc != VS_OK) {
             atomic_store(&S->bad, 1);
             continue;
@@ -90,24 +96,35 @@ static void writer_and_readers(void **state)
     for (int i = 0; i < READERS; i++) assert_int_equal(pthread_create(&t[i], NULL, reader, &S), 0);
     double t0 = now_s();
     size_t n = BATCH;
+    tu_writer_wait_for_gate(&S.ov);
     while (now_s() - t0 < seconds && n + BATCH <= MAX_N) {
+        int seen = tu_write_begin(&S.ov);
         assert_int_equal(vs_index_add(ix, BATCH, data + n * D, NULL), VS_OK);
+        tu_write_end(&S.ov, seen);
         int64_t rm[BATCH];
         size_t nr = 0;
         for (size_t i = n; i < n + BATCH; i++)
             if (is_removed((int64_t)i)) rm[nr++] = (int64_t)i;
         size_t removed = 0;
+        seen = tu_write_begin(&S.ov);
         assert_int_equal(vs_index_remove(ix, nr, rm, &removed), VS_OK);
+        tu_write_end(&S.ov, seen);
         assert_int_equal(removed, nr);
         n += BATCH;
         atomic_store(&S.published, n);
     }
+    atomic_store(&S.ov.no_more_writes, 1);
     atomic_store(&S.stop, 1);
-    for (int i = 0; i < READERS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < READERS; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
     print_message("inserted %zu vectors in %.1f s while readers ran %ld searches\n", n, now_s() - t0,
                   (long)atomic_load(&S.searches));
+    print_message("%ld of %ld searches overlapped a write, %ld of %ld writes overlapped a search\n",
+                  atomic_load(&S.ov.reads_overlapped), atomic_load(&S.ov.reads), atomic_load(&S.ov.writes_overlapped),
+                  atomic_load(&S.ov.writes));
     assert_int_equal(atomic_load(&S.bad), 0);
     assert_true(atomic_load(&S.searches) > 0);
+    assert_true(atomic_load(&S.ov.reads_overlapped) > 0);
+    assert_true(atomic_load(&S.ov.writes_overlapped) > 0);
 
     /* Between the writer's periodic connectivity passes (every n / 64 changes) a few nodes
      * may sit in islands; count them, then run the pass the next write would run. */

@@ -1,7 +1,11 @@
 /* IVF concurrency (run under ThreadSanitizer): threaded k-means training and add, then many
  * threads searching one IVF index at once (each with its own workers, filtered and not, and
- * range search), all getting the single-threaded answer. */
+ * range search), all getting the single-threaded answer. Searches must have overlapped
+ * (test_concurrent_overlap.h: each thread's first search is gated so that they do); an IVF
+ * index allows no writer beside them. */
 #include "test_util.h"
+
+#include "test_concurrent_overlap.h"
 
 enum { N = 6000, D = 16, NQ = 200, K = 10, READERS = 4 };
 
@@ -9,6 +13,7 @@ typedef struct {
     const vs_index *ix;
     const float *q;
     const int64_t *expect;
+    tu_overlap *ov;
     int ok;
 } reader;
 
@@ -25,9 +30,12 @@ static void *read_loop(void *arg)
     int64_t *id = malloc(NQ * K * sizeof *id);
     r->ok = 1;
     for (int round = 0; round < 3; round++) {
-        vs_search_params p = {.n_threads = (unsigned)(1 + round), .nprobe = 4};
+        tu_read_mark mark;
+        vs_search_params p = {.n_threads = (unsigned)(1 + round), .nprobe = 4,
+                              .filter = tu_reader_begin(r->ov, &mark, round == 0)};
         if (vs_index_search(r->ix, NQ, r->q, K, &p, s, id) != VS_OK || memcmp(id, r->expect, NQ * K * sizeof *id) != 0)
             r->ok = 0;
+        tu_reader_end(r->ov, &mark);
         vs_filter f = {.kind = VS_FILTER_PREDICATE, .fn = even};
         p.filter = &f;
         if (vs_index_search(r->ix, NQ, r->q, K, &p, s, id) != VS_OK) r->ok = 0;
@@ -58,9 +66,12 @@ static void parallel_readers(void **state)
     vs_search_params p = {.nprobe = 4};
     assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s, expect), VS_OK);
     reader r[READERS];
-    for (int i = 0; i < READERS; i++) r[i] = (reader){.ix = ix, .q = q, .expect = expect};
+    tu_overlap ov = {0};
+    for (int i = 0; i < READERS; i++) r[i] = (reader){.ix = ix, .q = q, .expect = expect, .ov = &ov};
     tu_run_threads(READERS, read_loop, r, sizeof r[0]);
     for (int i = 0; i < READERS; i++) assert_true(r[i].ok);
+    print_message("%ld of %ld searches overlapped another\n", atomic_load(&ov.reads_overlapped), atomic_load(&ov.reads));
+    assert_true(atomic_load(&ov.reads_overlapped) > 0);
     vs_index_free(ix);
     free(s);
     free(expect);

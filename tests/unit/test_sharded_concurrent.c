@@ -1,7 +1,10 @@
 /* Concurrent searches on one sharded index, each fanning out over the shards on its own
- * threads (run under TSan in CI): every thread gets the single-threaded answer. */
+ * threads (run under TSan in CI): every thread gets the single-threaded answer. Searches must
+ * have overlapped (test_concurrent_overlap.h: each thread's first search is gated). */
 
 #include "test_util.h"
+
+#include "test_concurrent_overlap.h"
 
 enum { N = 4000, NQ = 32, D = 16, K = 5, THREADS = 3 };
 
@@ -9,6 +12,7 @@ typedef struct {
     const vs_sharded_index *s;
     const float *q;
     const int64_t *want;
+    tu_overlap *ov;
     int ok;
 } job;
 
@@ -17,10 +21,12 @@ static void *run(void *arg)
     job *j = arg;
     int64_t ids[NQ * K];
     float d[NQ * K];
-    vs_search_params p = {.n_threads = 4};
     j->ok = 1;
     for (int r = 0; r < 5; r++) {
+        tu_read_mark mark;
+        vs_search_params p = {.n_threads = 4, .filter = tu_reader_begin(j->ov, &mark, r == 0)};
         if (vs_sharded_search(j->s, NQ, j->q, K, &p, d, ids) != VS_OK || memcmp(ids, j->want, sizeof ids)) j->ok = 0;
+        tu_reader_end(j->ov, &mark);
     }
     return NULL;
 }
@@ -37,9 +43,12 @@ static void concurrent_searches(void **state)
     float d[NQ * K];
     assert_int_equal(vs_sharded_search(s, NQ, q, K, NULL, d, want), VS_OK);
     job jobs[THREADS];
-    for (int i = 0; i < THREADS; i++) jobs[i] = (job){s, q, want, 0};
+    tu_overlap ov = {0};
+    for (int i = 0; i < THREADS; i++) jobs[i] = (job){s, q, want, &ov, 0};
     tu_run_threads(THREADS, run, jobs, sizeof jobs[0]);
     for (int i = 0; i < THREADS; i++) assert_true(jobs[i].ok);
+    print_message("%ld of %ld searches overlapped another\n", atomic_load(&ov.reads_overlapped), atomic_load(&ov.reads));
+    assert_true(atomic_load(&ov.reads_overlapped) > 0);
     vs_sharded_free(s);
     free(x);
     free(q);
