@@ -392,11 +392,19 @@ static PyObject *internal_id_list(CollObject *s, PyObject *filt)
     return r;
 }
 
+/* A metadata filter dict as the library's filter JSON (include/vecscale.h, "Payload indexes and
+ * metadata filters"): a new str, or NULL with an exception (TypeError: not JSON-serialisable). */
+static PyObject *filter_json(PyObject *dict)
+{
+    PyObject *json = PyImport_ImportModule("json");
+    PyObject *r = json ? PyObject_CallMethod(json, "dumps", "O", dict) : NULL;
+    Py_XDECREF(json);
+    return r;
+}
+
+/* Id filters (array/set/list, str ids looked up) and callables; dicts go as JSON instead. */
 static int build_filter(CollObject *s, PyObject *filt, vspy_filter *f)
 {
-    /* An empty dict filters nothing, as the server's {"filter": {}} */
-    if (filt && PyDict_Check(filt) && PyDict_GET_SIZE(filt) > 0) return vspy_meta_filter_build(filt, s->c, f);
-    if (filt && PyDict_Check(filt)) filt = Py_None;
     if (!filt || filt == Py_None || PyCallable_Check(filt)) return vspy_filter_build(filt, s, f);
     PyObject *ids = internal_id_list(s, filt);
     if (!ids) {
@@ -445,10 +453,20 @@ static PyObject *do_search(CollObject *s, PyObject *q, PyObject *ko, PyObject *n
     if (vspy_uint_arg(ko, "k", 100000, 0, &k) || vspy_search_params(nprobe, ef, kf, NULL, &p)) return NULL;
     if (k == 0) return vspy_raise_msg(VS_ERR_INVALID_ARG, "k must be at least 1");
     vspy_matrix m = {0};
-    PyObject *embedded;
+    PyObject *embedded, *fjs = NULL;
     PyArrayObject *known;
+    const char *fjson = NULL;
+    if (filt && PyDict_Check(filt)) {
+        /* An empty dict filters nothing, as the server's {"filter": {}} */
+        if (PyDict_GET_SIZE(filt) > 0 && (!(fjs = filter_json(filt)) || !(fjson = PyUnicode_AsUTF8(fjs)))) {
+            Py_XDECREF(fjs);
+            return NULL;
+        }
+        filt = Py_None;
+    }
     if (queries_of(s, q, &m, &embedded, &known)) {
         Py_XDECREF(known);
+        Py_XDECREF(fjs);
         return NULL;
     }
     vspy_filter f;
@@ -456,6 +474,7 @@ static PyObject *do_search(CollObject *s, PyObject *q, PyObject *ko, PyObject *n
         vspy_matrix_release(&m);
         Py_XDECREF(embedded);
         Py_XDECREF(known);
+        Py_XDECREF(fjs);
         return NULL;
     }
     if (f.f.kind != VS_FILTER_NONE) p.filter = &f.f;
@@ -469,12 +488,14 @@ static PyObject *do_search(CollObject *s, PyObject *q, PyObject *ko, PyObject *n
         Py_BEGIN_ALLOW_THREADS
         vspy_rdlock(&s->lock);
         if (!s->c) closed = 1;
+        else if (m.n && fjson) rc = vs_collection_search_where(s->c, m.n, m.data, k, &p, fjson, dd, ii, NULL);
         else if (m.n) rc = vs_collection_search(s->c, m.n, m.data, k, &p, dd, ii);
         vspy_unlock(&s->lock);
         Py_END_ALLOW_THREADS
     }
     vspy_matrix_release(&m);
     Py_XDECREF(embedded);
+    Py_XDECREF(fjs);
     int ferr = vspy_filter_finish(&f);
     vspy_filter_release(&f);
     if (!I || closed || rc || ferr) {
@@ -759,6 +780,72 @@ static PyObject *c_keys(CollObject *s, PyObject *args, PyObject *kw)
     return r;
 }
 
+/* The filter report as a dict (which path answered). */
+static PyObject *report_dict(const vs_filter_report *r)
+{
+    return Py_BuildValue("{s:O,s:O,s:O,s:O,s:K,s:s}", "indexed", r->indexed ? Py_True : Py_False, "exact",
+                         r->exact ? Py_True : Py_False, "post_filter", r->post_filter ? Py_True : Py_False, "cached",
+                         r->cached ? Py_True : Py_False, "allowed", (unsigned long long)r->allowed, "unindexed",
+                         r->unindexed);
+}
+
+static PyObject *c_count(CollObject *s, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"filter", "report", NULL};
+    PyObject *filt = Py_None;
+    int want_report = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$p:count", kwlist, &filt, &want_report) || c_usable(s))
+        return NULL;
+    if (filt != Py_None && !PyDict_Check(filt))
+        return vspy_raise_msg(VS_ERR_INVALID_ARG, "count() takes a metadata filter dict (or None)");
+    PyObject *fjs = filt != Py_None && PyDict_GET_SIZE(filt) > 0 ? filter_json(filt) : NULL;
+    const char *fjson = fjs ? PyUnicode_AsUTF8(fjs) : NULL;
+    if (PyErr_Occurred()) {
+        Py_XDECREF(fjs);
+        return NULL;
+    }
+    uint64_t n = 0;
+    vs_filter_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = 0, closed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    vspy_rdlock(&s->lock);
+    if (!s->c) closed = 1;
+    else if (fjson) rc = vs_collection_count_where(s->c, fjson, &n, &rep);
+    else n = vs_collection_size(s->c);
+    vspy_unlock(&s->lock);
+    Py_END_ALLOW_THREADS
+    Py_XDECREF(fjs);
+    if (closed) return vspy_closed("Collection");
+    if (rc) return vspy_raise(rc, 0);
+    if (!want_report) return PyLong_FromUnsignedLongLong(n);
+    return Py_BuildValue("(KN)", (unsigned long long)n, report_dict(&rep));
+}
+
+static const char *const payload_types[] = {NULL, "keyword", "integer", "float", "bool"};
+
+static PyObject *c_create_payload_index(CollObject *s, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"field", "type", NULL};
+    const char *field, *type;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss:create_payload_index", kwlist, &field, &type) || c_usable(s))
+        return NULL;
+    vs_payload_type t = 0;
+    for (int i = VS_PAYLOAD_KEYWORD; i <= VS_PAYLOAD_BOOL; i++)
+        if (!strcmp(type, payload_types[i])) t = (vs_payload_type)i;
+    if (!t) return vspy_raise_msg(VS_ERR_INVALID_ARG, "type must be \"keyword\", \"integer\", \"float\" or \"bool\"");
+    int rc = 0, closed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    vspy_rdlock(&s->lock);
+    if (!s->c) closed = 1;
+    else rc = vs_collection_create_payload_index(s->c, field, t);
+    vspy_unlock(&s->lock);
+    Py_END_ALLOW_THREADS
+    if (closed) return vspy_closed("Collection");
+    if (rc) return vspy_raise(rc, 0);
+    Py_RETURN_NONE;
+}
+
 static PyObject *c_snapshot(CollObject *s, PyObject *noargs)
 {
     (void)noargs;
@@ -864,6 +951,43 @@ static PyObject *get_info(CollObject *s, void *c)
                          "memory_bytes", (Py_ssize_t)in.memory_bytes, "factory", in.factory, "model", in.model);
 }
 
+static PyObject *get_payload_indexes(CollObject *s, void *c)
+{
+    (void)c;
+    if (c_usable(s)) return NULL;
+    size_t n = 0, cap = 0;
+    vs_payload_index_info *in = NULL;
+    int rc = 0, closed = 0;
+    for (;;) { /* size, then fetch; an index added in between only means one more round */
+        Py_BEGIN_ALLOW_THREADS
+        vspy_rdlock(&s->lock);
+        if (!s->c) closed = 1;
+        else rc = vs_collection_payload_indexes(s->c, in, cap, &n);
+        vspy_unlock(&s->lock);
+        Py_END_ALLOW_THREADS
+        if (closed || rc || n <= cap) break;
+        cap = n;
+        vs_payload_index_info *nb = PyMem_Realloc(in, cap * sizeof *in);
+        if (!nb) {
+            PyMem_Free(in);
+            return PyErr_NoMemory();
+        }
+        in = nb;
+    }
+    PyObject *list = closed ? vspy_closed("Collection") : rc ? vspy_raise(rc, 0) : PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *d = Py_BuildValue("{s:s,s:s,s:O,s:O,s:K,s:K,s:n}", "field", in[i].field, "type",
+                                    vs_payload_type_name(in[i].type), "ready", in[i].ready ? Py_True : Py_False,
+                                    "automatic", in[i].automatic ? Py_True : Py_False, "documents",
+                                    (unsigned long long)in[i].documents, "values", (unsigned long long)in[i].values,
+                                    "memory_bytes", (Py_ssize_t)in[i].memory_bytes);
+        if (!d) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+    }
+    PyMem_Free(in);
+    return list;
+}
+
 static PyObject *c_repr(CollObject *s)
 {
     return PyUnicode_FromFormat("<vecscale.Collection dim=%u factory='%s' metric='%s' model='%s'%s>", s->dim,
@@ -896,9 +1020,12 @@ static PyMethodDef c_methods[] = {
      "int ids they are the ids themselves, a string id has one from 2^62 up; keys(I) turns them\n"
      "into the ids as given. A text query with no word the model knows gets an empty row (ids -1)\n"
      "and a NoKnownWordWarning. filter: ids (array/set/list; str ids allowed), a callable\n"
-     "internal id -> bool, or a dict of metadata equalities ({\"pos\": \"verb\"}) checked against\n"
-     "each candidate's stored metadata JSON (a per-candidate check during the search, not an\n"
-     "index: selective filters on large collections cost a JSON parse per candidate)."},
+     "internal id -> bool, or a metadata filter dict, the server's \"filter\" (answered from\n"
+     "payload indexes): {\"pos\": \"verb\"} (equality), {\"n\": {\"gte\": 2, \"lt\": 5}},\n"
+     "{\"pos\": {\"in\": [\"noun\", \"verb\"]}}, {\"tag\": {\"exists\": True}}, {\"and\": [...]},\n"
+     "{\"or\": [...]}, {\"not\": {...}}; an array field matches when any element does; numbers\n"
+     "compare as numbers, never equal to strings. A bad filter, an unknown field or a type\n"
+     "mismatch raises InvalidArgumentError naming the field."},
     {"query", (PyCFunction)(void (*)(void))c_query, METH_VARARGS | METH_KEYWORDS,
      "query(q, k=10, filter=None, *, nprobe=None, ef=None)\n--\n\n"
      "One text or vector; returns a list of {id, score, text, metadata} dicts, best first\n"
@@ -919,6 +1046,16 @@ static PyMethodDef c_methods[] = {
      "returns them: a 2-d array gives a list of lists, a 1-d one a list, a scalar one id. -1\n"
      "padding and documents removed since the search give None.\n"
      "    D, I = c.search(\"cat\", 5); c.keys(I)  ->  [[\"doc-3\", 17, ...]]"},
+    {"count", (PyCFunction)(void (*)(void))c_count, METH_VARARGS | METH_KEYWORDS,
+     "count(filter=None, *, report=False)\n--\n\nHow many documents pass a metadata filter dict (the\n"
+     "grammar of search()'s filter), through the same paths as a search; None or {}: len(c).\n"
+     "report=True returns (n, report): {indexed, exact, post_filter, cached, allowed, unindexed},\n"
+     "whether payload indexes answered and, if not, which fields lacked a ready one."},
+    {"create_payload_index", (PyCFunction)(void (*)(void))c_create_payload_index, METH_VARARGS | METH_KEYWORDS,
+     "create_payload_index(field, type)\n--\n\nIndexes a top-level metadata field for filters: type\n"
+     "\"keyword\" (strings), \"integer\", \"float\" or \"bool\". Built before it returns, logged\n"
+     "(durable) and kept current by adds and deletes. Filters also create indexes automatically\n"
+     "(on one background thread) for fields that lack one; meanwhile they check each document."},
     {"snapshot", (PyCFunction)c_snapshot, METH_NOARGS,
      "snapshot()\n--\n\nWrites index + documents as a new generation and starts an empty log."},
     {"close", (PyCFunction)c_close, METH_NOARGS,
@@ -934,6 +1071,9 @@ static PyGetSetDef c_getset[] = {
     {"model", (getter)get_model, NULL, "Recorded embedding model name or path, or None.", NULL},
     {"info", (getter)get_info, NULL, "Statistics: count, generation, log bytes and syncs, memory, ...", NULL},
     {"closed", (getter)get_closed, NULL, "Whether close() was called.", NULL},
+    {"payload_indexes", (getter)get_payload_indexes, NULL,
+     "The payload indexes metadata filters use: a list of {field, type, ready, automatic,\n"
+     "documents, values, memory_bytes}.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PySequenceMethods c_seq = {.sq_length = (lenfunc)c_len};

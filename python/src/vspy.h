@@ -73,9 +73,6 @@ typedef struct {
     const void *owner;       /* the object being searched (re-entrancy check) */
     volatile int failed;     /* the callable raised: later calls return 0 without calling it */
     PyObject *exc_type, *exc_value, *exc_tb; /* the first exception, re-raised after the call */
-    void *meta;              /* metadata matcher (collections), see vspy_meta_filter */
-    void *coll;              /* vs_collection for metadata filters */
-    const vs_filter *inner;  /* an id filter combined with the metadata one */
 } vspy_filter;
 /* Builds a filter from None, an id array/list/set, or a callable. Returns 0 or -1. */
 int vspy_filter_build(PyObject *obj, const void *owner, vspy_filter *out);
@@ -85,8 +82,6 @@ void vspy_filter_release(vspy_filter *f);
 /* Non-zero when the calling thread is running a filter callable of `owner`: calling owner's
  * methods from there could deadlock on its lock, so they raise instead. */
 int vspy_in_own_filter(const void *owner);
-/* A dict of metadata equalities for collections, evaluated with cJSON per candidate. */
-int vspy_meta_filter_build(PyObject *dict, vs_collection *c, vspy_filter *out);
 
 /* ---- models (model.c), used by collections ---- */
 /* UTF-8 pointers into a list of str (kept alive by *keep); *out freed with PyMem_Free. */
