@@ -1,7 +1,7 @@
 /* vecscale.Collection: the on-disk collection `vecscale serve` serves (index + documents +
  * write-ahead log). The library makes every call safe concurrently; the object lock here only
  * keeps close() from freeing the collection under a call in flight. */
-#include "vspy.h"
+#include "collection.h"
 
 #include <limits.h>
 #include <math.h>
@@ -9,19 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct {
-    PyObject_HEAD
-    vs_collection *c;
-    vspy_lock lock;
-    int lock_ok;
-    uint32_t dim;
-    vs_metric metric;
-    char factory[64];
-    char model[256];
-    PyObject *model_obj; /* vecscale.Model opened on first text, or None */
-} CollObject;
-
-static int c_usable(CollObject *s)
+int vspy_coll_usable(CollObject *s)
 {
     if (!s->lock_ok || !s->c) {
         vspy_closed("Collection");
@@ -248,7 +236,7 @@ static PyObject *c_add(CollObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"vectors", "texts", "metadata", "ids", NULL};
     PyObject *vo = Py_None, *to = Py_None, *mo = Py_None, *io = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$OOO:add", kwlist, &vo, &to, &mo, &io) || c_usable(s)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$OOO:add", kwlist, &vo, &to, &mo, &io) || vspy_coll_usable(s)) return NULL;
     PyObject *embedded = NULL, *tkeep = NULL, *mkeep = NULL, *ret = NULL;
     PyArrayObject *known = NULL;
     const char **texts = NULL, **meta = NULL, **keys = NULL;
@@ -392,16 +380,6 @@ static PyObject *internal_id_list(CollObject *s, PyObject *filt)
     return r;
 }
 
-/* A metadata filter dict as the library's filter JSON (include/vecscale.h, "Payload indexes and
- * metadata filters"): a new str, or NULL with an exception (TypeError: not JSON-serialisable). */
-static PyObject *filter_json(PyObject *dict)
-{
-    PyObject *json = PyImport_ImportModule("json");
-    PyObject *r = json ? PyObject_CallMethod(json, "dumps", "O", dict) : NULL;
-    Py_XDECREF(json);
-    return r;
-}
-
 /* Id filters (array/set/list, str ids looked up) and callables; dicts go as JSON instead. */
 static int build_filter(CollObject *s, PyObject *filt, vspy_filter *f)
 {
@@ -458,7 +436,7 @@ static PyObject *do_search(CollObject *s, PyObject *q, PyObject *ko, PyObject *n
     const char *fjson = NULL;
     if (filt && PyDict_Check(filt)) {
         /* An empty dict filters nothing, as the server's {"filter": {}} */
-        if (PyDict_GET_SIZE(filt) > 0 && (!(fjs = filter_json(filt)) || !(fjson = PyUnicode_AsUTF8(fjs)))) {
+        if (PyDict_GET_SIZE(filt) > 0 && (!(fjs = vspy_filter_json(filt)) || !(fjson = PyUnicode_AsUTF8(fjs)))) {
             Py_XDECREF(fjs);
             return NULL;
         }
@@ -520,7 +498,7 @@ static PyObject *c_search(CollObject *s, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"q", "k", "nprobe", "ef", "k_factor", "filter", NULL};
     PyObject *q, *ko, *nprobe = Py_None, *ef = Py_None, *kf = Py_None, *filt = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$OOOO:search", kwlist, &q, &ko, &nprobe, &ef, &kf, &filt) ||
-        c_usable(s))
+        vspy_coll_usable(s))
         return NULL;
     return do_search(s, q, ko, nprobe, ef, kf, filt);
 }
@@ -618,7 +596,7 @@ static PyObject *c_get(CollObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"id", NULL};
     PyObject *io;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:get", kwlist, &io) || c_usable(s)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:get", kwlist, &io) || vspy_coll_usable(s)) return NULL;
     if (!PyUnicode_Check(io) && (PyBool_Check(io) || !PyIndex_Check(io)))
         return vspy_raise_msg(VS_ERR_INVALID_ARG, "id must be an int or a str, not %s", Py_TYPE(io)->tp_name);
     vspy_idlist l;
@@ -658,7 +636,7 @@ static PyObject *c_query(CollObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"q", "k", "filter", "nprobe", "ef", NULL};
     PyObject *q, *ko = NULL, *filt = Py_None, *nprobe = Py_None, *ef = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO$OO:query", kwlist, &q, &ko, &filt, &nprobe, &ef) || c_usable(s))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO$OO:query", kwlist, &q, &ko, &filt, &nprobe, &ef) || vspy_coll_usable(s))
         return NULL;
     PyObject *ten = NULL;
     if (!ko) ko = ten = PyLong_FromLong(10);
@@ -703,7 +681,7 @@ static PyObject *c_delete(CollObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"ids", NULL};
     PyObject *io;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:delete", kwlist, &io) || c_usable(s)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:delete", kwlist, &io) || vspy_coll_usable(s)) return NULL;
     /* str ids are looked up first (an invalid one fails before anything is removed; absent
      * ones are ignored), then all go by internal id, so ints from search() work too. */
     vspy_idlist ids;
@@ -744,7 +722,7 @@ static PyObject *c_keys(CollObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"ids", NULL};
     PyObject *io;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:keys", kwlist, &io) || c_usable(s)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:keys", kwlist, &io) || vspy_coll_usable(s)) return NULL;
     PyArrayObject *a = (PyArrayObject *)PyArray_FROM_O(io);
     if (!a) return NULL;
     char kind = PyArray_DESCR(a)->kind;
@@ -780,76 +758,10 @@ static PyObject *c_keys(CollObject *s, PyObject *args, PyObject *kw)
     return r;
 }
 
-/* The filter report as a dict (which path answered). */
-static PyObject *report_dict(const vs_filter_report *r)
-{
-    return Py_BuildValue("{s:O,s:O,s:O,s:O,s:K,s:s}", "indexed", r->indexed ? Py_True : Py_False, "exact",
-                         r->exact ? Py_True : Py_False, "post_filter", r->post_filter ? Py_True : Py_False, "cached",
-                         r->cached ? Py_True : Py_False, "allowed", (unsigned long long)r->allowed, "unindexed",
-                         r->unindexed);
-}
-
-static PyObject *c_count(CollObject *s, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"filter", "report", NULL};
-    PyObject *filt = Py_None;
-    int want_report = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O$p:count", kwlist, &filt, &want_report) || c_usable(s))
-        return NULL;
-    if (filt != Py_None && !PyDict_Check(filt))
-        return vspy_raise_msg(VS_ERR_INVALID_ARG, "count() takes a metadata filter dict (or None)");
-    PyObject *fjs = filt != Py_None && PyDict_GET_SIZE(filt) > 0 ? filter_json(filt) : NULL;
-    const char *fjson = fjs ? PyUnicode_AsUTF8(fjs) : NULL;
-    if (PyErr_Occurred()) {
-        Py_XDECREF(fjs);
-        return NULL;
-    }
-    uint64_t n = 0;
-    vs_filter_report rep;
-    memset(&rep, 0, sizeof rep);
-    int rc = 0, closed = 0;
-    Py_BEGIN_ALLOW_THREADS
-    vspy_rdlock(&s->lock);
-    if (!s->c) closed = 1;
-    else if (fjson) rc = vs_collection_count_where(s->c, fjson, &n, &rep);
-    else n = vs_collection_size(s->c);
-    vspy_unlock(&s->lock);
-    Py_END_ALLOW_THREADS
-    Py_XDECREF(fjs);
-    if (closed) return vspy_closed("Collection");
-    if (rc) return vspy_raise(rc, 0);
-    if (!want_report) return PyLong_FromUnsignedLongLong(n);
-    return Py_BuildValue("(KN)", (unsigned long long)n, report_dict(&rep));
-}
-
-static const char *const payload_types[] = {NULL, "keyword", "integer", "float", "bool"};
-
-static PyObject *c_create_payload_index(CollObject *s, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"field", "type", NULL};
-    const char *field, *type;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss:create_payload_index", kwlist, &field, &type) || c_usable(s))
-        return NULL;
-    vs_payload_type t = 0;
-    for (int i = VS_PAYLOAD_KEYWORD; i <= VS_PAYLOAD_BOOL; i++)
-        if (!strcmp(type, payload_types[i])) t = (vs_payload_type)i;
-    if (!t) return vspy_raise_msg(VS_ERR_INVALID_ARG, "type must be \"keyword\", \"integer\", \"float\" or \"bool\"");
-    int rc = 0, closed = 0;
-    Py_BEGIN_ALLOW_THREADS
-    vspy_rdlock(&s->lock);
-    if (!s->c) closed = 1;
-    else rc = vs_collection_create_payload_index(s->c, field, t);
-    vspy_unlock(&s->lock);
-    Py_END_ALLOW_THREADS
-    if (closed) return vspy_closed("Collection");
-    if (rc) return vspy_raise(rc, 0);
-    Py_RETURN_NONE;
-}
-
 static PyObject *c_snapshot(CollObject *s, PyObject *noargs)
 {
     (void)noargs;
-    if (c_usable(s)) return NULL;
+    if (vspy_coll_usable(s)) return NULL;
     int rc = 0, closed = 0;
     Py_BEGIN_ALLOW_THREADS
     vspy_rdlock(&s->lock);
@@ -882,7 +794,7 @@ static PyObject *c_close(CollObject *s, PyObject *noargs)
 static PyObject *c_enter(CollObject *s, PyObject *noargs)
 {
     (void)noargs;
-    if (c_usable(s)) return NULL;
+    if (vspy_coll_usable(s)) return NULL;
     Py_INCREF(s);
     return (PyObject *)s;
 }
@@ -898,7 +810,7 @@ static PyObject *c_exit(CollObject *s, PyObject *args)
 
 static Py_ssize_t c_len(CollObject *s)
 {
-    if (c_usable(s)) return -1;
+    if (vspy_coll_usable(s)) return -1;
     size_t n = 0;
     int closed = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -914,17 +826,17 @@ static Py_ssize_t c_len(CollObject *s)
     return (Py_ssize_t)n;
 }
 
-static PyObject *get_dim(CollObject *s, void *c) { (void)c; return c_usable(s) ? NULL : PyLong_FromUnsignedLong(s->dim); }
+static PyObject *get_dim(CollObject *s, void *c) { (void)c; return vspy_coll_usable(s) ? NULL : PyLong_FromUnsignedLong(s->dim); }
 static PyObject *get_metric(CollObject *s, void *c)
 {
     (void)c;
-    return c_usable(s) ? NULL : PyUnicode_FromString(vs_metric_name(s->metric));
+    return vspy_coll_usable(s) ? NULL : PyUnicode_FromString(vs_metric_name(s->metric));
 }
-static PyObject *get_factory(CollObject *s, void *c) { (void)c; return c_usable(s) ? NULL : PyUnicode_FromString(s->factory); }
+static PyObject *get_factory(CollObject *s, void *c) { (void)c; return vspy_coll_usable(s) ? NULL : PyUnicode_FromString(s->factory); }
 static PyObject *get_model(CollObject *s, void *c)
 {
     (void)c;
-    if (c_usable(s)) return NULL;
+    if (vspy_coll_usable(s)) return NULL;
     if (!s->model[0]) Py_RETURN_NONE;
     return PyUnicode_FromString(s->model);
 }
@@ -933,7 +845,7 @@ static PyObject *get_closed(CollObject *s, void *c) { (void)c; return PyBool_Fro
 static PyObject *get_info(CollObject *s, void *c)
 {
     (void)c;
-    if (c_usable(s)) return NULL;
+    if (vspy_coll_usable(s)) return NULL;
     vs_collection_info in;
     int rc = 0, closed = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -949,43 +861,6 @@ static PyObject *get_info(CollObject *s, void *c)
                          in.trained ? Py_True : Py_False, "generation", (unsigned long long)in.generation,
                          "log_bytes", (unsigned long long)in.log_bytes, "log_syncs", (unsigned long long)in.log_syncs,
                          "memory_bytes", (Py_ssize_t)in.memory_bytes, "factory", in.factory, "model", in.model);
-}
-
-static PyObject *get_payload_indexes(CollObject *s, void *c)
-{
-    (void)c;
-    if (c_usable(s)) return NULL;
-    size_t n = 0, cap = 0;
-    vs_payload_index_info *in = NULL;
-    int rc = 0, closed = 0;
-    for (;;) { /* size, then fetch; an index added in between only means one more round */
-        Py_BEGIN_ALLOW_THREADS
-        vspy_rdlock(&s->lock);
-        if (!s->c) closed = 1;
-        else rc = vs_collection_payload_indexes(s->c, in, cap, &n);
-        vspy_unlock(&s->lock);
-        Py_END_ALLOW_THREADS
-        if (closed || rc || n <= cap) break;
-        cap = n;
-        vs_payload_index_info *nb = PyMem_Realloc(in, cap * sizeof *in);
-        if (!nb) {
-            PyMem_Free(in);
-            return PyErr_NoMemory();
-        }
-        in = nb;
-    }
-    PyObject *list = closed ? vspy_closed("Collection") : rc ? vspy_raise(rc, 0) : PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; list && i < n; i++) {
-        PyObject *d = Py_BuildValue("{s:s,s:s,s:O,s:O,s:K,s:K,s:n}", "field", in[i].field, "type",
-                                    vs_payload_type_name(in[i].type), "ready", in[i].ready ? Py_True : Py_False,
-                                    "automatic", in[i].automatic ? Py_True : Py_False, "documents",
-                                    (unsigned long long)in[i].documents, "values", (unsigned long long)in[i].values,
-                                    "memory_bytes", (Py_ssize_t)in[i].memory_bytes);
-        if (!d) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, (Py_ssize_t)i, d);
-    }
-    PyMem_Free(in);
-    return list;
 }
 
 static PyObject *c_repr(CollObject *s)
@@ -1046,12 +921,12 @@ static PyMethodDef c_methods[] = {
      "returns them: a 2-d array gives a list of lists, a 1-d one a list, a scalar one id. -1\n"
      "padding and documents removed since the search give None.\n"
      "    D, I = c.search(\"cat\", 5); c.keys(I)  ->  [[\"doc-3\", 17, ...]]"},
-    {"count", (PyCFunction)(void (*)(void))c_count, METH_VARARGS | METH_KEYWORDS,
+    {"count", (PyCFunction)(void (*)(void))vspy_coll_count, METH_VARARGS | METH_KEYWORDS,
      "count(filter=None, *, report=False)\n--\n\nHow many documents pass a metadata filter dict (the\n"
      "grammar of search()'s filter), through the same paths as a search; None or {}: len(c).\n"
      "report=True returns (n, report): {indexed, exact, post_filter, cached, allowed, unindexed},\n"
      "whether payload indexes answered and, if not, which fields lacked a ready one."},
-    {"create_payload_index", (PyCFunction)(void (*)(void))c_create_payload_index, METH_VARARGS | METH_KEYWORDS,
+    {"create_payload_index", (PyCFunction)(void (*)(void))vspy_coll_create_payload_index, METH_VARARGS | METH_KEYWORDS,
      "create_payload_index(field, type)\n--\n\nIndexes a top-level metadata field for filters: type\n"
      "\"keyword\" (strings), \"integer\", \"float\" or \"bool\". Built before it returns, logged\n"
      "(durable) and kept current by adds and deletes. Filters also create indexes automatically\n"
@@ -1071,7 +946,7 @@ static PyGetSetDef c_getset[] = {
     {"model", (getter)get_model, NULL, "Recorded embedding model name or path, or None.", NULL},
     {"info", (getter)get_info, NULL, "Statistics: count, generation, log bytes and syncs, memory, ...", NULL},
     {"closed", (getter)get_closed, NULL, "Whether close() was called.", NULL},
-    {"payload_indexes", (getter)get_payload_indexes, NULL,
+    {"payload_indexes", (getter)vspy_coll_payload_indexes, NULL,
      "The payload indexes metadata filters use: a list of {field, type, ready, automatic,\n"
      "documents, values, memory_bytes}.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
