@@ -12,7 +12,7 @@ set -eu
 PMIN="${S3_CEPH_PORT_MIN:-$((S3_MON_PORT + 1))}"
 PMAX="${S3_CEPH_PORT_MAX:-$((PMIN + 99))}"
 D=/var/lib/vecscale-s3
-log() { echo "s3-start: $*" >&2; }
+log() { echo "s3-start: [${SECONDS} s] $*" >&2; }
 
 conf="$D/ceph.conf"
 mkdir -p "$D/mon" "$D/osd" "$D/rgw" "$D/log" "$D/run"
@@ -63,6 +63,11 @@ bluestore fsck on mkfs = false
 osd memory target = ${S3_OSD_MEMORY:-939524096}
 osd max object size = 134217728
 osd heartbeat grace = 60
+# Placed in the CRUSH map once, at creation (below), not by the OSD at each start: its start-up
+# commands could reach the monitor before the OSD knew the cluster's fsid ("wrong fsid", EPERM,
+# the OSD exits; about one first start in five here).
+osd crush update on start = false
+osd class update on start = false
 [client]
 rgw frontends = beast endpoint=127.0.0.1:$S3_PORT
 rgw data = $D/rgw
@@ -72,10 +77,14 @@ rgw thread pool size = 32
 CONF
 export CEPH_CONF="$conf"
 
-wait_for() { # seconds what command...
-    local deadline=$((SECONDS + $1)) what="$2"; shift 2
+wait_for() { # seconds pid what command...: until command succeeds, while the daemon pid lives
+    local deadline=$((SECONDS + $1)) pid=$2 what="$3"; shift 3
     until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || { log "timed out waiting for $what"; tail -n 20 "$D"/log/*.log >&2 || true; return 1; }
+        if [ $SECONDS -ge $deadline ] || ! kill -0 "$pid" 2>/dev/null; then
+            log "gave up waiting for $what ($(kill -0 "$pid" 2>/dev/null && echo "timed out" || echo "its daemon exited"))"
+            tail -n 20 "$D"/log/*.log >&2 || true
+            return 1
+        fi
         sleep 0.2
     done
 }
@@ -92,7 +101,7 @@ if [ ! -f "$D/mon/done" ]; then
     touch "$D/mon/done"
 fi
 ceph-mon -i a -f & pids+=($!)
-wait_for 60 "the monitor on port $S3_MON_PORT" ceph --connect-timeout 2 mon stat
+wait_for 60 $! "the monitor on port $S3_MON_PORT" ceph --connect-timeout 2 mon stat
 
 if [ ! -s "$D/osd/whoami" ] || [ ! -f "$D/osd/ready" ]; then
     log "creating the OSD (BlueStore in $D/bluestore.img, sparse)"
@@ -102,14 +111,15 @@ if [ ! -s "$D/osd/whoami" ] || [ ! -f "$D/osd/ready" ]; then
     id=$(ceph osd new "$uuid")
     ceph-osd -i "$id" --mkfs --osd-uuid "$uuid" >"$D/log/mkfs-osd.out" 2>&1 \
         || { cat "$D/log/mkfs-osd.out" >&2; exit 1; }
+    ceph osd crush add "osd.$id" 1.0 root=default host=vecscale-s3 >/dev/null
     touch "$D/osd/ready"
 fi
 id=$(cat "$D/osd/whoami")
 ceph-osd -i "$id" -f & pids+=($!)
-wait_for 120 "osd.$id to come up" sh -c "ceph osd dump | grep -q '^osd.$id up'"
+wait_for 120 $! "osd.$id to come up" sh -c "ceph osd dump | grep -q '^osd.$id up'"
 
 radosgw -n client.rgw -f & pids+=($!)
-wait_for 120 "radosgw on port $S3_PORT" curl -sf -o /dev/null "http://127.0.0.1:$S3_PORT/"
+wait_for 120 $! "radosgw on port $S3_PORT" curl -sf -o /dev/null "http://127.0.0.1:$S3_PORT/"
 
 if ! radosgw-admin -n client.rgw user info --uid=vecscale >/dev/null 2>&1; then
     log "creating the S3 user"
