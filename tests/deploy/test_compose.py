@@ -27,6 +27,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,7 +39,7 @@ failures = []
 
 
 def log(msg):
-    print("[%6.1f s] %s" % (time.monotonic() - T0, msg), flush=True)
+    print("[%6.1f s] %-7s %s" % (time.monotonic() - T0, threading.current_thread().name, msg), flush=True)
 
 
 def check(cond, what, detail=""):
@@ -434,8 +435,22 @@ def main():
         for k, port in zip(["SERVER_PORT", "SINGLE_S3_PORT", "SINGLE_S3_MON_PORT"], singles[9:]):
             sg[k] = str(port)
         sg["SINGLE_S3_CEPH_PORT_MIN"], sg["SINGLE_S3_CEPH_PORT_MAX"] = str(ranges[1]), str(ranges[1] + 19)
-        test_cluster(cl)
-        test_single(sg)
+        # The two deployments are independent (own projects, ports, volumes): run side by side.
+        errors = []
+
+        def guarded(fn, env):
+            try:
+                fn(env)
+            except Exception as e:  # reported below, after both have finished and cleaned up
+                errors.append("%s: %s" % (threading.current_thread().name, e))
+        threads = [threading.Thread(target=guarded, args=(test_cluster, cl), name="cluster"),
+                   threading.Thread(target=guarded, args=(test_single, sg), name="single")]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if errors:
+            raise AssertionError("; ".join(errors))
     finally:
         if started:
             r = run(os.path.join(SRC, "deploy", "dockerd.sh"), "stop", check_rc=False)
