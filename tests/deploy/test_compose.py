@@ -2,7 +2,7 @@
 """The deployment of deploy/, run for real in Docker (issue 20): builds the images
 (deploy/build-images.sh from the release build), then
 
- cluster (deploy/docker-compose.yml): up, every container healthy with a restart policy on the
+ cluster (deploy/vecscale-cluster/docker-compose.yml): up, every container healthy with a restart policy on the
    host network; documents embedded by the image's `vecscale embed` and added through the router
    (POST /vectors with ids and texts); text and vector searches through the router; /stats and
    /save (a publish to S3) on the nodes, which answer them for their shard; one node container
@@ -10,7 +10,7 @@
    go on; the node started again holds every acknowledged document (its log, plus the adds the
    router queued for it); a node's and the router's process killed -9: Docker restarts them and
    nothing acknowledged is lost; down -v: no container, volume or listening port left.
- one server (deploy/docker-compose.single.yml): /index with a bare list of texts, /search,
+ one server (deploy/vecscale-single/docker-compose.yml): /index with a bare list of texts, /search,
    /stats, /save (published to S3); the process killed -9 and restarted by Docker with every
    document; the data volume deleted: the new server restores the saved snapshot from S3; down -v.
 
@@ -233,7 +233,7 @@ def kill9_process(proj, service):
 
 
 def test_cluster(env):
-    proj = Project("vsdeploytest%dc" % os.getpid(), "deploy/docker-compose.yml", env)
+    proj = Project("vsdeploytest%dc" % os.getpid(), "deploy/vecscale-cluster/docker-compose.yml", env)
     services = ["etcd", "s3", "n0", "n1", "n2", "n3", "router"]
     try:
         t = time.monotonic()
@@ -347,7 +347,7 @@ def verify_all(node, acked, when):
 
 
 def test_single(env):
-    proj = Project("vsdeploytest%ds" % os.getpid(), "deploy/docker-compose.single.yml", env)
+    proj = Project("vsdeploytest%ds" % os.getpid(), "deploy/vecscale-single/docker-compose.yml", env)
     try:
         t = time.monotonic()
         proj.compose("up", "-d")
