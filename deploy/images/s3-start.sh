@@ -107,7 +107,8 @@ if [ ! -s "$D/osd/whoami" ] || [ ! -f "$D/osd/ready" ]; then
     log "creating the OSD (BlueStore in $D/bluestore.img, sparse)"
     rm -rf "$D/osd" "$D/bluestore.img"; mkdir -p "$D/osd"
     uuid=$(cat /proc/sys/kernel/random/uuid)
-    # An OSD id the monitor handed out for a creation that did not finish is taken again.
+    # A creation that did not finish leaves its id behind (down, outside CRUSH, holding no
+    # data); this one takes the next id.
     id=$(ceph osd new "$uuid")
     ceph-osd -i "$id" --mkfs --osd-uuid "$uuid" >"$D/log/mkfs-osd.out" 2>&1 \
         || { cat "$D/log/mkfs-osd.out" >&2; exit 1; }

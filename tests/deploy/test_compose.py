@@ -12,7 +12,8 @@
    nothing acknowledged is lost; down -v: no container, volume or listening port left.
  one server (deploy/vecscale-single/docker-compose.yml): /index with a bare list of texts, /search,
    /stats, /save (published to S3); the process killed -9 and restarted by Docker with every
-   document; the data volume deleted: the new server restores the saved snapshot from S3; down -v.
+   document; the S3 store killed -9 and restarted on its volume; the server's data volume
+   deleted: the new server restores the saved snapshot from S3; down -v.
 
 It starts dockerd itself when none answers (and stops it at the end) and fails with the reason
 when it cannot. Runs under its own compose project names and free ports, so a deployment
@@ -381,6 +382,11 @@ def test_single(env):
         proj.wait_healthy(["server"], 60)
         missing = [i for i, t in ids.items() if http("GET", "%s/documents/%d" % (S, i))[1].get("text") != t]
         check(not missing, "server killed -9 and restarted by Docker: all 60 acknowledged documents there", repr(missing[:10]))
+
+        # The S3 store crashes (its supervisor and, with it, every Ceph daemon killed): Docker
+        # restarts it on its volume, and the snapshot is still there (next step reads it).
+        kill9_process(proj, "single-s3")
+        proj.wait_healthy(["single-s3"], 120)
 
         # The data volume lost: a new server on an empty volume restores the last snapshot from S3.
         proj.compose("rm", "-s", "-f", "server")
