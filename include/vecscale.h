@@ -10,7 +10,10 @@
  *    caller are always caller-owned.
  *  - The library never starts a thread the caller did not ask for: calls run on the calling
  *    thread unless vs_search_params.n_threads > 1 asks for helpers, which are joined before the
- *    call returns.
+ *    call returns. One exception, owned by a collection and opted out of with
+ *    vs_collection_options.no_auto_index / vs_collection_set_auto_index: the thread that builds
+ *    an automatic payload index (see "Payload indexes and metadata filters"), joined by
+ *    vs_collection_close.
  *  - Thread-safety: concurrent read calls (search, range_search, save, getters) on one index
  *    are safe; a mutating call (add, remove, train) must not overlap any other call on the
  *    same index.
@@ -229,6 +232,10 @@ VS_API const char *vs_index_factory(const vs_index *index);
 VS_API size_t vs_index_memory_bytes(const vs_index *index);
 /** Bytes of encoded data per vector (4 * dim for Flat), without IDs. */
 VS_API size_t vs_index_code_size(const vs_index *index);
+/** The first ID the next vs_index_add with ids == NULL would assign (one after the largest ID
+ *  ever added, removed ones included; saved with the index). Lets a binding report the IDs
+ *  of an automatic add; read it under the same exclusion as vs_index_add. */
+VS_API int64_t vs_index_next_id(const vs_index *index);
 /** @} */
 
 struct vs_matrix; /* defined in the vecio group below */
@@ -508,6 +515,11 @@ typedef struct vs_sharded_index vs_sharded_index;
 /** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
  *  stable across versions and machines. */
 VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
+/** The shard that owns a document id given as text (vecscale.h, "Document ids"): a canonical
+ *  integer ("17") goes where the integer goes; a string id by its XXH3-64 (shifted right by
+ *  one) through vs_shard_of. The cluster router routes string ids of POST /vectors by it.
+ *  An invalid key gives shard 0 (check it with vs_collection_key_check first). */
+VS_API uint32_t vs_shard_of_key(const char *key, uint32_t n_shards);
 
 /** Creates n_shards (1..4096) empty indexes made from opts. *out owned by the caller. */
 VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out);
@@ -582,6 +594,13 @@ VS_API int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n
  *  result and a warning. known may be NULL (then this is vs_model_embed). */
 VS_API int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out,
                                 uint32_t *known);
+/** Splits one text into the tokens the model embeds (same checks as vs_model_embed): for BERT
+ *  models the WordPiece ids [CLS] ... [SEP], cut to the model's max_seq_length; for GloVe models
+ *  the vocabulary row of each word, -1 for a word the model does not know. ids is caller-owned
+ *  with room for cap entries (may be NULL when cap is 0); at most cap are written and
+ *  *n_tokens receives how many there are, so a call with cap 0 sizes the buffer. Safe
+ *  concurrently with other calls on the model. */
+VS_API int vs_model_tokenize(const vs_model *m, const char *text, int32_t *ids, size_t cap, size_t *n_tokens);
 /** The model's name ("glove-100", or the directory's last component); owned by the model. */
 VS_API const char *vs_model_name(const vs_model *m);
 /** Whether output vectors have unit length (1 for both built-in kinds with their defaults). */
@@ -633,6 +652,9 @@ typedef struct {
     uint32_t train_min;      /**< IVF: vectors needed before training (0 = 39 * nlist) */
     uint32_t n_threads;      /**< threads an add or a training may use (0 or 1 = caller only) */
     uint64_t snapshot_log_bytes; /**< log size that triggers an automatic snapshot (0 = 64 MiB) */
+    const struct vs_payload_index_spec *payload_indexes; /**< indexes to create (see below); may be NULL */
+    size_t n_payload_indexes;
+    int no_auto_index;       /**< 1 = never build a payload index on a filter's behalf (no thread) */
 } vs_collection_options;
 
 /** Creates a collection in `dir` (created if missing; must not already hold one). On success
@@ -644,7 +666,8 @@ VS_API int vs_collection_open(const char *dir, vs_collection **out);
 /** Flushes the log and frees everything. NULL is ok. Returns the flush result. */
 VS_API int vs_collection_close(vs_collection *c);
 
-/** Adds n documents: vectors (n x dim), ids (NULL = automatic, after the largest ever used),
+/** Adds n documents: vectors (n x dim), ids (NULL = automatic, after the largest ever used;
+ *  given ids must be below VS_KEYED_ID_MIN, see "Document ids" below),
  *  texts and metadata (each NULL or n entries, entries may be NULL; metadata is stored as
  *  given). All or nothing: a NaN, a wrong-size input or an ID already present fails the whole
  *  call (VS_ERR_INVALID_ARG / VS_ERR_DUPLICATE_ID) and changes nothing. assigned_ids (may be
@@ -676,7 +699,7 @@ typedef struct {
     uint64_t generation;     /**< snapshot generation */
     uint64_t log_bytes;      /**< current log size */
     uint64_t log_syncs;      /**< fdatasync calls on the log since open */
-    size_t memory_bytes;     /**< heap bytes of index and documents (measured, not estimated) */
+    size_t memory_bytes;     /**< heap bytes of index, documents and payload indexes (measured) */
     char factory[64];        /**< configured index factory string */
     char model[256];         /**< model name or path, or "" */
 } vs_collection_info;
@@ -691,12 +714,165 @@ VS_API uint32_t vs_collection_dim(const vs_collection *c);
 
 /** @addtogroup collection
  * @{ */
+/** @name Document ids
+ * One rule for every way a collection takes ids (vs_collection_add_keyed, the server's
+ * "id"/"ids" and /documents/{id}, `vecscale build --input`):
+ *  - An id is a non-negative integer below VS_KEYED_ID_MIN (2^62; JSON numbers, which are
+ *    doubles, only up to 2^53-1: send larger integers as strings) or a string ("key") of 1 to
+ *    VS_KEY_MAX_BYTES (256) bytes of valid UTF-8 without NUL.
+ *  - A string that is the canonical decimal form of such an integer (digits only, no sign, no
+ *    leading zero, e.g. "17") IS that integer: "17" and 17 name the same document, reported
+ *    as the number 17. Clients that stringify ids (JavaScript, shells, CSV) and paths like
+ *    /documents/17 then mean what the seed's integer ids meant; "017", "+17" or "17.0" are
+ *    other string ids.
+ *  - Any other string is mapped to an internal int64 id, assigned from VS_KEYED_ID_MIN up and
+ *    never reused. The mapping is in the log (record ADD_KEYED) and the snapshot (section
+ *    KEYS), so it survives restarts and crashes like the documents; ids are unique across both
+ *    kinds. Searches return internal ids; vs_collection_key_of turns one back into the id as
+ *    the client gave it.
+ * @{ */
+#define VS_KEY_MAX_BYTES 256
+#define VS_KEYED_ID_MIN ((int64_t)1 << 62)
+/** Checks one id given as text against the rule above: VS_OK and *int_id = the integer it
+ *  names, or -1 for a string id; VS_ERR_INVALID_ARG (vs_last_error says why) if it is empty,
+ *  longer than VS_KEY_MAX_BYTES or not valid UTF-8. int_id may be NULL. */
+VS_API int vs_collection_key_check(const char *key, int64_t *int_id);
+/** vs_collection_add with ids given as text: keys is NULL (all automatic) or n entries, each
+ *  NULL (automatic integer id, after the largest integer id used so far and in this batch)
+ *  or an id under the rule above, so one batch may mix integers ("17") and strings. All or
+ *  nothing: an invalid key (VS_ERR_INVALID_ARG) or a key already present or repeated in the
+ *  batch (VS_ERR_DUPLICATE_ID) changes nothing. assigned_ids (may be NULL, else n entries)
+ *  receives the internal ids. Durable on return. The keys are copied. */
+VS_API int vs_collection_add_keyed(vs_collection *c, size_t n, const float *vectors, const char *const *keys,
+                                   const char *const *texts, const char *const *metadata, int64_t *assigned_ids);
+/** The internal id of the document named `key` (a string id or a canonical integer):
+ *  VS_ERR_NOT_FOUND if there is no such document, VS_ERR_INVALID_ARG for a key the rule
+ *  refuses. */
+VS_API int vs_collection_lookup_key(vs_collection *c, const char *key, int64_t *id);
+/** Writes the id of document `id` as the client gave it into buf (cap bytes, NUL-terminated;
+ *  VS_KEY_MAX_BYTES + 1 always suffices): its string id, or the integer in decimal.
+ *  *is_string (may be NULL) says which. VS_ERR_NOT_FOUND if no document has this id,
+ *  VS_ERR_INVALID_ARG if cap is too small. */
+VS_API int vs_collection_key_of(vs_collection *c, int64_t id, char *buf, size_t cap, int *is_string);
+/** vs_collection_remove by ids given as text; ids not present are ignored, an invalid key fails
+ *  the call (VS_ERR_INVALID_ARG) before anything is removed. Durable on return. */
+VS_API int vs_collection_remove_keys(vs_collection *c, size_t n, const char *const *keys, size_t *n_removed);
+/** @} */
+
 /** Creates a collection in `dir` (as vs_collection_create) whose index is `index`: trained and
  *  empty, with opts->dim and opts->metric (opts->factory is ignored: the index's own is
  *  recorded). Used by the distributed build so every shard shares one trained quantizer. On
  *  success the collection owns `index`; on failure the caller keeps it. */
 VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_options *opts, vs_index *index,
                                            vs_collection **out);
+/** @} */
+
+/** @defgroup payload Payload indexes and metadata filters
+ * A collection filters searches by the metadata JSON of its documents. A filter is JSON:
+ *
+ *   filter  := { clause, ... }                      every clause must hold (an empty object: all)
+ *   clause  := "and": [filter, ...]                 all hold ([] = all documents)
+ *            | "or":  [filter, ...]                 at least one holds ([] = none)
+ *            | "not": filter                        does not hold
+ *            | "<field>": scalar                    the field equals the scalar
+ *            | "<field>": { op: arg, ... }          every operator holds
+ *   op      := "eq": scalar | "in": [scalar, ...] | "gt" | "gte" | "lt" | "lte": number
+ *            | "exists": true | false
+ *   scalar  := string | number | true | false
+ *
+ * Fields are top-level keys of the metadata object ("and", "or" and "not" cannot be used as
+ * field names in a filter). A field whose value is an array matches when any element does.
+ * Numbers compare as numbers (1 equals 1.0); a string never equals a number. `exists` means
+ * present with a non-null value; a document without metadata has no fields. null is not a
+ * scalar (use exists). Errors (VS_ERR_INVALID_ARG, naming the field): malformed JSON or
+ * grammar, an operator not listed, a field no document holds and no index declares
+ * ("unknown field"), and a type mismatch: a comparison whose value type the field never
+ * holds (a string against a field of numbers, a range on a field without numbers).
+ *
+ * A payload index answers clauses on one field from bitmaps of document IDs (CRoaring):
+ * keyword (string equality / in), integer and float (equality, in, ranges; both hold the
+ * values as doubles, exact for integers up to 2^53), bool. Every index also answers exists.
+ * Indexes are declared with the collection (vs_collection_options.payload_indexes), added
+ * later (vs_collection_create_payload_index), or created automatically: the first filter
+ * naming a field without an index starts building one of the type the field's values
+ * suggest (strings: keyword, integers: integer, numbers: float, booleans: bool; none for
+ * mixed types). Adds and removes keep every index current; snapshots write them (file
+ * "payload-<generation>.vsp") and vs_collection_open replays the log over them.
+ *
+ * Threads: an automatic build runs on ONE background thread owned by the collection. It is
+ * started only when a filter names a field without an index and exits when no build is
+ * left; vs_collection_close stops and joins it. Set vs_collection_options.no_auto_index at
+ * create, or call vs_collection_set_auto_index(c, 0) after vs_collection_open (which turns it
+ * on: the setting is not stored), and the library starts no thread. While an index
+ * builds (about 1 µs per document, in chunks that hold writers back for a few ms each),
+ * filters on that field take the per-document path.
+ *
+ * Searches compile a filter once per call into a set of IDs. By the set's size against the
+ * index (HNSW: |set|^2 < ef * 2M * n, as hnsw_search.c decides between walk and scan): a small
+ * set is answered by an exact scan of its vectors; on HNSW a set of at least 20% of the
+ * documents by an unfiltered search for 3k / selectivity candidates filtered afterwards;
+ * otherwise by the index scan testing each candidate with one bit test (vs_filter BITSET).
+ * The collection caches the last 4 compiled filters (keyed by the filter text, dropped by any
+ * write), with the bitset and the gathered vectors of an exactly scanned set, so a repeated
+ * filter costs no compilation. When a field lacks a ready index (or the collection holds an
+ * integer id of 2^31 or more: CRoaring's C bitmaps are 32-bit, keyed by integer ids below
+ * 2^31 and by string ids' internal ids) the filter is evaluated per candidate document
+ * (parsing its metadata: slower); vs_filter_report says which path ran.
+ * @{ */
+typedef enum { VS_PAYLOAD_KEYWORD = 1, VS_PAYLOAD_INTEGER = 2, VS_PAYLOAD_FLOAT = 3, VS_PAYLOAD_BOOL = 4 } vs_payload_type;
+#define VS_PAYLOAD_FIELD_MAX 128 /**< field names are 1..127 bytes */
+
+typedef struct vs_payload_index_spec {
+    const char *field;
+    vs_payload_type type;
+} vs_payload_index_spec;
+
+/** What a filtered search did. */
+typedef struct {
+    int indexed;            /**< 1 = answered from payload indexes (and the allowed set below) */
+    int exact;              /**< 1 = the allowed set was small: exact scan of its vectors */
+    int post_filter;        /**< 1 = the set was large: unfiltered graph search for about
+                                 3k / selectivity candidates, kept if in the set (a query that
+                                 keeps fewer than k is answered by an exact scan of the set) */
+    int cached;             /**< 1 = the compiled filter came from the collection's cache */
+    uint64_t allowed;       /**< documents passing the filter (indexed path only; else 0) */
+    char unindexed[256];    /**< per-document path: the fields without a ready index, comma
+                                 separated, or the reason ("document ids above 2^32") */
+} vs_filter_report;
+
+/** k-NN search restricted to documents whose metadata passes filter_json (grammar above;
+ *  NULL or "" = no filter, same as vs_collection_search). params->filter must be NULL (one
+ *  filter per call). report (may be NULL, caller-owned) says whether the indexed path ran.
+ *  Rows are padded with id -1 when fewer than k documents pass. Errors: VS_ERR_INVALID_ARG
+ *  for a bad filter (message names the field and why). A field that has no index yet may
+ *  start an automatic build (see above). */
+VS_API int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
+                                      const vs_search_params *params, const char *filter_json, float *distances,
+                                      int64_t *ids, vs_filter_report *report);
+/** Counts the documents passing filter_json (through the same paths as a search). */
+VS_API int vs_collection_count_where(vs_collection *c, const char *filter_json, uint64_t *count,
+                                     vs_filter_report *report);
+/** Creates a payload index on `field` and builds it from the stored documents before
+ *  returning (on the calling thread). Durable like an add (logged). An index of the same type
+ *  is a no-op (an automatic one becomes declared); another type is VS_ERR_INVALID_ARG. */
+VS_API int vs_collection_create_payload_index(vs_collection *c, const char *field, vs_payload_type type);
+
+typedef struct {
+    char field[VS_PAYLOAD_FIELD_MAX];
+    vs_payload_type type;
+    int ready;               /**< 0 while being built */
+    int automatic;           /**< created on a filter's behalf */
+    uint64_t documents;      /**< documents with a non-null value */
+    uint64_t values;         /**< distinct keywords, bool values, or numeric entries */
+    size_t memory_bytes;
+} vs_payload_index_info;
+
+/** Copies up to cap index descriptions into out (caller-owned) and the total into *n. */
+VS_API int vs_collection_payload_indexes(vs_collection *c, vs_payload_index_info *out, size_t cap, size_t *n);
+/** Enables (1) or disables (0) automatic payload indexes for this open collection. */
+VS_API int vs_collection_set_auto_index(vs_collection *c, int enabled);
+/** Static name of a payload index type ("keyword", ...). */
+VS_API const char *vs_payload_type_name(vs_payload_type type);
 /** @} */
 
 #ifdef __cplusplus

@@ -23,9 +23,9 @@ static const char *HELP =
     "in .jsonl, or a JSON array in .json), embeds their text with the model (default glove-100),\n"
     "indexes the vectors with the cosine metric and stores text and the other fields beside them\n"
     "in the new collection DIR (which must not exist; `vecscale serve` serves it).\n"
-    "IDs: when every document has an integer \"id\" (0 <= id < 2^53) those are the IDs.\n"
-    "Otherwise (string ids, or none) documents are numbered from 0 in file order and their\n"
-    "\"id\" is kept among the stored fields. Duplicate ids are an error.\n"
+    "IDs: an integer \"id\" (0 <= id < 2^53) or a string \"id\" (1 to 256 bytes of UTF-8; \"17\"\n"
+    "is the integer 17) is the document's id, as in the server's API; documents without one\n"
+    "are numbered after the largest integer id (from 0). Duplicate ids are an error.\n"
     "SPEC is a factory string (default Flat; e.g. HNSW32, IVF100,Flat); --nlist N turns \"IVF\"\n"
     "into \"IVF<N>,Flat\". An IVF index is trained on all the documents.\n"
     "`vecscale search --index DIR --query TEXT` searches it with the same model.\n";
@@ -118,7 +118,7 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
             status = 1;
             break;
         }
-        rc = vs_collection_add(col, nb, v, d->ids + i, (const char *const *)d->text + i,
+        rc = vs_collection_add_keyed(col, nb, v, (const char *const *)d->keys + i, (const char *const *)d->text + i,
                                (const char *const *)d->metadata + i, NULL);
         if (rc) status = cli_fail(a->output, rc);
         cli_progress_update(&bar, i + nb);
@@ -213,9 +213,9 @@ int cmd_build_docs(int argc, char **argv)
     else sync_parent(out);
     double total = cli_now() - t0;
     if (!status) {
-        if (d.by_position)
-            printf("note: not every document has an integer \"id\": IDs are positions 0..%zu, each document's "
-                   "\"id\" is kept in its fields\n", d.n - 1);
+        if (d.n_auto)
+            printf("note: %zu of %zu documents have no \"id\": they were numbered after the largest integer id\n",
+                   d.n_auto, d.n);
         printf("built %s: %zu documents, model %s (dimension %zu), index %s, cosine; embedding %.2f s "
                "(%.0f documents/s), total %.2f s (%.0f documents/s)\n",
                out, d.n, vs_model_name(m), vs_model_dim(m), factory, embed_s, embed_s > 0 ? (double)d.n / embed_s : 0.0,

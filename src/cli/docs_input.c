@@ -17,8 +17,7 @@ typedef struct {
     cli_docs *d;
     const char *path;
     size_t cap;
-    int64_t *int_id; /* per document: the integer "id", or -1 */
-    char **id_json;  /* per document: the "id" as written, or NULL */
+    int64_t *int_id; /* per document: the integer the "id" names (number or canonical string), or -1 */
 } reader;
 
 static int ends_with(const char *s, const char *suf)
@@ -70,9 +69,9 @@ static int grow(reader *r)
     if (w) d->where = w;
     int64_t *ii = w ? realloc(r->int_id, nc * sizeof *ii) : NULL;
     if (ii) r->int_id = ii;
-    char **ij = ii ? realloc(r->id_json, nc * sizeof *ij) : NULL;
-    if (ij) r->id_json = ij;
-    if (!ij) return 1;
+    char **k = ii ? realloc(d->keys, nc * sizeof *k) : NULL;
+    if (k) d->keys = k;
+    if (!k) return 1;
     r->cap = nc;
     return 0;
 }
@@ -95,18 +94,33 @@ static int add_doc(reader *r, cJSON *obj, size_t where)
         status = complain(r, where, "\"text\" or \"id\" appears twice");
     int is_int = cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < MAX_JSON_INT &&
                  id->valuedouble == (double)(int64_t)id->valuedouble;
+    char key[32];
+    const char *key_text = NULL; /* the id as text under the library's rule */
+    int64_t as_int = -1;
     if (!status && id && !is_int && !cJSON_IsString(id))
         status = complain(r, where, "\"id\" must be a non-negative integer (below 2^53) or a string");
+    if (!status && is_int) {
+        snprintf(key, sizeof key, "%lld", (long long)id->valuedouble);
+        key_text = key;
+        as_int = (int64_t)id->valuedouble;
+    } else if (!status && id) {
+        key_text = id->valuestring;
+        if (vs_collection_key_check(key_text, &as_int)) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "\"id\": %s", vs_last_error());
+            status = complain(r, where, msg);
+        }
+    }
     if (!status && grow(r)) status = complain(r, where, "out of memory");
     if (!status) {
         size_t i = d->n;
         d->where[i] = where;
-        r->int_id[i] = is_int ? (int64_t)id->valuedouble : -1;
-        r->id_json[i] = id ? cJSON_PrintUnformatted(id) : NULL;
+        r->int_id[i] = as_int;
+        d->keys[i] = key_text ? strdup(key_text) : NULL;
         d->text[i] = strdup(text->valuestring);
         d->metadata[i] = obj->child ? cJSON_PrintUnformatted(obj) : NULL;
         d->n++; /* counted now so that cli_docs_free releases what was allocated */
-        if (!d->text[i] || (obj->child && !d->metadata[i]) || (id && !r->id_json[i]))
+        if (!d->text[i] || (obj->child && !d->metadata[i]) || (key_text && !d->keys[i]))
             status = complain(r, where, "out of memory");
     }
     cJSON_Delete(text);
@@ -192,7 +206,6 @@ static int read_array(reader *r, const char *buf, size_t len)
 }
 
 typedef struct {
-    int64_t i;
     const char *s;
     size_t at;
 } key;
@@ -200,51 +213,47 @@ typedef struct {
 static int cmp_key(const void *a, const void *b)
 {
     const key *x = a, *y = b;
-    int c = x->s ? strcmp(x->s, y->s) : (x->i > y->i) - (x->i < y->i);
+    int c = strcmp(x->s, y->s);
     return c ? c : (x->at > y->at) - (x->at < y->at);
 }
 
-/* Chooses the IDs (see docs_input.h) and refuses duplicates, naming both places. */
+/* Refuses duplicate ids, naming both places (an integer and its canonical string are one id:
+ * both are its decimal text here), then numbers the documents without "id". */
 static int assign_ids(reader *r)
 {
     cli_docs *d = r->d;
-    d->by_position = 0;
-    for (size_t i = 0; i < d->n; i++)
-        if (r->int_id[i] < 0) d->by_position = 1;
     key *k = malloc((d->n ? d->n : 1) * sizeof *k);
     if (!k) {
         fprintf(stderr, "vecscale: out of memory\n");
         return 1;
     }
     size_t nk = 0;
-    for (size_t i = 0; i < d->n; i++)
-        if (!d->by_position || r->id_json[i])
-            k[nk++] = (key){.i = r->int_id[i], .s = d->by_position ? r->id_json[i] : NULL, .at = i};
+    int64_t max_int = -1;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->keys[i]) k[nk++] = (key){.s = d->keys[i], .at = i};
+        if (r->int_id[i] > max_int) max_int = r->int_id[i];
+    }
     qsort(k, nk, sizeof *k, cmp_key);
     int status = 0;
     for (size_t j = 1; j < nk && !status; j++) {
-        if (k[j].s ? strcmp(k[j].s, k[j - 1].s) : k[j].i != k[j - 1].i) continue;
+        if (strcmp(k[j].s, k[j - 1].s)) continue;
         char a[64], b[64];
-        fprintf(stderr, "vecscale: %s: duplicate id %s (%s and %s)\n", r->path, r->id_json[k[j].at],
-                cli_docs_where(d, k[j - 1].at, a, sizeof a), cli_docs_where(d, k[j].at, b, sizeof b));
+        fprintf(stderr, "vecscale: %s: duplicate id %s%s%s (%s and %s)\n", r->path, r->int_id[k[j].at] < 0 ? "\"" : "",
+                k[j].s, r->int_id[k[j].at] < 0 ? "\"" : "", cli_docs_where(d, k[j - 1].at, a, sizeof a),
+                cli_docs_where(d, k[j].at, b, sizeof b));
         status = 1;
     }
     free(k);
+    /* Numbered here rather than by the library, so they cannot collide with a later batch's ids. */
     for (size_t i = 0; i < d->n && !status; i++) {
-        d->ids[i] = d->by_position ? (int64_t)i : r->int_id[i];
-        if (!d->by_position || !r->id_json[i]) continue;
-        /* Positional IDs: the document's own "id" is kept as the first stored field. */
-        const char *rest = d->metadata[i];
-        size_t need = strlen(r->id_json[i]) + (rest ? strlen(rest) : 0) + 16;
-        char *m = malloc(need);
-        if (!m) {
+        if (d->keys[i]) continue;
+        char t[32];
+        snprintf(t, sizeof t, "%lld", (long long)++max_int);
+        if (!(d->keys[i] = strdup(t))) {
             fprintf(stderr, "vecscale: out of memory\n");
             status = 1;
-            break;
         }
-        snprintf(m, need, "{\"id\":%s%s%s", r->id_json[i], rest ? "," : "}", rest ? rest + 1 : "");
-        cJSON_free(d->metadata[i]);
-        d->metadata[i] = m;
+        d->n_auto++;
     }
     return status;
 }
@@ -272,12 +281,7 @@ int cli_docs_read(const char *path, cli_docs *d)
         fprintf(stderr, "vecscale: %s: no documents\n", path);
         status = 1;
     }
-    if (!status) {
-        d->ids = malloc(d->n * sizeof *d->ids);
-        status = d->ids ? assign_ids(&r) : (fprintf(stderr, "vecscale: out of memory\n"), 1);
-    }
-    for (size_t i = 0; i < d->n; i++) cJSON_free(r.id_json[i]);
-    free(r.id_json);
+    if (!status) status = assign_ids(&r);
     free(r.int_id);
     if (status) cli_docs_free(d);
     return status;
@@ -289,10 +293,11 @@ void cli_docs_free(cli_docs *d)
     for (size_t i = 0; i < d->n; i++) {
         free(d->text[i]);
         free(d->metadata[i]);
+        free(d->keys[i]);
     }
     free(d->text);
     free(d->metadata);
-    free(d->ids);
+    free(d->keys);
     free(d->where);
     memset(d, 0, sizeof *d);
 }

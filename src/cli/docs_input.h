@@ -5,17 +5,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* IDs: when every document has an integer "id" (0 <= id < 2^53) those are the collection IDs
- * and "id" is not repeated in the fields. Otherwise (a string "id", or none) documents are
- * numbered by position from 0 and their "id" stays in the stored fields. Duplicate ids of
- * either kind are an error. */
+/* IDs follow the library's one rule (vecscale.h, "Document ids"): an integer "id"
+ * (0 <= id < 2^53) or a string "id" (1 to 256 bytes; "17" is the integer 17) is the document's
+ * id and is not repeated in the fields; documents without "id" get integers after the largest
+ * integer id in the file (0, 1, ... when there is none). Duplicates (17 and "17" included) and
+ * invalid ids are errors naming both places / the place. */
 typedef struct {
     char **text;     /* n texts */
     char **metadata; /* n JSON objects: every other field; NULL when there are none */
-    int64_t *ids;    /* n collection IDs */
+    char **keys;     /* n ids as text under the rule above, for vs_collection_add_keyed */
     size_t *where;   /* n source positions: line (.jsonl) or 1-based array element (.json) */
     size_t n;
-    int by_position; /* IDs are positions (not every document had an integer "id") */
+    size_t n_auto;   /* documents without "id" */
     int jsonl;       /* where[] counts lines, else array elements */
 } cli_docs;
 

@@ -190,22 +190,32 @@ static int snapshot_map(router *r, vs_cluster_map *m, router_reply *out)
 typedef struct {
     cJSON *item;
     double score;
-    int64_t id;
+    int64_t id;      /* integer ids */
+    const char *key; /* string ids (vecscale.h, "Document ids"), else NULL */
 } hit;
 
-/* Best first; equal scores by smaller ID, so the merge does not depend on arrival order. */
+/* Equal scores by id (integers first, then string ids in byte order), so the merge does not
+ * depend on arrival order. */
+static int cmp_id(const hit *x, const hit *y)
+{
+    if (!x->key != !y->key) return x->key ? 1 : -1;
+    if (x->key) return strcmp(x->key, y->key);
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Best first. */
 static int cmp_distance(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+    return cmp_id(x, y);
 }
 
 static int cmp_similarity(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+    return cmp_id(x, y);
 }
 
 void router_search(router *r, const char *path, const char *body, size_t len, router_reply *out)
@@ -264,14 +274,15 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
         {
             const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "score");
             const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
-            if (!cJSON_IsNumber(sc) || !cJSON_IsNumber(id)) continue;
+            if (!cJSON_IsNumber(sc) || !(cJSON_IsNumber(id) || cJSON_IsString(id))) continue;
             if (n_hits == cap) {
                 cap = cap ? 2 * cap : 64;
                 hit *h = realloc(hits, cap * sizeof *h);
                 if (!h) break;
                 hits = h;
             }
-            hits[n_hits++] = (hit){it, sc->valuedouble, (int64_t)id->valuedouble};
+            hits[n_hits++] = (hit){it, sc->valuedouble, cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1,
+                                   cJSON_IsString(id) ? id->valuestring : NULL};
         }
     }
     qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? cmp_distance : cmp_similarity);
@@ -343,14 +354,17 @@ void router_add(router *r, const char *path, const char *body, size_t len, route
     cJSON_ArrayForEach(id, ids)
     {
         if (bad) break;
-        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble != floor(id->valuedouble)) bad = 2;
+        if (cJSON_IsString(id) && vs_collection_key_check(id->valuestring, NULL) == VS_OK)
+            owner[i] = vs_shard_of_key(id->valuestring, m->n_shards);
+        else if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble != floor(id->valuedouble)) bad = 2;
         else owner[i] = vs_shard_of((int64_t)id->valuedouble, m->n_shards);
         i++;
     }
     if (bad) {
         cJSON_Delete(req);
         free(rows), free(count), free(owner), free(m);
-        return bad == 2 ? router_error(out, 400, "invalid_id", "'ids' must be non-negative integers")
+        return bad == 2 ? router_error(out, 400, "invalid_id",
+                                                 "'ids' must be non-negative integers or string ids (1 to 256 bytes of UTF-8)")
                         : router_error(out, 500, "internal", "out of memory");
     }
     /* rows grouped by shard */

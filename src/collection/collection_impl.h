@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 
 #include "collection/docstore.h"
+#include "collection/keymap.h"
+#include "collection/payload.h"
 #include "collection/wal.h"
 #include "vecscale.h"
 
@@ -36,6 +38,7 @@ struct vs_collection {
 
     pthread_rwlock_t docs_rw; /* guards docs against readers; writers hold it briefly */
     vs_docstore docs;
+    vs_keymap keys;           /* string ids (keymap.h), guarded by docs_rw like docs */
     atomic_size_t count;
 
     pthread_mutex_t write_mu; /* one writer (add, remove, snapshot, training) at a time */
@@ -48,7 +51,27 @@ struct vs_collection {
     vs_collection_info info;
     vs_wal **retired;     /* logs replaced by snapshots, freed at close (see vs_wal_retire) */
     size_t n_retired;
+
+    /* Payload indexes (payload.h). Writers change them under write_mu AND payload_rw
+     * exclusively; filter compilation reads them under payload_rw shared; a search declares
+     * an automatic index under payload_rw exclusively (without write_mu). */
+    pthread_rwlock_t payload_rw;
+    vs_payload payload;
+    atomic_int auto_index;
+    /* The one automatic-build thread (collection_filter.c): started on demand, exits when no
+     * index is left to build, joined by close. */
+    pthread_mutex_t builder_mu;
+    pthread_t builder;
+    int builder_started, builder_running, builder_stop;
+    /* Compiled filters of recent calls (collection_filter.c), valid while payload.version is. */
+    pthread_mutex_t fcache_mu;
+    struct vs_fcache_entry *fcache[4];
+    uint64_t fcache_clock;
 };
+void vs_collection_fcache_clear(vs_collection *c);
+
+/* WAL record declaring a payload index: u32 type | field name bytes. */
+#define VS_WAL_PAYLOAD_INDEX 8u
 
 /* Applies an add or remove to index and documents (no logging). Called with write_mu held
  * (or during open, single-threaded). Takes ownership of nothing. */
@@ -61,8 +84,50 @@ int vs_collection_encode_add(uint32_t dim, size_t n, const float *vectors, const
                              const char *const *texts, const char *const *metadata, uint8_t **out, size_t *len);
 int vs_collection_replay(uint32_t type, const uint8_t *payload, uint64_t len, void *ctx);
 
+/* collection_keys.c: string ids. A resolved batch: the keyed documents' ids and keys, and
+ * the block that prefixes the ADD payload in an ADD_KEYED record:
+ *   u32 m | m x (i64 id | u32 key length) | the m keys' bytes back to back */
+typedef struct {
+    size_t m;
+    int64_t *ids;
+    const char **keys;
+    uint32_t *lens;
+    uint8_t *block;
+    size_t block_len;
+} vs_key_batch;
+/* Assigns ids[0..n) for keys (see vs_collection_add_keyed) and fills kb; write_mu held. */
+int vs_keys_resolve(vs_collection *c, size_t n, const char *const *keys, int64_t *ids, vs_key_batch *kb);
+/* Inserts (apply) or takes back (unapply) the batch's keys under docs_rw. */
+int vs_keys_apply(vs_collection *c, const vs_key_batch *kb);
+void vs_keys_unapply(vs_collection *c, const vs_key_batch *kb);
+void vs_key_batch_free(vs_key_batch *kb);
+/* vs_collection_replay plus the ADD_KEYED record. */
+int vs_collection_replay_keyed(uint32_t type, const uint8_t *payload, uint64_t len, void *ctx);
+/* Snapshot section KEYS: u64 count | i64 next internal id | count x (i64 id | u32 length) |
+ * the keys' bytes. Absent in collections written before string ids (no keys). */
+int vs_keys_encode(const vs_collection *c, uint8_t **out, size_t *len);
+int vs_keys_decode(vs_collection *c, const uint8_t *p, uint64_t len, const char *origin);
+/* The add path shared by vs_collection_add and vs_collection_add_keyed (keys may be NULL). */
+int vs_collection_add_ex(vs_collection *c, size_t n, const float *vectors, const int64_t *ids_in,
+                         const char *const *keys, const char *const *texts, const char *const *metadata,
+                         int64_t *assigned_ids);
+
 /* Recomputes c->info; call with write_mu held (or single-threaded). */
 void vs_collection_refresh_info(vs_collection *c);
+
+/* collection_filter.c: payload hooks (write_mu held, or single-threaded open). */
+int vs_collection_payload_add(vs_collection *c, size_t n, const int64_t *ids); /* reads the docstore */
+void vs_collection_payload_remove(vs_collection *c, size_t n, const int64_t *ids);
+/* Builds every BUILDING index completely on the calling thread (write_mu held or open). */
+int vs_collection_payload_build_all(vs_collection *c);
+/* Declares and builds an index (write_mu held or open); no logging. */
+int vs_collection_payload_declare(vs_collection *c, const char *field, vs_payload_type type, int automatic);
+/* Open: the payload file of the snapshot, or the catalog rebuilt from the documents. */
+int vs_collection_payload_load(vs_collection *c);
+int vs_collection_payload_replay(vs_collection *c, const uint8_t *p, uint64_t len);
+void vs_collection_builder_stop(vs_collection *c);
+/* Declares automatic indexes (without write_mu) and starts the builder thread if needed. */
+void vs_collection_request_builds(vs_collection *c, const char *const *fields, const vs_payload_type *types, size_t n);
 
 /* collection_io.c: snapshot files. */
 int vs_collection_write_snapshot(vs_collection *c, uint64_t generation);

@@ -17,6 +17,7 @@
 #define TAG_DIDS VS_TAG('D', 'I', 'D', 'S')
 #define TAG_DOFF VS_TAG('D', 'O', 'F', 'F')
 #define TAG_DBLB VS_TAG('D', 'B', 'L', 'B')
+#define TAG_KEYS VS_TAG('K', 'E', 'Y', 'S') /* string ids (collection_impl.h); absent before them */
 #define CONF_FIXED 64
 #define ABSENT UINT64_MAX
 
@@ -39,6 +40,13 @@ int vs_collection_write_snapshot(vs_collection *c, uint64_t generation)
     int rc = VS_OK;
     vs_collection_path(c, path, sizeof path, "index", generation);
     if (!empty) rc = vs_index_save(c->index, path);
+    if (rc) return rc;
+    /* Payload indexes next; like the index file, it counts only once collection.vsc names
+     * this generation. */
+    vs_collection_path(c, path, sizeof path, "payload", generation);
+    pthread_rwlock_rdlock(&c->payload_rw);
+    rc = vs_payload_write(&c->payload, path);
+    pthread_rwlock_unlock(&c->payload_rw);
     if (rc) return rc;
 
     size_t n = c->docs.count;
@@ -81,6 +89,11 @@ int vs_collection_write_snapshot(vs_collection *c, uint64_t generation)
     if (!rc) rc = vs_container_add(w, TAG_DIDS, VS_SECTION_BULK, ids, n * 8);
     if (!rc) rc = vs_container_add(w, TAG_DOFF, VS_SECTION_BULK, lens, n * 16);
     if (!rc) rc = vs_container_add_parts(w, TAG_DBLB, VS_SECTION_BULK, parts, plens, np);
+    uint8_t *keys = NULL;
+    size_t keys_len = 0;
+    if (!rc) rc = vs_keys_encode(c, &keys, &keys_len);
+    if (!rc) rc = vs_container_add(w, TAG_KEYS, VS_SECTION_BULK, keys, keys_len);
+    free(keys);
     if (!rc) {
         rc = vs_container_commit(w);
     } else {
@@ -195,6 +208,11 @@ int vs_collection_read_snapshot(vs_collection *c)
         }
         vs_docstore_put(&c->docs, id, t, md);
         off += a + m;
+    }
+    if (!rc) {
+        uint64_t klen = 0;
+        const uint8_t *keys = vs_container_find(ct, TAG_KEYS, &klen);
+        rc = vs_keys_decode(c, keys, klen, path);
     }
     free(ct);
     free(b);

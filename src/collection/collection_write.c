@@ -118,7 +118,18 @@ int vs_collection_apply_add(vs_collection *c, size_t n, const float *vectors, co
     }
     free(t);
     free(m);
-    rc = index_add(c, n, vectors, ids);
+    /* Payload before the index: a filter that admits a new ID can also find it. */
+    rc = vs_collection_payload_add(c, n, ids);
+    if (!rc) {
+        rc = index_add(c, n, vectors, ids);
+        if (rc) vs_collection_payload_remove(c, n, ids);
+    }
+    if (!rc) {
+        /* A filter compiled meanwhile may have cached vectors without these: retire it. */
+        pthread_rwlock_wrlock(&c->payload_rw);
+        c->payload.version++;
+        pthread_rwlock_unlock(&c->payload_rw);
+    }
     if (rc) {
         pthread_rwlock_wrlock(&c->docs_rw);
         for (size_t i = 0; i < n; i++) vs_docstore_remove(&c->docs, ids[i]);
@@ -126,8 +137,8 @@ int vs_collection_apply_add(vs_collection *c, size_t n, const float *vectors, co
         return rc;
     }
     atomic_fetch_add(&c->count, n);
-    for (size_t i = 0; i < n; i++)
-        if (ids[i] >= c->next_id) c->next_id = ids[i] + 1;
+    for (size_t i = 0; i < n; i++) /* internal ids of string ids do not move automatic ids */
+        if (ids[i] >= c->next_id && ids[i] < VS_KEYED_ID_MIN) c->next_id = ids[i] + 1;
     return VS_OK;
 }
 
@@ -145,8 +156,12 @@ int vs_collection_apply_remove(vs_collection *c, size_t n, const int64_t *ids, s
         pthread_rwlock_unlock(&c->index_rw);
     }
     if (rc) return rc;
+    vs_collection_payload_remove(c, n, ids);
     pthread_rwlock_wrlock(&c->docs_rw);
-    for (size_t i = 0; i < n; i++) removed += (size_t)vs_docstore_remove(&c->docs, ids[i]);
+    for (size_t i = 0; i < n; i++) {
+        removed += (size_t)vs_docstore_remove(&c->docs, ids[i]);
+        vs_keymap_remove_id(&c->keys, ids[i]);
+    }
     pthread_rwlock_unlock(&c->docs_rw);
     atomic_fetch_sub(&c->count, removed);
     if (n_removed) *n_removed = removed;
@@ -233,25 +248,58 @@ static int maybe_snapshot(vs_collection *c)
 int vs_collection_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids_in,
                       const char *const *texts, const char *const *metadata, int64_t *assigned_ids)
 {
+    for (size_t i = 0; ids_in && i < n; i++)
+        if (ids_in[i] >= VS_KEYED_ID_MIN)
+            return vs_fail(VS_ERR_INVALID_ARG, "id %lld: integer ids must be below 2^62 (internal ids of string ids)",
+                           (long long)ids_in[i]);
+    return vs_collection_add_ex(c, n, vectors, ids_in, NULL, texts, metadata, assigned_ids);
+}
+
+int vs_collection_add_ex(vs_collection *c, size_t n, const float *vectors, const int64_t *ids_in,
+                         const char *const *keys, const char *const *texts, const char *const *metadata,
+                         int64_t *assigned_ids)
+{
     if (!c || (!vectors && n)) return vs_fail(VS_ERR_INVALID_ARG, "collection and vectors must not be NULL");
     if (n == 0) return VS_OK;
     int64_t *ids = malloc(n * sizeof *ids);
     if (!ids) return vs_fail(VS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&c->write_mu);
-    for (size_t i = 0; i < n; i++) ids[i] = ids_in ? ids_in[i] : c->next_id + (int64_t)i;
+    vs_key_batch kb = {0};
+    int rc = VS_OK;
+    if (keys) rc = vs_keys_resolve(c, n, keys, ids, &kb);
+    else
+        for (size_t i = 0; i < n; i++) ids[i] = ids_in ? ids_in[i] : c->next_id + (int64_t)i;
     uint8_t *payload = NULL;
     size_t len = 0;
     uint64_t seq = 0;
     vs_wal *wal = c->wal;
-    int rc = validate_add(c, n, vectors, ids);
+    if (!rc) rc = validate_add(c, n, vectors, ids);
     if (!rc) rc = vs_collection_encode_add(c->dim, n, vectors, ids, texts, metadata, &payload, &len);
-    if (!rc) rc = vs_wal_append(wal, VS_WAL_ADD, payload, len, &seq);
+    if (!rc && kb.m) {
+        /* One record, so a torn tail can never keep a document and lose its string id. */
+        uint8_t *both = malloc(kb.block_len + len);
+        if (both) {
+            memcpy(both, kb.block, kb.block_len);
+            memcpy(both + kb.block_len, payload, len);
+        }
+        free(payload);
+        payload = both;
+        len += kb.block_len;
+        if (!both) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
+    if (!rc) rc = vs_wal_append(wal, kb.m ? VS_WAL_ADD_KEYED : VS_WAL_ADD, payload, len, &seq);
     free(payload);
     if (!rc) {
-        rc = vs_collection_apply_add(c, n, vectors, ids, NULL, texts, NULL, metadata);
+        /* Keys before documents: a search that finds a new document can name it. */
+        rc = kb.m ? vs_keys_apply(c, &kb) : VS_OK;
+        if (!rc) {
+            rc = vs_collection_apply_add(c, n, vectors, ids, NULL, texts, NULL, metadata);
+            if (rc && kb.m) vs_keys_unapply(c, &kb);
+        }
         /* Logged but not applied (out of memory): replay would apply it; say so loudly. */
         if (rc) vs_log(VS_LOG_WARNING, "%s: add logged but not applied: %s", c->dir, vs_last_error());
     }
+    vs_key_batch_free(&kb);
     if (!rc) maybe_train(c);
     vs_collection_refresh_info(c);
     pthread_mutex_unlock(&c->write_mu);
@@ -309,6 +357,7 @@ int vs_collection_replay(uint32_t type, const uint8_t *p, uint64_t len, void *ct
         free(ids);
         return rc;
     }
+    if (type == VS_WAL_PAYLOAD_INDEX) return vs_collection_payload_replay(c, p, len);
     if (type != VS_WAL_ADD) return vs_fail(VS_ERR_CORRUPT, "%s: unknown log record type %u", c->dir, type);
     if (len < 8) return vs_fail(VS_ERR_CORRUPT, "%s: short add record", c->dir);
     size_t n = get32(p);
@@ -387,6 +436,8 @@ static int snapshot(vs_collection *c, int only_if_log_is_big)
         vs_collection_path(c, path, sizeof path, "wal", old);
         unlink(path);
         vs_collection_path(c, path, sizeof path, "index", old);
+        unlink(path);
+        vs_collection_path(c, path, sizeof path, "payload", old);
         unlink(path);
     }
     vs_collection_refresh_info(c);

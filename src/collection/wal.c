@@ -16,7 +16,9 @@
 #include "core/log.h"
 
 static const char WAL_MAGIC[8] = {'V', 'S', 'W', 'A', 'L', 0, 0, 0};
-#define WAL_VERSION 1u
+/* 2: record type ADD_KEYED (string ids). Version 1 logs hold only ADD and DELETE and replay
+ * unchanged; a build that knows only version 1 refuses a version 2 log (and so the collection). */
+#define WAL_VERSION 2u
 
 struct vs_wal {
     int fd;

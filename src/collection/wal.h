@@ -1,6 +1,6 @@
 /* The write-ahead log of a collection (format in ARCHITECTURE.md, "Write-ahead log").
  *
- *   header, 32 bytes: magic "VSWAL\0\0\0" | u32 version (1) | u32 header size (32) |
+ *   header, 32 bytes: magic "VSWAL\0\0\0" | u32 version (2; 1 = before ADD_KEYED) | u32 header size (32) |
  *                     u64 generation | u64 XXH3-64 of bytes 0..23
  *   records:          u32 payload length | u32 type | u64 sequence number | payload |
  *                     u64 XXH3-64 of the 16 header bytes and the payload
@@ -20,7 +20,8 @@
 #define VS_WAL_RECORD_OVERHEAD 24u
 #define VS_WAL_MAX_PAYLOAD (1ull << 30)
 
-enum { VS_WAL_ADD = 1, VS_WAL_DELETE = 2 };
+/* ADD_KEYED (log version 2): an ADD whose documents include string ids (collection_impl.h). */
+enum { VS_WAL_ADD = 1, VS_WAL_DELETE = 2, VS_WAL_ADD_KEYED = 3 };
 
 typedef struct vs_wal vs_wal;
 

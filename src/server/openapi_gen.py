@@ -20,8 +20,38 @@ def errs(*codes): return {c: ERR[c] for c in codes}
 schemas = {
   "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+  "DocId": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 9007199254740991},
+                       {"type": "string", "minLength": 1, "maxLength": 256}],
+            "description": "A document id: an integer from 0 to 2^53-1, or a string of 1 to 256 bytes of UTF-8 "
+                           "(no NUL). A string that spells an integer canonically (\"17\": digits, no sign, no leading "
+                           "zero) IS that integer: \"17\" and 17 name one document, shown as 17. Other strings "
+                           "(\"doc-17\", a UUID, \"017\") are string ids, shown as strings. Ids are unique across "
+                           "both kinds; replies show every id as the client gave it. One rule for the server, "
+                           "`vecscale build --input` and the C API (vecscale.h, \"Document ids\"). Invalid ids: "
+                           "400 invalid_id with the reason; an id already present: 409 duplicate_id."},
   "Vector": {"type": "array", "items": {"type": "number"}, "description": "float32 components, one per dimension"},
-  "Filter": {"type": "object", "additionalProperties": True, "description": "metadata fields and the values they must equal"},
+  "Scalar": {"type": ["string", "number", "boolean"]},
+  "Filter": {"type": "object", "description":
+      "Metadata filter (vecscale.h, 'Payload indexes and metadata filters'). Every key must hold: "
+      "\"and\": [Filter...], \"or\": [Filter...], \"not\": Filter, or a top-level metadata field mapped to a scalar "
+      "(equality) or to operators {\"eq\": scalar, \"in\": [scalar...], \"gt\"|\"gte\"|\"lt\"|\"lte\": number, "
+      "\"exists\": bool}. An array field matches when an element does; numbers compare as numbers. "
+      "Unknown fields, operators and type mismatches are 400 invalid_filter. Fields without a payload index are "
+      "evaluated per document (the reply's filter.indexed is false) and get an index built in the background.",
+      "properties": {"and": {"type": "array", "items": ref("Filter")}, "or": {"type": "array", "items": ref("Filter")},
+                     "not": ref("Filter")},
+      "additionalProperties": {"oneOf": [ref("Scalar"), {"type": "object", "additionalProperties": False, "minProperties": 1,
+          "properties": {"eq": ref("Scalar"), "in": {"type": "array", "items": ref("Scalar")}, "gt": {"type": "number"},
+                         "gte": {"type": "number"}, "lt": {"type": "number"}, "lte": {"type": "number"},
+                         "exists": {"type": "boolean"}}}]},
+      "examples": [{"pos": "verb"}, {"year": {"gte": 1990, "lt": 2000}}, {"tag": {"in": ["a", "b"]}},
+                   {"or": [{"pos": "verb"}, {"not": {"words": {"exists": True}}}]}]},
+  "FilterReport": {"type": "object", "description": "present when the request had a filter: which path answered it",
+      "required": ["indexed"], "properties": {"indexed": {"type": "boolean"},
+      "allowed": {"type": "integer", "description": "documents passing (indexed path)"},
+      "exact": {"type": "boolean", "description": "the allowed set was scanned exactly"},
+      "unindexed": {"type": "string", "description": "fields evaluated per document (comma separated)"},
+      "note": {"type": "string"}}},
   "SearchRequest": {"type": "object", "additionalProperties": False, "properties": {
       "query": {"type": "string", "description": "text, embedded with the collection's model"},
       "vector": ref("Vector"), "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
@@ -29,20 +59,22 @@ schemas = {
       "ef": {"type": "integer", "minimum": 0, "description": "HNSW candidate list size"},
       "filter": ref("Filter")}, "oneOf": [{"required": ["query"]}, {"required": ["vector"]}]},
   "Hit": {"type": "object", "required": ["id", "score", "text", "metadata"], "properties": {
-      "id": {"type": "integer"}, "score": {"type": "number", "description": "squared L2 distance (l2) or similarity (ip, cosine)"},
+      "id": ref("DocId"), "score": {"type": "number", "description": "squared L2 distance (l2) or similarity (ip, cosine)"},
       "text": {"type": ["string", "null"]}, "metadata": {"type": ["object", "null"]}}},
   "Warning": {"type": "object", "required": ["code", "message"], "description": "Present when the results are empty for a reason other than an empty collection or a filter nothing passes",
       "properties": {"code": {"type": "string", "enum": ["no_known_word"], "description": "no_known_word: the model knows none of the query's words, so the text has no meaning to search by (its embedding would be the model's fallback vector, whose neighbours mean nothing); results is empty"},
                      "message": {"type": "string"}}},
   "SearchResponse": {"type": "object", "required": ["query", "results", "latency_ms"], "properties": {
-      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning"), "latency_ms": {"type": "number"}}},
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning"), "filter": ref("FilterReport"),
+      "latency_ms": {"type": "number"}}},
   "BatchSearchRequest": {"type": "object", "additionalProperties": False, "properties": {
       "queries": {"type": "array", "items": {"type": "string"}}, "vectors": {"type": "array", "items": ref("Vector")},
       "k": {"type": "integer"}, "nprobe": {"type": "integer"}, "ef": {"type": "integer"}, "filter": ref("Filter")}},
   "BatchSearchResponse": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object", "properties": {
-      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning")}}}, "latency_ms": {"type": "number"}}},
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning")}}}, "filter": ref("FilterReport"),
+      "latency_ms": {"type": "number"}}},
   "Document": {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
-      "id": {"type": "integer", "minimum": 0}, "text": {"type": "string"}, "metadata": {"type": ["object", "null"]}}},
+      "id": ref("DocId"), "text": {"type": "string"}, "metadata": {"type": ["object", "null"]}}},
   "IndexRequest": {"description": "An object with texts or documents, or the seed's bare array of texts ([\"first text\", \"second text\"]), or a bare array of documents. A text with no word the model knows is a 400 empty_embedding unless skip_empty (object form only) leaves it out.",
       "oneOf": [
         {"type": "object", "additionalProperties": False, "oneOf": [{"required": ["texts"]}, {"required": ["documents"]}], "properties": {
@@ -51,20 +83,23 @@ schemas = {
         {"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "texts, automatic IDs"},
         {"type": "array", "minItems": 1, "items": ref("Document"), "description": "documents: every one with an id or none"}]},
   "VectorsRequest": {"type": "object", "additionalProperties": False, "required": ["vectors"], "properties": {
-      "vectors": {"type": "array", "items": ref("Vector")}, "ids": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+      "vectors": {"type": "array", "items": ref("Vector")}, "ids": {"type": "array", "items": ref("DocId")},
       "texts": {"type": "array", "items": {"type": ["string", "null"]}}, "metadata": {"type": "array", "items": {"type": ["object", "null"]}}}},
   "AddResponse": {"type": "object", "required": ["added", "total", "ids"], "properties": {
       "added": {"type": "integer"}, "total": {"type": "integer", "description": "documents in the collection after the add"},
-      "ids": {"type": "array", "items": {"type": "integer"}, "description": "the added documents' IDs, in request order"},
+      "ids": {"type": "array", "items": ref("DocId"), "description": "the added documents' IDs, in request order"},
       "skipped": {"type": "array", "items": {"type": "integer"}, "description": "with skip_empty: positions of the texts left out"}}},
-  "DocumentResponse": {"type": "object", "properties": {"id": {"type": "integer"}, "text": {"type": ["string", "null"]},
+  "DocumentResponse": {"type": "object", "properties": {"id": ref("DocId"), "text": {"type": ["string", "null"]},
       "metadata": {"type": ["object", "null"]}, "vector": ref("Vector")}},
   "Stats": {"type": "object", "required": ["total_vectors", "dimension", "index_type", "memory_mb"], "properties": {
       "name": {"type": "string"}, "total_vectors": {"type": "integer"}, "dimension": {"type": "integer"},
       "index_type": {"type": "string"}, "memory_mb": {"type": "number", "description": "measured heap of index and documents"},
       "metric": {"type": "string"}, "model": {"type": ["string", "null"]}, "model_loaded": {"type": "boolean"},
       "trained": {"type": "boolean"}, "snapshot_generation": {"type": "integer"}, "log_bytes": {"type": "integer"},
-      "rss_mb": {"type": "number"}}},
+      "rss_mb": {"type": "number"}, "payload_indexes": {"type": "array", "items": {"type": "object", "properties": {
+          "field": {"type": "string"}, "type": {"type": "string", "enum": ["keyword", "integer", "float", "bool"]},
+          "ready": {"type": "boolean"}, "automatic": {"type": "boolean"}, "documents": {"type": "integer"},
+          "values": {"type": "integer"}, "memory_mb": {"type": "number"}}}}}},
   "ExportName": {"type": "string", "pattern": "^(?!.*[.][.])[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$",
       "description": "Name of an export: DATA/exports/NAME/collections/<collection>/ receives hard links of the snapshot's files (collection.vsc and its index; not the log), a data directory that 'vecscale serve --data DATA/exports/NAME' serves and 'vecscale search --index DATA/exports/NAME/collections/<collection>' opens. Saving the same collection under the same NAME replaces its earlier export; other collections under NAME stay. Absolute paths, '..' and separators are refused (400 invalid_path)."},
   "CreateCollection": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
@@ -86,10 +121,11 @@ def coll_paths(prefix, tag):
     p[prefix + "/search/batch"] = {"post": op("Several searches in one request", ref("BatchSearchRequest"), resp("Results per query", ref("BatchSearchResponse")), ("400", "401", "404", "413"))}
     p[prefix + "/index"] = {"post": op("Embed and add texts or documents (durable before the reply)", ref("IndexRequest"), resp("Added", ref("AddResponse")), ("400", "401", "404", "413"))}
     p[prefix + "/vectors"] = {"post": op("Add raw vectors with optional IDs, texts and metadata (durable before the reply)", ref("VectorsRequest"), resp("Added", ref("AddResponse")), ("400", "401", "404", "413"))}
-    idp = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+    idp = {"name": "id", "in": "path", "required": True, "schema": ref("DocId"),
+           "description": "the id, percent-encoded (\"a/b c\" -> a%2Fb%20c; UTF-8 bytes as %XX)"}
     p[prefix + "/documents/{id}"] = {
         "get": op("A document with its vector", None, resp("The document", ref("DocumentResponse")), params=[idp]),
-        "delete": op("Delete a document (durable before the reply)", None, resp("Deleted", {"type": "object", "properties": {"deleted": {"type": "integer"}, "total": {"type": "integer"}}}), params=[idp])}
+        "delete": op("Delete a document (durable before the reply)", None, resp("Deleted", {"type": "object", "properties": {"deleted": ref("DocId"), "total": {"type": "integer"}}}), params=[idp])}
     p[prefix + "/stats"] = {"get": op("Collection statistics", None, resp("Stats", ref("Stats")), ("401", "404"))}
     saved = {"type": "object", "properties": {"saved": {"type": "boolean"}, "total_vectors": {"type": "integer"}, "snapshot_generation": {"type": "integer"},
              "published": {"type": "object", "description": "With --snapshot-uri: the generation every collection's saved state was published as, or the store's error",

@@ -9,11 +9,9 @@
 
 #include "server/server_impl.h"
 
-#define MAX_JSON_ID 9007199254740991.0 /* 2^53 - 1: larger integers do not survive JSON doubles */
-
 typedef struct {
     size_t n;
-    int64_t *ids;  /* NULL = automatic */
+    char **ids;    /* NULL = automatic; else ids as text (doc_ids.c), one rule for numbers and strings */
     const char **texts;
     char **metadata; /* printed JSON or NULL */
     float *x;
@@ -22,6 +20,7 @@ typedef struct {
 static void batch_free(batch *b)
 {
     for (size_t i = 0; b->metadata && i < b->n; i++) free(b->metadata[i]);
+    for (size_t i = 0; b->ids && i < b->n; i++) free(b->ids[i]);
     free(b->metadata);
     free(b->ids);
     free(b->texts);
@@ -37,16 +36,6 @@ static int batch_alloc(request *r, batch *b, size_t n, uint32_t dim)
     if (b->x && b->texts && b->metadata) return 1;
     reply_error(r, 500, "internal", "out of memory");
     return 0;
-}
-
-static int read_id(request *r, const cJSON *v, const char *what, int64_t *out)
-{
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > MAX_JSON_ID) {
-        reply_error(r, 400, "invalid_id", "%s must be an integer from 0 to 2^53-1", what);
-        return 0;
-    }
-    *out = (int64_t)v->valuedouble;
-    return 1;
 }
 
 static int read_metadata(request *r, const cJSON *v, const char *what, char **out)
@@ -88,14 +77,19 @@ static int commit(request *r, coll_ref *ref, batch *b, const char *skipped)
     }
     int64_t *assigned = malloc(b->n * sizeof *assigned);
     if (!assigned) return reply_error(r, 500, "internal", "out of memory");
-    int rc = vs_collection_add(ref->c, b->n, b->x, b->ids, b->texts, (const char *const *)b->metadata, assigned);
+    int rc = vs_collection_add_keyed(ref->c, b->n, b->x, (const char *const *)b->ids, b->texts,
+                                     (const char *const *)b->metadata, assigned);
     if (rc) {
         free(assigned);
         return reply_vs_error(r, rc);
     }
     sb *o = &r->out;
     sb_printf(o, "{\"added\":%zu,\"total\":%zu,\"ids\":[", b->n, vs_collection_size(ref->c));
-    for (size_t i = 0; i < b->n; i++) sb_printf(o, "%s%lld", i ? "," : "", (long long)assigned[i]);
+    for (size_t i = 0; i < b->n; i++) { /* as the client gave them */
+        if (i) sb_puts(o, ",");
+        if (b->ids && b->ids[i]) render_key(o, b->ids[i]);
+        else sb_printf(o, "%lld", (long long)assigned[i]);
+    }
     sb_puts(o, "]");
     if (skipped) sb_printf(o, ",\"skipped\":%s", skipped);
     sb_puts(o, "}");
@@ -131,7 +125,7 @@ int route_vectors(request *r, coll_ref *ref)
             reply_error(r, 400, "bad_request", "'%s' must be an array with one entry per vector (%zu)", parallel[j].name, n);
             goto done;
         }
-    if (ids && !(b.ids = malloc(n * sizeof *b.ids))) {
+    if (ids && !(b.ids = calloc(n, sizeof *b.ids))) {
         reply_error(r, 500, "internal", "out of memory");
         goto done;
     }
@@ -142,7 +136,7 @@ int route_vectors(request *r, coll_ref *ref)
         snprintf(what, sizeof what, "'vectors'[%zu]", i);
         if (!get_vector(r, e, dim, b.x + i * dim, what)) goto done;
         snprintf(what, sizeof what, "'ids'[%zu]", i);
-        if (ie && !read_id(r, ie, what, &b.ids[i])) goto done;
+        if (ie && !read_doc_id(r, ie, what, &b.ids[i])) goto done;
         if (te && !cJSON_IsNull(te)) {
             if (!cJSON_IsString(te)) {
                 reply_error(r, 400, "bad_request", "'texts'[%zu] must be a string or null", i);
@@ -179,7 +173,11 @@ static int drop_empty(request *r, batch *b, uint32_t dim, const uint32_t *known,
                 free(b->metadata[keep]);
                 b->metadata[keep] = b->metadata[i];
                 b->metadata[i] = NULL;
-                if (b->ids) b->ids[keep] = b->ids[i];
+                if (b->ids) {
+                    free(b->ids[keep]);
+                    b->ids[keep] = b->ids[i];
+                    b->ids[i] = NULL;
+                }
             }
             keep++;
             continue;
@@ -194,6 +192,10 @@ static int drop_empty(request *r, batch *b, uint32_t dim, const uint32_t *known,
     for (size_t i = keep; i < b->n; i++) {
         free(b->metadata[i]);
         b->metadata[i] = NULL;
+        if (b->ids) {
+            free(b->ids[i]);
+            b->ids[i] = NULL;
+        }
     }
     b->n = keep;
     return 1;
@@ -284,7 +286,7 @@ int route_index(request *r, coll_ref *ref)
                 goto done;
             }
             snprintf(what, sizeof what, "'documents'[%zu].id", i);
-            if (!read_id(r, id, what, &b.ids[i])) goto done;
+            if (!read_doc_id(r, id, what, &b.ids[i])) goto done;
             with_id++;
         }
         snprintf(what, sizeof what, "'documents'[%zu].metadata", i);
@@ -314,43 +316,61 @@ done:
     return r->status;
 }
 
-typedef struct {
-    sb *out;
-} doc_out;
-
 static void render_document(int64_t id, const char *text, const char *metadata, void *p)
 {
+    (void)id;
     sb *o = p;
-    sb_printf(o, "{\"id\":%lld,\"text\":", (long long)id);
+    sb_puts(o, ",\"text\":");
     if (text) sb_json_string(o, text);
     else sb_puts(o, "null");
     sb_puts(o, ",\"metadata\":");
     sb_puts(o, metadata ? metadata : "null");
 }
 
+/* id_text is the path segment, already percent-decoded by the HTTP library: /documents/17,
+ * /documents/doc-17, /documents/a%2Fb (the id "a/b"). */
 int route_document(request *r, coll_ref *ref, const char *id_text)
 {
-    char *end = NULL;
-    errno = 0;
-    long long id = strtoll(id_text, &end, 10);
-    if (!*id_text || *end || errno || id < 0 || id_text[0] == '+' || id_text[0] == ' ')
-        return reply_error(r, 400, "invalid_id", "document id '%s' is not a non-negative integer", id_text);
+    int64_t id;
+    int rc = vs_collection_key_check(id_text, NULL);
+    if (rc) return reply_error(r, 400, "invalid_id", "document id in the path: %s", vs_last_error());
+    rc = vs_collection_lookup_key(ref->c, id_text, &id);
+    if (rc == VS_ERR_NOT_FOUND) {
+        return reply_error(r, 404, "document_not_found", "no document with id '%s'", id_text);
+    }
+    if (rc) return reply_vs_error(r, rc);
+    sb shown = {0};
+    if (render_doc_id(&shown, ref->c, id)) {
+        free(shown.s);
+        return reply_error(r, 404, "document_not_found", "document %s was removed meanwhile", id_text);
+    }
     if (!strcmp(r->method, "DELETE")) {
         size_t removed = 0;
-        int64_t one = id;
-        int rc = vs_collection_remove(ref->c, 1, &one, &removed);
-        if (rc) return reply_vs_error(r, rc);
-        if (!removed) return reply_error(r, 404, "document_not_found", "no document with id %lld", id);
-        sb_printf(&r->out, "{\"deleted\":%lld,\"total\":%zu}", id, vs_collection_size(ref->c));
+        rc = vs_collection_remove(ref->c, 1, &id, &removed);
+        if (rc) {
+            free(shown.s);
+            return reply_vs_error(r, rc);
+        }
+        if (!removed) {
+            free(shown.s);
+            return reply_error(r, 404, "document_not_found", "no document with id %s", id_text);
+        }
+        sb_printf(&r->out, "{\"deleted\":%s,\"total\":%zu}", shown.s, vs_collection_size(ref->c));
+        free(shown.s);
         r->status = 200;
         return 200;
     }
     uint32_t dim = vs_collection_dim(ref->c);
     float *v = malloc(dim * sizeof *v);
-    if (!v) return reply_error(r, 500, "internal", "out of memory");
+    if (!v) {
+        free(shown.s);
+        return reply_error(r, 500, "internal", "out of memory");
+    }
+    sb_printf(&r->out, "{\"id\":%s", shown.s);
+    free(shown.s);
     if (vs_collection_with_doc(ref->c, id, render_document, &r->out) != VS_OK) {
         free(v);
-        return reply_error(r, 404, "document_not_found", "no document with id %lld", id);
+        return reply_error(r, 404, "document_not_found", "no document with id %s", id_text);
     }
     sb_puts(&r->out, ",\"vector\":");
     if (vs_collection_get_vector(ref->c, id, v) == VS_OK) {

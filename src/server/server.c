@@ -351,7 +351,7 @@ int vs_server_run(const vs_server_config *cfg)
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "vecscale serve: cannot listen on %s:%u: %s\n", s->cfg.host, s->cfg.port, strerror(errno));
         registry_close(&s->reg);

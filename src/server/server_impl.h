@@ -75,6 +75,16 @@ const char *export_name_problem(const char *name);
  * the absolute path of DATA/exports/NAME. */
 int export_collection(const char *data_dir, const coll_ref *ref, const char *name, int *replaced, char *root_out,
                       size_t root_cap);
+/* doc_ids.c: document ids (vecscale.h, "Document ids"). read_doc_id reads a JSON number or
+ * string id into *out (malloc'd text under the library's rule: numbers in decimal); 0 = replied
+ * 400 invalid_id. render_key writes an id given as text as the client means it (a canonical
+ * integer as a number, else a string). render_doc_id writes document id's id as the client
+ * gave it; VS_ERR_NOT_FOUND when the document is gone. */
+int read_doc_id(request *r, const cJSON *v, const char *what, char **out);
+void render_key(sb *o, const char *key);
+int render_doc_id(sb *o, vs_collection *c, int64_t id);
+struct MHD_Connection;
+size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s); /* MHD_OPTION_UNESCAPE_CALLBACK */
 
 /* Route handlers. `ref` is the target collection (NULL for routes without one). */
 int route_search(request *r, coll_ref *ref);

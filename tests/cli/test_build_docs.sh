@@ -36,15 +36,26 @@ grep -q '"id":6,.*"text":"Heavy rain and strong winds are forecast for the coast
 [ "$("$VS" search --index "$T/c" --query cat --query dog -k 4 --json 2>/dev/null | wc -l)" -eq 8 ] &&
     ok "two queries, k=4: 8 JSON lines" || bad "two queries, k=4: 8 JSON lines"
 expect "plain output" 0 "1\. 0\.[0-9]*  id 3  The striker" "$VS" search --index "$T/c" --query "football match" -k 1
+# --filter: the grammar of POST /search's filter, errors named.
+expect "filter keeps only passing documents" 0 '"rank":1,"id":2,.*"topic":"finance"' \
+    "$VS" search --index "$T/c" --query "football match" -k 1 --filter '{"topic": {"in": ["finance"]}}' --json
+expect "filter without index says so" 0 "evaluated per document (no payload index on: topic)" \
+    "$VS" search --index "$T/c" --query "football match" -k 1 --filter '{"not": {"topic": "sport"}}'
+expect "filter: unknown field" 1 "unknown field 'colour'" \
+    "$VS" search --index "$T/c" --query "cat" --filter '{"colour": "red"}'
+expect "filter: type mismatch" 1 "field 'topic' holds strings" "$VS" search --index "$T/c" --query "cat" --filter '{"topic": 3}'
 expect "IVF index" 0 "index IVF3,Flat" "$VS" build --input "$FIX/docs.jsonl" --output "$T/ivf" --index IVF --nlist 3
 expect "IVF search" 0 '"rank":1,"id":5,' "$VS" search --index "$T/ivf" --query "planets and rockets" --nprobe 3 --json
 
-# String ids (and none): positions become the IDs, the "id" stays among the fields.
-printf '[{"id": "doc-a", "text": "a cat on a mat"},\n {"id": "doc-b", "text": "stock prices"},\n {"text": "tennis racket", "lang": "en"}]\n' >"$T/s.json"
-expect "string ids" 0 "IDs are positions 0..2" "$VS" build --input "$T/s.json" --output "$T/s"
-expect "string id kept in fields" 0 '"id":1,"score":[0-9.]*,"text":"stock prices","fields":{"id":"doc-b"}' \
+# String ids: the ids themselves (one rule with the server: vecscale.h "Document ids"), not
+# repeated in the fields; a document without "id" is numbered after the largest integer id.
+printf '[{"id": "doc-a", "text": "a cat on a mat"},\n {"id": "doc-b", "text": "stock prices"},\n {"text": "tennis racket", "lang": "en"},\n {"id": "7", "text": "violin concert"}]\n' >"$T/s.json"
+expect "string ids" 0 "1 of 4 documents have no \"id\"" "$VS" build --input "$T/s.json" --output "$T/s"
+expect "string id is the id" 0 '"id":"doc-b","score":[0-9.]*,"text":"stock prices","fields":{}' \
     "$VS" search --index "$T/s" --query "shares and bonds" -k 1 --json
-expect "missing id: fields without it" 0 '"id":2,.*"fields":{"lang":"en"}' "$VS" search --index "$T/s" --query "badminton" -k 1 --json
+expect "\"7\" is the integer 7" 0 '"id":7,.*"text":"violin concert"' "$VS" search --index "$T/s" --query "orchestra" -k 1 --json
+expect "missing id: after the largest integer" 0 '"id":8,.*"fields":{"lang":"en"}' "$VS" search --index "$T/s" --query "badminton" -k 1 --json
+expect "plain output shows the string id" 0 "id doc-a  a cat" "$VS" search --index "$T/s" --query "kitten" -k 1
 
 # Bad input: a clear message naming the place, exit 1, and no output directory.
 printf '{"id": 1, "text": "a cat"}\n\n{"id": 2, "text": "dog"\n' >"$T/badline.jsonl"
@@ -58,6 +69,14 @@ printf '{"id": 1, "text": "a cat"}\n{"id": 2, "text": "dog"}\n{"id": 1, "text": 
 expect "duplicate id" 1 "duplicate id 1 (line 1 and line 3)" "$VS" build --input "$T/dup.jsonl" --output "$T/x"
 printf '[{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]' >"$T/dup.json"
 expect "duplicate string id" 1 'duplicate id "a" (document 1 and document 2)' "$VS" build --input "$T/dup.json" --output "$T/x"
+printf '{"id": 17, "text": "a cat"}\n{"id": "17", "text": "dog"}\n' >"$T/dup17.jsonl"
+expect "17 and \"17\" are one id" 1 "duplicate id 17 (line 1 and line 2)" "$VS" build --input "$T/dup17.jsonl" --output "$T/x"
+awk 'BEGIN { s = ""; for (i = 0; i < 257; i++) s = s "x"; printf "{\"id\": \"%s\", \"text\": \"a cat\"}\n", s }' >"$T/long.jsonl"
+expect "string id too long" 1 'long.jsonl line 1: "id": a string id is at most 256 bytes (this one has 257)' \
+    "$VS" build --input "$T/long.jsonl" --output "$T/x"
+nothing_left "string id too long" "$T/x"
+printf '{"id": "", "text": "a cat"}\n' >"$T/emptyid.jsonl"
+expect "empty string id" 1 'emptyid.jsonl line 1: "id": an id must not be an empty string' "$VS" build --input "$T/emptyid.jsonl" --output "$T/x"
 printf '{"id": -3, "text": "a cat"}\n' >"$T/neg.jsonl"
 expect "negative id" 1 '"id" must be a non-negative integer' "$VS" build --input "$T/neg.jsonl" --output "$T/x"
 printf '{"id": 1, "text": "a c\377t"}\n' >"$T/utf8.jsonl"

@@ -1,5 +1,6 @@
 /* Fuzzes write-ahead log replay (src/collection/wal.c + vs_collection_replay): the input,
  * after a valid log header, is the record stream of an empty 4-dimensional collection's log.
+ * Records: ADD (1), DELETE (2) and ADD_KEYED (3: string ids, checked both ways after the open).
  * Each record's checksum is rewritten first (fuzz_common.h), so replay sees every record
  * instead of stopping at the first as a torn tail. Opening must succeed or fail with a
  * message, never crash or leak. After a successful open the harness checks the replay against
@@ -58,6 +59,8 @@ typedef struct {
     const uint8_t *text;
     int64_t text_len; /* ABSENT: no text */
     int live;
+    const uint8_t *key; /* its string id (ADD_KEYED), or NULL */
+    uint32_t key_len;
 } doc;
 
 typedef struct {
@@ -77,6 +80,26 @@ static doc *find(model *m, int64_t id)
  * collection accepted the whole log, so every record is well formed. */
 static void apply(model *m, uint32_t type, const uint8_t *p, uint64_t len)
 {
+    if (type == 3) { /* keyed add: u32 k | k x (i64 id | u32 key length) | keys | an add payload */
+        VS_FUZZ_CHECK(len >= 4 && (uint64_t)vs_fuzz_get32(p) * 12 + 4 <= len);
+        uint64_t k = vs_fuzz_get32(p), at = 4 + k * 12;
+        const uint8_t *key = p + at;
+        for (uint64_t j = 0; j < k; j++) at += vs_fuzz_get32(p + 4 + j * 12 + 8);
+        VS_FUZZ_CHECK(at <= len);
+        size_t first = m->n;
+        apply(m, 1, p + at, len - at);
+        for (uint64_t j = 0; j < k; j++) {
+            int64_t id = (int64_t)vs_fuzz_get64(p + 4 + j * 12);
+            uint32_t kl = vs_fuzz_get32(p + 4 + j * 12 + 8);
+            VS_FUZZ_CHECK(id >= VS_KEYED_ID_MIN); /* string ids live above every integer id */
+            int named = 0; /* an accepted log never holds a string id without its document */
+            for (size_t i = first; i < m->n; i++)
+                if (m->d[i].id == id && !m->d[i].key) m->d[i].key = key, m->d[i].key_len = kl, named = 1;
+            VS_FUZZ_CHECK(named || m->overflow);
+            key += kl;
+        }
+        return;
+    }
     if (type == 2) { /* delete: u32 n | i64 ids[n] */
         VS_FUZZ_CHECK(len >= 4 && len == 4 + (uint64_t)vs_fuzz_get32(p) * 8);
         for (uint64_t i = 0; i < vs_fuzz_get32(p); i++) {
@@ -98,7 +121,8 @@ static void apply(model *m, uint32_t type, const uint8_t *p, uint64_t len)
         if (m->n == MODEL_CAP) {
             m->overflow = 1;
         } else {
-            m->d[m->n++] = (doc){id, p + 8 + n * 16 + i * D * 4, p + at, tl == UINT32_MAX ? (int64_t)ABSENT : (int64_t)tl, 1};
+            m->d[m->n++] = (doc){id, p + 8 + n * 16 + i * D * 4, p + at, tl == UINT32_MAX ? (int64_t)ABSENT : (int64_t)tl, 1,
+                                 NULL, 0};
         }
         at += a + b;
     }
@@ -144,6 +168,16 @@ static void check_against_log(vs_collection *c, const uint8_t *rec, size_t size)
         }
         VS_FUZZ_CHECK(vs_collection_get_vector(c, d->id, v) == VS_OK && memcmp(v, d->vec, sizeof v) == 0);
         VS_FUZZ_CHECK(vs_collection_with_doc(c, d->id, on_doc, (void *)d) == VS_OK);
+        /* A string id names its document both ways; a document without one is its number. */
+        char key[VS_KEY_MAX_BYTES + 1];
+        int is_string = -1;
+        VS_FUZZ_CHECK(vs_collection_key_of(c, d->id, key, sizeof key, &is_string) == VS_OK);
+        VS_FUZZ_CHECK(is_string == (d->key != NULL));
+        if (d->key) {
+            int64_t back = -1;
+            VS_FUZZ_CHECK(strlen(key) == d->key_len && memcmp(key, d->key, d->key_len) == 0);
+            VS_FUZZ_CHECK(vs_collection_lookup_key(c, key, &back) == VS_OK && back == d->id);
+        }
     }
 }
 

@@ -124,4 +124,15 @@ echo "router after restart: $r_back"; echo "single: $r_single"
 [ "$r_back" = "$r_single" ] && echo "$r_back" | grep -q "partial 0 failed 0" \
     && ok "full answers again after the restart, equal to the single node's" || bad "full answers after restart"
 
+# 5. string ids through the router (vecscale.h "Document ids"): routed by vs_shard_of_key, found
+#    by their vectors and shown as given; "17"-style integers and invalid ids as on one node.
+far() { v="$1"; for _ in $(seq 31); do v="$v,$1"; done; echo "[$v]"; }
+add=$(curl -s "$R/vectors" -d "{\"vectors\":[$(far 50),$(far -50),$(far 70)],\"ids\":[\"doc-a\",\"caf\u00e9/b\",\"900017\"]}")
+echo "$add" | grep -q '"added":3,' && ok "string ids added through the router" || bad "string ids through the router: $add"
+hit() { curl -s "$R/search" -d "{\"vector\":$(far "$1"),\"k\":1}" | grep -o '"results":\[{"id":[^,]*' | sed 's/.*"id"://'; }
+[ "$(hit 50)" = '"doc-a"' ] && [ "$(hit -50)" = "\"caf$(printf '\303\251')/b\"" ] && [ "$(hit 70)" = 900017 ] \
+    && ok "router search shows string ids as given" || bad "router search with string ids: $(hit 50) $(hit -50) $(hit 70)"
+bad_id=$(curl -s -o /dev/null -w '%{http_code}' "$R/vectors" -d "{\"vectors\":[$(far 1)],\"ids\":[\"\"]}")
+[ "$bad_id" = 400 ] && ok "an empty string id is refused by the router (400)" || bad "empty string id through the router: $bad_id"
+
 finish

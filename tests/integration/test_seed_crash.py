@@ -55,6 +55,8 @@ def text_of(n):
 SHAPES = {
     "texts": ("", None),                            # the seed's bare array of strings
     "docs": ("/collections/docs", lambda n: n),     # a bare array of documents with IDs
+    # string IDs (vecscale.h "Document ids"): a slash, a space and UTF-8, percent-encoded in paths
+    "strdocs": ("/collections/strdocs", lambda n: "doc-%d/\u00e9 x" % n),
 }
 
 
@@ -203,12 +205,13 @@ def main():
     ledger = Ledger()
     server = Server(VS, data, "--model", "glove-100", "--index", INDEX)
     server.ok("POST", "/collections", {"name": "docs", "model": "glove-100", "index": INDEX}, status=201)
+    server.ok("POST", "/collections", {"name": "strdocs", "model": "glove-100", "index": INDEX}, status=201)
     try:
         for round_ in range(1, ROUNDS + 1):
             stop, errors, counts = threading.Event(), [], {}
             before = sum(len(a) for a in ledger.acked.values())
             clients = [threading.Thread(target=add_client, args=(server, ledger, shape, stop, errors))
-                       for shape in ("texts", "texts", "docs")]
+                       for shape in ("texts", "texts", "docs", "strdocs")]
             clients.append(threading.Thread(target=read_client, args=(server, ledger, stop, errors, counts)))
             for c in clients:
                 c.start()

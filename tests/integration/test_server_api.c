@@ -117,6 +117,33 @@ static void test_vectors_search_documents(void **state)
                     "\"results\":[{\"id\":12,");
     expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":\"green\"}}", 200),
                     "\"results\":[]");
+    /* The filter grammar (vecscale.h): the reply says which path answered. */
+    expect_contains(call(&s, "POST", "/search",
+                         "{\"vector\":[1,0,0,0],\"k\":5,\"filter\":{\"or\":[{\"color\":\"red\"},{\"color\":{\"in\":[\"blue\"]}}]}}",
+                         200),
+                    "\"results\":[{\"id\":10,\"score\":0,\"text\":\"ten\",\"metadata\":{\"color\":\"red\"}},{\"id\":12,");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"k\":5,\"filter\":{\"not\":{\"color\":{\"exists\":true}}}}", 200),
+                    "\"results\":[{\"id\":11,");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":\"red\"}}", 200),
+                    "\"filter\":{\"indexed\":");
+    expect_error(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"shape\":\"round\"}}", 400, "invalid_filter");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"shape\":\"round\"}}", 400),
+                    "unknown field 'shape'");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":{\"gte\":3}}}", 400),
+                    "a range on field 'color'");
+    expect_error(&s, "POST", "/search/batch", "{\"vectors\":[[1,0,0,0]],\"filter\":{\"color\":7}}", 400, "invalid_filter");
+    /* The first filter on color started an automatic keyword index: /stats lists it, and
+     * filters on it are then answered from it. */
+    int listed = 0;
+    for (int t = 0; t < 200 && !listed; t++) {
+        char *st = call(&s, "GET", "/stats", NULL, 200);
+        listed = strstr(st, "\"payload_indexes\":[{\"field\":\"color\",\"type\":\"keyword\",\"ready\":true") != NULL;
+        free(st);
+        if (!listed) usleep(20000);
+    }
+    assert_true(listed);
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":\"red\"}}", 200),
+                    "\"filter\":{\"indexed\":true,\"allowed\":1,");
     expect_contains(call(&s, "POST", "/search/batch", "{\"vectors\":[[1,0,0,0],[0,0,1,0]],\"k\":1}", 200),
                     "{\"results\":[{\"query\":null,\"results\":[{\"id\":10,\"score\":0,\"text\":\"ten\",\"metadata\":{\"color\":\"red\"}}]},"
                     "{\"query\":null,\"results\":[{\"id\":12,");
@@ -125,8 +152,8 @@ static void test_vectors_search_documents(void **state)
     expect_contains(call(&s, "DELETE", "/documents/12", NULL, 200), "{\"deleted\":12,\"total\":3}");
     expect_error(&s, "GET", "/documents/12", NULL, 404, "document_not_found");
     expect_error(&s, "DELETE", "/documents/12", NULL, 404, "document_not_found");
-    expect_error(&s, "GET", "/documents/abc", NULL, 400, "invalid_id");
-    expect_error(&s, "GET", "/documents/-1", NULL, 400, "invalid_id");
+    expect_error(&s, "GET", "/documents/abc", NULL, 404, "document_not_found"); /* a string id nobody added */
+    expect_error(&s, "GET", "/documents/-1", NULL, 404, "document_not_found");
     expect_contains(call(&s, "GET", "/stats", NULL, 200),
                     "{\"name\":\"default\",\"total_vectors\":3,\"dimension\":4,\"index_type\":\"Flat\",\"memory_mb\":");
 
@@ -307,13 +334,19 @@ static void test_text_routes(void **state)
                     "\"results\":[{\"id\":10,\"score\":");
     expect_contains(call(&s, "POST", "/search/batch", "{\"queries\":[\"dog\",\"mat\"],\"k\":1}", 200),
                     "{\"results\":[{\"query\":\"dog\",\"results\":[{\"id\":1,\"score\":1,\"text\":\"dog dog\"");
+    expect_contains(call(&s, "POST", "/index", "{\"documents\":[{\"id\":\"d-cat\",\"text\":\"cat on the mat\"},"
+                                                "{\"id\":12,\"text\":\"mat\"}]}", 200),
+                    "\"ids\":[\"d-cat\",12]");
+    expect_contains(call(&s, "DELETE", "/documents/d-cat", NULL, 200), "{\"deleted\":\"d-cat\",");
+    expect_contains(call(&s, "DELETE", "/documents/12", NULL, 200), "{\"deleted\":12,");
+    expect_error(&s, "POST", "/index", "{\"documents\":[{\"id\":\"\",\"text\":\"cat\"}]}", 400, "invalid_id");
     expect_error(&s, "POST", "/index", "{\"documents\":[{\"text\":\"cat\",\"colour\":1}]}", 400, "unknown_field");
     expect_error(&s, "POST", "/index", "{\"documents\":[{\"id\":20,\"text\":\"cat\"},{\"text\":\"dog\"}]}", 400, "bad_request");
     expect_error(&s, "POST", "/index", "{\"documents\":[{\"id\":0,\"text\":\"cat\"}]}", 409, "duplicate_id");
     expect_error(&s, "POST", "/index", "{\"texts\":[\"cat\",7]}", 400, "bad_request");
     expect_error(&s, "POST", "/index", "{\"texts\":[\"cat\",\"zzz qqq\"]}", 400, "empty_embedding");
     expect_contains(call(&s, "POST", "/index", "{\"texts\":[\"zzz qqq\",\"sat\"],\"skip_empty\":true}", 200),
-                    "{\"added\":1,\"total\":5,\"ids\":[11],\"skipped\":[0]}");
+                    "{\"added\":1,\"total\":5,\"ids\":[13],\"skipped\":[0]}"); /* after 12 */
     expect_error(&s, "POST", "/search", "{\"query\":\"\"}", 400, "bad_request");
     expect_error(&s, "POST", "/search", "{\"query\":\"cat\",\"vector\":[1,0,0,0]}", 400, "bad_request");
     expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"total_vectors\":5,");
@@ -329,6 +362,92 @@ static void test_text_routes(void **state)
     assert_int_equal(su_stop(&s, SIGTERM), 0);
     s = start("text", NULL); /* the model is reopened from the collection's record */
     expect_contains(call(&s, "POST", "/search", "{\"query\":\"dog\",\"k\":1}", 200), "\"results\":[{\"id\":1,");
+    assert_int_equal(su_stop(&s, SIGTERM), 0);
+}
+
+/* String ids (vecscale.h, "Document ids"): number and string ids in one collection, replies
+ * that show ids as given, percent-encoded paths, "17" == 17, duplicates and invalid ids refused
+ * with clear errors, and everything back after a restart (log replay) and after a snapshot. */
+static void check_string_ids_present(su_server *s)
+{
+    expect_contains(call(s, "GET", "/documents/doc-1", NULL, 200),
+                    "{\"id\":\"doc-1\",\"text\":\"one\",\"metadata\":{\"k\":1},\"vector\":[1,0,0,0]}");
+    /* "caf\xc3\xa9/1 ?%" percent-encoded: a slash, a space, a question mark and a percent sign. */
+    expect_contains(call(s, "GET", "/documents/caf%C3%A9%2F1%20%3F%25", NULL, 200),
+                    "{\"id\":\"caf\xc3\xa9/1 ?%\",\"text\":\"cafe\",");
+    expect_contains(call(s, "GET", "/documents/7", NULL, 200), "{\"id\":7,\"text\":\"seven\",");
+    expect_error(s, "GET", "/documents/007", NULL, 404, "document_not_found"); /* not canonical: another id */
+    char *r = call(s, "POST", "/search", "{\"vector\":[0,0,1,0.1],\"k\":2}", 200);
+    if (!strstr(r, "\"results\":[{\"id\":\"caf\xc3\xa9/1 ?%\",\"score\":")) fprintf(stderr, "%s\n", r);
+    assert_non_null(strstr(r, "\"results\":[{\"id\":\"caf\xc3\xa9/1 ?%\",\"score\":"));
+    free(r);
+}
+
+static void test_string_ids(void **state)
+{
+    (void)state;
+    su_server s = start("strids", "--dim", "4", NULL);
+    expect_contains(call(&s, "POST", "/vectors",
+                         "{\"vectors\":[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]],"
+                         "\"ids\":[\"doc-1\",7,\"caf\xc3\xa9/1 ?%\",\"7x\"],\"texts\":[\"one\",\"seven\",\"cafe\",null],"
+                         "\"metadata\":[{\"k\":1},null,null,null]}", 200),
+                    "{\"added\":4,\"total\":4,\"ids\":[\"doc-1\",7,\"caf\xc3\xa9/1 ?%\",\"7x\"]}");
+    /* Automatic ids continue after the largest integer (7), not after internal ids. */
+    expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[1,1,0,0]]}", 200), "\"ids\":[8]");
+    expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[1,1,1,0]],\"ids\":[\"20\"]}", 200), "\"ids\":[20]");
+    check_string_ids_present(&s);
+    expect_contains(call(&s, "GET", "/documents/7x", NULL, 200), "{\"id\":\"7x\",\"text\":null,");
+    expect_contains(call(&s, "POST", "/search/batch", "{\"vectors\":[[1,0,0,0]],\"k\":1}", 200),
+                    "\"results\":[{\"id\":\"doc-1\",\"score\":0,\"text\":\"one\"");
+    /* Duplicates: against the collection, inside the batch, and 7 == "7". Nothing is added. */
+    expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[\"doc-1\"]}", 409, "duplicate_id");
+    expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[\"7\"]}", 409, "duplicate_id");
+    expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0],[0,1,0,0]],\"ids\":[\"new\",\"new\"]}", 409, "duplicate_id");
+    expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0],[0,1,0,0]],\"ids\":[30,\"30\"]}", 409, "duplicate_id");
+    /* Invalid ids: a clear 400 naming the field and the reason. */
+    char *e = call(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[\"\"]}", 400);
+    expect_contains(e, "'ids'[0]: an id must not be an empty string");
+    char body[1200], longid[300];
+    memset(longid, 'x', 257);
+    longid[257] = 0;
+    snprintf(body, sizeof body, "{\"vectors\":[[1,0,0,0]],\"ids\":[\"%s\"]}", longid);
+    expect_contains(call(&s, "POST", "/vectors", body, 400), "a string id is at most 256 bytes (this one has 257)");
+    longid[256] = 0; /* exactly 256 bytes is allowed */
+    snprintf(body, sizeof body, "{\"vectors\":[[1,0,0,0]],\"ids\":[\"%s\"]}", longid);
+    expect_contains(call(&s, "POST", "/vectors", body, 200), "\"added\":1");
+    expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[\"bad\xff\"]}", 400),
+                    "a string id must be valid UTF-8 (invalid byte at offset 3)");
+    expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[true]}", 400, "invalid_id");
+    expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[1.5]}", 400, "invalid_id");
+    expect_error(&s, "GET", "/documents/bad%FF", NULL, 400, "invalid_id");
+    /* A NUL must not cut an id short into another document's ("doc-1"). */
+    expect_error(&s, "GET", "/documents/doc-1%00x", NULL, 400, "invalid_id");
+    expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[\"doc-1\\u0000x\"]}", 400),
+                    "string ids must not contain NUL");
+    expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"total_vectors\":7,");
+    /* Delete by string id; the id can be used again afterwards. */
+    expect_contains(call(&s, "DELETE", "/documents/7x", NULL, 200), "{\"deleted\":\"7x\",\"total\":6}");
+    expect_error(&s, "GET", "/documents/7x", NULL, 404, "document_not_found");
+    expect_error(&s, "DELETE", "/documents/7x", NULL, 404, "document_not_found");
+    expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[0,0,0,2]],\"ids\":[\"7x\"],\"texts\":[\"again\"]}", 200),
+                    "\"ids\":[\"7x\"]");
+    expect_contains(call(&s, "DELETE", "/documents/20", NULL, 200), "{\"deleted\":20,");
+    /* Restart: the log replays the keys. */
+    assert_int_equal(su_stop(&s, SIGTERM), 0);
+    s = start("strids", NULL);
+    check_string_ids_present(&s);
+    expect_contains(call(&s, "GET", "/documents/7x", NULL, 200), "\"text\":\"again\"");
+    expect_error(&s, "GET", "/documents/20", NULL, 404, "document_not_found");
+    /* Snapshot, then kill -9: keys come back from the snapshot section and the new log. */
+    expect_contains(call(&s, "POST", "/save", NULL, 200), "\"saved\":true");
+    expect_contains(call(&s, "POST", "/vectors", "{\"vectors\":[[0,1,1,0]],\"ids\":[\"after-save\"]}", 200),
+                    "\"ids\":[\"after-save\"]");
+    su_stop(&s, SIGKILL);
+    s = start("strids", NULL);
+    check_string_ids_present(&s);
+    expect_contains(call(&s, "GET", "/documents/after-save", NULL, 200), "{\"id\":\"after-save\",");
+    expect_contains(call(&s, "GET", "/stats", NULL, 200), "\"total_vectors\":7,");
+    expect_error(&s, "POST", "/vectors", "{\"vectors\":[[1,0,0,0]],\"ids\":[\"doc-1\"]}", 409, "duplicate_id");
     assert_int_equal(su_stop(&s, SIGTERM), 0);
 }
 
@@ -348,6 +467,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_api_key),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_text_routes),
+        cmocka_unit_test(test_string_ids),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (rc == 0) {

@@ -8,6 +8,8 @@
 #include "cluster/s3_impl.h"
 #include "cluster/snapshot.h"
 #include "core/error.h"
+#include <xxhash.h>
+
 #include "test_util.h"
 
 static void sample(vs_snap_manifest *m, vs_snap_file *f)
@@ -284,6 +286,18 @@ static void cluster_map_documents(void **state)
     for (int64_t id = 0; id < 4000; id++) counts[vs_shard_of(id, 4)]++;
     for (int i = 0; i < 4; i++) assert_true(counts[i] > 900 && counts[i] < 1100);
     assert_int_equal(vs_shard_of(12345, 1), 0);
+    /* String ids (vecscale.h, "Document ids"): "17" lives where 17 does; other strings spread by
+     * their hash, the same everywhere. */
+    assert_int_equal(vs_shard_of_key("17", 4), vs_shard_of(17, 4));
+    assert_int_equal(vs_shard_of_key("doc-1", 4), vs_shard_of((int64_t)(XXH3_64bits("doc-1", 5) >> 1), 4));
+    uint32_t kc[4] = {0};
+    char key[32];
+    for (int i = 0; i < 4000; i++) {
+        snprintf(key, sizeof key, "doc-%d", i);
+        kc[vs_shard_of_key(key, 4)]++;
+    }
+    for (int i = 0; i < 4; i++) assert_true(kc[i] > 900 && kc[i] < 1100);
+    assert_int_equal(vs_shard_of_key("doc-1", 1), 0);
 }
 
 int main(void)

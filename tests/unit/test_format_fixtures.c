@@ -241,12 +241,27 @@ static void doc_cb(int64_t id, const char *text, const char *metadata, void *ctx
 
 static const char *const COLLECTION_FILES[] = {"collection.vsc", "index-2.vsi", "wal-2.log"};
 
-static void collection_fixture(void **state)
+/* String-id documents of collection_v2 (besides DOCS): "doc-a" (snapshot) is removed in the
+ * log; "30" is the integer 30; the automatic id of that batch is 31 (after 30). */
+#define KEYED0 ((int64_t)1 << 62)
+static const struct {
+    const char *key;
+    int64_t id;
+    int vec_of, is_string;
+    const char *text, *meta;
+} KEYED[] = {
+    {"\xc3\xa9-cl\xc3\xa9", KEYED0 + 1, 10, 1, NULL, NULL},
+    {"doc-b", KEYED0 + 2, 11, 1, NULL, "{\"k\":2}"},
+    {"30", 30, 12, 0, NULL, NULL},
+    {"31", 31, 13, 0, NULL, NULL},
+};
+#define N_KEYED (sizeof KEYED / sizeof KEYED[0])
+
+static void check_collection(const char *fixture, int keyed)
 {
-    (void)state;
     char *dir = tu_tempdir(), from[1024], to[1024];
     for (size_t i = 0; i < 3; i++) {
-        snprintf(from, sizeof from, FIX "collection_v1/%s", COLLECTION_FILES[i]);
+        snprintf(from, sizeof from, FIX "%s/%s", fixture, COLLECTION_FILES[i]);
         snprintf(to, sizeof to, "%s/%s", dir, COLLECTION_FILES[i]);
         copy_file(from, to); /* opening writes (LOCK, log appends): never in the source tree */
     }
@@ -259,7 +274,32 @@ static void collection_fixture(void **state)
     assert_int_equal(info.generation, 2);
     assert_string_equal(info.factory, "Flat");
     assert_string_equal(info.model, "fixture-model");
-    assert_int_equal(vs_collection_size(c), N_DOCS);
+    assert_int_equal(vs_collection_size(c), N_DOCS + (keyed ? N_KEYED : 0));
+    for (size_t i = 0; keyed && i < N_KEYED; i++) {
+        int64_t id = -1;
+        char buf[VS_KEY_MAX_BYTES + 1];
+        int is_string = -1;
+        doc_got g = {0};
+        float v[D], want[D];
+        if (vs_collection_lookup_key(c, KEYED[i].key, &id)) fail_msg("%s: %s", KEYED[i].key, vs_last_error());
+        assert_int_equal(id, KEYED[i].id);
+        assert_int_equal(vs_collection_key_of(c, id, buf, sizeof buf, &is_string), VS_OK);
+        assert_string_equal(buf, KEYED[i].key);
+        assert_int_equal(is_string, KEYED[i].is_string);
+        assert_int_equal(vs_collection_with_doc(c, id, doc_cb, &g), VS_OK);
+        assert_int_equal(g.has_text, KEYED[i].text != NULL);
+        assert_int_equal(g.has_meta, KEYED[i].meta != NULL);
+        if (KEYED[i].meta) assert_string_equal(g.meta, KEYED[i].meta);
+        assert_int_equal(vs_collection_get_vector(c, id, v), VS_OK);
+        vec(KEYED[i].vec_of, want);
+        assert_memory_equal(v, want, sizeof v);
+    }
+    if (keyed) {
+        int64_t id;
+        assert_int_equal(vs_collection_lookup_key(c, "doc-a", &id), VS_ERR_NOT_FOUND); /* removed in the log */
+        char buf[8];
+        assert_int_equal(vs_collection_key_of(c, KEYED0, buf, sizeof buf, NULL), VS_ERR_NOT_FOUND);
+    }
     for (size_t i = 0; i < N_DOCS; i++) {
         doc_got g = {0};
         float v[D], want[D];
@@ -286,7 +326,81 @@ static void collection_fixture(void **state)
     /* The next automatic ID continues after the largest ever used. */
     int64_t next;
     assert_int_equal(vs_collection_add(c, 1, q, NULL, NULL, NULL, &next), VS_OK);
-    assert_int_equal(next, 24);
+    assert_int_equal(next, keyed ? 32 : 24);
+    if (keyed) { /* internal ids of string ids continue after the snapshot's and the log's */
+        const char *k = "doc-new";
+        assert_int_equal(vs_collection_add_keyed(c, 1, q, &k, NULL, NULL, &next), VS_OK);
+        assert_int_equal(next, KEYED0 + 3);
+    }
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    tu_rmdir(dir);
+}
+
+static void collection_fixture(void **state)
+{
+    (void)state;
+    check_collection("collection_v1", 0);
+}
+
+static void collection_v2_fixture(void **state)
+{
+    (void)state;
+    check_collection("collection_v2", 1);
+}
+
+/* --- payload indexes --------------------------------------------------------------------- */
+
+static const char *const PAYLOAD_FILES[] = {"collection.vsc", "index-2.vsi", "payload-2.vsp", "wal-2.log"};
+
+/* gen_fixtures payload: the snapshot's payload file plus the log's removal, adds and float
+ * index; each filter's count by hand from PAYLOAD_META (live: 30, 32..38). */
+static void payload_fixture(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir(), from[1024], to[1024];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(from, sizeof from, FIX "payload_v1/%s", PAYLOAD_FILES[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, PAYLOAD_FILES[i]);
+        copy_file(from, to);
+    }
+    vs_collection *c;
+    if (vs_collection_open(dir, &c)) fail_msg("%s", vs_last_error());
+    assert_int_equal(vs_collection_set_auto_index(c, 0), VS_OK);
+    vs_payload_index_info info[8];
+    size_t n = 0;
+    assert_int_equal(vs_collection_payload_indexes(c, info, 8, &n), VS_OK);
+    assert_int_equal(n, 4);
+    static const struct { const char *field; vs_payload_type type; uint64_t docs, values; } want[] = {
+        {"tag", VS_PAYLOAD_KEYWORD, 4, 3}, {"year", VS_PAYLOAD_INTEGER, 5, 6},
+        {"flag", VS_PAYLOAD_BOOL, 3, 2}, {"score", VS_PAYLOAD_FLOAT, 5, 5}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(info[i].field, want[i].field);
+        assert_int_equal(info[i].type, want[i].type);
+        assert_int_equal(info[i].ready, 1);
+        assert_int_equal(info[i].automatic, 0);
+        assert_int_equal(info[i].documents, want[i].docs);
+        assert_int_equal(info[i].values, want[i].values);
+    }
+    static const struct { const char *filter; uint64_t count; } f[] = {
+        {"{\"tag\":\"a\"}", 2}, {"{\"tag\":{\"in\":[\"b\",\"c\"]}}", 3},
+        {"{\"year\":{\"gte\":1999,\"lt\":2010}}", 3}, {"{\"year\":2005}", 1}, {"{\"flag\":true}", 2},
+        {"{\"flag\":{\"exists\":false}}", 5}, {"{\"score\":{\"gt\":1}}", 3}, {"{\"tag\":{\"exists\":true}}", 4},
+        {"{\"not\":{\"tag\":\"a\"}}", 6}, {"{\"or\":[{\"tag\":\"c\"},{\"flag\":false}]}", 3},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        uint64_t got = 0;
+        vs_filter_report r;
+        if (vs_collection_count_where(c, f[i].filter, &got, &r)) fail_msg("%s: %s", f[i].filter, vs_last_error());
+        if (got != f[i].count || !r.indexed)
+            fail_msg("%s: %llu documents (indexed %d), expected %llu from the index", f[i].filter,
+                     (unsigned long long)got, r.indexed, (unsigned long long)f[i].count);
+    }
+    float q[D], dist[2];
+    int64_t ids[2];
+    vec(7, q);
+    assert_int_equal(vs_collection_search_where(c, 1, q, 2, NULL, "{\"year\":1999}", dist, ids, NULL), VS_OK);
+    assert_int_equal(ids[0], 37);
+    assert_int_equal(ids[1], 30);
     assert_int_equal(vs_collection_close(c), VS_OK);
     tu_rmdir(dir);
 }
@@ -381,6 +495,44 @@ static void wal_fixture(void **state)
     tu_rmdir(dir);
 }
 
+/* Log version 2 (collection_v2/wal-2.log): the version 1 records, then ADD_KEYED ("doc-b" as
+ * the first internal id after the snapshot's two, then 30 and the automatic 31) and the DELETE
+ * of "doc-a" by its internal id. */
+static void wal_v2_fixture(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir(), path[1024];
+    snprintf(path, sizeof path, "%s/wal.log", dir);
+    copy_file(FIX "collection_v2/wal-2.log", path);
+    uint8_t *b;
+    size_t n;
+    read_all(path, &b, &n);
+    assert_int_equal(get_u32(b + 8), 2);
+    free(b);
+    vs_wal *w;
+    replayed r = {0};
+    assert_int_equal(vs_wal_open(path, 2, record_cb, &r, &w, NULL), VS_OK);
+    assert_int_equal(r.n, 5);
+    assert_int_equal(r.type[0], VS_WAL_ADD);
+    assert_int_equal(r.type[1], VS_WAL_DELETE);
+    assert_int_equal(r.type[2], VS_WAL_ADD);
+    assert_int_equal(r.type[3], VS_WAL_ADD_KEYED);
+    const uint8_t *p = r.payload[3];
+    assert_int_equal(get_u32(p), 1); /* one string id; "30" is an integer */
+    assert_int_equal((int64_t)get_u64(p + 4), KEYED0 + 2);
+    assert_int_equal(get_u32(p + 12), 5);
+    assert_memory_equal(p + 16, "doc-b", 5);
+    check_add(p + 21, r.len[3] - 21, 3, (int64_t[]){KEYED0 + 2, 30, 31}, (int[]){11, 12, 13},
+              (const char *[]){NULL, NULL, NULL}, (const char *[]){"{\"k\":2}", NULL, NULL});
+    assert_int_equal(r.type[4], VS_WAL_DELETE);
+    assert_int_equal(r.len[4], 4 + 8);
+    assert_int_equal(get_u32(r.payload[4]), 1);
+    assert_int_equal((int64_t)get_u64(r.payload[4] + 4), KEYED0);
+    assert_int_equal(vs_wal_close(w), VS_OK);
+    for (int i = 0; i < r.n; i++) free(r.payload[i]);
+    tu_rmdir(dir);
+}
+
 /* --- snapshot manifest ------------------------------------------------------------------- */
 
 static void manifest_fixture(void **state)
@@ -420,6 +572,10 @@ static const char *const KNOWN[][2] = {
     {"hnsw_sq8_l1_l2_b8986e5.vsi", "test_format_fixtures (refused)"},
     {"collection_v1/collection.vsc", "test_format_fixtures"}, {"collection_v1/index-2.vsi", "test_format_fixtures"},
     {"collection_v1/wal-2.log", "test_format_fixtures"}, {"manifest_v1.vsm", "test_format_fixtures"},
+    {"collection_v2/collection.vsc", "test_format_fixtures"}, {"collection_v2/index-2.vsi", "test_format_fixtures"},
+    {"collection_v2/wal-2.log", "test_format_fixtures"},
+    {"payload_v1/collection.vsc", "test_format_fixtures"}, {"payload_v1/index-2.vsi", "test_format_fixtures"},
+    {"payload_v1/payload-2.vsp", "test_format_fixtures"}, {"payload_v1/wal-2.log", "test_format_fixtures"},
 };
 
 static int known(const char *rel)
@@ -432,7 +588,7 @@ static int known(const char *rel)
 }
 
 typedef struct {
-    uint32_t container, wal, manifest;
+    uint32_t container, wal, manifest, payload;
     size_t files;
 } newest;
 
@@ -456,7 +612,7 @@ static void scan(const char *sub, newest *nw)
             continue;
         }
         FILE *f = fopen(path, "rb");
-        uint8_t h[64] = {0};
+        uint8_t h[80] = {0};
         size_t got = f ? fread(h, 1, sizeof h, f) : 0;
         if (f) fclose(f);
         uint32_t *slot = NULL, v = 0;
@@ -464,6 +620,9 @@ static void scan(const char *sub, newest *nw)
         else if (got >= 12 && !memcmp(h, "VSWAL\0\0\0", 8)) slot = &nw->wal, v = get_u32(h + 8);
         else if (got >= 12 && !memcmp(h, "VSMANIFEST ", 11)) slot = &nw->manifest, v = (uint32_t)atoi((char *)h + 11);
         if (!slot) continue;
+        /* A payload file (container kind 4) also carries its own version, first in PHDR at 64. */
+        if (slot == &nw->container && got >= 68 && get_u32(h + 36) == 4 && get_u32(h + 64) > nw->payload)
+            nw->payload = get_u32(h + 64);
         if (!known(rel)) fail_msg("tests/fixtures/%s: a versioned file no test checks (add it to a test and README.md)", rel);
         if (v > *slot) *slot = v;
         nw->files++;
@@ -511,6 +670,16 @@ static void versions_have_fixtures(void **state)
     read_all(path, &b, &n);
     uint32_t manifest_now = (uint32_t)atoi((char *)b + 11);
     free(b);
+    snprintf(path, sizeof path, "%s/pay", dir);
+    assert_int_equal(make_payload_collection(path), 0);
+    snprintf(path, sizeof path, "%s/pay/payload-2.vsp", dir);
+    read_all(path, &b, &n);
+    uint32_t payload_now = get_u32(b + 64);
+    free(b);
+    print_message("payload     %-18u %u\n", payload_now, nw.payload);
+    if (payload_now != nw.payload)
+        fail_msg("payload indexes are written as version %u but the newest fixture has %u: add a fixture", payload_now,
+                 nw.payload);
     print_message("format      this build writes  newest fixture\n");
     print_message("container   %-18u %u\nwal         %-18u %u\nmanifest    %-18u %u\n", container_now, nw.container,
                   wal_now, nw.wal, manifest_now, nw.manifest);
@@ -542,12 +711,18 @@ static void versions_have_fixtures(void **state)
     /* The deterministic writers reproduce their newest fixture exactly. */
     for (size_t i = 0; i < 3; i++) {
         char fixture[1024];
-        snprintf(fixture, sizeof fixture, FIX "collection_v1/%s", COLLECTION_FILES[i]);
+        snprintf(fixture, sizeof fixture, FIX "collection_v2/%s", COLLECTION_FILES[i]);
         snprintf(path, sizeof path, "%s/coll/%s", dir, COLLECTION_FILES[i]);
         same_bytes(fixture, path, COLLECTION_FILES[i]);
     }
     snprintf(path, sizeof path, "%s/m.vsm", dir);
     same_bytes(FIX "manifest_v1.vsm", path, "manifest");
+    for (size_t i = 0; i < 4; i++) {
+        char fixture[1024];
+        snprintf(fixture, sizeof fixture, FIX "payload_v1/%s", PAYLOAD_FILES[i]);
+        snprintf(path, sizeof path, "%s/pay/%s", dir, PAYLOAD_FILES[i]);
+        same_bytes(fixture, path, PAYLOAD_FILES[i]);
+    }
     print_message("%zu versioned fixture files, each checked by a test\n", nw.files);
     tu_rmdir(dir);
 }
@@ -558,7 +733,10 @@ int main(void)
         cmocka_unit_test(hnsw_fixtures),
         cmocka_unit_test(hnsw_sq8_l2_layout1_is_refused),
         cmocka_unit_test(collection_fixture),
+        cmocka_unit_test(collection_v2_fixture),
+        cmocka_unit_test(payload_fixture),
         cmocka_unit_test(wal_fixture),
+        cmocka_unit_test(wal_v2_fixture),
         cmocka_unit_test(manifest_fixture),
         cmocka_unit_test(versions_have_fixtures),
     };
