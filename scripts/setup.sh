@@ -20,6 +20,8 @@ BENCH_PKGS="$BENCH_PKGS python3-hnswlib"
 # embeds WordNet glosses.
 TEST_PKGS="$TEST_PKGS chromium"
 RUN_PKGS="wordnet-base"
+# tests/deploy builds deploy/'s images (debootstrap) and runs its compose files in Docker.
+TEST_PKGS="$TEST_PKGS docker.io docker-compose debootstrap"
 
 want="$BUILD_PKGS $TEST_PKGS $RUN_PKGS"
 # scripts/fetch_models.sh makes the default embedding model from an npm package with Node.js;
