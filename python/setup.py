@@ -42,7 +42,8 @@ def library_link_flags():
     sys.exit(f"vecscale: cannot find libvecscale's link line in {BUILD}")
 
 
-SOURCES = ["module.c", "convert.c", "objlock.c", "filter.c", "index.c", "quant.c", "model.c", "collection.c"]
+SOURCES = ["module.c", "convert.c", "objlock.c", "filter.c", "index.c", "quant.c", "model.c", "collection.c",
+           "collection_ids.c", "collection_payload.c"]
 cflags = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-fvisibility=hidden"]
 if os.environ.get("VECSCALE_WERROR") == "1":
     cflags.append("-Werror")
@@ -55,7 +56,8 @@ ext = Extension(
     # The library's symbols stay inside the extension (--exclude-libs), so another copy of
     # libvecscale loaded by something else in the process cannot interpose on them.
     extra_link_args=[STATIC, "-Wl,--exclude-libs,ALL"] + library_link_flags() + ["-lpthread"],
-    depends=[STATIC, os.path.join(ROOT, "include", "vecscale.h"), os.path.join("src", "vspy.h")],
+    depends=[STATIC, os.path.join(ROOT, "include", "vecscale.h"), os.path.join("src", "vspy.h"),
+             os.path.join("src", "collection.h")],
 )
 
 setup(

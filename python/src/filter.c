@@ -1,13 +1,11 @@
 /* Search filters from Python values: an id allow-list (array, list, set: a bitset, or a sorted
- * array when the ids are too sparse for one), a Python callable (re-acquires the GIL for each
- * candidate it is asked about), or, for collections, a dict of metadata equalities checked
- * against each candidate's stored JSON. */
+ * array when the ids are too sparse for one) or a Python callable (re-acquires the GIL for each
+ * candidate it is asked about). Collections' metadata filters are the library's JSON filters
+ * (collection.c). */
 #include "vspy.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 static __thread const void *tls_filter_owner;
 
@@ -149,60 +147,4 @@ void vspy_filter_release(vspy_filter *f)
     Py_CLEAR(f->exc_tb);
     free(f->bits);
     f->bits = NULL;
-    cJSON_Delete(f->meta);
-    f->meta = NULL;
-}
-
-/* ---- metadata equality ---- */
-typedef struct {
-    const cJSON *want;
-    int match;
-} meta_check;
-
-static void check_doc(int64_t id, const char *text, const char *metadata, void *ctx)
-{
-    (void)id;
-    (void)text;
-    meta_check *m = ctx;
-    m->match = 0;
-    if (!metadata) return;
-    cJSON *doc = cJSON_Parse(metadata);
-    if (!doc) return;
-    int ok = cJSON_IsObject(doc);
-    for (const cJSON *w = m->want->child; ok && w; w = w->next) {
-        const cJSON *have = cJSON_GetObjectItemCaseSensitive(doc, w->string);
-        ok = have && cJSON_Compare(have, w, 1);
-    }
-    cJSON_Delete(doc);
-    m->match = ok;
-}
-
-static int meta_pred(int64_t id, void *ctx)
-{
-    vspy_filter *f = ctx;
-    meta_check m = {f->meta, 0};
-    if (vs_collection_with_doc(f->coll, id, check_doc, &m)) return 0;
-    return m.match;
-}
-
-int vspy_meta_filter_build(PyObject *dict, vs_collection *c, vspy_filter *out)
-{
-    memset(out, 0, sizeof *out);
-    PyObject *json = PyImport_ImportModule("json");
-    PyObject *s = json ? PyObject_CallMethod(json, "dumps", "O", dict) : NULL;
-    Py_XDECREF(json);
-    if (!s) return -1;
-    const char *txt = PyUnicode_AsUTF8(s);
-    cJSON *want = txt ? cJSON_Parse(txt) : NULL;
-    Py_DECREF(s);
-    if (!want) {
-        if (!PyErr_Occurred()) vspy_raise_msg(VS_ERR_INVALID_ARG, "metadata filter is not JSON-serialisable");
-        return -1;
-    }
-    out->meta = want;
-    out->coll = c;
-    out->f.kind = VS_FILTER_PREDICATE;
-    out->f.fn = meta_pred;
-    out->f.ctx = out;
-    return 0;
 }

@@ -121,8 +121,9 @@ fail:
     return -1;
 }
 
-/* Embeds into a new (n, dim) float32 array with the GIL released; model borrowed from s. */
-static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t batch, int threads)
+/* Embeds into a new (n, dim) float32 array with the GIL released; model borrowed from s.
+ * known (NULL or n entries) receives each text's count of words the model knows. */
+static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t batch, int threads, uint32_t *known)
 {
     npy_intp dims[2] = {(npy_intp)n, (npy_intp)s->dim};
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
@@ -134,7 +135,7 @@ static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t ba
     if (!s->m) closed = 1;
     for (size_t i = 0; !closed && !rc && i < n; i += batch) {
         size_t b = n - i < batch ? n - i : batch;
-        rc = vs_model_embed(s->m, t + i, b, threads, o + i * s->dim);
+        rc = vs_model_embed_known(s->m, t + i, b, threads, o + i * s->dim, known ? known + i : NULL);
     }
     vspy_unlock(&s->lock);
     Py_END_ALLOW_THREADS
@@ -145,26 +146,38 @@ static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t ba
     return (PyObject *)out;
 }
 
-PyObject *vspy_model_embed_list(PyObject *model, PyObject *texts)
+/* A uint32 (n,) array for known-word counts. */
+static PyArrayObject *known_array(size_t n)
+{
+    npy_intp d = (npy_intp)n;
+    return (PyArrayObject *)PyArray_ZEROS(1, &d, NPY_UINT32, 0);
+}
+
+PyObject *vspy_model_embed_list(PyObject *model, PyObject *texts, PyArrayObject **known)
 {
     ModelObject *s = (ModelObject *)model;
+    if (known) *known = NULL;
     if (m_usable(s)) return NULL;
     PyObject *keep;
     const char **t;
     size_t n;
     if (vspy_texts(texts, &keep, &t, &n)) return NULL;
-    PyObject *r = embed_texts(s, t, n, 256, 1);
+    PyArrayObject *kn = known ? known_array(n) : NULL;
+    PyObject *r = known && !kn ? NULL : embed_texts(s, t, n, 256, 1, kn ? PyArray_DATA(kn) : NULL);
     PyMem_Free(t);
     Py_DECREF(keep);
+    if (r && known) *known = kn;
+    else Py_XDECREF(kn);
     return r;
 }
 
 static PyObject *m_embed(ModelObject *s, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"texts", "batch_size", "threads", "normalize", NULL};
+    static char *kwlist[] = {"texts", "batch_size", "threads", "normalize", "return_known", NULL};
     PyObject *texts, *bo = Py_None, *tho = Py_None;
-    int normalize = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOp:embed", kwlist, &texts, &bo, &tho, &normalize) ||
+    int normalize = 1, want_known = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOp$p:embed", kwlist, &texts, &bo, &tho, &normalize,
+                                     &want_known) ||
         m_usable(s))
         return NULL;
     uint32_t batch, threads;
@@ -178,7 +191,8 @@ static PyObject *m_embed(ModelObject *s, PyObject *args, PyObject *kw)
     const char **t;
     size_t n;
     if (vspy_texts(texts, &keep, &t, &n)) return NULL;
-    PyObject *r = embed_texts(s, t, n, batch, (int)threads);
+    PyArrayObject *kn = want_known ? known_array(n) : NULL;
+    PyObject *r = want_known && !kn ? NULL : embed_texts(s, t, n, batch, (int)threads, kn ? PyArray_DATA(kn) : NULL);
     PyMem_Free(t);
     Py_DECREF(keep);
     if (r && normalize && !s->normalizes) {
@@ -190,7 +204,12 @@ static PyObject *m_embed(ModelObject *s, PyObject *args, PyObject *kw)
                 for (size_t d = 0; d < s->dim; d++) o[i * s->dim + d] = (float)(o[i * s->dim + d] / sqrt(ss));
         }
     }
-    return r;
+    if (!want_known) return r;
+    if (!r) {
+        Py_XDECREF(kn);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", r, (PyObject *)kn);
 }
 
 static PyObject *m_tokenize(ModelObject *s, PyObject *args, PyObject *kw)
@@ -277,11 +296,15 @@ static PyObject *m_repr(ModelObject *s)
 
 static PyMethodDef m_methods[] = {
     {"embed", (PyCFunction)(void (*)(void))m_embed, METH_VARARGS | METH_KEYWORDS,
-     "embed(texts, batch_size=32, threads=1, normalize=True)\n--\n\n"
+     "embed(texts, batch_size=32, threads=1, normalize=True, *, return_known=False)\n--\n\n"
      "Embeds a list of non-empty str into float32 (n, dim), batch_size texts per library call,\n"
      "on `threads` threads. Results do not depend on batch_size or threads. The built-in models\n"
      "return unit vectors; normalize=False raises UnsupportedError for them. The GIL is\n"
-     "released meanwhile, so Python threads embedding at once scale."},
+     "released meanwhile, so Python threads embedding at once scale.\n"
+     "return_known=True returns (E, known): known is uint32 (n,), the number of words (GloVe)\n"
+     "or word pieces (BERT, not counting [CLS]/[SEP]/[UNK]) of each text the model knows.\n"
+     "known[i] == 0 means row i is the model's fallback vector, the same for every such text:\n"
+     "it carries no meaning (Collection.query answers such a text with no results)."},
     {"tokenize", (PyCFunction)(void (*)(void))m_tokenize, METH_VARARGS | METH_KEYWORDS,
      "tokenize(text)\n--\n\nThe token ids the model embeds for text: BERT WordPiece ids [CLS] ... [SEP]\n"
      "(cut to max_seq_length); for GloVe models the vocabulary row of each word, -1 if unknown."},

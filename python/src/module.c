@@ -124,6 +124,8 @@ static PyObject *new_exc(PyObject *mod, const char *name, PyObject *base2, const
     return cls;
 }
 
+PyObject *vspy_NoKnownWordWarning;
+
 PyMODINIT_FUNC PyInit__vecscale(void)
 {
     import_array();
@@ -162,6 +164,16 @@ PyMODINIT_FUNC PyInit__vecscale(void)
                                      "A valid request this build or index type does not implement.")))
         goto fail;
     if (!(vspy_ClosedError = new_exc(m, "ClosedError", PyExc_ValueError, "Using an object after close().")))
+        goto fail;
+    /* A warning, not an error: the server answers such a query with an empty result plus a
+     * warning, and so does Collection.query (warnings.simplefilter("error", ...) makes it raise). */
+    vspy_NoKnownWordWarning = PyErr_NewExceptionWithDoc(
+        "vecscale.NoKnownWordWarning",
+        "A text query none of whose words the model knows: its embedding would be the model's\n"
+        "fallback vector, whose neighbours mean nothing, so Collection.query/search answer it with no\n"
+        "results (the server's \"warning\": {\"code\": \"no_known_word\"}).",
+        PyExc_UserWarning, NULL);
+    if (!vspy_NoKnownWordWarning || PyModule_AddObjectRef(m, "NoKnownWordWarning", vspy_NoKnownWordWarning) < 0)
         goto fail;
 
     struct { const char *name; PyTypeObject *t; } types[] = {

@@ -27,6 +27,7 @@ PyObject *vspy_raise_msg(int code, const char *fmt, ...);
 /* ClosedError for a closed object. Returns NULL. */
 PyObject *vspy_closed(const char *what);
 extern PyObject *vspy_ClosedError;
+extern PyObject *vspy_NoKnownWordWarning; /* UserWarning subclass: a text query with no known word */
 
 /* ---- arrays (convert.c) ---- */
 /* A float32 C-contiguous view of an input matrix: borrowed when the input already is one,
@@ -72,9 +73,6 @@ typedef struct {
     const void *owner;       /* the object being searched (re-entrancy check) */
     volatile int failed;     /* the callable raised: later calls return 0 without calling it */
     PyObject *exc_type, *exc_value, *exc_tb; /* the first exception, re-raised after the call */
-    void *meta;              /* metadata matcher (collections), see vspy_meta_filter */
-    void *coll;              /* vs_collection for metadata filters */
-    const vs_filter *inner;  /* an id filter combined with the metadata one */
 } vspy_filter;
 /* Builds a filter from None, an id array/list/set, or a callable. Returns 0 or -1. */
 int vspy_filter_build(PyObject *obj, const void *owner, vspy_filter *out);
@@ -84,14 +82,35 @@ void vspy_filter_release(vspy_filter *f);
 /* Non-zero when the calling thread is running a filter callable of `owner`: calling owner's
  * methods from there could deadlock on its lock, so they raise instead. */
 int vspy_in_own_filter(const void *owner);
-/* A dict of metadata equalities for collections, evaluated with cJSON per candidate. */
-int vspy_meta_filter_build(PyObject *dict, vs_collection *c, vspy_filter *out);
 
 /* ---- models (model.c), used by collections ---- */
 /* UTF-8 pointers into a list of str (kept alive by *keep); *out freed with PyMem_Free. */
 int vspy_texts(PyObject *obj, PyObject **keep, const char ***out, size_t *n);
-/* Embeds a list of str with a vecscale.Model object: float32 (n, dim) array. */
-PyObject *vspy_model_embed_list(PyObject *model, PyObject *texts);
+/* Embeds a list of str with a vecscale.Model object: float32 (n, dim) array. known (may be
+ * NULL) receives a new uint32 (n,) array of per-text known-word counts. */
+PyObject *vspy_model_embed_list(PyObject *model, PyObject *texts, PyArrayObject **known);
+
+/* ---- collection ids (collection_ids.c) ---- */
+/* Ids from Python: an int, a str, or a list/tuple/set/iterable/int array of them. ids[i] is the
+ * int, or -1 for a str (keys[i], UTF-8, not yet looked up) or None (automatic). keys is NULL
+ * when every id is an int. */
+typedef struct {
+    size_t n;
+    int64_t *ids;
+    const char **keys;
+    int64_t *owned; /* ids storage unless borrowed from an int64 array */
+    PyObject *keep; /* the tuple (or array) the ids and key bytes live in */
+    int any_str, any_none;
+} vspy_idlist;
+int vspy_idlist_get(PyObject *obj, int allow_none, const char *what, vspy_idlist *out);
+void vspy_idlist_release(vspy_idlist *l);
+/* Entry i as the caller gave it (new reference). */
+PyObject *vspy_idlist_item(const vspy_idlist *l, size_t i);
+/* Looks up the str entries: ids[i] = their internal id, or -1 when no document has it. An
+ * invalid key raises (InvalidArgumentError naming it). *cp is read under lock. */
+int vspy_idlist_lookup(vs_collection **cp, vspy_lock *lock, vspy_idlist *l);
+/* The client's ids (int or str) of internal ids, as a list; None for -1 and for removed ones. */
+PyObject *vspy_client_ids(vs_collection **cp, vspy_lock *lock, const int64_t *ids, size_t n);
 
 /* ---- types ---- */
 extern PyTypeObject vspy_IndexType;

@@ -5,7 +5,9 @@ import os
 import signal
 import subprocess
 import time
+import urllib.parse
 import urllib.request
+import warnings
 
 import numpy as np
 import pytest
@@ -133,13 +135,39 @@ def _post(port, path, body):
         return json.loads(r.read())
 
 
+def _get(port, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+        return json.loads(r.read())
+
+
+# string ids with a slash, a space, UTF-8 and "%" (percent-encoded in paths), an int, and "17"
+STR_IDS = ["doc-0", "a/b c", "caf\u00e9 \u00e0 la %20 carte", 3, "17"]
+
+
 def test_served_by_vecscale_serve_and_back(tmp_path, cli, glove):
     data = tmp_path / "data"
     c, _ = make(data / "collections" / "docs")
     D, I = c.search("kitten on a rug", 3)
     c.close()  # the server takes the collection's lock
+    s = vecscale.Collection.create(data / "collections" / "strdocs", model=GLOVE)
+    str_ids = s.add(texts=[t for t, _ in DOCS], metadata=[m for _, m in DOCS], ids=STR_IDS)
+    assert str_ids == STR_IDS[:4] + [17]
+    Ds, Is = s.search("kitten on a rug", 3)
+    want_keys = s.keys(Is)[0]
+    with pytest.warns(vecscale.NoKnownWordWarning):
+        assert s.query("qqxqzzq") == []
+    s.close()
     p, port = _serve(cli, data)
     try:
+        for i, sid in enumerate(str_ids):
+            doc = _get(port, "/collections/strdocs/documents/" + urllib.parse.quote(str(sid), safe=""))
+            assert doc["id"] == sid and doc["text"] == DOCS[i][0] and doc["metadata"] == DOCS[i][1]
+        r = _post(port, "/collections/strdocs/search", {"query": "kitten on a rug", "k": 3})
+        assert [h["id"] for h in r["results"]] == want_keys and "doc-0" in want_keys
+        np.testing.assert_allclose([h["score"] for h in r["results"]], Ds[0], rtol=1e-5)
+        r = _post(port, "/collections/strdocs/search", {"query": "qqxqzzq", "k": 3})  # the same answer
+        assert r["results"] == [] and r["warning"]["code"] == "no_known_word"
+        _post(port, "/collections/strdocs/index", {"documents": [{"id": "served/\u00e9", "text": "apples"}]})
         r = _post(port, "/collections/docs/search", {"query": "kitten on a rug", "k": 3})
         assert [h["id"] for h in r["results"]] == I[0].tolist()
         np.testing.assert_allclose([h["score"] for h in r["results"]], D[0], rtol=1e-5)
@@ -154,6 +182,9 @@ def test_served_by_vecscale_serve_and_back(tmp_path, cli, glove):
     with vecscale.Collection.open(data / "collections" / "docs") as back:
         assert back.get(77)["text"] == "served text about apples"
         assert back.query("apples", k=1, filter={"pos": "x"})[0]["id"] == 77
+    with vecscale.Collection.open(data / "collections" / "strdocs") as back:
+        assert back.get("served/\u00e9")["text"] == "apples"
+        assert back.query("apples", k=1)[0]["id"] == "served/\u00e9"
 
 
 def test_cli_built_collection_opens(tmp_path, cli, glove):
@@ -168,6 +199,28 @@ def test_cli_built_collection_opens(tmp_path, cli, glove):
         hit = c.query("kitten on a rug", k=1)[0]
         assert hit["id"] == 10 and hit["text"] == DOCS[0][0] and hit["metadata"] == {"tag": 0}
         assert sorted(h["id"] for h in c.query("pie", k=5, filter={"tag": 1})) == [11, 13]
+
+
+def test_cli_built_collection_with_string_ids_opens(tmp_path, cli):
+    src = tmp_path / "docs.jsonl"
+    ids = ["doc-a", "x/y \u00e9", 7, "12", None]
+    src.write_text("".join(json.dumps({"text": t, **({} if i is None else {"id": i})}) + "\n"
+                           for i, (t, _) in zip(ids, DOCS)))
+    out = tmp_path / "built"
+    subprocess.run([cli, "build", "--input", str(src), "--output", str(out), "--model", GLOVE], check=True,
+                   capture_output=True)
+    cli_out = subprocess.run([cli, "search", "--index", str(out), "--query", "kitten on a rug", "-k", "5", "--json"],
+                             check=True, capture_output=True, text=True).stdout
+    cli_ids = [json.loads(line)["id"] for line in cli_out.splitlines()]  # one JSON line per hit
+    with vecscale.Collection.open(out) as c:
+        want = ["doc-a", "x/y \u00e9", 7, 12, 13]  # "12" is 12; no id: after the largest integer
+        assert [c.get(i)["id"] for i in want] == want
+        assert [c.get(i)["text"] for i in want] == [t for t, _ in DOCS]
+        hits = c.query("kitten on a rug", k=5)
+        assert [h["id"] for h in hits] == cli_ids
+        assert hits[0]["id"] == "doc-a"
+        D, I = c.search("kitten on a rug", 5)
+        assert c.keys(I)[0] == [h["id"] for h in hits]
 
 
 def test_model_path_recorded_absolute(tmp_path, monkeypatch):

@@ -23,4 +23,6 @@ def test_signatures_are_visible():
     assert list(inspect.signature(vecscale.Index).parameters)[:3] == ["dim", "factory", "metric"]
     assert "k_factor" in inspect.signature(vecscale.Index.search).parameters
     assert "batch_size" in inspect.signature(vecscale.Model.embed).parameters
+    assert "return_known" in inspect.signature(vecscale.Model.embed).parameters
+    assert list(inspect.signature(vecscale.Collection.keys).parameters) == ["ids"]
     assert "metadata" in inspect.signature(vecscale.Collection.add).parameters

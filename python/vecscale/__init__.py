@@ -21,6 +21,7 @@ from ._vecscale import (  # noqa: F401
     InvalidArgumentError,
     MissingFileError,
     Model,
+    NoKnownWordWarning,
     NotFoundError,
     NotTrainedError,
     ProductQuantizer,
@@ -38,5 +39,5 @@ __all__ = [
     "Index", "ScalarQuantizer", "ProductQuantizer", "Model", "Collection",
     "Error", "InvalidArgumentError", "NotTrainedError", "DuplicateIdError", "NotFoundError",
     "MissingFileError", "StorageError", "CorruptFileError", "VersionError", "UnsupportedError",
-    "ClosedError", "version", "simd_level",
+    "ClosedError", "NoKnownWordWarning", "version", "simd_level",
 ]
