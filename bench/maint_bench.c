@@ -3,6 +3,9 @@
  * (an explicit vs_collection_snapshot every SNAP_MS, like POST /save, plus the log-size
  * trigger) and a staging IVF index crosses train_min and trains. Reports the add latency
  * median, p99 and p99/median (the claim: below 5, no add pays for a snapshot or a training).
+ * Defaults: IVF1024,Flat, 39,500 vectors preloaded into the staging index (train_min 39,936:
+ * the training starts about 9 s in). Requests are sent open loop (MB_RATE requests/s over all threads, default 500) and timed
+ * from when they were due.
  *
  *   maint_bench DIR [seconds=20] [threads=4] [snap_ms=1000] [nomaint]
  *   (snap_ms 0: no explicit snapshots; nomaint: do not start the maintenance thread)
@@ -24,11 +27,12 @@
 /* Looked up at run time so that one source measures builds with and without it. */
 typedef int (*start_maintenance_fn)(vs_collection *c, const void *policy);
 
-enum { DIM = 100, NLIST = 256, PRELOAD = 6000, K = 10, MAX_ADDS = 1 << 20 };
+enum { DIM = 100, K = 10, MAX_ADDS = 1 << 20 };
+static int NLIST = 1024, PRELOAD = 39500; /* MB_NLIST, MB_PRELOAD */
 
 static vs_collection *col;
 static atomic_int stop;
-static atomic_long next_id = PRELOAD, n_search, n_snap, trained_at = -1;
+static atomic_long next_id, n_search, n_snap, trained_at = -1;
 static double *add_ms, *search_ms;
 static atomic_long n_add_lat, n_search_lat;
 static double t0;
@@ -59,12 +63,23 @@ static void vec(int64_t id, float *v)
     }
 }
 
+static double rate; /* requests per second per client thread */
+
+/* Open loop: request j of a thread is due at t0 + j / rate, and its latency counts from then,
+ * so a request stalled behind a snapshot delays the ones due after it and they count too
+ * (a closed loop would just send fewer requests during a stall and hide it). */
 static void *client(void *arg)
 {
     uint64_t rng = mix((uint64_t)(size_t)arg + 7);
     float q[DIM], d[K];
     int64_t ids[K];
-    while (!atomic_load(&stop)) {
+    for (long j = 0; !atomic_load(&stop); j++) {
+        double due = t0 + (double)j * 1e3 / rate;
+        for (double t = now_ms(); t < due; t = now_ms()) {
+            double ms = due - t;
+            struct timespec ts = {(time_t)(ms / 1e3), (long)(fmod(ms, 1e3) * 1e6)};
+            nanosleep(&ts, NULL);
+        }
         rng = mix(rng);
         if (rng % 10 == 0) {
             int64_t id = atomic_fetch_add(&next_id, 1);
@@ -72,7 +87,7 @@ static void *client(void *arg)
             char text[32];
             snprintf(text, sizeof text, "doc %lld", (long long)id);
             const char *texts[1] = {text};
-            double a = now_ms();
+            double a = due;
             int rc = vs_collection_add(col, 1, q, &id, texts, NULL, NULL);
             double b = now_ms();
             if (rc) {
@@ -87,7 +102,7 @@ static void *client(void *arg)
         } else {
             vec((int64_t)(rng % 100000), q);
             vs_search_params p = {.nprobe = 16};
-            double a = now_ms();
+            double a = due;
             if (vs_collection_search(col, 1, q, K, &p, d, ids)) {
                 fprintf(stderr, "search: %s\n", vs_last_error());
                 exit(1);
@@ -138,6 +153,11 @@ int main(int argc, char **argv)
     }
     int seconds = argc > 2 ? atoi(argv[2]) : 20, threads = argc > 3 ? atoi(argv[3]) : 4;
     snap_ms = argc > 4 ? atoi(argv[4]) : 1000;
+    if (getenv("MB_NLIST")) NLIST = atoi(getenv("MB_NLIST"));
+    if (getenv("MB_PRELOAD")) PRELOAD = atoi(getenv("MB_PRELOAD"));
+    atomic_store(&next_id, PRELOAD);
+    const char *r = getenv("MB_RATE"); /* requests per second, all threads together */
+    rate = (r ? atof(r) : 500.0) / (threads > 0 ? threads : 1);
     char factory[32];
     snprintf(factory, sizeof factory, "IVF%d,Flat", NLIST);
     /* Log-size snapshots too: 2 MiB is about 4,000 adds of this size. */
@@ -163,9 +183,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "maintenance: %s\n", vs_last_error());
         return 1;
     }
-    printf("maint_bench: %s, %d preloaded (train_min %d), %d client threads, 10%% adds, snapshot every %d ms "
-           "+ at 2 MiB of log, %d s; maintenance thread: %s\n",
-           factory, PRELOAD, 39 * NLIST, threads, snap_ms, seconds, maint ? "yes" : "no (this build has none)");
+    printf("maint_bench: %s, %d preloaded (train_min %d), %d client threads, open loop at %.0f requests/s, 10%% adds, "
+           "snapshot every %d ms + at 2 MiB of log, %d s; maintenance thread: %s\n",
+           factory, PRELOAD, 39 * NLIST, threads, rate * threads, snap_ms, seconds,
+           maint ? "yes" : start ? "no (not started)" : "no (this build has none)");
     add_ms = malloc(sizeof(double) * MAX_ADDS);
     search_ms = malloc(sizeof(double) * MAX_ADDS * 10L);
     pthread_t th[64], sn;
