@@ -96,9 +96,13 @@ static void *client(void *arg)
             }
             long i = atomic_fetch_add(&n_add_lat, 1);
             if (i < MAX_ADDS) add_ms[i] = b - a;
+            if (getenv("MB_SLOW") && b - a > atof(getenv("MB_SLOW")))
+                fprintf(stderr, "  slow add: due at %.3f s, %.1f ms\n", (a - t0) / 1e3, b - a);
             vs_collection_info in;
-            if (atomic_load(&trained_at) < 0 && vs_collection_info_get(col, &in) == VS_OK && in.trained)
+            if (atomic_load(&trained_at) < 0 && vs_collection_info_get(col, &in) == VS_OK && in.trained) {
                 atomic_store(&trained_at, i);
+                fprintf(stderr, "  trained, seen at %.3f s\n", (b - t0) / 1e3);
+            }
         } else {
             vec((int64_t)(rng % 100000), q);
             vs_search_params p = {.nprobe = 16};
@@ -129,7 +133,7 @@ static void *snapshotter(void *arg)
             exit(1);
         }
         atomic_fetch_add(&n_snap, 1);
-        fprintf(stderr, "  snapshot at %.1f s took %.0f ms\n", (a - t0) / 1e3, now_ms() - a);
+        fprintf(stderr, "  snapshot at %.3f s took %.0f ms\n", (a - t0) / 1e3, now_ms() - a);
     }
     return NULL;
 }

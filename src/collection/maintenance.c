@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,8 +29,9 @@
 #include "core/log.h"
 
 #define SYNC_TIMEOUT_MS 30000
-/* Writes replayed onto a freshly trained index under the writer mutex, at most. */
-#define CATCHUP_UNDER_LOCK 256
+/* Writes replayed onto a freshly trained index under the writer mutex, at most (the thread
+ * runs at background priority: what it does under a lock must be tiny). */
+#define CATCHUP_UNDER_LOCK 16
 #define RETRY_AFTER_FAILURE_S 10.0
 
 _Atomic(vs_maint_hook_fn) vs_maint_test_hook;
@@ -50,9 +53,15 @@ struct vs_train_delta {
 struct vs_maint {
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop, kick;
+    pthread_cond_t cv, done_cv;
+    int stop, kick, exited;
     vs_maintenance_policy policy;
+    /* vs_collection_snapshot while the thread runs: ticket `requested`, served by the first
+     * snapshot started after it (done = the last ticket it covered, rc/err its result). */
+    long requested, done;
+    int rc;
+    char err[512];
+    int waiters; /* callers between registering and leaving (under write_mu); stop waits for 0 */
 };
 
 static double now_s(void)
@@ -167,10 +176,14 @@ void vs_maint_note_remove(vs_collection *c, size_t n, const int64_t *ids)
  * copy of the id the index got (the base copy may have caught it before or after). */
 static int delta_apply(vs_collection *c, vs_index *ix, const struct vs_train_delta *d)
 {
-    for (size_t i = 0; i < d->n; i++) {
-        int rc = vs_index_remove(ix, 1, &d->ids[i], NULL);
-        if (!rc && d->is_add[i]) rc = vs_index_add(ix, 1, d->x + i * c->dim, &d->ids[i]);
+    for (size_t i = 0; i < d->n;) {
+        /* A run of adds (distinct ids: re-adding an id needs a remove between) in one call. */
+        size_t j = i + 1;
+        while (j < d->n && d->is_add[j] == d->is_add[i]) j++;
+        int rc = vs_index_remove(ix, j - i, &d->ids[i], NULL);
+        if (!rc && d->is_add[i]) rc = vs_index_add(ix, j - i, d->x + i * c->dim, &d->ids[i]);
         if (rc) return rc;
+        i = j;
     }
     return VS_OK;
 }
@@ -402,11 +415,39 @@ static int snapshot_run(vs_collection *c) /* maint_mu held */
     return VS_OK;
 }
 
+#define THREAD_GONE 1 /* not a vecscale code (those are <= 0) */
+
+/* With the maintenance thread running, the snapshot is its work (at its background
+ * priority); the caller waits for the result. THREAD_GONE if the thread stopped meanwhile. */
+static int snapshot_on_thread(vs_collection *c, struct vs_maint *m)
+{
+    pthread_mutex_lock(&m->mu);
+    long ticket = ++m->requested;
+    m->kick = 1;
+    pthread_cond_signal(&m->cv);
+    while (m->done < ticket && !m->exited) pthread_cond_wait(&m->done_cv, &m->mu);
+    int rc = m->done >= ticket ? m->rc : THREAD_GONE;
+    char err[512];
+    snprintf(err, sizeof err, "%s", m->err);
+    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_lock(&c->write_mu);
+    m->waiters--;
+    pthread_mutex_unlock(&c->write_mu);
+    if (rc < 0) return vs_fail(rc, "%s", err);
+    return rc;
+}
+
 int vs_collection_snapshot(vs_collection *c)
 {
     if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
+    pthread_mutex_lock(&c->write_mu);
+    struct vs_maint *m = c->maint;
+    if (m) m->waiters++;
+    pthread_mutex_unlock(&c->write_mu);
+    int rc = m ? snapshot_on_thread(c, m) : THREAD_GONE;
+    if (rc != THREAD_GONE) return rc;
     pthread_mutex_lock(&c->maint_mu);
-    int rc = snapshot_run(c);
+    rc = snapshot_run(c);
     pthread_mutex_unlock(&c->maint_mu);
     return rc;
 }
@@ -435,11 +476,23 @@ int vs_collection_maintain(vs_collection *c)
     return maintain(c, c->snapshot_log_bytes, 0, &never);
 }
 
+/* Background priority (nice + 10, as RocksDB's low-priority pool): on a busy machine the
+ * requests' threads get the CPU first and maintenance takes longer, not them. Linux applies
+ * nice per thread; the training's worker threads inherit it. */
+static void lower_priority(void)
+{
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (errno == 0 && cur < 19) setpriority(PRIO_PROCESS, (id_t)tid, cur + 10 > 19 ? 19 : cur + 10);
+}
+
 static void *maint_main(void *arg)
 {
     vs_collection *c = arg;
     struct vs_maint *m = c->maint;
     double last_snapshot = now_s(), failed_at = -1e9;
+    lower_priority();
     uint32_t poll = m->policy.poll_ms ? m->policy.poll_ms : 200;
     pthread_mutex_lock(&m->mu);
     while (!m->stop) {
@@ -453,6 +506,21 @@ static void *maint_main(void *arg)
         }
         m->kick = 0;
         if (m->stop) break;
+        long want = m->requested;
+        if (want > m->done) {
+            /* Asked for (vs_collection_snapshot): every request made before this point. */
+            pthread_mutex_unlock(&m->mu);
+            pthread_mutex_lock(&c->maint_mu);
+            int rc = snapshot_run(c);
+            pthread_mutex_unlock(&c->maint_mu);
+            last_snapshot = now_s();
+            pthread_mutex_lock(&m->mu);
+            m->done = want;
+            m->rc = rc;
+            snprintf(m->err, sizeof m->err, "%s", rc ? vs_last_error() : "");
+            pthread_cond_broadcast(&m->done_cv);
+            continue;
+        }
         pthread_mutex_unlock(&m->mu);
         if (now_s() - failed_at >= RETRY_AFTER_FAILURE_S &&
             maintain(c, log_threshold(c, m), m->policy.snapshot_interval_s, &last_snapshot)) {
@@ -461,6 +529,8 @@ static void *maint_main(void *arg)
         }
         pthread_mutex_lock(&m->mu);
     }
+    m->exited = 1; /* waiting callers run their snapshot themselves */
+    pthread_cond_broadcast(&m->done_cv);
     pthread_mutex_unlock(&m->mu);
     return NULL;
 }
@@ -473,6 +543,7 @@ int vs_collection_start_maintenance(vs_collection *c, const vs_maintenance_polic
     if (policy) m->policy = *policy;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
+    pthread_cond_init(&m->done_cv, NULL);
     m->kick = 1; /* look once at start: an opened collection may be due already */
     pthread_mutex_lock(&c->write_mu);
     int rc = c->maint ? vs_fail(VS_ERR_INVALID_ARG, "%s: maintenance is already running", c->dir) : VS_OK;
@@ -487,6 +558,7 @@ int vs_collection_start_maintenance(vs_collection *c, const vs_maintenance_polic
     if (rc) {
         pthread_mutex_destroy(&m->mu);
         pthread_cond_destroy(&m->cv);
+        pthread_cond_destroy(&m->done_cv);
         free(m);
     }
     return rc;
@@ -505,10 +577,19 @@ int vs_collection_stop_maintenance(vs_collection *c)
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->thread, NULL); /* waits for a snapshot or training in progress */
     pthread_mutex_lock(&c->write_mu);
-    c->maint = NULL;
+    c->maint = NULL; /* no new waiters; the registered ones leave (the thread has exited) */
     pthread_mutex_unlock(&c->write_mu);
+    for (;;) {
+        pthread_mutex_lock(&c->write_mu);
+        int waiting = m->waiters;
+        pthread_mutex_unlock(&c->write_mu);
+        if (!waiting) break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);
+    pthread_cond_destroy(&m->done_cv);
     free(m);
     return VS_OK;
 }
