@@ -49,7 +49,7 @@ static void test_failed_sync_is_not_applied(void **state)
     assert_int_equal(vs_collection_add_keyed(c, 3, x + 5 * D, keys, NULL, NULL, NULL), VS_ERR_IO);
     print_message("the caller is told: %s\n", vs_last_error());
     assert_non_null(strstr(vs_last_error(), "not applied"));
-    assert_non_null(strstr(vs_last_error(), "cut back"));
+    assert_non_null(strstr(vs_last_error(), "is not in the log"));
     atomic_store(&vs_wal_fault_hook, NULL);
     /* Not applied: not counted, not found, its keys name nothing. */
     assert_int_equal(vs_collection_size(c), 5);
