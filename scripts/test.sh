@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every test: installs what is missing, builds, then ctest three times — the release
-# build (all tests), ASan+UBSan (unit and command-line tests), TSan (concurrent tests).
+# build (all tests, then the Python package's), ASan+UBSan (unit and command-line tests), TSan
+# (concurrent tests).
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -21,6 +22,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS" >/dev/null
 scripts/fetch_models.sh build/vecscale
 run_suite build '.*' -DCMAKE_BUILD_TYPE=Release
+scripts/test_python.sh
 run_suite build-asan 'unit|cli' -DCMAKE_BUILD_TYPE=Debug -DVS_SANITIZE=address,undefined
 run_suite build-tsan 'concurrent' -DCMAKE_BUILD_TYPE=Debug -DVS_SANITIZE=thread
 echo "all test suites passed"
