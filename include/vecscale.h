@@ -694,8 +694,9 @@ typedef void (*vs_doc_fn)(int64_t id, const char *text, const char *metadata, vo
 VS_API int vs_collection_with_doc(vs_collection *c, int64_t id, vs_doc_fn fn, void *ctx);
 /** Copies the stored vector of id into out (dim floats). */
 VS_API int vs_collection_get_vector(vs_collection *c, int64_t id, float *out);
-/** Writes a snapshot (index + documents) and starts a new log, on the calling thread; returns
- *  once it is committed. Searches and writers continue meanwhile: the snapshot is rebuilt from
+/** Writes a snapshot (index + documents) and starts a new log, on the calling thread (on the
+ *  maintenance thread, at its background priority, when one runs); returns once it is
+ *  committed. Searches and writers continue meanwhile: the snapshot is rebuilt from
  *  the files (the previous snapshot plus the logs) in a scratch copy, so it needs up to a second
  *  copy of the collection's memory while it runs. Covers every write acknowledged before the
  *  call. One snapshot or training at a time per collection (a second call waits). */
@@ -716,9 +717,10 @@ typedef struct {
  *  the collection is reopened). */
 VS_API int vs_collection_maintain(vs_collection *c);
 /** Starts the collection's maintenance thread: it does what vs_collection_maintain does, when
- *  `policy` (NULL = defaults) says so, until vs_collection_stop_maintenance or
- *  vs_collection_close. Its errors go to the log handler; it retries after 10 s. At most one per
- *  collection (VS_ERR_INVALID_ARG if already running). */
+ *  `policy` (NULL = defaults) says so, and the snapshots vs_collection_snapshot asks for, until
+ *  vs_collection_stop_maintenance or vs_collection_close. It runs at background priority (its
+ *  nice value raised by 10) so requests get the CPU first. Its errors go to the log handler;
+ *  it retries after 10 s. At most one per collection (VS_ERR_INVALID_ARG if already running). */
 VS_API int vs_collection_start_maintenance(vs_collection *c, const vs_maintenance_policy *policy);
 /** Stops and joins the maintenance thread (waiting for a snapshot or training in progress).
  *  VS_OK if none runs. */
