@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped, so a second run does nothing.
 set -eu
 
-BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libmicrohttpd-dev libutf8proc-dev libssl-dev"
+BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libmicrohttpd-dev libutf8proc-dev libssl-dev libroaring-dev"
 TEST_PKGS="clang libclang-rt-14-dev valgrind ceph-mon ceph-osd ceph-mgr radosgw ceph-common etcd-server etcd-client wrk python3-torch"
 BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy wordnet-base"
 

@@ -342,6 +342,23 @@ static int scratch_use_trained(vs_collection *s, const uint8_t *image, size_t le
     return VS_OK;
 }
 
+/* Automatic payload indexes are declared by searches without a log record: the scratch copy
+ * takes the live collection's list (built from its own documents), so a snapshot keeps them. */
+static int scratch_payload_indexes(vs_collection *c, vs_collection *s)
+{
+    size_t n = 0;
+    int rc = vs_collection_payload_indexes(c, NULL, 0, &n);
+    vs_payload_index_info *info = rc || !n ? NULL : calloc(n, sizeof *info);
+    if (!rc && n && !info) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    size_t now = 0;
+    if (!rc && n) rc = vs_collection_payload_indexes(c, info, n, &now);
+    for (size_t i = 0; !rc && info && i < n && i < now; i++) /* declared meanwhile: the next snapshot */
+        if (!vs_payload_index(&s->payload, info[i].field))
+            rc = vs_collection_payload_declare(s, info[i].field, info[i].type, info[i].automatic);
+    free(info);
+    return rc;
+}
+
 static int snapshot_run(vs_collection *c) /* maint_mu held */
 {
     pthread_mutex_lock(&c->write_mu);
@@ -390,8 +407,11 @@ static int snapshot_run(vs_collection *c) /* maint_mu held */
     if (!rc && s->generation != S)
         rc = vs_fail(VS_ERR_CORRUPT, "%s: collection.vsc changed under a snapshot (generation %llu, expected %llu)",
                      c->dir, (unsigned long long)s->generation, (unsigned long long)S);
+    if (!rc) rc = vs_collection_payload_load(s); /* as open does: payload indexes too */
     if (!rc) rc = vs_collection_setup_kind(s);
     if (!rc) rc = vs_maint_replay_logs(s, 0, L);
+    if (!rc) rc = vs_collection_payload_build_all(s);
+    if (!rc) rc = scratch_payload_indexes(c, s);
     if (!rc && s->staging && c->trained_image && scratch_use_trained(s, c->trained_image, c->trained_len)) {
         vs_log(VS_LOG_WARNING, "%s: snapshot keeps the staging index (%s)", c->dir, vs_last_error());
         vs_clear_error();
@@ -411,6 +431,8 @@ static int snapshot_run(vs_collection *c) /* maint_mu held */
         unlink(path);
     }
     vs_collection_path(c, path, sizeof path, "index", S);
+    unlink(path);
+    vs_collection_path(c, path, sizeof path, "payload", S);
     unlink(path);
     return VS_OK;
 }

@@ -5,7 +5,8 @@
  * also after reopening. Overlap is forced, not hoped for: searches and writes use
  * test_concurrent_overlap.h, and each snapshot (after its log switch) and the training (after
  * filling the new index, before carrying the writes over) wait until a write has completed
- * meanwhile; the counts of such overlaps must end above zero. */
+ * meanwhile (and the writers' last batch waits for the training to start); the counts of such
+ * overlaps must end above zero. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -22,6 +23,7 @@ typedef struct {
     atomic_int writers_done, bad;
     atomic_long writes_completed;
     atomic_long snapshots, snapshots_overlapped, trainings_overlapped;
+    atomic_int in_training; /* the training reached its hook; the writers' last batch waits for it */
     tu_overlap ov;
 } shared;
 
@@ -29,10 +31,9 @@ static shared *S_; /* for the maintenance hook */
 
 static int64_t id_of(int w, int i) { return (int64_t)w * 100000 + i; }
 
-/* Waits (bounded) until a write completes after this point, unless the writers are done. */
-static int wait_for_a_write(void)
+/* Waits (bounded) until a write completes after w0 had completed, unless the writers are done. */
+static int wait_for_a_write(long w0)
 {
-    long w0 = atomic_load(&S_->writes_completed);
     double t0 = tu_now_s();
     while (atomic_load(&S_->writers_done) < WRITERS && tu_now_s() - t0 < TU_GATE_WAIT_S) {
         if (atomic_load(&S_->writes_completed) > w0) return 1;
@@ -46,9 +47,11 @@ static void hook(vs_collection *c, vs_maint_step step)
     if (!S_ || c != S_->c) return; /* not the scratch copies */
     if (step == VS_MAINT_ROTATED) {
         atomic_fetch_add(&S_->snapshots, 1);
-        if (wait_for_a_write()) atomic_fetch_add(&S_->snapshots_overlapped, 1);
+        if (wait_for_a_write(atomic_load(&S_->writes_completed))) atomic_fetch_add(&S_->snapshots_overlapped, 1);
     } else if (step == VS_MAINT_TRAINED) {
-        if (wait_for_a_write()) atomic_fetch_add(&S_->trainings_overlapped, 1);
+        long w0 = atomic_load(&S_->writes_completed); /* before the writers may go on */
+        atomic_store(&S_->in_training, 1);
+        if (wait_for_a_write(w0)) atomic_fetch_add(&S_->trainings_overlapped, 1);
     }
 }
 
@@ -74,6 +77,11 @@ static void *writer(void *arg)
             keys[i] = kbuf[i];
         }
         const float *x = S->x + ((size_t)a->w * PER_WRITER + (size_t)b * BATCH) * D;
+        /* The last batch waits (bounded) for the training to be in progress, so some write
+         * completes while it runs however the threads are scheduled. */
+        for (double t0 = tu_now_s(); b == PER_WRITER / BATCH - 1 && !atomic_load(&S->in_training) &&
+                                     tu_now_s() - t0 < TU_GATE_WAIT_S;)
+            tu_pause();
         int seen = tu_write_begin(&S->ov);
         /* Writer 0 goes through the keyed path (same ids, given as text). */
         int rc = a->w == 0 ? vs_collection_add_keyed(S->c, BATCH, x, keys, texts, NULL, NULL)
