@@ -635,12 +635,25 @@ VS_API int vs_model_import_glove(const char *text_path, const char *out_path, in
  * calls share one sync, "group commit"); snapshots compact the log; vs_collection_open replays
  * it. Usable without the server.
  *
+ * Visibility: a write is applied (seen by searches, gets and vs_collection_size) only after
+ * its log record is on disk, just before the call returns VS_OK. A write whose log write or
+ * sync fails is never applied; the call returns VS_ERR_IO and the collection refuses further
+ * writes until it is reopened (the message says whether the log could be cut back to its last
+ * durable record; if not, the failed write may reappear at the reopen).
+ *
+ * Maintenance (IVF training, snapshots) never runs inside vs_collection_add or
+ * vs_collection_remove. It runs when the caller calls vs_collection_maintain or
+ * vs_collection_snapshot, or on a maintenance thread the caller starts explicitly with
+ * vs_collection_start_maintenance (the library starts no other thread of its own); without
+ * either, a staging IVF collection stays exact and the log grows.
+ *
  * Thread-safety: every function may be called concurrently on one collection. Searches and
  * gets never wait for a snapshot nor for a long add: HNSW collections insert while searches
  * run; other index types apply adds in chunks of at most 256 vectors, each under a short
  * exclusive lock. Writers run one at a time.
  * IVF collections answer exactly (from a staging Flat index) until `train_min` vectors have
- * arrived, then train on all of them and switch without blocking searches.
+ * arrived and maintenance has trained the real index on them; the switch blocks neither
+ * searches nor writes, and writes made during the training are carried over.
  * @{ */
 typedef struct vs_collection vs_collection;
 
@@ -687,9 +700,37 @@ typedef void (*vs_doc_fn)(int64_t id, const char *text, const char *metadata, vo
 VS_API int vs_collection_with_doc(vs_collection *c, int64_t id, vs_doc_fn fn, void *ctx);
 /** Copies the stored vector of id into out (dim floats). */
 VS_API int vs_collection_get_vector(vs_collection *c, int64_t id, float *out);
-/** Writes a snapshot (index + documents) and starts a new, empty log. Searches continue
- *  meanwhile; writers wait. */
+/** Writes a snapshot (index + documents) and starts a new log, on the calling thread (on the
+ *  maintenance thread, at its background priority, when one runs); returns once it is
+ *  committed. Searches and writers continue meanwhile: the snapshot is rebuilt from
+ *  the files (the previous snapshot plus the logs) in a scratch copy, so it needs up to a second
+ *  copy of the collection's memory while it runs. Covers every write acknowledged before the
+ *  call. One snapshot or training at a time per collection (a second call waits). */
 VS_API int vs_collection_snapshot(vs_collection *c);
+
+/** When the maintenance thread acts. Zero-initialise for the defaults. */
+typedef struct {
+    uint64_t snapshot_log_bytes;  /**< snapshot once the log holds this much (0 = the collection's snapshot_log_bytes) */
+    uint32_t snapshot_interval_s; /**< also snapshot when the log holds records and the last snapshot
+                                       (or the start) is this many seconds old (0 = never by time) */
+    uint32_t poll_ms;             /**< how often the thread looks (0 = 200 ms); writes that make
+                                       something due wake it at once */
+} vs_maintenance_policy;
+
+/** Runs due maintenance once on the calling thread: trains a staging IVF collection that has
+ *  train_min vectors, then snapshots if the log holds snapshot_log_bytes or more. Searches and
+ *  writers continue meanwhile. Returns the first error (a failed training is not retried until
+ *  the collection is reopened). */
+VS_API int vs_collection_maintain(vs_collection *c);
+/** Starts the collection's maintenance thread: it does what vs_collection_maintain does, when
+ *  `policy` (NULL = defaults) says so, and the snapshots vs_collection_snapshot asks for, until
+ *  vs_collection_stop_maintenance or vs_collection_close. It runs at background priority (its
+ *  nice value raised by 10) so requests get the CPU first. Its errors go to the log handler;
+ *  it retries after 10 s. At most one per collection (VS_ERR_INVALID_ARG if already running). */
+VS_API int vs_collection_start_maintenance(vs_collection *c, const vs_maintenance_policy *policy);
+/** Stops and joins the maintenance thread (waiting for a snapshot or training in progress).
+ *  VS_OK if none runs. */
+VS_API int vs_collection_stop_maintenance(vs_collection *c);
 
 typedef struct {
     uint32_t dim;

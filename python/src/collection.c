@@ -774,6 +774,23 @@ static PyObject *c_snapshot(CollObject *s, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
+/* Training and log-size snapshots never run inside add (vecscale.h, "Maintenance"). */
+static PyObject *c_maintain(CollObject *s, PyObject *noargs)
+{
+    (void)noargs;
+    if (c_usable(s)) return NULL;
+    int rc = 0, closed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    vspy_rdlock(&s->lock);
+    if (!s->c) closed = 1;
+    else rc = vs_collection_maintain(s->c);
+    vspy_unlock(&s->lock);
+    Py_END_ALLOW_THREADS
+    if (closed) return vspy_closed("Collection");
+    if (rc) return vspy_raise(rc, 1);
+    Py_RETURN_NONE;
+}
+
 static PyObject *c_close(CollObject *s, PyObject *noargs)
 {
     (void)noargs;
@@ -933,6 +950,9 @@ static PyMethodDef c_methods[] = {
      "(on one background thread) for fields that lack one; meanwhile they check each document."},
     {"snapshot", (PyCFunction)c_snapshot, METH_NOARGS,
      "snapshot()\n--\n\nWrites index + documents as a new generation and starts an empty log."},
+    {"maintain", (PyCFunction)c_maintain, METH_NOARGS,
+     "maintain()\n--\n\nRuns due maintenance now: trains a staging IVF index that has train_min vectors,\n"
+     "then snapshots if the log is over the snapshot size. Adds never do either."},
     {"close", (PyCFunction)c_close, METH_NOARGS,
      "close()\n--\n\nFlushes the log and releases the collection (waits for calls in flight)."},
     {"__enter__", (PyCFunction)c_enter, METH_NOARGS, "Returns the collection itself."},

@@ -83,6 +83,8 @@ def test_vectors_only_collection(tmp_path, rng):
         ids = c.add(x[:50], ids=np.arange(1000, 1050))
         assert not c.info["trained"]  # staging on Flat
         c.add(x[50:])
+        assert not c.info["trained"]  # an add never trains
+        c.maintain()
         assert c.info["trained"]
         D, I = c.search(x[:3], 1, nprobe=4)
         assert (I[:, 0] == [1000, 1001, 1002]).all() and ids[0] == 1000

@@ -125,6 +125,8 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
     }
     cli_progress_finish(&bar);
     vs_collection_info info;
+    /* Adds never train: the training (train_min = every document) runs here. */
+    if (!status) (void)vs_collection_maintain(col); /* a failure shows as untrained below */
     if (!status && (rc = vs_collection_info_get(col, &info))) status = cli_fail(a->output, rc);
     if (!status && !info.trained) {
         fprintf(stderr, "vecscale: %s: training %s on %zu documents failed (an IVF index needs at least nlist "

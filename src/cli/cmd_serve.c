@@ -11,7 +11,7 @@ static const char *HELP =
     "usage: vecscale serve --data DIR [--host 127.0.0.1] [--port 8000] [--threads N] [--api-key KEY]\n"
     "                      [--model NAME | --dim D] [--metric cosine] [--index Flat]\n"
     "                      [--max-body BYTES] [--max-k 1000] [--max-batch 10000] [--timeout SECONDS]\n"
-    "                      [--port-file FILE]\n"
+    "                      [--port-file FILE] [--snapshot-interval 300]\n"
     "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
     "                       [--s3-profile NAME] [--s3-timeout SECONDS] [--snapshot-keep K]]\n"
     "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
@@ -22,7 +22,10 @@ static const char *HELP =
     "only) and --index. Every acknowledged write is in the collection's write-ahead log on disk.\n"
     "--api-key (or VECSCALE_API_KEY) requires X-API-Key or Authorization: Bearer on every route but\n"
     "/, /health and /openapi.json. --port 0 picks a free port; --port-file receives the port.\n"
-    "SIGTERM or SIGINT: stop accepting, finish requests in flight, flush the logs, exit 0.\n\n"
+    "SIGTERM or SIGINT: stop accepting, finish requests in flight, flush the logs, exit 0.\n"
+    "Each collection has a maintenance thread: it trains IVF indexes and writes snapshots (when the\n"
+    "log passes the collection's snapshot size, or holds writes older than --snapshot-interval\n"
+    "seconds, and on POST /save); requests that add never wait for either.\n\n"
     "--snapshot-uri: on start, when DIR holds no collection, restore the latest snapshot published\n"
     "there (checksums verified; an unreachable store stops the start, nothing published yet does\n"
     "not); after every POST /save publish every collection's saved state as a new generation\n"
@@ -58,6 +61,7 @@ int cmd_serve(int argc, char **argv)
         {"node-id", required_argument, 0, 7},     {"advertise", required_argument, 0, 8},
         {"ttl", required_argument, 0, 9},         {"prefix", required_argument, 0, 10},
         {"resync", no_argument, 0, 11},        {"snapshot-keep", required_argument, 0, 12},
+        {"snapshot-interval", required_argument, 0, 13},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -117,6 +121,10 @@ int cmd_serve(int argc, char **argv)
         case 11: x.resync = 1; break;
         case 12:
             if (cli_parse_u32(optarg, 1, 1000000, &x.keep)) return cli_usage_error("serve", "bad --snapshot-keep '%s'", optarg);
+            break;
+        case 13:
+            if (cli_parse_u32(optarg, 1, 31536000, &u)) return cli_usage_error("serve", "bad --snapshot-interval '%s'", optarg);
+            cfg.snapshot_interval_s = u;
             break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;

@@ -62,12 +62,15 @@ static vs_collection *alloc_collection(const char *dir)
     pthread_rwlockattr_destroy(&a);
     pthread_mutex_init(&c->write_mu, NULL);
     pthread_mutex_init(&c->info_mu, NULL);
+    pthread_mutex_init(&c->maint_mu, NULL);
     pthread_mutex_init(&c->builder_mu, NULL);
     pthread_mutex_init(&c->fcache_mu, NULL);
     atomic_init(&c->auto_index, 1);
-    if (vs_docstore_init(&c->docs, 0) || vs_keymap_init(&c->keys) || vs_payload_init(&c->payload)) {
+    if (vs_docstore_init(&c->docs, 0) || vs_keymap_init(&c->keys) || vs_idmap_init(&c->pending, 0) ||
+        vs_payload_init(&c->payload)) {
         vs_docstore_destroy(&c->docs);
         vs_keymap_destroy(&c->keys);
+        vs_idmap_destroy(&c->pending);
         free(c->dir);
         free(c);
         return NULL;
@@ -92,6 +95,9 @@ static int lock_dir(vs_collection *c)
 
 static void free_collection(vs_collection *c)
 {
+    vs_maint_free(c);
+    vs_idmap_destroy(&c->pending);
+    pthread_mutex_destroy(&c->maint_mu);
     if (c->lock_fd >= 0) close(c->lock_fd);
     vs_index_free(c->index);
     vs_docstore_destroy(&c->docs);
@@ -191,7 +197,7 @@ static int create_collection(const char *dir, const vs_collection_options *opts,
     c->train_min = opts->train_min;
     c->n_threads = opts->n_threads;
     c->snapshot_log_bytes = opts->snapshot_log_bytes ? opts->snapshot_log_bytes : 64ull << 20;
-    c->generation = 1;
+    c->generation = c->log_gen = 1;
     if (given) c->index = given;
     else rc = new_index(c, factory, &c->index);
     if (!rc) {
@@ -228,15 +234,20 @@ static void remove_stale_files(vs_collection *c)
 {
     DIR *d = opendir(c->dir);
     if (!d) return;
-    char keep_index[64], keep_wal[64], keep_payload[64];
+    char keep_index[64], keep_payload[64];
     snprintf(keep_index, sizeof keep_index, "index-%llu.vsi", (unsigned long long)c->generation);
     snprintf(keep_payload, sizeof keep_payload, "payload-%llu.vsp", (unsigned long long)c->generation);
-    snprintf(keep_wal, sizeof keep_wal, "wal-%llu.log", (unsigned long long)c->generation);
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *n = e->d_name;
+        /* The logs generation .. log_gen are replayed (a snapshot in progress had started
+         * the later ones); any other is stale. */
+        unsigned long long g = 0;
+        char tail[8] = "";
+        int chain = sscanf(n, "wal-%llu.%7s", &g, tail) == 2 && !strcmp(tail, "log") && g >= c->generation &&
+                    g <= c->log_gen;
         int ours = (!strncmp(n, "index-", 6) && strcmp(n, keep_index)) ||
-                   (!strncmp(n, "wal-", 4) && strcmp(n, keep_wal)) ||
+                   (!strncmp(n, "wal-", 4) && !chain) ||
                    (!strncmp(n, "payload-", 8) && strcmp(n, keep_payload)) || strstr(n, ".tmp.");
         if (!ours) continue;
         char p[4200];
@@ -260,14 +271,16 @@ int vs_collection_open(const char *dir, vs_collection **out)
     if (!rc) rc = setup_index_kind(c);
     if (!rc) {
         c->exclusive_write = c->hnsw;
-        char path[4200];
-        vs_collection_path(c, path, sizeof path, "wal", c->generation);
-        rc = vs_wal_open(path, c->generation, vs_collection_replay_keyed, c, &c->wal, NULL);
+        rc = vs_maint_replay_logs(c, 1, 0);
     }
     /* Indexes the snapshot caught mid-build. */
     if (!rc) rc = vs_collection_payload_build_all(c);
+    /* Opening is no add request: a staging IVF index with enough vectors trains here (a
+     * failure is logged and leaves it exact, as at the first try). */
+    if (!rc && vs_maint_train(c)) vs_clear_error();
     if (rc) {
         if (c->wal) vs_wal_close(c->wal);
+        c->wal = NULL;
         free_collection(c);
         return rc;
     }
@@ -280,6 +293,7 @@ int vs_collection_open(const char *dir, vs_collection **out)
 int vs_collection_close(vs_collection *c)
 {
     if (!c) return VS_OK;
+    vs_maint_free(c); /* the maintenance thread first: it may be writing a snapshot */
     vs_collection_builder_stop(c);
     int rc = vs_wal_close(c->wal);
     free_collection(c);
@@ -366,4 +380,19 @@ int vs_collection_info_get(vs_collection *c, vs_collection_info *out)
     pthread_mutex_unlock(&c->info_mu);
     out->count = atomic_load(&c->count);
     return VS_OK;
+}
+
+vs_collection *vs_collection_alloc(const char *dir)
+{
+    return alloc_collection(dir);
+}
+
+void vs_collection_free(vs_collection *c)
+{
+    free_collection(c);
+}
+
+int vs_collection_setup_kind(vs_collection *c)
+{
+    return setup_index_kind(c);
 }

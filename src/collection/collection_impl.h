@@ -52,6 +52,17 @@ struct vs_collection {
     vs_wal **retired;     /* logs replaced by snapshots, freed at close (see vs_wal_retire) */
     size_t n_retired;
 
+    /* Maintenance (maintenance.c). The state is generation's snapshot plus the logs
+     * wal-generation .. wal-log_gen replayed in order; only wal-log_gen (c->wal) takes appends. */
+    uint64_t log_gen;
+    int log_failed;            /* a log write failed: no more writes or snapshots until reopened */
+    vs_idmap pending;          /* ids of adds logged but not yet durable and applied (write_mu) */
+    pthread_mutex_t maint_mu;  /* one training or snapshot at a time */
+    struct vs_maint *maint;    /* the maintenance thread, when started */
+    struct vs_train_delta *delta; /* writes applied while a training runs (write_mu) */
+    uint8_t *trained_image;    /* the trained, empty IVF index as a file image (maint_mu) */
+    size_t trained_len;
+
     /* Payload indexes (payload.h). Writers change them under write_mu AND payload_rw
      * exclusively; filter compilation reads them under payload_rw shared; a search declares
      * an automatic index under payload_rw exclusively (without write_mu). */
@@ -115,6 +126,24 @@ int vs_collection_add_ex(vs_collection *c, size_t n, const float *vectors, const
 /* Recomputes c->info; call with write_mu held (or single-threaded). */
 void vs_collection_refresh_info(vs_collection *c);
 
+/* maintenance.c. Replays wal-generation onwards (every log file present in sequence) into c;
+ * with live, keeps the last one open as c->wal (creating wal-generation when none exists),
+ * else replays wal-generation .. wal-upto and closes them (a scratch copy). */
+int vs_maint_replay_logs(vs_collection *c, int live, uint64_t upto);
+/* Called under write_mu after a write was applied: feeds a running training, wakes the thread. */
+void vs_maint_note_add(vs_collection *c, size_t n, const int64_t *ids, const float *vectors);
+void vs_maint_note_remove(vs_collection *c, size_t n, const int64_t *ids);
+/* Trains a staging IVF collection now if it has enough vectors (open, maintain, the thread). */
+int vs_maint_train(vs_collection *c);
+void vs_maint_free(vs_collection *c); /* stops the thread (close) and frees maintenance state */
+/* Test hook (tests only): called at the named steps of a snapshot or training. */
+typedef enum { VS_MAINT_ROTATED, VS_MAINT_WRITTEN, VS_MAINT_COMMITTED, VS_MAINT_TRAINED } vs_maint_step;
+typedef void (*vs_maint_hook_fn)(vs_collection *c, vs_maint_step step);
+extern _Atomic(vs_maint_hook_fn) vs_maint_test_hook;
+/* collection.c: a collection object without files or lock (maintenance's scratch copy). */
+vs_collection *vs_collection_alloc(const char *dir);
+void vs_collection_free(vs_collection *c);
+int vs_collection_setup_kind(vs_collection *c);
 /* collection_filter.c: payload hooks (write_mu held, or single-threaded open). */
 int vs_collection_payload_add(vs_collection *c, size_t n, const int64_t *ids); /* reads the docstore */
 void vs_collection_payload_remove(vs_collection *c, size_t n, const int64_t *ids);

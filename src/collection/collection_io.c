@@ -31,12 +31,26 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
  * u32 index_empty (no index file was written) | factory | model.
  * DIDS: i64 per document. DOFF: per document u64 text length, u64 metadata length (ABSENT =
  * none). DBLB: the strings back to back. */
+/* An empty but trained index of a kind that needs training (create_with_index's shared
+ * quantizer, or a trained IVF index emptied by removals) is written: a fresh one would not be
+ * trained, and replaying the log into it would lose the quantizer. */
+static int keeps_quantizer(const vs_collection *c)
+{
+    if (c->staging || !vs_index_is_trained(c->index)) return 0;
+    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = c->factory};
+    vs_index *fresh = NULL;
+    int untrained = vs_index_create(&o, &fresh) == VS_OK && !vs_index_is_trained(fresh);
+    vs_index_free(fresh);
+    vs_clear_error();
+    return untrained;
+}
+
 int vs_collection_write_snapshot(vs_collection *c, uint64_t generation)
 {
     char path[4200];
     /* An empty index is not written (an empty L2 Flat file cannot be loaded back: it lacks
      * its norms section); open creates a fresh one instead. */
-    uint32_t empty = vs_index_size(c->index) == 0;
+    uint32_t empty = vs_index_size(c->index) == 0 && !keeps_quantizer(c);
     int rc = VS_OK;
     vs_collection_path(c, path, sizeof path, "index", generation);
     if (!empty) rc = vs_index_save(c->index, path);

@@ -136,7 +136,8 @@ static int64_t resolve(vs_collection *c, const char *key, size_t len, int64_t as
 {
     int64_t id = -1;
     if (as_int >= 0) return vs_docstore_get(&c->docs, as_int) ? as_int : -1;
-    return vs_keymap_find(&c->keys, key, len, &id) ? id : -1;
+    /* A key of an add not yet durable is reserved in the map but names no document yet. */
+    return vs_keymap_find(&c->keys, key, len, &id) && vs_docstore_get(&c->docs, id) ? id : -1;
 }
 
 int vs_collection_lookup_key(vs_collection *c, const char *key, int64_t *id)

@@ -1,6 +1,7 @@
-/* Collection writes: validate, log, apply, then wait for the log to reach disk (group commit).
- * Also the IVF training switch and snapshots, which run under the writer mutex only, so
- * searches never wait for them. */
+/* Collection writes: validate and log under the writer mutex, wait for the log to reach disk
+ * (group commit, no lock held), then apply: a search sees a write only once it is durable, and
+ * a write whose log sync fails is never applied. Training and snapshots are not here: they run
+ * in maintenance.c, never inside a write. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,42 +169,9 @@ int vs_collection_apply_remove(vs_collection *c, size_t n, const int64_t *ids, s
     return VS_OK;
 }
 
-/* Trains the configured IVF index on everything staged so far and swaps it in. Searches keep
- * using the Flat stand-in meanwhile; the swap itself is a pointer exchange. */
-static void maybe_train(vs_collection *c)
+static int refuse_writes(vs_collection *c)
 {
-    if (!c->staging || c->train_failed || c->docs.count < c->train_min) return;
-    size_t n = c->docs.count;
-    float *x = malloc(n * (size_t)c->dim * sizeof *x);
-    int64_t *ids = malloc(n * sizeof *ids);
-    vs_index *ix = NULL;
-    int rc = x && ids ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < n; i++) {
-        ids[i] = c->docs.docs[i].id;
-        rc = vs_index_get(c->index, ids[i], x + i * c->dim);
-    }
-    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
-    if (!rc) rc = vs_index_create(&o, &ix);
-    if (!rc) rc = vs_index_train(ix, n, x);
-    if (!rc) rc = vs_index_add(ix, n, x, ids);
-    free(x);
-    free(ids);
-    if (rc) {
-        vs_log(VS_LOG_WARNING, "%s: training %s on %zu vectors failed (%s); staying exact", c->dir, c->factory, n,
-               vs_last_error());
-        vs_index_free(ix);
-        c->train_failed = 1;
-        return;
-    }
-    pthread_rwlock_wrlock(&c->index_rw);
-    vs_index *old = c->index;
-    c->index = ix;
-    c->staging = 0;
-    pthread_rwlock_unlock(&c->index_rw);
-    vs_index_free(old);
-    vs_factory_spec spec;
-    c->hnsw = !vs_factory_parse(c->factory, &spec) && spec.coarse == VS_COARSE_HNSW;
-    vs_log(VS_LOG_INFO, "%s: trained %s on %zu vectors", c->dir, c->factory, n);
+    return vs_fail(VS_ERR_IO, "%s: an earlier log write failed; the collection refuses writes until it is reopened", c->dir);
 }
 
 /* Everything that can make an add fail is checked before it is logged. */
@@ -220,7 +188,8 @@ static int validate_add(vs_collection *c, size_t n, const float *vectors, const 
         if (c->metric == VS_METRIC_COSINE && norm == 0)
             return vs_fail(VS_ERR_INVALID_ARG, "vector %zu is all zeros and has no cosine direction", i);
         if (ids[i] < 0) return vs_fail(VS_ERR_INVALID_ARG, "id %lld is negative", (long long)ids[i]);
-        if (vs_docstore_get(&c->docs, ids[i]))
+        uint64_t pos;
+        if (vs_docstore_get(&c->docs, ids[i]) || vs_idmap_get(&c->pending, ids[i], &pos))
             return vs_fail(VS_ERR_DUPLICATE_ID, "id %lld already exists", (long long)ids[i]);
     }
     /* Duplicates inside the batch. */
@@ -236,13 +205,6 @@ static int validate_add(vs_collection *c, size_t n, const float *vectors, const 
     }
     vs_idmap_destroy(&seen);
     return rc;
-}
-
-static int snapshot(vs_collection *c, int only_if_log_is_big);
-
-static int maybe_snapshot(vs_collection *c)
-{
-    return snapshot(c, 1);
 }
 
 int vs_collection_add(vs_collection *c, size_t n, const float *vectors, const int64_t *ids_in,
@@ -265,9 +227,9 @@ int vs_collection_add_ex(vs_collection *c, size_t n, const float *vectors, const
     if (!ids) return vs_fail(VS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&c->write_mu);
     vs_key_batch kb = {0};
-    int rc = VS_OK;
-    if (keys) rc = vs_keys_resolve(c, n, keys, ids, &kb);
-    else
+    int rc = c->log_failed ? refuse_writes(c) : VS_OK;
+    if (!rc && keys) rc = vs_keys_resolve(c, n, keys, ids, &kb);
+    else if (!rc)
         for (size_t i = 0; i < n; i++) ids[i] = ids_in ? ids_in[i] : c->next_id + (int64_t)i;
     uint8_t *payload = NULL;
     size_t len = 0;
@@ -287,26 +249,53 @@ int vs_collection_add_ex(vs_collection *c, size_t n, const float *vectors, const
         len += kb.block_len;
         if (!both) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
     }
-    if (!rc) rc = vs_wal_append(wal, kb.m ? VS_WAL_ADD_KEYED : VS_WAL_ADD, payload, len, &seq);
+    if (!rc) rc = vs_idmap_reserve(&c->pending, n);
+    /* String ids go into the key map now, so no other writer can take them; they name no
+     * document (lookups say "not found") until the add is applied. */
+    if (!rc && kb.m) rc = vs_keys_apply(c, &kb);
+    if (!rc) {
+        rc = vs_wal_append(wal, kb.m ? VS_WAL_ADD_KEYED : VS_WAL_ADD, payload, len, &seq);
+        if (rc && kb.m) vs_keys_unapply(c, &kb);
+    }
     free(payload);
     if (!rc) {
-        /* Keys before documents: a search that finds a new document can name it. */
-        rc = kb.m ? vs_keys_apply(c, &kb) : VS_OK;
-        if (!rc) {
+        /* Reserved until applied or failed: a second add of these ids is a duplicate. */
+        for (size_t i = 0; i < n; i++) vs_idmap_put(&c->pending, ids[i], 1);
+        for (size_t i = 0; i < n; i++) /* automatic ids are taken at logging, not at applying */
+            if (ids[i] >= c->next_id && ids[i] < VS_KEYED_ID_MIN) c->next_id = ids[i] + 1;
+    }
+    pthread_mutex_unlock(&c->write_mu);
+
+    int synced = rc ? rc : vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
+
+    pthread_mutex_lock(&c->write_mu);
+    if (!rc) {
+        if (synced) {
+            /* Not durable: never applied, and its ids and keys are free again. */
+            c->log_failed = 1;
+            if (kb.m) vs_keys_unapply(c, &kb);
+            rc = synced;
+        } else {
             rc = vs_collection_apply_add(c, n, vectors, ids, NULL, texts, NULL, metadata);
-            if (rc && kb.m) vs_keys_unapply(c, &kb);
+            if (rc) {
+                /* Durable but not applied (out of memory): the next open applies it. */
+                char why[300];
+                snprintf(why, sizeof why, "%s", vs_last_error());
+                if (kb.m) vs_keys_unapply(c, &kb);
+                rc = vs_fail(rc, "%s: the add is in the log but could not be applied now (%s); it appears when the "
+                             "collection is reopened", c->dir, why);
+                vs_log(VS_LOG_WARNING, "%s", vs_last_error());
+            } else {
+                vs_maint_note_add(c, n, ids, vectors);
+            }
         }
-        /* Logged but not applied (out of memory): replay would apply it; say so loudly. */
-        if (rc) vs_log(VS_LOG_WARNING, "%s: add logged but not applied: %s", c->dir, vs_last_error());
+        for (size_t i = 0; i < n; i++) vs_idmap_erase(&c->pending, ids[i]);
     }
     vs_key_batch_free(&kb);
-    if (!rc) maybe_train(c);
     vs_collection_refresh_info(c);
     pthread_mutex_unlock(&c->write_mu);
-    if (!rc) rc = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
     if (!rc && assigned_ids) memcpy(assigned_ids, ids, n * sizeof *ids);
     free(ids);
-    if (!rc) rc = maybe_snapshot(c);
     return rc;
 }
 
@@ -319,12 +308,12 @@ int vs_collection_remove(vs_collection *c, size_t n, const int64_t *ids, size_t 
     if (!present) return vs_fail(VS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&c->write_mu);
     size_t m = 0;
-    for (size_t i = 0; i < n; i++)
+    int rc = c->log_failed ? refuse_writes(c) : VS_OK;
+    for (size_t i = 0; !rc && i < n; i++)
         if (vs_docstore_get(&c->docs, ids[i])) present[m++] = ids[i];
-    int rc = VS_OK;
     uint64_t seq = 0;
     vs_wal *wal = c->wal;
-    if (m) {
+    if (!rc && m) {
         uint8_t *p = malloc(4 + m * 8);
         rc = p ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
         if (!rc) {
@@ -333,13 +322,24 @@ int vs_collection_remove(vs_collection *c, size_t n, const int64_t *ids, size_t 
             rc = vs_wal_append(wal, VS_WAL_DELETE, p, 4 + m * 8, &seq);
         }
         free(p);
-        if (!rc) rc = vs_collection_apply_remove(c, m, present, n_removed);
     }
-    vs_collection_refresh_info(c);
     pthread_mutex_unlock(&c->write_mu);
+    if (!rc && m) {
+        /* Applied only once durable; another remove of the same ids meanwhile is harmless
+         * (removing an absent id does nothing, also in replay). */
+        int synced = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
+        pthread_mutex_lock(&c->write_mu);
+        if (synced) {
+            c->log_failed = 1;
+            rc = synced;
+        } else {
+            rc = vs_collection_apply_remove(c, m, present, n_removed);
+            if (!rc) vs_maint_note_remove(c, m, present);
+        }
+        vs_collection_refresh_info(c);
+        pthread_mutex_unlock(&c->write_mu);
+    }
     free(present);
-    if (!rc && m) rc = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
-    if (!rc && m) rc = maybe_snapshot(c);
     return rc;
 }
 
@@ -389,58 +389,6 @@ int vs_collection_replay(uint32_t type, const uint8_t *p, uint64_t len, void *ct
             rc = vs_fail(VS_ERR_CORRUPT, "%s: log adds id %lld which the snapshot already holds", c->dir,
                          (long long)ids[i]);
     if (!rc) rc = vs_collection_apply_add(c, n, x, ids, tl, t, ml, m);
-    if (!rc) maybe_train(c);
     free(ids); free(tl); free(ml); free(x); free(t); free(m);
-    return rc;
-}
-
-int vs_collection_snapshot(vs_collection *c)
-{
-    if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
-    return snapshot(c, 0);
-}
-
-static int snapshot(vs_collection *c, int only_if_log_is_big)
-{
-    pthread_mutex_lock(&c->write_mu);
-    if (only_if_log_is_big && vs_wal_size(c->wal) < c->snapshot_log_bytes) {
-        pthread_mutex_unlock(&c->write_mu);
-        return VS_OK;
-    }
-    /* Writers are held off, so index, documents and log agree; searches go on. */
-    uint64_t next = c->generation + 1;
-    char path[4200];
-    int rc = vs_wal_sync(c->wal, vs_wal_last_seq(c->wal), SYNC_TIMEOUT_MS);
-    vs_wal **r = rc ? NULL : realloc(c->retired, (c->n_retired + 1) * sizeof *r);
-    if (!rc && !r) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
-    if (r) c->retired = r;
-    if (!rc) rc = vs_collection_write_snapshot(c, next); /* the commit point */
-    vs_wal *nw = NULL;
-    if (!rc) {
-        vs_collection_path(c, path, sizeof path, "wal", next);
-        unlink(path);
-        rc = vs_wal_open(path, next, NULL, NULL, &nw, NULL);
-        if (rc) {
-            /* The snapshot is committed, so the old log is no longer replayed: refuse further
-             * writes (the retired log fails every append) rather than lose them. */
-            vs_wal_retire(c->wal);
-            c->generation = next;
-        }
-    }
-    if (!rc) {
-        vs_wal_retire(c->wal);
-        c->retired[c->n_retired++] = c->wal;
-        c->wal = nw;
-        uint64_t old = c->generation;
-        c->generation = next;
-        vs_collection_path(c, path, sizeof path, "wal", old);
-        unlink(path);
-        vs_collection_path(c, path, sizeof path, "index", old);
-        unlink(path);
-        vs_collection_path(c, path, sizeof path, "payload", old);
-        unlink(path);
-    }
-    vs_collection_refresh_info(c);
-    pthread_mutex_unlock(&c->write_mu);
     return rc;
 }

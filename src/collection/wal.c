@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,12 @@ struct vs_wal {
     uint64_t file_size;
     uint64_t syncs;
     int flushing;          /* a thread is writing outside the mutex */
-    int failed;            /* a write or sync failed: the file state is unknown */
+    int failed;            /* a write or sync failed (or the log was retired) */
+    int cut_back;          /* after a failure: the file was truncated to durable records */
+    char why[160];         /* the failure, for the callers whose records it took */
 };
+
+_Atomic(vs_wal_fault_fn) vs_wal_fault_hook;
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
@@ -282,9 +287,24 @@ int vs_wal_sync(vs_wal *w, uint64_t seq, int timeout_ms)
         w->buf = NULL;
         w->len = w->cap = 0;
         pthread_mutex_unlock(&w->mu);
+        vs_wal_fault_fn fault = atomic_load(&vs_wal_fault_hook);
         rc = write_all(w->fd, data, len, w->path);
-        if (!rc && fdatasync(w->fd)) rc = vs_fail(VS_ERR_IO, "fdatasync %s: %s", w->path, strerror(errno));
+        if (!rc) {
+            int err = fault && fault(w->path) ? EIO : fdatasync(w->fd) ? errno : 0;
+            if (err) rc = vs_fail(VS_ERR_IO, "fdatasync %s: %s", w->path, strerror(err));
+        }
         free(data);
+        if (rc) {
+            /* Cut the file back to what is known durable, so the failed records cannot come
+             * back at the next open (their writers are told they failed). If even that fails,
+             * say so: they may. */
+            int cut = ftruncate(w->fd, (off_t)w->file_size) == 0 && fdatasync(w->fd) == 0 &&
+                      lseek(w->fd, (off_t)w->file_size, SEEK_SET) >= 0;
+            pthread_mutex_lock(&w->mu);
+            w->cut_back = cut;
+            snprintf(w->why, sizeof w->why, "%s", vs_last_error());
+            pthread_mutex_unlock(&w->mu);
+        }
         pthread_mutex_lock(&w->mu);
         w->flushing = 0;
         w->syncs++;
@@ -296,8 +316,14 @@ int vs_wal_sync(vs_wal *w, uint64_t seq, int timeout_ms)
         pthread_cond_broadcast(&w->cv);
         if (rc) break;
     }
-    if (!rc && w->failed && w->durable_seq < seq)
-        rc = vs_fail(VS_ERR_IO, "%s: writing the log failed; this change is not durable", w->path);
+    if (w->failed && w->durable_seq < seq) {
+        if (w->cut_back)
+            rc = vs_fail(VS_ERR_IO, "%s: writing the log failed (%s); this change was not applied and is not in the log "
+                         "(cut back to its last durable record); the collection refuses writes until reopened", w->path, w->why);
+        else
+            rc = vs_fail(VS_ERR_IO, "%s: writing the log failed (%s) and the log could not be cut back; this change was "
+                         "not applied now but may reappear when the collection is reopened", w->path, w->why);
+    }
     pthread_mutex_unlock(&w->mu);
     return rc;
 }

@@ -13,6 +13,7 @@
 #ifndef VS_COLLECTION_WAL_H
 #define VS_COLLECTION_WAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,10 @@ uint64_t vs_wal_sync_count(vs_wal *w);
  * appended before and calls vs_wal_sync afterwards returns at once (its record is durable).
  * Used when a snapshot replaces the log. vs_wal_close still frees it. */
 int vs_wal_retire(vs_wal *w);
+/* Test hook (tests only, never set by the library): when set, called before each fdatasync of
+ * a flush; a non-zero return makes that sync fail as with EIO. */
+typedef int (*vs_wal_fault_fn)(const char *path);
+extern _Atomic(vs_wal_fault_fn) vs_wal_fault_hook;
 /* Flushes what is buffered, closes and frees. NULL is ok. */
 int vs_wal_close(vs_wal *w);
 

@@ -70,9 +70,18 @@ static void attach_model(coll_ref *ref)
                 vs_last_error());
 }
 
-int registry_open(registry *r, const char *data_dir, char *err, size_t errcap)
+/* Training and snapshots run there, never inside a request that adds. */
+static int start_maintenance(registry *r, coll_ref *ref)
+{
+    int rc = vs_collection_start_maintenance(ref->c, &r->maint);
+    if (rc) fprintf(stderr, "vecscale serve: collection %s: %s\n", ref->name, vs_last_error());
+    return rc;
+}
+
+int registry_open(registry *r, const char *data_dir, const vs_maintenance_policy *maint, char *err, size_t errcap)
 {
     memset(r, 0, sizeof *r);
+    r->maint = *maint;
     pthread_rwlock_init(&r->mu, NULL);
     snprintf(r->root, sizeof r->root, "%s/collections", data_dir);
     if (mkdir_p(r->root)) {
@@ -109,7 +118,8 @@ int registry_open(registry *r, const char *data_dir, char *err, size_t errcap)
             break;
         }
         attach_model(ref);
-        if (push(r, ref)) {
+        if (start_maintenance(r, ref) || push(r, ref)) {
+            snprintf(err, errcap, "collection %s: %s", e->d_name, vs_last_error());
             vs_collection_close(ref->c);
             free(ref);
             rc = -1;
@@ -179,9 +189,9 @@ int registry_create(registry *r, const char *name, const vs_collection_options *
     }
     if (!rc) {
         attach_model(ref);
-        if (push(r, ref)) {
+        if ((rc = start_maintenance(r, ref)) || push(r, ref)) {
             vs_collection_close(ref->c);
-            rc = VS_ERR_NOMEM;
+            if (!rc) rc = VS_ERR_NOMEM;
         }
     }
     if (rc) {

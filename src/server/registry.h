@@ -25,9 +25,11 @@ typedef struct {
     pthread_rwlock_t mu;
     coll_ref **items;
     size_t n, cap;
+    vs_maintenance_policy maint; /* every collection's maintenance thread */
 } registry;
 
-int registry_open(registry *r, const char *data_dir, char *err, size_t errcap);
+/* Opens every collection and starts its maintenance thread with `maint`. */
+int registry_open(registry *r, const char *data_dir, const vs_maintenance_policy *maint, char *err, size_t errcap);
 /* Closes every collection (flushing its log). */
 int registry_close(registry *r);
 /* A borrowed reference or NULL; release with registry_put. */

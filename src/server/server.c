@@ -321,7 +321,8 @@ int vs_server_run(const vs_server_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    if (registry_open(&s->reg, cfg->data_dir, err, sizeof err)) {
+    vs_maintenance_policy maint = {.snapshot_interval_s = cfg->snapshot_interval_s ? cfg->snapshot_interval_s : 300};
+    if (registry_open(&s->reg, cfg->data_dir, &maint, err, sizeof err)) {
         fprintf(stderr, "vecscale serve: %s\n", err);
         free(s);
         return 1;

@@ -35,6 +35,9 @@ typedef struct {
     void (*on_stop)(void *ctx);
     int (*on_save)(void *ctx, const char *collection, char **json);
     void *hook_ctx;
+    /* Each collection runs a maintenance thread (vs_collection_start_maintenance): training,
+     * and a snapshot when its log passes snapshot_log_bytes or holds records this old. */
+    unsigned snapshot_interval_s; /* 0 = 300 */
 } vs_server_config;
 
 /* Runs until SIGTERM or SIGINT, then stops accepting, finishes in-flight requests, flushes

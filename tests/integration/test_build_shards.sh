@@ -21,7 +21,7 @@ SPEC="IVF64,PQ8x8"
 if "$VS" build --input "$T/base.fvecs" --shards 4 --index "$SPEC" --train-size 8000 --output "$U/c" --create-bucket \
     >"$T/build.log" 2>&1; then
     cat "$T/build.log"
-    n=$(grep -c "^published $U/c/shard-[0-3] generation 1: 2 files" "$T/build.log" || true)
+    n=$(grep -c "^published $U/c/shard-[0-3] generation 1: 3 files" "$T/build.log" || true)
     sum=$(grep -o '^shard [0-3]: [0-9]* vectors' "$T/build.log" | awk '{s += $3} END {print s}')
     [ "$n" -eq 4 ] && [ "$sum" -eq 20000 ] && grep -q "trained IVF64,PQ8 on 8000 of 20000 rows" "$T/build.log" \
         && ok "4 shards built from one training and published ($sum vectors)" || bad "4 shards built and published"

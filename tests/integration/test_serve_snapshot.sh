@@ -48,8 +48,8 @@ check "saving one collection publishes generation 1" \
     "echo '$save' | grep -q '\"published\":{\"uri\":\"$URI\",\"generation\":1,.* HTTP 200$'"
 save=$(curl -s -w ' HTTP %{http_code}' -XPOST "$URL/save")
 echo "save: $save"
-check "saving the other publishes generation 2 holding both collections" \
-    "echo '$save' | grep -q '\"published\":{\"uri\":\"$URI\",\"generation\":2,\"files\":4,.* HTTP 200$'"
+check "saving the other publishes generation 2 holding both collections (each: collection.vsc, index, payload file)" \
+    "echo '$save' | grep -q '\"published\":{\"uri\":\"$URI\",\"generation\":2,\"files\":6,.* HTTP 200$'"
 queries "$URL" "$T/before.txt"
 curl -s -XPOST "$URL/vectors" -d '{"vectors":[[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9]],"ids":[99999]}' >/dev/null
 stop $PID -9
@@ -67,7 +67,7 @@ check "same search results after kill -9 and restore (20 queries)" \
 save=$(curl -s -w ' HTTP %{http_code}' -XPOST "$URL/save")
 echo "save after restore: $save"
 check "a save after the restore publishes generation 3; the unchanged collection is not uploaded again" \
-    "echo '$save' | grep -q '\"generation\":3,\"files\":4,.* HTTP 200$' && [ \$(echo '$save' | grep -o 'uploaded_bytes\":[0-9]*' | grep -o '[0-9]*$') -lt \$(echo '$save' | grep -o '\"bytes\":[0-9]*' | grep -o '[0-9]*$') ]"
+    "echo '$save' | grep -q '\"generation\":3,\"files\":6,.* HTTP 200$' && [ \$(echo '$save' | grep -o 'uploaded_bytes\":[0-9]*' | grep -o '[0-9]*$') -lt \$(echo '$save' | grep -o '\"bytes\":[0-9]*' | grep -o '[0-9]*$') ]"
 stop $PID
 
 start c "$T/b" --snapshot-uri "$URI"

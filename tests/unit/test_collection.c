@@ -217,6 +217,11 @@ static void test_ivf_trains_when_enough(void **state)
     assert_int_equal(vs_collection_close(c), VS_OK);
     assert_int_equal(vs_collection_open(dir, &c), VS_OK);
     assert_int_equal(vs_collection_add(c, 100, x + 150 * D, ids + 150, NULL, NULL, NULL), VS_OK);
+    /* Enough vectors, but an add never trains: maintenance does, when asked. */
+    assert_int_equal(vs_collection_info_get(c, &info), VS_OK);
+    assert_int_equal(info.trained, 0);
+    assert_finds(c, x, ids, 250);
+    assert_int_equal(vs_collection_maintain(c), VS_OK);
     assert_int_equal(vs_collection_info_get(c, &info), VS_OK);
     assert_int_equal(info.trained, 1);
     assert_finds(c, x, ids, 250);
@@ -229,7 +234,7 @@ static void test_ivf_trains_when_enough(void **state)
     assert_int_equal(info.count, 400);
     assert_finds(c, x, ids, 400);
     assert_int_equal(vs_collection_close(c), VS_OK);
-    /* Replaying a log that trains: staged in generation 1, trained during replay. */
+    /* A log that reaches train_min: staged in generation 1, trained at open (no add). */
     char *dir2 = tu_tempdir();
     assert_int_equal(vs_collection_create(dir2, &o, &c), VS_OK);
     assert_int_equal(vs_collection_add(c, 300, x, ids, NULL, NULL, NULL), VS_OK);
