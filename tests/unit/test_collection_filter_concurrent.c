@@ -3,7 +3,10 @@
  * builds on the way (so the builder thread runs against the writer and the readers). Every
  * hit must pass its filter and must not be a document whose removal had returned before the
  * search began; at the end the indexes agree with the oracle. Runs under TSan (label
- * concurrent); VS_FILTER_STRESS_SECONDS overrides the 3 s. */
+ * concurrent). It runs at least 3 s (VS_FILTER_STRESS_SECONDS overrides) and until searches have
+ * overlapped writes on both sides and some were answered from payload indexes (bounded at 120 s:
+ * a loaded machine under TSan may need longer for the first automatic build). */
+#include <time.h>
 #include <stdatomic.h>
 
 #include "filter_oracle.h"
@@ -18,6 +21,9 @@ static atomic_uint_fast64_t epoch = 1;
 static _Atomic uint64_t removed_at[CAP]; /* epoch at which the removal returned; 0 = live */
 static _Atomic uint8_t added[CAP];
 static atomic_long n_checked, n_indexed;
+/* Overlap evidence: searches during which a writer round completed, and writer rounds during
+ * which a search completed. */
+static atomic_long n_rounds, reads_overlapped, writes_overlapped;
 
 static void vector_of(int64_t id, float *v)
 {
@@ -49,6 +55,7 @@ static void *writer(void *arg)
     uint64_t rng = 5;
     int round = 0;
     while (!atomic_load(&stop) && next + 64 < CAP) {
+        long c0 = atomic_load(&n_checked);
         assert_int_equal(add_range(next, 50), VS_OK);
         next += 50;
         int64_t rm[10];
@@ -58,6 +65,8 @@ static void *writer(void *arg)
         for (int i = 0; i < 10; i++)
             if (atomic_load(&added[rm[i]]) && !atomic_load(&removed_at[rm[i]])) atomic_store(&removed_at[rm[i]], e);
         if (++round % 40 == 0) assert_int_equal(vs_collection_snapshot(coll), VS_OK);
+        if (atomic_load(&n_checked) != c0) atomic_fetch_add(&writes_overlapped, 1);
+        atomic_fetch_add(&n_rounds, 1);
     }
     return NULL;
 }
@@ -74,8 +83,10 @@ static void *reader(void *arg)
         int64_t ids[20];
         vector_of((int64_t)(rng % 100000), q);
         uint64_t e0 = atomic_load(&epoch);
+        long w0 = atomic_load(&n_rounds);
         vs_filter_report rep;
         int rc = vs_collection_search_where(coll, 1, q, 20, NULL, json, d, ids, &rep);
+        if (atomic_load(&n_rounds) != w0) atomic_fetch_add(&reads_overlapped, 1);
         if (rc) fail_msg("%s: %s", json, vs_last_error());
         for (int i = 0; i < 20 && ids[i] >= 0; i++) {
             fo_meta m = fo_meta_of(ids[i]);
@@ -100,15 +111,28 @@ static void filters_beside_writer(void **state)
     const char *env = getenv("VS_FILTER_STRESS_SECONDS");
     if (env) seconds = atof(env);
     pthread_t w, r[3];
-    pthread_create(&w, NULL, writer, NULL);
-    for (uintptr_t i = 0; i < 3; i++) pthread_create(&r[i], NULL, reader, (void *)(i + 1));
-    usleep((useconds_t)(seconds * 1e6));
+    assert_int_equal(pthread_create(&w, NULL, writer, NULL), 0);
+    for (uintptr_t i = 0; i < 3; i++) assert_int_equal(pthread_create(&r[i], NULL, reader, (void *)(i + 1)), 0);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        usleep(100000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) * 1e-9;
+        int enough = atomic_load(&n_indexed) > 0 && atomic_load(&reads_overlapped) > 0 &&
+                     atomic_load(&writes_overlapped) > 0;
+        if ((el >= seconds && enough) || el >= 120) break;
+    }
     atomic_store(&stop, 1);
-    pthread_join(w, NULL);
-    for (int i = 0; i < 3; i++) pthread_join(r[i], NULL);
-    print_message("%ld filtered searches checked, %ld from payload indexes\n", (long)atomic_load(&n_checked),
-                  (long)atomic_load(&n_indexed));
+    assert_int_equal(pthread_join(w, NULL), 0);
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_join(r[i], NULL), 0);
+    print_message("%ld filtered searches checked, %ld from payload indexes; %ld searches overlapped a write, "
+                  "%ld of %ld writer rounds overlapped a search\n", (long)atomic_load(&n_checked),
+                  (long)atomic_load(&n_indexed), (long)atomic_load(&reads_overlapped),
+                  (long)atomic_load(&writes_overlapped), (long)atomic_load(&n_rounds));
     assert_true(atomic_load(&n_indexed) > 0);
+    assert_true(atomic_load(&reads_overlapped) > 0);
+    assert_true(atomic_load(&writes_overlapped) > 0);
     /* Quiet now: wait for the builds, then every index agrees with the oracle. */
     int ready = 0;
     for (int t = 0; t < 4000 && !ready; t++) {
