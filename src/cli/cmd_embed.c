@@ -9,11 +9,13 @@
 
 static const char *HELP =
     "usage: vecscale embed [--model NAME|PATH] [--input FILE] [--output FILE.fvecs|FILE.npy]\n"
-    "                      [--format fvecs|npy] [--threads N] [--batch-size N]\n\n"
+    "                      [--format fvecs|npy] [--threads N] [--batch-size N]\n"
+    "                      [--precision fp32|bf16|int8]\n\n"
     "Embeds each line of FILE (default: standard input) with the model (default \"glove-100\",\n"
     "or a sentence-transformers directory) and writes one vector per line, in order, to FILE\n"
     "(format from its extension) or to standard output (--format, default fvecs). Lines must be\n"
-    "non-empty valid UTF-8; a trailing \\r is dropped. Timing goes to standard error.\n";
+    "non-empty valid UTF-8; a trailing \\r is dropped. Timing goes to standard error.\n"
+    "--precision: arithmetic of a BERT model's Linear layers (default fp32; bf16 needs AVX512-BF16).\n";
 
 typedef struct {
     char **lines;
@@ -78,9 +80,10 @@ int cmd_embed(int argc, char **argv)
         {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
         {"threads", required_argument, 0, 't'}, {"batch-size", required_argument, 0, 'b'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    vs_model_options mopt = {0};
     int c;
-    while ((c = getopt_long(argc, argv, "m:i:o:f:t:b:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:i:o:f:t:b:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_name = optarg; break;
         case 'i': input = optarg; break;
@@ -92,6 +95,9 @@ int cmd_embed(int argc, char **argv)
         case 'b':
             if (cli_parse_u32(optarg, 1, 1u << 20, &batch)) return cli_usage_error("embed", "bad --batch-size '%s'", optarg);
             break;
+        case 'p':
+            if (vs_precision_parse(optarg, &mopt.precision)) return cli_usage_error("embed", "%s", vs_last_error());
+            break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("embed", "unknown option");
         }
@@ -100,7 +106,7 @@ int cmd_embed(int argc, char **argv)
     if (strcmp(format, "fvecs") && strcmp(format, "npy"))
         return cli_usage_error("embed", "--format must be fvecs or npy, not '%s'", format);
     vs_model *m;
-    int rc = vs_model_open(model_name, &m);
+    int rc = vs_model_open_with(model_name, &mopt, &m);
     if (rc) return cli_fail(model_name, rc);
     FILE *in = input ? fopen(input, "r") : stdin;
     if (!in) {
@@ -146,8 +152,8 @@ int cmd_embed(int argc, char **argv)
         }
     }
     if (!status)
-        fprintf(stderr, "embedded %zu texts with %s (dimension %zu) in %.3f s: %.0f sentences/s, %u thread%s\n", l.n,
-                vs_model_name(m), dim, dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "");
+        fprintf(stderr, "embedded %zu texts with %s (dimension %zu, %s) in %.3f s: %.0f sentences/s, %u thread%s\n",
+                l.n, vs_model_name(m), dim, vs_precision_name(vs_model_precision(m)), dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "");
     for (size_t i = 0; i < l.n; i++) free(l.lines[i]);
     free(l.lines);
     free(v);

@@ -7,8 +7,37 @@
 #include "embed/model.h"
 #include "embed/utf8.h"
 
-int vs_model_open(const char *name_or_path, vs_model **out)
+int vs_precision_parse(const char *name, vs_precision *out)
 {
+    static const char *const names[] = {"default", "fp32", "bf16", "int8"};
+    if (!name || !out) return vs_fail(VS_ERR_INVALID_ARG, "name and out must not be NULL");
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, names[i])) {
+            *out = (vs_precision)i;
+            return VS_OK;
+        }
+    return vs_fail(VS_ERR_INVALID_ARG, "unknown precision '%s' (fp32, bf16 or int8)", name);
+}
+
+const char *vs_precision_name(vs_precision p)
+{
+    switch (p) {
+    case VS_PRECISION_DEFAULT: return "default";
+    case VS_PRECISION_FP32: return "fp32";
+    case VS_PRECISION_BF16: return "bf16";
+    case VS_PRECISION_INT8: return "int8";
+    default: return "unknown";
+    }
+}
+
+int vs_model_open(const char *name_or_path, vs_model **out) { return vs_model_open_with(name_or_path, NULL, out); }
+
+int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, vs_model **out)
+{
+    vs_precision prec = opts ? opts->precision : VS_PRECISION_DEFAULT;
+    if ((int)prec < VS_PRECISION_DEFAULT || (int)prec > VS_PRECISION_INT8)
+        return vs_fail(VS_ERR_INVALID_ARG, "invalid precision %d", (int)prec);
+    if (prec == VS_PRECISION_DEFAULT) prec = VS_PRECISION_FP32;
     if (!out) return vs_fail(VS_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     char path[4096];
@@ -27,7 +56,13 @@ int vs_model_open(const char *name_or_path, vs_model **out)
     m->name[bl] = 0;
     char *dot = strrchr(m->name, '.');
     if (dot && !strcmp(dot, ".vsm")) *dot = 0;
-    rc = is_dir ? vs_bert_open_model(path, m) : vs_glove_open_model(path, m);
+    if (!is_dir && prec != VS_PRECISION_FP32)
+        rc = vs_fail(VS_ERR_UNSUPPORTED, "%s: GloVe models compute in fp32 (precision %s is for BERT models)", path,
+                     vs_precision_name(prec));
+    else
+        rc = is_dir ? vs_bert_open_model(path, prec, m) : vs_glove_open_model(path, m);
+    m->precision = VS_PRECISION_FP32;
+    if (!rc && is_dir) m->precision = prec;
     if (rc) {
         free(m);
         return rc;
@@ -46,6 +81,7 @@ void vs_model_close(vs_model *m)
 size_t vs_model_dim(const vs_model *m) { return m ? m->dim : 0; }
 const char *vs_model_name(const vs_model *m) { return m ? m->name : ""; }
 int vs_model_normalizes(const vs_model *m) { return m ? m->normalizes : 0; }
+vs_precision vs_model_precision(const vs_model *m) { return m ? m->precision : VS_PRECISION_DEFAULT; }
 
 int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out)
 {
