@@ -589,8 +589,10 @@ VS_API const char *vs_precision_name(vs_precision p);
 typedef struct {
     vs_precision precision; /**< VS_PRECISION_DEFAULT = the model's default */
 } vs_model_options;
-/** As vs_model_open, with options (NULL = all defaults). A precision the model kind or the
- *  CPU does not offer is VS_ERR_UNSUPPORTED, with the reason in vs_last_error(). */
+/** As vs_model_open, with options (NULL = all defaults). The precision applies to BERT
+ *  models; one the CPU does not offer (bf16 without AVX512-BF16) is VS_ERR_UNSUPPORTED with the
+ *  reason in vs_last_error(). GloVe models open in fp32 whatever is asked: compare
+ *  vs_model_precision with the request where that matters. */
 VS_API int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, vs_model **out);
 /** The precision the model computes in (FP32 for GloVe). */
 VS_API vs_precision vs_model_precision(const vs_model *m);

@@ -72,6 +72,21 @@ static int write_stdout(const float *v, size_t n, uint32_t dim, int npy)
     return fflush(stdout) != 0;
 }
 
+int cli_model_open(const char *cmd, const char *name, vs_precision p, vs_model **out)
+{
+    vs_model_options o = {.precision = p};
+    int rc = vs_model_open_with(name, &o, out);
+    if (rc) return cli_fail(name, rc);
+    if (p != VS_PRECISION_DEFAULT && vs_model_precision(*out) != p) {
+        fprintf(stderr, "vecscale: %s: model %s computes in %s only (--precision %s is for BERT models)\n", cmd, name,
+                vs_precision_name(vs_model_precision(*out)), vs_precision_name(p));
+        vs_model_close(*out);
+        *out = NULL;
+        return 2;
+    }
+    return 0;
+}
+
 int cmd_embed(int argc, char **argv)
 {
     const char *model_name = "glove-100", *input = NULL, *output = NULL, *format = "fvecs";
@@ -106,8 +121,8 @@ int cmd_embed(int argc, char **argv)
     if (strcmp(format, "fvecs") && strcmp(format, "npy"))
         return cli_usage_error("embed", "--format must be fvecs or npy, not '%s'", format);
     vs_model *m;
-    int rc = vs_model_open_with(model_name, &mopt, &m);
-    if (rc) return cli_fail(model_name, rc);
+    int rc = cli_model_open("embed", model_name, mopt.precision, &m);
+    if (rc) return rc;
     FILE *in = input ? fopen(input, "r") : stdin;
     if (!in) {
         fprintf(stderr, "vecscale: embed: cannot open %s\n", input);

@@ -56,11 +56,9 @@ int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, v
     m->name[bl] = 0;
     char *dot = strrchr(m->name, '.');
     if (dot && !strcmp(dot, ".vsm")) *dot = 0;
-    if (!is_dir && prec != VS_PRECISION_FP32)
-        rc = vs_fail(VS_ERR_UNSUPPORTED, "%s: GloVe models compute in fp32 (precision %s is for BERT models)", path,
-                     vs_precision_name(prec));
-    else
-        rc = is_dir ? vs_bert_open_model(path, prec, m) : vs_glove_open_model(path, m);
+    /* GloVe averages have no matrix products to lower: fp32 whatever is asked (callers that
+     * care compare vs_model_precision with their request; the CLI refuses the mismatch). */
+    rc = is_dir ? vs_bert_open_model(path, prec, m) : vs_glove_open_model(path, m);
     m->precision = VS_PRECISION_FP32;
     if (!rc && is_dir) m->precision = prec;
     if (rc) {
