@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "embed/qgemm_kernels.h"
 #include "embed/utf8.h"
 #include "io/npy.h"
 
@@ -167,8 +168,10 @@ int cmd_embed(int argc, char **argv)
         }
     }
     if (!status)
-        fprintf(stderr, "embedded %zu texts with %s (dimension %zu, %s) in %.3f s: %.0f sentences/s, %u thread%s\n",
-                l.n, vs_model_name(m), dim, vs_precision_name(vs_model_precision(m)), dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "");
+        fprintf(stderr, "embedded %zu texts with %s (dimension %zu, %s%s%s) in %.3f s: %.0f sentences/s, %u thread%s\n",
+                l.n, vs_model_name(m), dim, vs_precision_name(vs_model_precision(m)),
+                vs_model_precision(m) == VS_PRECISION_FP32 ? "" : " on ",
+                vs_model_precision(m) == VS_PRECISION_FP32 ? "" : vs_qgemm_kernels_get()->name, dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "");
     for (size_t i = 0; i < l.n; i++) free(l.lines[i]);
     free(l.lines);
     free(v);

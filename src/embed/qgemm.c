@@ -71,19 +71,7 @@ size_t vs_qlinear_scratch_bytes(size_t m, size_t k)
 
 void vs_quant_rows_s8(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa)
 {
-    for (size_t i = 0; i < m; i++) {
-        const float *r = a + i * lda;
-        int8_t *o = q + i * kp;
-        float mx = 0;
-        for (size_t t = 0; t < k; t++) mx = fabsf(r[t]) > mx ? fabsf(r[t]) : mx;
-        float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
-        for (size_t t = 0; t < k; t++) {
-            float v = nearbyintf(r[t] * inv);
-            o[t] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-        }
-        for (size_t t = k; t < kp; t++) o[t] = 0;
-        sa[i] = s;
-    }
+    vs_qgemm_kernels_get()->quant_rows(m, k, a, lda, q, kp, sa);
 }
 
 int vs_qlinear_forward(const vs_qlinear *q, vs_precision p, size_t m, const float *a, size_t lda, float *c,
@@ -104,7 +92,7 @@ int vs_qlinear_forward(const vs_qlinear *q, vs_precision p, size_t m, const floa
         return VS_OK;
     }
     float *sa = (float *)(buf + round_up(m * q->kp * 2, 64));
-    vs_quant_rows_s8(m, q->k, a, lda, (int8_t *)buf, q->kp, sa);
+    k->quant_rows(m, q->k, a, lda, (int8_t *)buf, q->kp, sa);
     k->linear_s8s8(m, (const int8_t *)buf, sa, q, c, ldc);
     return VS_OK;
 }

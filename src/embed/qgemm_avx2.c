@@ -8,4 +8,4 @@
 #define COMP 0
 #include "embed/qgemm_x86_256.h"
 
-const vs_qgemm_kernels vs_qgemm_avx2 = {"avx2", linear_s8s8, NULL};
+const vs_qgemm_kernels vs_qgemm_avx2 = {"avx2", quant_rows, linear_s8s8, NULL};

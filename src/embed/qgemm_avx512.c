@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "embed/qgemm_kernels.h"
+#define QROWS quant_rows
+#include "embed/qgemm_quant_impl.h"
 
 #define MR 8
 
@@ -108,5 +110,5 @@ static void linear_bf16(size_t m, const uint16_t *a, const vs_qlinear *q, float 
     SWEEP(tilebf, a, q, c, ldc)
 }
 
-const vs_qgemm_kernels vs_qgemm_avx512 = {"avx512-vnni+bf16", linear_s8s8, linear_bf16};
-const vs_qgemm_kernels vs_qgemm_avx512_nobf16 = {"avx512-vnni", linear_s8s8, NULL};
+const vs_qgemm_kernels vs_qgemm_avx512 = {"avx512-vnni+bf16", quant_rows, linear_s8s8, linear_bf16};
+const vs_qgemm_kernels vs_qgemm_avx512_nobf16 = {"avx512-vnni", quant_rows, linear_s8s8, NULL};

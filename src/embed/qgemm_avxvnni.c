@@ -6,4 +6,4 @@
 #define COMP 1
 #include "embed/qgemm_x86_256.h"
 
-const vs_qgemm_kernels vs_qgemm_avxvnni = {"avx-vnni", linear_s8s8, NULL};
+const vs_qgemm_kernels vs_qgemm_avxvnni = {"avx-vnni", quant_rows, linear_s8s8, NULL};

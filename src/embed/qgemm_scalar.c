@@ -1,5 +1,7 @@
 /* Scalar reference of the qgemm kernels: the definition the SIMD copies must match bit for bit. */
 #include "embed/qgemm_kernels.h"
+#define QROWS quant_rows
+#include "embed/qgemm_quant_impl.h"
 
 static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const vs_qlinear *q, float *c, size_t ldc)
 { /* walks the packed layout in order (one block of 16 channels at a time): the compiler
@@ -34,4 +36,4 @@ void vs_qgemm_bf16_reference(size_t m, const uint16_t *a, const vs_qlinear *q, f
 }
 
 /* No bf16 here: a bf16 model on a machine without AVX512-BF16 is refused, never run slowly. */
-const vs_qgemm_kernels vs_qgemm_scalar = {"scalar", linear_s8s8, NULL};
+const vs_qgemm_kernels vs_qgemm_scalar = {"scalar", quant_rows, linear_s8s8, NULL};

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "embed/qgemm_kernels.h"
+#define QROWS quant_rows
+#include "embed/qgemm_quant_impl.h"
 
 #define MR 4
 

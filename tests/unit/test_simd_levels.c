@@ -250,7 +250,14 @@ static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, s
     int8_t *a8 = malloc(m * q8.kp);
     uint16_t *ab = malloc(m * qb.kp * sizeof *ab);
     float *sa = malloc(m * sizeof *sa), *want = malloc(m * n * sizeof *want), *got = malloc(m * n * sizeof *got);
-    vs_quant_rows_s8(m, k, a, k, a8, q8.kp, sa);
+    vs_qgemm_scalar.quant_rows(m, k, a, k, a8, q8.kp, sa);
+    for (size_t i = 0; i < m; i++) /* the quantizer against nearbyintf: round to nearest even */
+        for (size_t t = 0; t < k; t++) {
+            float v = nearbyintf(a[i * k + t] / sa[i]);
+            if (fabsf(v - a8[i * q8.kp + t]) > (fabsf(fabsf(a[i * k + t] / sa[i]) - floorf(fabsf(a[i * k + t] / sa[i])) - 0.5f) < 1e-3f ? 1.0f : 0.0f))
+                fail_msg("%s: quantized a[%zu][%zu] = %d, round(%.9g) = %g", lvl, i, t, a8[i * q8.kp + t],
+                         a[i * k + t] / sa[i], v);
+        }
     for (size_t i = 0; i < m; i++)
         for (size_t t = 0; t < qb.kp; t++) ab[i * qb.kp + t] = t < k ? vs_f32_to_bf16(a[i * k + t]) : 0;
     vs_qgemm_scalar.linear_s8s8(m, a8, sa, &q8, want, n);
@@ -268,6 +275,15 @@ static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, s
                          i, j, want[i * n + j], v + bias[j]);
         }
     for (size_t t = 0; t < nk; t++) {
+        int8_t *a8k = malloc(m * q8.kp);
+        float *sak = malloc(m * sizeof *sak);
+        memset(a8k, 0x55, m * q8.kp);
+        ks[t]->quant_rows(m, k, a, k, a8k, q8.kp, sak);
+        if (memcmp(a8k, a8, m * q8.kp) || memcmp(sak, sa, m * sizeof *sa))
+            fail_msg("%s: activation quantization %s m=%zu k=%zu differs from the scalar reference", lvl, ks[t]->name,
+                     m, k);
+        free(a8k);
+        free(sak);
         memset(got, 0xff, m * n * sizeof *got);
         ks[t]->linear_s8s8(m, a8, sa, &q8, got, n);
         if (memcmp(got, want, m * n * sizeof *got))
