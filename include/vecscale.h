@@ -229,6 +229,10 @@ VS_API const char *vs_index_factory(const vs_index *index);
 VS_API size_t vs_index_memory_bytes(const vs_index *index);
 /** Bytes of encoded data per vector (4 * dim for Flat), without IDs. */
 VS_API size_t vs_index_code_size(const vs_index *index);
+/** The first ID the next vs_index_add with ids == NULL would assign (one after the largest ID
+ *  ever added, removed ones included; saved with the index). Lets a binding report the IDs
+ *  of an automatic add; read it under the same exclusion as vs_index_add. */
+VS_API int64_t vs_index_next_id(const vs_index *index);
 /** @} */
 
 struct vs_matrix; /* defined in the vecio group below */
@@ -614,6 +618,13 @@ VS_API int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n
  *  result and a warning. known may be NULL (then this is vs_model_embed). */
 VS_API int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out,
                                 uint32_t *known);
+/** Splits one text into the tokens the model embeds (same checks as vs_model_embed): for BERT
+ *  models the WordPiece ids [CLS] ... [SEP], cut to the model's max_seq_length; for GloVe models
+ *  the vocabulary row of each word, -1 for a word the model does not know. ids is caller-owned
+ *  with room for cap entries (may be NULL when cap is 0); at most cap are written and
+ *  *n_tokens receives how many there are, so a call with cap 0 sizes the buffer. Safe
+ *  concurrently with other calls on the model. */
+VS_API int vs_model_tokenize(const vs_model *m, const char *text, int32_t *ids, size_t cap, size_t *n_tokens);
 /** The model's name ("glove-100", or the directory's last component); owned by the model. */
 VS_API const char *vs_model_name(const vs_model *m);
 /** Whether output vectors have unit length (1 for both built-in kinds with their defaults). */

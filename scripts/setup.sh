@@ -7,6 +7,15 @@ BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenbla
 TEST_PKGS="clang libclang-rt-14-dev valgrind ceph-mon ceph-osd ceph-mgr radosgw ceph-common etcd-server etcd-client wrk python3-torch"
 BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy wordnet-base"
 
+# The Python package (python/, scripts/test_python.sh): the C extension builds against
+# python3-dev + python3-numpy with python3-setuptools; pip/venv for the documented install.
+TEST_PKGS="$TEST_PKGS python3-dev python3-numpy python3-setuptools python3-pytest python3-pip python3-venv"
+
+# vecscale.faiss is compared with the real FAISS (python/tests/test_faiss_compat.py);
+# bench/python/overhead.py also runs hnswlib's Python module.
+TEST_PKGS="$TEST_PKGS python3-faiss python3-mypy"  # mypy: stubtest of vecscale/faiss.pyi
+BENCH_PKGS="$BENCH_PKGS python3-hnswlib"
+
 # The server's page test runs in Debian's chromium; its default collection (scripts/run.sh)
 # embeds WordNet glosses.
 TEST_PKGS="$TEST_PKGS chromium"

@@ -235,12 +235,14 @@ static int is_word_char(int32_t cp)
     }
 }
 
-size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, float *out)
+/* Calls on_word with the row of each word of text (-1 for an unknown or over-long word), in
+ * order: the one definition of a "word" for embedding and tokenizing. */
+static void scan_words(const vs_glove *g, const char *text, size_t len, void (*on_word)(int64_t row, void *ctx),
+                       void *ctx)
 {
     char word[512];
-    size_t wl = 0, found = 0;
+    size_t wl = 0;
     int overflow = 0;
-    memset(out, 0, g->dim * sizeof(float));
     const unsigned char *s = (const unsigned char *)text;
     for (size_t i = 0; i <= len;) {
         int32_t cp = -1;
@@ -250,16 +252,53 @@ size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, floa
             if (wl + 4 <= sizeof word) wl += (size_t)vs_utf8_encode(utf8proc_tolower(cp), word + wl);
             else overflow = 1;
         } else if (wl) {
-            int64_t row = overflow ? -1 : vs_glove_lookup(g, word, wl);
-            if (row >= 0) {
-                add_row(g, (size_t)row, out);
-                found++;
-            }
+            on_word(overflow ? -1 : vs_glove_lookup(g, word, wl), ctx);
             wl = 0;
             overflow = 0;
         }
         i += (size_t)step;
     }
+}
+
+typedef struct {
+    const vs_glove *g;
+    float *acc;
+    size_t found;
+} embed_acc;
+
+static void add_word(int64_t row, void *ctx)
+{
+    embed_acc *a = ctx;
+    if (row < 0) return;
+    add_row(a->g, (size_t)row, a->acc);
+    a->found++;
+}
+
+typedef struct {
+    int32_t *ids;
+    size_t cap, n;
+} token_acc;
+
+static void put_token(int64_t row, void *ctx)
+{
+    token_acc *t = ctx;
+    if (t->n < t->cap) t->ids[t->n] = (int32_t)row;
+    t->n++;
+}
+
+size_t vs_glove_tokenize(const vs_glove *g, const char *text, size_t len, int32_t *ids, size_t cap)
+{
+    token_acc t = {ids, cap, 0};
+    scan_words(g, text, len, put_token, &t);
+    return t.n;
+}
+
+size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, float *out)
+{
+    memset(out, 0, g->dim * sizeof(float));
+    embed_acc a = {g, out, 0};
+    scan_words(g, text, len, add_word, &a);
+    size_t found = a.found;
     if (found == 0 && g->unk) memcpy(out, g->unk, g->dim * sizeof(float));
     double ss = 0;
     for (uint32_t d = 0; d < g->dim; d++) ss += (double)out[d] * out[d];

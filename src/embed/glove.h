@@ -41,6 +41,9 @@ const char *vs_glove_word(const vs_glove *g, size_t row);
 int64_t vs_glove_lookup(const vs_glove *g, const char *word, size_t len);
 /* Decodes a row's vector into out (dim floats). */
 void vs_glove_vector(const vs_glove *g, size_t row, float *out);
+/* The vocabulary rows of the words of one valid UTF-8 text, as embedding splits it (-1 for an
+ * unknown word); writes at most cap of them and returns how many there are. */
+size_t vs_glove_tokenize(const vs_glove *g, const char *text, size_t len, int32_t *ids, size_t cap);
 /* Embeds one valid UTF-8 text; returns the number of known words averaged. */
 size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, float *out);
 

@@ -37,9 +37,15 @@ static int glove_embed(vs_model *m, const char *const *texts, size_t n, int n_th
     return VS_OK;
 }
 
+static int glove_tokenize(const vs_model *m, const char *text, size_t len, int32_t *ids, size_t cap, size_t *n)
+{
+    *n = vs_glove_tokenize(m->impl, text, len, ids, cap);
+    return VS_OK;
+}
+
 static void glove_close(vs_model *m) { vs_glove_free(m->impl); }
 
-static const vs_model_ops glove_ops = {"glove", glove_embed, glove_close};
+static const vs_model_ops glove_ops = {"glove", glove_embed, glove_tokenize, glove_close};
 
 int vs_glove_open_model(const char *path, vs_model *m)
 {

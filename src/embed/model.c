@@ -81,6 +81,31 @@ const char *vs_model_name(const vs_model *m) { return m ? m->name : ""; }
 int vs_model_normalizes(const vs_model *m) { return m ? m->normalizes : 0; }
 vs_precision vs_model_precision(const vs_model *m) { return m ? m->precision : VS_PRECISION_DEFAULT; }
 
+/* The checks every text gets before a model sees it. */
+static int check_text(const char *text, size_t i)
+{
+    if (!text) return vs_fail(VS_ERR_INVALID_ARG, "text %zu is NULL", i);
+    size_t len = strnlen(text, (size_t)VS_MODEL_MAX_TEXT_BYTES + 1);
+    if (len == 0) return vs_fail(VS_ERR_INVALID_ARG, "text %zu is empty", i);
+    if (len > VS_MODEL_MAX_TEXT_BYTES)
+        return vs_fail(VS_ERR_INVALID_ARG, "text %zu is longer than %u bytes", i, VS_MODEL_MAX_TEXT_BYTES);
+    size_t bad = vs_utf8_invalid_at(text, len);
+    if (bad != len)
+        return vs_fail(VS_ERR_INVALID_ARG, "text %zu is not valid UTF-8 (byte %zu: 0x%02x)", i, bad,
+                       (unsigned char)text[bad]);
+    return VS_OK;
+}
+
+int vs_model_tokenize(const vs_model *m, const char *text, int32_t *ids, size_t cap, size_t *n_tokens)
+{
+    if (!m || !n_tokens) return vs_fail(VS_ERR_INVALID_ARG, "model and n_tokens must not be NULL");
+    *n_tokens = 0;
+    if (cap && !ids) return vs_fail(VS_ERR_INVALID_ARG, "ids is NULL but cap is %zu", cap);
+    int rc = check_text(text, 0);
+    if (rc) return rc;
+    return m->ops->tokenize(m, text, strlen(text), ids, cap, n_tokens);
+}
+
 int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out)
 {
     return vs_model_embed_known(m, texts, n, n_threads, out, NULL);
@@ -93,15 +118,8 @@ int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_
     if (!texts || !out) return vs_fail(VS_ERR_INVALID_ARG, "texts and out must not be NULL");
     /* Check the whole batch first, so a bad text leaves out untouched. */
     for (size_t i = 0; i < n; i++) {
-        if (!texts[i]) return vs_fail(VS_ERR_INVALID_ARG, "text %zu is NULL", i);
-        size_t len = strnlen(texts[i], (size_t)VS_MODEL_MAX_TEXT_BYTES + 1);
-        if (len == 0) return vs_fail(VS_ERR_INVALID_ARG, "text %zu is empty", i);
-        if (len > VS_MODEL_MAX_TEXT_BYTES)
-            return vs_fail(VS_ERR_INVALID_ARG, "text %zu is longer than %u bytes", i, VS_MODEL_MAX_TEXT_BYTES);
-        size_t bad = vs_utf8_invalid_at(texts[i], len);
-        if (bad != len)
-            return vs_fail(VS_ERR_INVALID_ARG, "text %zu is not valid UTF-8 (byte %zu: 0x%02x)", i, bad,
-                           (unsigned char)texts[i][bad]);
+        int rc = check_text(texts[i], i);
+        if (rc) return rc;
     }
     return m->ops->embed(m, texts, n, n_threads, out, known);
 }

@@ -15,6 +15,8 @@ typedef struct {
     /* Embeds texts[0..n) (already checked: non-empty valid UTF-8) into out rows; known (NULL =
      * not wanted) receives per text the count of words / word pieces the model knows. */
     int (*embed)(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out, uint32_t *known);
+    /* Token ids of one checked text (see vs_model_tokenize): at most cap written, count in *n. */
+    int (*tokenize)(const vs_model *m, const char *text, size_t len, int32_t *ids, size_t cap, size_t *n);
     void (*close)(vs_model *m);
 } vs_model_ops;
 

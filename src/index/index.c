@@ -257,6 +257,7 @@ int vs_index_is_trained(const vs_index *ix) { return ix ? ix->trained : 0; }
 int vs_index_is_mapped(const vs_index *ix) { return ix && ix->backing.kind == VS_BACKING_MMAP; }
 const char *vs_index_factory(const vs_index *ix) { return ix ? ix->factory : ""; }
 size_t vs_index_code_size(const vs_index *ix) { return ix ? ix->ops->code_size(ix) : 0; }
+int64_t vs_index_next_id(const vs_index *ix) { return ix ? ix->next_id : 0; }
 
 size_t vs_index_memory_bytes(const vs_index *ix)
 {

@@ -94,8 +94,9 @@ static uint16_t f32_to_f16(float f)
     if (mag < 0x38800000u) {                                  /* subnormal or zero in fp16 */
         if (mag < 0x33000000u) return (uint16_t)sign;
         uint32_t m = (mag & 0x7fffffu) | 0x800000u;
+        /* value = m * 2^(e - 150) and a subnormal code counts 2^-24: r = m >> (126 - e). */
         int shift = 126 - (int)(mag >> 23);
-        uint32_t r = m >> (shift + 1), rem = m & ((2u << shift) - 1), half = 1u << shift;
+        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
         if (rem > half || (rem == half && (r & 1))) r++;
         return (uint16_t)(sign | r);
     }

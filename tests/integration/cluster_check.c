@@ -100,6 +100,10 @@ static int load(const char *base_url, const char *path, long long first)
         long st = post(url, body, &b);
         if (st != 200) {
             fprintf(stderr, "cluster_check: POST %s rows %zu..%zu: HTTP %ld %s\n", url, s, e, st, b.d ? b.d : "");
+            free(b.d);
+            cJSON_free(body);
+            cJSON_Delete(o);
+            vs_matrix_free(m);
             return 1;
         }
         free(b.d);
@@ -161,6 +165,11 @@ static int recall(const char *base_url, const char *bpath, const char *qpath, ui
     printf("recall@%u %.4f partial %zu failed %zu queries %zu\n", k, (double)hits / (double)(q->n * k), partial, failed,
            q->n);
     vs_index_free(ix);
+    free(gt);
+    free(got);
+    free(dist);
+    vs_matrix_free(b);
+    vs_matrix_free(q);
     return 0;
 }
 
@@ -181,6 +190,7 @@ static int expect_partial(const char *base_url, const char *qpath, int shard)
     int ok = st == 200 && p && named && ids[0] >= 0;
     free(text);
     cJSON_Delete(a);
+    vs_matrix_free(q);
     return ok ? 0 : 1;
 }
 

@@ -83,6 +83,38 @@ static void averages_and_normalises(void **state)
     tu_rmdir(dir);
 }
 
+/* vs_model_tokenize splits words exactly as embedding does (rows in file order, -1 unknown),
+ * sizes with cap 0, writes at most cap, and applies the embed text checks. */
+static void tokenize_gives_word_rows(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    vs_model *m;
+    assert_int_equal(vs_model_open(tiny_model(dir, 0), &m), VS_OK);
+    int32_t ids[8] = {0};
+    size_t n = 99;
+    assert_int_equal(vs_model_tokenize(m, "The CAT, zebra sat-mat CAFÉ—naïve 東京!", ids, 8, &n), VS_OK);
+    const int32_t want[8] = {0, 1, -1, 3, 4, 5, 6, 7};
+    assert_int_equal(n, 8);
+    assert_memory_equal(ids, want, sizeof want);
+    assert_int_equal(vs_model_tokenize(m, "cat dog the", NULL, 0, &n), VS_OK);
+    assert_int_equal(n, 3);
+    int32_t two[3] = {-7, -7, -7};
+    assert_int_equal(vs_model_tokenize(m, "cat dog the", two, 2, &n), VS_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(two[0], 1);
+    assert_int_equal(two[1], 2);
+    assert_int_equal(two[2], -7); /* beyond cap: untouched */
+    assert_int_equal(vs_model_tokenize(m, "...", ids, 8, &n), VS_OK);
+    assert_int_equal(n, 0);
+    expect(vs_model_tokenize(m, "", ids, 8, &n), VS_ERR_INVALID_ARG, "empty");
+    expect(vs_model_tokenize(m, "\xff", ids, 8, &n), VS_ERR_INVALID_ARG, "UTF-8");
+    expect(vs_model_tokenize(m, "cat", NULL, 4, &n), VS_ERR_INVALID_ARG, "NULL");
+    expect(vs_model_tokenize(NULL, "cat", ids, 8, &n), VS_ERR_INVALID_ARG, "NULL");
+    vs_model_close(m);
+    tu_rmdir(dir);
+}
+
 static void threads_give_identical_results(void **state)
 {
     (void)state;
@@ -268,6 +300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(averages_and_normalises),
         cmocka_unit_test(threads_give_identical_results),
+        cmocka_unit_test(tokenize_gives_word_rows),
         cmocka_unit_test(bad_texts_fail_and_write_nothing),
         cmocka_unit_test(bad_glove_text_is_rejected),
         cmocka_unit_test(damaged_model_files_are_rejected),

@@ -79,6 +79,7 @@ static void round_trip(void **state)
             assert_int_equal(vs_index_dim(o), d);
             assert_int_equal(vs_index_metric(o), m);
             assert_string_equal(vs_index_factory(o), "Flat");
+            assert_int_equal(vs_index_next_id(o), (int64_t)((n - 1) * 3 + 2)); /* saved with the index */
             same_results(ix, o, x, 50, 10);
         }
         assert_true(vs_index_is_mapped(viewed));
@@ -89,6 +90,8 @@ static void round_trip(void **state)
 
         /* The first write copies the mapping; later automatic IDs continue after the largest. */
         assert_int_equal(vs_index_add(viewed, 1, x, NULL), VS_OK);
+        assert_int_equal(vs_index_get(viewed, (int64_t)((n - 1) * 3 + 2), v), VS_OK); /* the ID next_id named */
+        assert_int_equal(vs_index_next_id(viewed), (int64_t)((n - 1) * 3 + 3));
         assert_false(vs_index_is_mapped(viewed));
         assert_int_equal(vs_index_add(ix, 1, x, NULL), VS_OK);
         same_results(ix, viewed, x, 50, 10);

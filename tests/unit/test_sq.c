@@ -74,6 +74,18 @@ static void out_of_range_values_clamp(void **state)
     vs_sq_encode(&sq, 1, big, h);
     vs_sq_decode(&sq, 1, h, y);
     assert_true(isfinite(y[0]) && y[0] == 65504.0f && y[1] == -65504.0f);
+    /* Subnormal halves count 2^-24 units, rounded to nearest even: 41.0e-6 is 688 units, 1e-7
+     * is 1.68 units -> 2, 2^-25 is the tie 0.5 -> 0 (even), 1.5 * 2^-24 ties up to 2. */
+    float sub[2] = {688 * 0x1p-24f, 1e-7f};
+    vs_sq_encode(&sq, 1, sub, h);
+    assert_int_equal(h[0] | h[1] << 8, 688);
+    assert_int_equal(h[2] | h[3] << 8, 2);
+    vs_sq_decode(&sq, 1, h, y);
+    assert_true(y[0] == sub[0] && y[1] == 2 * 0x1p-24f);
+    float ties[2] = {0x1p-25f, 1.5f * 0x1p-24f};
+    vs_sq_encode(&sq, 1, ties, h);
+    assert_int_equal(h[0] | h[1] << 8, 0);
+    assert_int_equal(h[2] | h[3] << 8, 2);
     vs_sq_destroy(&sq);
 }
 
