@@ -167,11 +167,14 @@ int cmd_embed(int argc, char **argv)
             status = 1;
         }
     }
-    if (!status)
-        fprintf(stderr, "embedded %zu texts with %s (dimension %zu, %s%s%s) in %.3f s: %.0f sentences/s, %u thread%s\n",
-                l.n, vs_model_name(m), dim, vs_precision_name(vs_model_precision(m)),
-                vs_model_precision(m) == VS_PRECISION_FP32 ? "" : " on ",
-                vs_model_precision(m) == VS_PRECISION_FP32 ? "" : vs_qgemm_kernels_get()->name, dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "");
+    if (!status) {
+        char how[96] = ""; /* which low-precision kernels ran */
+        if (vs_model_precision(m) != VS_PRECISION_FP32)
+            snprintf(how, sizeof how, " (%s on %s)", vs_precision_name(vs_model_precision(m)),
+                     vs_qgemm_kernels_get()->name);
+        fprintf(stderr, "embedded %zu texts with %s (dimension %zu) in %.3f s: %.0f sentences/s, %u thread%s%s\n", l.n,
+                vs_model_name(m), dim, dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "", how);
+    }
     for (size_t i = 0; i < l.n; i++) free(l.lines[i]);
     free(l.lines);
     free(v);
