@@ -180,9 +180,17 @@ int vs_bert_encode_ids(const vs_bert *b, size_t n, const int32_t *const *ids, co
         return vs_fail(VS_ERR_NOMEM, "out of memory");
     }
     sort_by_length(order, n, len);
+    /* A call smaller than threads x CHUNK_TOKENS is cut finer so every thread gets a chunk, in
+     * int8 / bf16 only: there every row's result is independent of the chunk's other rows
+     * (per-row quantization, fixed summation order), so results still do not depend on
+     * n_threads; OpenBLAS's fp32 sgemm may pick another kernel for another row count. */
+    size_t budget = CHUNK_TOKENS, total = 0;
+    for (size_t s = 0; s < n; s++) total += len[s];
+    if (b->precision != VS_PRECISION_FP32 && n_threads > 1 && total / (size_t)n_threads < budget)
+        budget = total / (size_t)n_threads > 64 ? total / (size_t)n_threads : 64;
     size_t chunks = 0, tok = 0, max_tokens = 0, max_len = 0;
     for (size_t s = 0; s < n; s++) {
-        if (s == 0 || tok + len[order[s]] > CHUNK_TOKENS) {
+        if (s == 0 || tok + len[order[s]] > budget) {
             starts[chunks++] = s;
             tok = 0;
         }
