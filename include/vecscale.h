@@ -10,7 +10,10 @@
  *    caller are always caller-owned.
  *  - The library never starts a thread the caller did not ask for: calls run on the calling
  *    thread unless vs_search_params.n_threads > 1 asks for helpers, which are joined before the
- *    call returns.
+ *    call returns. One exception, owned by a collection and opted out of with
+ *    vs_collection_options.no_auto_index / vs_collection_set_auto_index: the thread that builds
+ *    an automatic payload index (see "Payload indexes and metadata filters"), joined by
+ *    vs_collection_close.
  *  - Thread-safety: concurrent read calls (search, range_search, save, getters) on one index
  *    are safe; a mutating call (add, remove, train) must not overlap any other call on the
  *    same index.
@@ -676,6 +679,9 @@ typedef struct {
     uint32_t train_min;      /**< IVF: vectors needed before training (0 = 39 * nlist) */
     uint32_t n_threads;      /**< threads an add or a training may use (0 or 1 = caller only) */
     uint64_t snapshot_log_bytes; /**< log size that triggers an automatic snapshot (0 = 64 MiB) */
+    const struct vs_payload_index_spec *payload_indexes; /**< indexes to create (see below); may be NULL */
+    size_t n_payload_indexes;
+    int no_auto_index;       /**< 1 = never build a payload index on a filter's behalf (no thread) */
 } vs_collection_options;
 
 /** Creates a collection in `dir` (created if missing; must not already hold one). On success
@@ -720,7 +726,7 @@ typedef struct {
     uint64_t generation;     /**< snapshot generation */
     uint64_t log_bytes;      /**< current log size */
     uint64_t log_syncs;      /**< fdatasync calls on the log since open */
-    size_t memory_bytes;     /**< heap bytes of index and documents (measured, not estimated) */
+    size_t memory_bytes;     /**< heap bytes of index, documents and payload indexes (measured) */
     char factory[64];        /**< configured index factory string */
     char model[256];         /**< model name or path, or "" */
 } vs_collection_info;
@@ -786,6 +792,114 @@ VS_API int vs_collection_remove_keys(vs_collection *c, size_t n, const char *con
  *  success the collection owns `index`; on failure the caller keeps it. */
 VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_options *opts, vs_index *index,
                                            vs_collection **out);
+/** @} */
+
+/** @defgroup payload Payload indexes and metadata filters
+ * A collection filters searches by the metadata JSON of its documents. A filter is JSON:
+ *
+ *   filter  := { clause, ... }                      every clause must hold (an empty object: all)
+ *   clause  := "and": [filter, ...]                 all hold ([] = all documents)
+ *            | "or":  [filter, ...]                 at least one holds ([] = none)
+ *            | "not": filter                        does not hold
+ *            | "<field>": scalar                    the field equals the scalar
+ *            | "<field>": { op: arg, ... }          every operator holds
+ *   op      := "eq": scalar | "in": [scalar, ...] | "gt" | "gte" | "lt" | "lte": number
+ *            | "exists": true | false
+ *   scalar  := string | number | true | false
+ *
+ * Fields are top-level keys of the metadata object ("and", "or" and "not" cannot be used as
+ * field names in a filter). A field whose value is an array matches when any element does.
+ * Numbers compare as numbers (1 equals 1.0); a string never equals a number. `exists` means
+ * present with a non-null value; a document without metadata has no fields. null is not a
+ * scalar (use exists). Errors (VS_ERR_INVALID_ARG, naming the field): malformed JSON or
+ * grammar, an operator not listed, a field no document holds and no index declares
+ * ("unknown field"), and a type mismatch: a comparison whose value type the field never
+ * holds (a string against a field of numbers, a range on a field without numbers).
+ *
+ * A payload index answers clauses on one field from bitmaps of document IDs (CRoaring):
+ * keyword (string equality / in), integer and float (equality, in, ranges; both hold the
+ * values as doubles, exact for integers up to 2^53), bool. Every index also answers exists.
+ * Indexes are declared with the collection (vs_collection_options.payload_indexes), added
+ * later (vs_collection_create_payload_index), or created automatically: the first filter
+ * naming a field without an index starts building one of the type the field's values
+ * suggest (strings: keyword, integers: integer, numbers: float, booleans: bool; none for
+ * mixed types). Adds and removes keep every index current; snapshots write them (file
+ * "payload-<generation>.vsp") and vs_collection_open replays the log over them.
+ *
+ * Threads: an automatic build runs on ONE background thread owned by the collection. It is
+ * started only when a filter names a field without an index and exits when no build is
+ * left; vs_collection_close stops and joins it. Set vs_collection_options.no_auto_index at
+ * create, or call vs_collection_set_auto_index(c, 0) after vs_collection_open (which turns it
+ * on: the setting is not stored), and the library starts no thread. While an index
+ * builds (about 1 µs per document, in chunks that hold writers back for a few ms each),
+ * filters on that field take the per-document path.
+ *
+ * Searches compile a filter once per call into a set of IDs. By the set's size against the
+ * index (HNSW: |set|^2 < ef * 2M * n, as hnsw_search.c decides between walk and scan): a small
+ * set is answered by an exact scan of its vectors; on HNSW a set of at least 20% of the
+ * documents by an unfiltered search for 3k / selectivity candidates filtered afterwards;
+ * otherwise by the index scan testing each candidate with one bit test (vs_filter BITSET).
+ * The collection caches the last 4 compiled filters (keyed by the filter text, dropped by any
+ * write), with the bitset and the gathered vectors of an exactly scanned set, so a repeated
+ * filter costs no compilation. When a field lacks a ready index (or the collection holds an
+ * integer id of 2^31 or more: CRoaring's C bitmaps are 32-bit, keyed by integer ids below
+ * 2^31 and by string ids' internal ids) the filter is evaluated per candidate document
+ * (parsing its metadata: slower); vs_filter_report says which path ran.
+ * @{ */
+typedef enum { VS_PAYLOAD_KEYWORD = 1, VS_PAYLOAD_INTEGER = 2, VS_PAYLOAD_FLOAT = 3, VS_PAYLOAD_BOOL = 4 } vs_payload_type;
+#define VS_PAYLOAD_FIELD_MAX 128 /**< field names are 1..127 bytes */
+
+typedef struct vs_payload_index_spec {
+    const char *field;
+    vs_payload_type type;
+} vs_payload_index_spec;
+
+/** What a filtered search did. */
+typedef struct {
+    int indexed;            /**< 1 = answered from payload indexes (and the allowed set below) */
+    int exact;              /**< 1 = the allowed set was small: exact scan of its vectors */
+    int post_filter;        /**< 1 = the set was large: unfiltered graph search for about
+                                 3k / selectivity candidates, kept if in the set (a query that
+                                 keeps fewer than k is answered by an exact scan of the set) */
+    int cached;             /**< 1 = the compiled filter came from the collection's cache */
+    uint64_t allowed;       /**< documents passing the filter (indexed path only; else 0) */
+    char unindexed[256];    /**< per-document path: the fields without a ready index, comma
+                                 separated, or the reason ("document ids above 2^32") */
+} vs_filter_report;
+
+/** k-NN search restricted to documents whose metadata passes filter_json (grammar above;
+ *  NULL or "" = no filter, same as vs_collection_search). params->filter must be NULL (one
+ *  filter per call). report (may be NULL, caller-owned) says whether the indexed path ran.
+ *  Rows are padded with id -1 when fewer than k documents pass. Errors: VS_ERR_INVALID_ARG
+ *  for a bad filter (message names the field and why). A field that has no index yet may
+ *  start an automatic build (see above). */
+VS_API int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
+                                      const vs_search_params *params, const char *filter_json, float *distances,
+                                      int64_t *ids, vs_filter_report *report);
+/** Counts the documents passing filter_json (through the same paths as a search). */
+VS_API int vs_collection_count_where(vs_collection *c, const char *filter_json, uint64_t *count,
+                                     vs_filter_report *report);
+/** Creates a payload index on `field` and builds it from the stored documents before
+ *  returning (on the calling thread). Durable like an add (logged). An index of the same type
+ *  is a no-op (an automatic one becomes declared); another type is VS_ERR_INVALID_ARG. */
+VS_API int vs_collection_create_payload_index(vs_collection *c, const char *field, vs_payload_type type);
+
+typedef struct {
+    char field[VS_PAYLOAD_FIELD_MAX];
+    vs_payload_type type;
+    int ready;               /**< 0 while being built */
+    int automatic;           /**< created on a filter's behalf */
+    uint64_t documents;      /**< documents with a non-null value */
+    uint64_t values;         /**< distinct keywords, bool values, or numeric entries */
+    size_t memory_bytes;
+} vs_payload_index_info;
+
+/** Copies up to cap index descriptions into out (caller-owned) and the total into *n. */
+VS_API int vs_collection_payload_indexes(vs_collection *c, vs_payload_index_info *out, size_t cap, size_t *n);
+/** Enables (1) or disables (0) automatic payload indexes for this open collection. */
+VS_API int vs_collection_set_auto_index(vs_collection *c, int enabled);
+/** Static name of a payload index type ("keyword", ...). */
+VS_API const char *vs_payload_type_name(vs_payload_type type);
 /** @} */
 
 #ifdef __cplusplus

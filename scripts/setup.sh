@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped, so a second run does nothing.
 set -eu
 
-BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libmicrohttpd-dev libutf8proc-dev libssl-dev"
+BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl libopenblas-openmp-dev libxxhash-dev libcmocka-dev libcurl4-openssl-dev libxml2-dev libcjson-dev libmicrohttpd-dev libutf8proc-dev libssl-dev libroaring-dev"
 TEST_PKGS="clang libclang-rt-14-dev valgrind ceph-mon ceph-osd ceph-mgr radosgw ceph-common etcd-server etcd-client wrk python3-torch"
 BENCH_PKGS="libhnswlib-dev python3-faiss python3-numpy wordnet-base"
 
@@ -20,6 +20,8 @@ BENCH_PKGS="$BENCH_PKGS python3-hnswlib"
 # embeds WordNet glosses.
 TEST_PKGS="$TEST_PKGS chromium"
 RUN_PKGS="wordnet-base"
+# tests/deploy builds deploy/'s images (debootstrap) and runs its compose files in Docker.
+TEST_PKGS="$TEST_PKGS docker.io docker-compose debootstrap"
 
 want="$BUILD_PKGS $TEST_PKGS $RUN_PKGS"
 # scripts/fetch_models.sh makes the default embedding model from an npm package with Node.js;

@@ -9,12 +9,16 @@
 
 static const char *HELP =
     "usage: vecscale search --index DIR --query TEXT [--query TEXT ...] [-k N] [--json]\n"
-    "                       [--model NAME|PATH] [--nprobe N] [--ef N]\n\n"
+    "                       [--model NAME|PATH] [--nprobe N] [--ef N] [--filter JSON]\n\n"
     "Searches a collection built by `vecscale build --input docs.jsonl` (or created through\n"
     "`vecscale serve`): each query is embedded with the model recorded in the collection (or\n"
     "--model) and the k best documents are printed with their score (cosine similarity for\n"
     "cosine collections), id, text and stored fields. --json prints one JSON object per hit:\n"
-    "{\"query\", \"rank\", \"id\", \"score\", \"text\", \"fields\"}.\n";
+    "{\"query\", \"rank\", \"id\", \"score\", \"text\", \"fields\"}.\n"
+    "--filter restricts the hits to documents whose fields pass a filter (JSON, the grammar of\n"
+    "POST /search's \"filter\"): {\"pos\": \"verb\"}, {\"year\": {\"gte\": 1990, \"lt\": 2000}},\n"
+    "{\"tag\": {\"in\": [\"a\", \"b\"]}}, {\"field\": {\"exists\": true}}, {\"and\"|\"or\": [...]}, {\"not\": {...}}.\n"
+    "Fields without a payload index are evaluated per document (said on stderr).\n";
 
 enum { MAX_QUERIES = 64 };
 
@@ -62,7 +66,7 @@ static void print_hit(vs_collection *col, int json, const char *query, uint32_t 
 
 int cmd_search_docs(int argc, char **argv)
 {
-    const char *dir = NULL, *model_name = NULL;
+    const char *dir = NULL, *model_name = NULL, *filter = NULL;
     const char *queries[MAX_QUERIES];
     size_t nq = 0;
     uint32_t k = 10, nprobe = 0, ef = 0;
@@ -71,10 +75,11 @@ int cmd_search_docs(int argc, char **argv)
         {"index", required_argument, 0, 'x'}, {"query", required_argument, 0, 'q'},
         {"k", required_argument, 0, 'k'},     {"json", no_argument, 0, 'j'},
         {"model", required_argument, 0, 'm'}, {"nprobe", required_argument, 0, 'p'},
-        {"ef", required_argument, 0, 'e'},    {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"ef", required_argument, 0, 'e'},    {"help", no_argument, 0, 'h'},
+        {"filter", required_argument, 0, 'f'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "x:q:k:jm:p:e:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "x:q:k:jm:p:e:f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'x': dir = optarg; break;
         case 'q':
@@ -93,6 +98,7 @@ int cmd_search_docs(int argc, char **argv)
             if (cli_parse_u32(optarg, 1, 1u << 20, &ef)) return cli_usage_error("search", "bad --ef '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return 0;
+        case 'f': filter = optarg; break;
         default: return cli_usage_error("search", "unknown option");
         }
     }
@@ -101,6 +107,7 @@ int cmd_search_docs(int argc, char **argv)
     vs_collection *col;
     int rc = vs_collection_open(dir, &col);
     if (rc) return cli_fail(dir, rc);
+    vs_collection_set_auto_index(col, 0); /* one query: no background index build to wait for */
     vs_collection_info info;
     rc = vs_collection_info_get(col, &info);
     if (rc) {
@@ -130,7 +137,11 @@ int cmd_search_docs(int argc, char **argv)
     double t0 = cli_now();
     if (!status && (rc = vs_model_embed(m, queries, nq, 1, q))) status = cli_fail("--query", rc);
     vs_search_params p = {.nprobe = nprobe, .ef_search = ef};
-    if (!status && (rc = vs_collection_search(col, nq, q, k, &p, scores, ids))) status = cli_fail("search", rc);
+    vs_filter_report fr;
+    if (!status && (rc = vs_collection_search_where(col, nq, q, k, &p, filter, scores, ids, &fr)))
+        status = cli_fail(filter ? "--filter" : "search", rc);
+    if (!status && filter && !fr.indexed)
+        fprintf(stderr, "filter evaluated per document (no payload index on: %s)\n", fr.unindexed);
     double dt = cli_now() - t0;
     for (size_t i = 0; !status && i < nq; i++) {
         if (!json) printf("query: %s\n", queries[i]);

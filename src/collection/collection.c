@@ -19,6 +19,8 @@ void vs_collection_path(const vs_collection *c, char *buf, size_t cap, const cha
         snprintf(buf, cap, "%s/index-%llu.vsi", c->dir, (unsigned long long)generation);
     else if (!strcmp(kind, "wal"))
         snprintf(buf, cap, "%s/wal-%llu.log", c->dir, (unsigned long long)generation);
+    else if (!strcmp(kind, "payload"))
+        snprintf(buf, cap, "%s/payload-%llu.vsp", c->dir, (unsigned long long)generation);
     else
         snprintf(buf, cap, "%s/%s", c->dir, VS_COLLECTION_FILE);
 }
@@ -56,10 +58,14 @@ static vs_collection *alloc_collection(const char *dir)
     pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&c->index_rw, &a);
     pthread_rwlock_init(&c->docs_rw, &a);
+    pthread_rwlock_init(&c->payload_rw, &a);
     pthread_rwlockattr_destroy(&a);
     pthread_mutex_init(&c->write_mu, NULL);
     pthread_mutex_init(&c->info_mu, NULL);
-    if (vs_docstore_init(&c->docs, 0) || vs_keymap_init(&c->keys)) {
+    pthread_mutex_init(&c->builder_mu, NULL);
+    pthread_mutex_init(&c->fcache_mu, NULL);
+    atomic_init(&c->auto_index, 1);
+    if (vs_docstore_init(&c->docs, 0) || vs_keymap_init(&c->keys) || vs_payload_init(&c->payload)) {
         vs_docstore_destroy(&c->docs);
         vs_keymap_destroy(&c->keys);
         free(c->dir);
@@ -90,10 +96,15 @@ static void free_collection(vs_collection *c)
     vs_index_free(c->index);
     vs_docstore_destroy(&c->docs);
     vs_keymap_destroy(&c->keys);
+    vs_collection_fcache_clear(c);
+    vs_payload_destroy(&c->payload);
     for (size_t i = 0; i < c->n_retired; i++) vs_wal_close(c->retired[i]);
     free(c->retired);
     pthread_rwlock_destroy(&c->index_rw);
     pthread_rwlock_destroy(&c->docs_rw);
+    pthread_rwlock_destroy(&c->payload_rw);
+    pthread_mutex_destroy(&c->builder_mu);
+    pthread_mutex_destroy(&c->fcache_mu);
     pthread_mutex_destroy(&c->write_mu);
     pthread_mutex_destroy(&c->info_mu);
     free(c->dir);
@@ -146,6 +157,18 @@ static int create_collection(const char *dir, const vs_collection_options *opts,
     const char *model = opts->model ? opts->model : "";
     if (strlen(factory) >= 64 || strlen(model) >= 256)
         return vs_fail(VS_ERR_INVALID_ARG, "the factory string must be shorter than 64 bytes and the model name than 256");
+    if (opts->n_payload_indexes && !opts->payload_indexes)
+        return vs_fail(VS_ERR_INVALID_ARG, "n_payload_indexes is %zu but payload_indexes is NULL", opts->n_payload_indexes);
+    for (size_t i = 0; i < opts->n_payload_indexes; i++) {
+        const vs_payload_index_spec *ps = &opts->payload_indexes[i];
+        size_t fl = ps->field ? strlen(ps->field) : 0;
+        if (!fl || fl >= VS_PAYLOAD_FIELD_MAX || ps->type < VS_PAYLOAD_KEYWORD || ps->type > VS_PAYLOAD_BOOL)
+            return vs_fail(VS_ERR_INVALID_ARG, "payload index %zu: a field name of 1 to %d bytes and a type (keyword, integer, float, bool)",
+                           i, VS_PAYLOAD_FIELD_MAX - 1);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(opts->payload_indexes[j].field, ps->field) && opts->payload_indexes[j].type != ps->type)
+                return vs_fail(VS_ERR_INVALID_ARG, "payload indexes %zu and %zu give field '%s' two types", j, i, ps->field);
+    }
     int rc = mkdirs(dir);
     if (rc) return rc;
     vs_collection *c = alloc_collection(dir);
@@ -181,6 +204,9 @@ static int create_collection(const char *dir, const vs_collection_options *opts,
         }
     }
     if (!rc) rc = setup_index_kind(c);
+    atomic_store(&c->auto_index, !opts->no_auto_index);
+    for (size_t i = 0; !rc && i < opts->n_payload_indexes; i++)
+        rc = vs_collection_payload_declare(c, opts->payload_indexes[i].field, opts->payload_indexes[i].type, 0);
     if (!rc) rc = vs_collection_write_snapshot(c, 1);
     if (!rc) {
         vs_collection_path(c, path, sizeof path, "wal", 1);
@@ -202,14 +228,16 @@ static void remove_stale_files(vs_collection *c)
 {
     DIR *d = opendir(c->dir);
     if (!d) return;
-    char keep_index[64], keep_wal[64];
+    char keep_index[64], keep_wal[64], keep_payload[64];
     snprintf(keep_index, sizeof keep_index, "index-%llu.vsi", (unsigned long long)c->generation);
+    snprintf(keep_payload, sizeof keep_payload, "payload-%llu.vsp", (unsigned long long)c->generation);
     snprintf(keep_wal, sizeof keep_wal, "wal-%llu.log", (unsigned long long)c->generation);
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *n = e->d_name;
         int ours = (!strncmp(n, "index-", 6) && strcmp(n, keep_index)) ||
-                   (!strncmp(n, "wal-", 4) && strcmp(n, keep_wal)) || strstr(n, ".tmp.");
+                   (!strncmp(n, "wal-", 4) && strcmp(n, keep_wal)) ||
+                   (!strncmp(n, "payload-", 8) && strcmp(n, keep_payload)) || strstr(n, ".tmp.");
         if (!ours) continue;
         char p[4200];
         snprintf(p, sizeof p, "%s/%s", c->dir, n);
@@ -228,6 +256,7 @@ int vs_collection_open(const char *dir, vs_collection **out)
     int rc = access(conf, F_OK) ? vs_fail(VS_ERR_NOT_FOUND, "%s holds no collection (no %s)", dir, VS_COLLECTION_FILE)
                                 : lock_dir(c);
     if (!rc) rc = vs_collection_read_snapshot(c); /* config, documents, index */
+    if (!rc) rc = vs_collection_payload_load(c);
     if (!rc) rc = setup_index_kind(c);
     if (!rc) {
         c->exclusive_write = c->hnsw;
@@ -235,7 +264,10 @@ int vs_collection_open(const char *dir, vs_collection **out)
         vs_collection_path(c, path, sizeof path, "wal", c->generation);
         rc = vs_wal_open(path, c->generation, vs_collection_replay_keyed, c, &c->wal, NULL);
     }
+    /* Indexes the snapshot caught mid-build. */
+    if (!rc) rc = vs_collection_payload_build_all(c);
     if (rc) {
+        if (c->wal) vs_wal_close(c->wal);
         free_collection(c);
         return rc;
     }
@@ -248,6 +280,7 @@ int vs_collection_open(const char *dir, vs_collection **out)
 int vs_collection_close(vs_collection *c)
 {
     if (!c) return VS_OK;
+    vs_collection_builder_stop(c);
     int rc = vs_wal_close(c->wal);
     free_collection(c);
     return rc;
@@ -315,6 +348,9 @@ void vs_collection_refresh_info(vs_collection *c)
     in.log_syncs = vs_wal_sync_count(c->wal);
     /* vs_index_memory_bytes must not overlap an HNSW writer: the caller is the writer. */
     in.memory_bytes = vs_index_memory_bytes(c->index) + vs_docstore_memory(&c->docs) + vs_keymap_memory(&c->keys);
+    pthread_rwlock_rdlock(&c->payload_rw);
+    for (size_t i = 0; i < c->payload.n_ix; i++) in.memory_bytes += vs_pindex_memory(c->payload.ix[i]);
+    pthread_rwlock_unlock(&c->payload_rw);
     snprintf(in.factory, sizeof in.factory, "%s", c->factory);
     snprintf(in.model, sizeof in.model, "%s", c->model);
     pthread_mutex_lock(&c->info_mu);

@@ -7,6 +7,7 @@
 
 #include "collection/docstore.h"
 #include "collection/keymap.h"
+#include "collection/payload.h"
 #include "collection/wal.h"
 #include "vecscale.h"
 
@@ -50,7 +51,27 @@ struct vs_collection {
     vs_collection_info info;
     vs_wal **retired;     /* logs replaced by snapshots, freed at close (see vs_wal_retire) */
     size_t n_retired;
+
+    /* Payload indexes (payload.h). Writers change them under write_mu AND payload_rw
+     * exclusively; filter compilation reads them under payload_rw shared; a search declares
+     * an automatic index under payload_rw exclusively (without write_mu). */
+    pthread_rwlock_t payload_rw;
+    vs_payload payload;
+    atomic_int auto_index;
+    /* The one automatic-build thread (collection_filter.c): started on demand, exits when no
+     * index is left to build, joined by close. */
+    pthread_mutex_t builder_mu;
+    pthread_t builder;
+    int builder_started, builder_running, builder_stop;
+    /* Compiled filters of recent calls (collection_filter.c), valid while payload.version is. */
+    pthread_mutex_t fcache_mu;
+    struct vs_fcache_entry *fcache[4];
+    uint64_t fcache_clock;
 };
+void vs_collection_fcache_clear(vs_collection *c);
+
+/* WAL record declaring a payload index: u32 type | field name bytes. */
+#define VS_WAL_PAYLOAD_INDEX 8u
 
 /* Applies an add or remove to index and documents (no logging). Called with write_mu held
  * (or during open, single-threaded). Takes ownership of nothing. */
@@ -93,6 +114,20 @@ int vs_collection_add_ex(vs_collection *c, size_t n, const float *vectors, const
 
 /* Recomputes c->info; call with write_mu held (or single-threaded). */
 void vs_collection_refresh_info(vs_collection *c);
+
+/* collection_filter.c: payload hooks (write_mu held, or single-threaded open). */
+int vs_collection_payload_add(vs_collection *c, size_t n, const int64_t *ids); /* reads the docstore */
+void vs_collection_payload_remove(vs_collection *c, size_t n, const int64_t *ids);
+/* Builds every BUILDING index completely on the calling thread (write_mu held or open). */
+int vs_collection_payload_build_all(vs_collection *c);
+/* Declares and builds an index (write_mu held or open); no logging. */
+int vs_collection_payload_declare(vs_collection *c, const char *field, vs_payload_type type, int automatic);
+/* Open: the payload file of the snapshot, or the catalog rebuilt from the documents. */
+int vs_collection_payload_load(vs_collection *c);
+int vs_collection_payload_replay(vs_collection *c, const uint8_t *p, uint64_t len);
+void vs_collection_builder_stop(vs_collection *c);
+/* Declares automatic indexes (without write_mu) and starts the builder thread if needed. */
+void vs_collection_request_builds(vs_collection *c, const char *const *fields, const vs_payload_type *types, size_t n);
 
 /* collection_io.c: snapshot files. */
 int vs_collection_write_snapshot(vs_collection *c, uint64_t generation);

@@ -41,6 +41,13 @@ int vs_collection_write_snapshot(vs_collection *c, uint64_t generation)
     vs_collection_path(c, path, sizeof path, "index", generation);
     if (!empty) rc = vs_index_save(c->index, path);
     if (rc) return rc;
+    /* Payload indexes next; like the index file, it counts only once collection.vsc names
+     * this generation. */
+    vs_collection_path(c, path, sizeof path, "payload", generation);
+    pthread_rwlock_rdlock(&c->payload_rw);
+    rc = vs_payload_write(&c->payload, path);
+    pthread_rwlock_unlock(&c->payload_rw);
+    if (rc) return rc;
 
     size_t n = c->docs.count;
     uint32_t flen = (uint32_t)strlen(c->factory), mlen = (uint32_t)strlen(c->model);

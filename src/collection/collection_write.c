@@ -118,7 +118,18 @@ int vs_collection_apply_add(vs_collection *c, size_t n, const float *vectors, co
     }
     free(t);
     free(m);
-    rc = index_add(c, n, vectors, ids);
+    /* Payload before the index: a filter that admits a new ID can also find it. */
+    rc = vs_collection_payload_add(c, n, ids);
+    if (!rc) {
+        rc = index_add(c, n, vectors, ids);
+        if (rc) vs_collection_payload_remove(c, n, ids);
+    }
+    if (!rc) {
+        /* A filter compiled meanwhile may have cached vectors without these: retire it. */
+        pthread_rwlock_wrlock(&c->payload_rw);
+        c->payload.version++;
+        pthread_rwlock_unlock(&c->payload_rw);
+    }
     if (rc) {
         pthread_rwlock_wrlock(&c->docs_rw);
         for (size_t i = 0; i < n; i++) vs_docstore_remove(&c->docs, ids[i]);
@@ -145,6 +156,7 @@ int vs_collection_apply_remove(vs_collection *c, size_t n, const int64_t *ids, s
         pthread_rwlock_unlock(&c->index_rw);
     }
     if (rc) return rc;
+    vs_collection_payload_remove(c, n, ids);
     pthread_rwlock_wrlock(&c->docs_rw);
     for (size_t i = 0; i < n; i++) {
         removed += (size_t)vs_docstore_remove(&c->docs, ids[i]);
@@ -345,6 +357,7 @@ int vs_collection_replay(uint32_t type, const uint8_t *p, uint64_t len, void *ct
         free(ids);
         return rc;
     }
+    if (type == VS_WAL_PAYLOAD_INDEX) return vs_collection_payload_replay(c, p, len);
     if (type != VS_WAL_ADD) return vs_fail(VS_ERR_CORRUPT, "%s: unknown log record type %u", c->dir, type);
     if (len < 8) return vs_fail(VS_ERR_CORRUPT, "%s: short add record", c->dir);
     size_t n = get32(p);
@@ -423,6 +436,8 @@ static int snapshot(vs_collection *c, int only_if_log_is_big)
         vs_collection_path(c, path, sizeof path, "wal", old);
         unlink(path);
         vs_collection_path(c, path, sizeof path, "index", old);
+        unlink(path);
+        vs_collection_path(c, path, sizeof path, "payload", old);
         unlink(path);
     }
     vs_collection_refresh_info(c);

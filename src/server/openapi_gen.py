@@ -30,7 +30,28 @@ schemas = {
                            "`vecscale build --input` and the C API (vecscale.h, \"Document ids\"). Invalid ids: "
                            "400 invalid_id with the reason; an id already present: 409 duplicate_id."},
   "Vector": {"type": "array", "items": {"type": "number"}, "description": "float32 components, one per dimension"},
-  "Filter": {"type": "object", "additionalProperties": True, "description": "metadata fields and the values they must equal"},
+  "Scalar": {"type": ["string", "number", "boolean"]},
+  "Filter": {"type": "object", "description":
+      "Metadata filter (vecscale.h, 'Payload indexes and metadata filters'). Every key must hold: "
+      "\"and\": [Filter...], \"or\": [Filter...], \"not\": Filter, or a top-level metadata field mapped to a scalar "
+      "(equality) or to operators {\"eq\": scalar, \"in\": [scalar...], \"gt\"|\"gte\"|\"lt\"|\"lte\": number, "
+      "\"exists\": bool}. An array field matches when an element does; numbers compare as numbers. "
+      "Unknown fields, operators and type mismatches are 400 invalid_filter. Fields without a payload index are "
+      "evaluated per document (the reply's filter.indexed is false) and get an index built in the background.",
+      "properties": {"and": {"type": "array", "items": ref("Filter")}, "or": {"type": "array", "items": ref("Filter")},
+                     "not": ref("Filter")},
+      "additionalProperties": {"oneOf": [ref("Scalar"), {"type": "object", "additionalProperties": False, "minProperties": 1,
+          "properties": {"eq": ref("Scalar"), "in": {"type": "array", "items": ref("Scalar")}, "gt": {"type": "number"},
+                         "gte": {"type": "number"}, "lt": {"type": "number"}, "lte": {"type": "number"},
+                         "exists": {"type": "boolean"}}}]},
+      "examples": [{"pos": "verb"}, {"year": {"gte": 1990, "lt": 2000}}, {"tag": {"in": ["a", "b"]}},
+                   {"or": [{"pos": "verb"}, {"not": {"words": {"exists": True}}}]}]},
+  "FilterReport": {"type": "object", "description": "present when the request had a filter: which path answered it",
+      "required": ["indexed"], "properties": {"indexed": {"type": "boolean"},
+      "allowed": {"type": "integer", "description": "documents passing (indexed path)"},
+      "exact": {"type": "boolean", "description": "the allowed set was scanned exactly"},
+      "unindexed": {"type": "string", "description": "fields evaluated per document (comma separated)"},
+      "note": {"type": "string"}}},
   "SearchRequest": {"type": "object", "additionalProperties": False, "properties": {
       "query": {"type": "string", "description": "text, embedded with the collection's model"},
       "vector": ref("Vector"), "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
@@ -44,12 +65,14 @@ schemas = {
       "properties": {"code": {"type": "string", "enum": ["no_known_word"], "description": "no_known_word: the model knows none of the query's words, so the text has no meaning to search by (its embedding would be the model's fallback vector, whose neighbours mean nothing); results is empty"},
                      "message": {"type": "string"}}},
   "SearchResponse": {"type": "object", "required": ["query", "results", "latency_ms"], "properties": {
-      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning"), "latency_ms": {"type": "number"}}},
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning"), "filter": ref("FilterReport"),
+      "latency_ms": {"type": "number"}}},
   "BatchSearchRequest": {"type": "object", "additionalProperties": False, "properties": {
       "queries": {"type": "array", "items": {"type": "string"}}, "vectors": {"type": "array", "items": ref("Vector")},
       "k": {"type": "integer"}, "nprobe": {"type": "integer"}, "ef": {"type": "integer"}, "filter": ref("Filter")}},
   "BatchSearchResponse": {"type": "object", "properties": {"results": {"type": "array", "items": {"type": "object", "properties": {
-      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning")}}}, "latency_ms": {"type": "number"}}},
+      "query": {"type": ["string", "null"]}, "results": {"type": "array", "items": ref("Hit")}, "warning": ref("Warning")}}}, "filter": ref("FilterReport"),
+      "latency_ms": {"type": "number"}}},
   "Document": {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
       "id": ref("DocId"), "text": {"type": "string"}, "metadata": {"type": ["object", "null"]}}},
   "IndexRequest": {"description": "An object with texts or documents, or the seed's bare array of texts ([\"first text\", \"second text\"]), or a bare array of documents. A text with no word the model knows is a 400 empty_embedding unless skip_empty (object form only) leaves it out.",
@@ -73,7 +96,10 @@ schemas = {
       "index_type": {"type": "string"}, "memory_mb": {"type": "number", "description": "measured heap of index and documents"},
       "metric": {"type": "string"}, "model": {"type": ["string", "null"]}, "model_loaded": {"type": "boolean"},
       "trained": {"type": "boolean"}, "snapshot_generation": {"type": "integer"}, "log_bytes": {"type": "integer"},
-      "rss_mb": {"type": "number"}}},
+      "rss_mb": {"type": "number"}, "payload_indexes": {"type": "array", "items": {"type": "object", "properties": {
+          "field": {"type": "string"}, "type": {"type": "string", "enum": ["keyword", "integer", "float", "bool"]},
+          "ready": {"type": "boolean"}, "automatic": {"type": "boolean"}, "documents": {"type": "integer"},
+          "values": {"type": "integer"}, "memory_mb": {"type": "number"}}}}}},
   "ExportName": {"type": "string", "pattern": "^(?!.*[.][.])[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$",
       "description": "Name of an export: DATA/exports/NAME/collections/<collection>/ receives hard links of the snapshot's files (collection.vsc and its index; not the log), a data directory that 'vecscale serve --data DATA/exports/NAME' serves and 'vecscale search --index DATA/exports/NAME/collections/<collection>' opens. Saving the same collection under the same NAME replaces its earlier export; other collections under NAME stay. Absolute paths, '..' and separators are refused (400 invalid_path)."},
   "CreateCollection": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {

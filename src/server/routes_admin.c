@@ -16,6 +16,24 @@ static double rss_mb(void)
     return (double)resident * 4096.0 / (1024.0 * 1024.0);
 }
 
+/* Payload indexes of the collection (declared or automatic; ready or being built). */
+static void render_payload_indexes(sb *o, vs_collection *c)
+{
+    vs_payload_index_info info[64];
+    size_t n = 0;
+    sb_puts(o, ",\"payload_indexes\":[");
+    if (vs_collection_payload_indexes(c, info, 64, &n) == VS_OK)
+        for (size_t i = 0; i < n && i < 64; i++) {
+            sb_printf(o, "%s{\"field\":", i ? "," : "");
+            sb_json_string(o, info[i].field);
+            sb_printf(o, ",\"type\":\"%s\",\"ready\":%s,\"automatic\":%s,\"documents\":%llu,\"values\":%llu,\"memory_mb\":%.3f}",
+                      vs_payload_type_name(info[i].type), info[i].ready ? "true" : "false",
+                      info[i].automatic ? "true" : "false", (unsigned long long)info[i].documents,
+                      (unsigned long long)info[i].values, info[i].memory_bytes / (1024.0 * 1024.0));
+        }
+    sb_puts(o, "]");
+}
+
 static void render_stats(sb *o, coll_ref *ref)
 {
     vs_collection_info in;
@@ -28,9 +46,11 @@ static void render_stats(sb *o, coll_ref *ref)
               vs_metric_name(in.metric));
     if (in.model[0]) sb_json_string(o, in.model);
     else sb_puts(o, "null");
-    sb_printf(o, ",\"model_loaded\":%s,\"trained\":%s,\"snapshot_generation\":%llu,\"log_bytes\":%llu,\"rss_mb\":%.1f}",
+    sb_printf(o, ",\"model_loaded\":%s,\"trained\":%s,\"snapshot_generation\":%llu,\"log_bytes\":%llu,\"rss_mb\":%.1f",
               ref->model ? "true" : "false", in.trained ? "true" : "false", (unsigned long long)in.generation,
               (unsigned long long)in.log_bytes, rss_mb());
+    render_payload_indexes(o, ref->c);
+    sb_puts(o, "}");
 }
 
 int route_stats(request *r, coll_ref *ref)

@@ -1,5 +1,6 @@
 /* POST /search and /search/batch: a vector or a text query (embedded with the collection's
- * model), k, nprobe, ef and a metadata filter; results carry text and metadata. */
+ * model), k, nprobe, ef and a metadata filter (vs_collection_search_where: payload indexes, or
+ * per document); results carry text and metadata. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,46 +8,9 @@
 
 #include "server/server_impl.h"
 
-typedef struct {
-    coll_ref *ref;
-    const cJSON *filter; /* object: every key must equal the document's metadata value */
-} filter_ctx;
-
-typedef struct {
-    const cJSON *filter;
-    int match;
-} match_ctx;
-
-static void match_doc(int64_t id, const char *text, const char *metadata, void *p)
-{
-    (void)id;
-    (void)text;
-    match_ctx *m = p;
-    m->match = 0;
-    if (!metadata) return;
-    cJSON *md = cJSON_Parse(metadata);
-    if (!cJSON_IsObject(md)) {
-        cJSON_Delete(md);
-        return;
-    }
-    m->match = 1;
-    for (const cJSON *f = m->filter->child; f && m->match; f = f->next) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(md, f->string);
-        m->match = v && cJSON_Compare(v, f, 1);
-    }
-    cJSON_Delete(md);
-}
-
-static int filter_allows(int64_t id, void *p)
-{
-    filter_ctx *fc = p;
-    match_ctx m = {fc->filter, 0};
-    vs_collection_with_doc(fc->ref->c, id, match_doc, &m);
-    return m.match;
-}
-
-/* Reads the shared search options; 0 = replied 400. */
-static int read_options(request *r, const cJSON *o, long *k, vs_search_params *p, const cJSON **filter)
+/* Reads the shared search options; 0 = replied 400. *filter receives the filter as JSON text
+ * (caller frees) for vs_collection_search_where, which parses and checks it. */
+static int read_options(request *r, const cJSON *o, long *k, vs_search_params *p, char **filter)
 {
     long nprobe = 0, ef = 0;
     if (!get_int(r, o, "k", 1, (long)r->srv->cfg.max_k, k)) return 0;
@@ -57,10 +21,13 @@ static int read_options(request *r, const cJSON *o, long *k, vs_search_params *p
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "filter");
     if (f && !cJSON_IsNull(f)) {
         if (!cJSON_IsObject(f)) {
-            reply_error(r, 400, "invalid_filter", "'filter' must be an object of metadata fields and the values they must equal");
+            reply_error(r, 400, "invalid_filter", "'filter' must be an object (see the Filter schema in /openapi.json)");
             return 0;
         }
-        if (f->child) *filter = f;
+        if (f->child && !(*filter = cJSON_PrintUnformatted(f))) {
+            reply_error(r, 500, "internal", "out of memory");
+            return 0;
+        }
     }
     return 1;
 }
@@ -118,6 +85,29 @@ static int embed_texts(request *r, coll_ref *ref, const char *const *texts, size
     return 1;
 }
 
+/* A filtered search's failure: the library names the field and the problem. */
+static int reply_search_error(request *r, int rc, const char *filter)
+{
+    if (filter && rc == VS_ERR_INVALID_ARG && !strncmp(vs_last_error(), "filter", 6))
+        return reply_error(r, 400, "invalid_filter", "%s", vs_last_error());
+    return reply_vs_error(r, rc);
+}
+
+/* Which path a filter took: from payload indexes, or document by document (slower). */
+static void render_filter_report(sb *o, const char *filter, const vs_filter_report *rep)
+{
+    if (!filter) return;
+    sb_printf(o, ",\"filter\":{\"indexed\":%s", rep->indexed ? "true" : "false");
+    if (rep->indexed) {
+        sb_printf(o, ",\"allowed\":%llu,\"exact\":%s}", (unsigned long long)rep->allowed, rep->exact ? "true" : "false");
+        return;
+    }
+    sb_puts(o, ",\"unindexed\":");
+    sb_json_string(o, rep->unindexed);
+    sb_puts(o, ",\"note\":\"evaluated document by document (slower); a payload index is being built for "
+               "fields whose values all have one type\"}");
+}
+
 /* A text query none of whose words the model knows embeds to the model's fallback vector,
  * whose neighbours (at a high score) mean nothing: such a query gets no results and says why. */
 static void render_no_known_word(sb *o, coll_ref *ref)
@@ -131,7 +121,7 @@ static void render_no_known_word(sb *o, coll_ref *ref)
 }
 
 static int finish_search(request *r, coll_ref *ref, const char *query, const float *vec, long k,
-                         vs_search_params *p)
+                         vs_search_params *p, const char *filter)
 {
     float *scores = malloc((size_t)k * sizeof *scores);
     int64_t *ids = malloc((size_t)k * sizeof *ids);
@@ -140,11 +130,12 @@ static int finish_search(request *r, coll_ref *ref, const char *query, const flo
         free(ids);
         return reply_error(r, 500, "internal", "out of memory");
     }
-    int rc = vs_collection_search(ref->c, 1, vec, (uint32_t)k, p, scores, ids);
+    vs_filter_report rep;
+    int rc = vs_collection_search_where(ref->c, 1, vec, (uint32_t)k, p, filter, scores, ids, &rep);
     if (rc) {
         free(scores);
         free(ids);
-        return reply_vs_error(r, rc);
+        return reply_search_error(r, rc, filter);
     }
     sb *o = &r->out;
     sb_puts(o, "{\"query\":");
@@ -152,6 +143,7 @@ static int finish_search(request *r, coll_ref *ref, const char *query, const flo
     else sb_puts(o, "null");
     sb_puts(o, ",\"results\":");
     render_results(o, ref, scores, ids, k);
+    render_filter_report(o, filter, &rep);
     sb_printf(o, ",\"latency_ms\":%.3f}", (now_seconds() - r->t0) * 1e3);
     free(scores);
     free(ids);
@@ -175,7 +167,7 @@ int route_search(request *r, coll_ref *ref)
         if (fs.has_k) k = fs.k;
         p.nprobe = fs.has_nprobe ? (uint32_t)fs.nprobe : 0;
         p.ef_search = fs.has_ef ? (uint32_t)fs.ef : 0;
-        status = finish_search(r, ref, NULL, vec, k, &p);
+        status = finish_search(r, ref, NULL, vec, k, &p, NULL);
         free(vec);
         return status;
     }
@@ -186,7 +178,7 @@ int route_search(request *r, coll_ref *ref)
         free(vec);
         return r->status;
     }
-    const cJSON *filter = NULL;
+    char *filter = NULL;
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "query"), *v = cJSON_GetObjectItemCaseSensitive(o, "vector");
     if (!read_options(r, o, &k, &p, &filter)) goto done;
     if ((q != NULL) == (v != NULL)) {
@@ -209,12 +201,10 @@ int route_search(request *r, coll_ref *ref)
         r->status = 200;
         goto done;
     }
-    filter_ctx fc = {ref, filter};
-    vs_filter vf = {.kind = VS_FILTER_PREDICATE, .fn = filter_allows, .ctx = &fc};
-    if (filter) p.filter = &vf;
-    finish_search(r, ref, q ? q->valuestring : NULL, vec, k, &p);
+    finish_search(r, ref, q ? q->valuestring : NULL, vec, k, &p, filter);
 done:
     status = r->status;
+    free(filter);
     cJSON_Delete(o);
     free(vec);
     return status;
@@ -231,7 +221,7 @@ int route_search_batch(request *r, coll_ref *ref)
     uint32_t dim = vs_collection_dim(ref->c);
     long k = 10;
     vs_search_params p = {0};
-    const cJSON *filter = NULL;
+    char *filter = NULL;
     const cJSON *qs = cJSON_GetObjectItemCaseSensitive(o, "queries"), *vs = cJSON_GetObjectItemCaseSensitive(o, "vectors");
     float *x = NULL, *scores = NULL;
     int64_t *ids = NULL;
@@ -276,12 +266,10 @@ int route_search_batch(request *r, coll_ref *ref)
         goto done;
     }
     if (qs && !embed_texts(r, ref, texts, n, x, known)) goto done;
-    filter_ctx fc = {ref, filter};
-    vs_filter vf = {.kind = VS_FILTER_PREDICATE, .fn = filter_allows, .ctx = &fc};
-    if (filter) p.filter = &vf;
-    int rc = vs_collection_search(ref->c, n, x, (uint32_t)k, &p, scores, ids);
+    vs_filter_report rep;
+    int rc = vs_collection_search_where(ref->c, n, x, (uint32_t)k, &p, filter, scores, ids, &rep);
     if (rc) {
-        reply_vs_error(r, rc);
+        reply_search_error(r, rc, filter);
         goto done;
     }
     sb *out = &r->out;
@@ -296,13 +284,16 @@ int route_search_batch(request *r, coll_ref *ref)
         else render_results(out, ref, scores + i * (size_t)k, ids + i * (size_t)k, k);
         sb_puts(out, "}");
     }
-    sb_printf(out, "],\"latency_ms\":%.3f}", (now_seconds() - r->t0) * 1e3);
+    sb_puts(out, "]");
+    render_filter_report(out, filter, &rep);
+    sb_printf(out, ",\"latency_ms\":%.3f}", (now_seconds() - r->t0) * 1e3);
     r->status = 200;
 done:
     free(x);
     free(scores);
     free(ids);
     free(texts);
+    free(filter);
     free(known);
     cJSON_Delete(o);
     return r->status;

@@ -36,6 +36,14 @@ grep -q '"id":6,.*"text":"Heavy rain and strong winds are forecast for the coast
 [ "$("$VS" search --index "$T/c" --query cat --query dog -k 4 --json 2>/dev/null | wc -l)" -eq 8 ] &&
     ok "two queries, k=4: 8 JSON lines" || bad "two queries, k=4: 8 JSON lines"
 expect "plain output" 0 "1\. 0\.[0-9]*  id 3  The striker" "$VS" search --index "$T/c" --query "football match" -k 1
+# --filter: the grammar of POST /search's filter, errors named.
+expect "filter keeps only passing documents" 0 '"rank":1,"id":2,.*"topic":"finance"' \
+    "$VS" search --index "$T/c" --query "football match" -k 1 --filter '{"topic": {"in": ["finance"]}}' --json
+expect "filter without index says so" 0 "evaluated per document (no payload index on: topic)" \
+    "$VS" search --index "$T/c" --query "football match" -k 1 --filter '{"not": {"topic": "sport"}}'
+expect "filter: unknown field" 1 "unknown field 'colour'" \
+    "$VS" search --index "$T/c" --query "cat" --filter '{"colour": "red"}'
+expect "filter: type mismatch" 1 "field 'topic' holds strings" "$VS" search --index "$T/c" --query "cat" --filter '{"topic": 3}'
 expect "IVF index" 0 "index IVF3,Flat" "$VS" build --input "$FIX/docs.jsonl" --output "$T/ivf" --index IVF --nlist 3
 expect "IVF search" 0 '"rank":1,"id":5,' "$VS" search --index "$T/ivf" --query "planets and rockets" --nprobe 3 --json
 

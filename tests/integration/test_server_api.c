@@ -117,6 +117,33 @@ static void test_vectors_search_documents(void **state)
                     "\"results\":[{\"id\":12,");
     expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":\"green\"}}", 200),
                     "\"results\":[]");
+    /* The filter grammar (vecscale.h): the reply says which path answered. */
+    expect_contains(call(&s, "POST", "/search",
+                         "{\"vector\":[1,0,0,0],\"k\":5,\"filter\":{\"or\":[{\"color\":\"red\"},{\"color\":{\"in\":[\"blue\"]}}]}}",
+                         200),
+                    "\"results\":[{\"id\":10,\"score\":0,\"text\":\"ten\",\"metadata\":{\"color\":\"red\"}},{\"id\":12,");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"k\":5,\"filter\":{\"not\":{\"color\":{\"exists\":true}}}}", 200),
+                    "\"results\":[{\"id\":11,");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":\"red\"}}", 200),
+                    "\"filter\":{\"indexed\":");
+    expect_error(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"shape\":\"round\"}}", 400, "invalid_filter");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"shape\":\"round\"}}", 400),
+                    "unknown field 'shape'");
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":{\"gte\":3}}}", 400),
+                    "a range on field 'color'");
+    expect_error(&s, "POST", "/search/batch", "{\"vectors\":[[1,0,0,0]],\"filter\":{\"color\":7}}", 400, "invalid_filter");
+    /* The first filter on color started an automatic keyword index: /stats lists it, and
+     * filters on it are then answered from it. */
+    int listed = 0;
+    for (int t = 0; t < 200 && !listed; t++) {
+        char *st = call(&s, "GET", "/stats", NULL, 200);
+        listed = strstr(st, "\"payload_indexes\":[{\"field\":\"color\",\"type\":\"keyword\",\"ready\":true") != NULL;
+        free(st);
+        if (!listed) usleep(20000);
+    }
+    assert_true(listed);
+    expect_contains(call(&s, "POST", "/search", "{\"vector\":[1,0,0,0],\"filter\":{\"color\":\"red\"}}", 200),
+                    "\"filter\":{\"indexed\":true,\"allowed\":1,");
     expect_contains(call(&s, "POST", "/search/batch", "{\"vectors\":[[1,0,0,0],[0,0,1,0]],\"k\":1}", 200),
                     "{\"results\":[{\"query\":null,\"results\":[{\"id\":10,\"score\":0,\"text\":\"ten\",\"metadata\":{\"color\":\"red\"}}]},"
                     "{\"query\":null,\"results\":[{\"id\":12,");

@@ -4,7 +4,10 @@
  * duplicated (the count equals the distinct IDs present), and nothing that was never sent
  * appears. Two of every three documents have string ids ("s-<n>", and "\xc3\xa9/<n>", which a
  * GET must percent-encode), so the string-id log records and snapshot sections go through the
- * same kills. VS_CRASH_ROUNDS overrides the 20 rounds. */
+ * same kills. Documents carry metadata {"g": n % 7}: the first round's filtered searches create
+ * a payload index on g (then saved); from then on it must be listed ready right after each
+ * restart (snapshot + log replay) and answer {"g": ...} filters with every acknowledged
+ * document of its group its own nearest neighbour. VS_CRASH_ROUNDS overrides the 20 rounds. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,6 +70,8 @@ static void *client(void *arg)
         }
         n += snprintf(body + n, sizeof body - n, "],\"texts\":[");
         for (int b = 0; b < BATCH; b++) n += snprintf(body + n, sizeof body - n, "%s\"doc %ld\"", b ? "," : "", first + b);
+        n += snprintf(body + n, sizeof body - n, "],\"metadata\":[");
+        for (int b = 0; b < BATCH; b++) n += snprintf(body + n, sizeof body - n, "%s{\"g\":%ld}", b ? "," : "", (first + b) % 7);
         n += snprintf(body + n, sizeof body - n, "],\"vectors\":[");
         for (int b = 0; b < BATCH; b++) {
             float v[D];
@@ -146,6 +151,57 @@ static void check_searchable(int round, const long *ids, long n)
     free(body);
 }
 
+static int g_index_ready(void)
+{
+    su_resp r;
+    assert_int_equal(su_http(port, "GET", "/stats", NULL, NULL, &r), 0);
+    int ready = strstr(r.body, "{\"field\":\"g\",\"type\":\"integer\",\"ready\":true") != NULL;
+    su_free(&r);
+    return ready;
+}
+
+/* Up to 150 acknowledged documents of each group g are their own nearest neighbour under the
+ * filter {"g": g}; indexed: the reply must say the payload index answered. */
+static void check_filtered(int round, const long *ids, long n, int indexed)
+{
+    size_t cap = 150 * (D * 8 + 8) + 128;
+    char *body = malloc(cap);
+    long *pick = malloc(150 * sizeof *pick);
+    for (int g = 0; g < 7; g++) {
+        long m = 0;
+        for (long i = n - 1; i >= 0 && m < 150; i--)
+            if (ids[i] % 7 == g) pick[m++] = ids[i];
+        if (!m) continue;
+        int len = snprintf(body, cap, "{\"k\":1,\"filter\":{\"g\":%d},\"vectors\":[", g);
+        for (long i = 0; i < m; i++) {
+            if (i) len += snprintf(body + len, cap - (size_t)len, ",");
+            append_vec(body, cap, &len, pick[i]);
+        }
+        snprintf(body + len, cap - (size_t)len, "]}");
+        su_resp r;
+        assert_int_equal(su_http(port, "POST", "/search/batch", body, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        if (indexed && !strstr(r.body, "\"filter\":{\"indexed\":true")) {
+            fprintf(stderr, "round %d: filter {\"g\": %d} not answered from the payload index: %.200s\n", round, g,
+                    strstr(r.body, "\"filter\"") ? strstr(r.body, "\"filter\"") : r.body);
+            fail();
+        }
+        const char *p = r.body;
+        for (long i = 0; i < m; i++) {
+            char want[96], idj[64];
+            id_json(pick[i], idj, sizeof idj);
+            snprintf(want, sizeof want, "\"results\":[{\"id\":%s,", idj);
+            const char *hit = strstr(p, want);
+            if (!hit) fprintf(stderr, "round %d: id %ld not found under the filter {\"g\": %d}\n", round, pick[i], g);
+            assert_non_null(hit);
+            p = hit + 1;
+        }
+        su_free(&r);
+    }
+    free(pick);
+    free(body);
+}
+
 /* Checks the restarted server against what the clients saw. */
 static void verify(int round)
 {
@@ -175,11 +231,25 @@ static void verify(int round)
             su_free(&r);
         }
     }
+    /* From round 2 the index on g is in a snapshot: ready before any filter names it. */
+    int ready_at_start = g_index_ready();
+    if (round >= 2) assert_true(ready_at_start);
     check_searchable(round, ids, acked);
+    check_filtered(round, ids, acked, round >= 2);
+    if (round == 1) { /* the filters above started the automatic index: wait, then save it */
+        for (int t = 0; t < 500 && !g_index_ready(); t++) su_sleep_ms(20);
+        assert_true(g_index_ready());
+        su_resp r;
+        assert_int_equal(su_http(port, "POST", "/save", NULL, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        su_free(&r);
+        check_filtered(round, ids, acked, 1);
+    }
     /* No duplicates and nothing unknown: the count is exactly the IDs accounted for. */
     assert_int_equal(stat_total(), acked + doubtful_present);
-    print_message("round %2d: %ld acknowledged, all searchable; %ld in flight at the kill, %ld of them kept; "
-                  "count %ld\n", round, acked, doubtful, doubtful_present, acked + doubtful_present);
+    print_message("round %2d: %ld acknowledged, all searchable (also by filter); %ld in flight at the kill, %ld of "
+                  "them kept; count %ld; payload index ready at restart: %s\n", round, acked, doubtful, doubtful_present,
+                  acked + doubtful_present, ready_at_start ? "yes" : "no");
     free(ids);
 }
 

@@ -264,10 +264,16 @@ def router_carries_the_warning():
             time.sleep(0.05)
         r = Server.__new__(Server)
         r.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
-        for _ in range(100):
-            if '"live":true' in json.dumps(r.ok("GET", "/cluster"), separators=(",", ":")):
+        # The router answers 503 no_cluster until it has read the shard map from etcd, and the
+        # node shows live only once its lease is registered: wait for both, bounded.
+        live = None
+        for _ in range(300):
+            status, live = r.request("GET", "/cluster")
+            if status == 200 and '"live":true' in json.dumps(live, separators=(",", ":")):
                 break
             time.sleep(0.1)
+        check(status == 200 and '"live":true' in json.dumps(live, separators=(",", ":")),
+              "router: the node is live within 30 s", status, live)
         got = r.ok("POST", "/search", {"query": "cat", "k": 1})
         check(got["results"][0]["text"] == "cat" and "warning" not in got, "router: a known query is answered", got)
         got = r.ok("POST", "/search", {"query": "zebra quux", "k": 1})

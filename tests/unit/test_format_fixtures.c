@@ -348,6 +348,63 @@ static void collection_v2_fixture(void **state)
     check_collection("collection_v2", 1);
 }
 
+/* --- payload indexes --------------------------------------------------------------------- */
+
+static const char *const PAYLOAD_FILES[] = {"collection.vsc", "index-2.vsi", "payload-2.vsp", "wal-2.log"};
+
+/* gen_fixtures payload: the snapshot's payload file plus the log's removal, adds and float
+ * index; each filter's count by hand from PAYLOAD_META (live: 30, 32..38). */
+static void payload_fixture(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir(), from[1024], to[1024];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(from, sizeof from, FIX "payload_v1/%s", PAYLOAD_FILES[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, PAYLOAD_FILES[i]);
+        copy_file(from, to);
+    }
+    vs_collection *c;
+    if (vs_collection_open(dir, &c)) fail_msg("%s", vs_last_error());
+    assert_int_equal(vs_collection_set_auto_index(c, 0), VS_OK);
+    vs_payload_index_info info[8];
+    size_t n = 0;
+    assert_int_equal(vs_collection_payload_indexes(c, info, 8, &n), VS_OK);
+    assert_int_equal(n, 4);
+    static const struct { const char *field; vs_payload_type type; uint64_t docs, values; } want[] = {
+        {"tag", VS_PAYLOAD_KEYWORD, 4, 3}, {"year", VS_PAYLOAD_INTEGER, 5, 6},
+        {"flag", VS_PAYLOAD_BOOL, 3, 2}, {"score", VS_PAYLOAD_FLOAT, 5, 5}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(info[i].field, want[i].field);
+        assert_int_equal(info[i].type, want[i].type);
+        assert_int_equal(info[i].ready, 1);
+        assert_int_equal(info[i].automatic, 0);
+        assert_int_equal(info[i].documents, want[i].docs);
+        assert_int_equal(info[i].values, want[i].values);
+    }
+    static const struct { const char *filter; uint64_t count; } f[] = {
+        {"{\"tag\":\"a\"}", 2}, {"{\"tag\":{\"in\":[\"b\",\"c\"]}}", 3},
+        {"{\"year\":{\"gte\":1999,\"lt\":2010}}", 3}, {"{\"year\":2005}", 1}, {"{\"flag\":true}", 2},
+        {"{\"flag\":{\"exists\":false}}", 5}, {"{\"score\":{\"gt\":1}}", 3}, {"{\"tag\":{\"exists\":true}}", 4},
+        {"{\"not\":{\"tag\":\"a\"}}", 6}, {"{\"or\":[{\"tag\":\"c\"},{\"flag\":false}]}", 3},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        uint64_t got = 0;
+        vs_filter_report r;
+        if (vs_collection_count_where(c, f[i].filter, &got, &r)) fail_msg("%s: %s", f[i].filter, vs_last_error());
+        if (got != f[i].count || !r.indexed)
+            fail_msg("%s: %llu documents (indexed %d), expected %llu from the index", f[i].filter,
+                     (unsigned long long)got, r.indexed, (unsigned long long)f[i].count);
+    }
+    float q[D], dist[2];
+    int64_t ids[2];
+    vec(7, q);
+    assert_int_equal(vs_collection_search_where(c, 1, q, 2, NULL, "{\"year\":1999}", dist, ids, NULL), VS_OK);
+    assert_int_equal(ids[0], 37);
+    assert_int_equal(ids[1], 30);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    tu_rmdir(dir);
+}
+
 /* --- write-ahead log -------------------------------------------------------------------- */
 
 typedef struct {
@@ -517,6 +574,8 @@ static const char *const KNOWN[][2] = {
     {"collection_v1/wal-2.log", "test_format_fixtures"}, {"manifest_v1.vsm", "test_format_fixtures"},
     {"collection_v2/collection.vsc", "test_format_fixtures"}, {"collection_v2/index-2.vsi", "test_format_fixtures"},
     {"collection_v2/wal-2.log", "test_format_fixtures"},
+    {"payload_v1/collection.vsc", "test_format_fixtures"}, {"payload_v1/index-2.vsi", "test_format_fixtures"},
+    {"payload_v1/payload-2.vsp", "test_format_fixtures"}, {"payload_v1/wal-2.log", "test_format_fixtures"},
 };
 
 static int known(const char *rel)
@@ -529,7 +588,7 @@ static int known(const char *rel)
 }
 
 typedef struct {
-    uint32_t container, wal, manifest;
+    uint32_t container, wal, manifest, payload;
     size_t files;
 } newest;
 
@@ -553,7 +612,7 @@ static void scan(const char *sub, newest *nw)
             continue;
         }
         FILE *f = fopen(path, "rb");
-        uint8_t h[64] = {0};
+        uint8_t h[80] = {0};
         size_t got = f ? fread(h, 1, sizeof h, f) : 0;
         if (f) fclose(f);
         uint32_t *slot = NULL, v = 0;
@@ -561,6 +620,9 @@ static void scan(const char *sub, newest *nw)
         else if (got >= 12 && !memcmp(h, "VSWAL\0\0\0", 8)) slot = &nw->wal, v = get_u32(h + 8);
         else if (got >= 12 && !memcmp(h, "VSMANIFEST ", 11)) slot = &nw->manifest, v = (uint32_t)atoi((char *)h + 11);
         if (!slot) continue;
+        /* A payload file (container kind 4) also carries its own version, first in PHDR at 64. */
+        if (slot == &nw->container && got >= 68 && get_u32(h + 36) == 4 && get_u32(h + 64) > nw->payload)
+            nw->payload = get_u32(h + 64);
         if (!known(rel)) fail_msg("tests/fixtures/%s: a versioned file no test checks (add it to a test and README.md)", rel);
         if (v > *slot) *slot = v;
         nw->files++;
@@ -608,6 +670,16 @@ static void versions_have_fixtures(void **state)
     read_all(path, &b, &n);
     uint32_t manifest_now = (uint32_t)atoi((char *)b + 11);
     free(b);
+    snprintf(path, sizeof path, "%s/pay", dir);
+    assert_int_equal(make_payload_collection(path), 0);
+    snprintf(path, sizeof path, "%s/pay/payload-2.vsp", dir);
+    read_all(path, &b, &n);
+    uint32_t payload_now = get_u32(b + 64);
+    free(b);
+    print_message("payload     %-18u %u\n", payload_now, nw.payload);
+    if (payload_now != nw.payload)
+        fail_msg("payload indexes are written as version %u but the newest fixture has %u: add a fixture", payload_now,
+                 nw.payload);
     print_message("format      this build writes  newest fixture\n");
     print_message("container   %-18u %u\nwal         %-18u %u\nmanifest    %-18u %u\n", container_now, nw.container,
                   wal_now, nw.wal, manifest_now, nw.manifest);
@@ -645,6 +717,12 @@ static void versions_have_fixtures(void **state)
     }
     snprintf(path, sizeof path, "%s/m.vsm", dir);
     same_bytes(FIX "manifest_v1.vsm", path, "manifest");
+    for (size_t i = 0; i < 4; i++) {
+        char fixture[1024];
+        snprintf(fixture, sizeof fixture, FIX "payload_v1/%s", PAYLOAD_FILES[i]);
+        snprintf(path, sizeof path, "%s/pay/%s", dir, PAYLOAD_FILES[i]);
+        same_bytes(fixture, path, PAYLOAD_FILES[i]);
+    }
     print_message("%zu versioned fixture files, each checked by a test\n", nw.files);
     tu_rmdir(dir);
 }
@@ -656,6 +734,7 @@ int main(void)
         cmocka_unit_test(hnsw_sq8_l2_layout1_is_refused),
         cmocka_unit_test(collection_fixture),
         cmocka_unit_test(collection_v2_fixture),
+        cmocka_unit_test(payload_fixture),
         cmocka_unit_test(wal_fixture),
         cmocka_unit_test(wal_v2_fixture),
         cmocka_unit_test(manifest_fixture),

@@ -1,0 +1,472 @@
+#!/usr/bin/python3
+"""The deployment of deploy/, run for real in Docker (issue 20): builds the images
+(deploy/build-images.sh from the release build), then
+
+ cluster (deploy/vecscale-cluster/docker-compose.yml): up, every container healthy with a restart policy on the
+   host network; documents embedded by the image's `vecscale embed` and added through the router
+   (POST /vectors with ids and texts); text and vector searches through the router; /stats and
+   /save (a publish to S3) on the nodes, which answer them for their shard; one node container
+   killed: searches through the router still answer in full (its peer serves the shard) and adds
+   go on; the node started again holds every acknowledged document (its log, plus the adds the
+   router queued for it); a node's and the router's process killed -9: Docker restarts them and
+   nothing acknowledged is lost; down -v: no container, volume or listening port left.
+ one server (deploy/vecscale-single/docker-compose.yml): /index with a bare list of texts, /search,
+   /stats, /save (published to S3); the process killed -9 and restarted by Docker with every
+   document; the S3 store killed -9 and restarted on its volume; the server's data volume
+   deleted: the new server restores the saved snapshot from S3; down -v.
+
+It starts dockerd itself when none answers (and stops it at the end) and fails with the reason
+when it cannot. Runs under its own compose project names and free ports, so a deployment
+started from deploy/.env is not touched. Usage: test_compose.py SOURCE_DIR BUILD_DIR WORK_DIR
+"""
+import fcntl
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+SRC, BUILD, WORK = (os.path.abspath(a) for a in sys.argv[1:4])
+T0 = time.monotonic()
+TAG = "test"
+failures = []
+
+
+def log(msg):
+    print("[%6.1f s] %-7s %s" % (time.monotonic() - T0, threading.current_thread().name, msg), flush=True)
+
+
+def check(cond, what, detail=""):
+    if cond:
+        log("ok   " + what)
+    else:
+        log("FAIL " + what + (": " + detail if detail else ""))
+        failures.append(what)
+        raise AssertionError(what + (": " + detail if detail else ""))
+
+
+def run(*cmd, env=None, check_rc=True, input=None, timeout=900):
+    p = subprocess.run(cmd, cwd=SRC, env=env, input=input, capture_output=True, timeout=timeout)
+    if check_rc and p.returncode != 0:
+        raise AssertionError("%s exited %d:\n%s%s" % (" ".join(cmd), p.returncode, p.stdout.decode(errors="replace")[-3000:],
+                                                    p.stderr.decode(errors="replace")[-3000:]))
+    return p
+
+
+def http(method, url, body=None, timeout=10):
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, raw.decode(errors="replace")
+    except (urllib.error.URLError, OSError) as e:
+        return 0, str(e)
+
+
+def wait(what, fn, secs):
+    deadline = time.monotonic() + secs
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    check(False, what, "not within %d s (last: %r)" % (secs, last))
+
+
+def port_free(p):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", p)) != 0
+
+
+def pick_ports(n_single, n_ranges, width):
+    """n_single free ports and n_ranges free ranges of width ports, below the ephemeral range
+    and away from the integration fixtures' (radosgw.sh 20000+, etcd.sh 27000+)."""
+    base = 12000 + (os.getpid() % 150) * 50
+    got, ranges, p = [], [], base
+    while len(got) < n_single or len(ranges) < n_ranges:
+        if p > 19900:
+            p = 12000
+        if len(got) < n_single:
+            if port_free(p):
+                got.append(p)
+            p += 1
+        elif all(port_free(q) for q in range(p, p + width)):
+            ranges.append(p)
+            p += width
+        else:
+            p += width
+    return got, ranges
+
+
+class Project:
+    """One compose project: our own name and env file, the deploy/ compose file."""
+
+    def __init__(self, name, compose_file, env):
+        self.name, self.file, self.env = name, compose_file, env
+        self.vars_checked = False
+        self.env_path = os.path.join(WORK, name + ".env")
+        with open(self.env_path, "w") as f:
+            f.writelines("%s=%s\n" % kv for kv in env.items())
+
+    def compose(self, *args, check_rc=True, timeout=600):
+        p = run("docker-compose", "--env-file", self.env_path, "-p", self.name, "-f", self.file, *args,
+                check_rc=check_rc, timeout=timeout)
+        # An unset variable would silently become "" (a port, a key): deploy/.env must name them all.
+        unset = re.findall(rb"The (\w+) variable is not set", p.stderr)
+        if unset or not self.vars_checked:
+            check(not unset, "every variable %s uses is set by deploy/.env" % self.file, repr(unset))
+            self.vars_checked = True
+        return p
+
+    def containers(self, all_=True):
+        out = run("docker", "ps", "-q" + ("a" if all_ else ""), "--filter",
+                  "label=com.docker.compose.project=" + self.name).stdout.split()
+        return [c.decode() for c in out]
+
+    def inspect(self, service):
+        cid = self.container(service)
+        return json.loads(run("docker", "inspect", cid).stdout)[0]
+
+    def container(self, service):
+        out = run("docker", "ps", "-aq", "--filter", "label=com.docker.compose.project=" + self.name, "--filter",
+                  "label=com.docker.compose.service=" + service).stdout.split()
+        if len(out) != 1:
+            check(False, "one container for %s" % service, repr(out))
+        return out[0].decode()
+
+    def health(self, service):
+        st = self.inspect(service)["State"]
+        return st.get("Health", {}).get("Status", "none") if st["Running"] else "stopped"
+
+    def wait_healthy(self, services, secs):
+        def all_healthy():
+            states = {s: self.health(s) for s in services}
+            return all(v == "healthy" for v in states.values()) or None
+        start = time.monotonic()
+        deadline = start + secs
+        while time.monotonic() < deadline:
+            if all_healthy():
+                return time.monotonic() - start
+            time.sleep(0.5)
+        states = {s: self.health(s) for s in services}
+        self.dump_logs()
+        check(False, "%s healthy" % ", ".join(services), "states after %d s: %r" % (secs, states))
+
+    def dump_logs(self):
+        p = self.compose("logs", "--no-color", "--tail", "25", check_rc=False)
+        print(p.stdout.decode(errors="replace")[-12000:], flush=True)
+
+    def down(self):
+        self.compose("down", "-v", "--remove-orphans", "-t", "20", check_rc=False, timeout=300)
+        left = self.containers()
+        vols = run("docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=" + self.name).stdout.split()
+        ports = [p for p in self.ports() if not port_free(p)]
+        check(not left and not vols and not ports, "down -v of %s leaves no container, volume or listening port"
+              % self.name, "containers %r volumes %r ports %r" % (left, vols, ports))
+
+    def ports(self):
+        return [int(v) for k, v in self.env.items() if k.endswith("_PORT")]
+
+
+def base_env():
+    """deploy/.env's variables (so a missing one fails the test), ports replaced by free ones."""
+    env = {}
+    with open(os.path.join(SRC, "deploy", ".env")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                env[k] = v
+    env["VECSCALE_IMAGE_TAG"] = TAG
+    return env
+
+
+def embed(texts):
+    """Vectors of texts from the image's own `vecscale embed` (fvecs on stdout)."""
+    p = run("docker", "run", "--rm", "-i", "--network", "none", "vecscale/vecscale:" + TAG, "embed",
+            input=("\n".join(texts) + "\n").encode())
+    raw, out, o = p.stdout, [], 0
+    while o < len(raw):
+        (d,) = struct.unpack_from("<i", raw, o)
+        out.append(list(struct.unpack_from("<%df" % d, raw, o + 4)))
+        o += 4 + 4 * d
+    check(len(out) == len(texts) and all(len(v) == 100 for v in out), "the image embeds %d texts (glove-100, 100-d)" % len(texts))
+    return out
+
+
+WORDS = ("river mountain forest ocean city village music painting science history football garden kitchen "
+         "winter summer train airplane doctor teacher market").split()
+TRIPLES = [(a, b, c) for a in range(20) for b in range(a + 1, 20) for c in range(b + 1, 20)]
+
+
+def texts_for(ids):
+    # A different set of three words for every id under 1140. (The embedding averages word
+    # vectors: word order does not change it, and numbers may be unknown words.)
+    return ["%s, %s and %s" % tuple(WORDS[w] for w in TRIPLES[i]) for i in ids]
+
+
+def kill9_process(proj, service):
+    """kill -9 the container's main process from the host: a crash, which the restart policy
+    answers (docker kill / stop would count as a manual stop and disable it)."""
+    before = proj.inspect(service)
+    pid = before["State"]["Pid"]
+    if pid <= 0:
+        check(False, "%s has a process" % service, repr(before["State"]))
+    os.kill(pid, 9)
+    wait("%s restarted by Docker after kill -9" % service,
+         lambda: (lambda s: s["RestartCount"] > before["RestartCount"] and s["State"]["Running"]
+                  and s["State"]["Pid"] != pid)(proj.inspect(service)), 60)
+    log("     %s: pid %d killed, restarted (restart count %d)" % (service, pid, proj.inspect(service)["RestartCount"]))
+
+
+def test_cluster(env):
+    proj = Project("vsdeploytest%dc" % os.getpid(), "deploy/vecscale-cluster/docker-compose.yml", env)
+    services = ["etcd", "s3", "n0", "n1", "n2", "n3", "router"]
+    try:
+        t = time.monotonic()
+        proj.compose("up", "-d")
+        secs = proj.wait_healthy(services, 240)
+        log("     cluster up and healthy in %.1f s" % (time.monotonic() - t))
+        for s in services:
+            i = proj.inspect(s)
+            check(i["HostConfig"]["NetworkMode"] == "host" and i["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+                  and i["Config"].get("Healthcheck"), "%s: host network, restart unless-stopped, health check" % s)
+        init = proj.inspect("cluster-init")["State"]
+        check(not init["Running"] and init["ExitCode"] == 0, "cluster-init wrote the shard map and exited 0")
+        R = "http://127.0.0.1:%s" % env["ROUTER_PORT"]
+        node = {n: "http://127.0.0.1:%s" % env["NODE%d_PORT" % n] for n in range(4)}
+        wait("4 replicas live in the router's view", lambda: live_count(R) == 4, 30)
+
+        # Adds through the router: ids 0..99, in two batches.
+        ids = list(range(100))
+        texts = texts_for(ids)
+        vecs = embed(texts)
+        for lo in (0, 50):
+            st, ans = http("POST", R + "/vectors", {"ids": ids[lo:lo + 50], "vectors": vecs[lo:lo + 50], "texts": texts[lo:lo + 50]})
+            check(st == 200 and ans.get("added") == 50 and not ans.get("queued_for"), "50 documents added through the router",
+                  "%d %r" % (st, ans))
+        acked = dict(zip(ids, texts))
+
+        # Searches through the router: a document's own text finds it first (score 1), at either shard.
+        for i in (3, 58, 91):
+            st, ans = http("POST", R + "/search", {"query": texts[i], "k": 3})
+            check(st == 200 and not ans.get("partial") and ans["results"][0]["id"] == i
+                  and abs(ans["results"][0]["score"] - 1) < 1e-5, "text search through the router finds document %d" % i,
+                  "%d %r" % (st, ans))
+        st, ans = http("POST", R + "/search", {"vector": vecs[42], "k": 5})
+        check(st == 200 and ans["results"][0]["id"] == 42 and ans["shards"] == 2, "vector search through the router", repr(ans))
+
+        # Each shard's two replicas hold the same documents; the shards hold all of them once.
+        def per_node():
+            return {n: http("GET", node[n] + "/stats")[1].get("total_vectors") for n in range(4)}
+        c = per_node()
+        check(c[0] == c[1] and c[2] == c[3] and c[0] + c[2] == 100 and c[0] > 0 and c[2] > 0,
+              "/stats on the nodes: replicas equal, shards sum to 100", repr(c))
+        # /save on one replica of each shard publishes the shard to S3.
+        for n, shard in ((0, 0), (2, 1)):
+            st, ans = http("POST", node[n] + "/save", timeout=60)
+            check(st == 200 and ans.get("saved") and ans.get("published", {}).get("uri", "").endswith("/cluster/shard-%d" % shard),
+                  "/save on n%d publishes shard %d to S3" % (n, shard), "%d %r" % (st, ans))
+
+        # One node container killed (docker kill: SIGKILL, and no automatic restart).
+        run("docker", "kill", proj.container("n0"))
+        wait("n0 out of the router's view (lease expired)",
+             lambda: '"node":"n0","live":false' in json.dumps(http("GET", R + "/cluster")[1], separators=(",", ":")), 30)
+        for i in (3, 58, 91):
+            st, ans = http("POST", R + "/search", {"query": texts[i], "k": 3})
+            check(st == 200 and ans.get("partial") is False and ans["results"][0]["id"] == i,
+                  "n0 down: search for %d answers in full (n1 serves shard 0)" % i, "%d %r" % (st, ans))
+        more = list(range(100, 140))
+        mtexts = texts_for(more)
+        st, ans = http("POST", R + "/vectors", {"ids": more, "vectors": embed(mtexts), "texts": mtexts})
+        check(st == 200 and ans.get("added") == 40 and "n0" in json.dumps(ans.get("queued_for")),
+              "n0 down: 40 adds accepted, queued for n0", "%d %r" % (st, ans))
+        acked.update(zip(more, mtexts))
+
+        # Started again: its own log, plus what the router queued for it.
+        proj.compose("start", "n0")
+        proj.wait_healthy(["n0"], 60)
+        wait("n0 live and its queue replayed",
+             lambda: all(r["live"] and r["pending_adds"] == 0 for sh in http("GET", R + "/cluster")[1]["shards"] for r in sh), 30)
+        verify_all(node, acked, "after n0's restart")
+
+        # Crashes: Docker's restart policy brings a node and the router back, nothing lost.
+        kill9_process(proj, "n2")
+        kill9_process(proj, "router")
+        proj.wait_healthy(["n2", "router"], 60)
+        wait("4 replicas live again", lambda: live_count(R) == 4, 30)
+        verify_all(node, acked, "after n2 and the router were killed -9 and restarted")
+        st, ans = http("POST", R + "/search", {"query": mtexts[20], "k": 1})
+        check(st == 200 and ans["results"][0]["id"] == 120, "search through the restarted router", repr(ans))
+
+        # A new container for n1 (as after an image update): its data is on the named volume.
+        proj.compose("up", "-d", "--force-recreate", "--no-deps", "n1")
+        proj.wait_healthy(["n1"], 60)
+        wait("n1 live again", lambda: live_count(R) == 4, 30)
+        verify_all(node, acked, "after n1's container was recreated on its volume")
+    except Exception:
+        proj.dump_logs()
+        raise
+    finally:
+        proj.down()
+
+
+def live_count(router):
+    st, ans = http("GET", router + "/cluster")
+    return sum(r["live"] for sh in ans["shards"] for r in sh) if st == 200 else -1
+
+
+def verify_all(node, acked, when):
+    """Every acknowledged document on exactly the two replicas of one shard, with its text."""
+    where = {}
+    for i, text in acked.items():
+        hits = []
+        for n in range(4):
+            st, doc = http("GET", "%s/documents/%d" % (node[n], i))
+            if st == 200 and doc.get("text") == text:
+                hits.append(n)
+            elif st != 404:
+                check(False, "GET /documents/%d on n%d" % (i, n), "%d %r" % (st, doc))
+        where[i] = hits
+    bad = {i: h for i, h in where.items() if h not in ([0, 1], [2, 3])}
+    check(not bad, "%s: all %d acknowledged documents on both replicas of their shard" % (when, len(acked)),
+          "misplaced: %r" % dict(list(bad.items())[:10]))
+
+
+def test_single(env):
+    proj = Project("vsdeploytest%ds" % os.getpid(), "deploy/vecscale-single/docker-compose.yml", env)
+    try:
+        t = time.monotonic()
+        proj.compose("up", "-d")
+        proj.wait_healthy(["single-s3", "server"], 240)
+        log("     single server up and healthy in %.1f s" % (time.monotonic() - t))
+        for s in ("single-s3", "server"):
+            i = proj.inspect(s)
+            check(i["HostConfig"]["NetworkMode"] == "host" and i["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+                  and i["Config"].get("Healthcheck"), "%s: host network, restart unless-stopped, health check" % s)
+        S = "http://127.0.0.1:%s" % env["SERVER_PORT"]
+        texts = texts_for(range(60))
+        st, ans = http("POST", S + "/index", texts[:40])
+        check(st == 200 and ans.get("added") == 40 and len(ans.get("ids", [])) == 40, "/index with a bare list of 40 texts",
+              "%d %r" % (st, ans))
+        ids = dict(zip(ans["ids"], texts[:40]))
+        st, ans = http("POST", S + "/search", {"query": texts[7], "k": 3})
+        first = ans["results"][0] if st == 200 and ans.get("results") else {}
+        check(first.get("text") == texts[7] and abs(first.get("score", 0) - 1) < 1e-5, "/search finds a document by its text",
+              "%d %r" % (st, ans))
+        st, ans = http("GET", S + "/stats")
+        check(st == 200 and ans.get("total_vectors") == 40 and ans.get("model") == env["VECSCALE_MODEL"], "/stats: 40 vectors",
+              "%d %r" % (st, ans))
+        st, ans = http("POST", S + "/save", timeout=60)
+        check(st == 200 and ans.get("published", {}).get("uri") == "s3://%s/single" % env["S3_BUCKET"],
+              "/save publishes to S3", "%d %r" % (st, ans))
+        st, ans = http("POST", S + "/index", texts[40:])
+        check(st == 200 and ans.get("added") == 20, "/index of 20 more after the save", "%d %r" % (st, ans))
+        ids.update(zip(ans["ids"], texts[40:]))
+
+        kill9_process(proj, "server")
+        proj.wait_healthy(["server"], 60)
+        missing = [i for i, t in ids.items() if http("GET", "%s/documents/%d" % (S, i))[1].get("text") != t]
+        check(not missing, "server killed -9 and restarted by Docker: all 60 acknowledged documents there", repr(missing[:10]))
+
+        # The S3 store crashes (its supervisor and, with it, every Ceph daemon killed): Docker
+        # restarts it on its volume, and the snapshot is still there (next step reads it).
+        kill9_process(proj, "single-s3")
+        proj.wait_healthy(["single-s3"], 120)
+
+        # The data volume lost: a new server on an empty volume restores the last snapshot from S3.
+        proj.compose("rm", "-s", "-f", "server")
+        run("docker", "volume", "rm", proj.name + "_server-data")
+        proj.compose("up", "-d", "server")
+        proj.wait_healthy(["server"], 60)
+        st, ans = http("GET", S + "/stats")
+        saved = sorted(ids)[:40]
+        restored = [i for i in saved if http("GET", "%s/documents/%d" % (S, i))[1].get("text") == ids[i]]
+        check(st == 200 and ans.get("total_vectors") == 40 and len(restored) == 40,
+              "empty volume: the 40 saved documents restored from S3 (the 20 added after the save were not saved)",
+              "%d %r restored %d" % (st, ans, len(restored)))
+        st, ans = http("POST", S + "/search", {"query": texts[7], "k": 1})
+        check(st == 200 and ans["results"][0]["text"] == texts[7], "/search on the restored server", repr(ans))
+    except Exception:
+        proj.dump_logs()
+        raise
+    finally:
+        proj.down()
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    for tool in ("docker", "docker-compose"):
+        if not shutil.which(tool):
+            print("test_compose: %s not found: apt-get install docker.io docker-compose (scripts/setup.sh)" % tool)
+            sys.exit(1)
+    # One deploy test at a time on a machine (parallel worktrees share the Docker engine).
+    lock = open(os.path.join("/tmp", "vecscale-deploy-test.lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    log("lock taken")
+    p = run(os.path.join(SRC, "deploy", "dockerd.sh"), "ensure", check_rc=False)
+    if p.returncode != 0:
+        print("test_compose: no Docker engine can run here: %s" % p.stderr.decode(errors="replace").strip(), flush=True)
+        sys.exit(1)
+    started = p.stdout.decode().strip() == "started"
+    log("Docker engine %s" % ("started by this test" if started else "already running"))
+    try:
+        t = time.monotonic()
+        benv = dict(os.environ, VECSCALE_IMAGE_TAG=TAG)
+        p = run(os.path.join(SRC, "deploy", "build-images.sh"), BUILD, env=benv, timeout=1800)
+        log("     images built in %.1f s:\n%s" % (time.monotonic() - t, p.stderr.decode(errors="replace").strip()))
+
+        env = base_env()
+        singles, ranges = pick_ports(12, 2, 20)
+        cl = dict(env)
+        for k, port in zip(["ROUTER_PORT", "NODE0_PORT", "NODE1_PORT", "NODE2_PORT", "NODE3_PORT", "ETCD_PORT",
+                            "ETCD_PEER_PORT", "S3_PORT", "S3_MON_PORT"], singles):
+            cl[k] = str(port)
+        cl["S3_CEPH_PORT_MIN"], cl["S3_CEPH_PORT_MAX"] = str(ranges[0]), str(ranges[0] + 19)
+        sg = dict(env)
+        for k, port in zip(["SERVER_PORT", "SINGLE_S3_PORT", "SINGLE_S3_MON_PORT"], singles[9:]):
+            sg[k] = str(port)
+        sg["SINGLE_S3_CEPH_PORT_MIN"], sg["SINGLE_S3_CEPH_PORT_MAX"] = str(ranges[1]), str(ranges[1] + 19)
+        # The two deployments are independent (own projects, ports, volumes): run side by side.
+        errors = []
+
+        def guarded(fn, env):
+            try:
+                fn(env)
+            except Exception as e:  # reported below, after both have finished and cleaned up
+                errors.append("%s: %s" % (threading.current_thread().name, e))
+        threads = [threading.Thread(target=guarded, args=(test_cluster, cl), name="cluster"),
+                   threading.Thread(target=guarded, args=(test_single, sg), name="single")]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        if errors:
+            raise AssertionError("; ".join(errors))
+    finally:
+        if started:
+            r = run(os.path.join(SRC, "deploy", "dockerd.sh"), "stop", check_rc=False)
+            check(r.returncode == 0, "the dockerd this test started is stopped", r.stderr.decode(errors="replace"))
+    log("all deploy checks passed in %.1f s" % (time.monotonic() - T0))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print("test_compose: FAILED: %s" % e, flush=True)
+        sys.exit(1)
