@@ -579,7 +579,7 @@ VS_API int vs_model_open(const char *name_or_path, vs_model **out);
 VS_API void vs_model_close(vs_model *m);
 /** Arithmetic of a BERT encoder's Linear layers (attention softmax, layer norm and GELU stay
  *  fp32 in every mode). INT8: weights quantized per output channel at open, activations per
- *  row (7-bit asymmetric), int32 sums; AVX2, AVX-VNNI or AVX512-VNNI kernels where present,
+ *  row (symmetric, per call), int32 sums; AVX2, AVX-VNNI or AVX512-VNNI kernels where present,
  *  bit-identical results on every machine. BF16: AVX512-BF16 only (VS_ERR_UNSUPPORTED
  *  elsewhere, or when VECSCALE_SIMD / vs_simd_force is below avx512). GloVe models are fp32. */
 typedef enum {

@@ -11,7 +11,8 @@
  *    would overflow). We feed it |a8| (at most 127) and w8 with a8's sign moved onto it
  *    (vpsignb), so a pair is at most 127 * 127 * 2 = 32,258 < 32,767: exact, then vpmaddwd by ones
  *    widens to int32 sums of four. (FBGEMM's alternative, 7-bit u7 activations, halves the
- *    activation resolution: we measured its embeddings at 2x the error of this scheme.)
+ *    activation resolution: on the MiniLM-shaped test its embeddings were 1.6x further from fp32,
+ *    1 - mean cosine 0.00104 against 0.00065.)
  *  - VNNI vpdpbusd (no saturation) gets a8 + 128 as u8 (an xor of the sign bit) and subtracts
  *    128 * wsum[j], wsum[j] = sum_k w8[j][k], afterwards: the zero-point compensation, exact.
  * Every SIMD level so computes the same int32 sums and the same floats: embeddings do not
