@@ -577,6 +577,33 @@ typedef struct vs_model vs_model;
 VS_API int vs_model_open(const char *name_or_path, vs_model **out);
 /** Releases a model; NULL is ok. */
 VS_API void vs_model_close(vs_model *m);
+/** Arithmetic of a BERT encoder's Linear layers (attention softmax, layer norm and GELU stay
+ *  fp32 in every mode). INT8: weights quantized per output channel at open, activations per
+ *  row (symmetric, per call), int32 sums; AVX2, AVX-VNNI or AVX512-VNNI kernels where present,
+ *  bit-identical results on every machine. BF16: AVX512-BF16 only (VS_ERR_UNSUPPORTED
+ *  elsewhere, or when VECSCALE_SIMD / vs_simd_force is below avx512). GloVe models are fp32. */
+typedef enum {
+    VS_PRECISION_DEFAULT = 0, /**< the model's default: FP32 */
+    VS_PRECISION_FP32 = 1,
+    VS_PRECISION_BF16 = 2,
+    VS_PRECISION_INT8 = 3
+} vs_precision;
+/** Parses "fp32", "bf16", "int8" (also "default"). */
+VS_API int vs_precision_parse(const char *name, vs_precision *out);
+/** Static name: "default", "fp32", "bf16", "int8". */
+VS_API const char *vs_precision_name(vs_precision p);
+/** Options of vs_model_open_with; zero-initialise and set what you need. */
+typedef struct {
+    vs_precision precision; /**< VS_PRECISION_DEFAULT = the model's default */
+} vs_model_options;
+/** As vs_model_open, with options (NULL = all defaults). The precision applies to BERT
+ *  models; one the CPU does not offer (bf16 without AVX512-BF16) is VS_ERR_UNSUPPORTED with the
+ *  reason in vs_last_error(). GloVe models open in fp32 whatever is asked: compare
+ *  vs_model_precision with the request where that matters. */
+VS_API int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, vs_model **out);
+/** The precision the model computes in (FP32 for GloVe). */
+VS_API vs_precision vs_model_precision(const vs_model *m);
+
 /** Output dimension (100 for glove-100, 384 for all-MiniLM-L6-v2). */
 VS_API size_t vs_model_dim(const vs_model *m);
 /** Embeds n texts into out (caller-owned, n * vs_model_dim floats, row-major). n_threads <= 1

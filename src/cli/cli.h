@@ -29,6 +29,9 @@ int cmd_search_docs(int argc, char **argv);
 
 /* Prints "vecscale: <what>: <vs_last_error()>" and returns exit status 1. */
 int cli_fail(const char *what, int rc);
+/* Opens a model at a precision (--precision; VS_PRECISION_DEFAULT = the model's own) and
+ * refuses one the model does not compute in (a GloVe model with int8); 0 or an exit status. */
+int cli_model_open(const char *cmd, const char *name, vs_precision p, vs_model **out);
 /* Prints a usage error and returns exit status 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reads a vector file as float32. */

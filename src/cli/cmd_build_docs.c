@@ -18,7 +18,8 @@
 
 static const char *HELP =
     "usage: vecscale build --input DOCS.json|DOCS.jsonl --output DIR [--model NAME|PATH]\n"
-    "                      [--index SPEC] [--nlist N] [--batch-size N] [--threads N]\n\n"
+    "                      [--index SPEC] [--nlist N] [--batch-size N] [--threads N]\n"
+    "                      [--precision fp32|bf16|int8]\n\n"
     "Reads documents ({\"id\": 7, \"text\": \"...\", other fields...}: one JSON object per line\n"
     "in .jsonl, or a JSON array in .json), embeds their text with the model (default glove-100),\n"
     "indexes the vectors with the cosine metric and stores text and the other fields beside them\n"
@@ -28,7 +29,8 @@ static const char *HELP =
     "are numbered after the largest integer id (from 0). Duplicate ids are an error.\n"
     "SPEC is a factory string (default Flat; e.g. HNSW32, IVF100,Flat); --nlist N turns \"IVF\"\n"
     "into \"IVF<N>,Flat\". An IVF index is trained on all the documents.\n"
-    "`vecscale search --index DIR --query TEXT` searches it with the same model.\n";
+    "`vecscale search --index DIR --query TEXT` searches it with the same model.\n"
+    "--precision: arithmetic of a BERT model's Linear layers (default fp32; bf16 needs AVX512-BF16).\n";
 
 /* "IVF" / "IVF100,PQ8" + --nlist N -> "IVF<N>,..." */
 static int apply_nlist(const char *spec, uint32_t nlist, char *out, size_t cap)
@@ -88,6 +90,7 @@ static void report_embed_error(vs_model *m, const cli_docs *d, size_t first, siz
 typedef struct {
     const char *input, *output, *model_name, *spec;
     uint32_t nlist, batch, threads;
+    vs_precision precision;
 } build_args;
 
 /* Embeds and adds batch by batch into the collection being built in `tmp`. */
@@ -147,10 +150,11 @@ static int parse_args(int argc, char **argv, build_args *a)
         {"input", required_argument, 0, 'i'}, {"output", required_argument, 0, 'o'},
         {"model", required_argument, 0, 'm'}, {"index", required_argument, 0, 'x'},
         {"nlist", required_argument, 0, 'n'}, {"batch-size", required_argument, 0, 'b'},
-        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"threads", required_argument, 0, 't'}, {"precision", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:o:m:x:n:b:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:m:x:n:b:t:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': a->input = optarg; break;
         case 'o': a->output = optarg; break;
@@ -165,6 +169,9 @@ static int parse_args(int argc, char **argv, build_args *a)
             break;
         case 't':
             if (cli_parse_u32(optarg, 1, 256, &a->threads)) return cli_usage_error("build", "bad --threads '%s'", optarg);
+            break;
+        case 'p':
+            if (vs_precision_parse(optarg, &a->precision)) return cli_usage_error("build", "%s", vs_last_error());
             break;
         case 'h': fputs(HELP, stdout); return -1;
         default: return cli_usage_error("build", "unknown option");
@@ -198,10 +205,10 @@ int cmd_build_docs(int argc, char **argv)
     cli_docs d;
     if (cli_docs_read(a.input, &d)) return 1;
     vs_model *m;
-    rc = vs_model_open(a.model_name, &m);
+    rc = cli_model_open("build", a.model_name, a.precision, &m);
     if (rc) {
         cli_docs_free(&d);
-        return cli_fail(a.model_name, rc);
+        return rc;
     }
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.building-%ld", out, (long)getpid());

@@ -4,16 +4,19 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "embed/qgemm_kernels.h"
 #include "embed/utf8.h"
 #include "io/npy.h"
 
 static const char *HELP =
     "usage: vecscale embed [--model NAME|PATH] [--input FILE] [--output FILE.fvecs|FILE.npy]\n"
-    "                      [--format fvecs|npy] [--threads N] [--batch-size N]\n\n"
+    "                      [--format fvecs|npy] [--threads N] [--batch-size N]\n"
+    "                      [--precision fp32|bf16|int8]\n\n"
     "Embeds each line of FILE (default: standard input) with the model (default \"glove-100\",\n"
     "or a sentence-transformers directory) and writes one vector per line, in order, to FILE\n"
     "(format from its extension) or to standard output (--format, default fvecs). Lines must be\n"
-    "non-empty valid UTF-8; a trailing \\r is dropped. Timing goes to standard error.\n";
+    "non-empty valid UTF-8; a trailing \\r is dropped. Timing goes to standard error.\n"
+    "--precision: arithmetic of a BERT model's Linear layers (default fp32; bf16 needs AVX512-BF16).\n";
 
 typedef struct {
     char **lines;
@@ -70,6 +73,21 @@ static int write_stdout(const float *v, size_t n, uint32_t dim, int npy)
     return fflush(stdout) != 0;
 }
 
+int cli_model_open(const char *cmd, const char *name, vs_precision p, vs_model **out)
+{
+    vs_model_options o = {.precision = p};
+    int rc = vs_model_open_with(name, &o, out);
+    if (rc) return cli_fail(name, rc);
+    if (p != VS_PRECISION_DEFAULT && vs_model_precision(*out) != p) {
+        fprintf(stderr, "vecscale: %s: model %s computes in %s only (--precision %s is for BERT models)\n", cmd, name,
+                vs_precision_name(vs_model_precision(*out)), vs_precision_name(p));
+        vs_model_close(*out);
+        *out = NULL;
+        return 2;
+    }
+    return 0;
+}
+
 int cmd_embed(int argc, char **argv)
 {
     const char *model_name = "glove-100", *input = NULL, *output = NULL, *format = "fvecs";
@@ -78,9 +96,10 @@ int cmd_embed(int argc, char **argv)
         {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
         {"threads", required_argument, 0, 't'}, {"batch-size", required_argument, 0, 'b'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    vs_model_options mopt = {0};
     int c;
-    while ((c = getopt_long(argc, argv, "m:i:o:f:t:b:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:i:o:f:t:b:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_name = optarg; break;
         case 'i': input = optarg; break;
@@ -92,6 +111,9 @@ int cmd_embed(int argc, char **argv)
         case 'b':
             if (cli_parse_u32(optarg, 1, 1u << 20, &batch)) return cli_usage_error("embed", "bad --batch-size '%s'", optarg);
             break;
+        case 'p':
+            if (vs_precision_parse(optarg, &mopt.precision)) return cli_usage_error("embed", "%s", vs_last_error());
+            break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("embed", "unknown option");
         }
@@ -100,8 +122,8 @@ int cmd_embed(int argc, char **argv)
     if (strcmp(format, "fvecs") && strcmp(format, "npy"))
         return cli_usage_error("embed", "--format must be fvecs or npy, not '%s'", format);
     vs_model *m;
-    int rc = vs_model_open(model_name, &m);
-    if (rc) return cli_fail(model_name, rc);
+    int rc = cli_model_open("embed", model_name, mopt.precision, &m);
+    if (rc) return rc;
     FILE *in = input ? fopen(input, "r") : stdin;
     if (!in) {
         fprintf(stderr, "vecscale: embed: cannot open %s\n", input);
@@ -145,9 +167,14 @@ int cmd_embed(int argc, char **argv)
             status = 1;
         }
     }
-    if (!status)
-        fprintf(stderr, "embedded %zu texts with %s (dimension %zu) in %.3f s: %.0f sentences/s, %u thread%s\n", l.n,
-                vs_model_name(m), dim, dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "");
+    if (!status) {
+        char how[96] = ""; /* which low-precision kernels ran */
+        if (vs_model_precision(m) != VS_PRECISION_FP32)
+            snprintf(how, sizeof how, " (%s on %s)", vs_precision_name(vs_model_precision(m)),
+                     vs_qgemm_kernels_get()->name);
+        fprintf(stderr, "embedded %zu texts with %s (dimension %zu) in %.3f s: %.0f sentences/s, %u thread%s%s\n", l.n,
+                vs_model_name(m), dim, dt, dt > 0 ? (double)l.n / dt : 0.0, threads, threads > 1 ? "s" : "", how);
+    }
     for (size_t i = 0; i < l.n; i++) free(l.lines[i]);
     free(l.lines);
     free(v);

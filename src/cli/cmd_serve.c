@@ -5,13 +5,14 @@
 
 #include "cli/cli.h"
 #include "cli/serve_extras.h"
+#include "server/registry.h"
 #include "server/server.h"
 
 static const char *HELP =
     "usage: vecscale serve --data DIR [--host 127.0.0.1] [--port 8000] [--threads N] [--api-key KEY]\n"
     "                      [--model NAME | --dim D] [--metric cosine] [--index Flat]\n"
     "                      [--max-body BYTES] [--max-k 1000] [--max-batch 10000] [--timeout SECONDS]\n"
-    "                      [--port-file FILE] [--snapshot-interval 300]\n"
+    "                      [--port-file FILE] [--snapshot-interval 300] [--precision fp32|bf16|int8 (BERT models)]\n"
     "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
     "                       [--s3-profile NAME] [--s3-timeout SECONDS] [--snapshot-keep K]]\n"
     "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
@@ -62,6 +63,7 @@ int cmd_serve(int argc, char **argv)
         {"ttl", required_argument, 0, 9},         {"prefix", required_argument, 0, 10},
         {"resync", no_argument, 0, 11},        {"snapshot-keep", required_argument, 0, 12},
         {"snapshot-interval", required_argument, 0, 13},
+        {"precision", required_argument, 0, 14},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -126,6 +128,12 @@ int cmd_serve(int argc, char **argv)
             if (cli_parse_u32(optarg, 1, 31536000, &u)) return cli_usage_error("serve", "bad --snapshot-interval '%s'", optarg);
             cfg.snapshot_interval_s = u;
             break;
+        case 14: {
+            vs_precision p;
+            if (vs_precision_parse(optarg, &p)) return cli_usage_error("serve", "%s", vs_last_error());
+            models_set_precision(p);
+            break;
+        }
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }

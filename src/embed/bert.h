@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "embed/qgemm.h"
 #include "embed/tokenizer.h"
 
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     float *in_w, *in_b;   /* intermediate [I, H] */
     float *out_w, *out_b; /* output [H, I] */
     float *ln2_g, *ln2_b;
+    vs_qlinear q[4]; /* qkv, ao, in, out in low precision (unused in fp32) */
 } vs_bert_layer;
 
 typedef enum { VS_POOL_MEAN = 0, VS_POOL_CLS = 1 } vs_bert_pooling;
@@ -42,11 +44,15 @@ typedef struct {
     size_t max_seq;
     int normalize;
     vs_bert_pooling pooling;
+    vs_precision precision; /* of the Linear layers: FP32, BF16 or INT8 (vs_bert_set_precision) */
     vs_tokenizer *tok;
 } vs_bert;
 
 int vs_bert_load(const char *dir, vs_bert **out);
 void vs_bert_free(vs_bert *b);
+/* Prepares the Linear layers for p (FP32, BF16, INT8); once, before any encode. BF16 without
+ * the kernels at the active SIMD level is VS_ERR_UNSUPPORTED. */
+int vs_bert_set_precision(vs_bert *b, vs_precision p);
 /* Encodes n token sequences (ids[i][0..len[i]), each 1..max_pos) into out (n x hidden). */
 int vs_bert_encode_ids(const vs_bert *b, size_t n, const int32_t *const *ids, const size_t *len, int n_threads,
                        float *out);

@@ -15,6 +15,7 @@
 
 typedef struct {
     float *x, *qkv, *ctx, *tmp, *ffn, *scores;
+    void *q; /* quantized activations (int8, bf16) */
 } scratch;
 
 static int scratch_alloc(scratch *s, const vs_bert_config *c, size_t tokens, size_t max_len)
@@ -26,7 +27,9 @@ static int scratch_alloc(scratch *s, const vs_bert_config *c, size_t tokens, siz
     s->tmp = malloc(tokens * c->hidden * sizeof(float));
     s->ffn = malloc(tokens * c->inter * sizeof(float));
     s->scores = malloc(max_len * max_len * sizeof(float));
-    return s->x && s->qkv && s->ctx && s->tmp && s->ffn && s->scores ? 0 : -1;
+    size_t k = c->inter > c->hidden ? c->inter : c->hidden, qb = vs_qlinear_scratch_bytes(tokens, k);
+    s->q = aligned_alloc(64, (qb + 63) / 64 * 64);
+    return s->x && s->qkv && s->ctx && s->tmp && s->ffn && s->scores && s->q ? 0 : -1;
 }
 
 static void scratch_free(scratch *s)
@@ -37,6 +40,21 @@ static void scratch_free(scratch *s)
     free(s->tmp);
     free(s->ffn);
     free(s->scores);
+    free(s->q);
+}
+
+/* C = A W^T + bias for Linear layer `which` of L (0 qkv, 1 attention output, 2 intermediate,
+ * 3 output) in the model's precision. */
+static int linear(const vs_bert *b, const vs_bert_layer *L, int which, scratch *sc, size_t m, const float *a,
+                  float *c)
+{
+    const size_t H = b->cfg.hidden, I = b->cfg.inter;
+    static const int out_h[4] = {3, 1, 0, 1}; /* output width in units of H (0: I) */
+    size_t n = out_h[which] ? out_h[which] * H : I, k = which == 3 ? I : H;
+    if (b->precision != VS_PRECISION_FP32) return vs_qlinear_forward(&L->q[which], b->precision, m, a, k, c, n, sc->q);
+    const float *w[4] = {L->qkv_w, L->ao_w, L->in_w, L->out_w}, *bias[4] = {L->qkv_b, L->ao_b, L->in_b, L->out_b};
+    vs_gemm_linear(m, n, k, a, k, w[which], bias[which], c, n);
+    return VS_OK;
 }
 
 /* Encodes sequences order[lo..hi) (total `tokens`), writing pooled rows into out. */
@@ -62,7 +80,8 @@ static int encode_chunk(const vs_bert *b, scratch *sw, const int32_t *const *ids
     const float scale = 1.0f / sqrtf((float)dh);
     for (uint32_t l = 0; l < c->layers; l++) {
         const vs_bert_layer *L = &b->layer[l];
-        vs_gemm_linear(tokens, 3 * H, H, sc.x, H, L->qkv_w, L->qkv_b, sc.qkv, 3 * H);
+        int rc = linear(b, L, 0, &sc, tokens, sc.x, sc.qkv);
+        if (rc) return rc;
         size_t t0 = 0;
         for (size_t s = lo; s < hi; s++) { /* attention within each sequence: no padding, no mask */
             size_t n = len[order[s]];
@@ -74,12 +93,12 @@ static int encode_chunk(const vs_bert *b, scratch *sw, const int32_t *const *ids
             }
             t0 += n;
         }
-        vs_gemm_linear(tokens, H, H, sc.ctx, H, L->ao_w, L->ao_b, sc.tmp, H);
+        if ((rc = linear(b, L, 1, &sc, tokens, sc.ctx, sc.tmp))) return rc;
         k->add(sc.x, sc.tmp, tokens * H);
         k->layer_norm(sc.x, tokens, H, L->ln1_g, L->ln1_b, c->ln_eps);
-        vs_gemm_linear(tokens, I, H, sc.x, H, L->in_w, L->in_b, sc.ffn, I);
+        if ((rc = linear(b, L, 2, &sc, tokens, sc.x, sc.ffn))) return rc;
         k->gelu(sc.ffn, tokens * I); /* erf form (HF "gelu") */
-        vs_gemm_linear(tokens, H, I, sc.ffn, I, L->out_w, L->out_b, sc.tmp, H);
+        if ((rc = linear(b, L, 3, &sc, tokens, sc.ffn, sc.tmp))) return rc;
         k->add(sc.x, sc.tmp, tokens * H);
         k->layer_norm(sc.x, tokens, H, L->ln2_g, L->ln2_b, c->ln_eps);
     }
@@ -161,9 +180,17 @@ int vs_bert_encode_ids(const vs_bert *b, size_t n, const int32_t *const *ids, co
         return vs_fail(VS_ERR_NOMEM, "out of memory");
     }
     sort_by_length(order, n, len);
+    /* A call smaller than threads x CHUNK_TOKENS is cut finer so every thread gets a chunk, in
+     * int8 / bf16 only: there every row's result is independent of the chunk's other rows
+     * (per-row quantization, fixed summation order), so results still do not depend on
+     * n_threads; OpenBLAS's fp32 sgemm may pick another kernel for another row count. */
+    size_t budget = CHUNK_TOKENS, total = 0;
+    for (size_t s = 0; s < n; s++) total += len[s];
+    if (b->precision != VS_PRECISION_FP32 && n_threads > 1 && total / (size_t)n_threads < budget)
+        budget = total / (size_t)n_threads > 64 ? total / (size_t)n_threads : 64;
     size_t chunks = 0, tok = 0, max_tokens = 0, max_len = 0;
     for (size_t s = 0; s < n; s++) {
-        if (s == 0 || tok + len[order[s]] > CHUNK_TOKENS) {
+        if (s == 0 || tok + len[order[s]] > budget) {
             starts[chunks++] = s;
             tok = 0;
         }

@@ -13,6 +13,7 @@ typedef struct {
     void (*softmax_rows)(float *s, size_t rows, size_t cols);
 } vs_bert_kernels;
 
+/* The copy for the active SIMD level (vs_simd_active: VECSCALE_SIMD and vs_simd_force count). */
 const vs_bert_kernels *vs_bert_kernels_get(void);
 const vs_bert_kernels *vs_bert_kernels_base(void);
 const vs_bert_kernels *vs_bert_kernels_avx2(void);

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "embed/bert.h"
 #include "embed/json_file.h"
+#include "embed/qgemm_kernels.h"
 #include "embed/safetensors.h"
 
 static int read_config(const char *dir, vs_bert_config *c)
@@ -187,6 +188,28 @@ int vs_bert_load(const char *dir, vs_bert **out)
     return VS_OK;
 }
 
+int vs_bert_set_precision(vs_bert *b, vs_precision p)
+{
+    if (p == VS_PRECISION_DEFAULT) p = VS_PRECISION_FP32;
+    if (p == VS_PRECISION_BF16 && !vs_qgemm_kernels_get()->linear_bf16)
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "precision bf16 needs AVX512-BF16 (vdpbf16ps): %s (use fp32 or int8)",
+                       vs_qgemm_bf16_supported() ? "VECSCALE_SIMD / vs_simd_force is below avx512"
+                                                 : "this CPU does not have it");
+    b->precision = p;
+    if (p == VS_PRECISION_FP32) return VS_OK;
+    const size_t H = b->cfg.hidden, I = b->cfg.inter;
+    for (uint32_t l = 0; l < b->cfg.layers; l++) {
+        vs_bert_layer *L = &b->layer[l];
+        int rc = vs_qlinear_init(&L->q[0], p, L->qkv_w, L->qkv_b, 3 * H, H);
+        if (!rc) rc = vs_qlinear_init(&L->q[1], p, L->ao_w, L->ao_b, H, H);
+        if (!rc) rc = vs_qlinear_init(&L->q[2], p, L->in_w, L->in_b, I, H);
+        if (!rc) rc = vs_qlinear_init(&L->q[3], p, L->out_w, L->out_b, H, I);
+        if (rc) return rc;
+    }
+    return VS_OK;
+}
+
 void vs_bert_free(vs_bert *b)
 {
     if (!b) return;
@@ -199,6 +222,7 @@ void vs_bert_free(vs_bert *b)
         vs_bert_layer *L = &b->layer[l];
         float *p[] = {L->qkv_w, L->qkv_b, L->ao_w, L->ao_b, L->ln1_g, L->ln1_b, L->in_w, L->in_b, L->out_w, L->out_b, L->ln2_g, L->ln2_b};
         for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
+        for (int i = 0; i < 4; i++) vs_qlinear_free(&L->q[i]);
     }
     free(b->layer);
     vs_tokenizer_free(b->tok);

@@ -27,11 +27,15 @@ static void bert_close(vs_model *m) { vs_bert_free(m->impl); }
 
 static const vs_model_ops bert_ops = {"bert", bert_embed, bert_tokenize, bert_close};
 
-int vs_bert_open_model(const char *dir, vs_model *m)
+int vs_bert_open_model(const char *dir, vs_precision p, vs_model *m)
 {
     vs_bert *b;
     int rc = vs_bert_load(dir, &b);
-    if (rc) return rc;
+    if (!rc) rc = vs_bert_set_precision(b, p);
+    if (rc) {
+        vs_bert_free(b);
+        return rc;
+    }
     m->ops = &bert_ops;
     m->impl = b;
     m->dim = b->cfg.hidden;

@@ -7,8 +7,37 @@
 #include "embed/model.h"
 #include "embed/utf8.h"
 
-int vs_model_open(const char *name_or_path, vs_model **out)
+int vs_precision_parse(const char *name, vs_precision *out)
 {
+    static const char *const names[] = {"default", "fp32", "bf16", "int8"};
+    if (!name || !out) return vs_fail(VS_ERR_INVALID_ARG, "name and out must not be NULL");
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, names[i])) {
+            *out = (vs_precision)i;
+            return VS_OK;
+        }
+    return vs_fail(VS_ERR_INVALID_ARG, "unknown precision '%s' (fp32, bf16 or int8)", name);
+}
+
+const char *vs_precision_name(vs_precision p)
+{
+    switch (p) {
+    case VS_PRECISION_DEFAULT: return "default";
+    case VS_PRECISION_FP32: return "fp32";
+    case VS_PRECISION_BF16: return "bf16";
+    case VS_PRECISION_INT8: return "int8";
+    default: return "unknown";
+    }
+}
+
+int vs_model_open(const char *name_or_path, vs_model **out) { return vs_model_open_with(name_or_path, NULL, out); }
+
+int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, vs_model **out)
+{
+    vs_precision prec = opts ? opts->precision : VS_PRECISION_DEFAULT;
+    if ((int)prec < VS_PRECISION_DEFAULT || (int)prec > VS_PRECISION_INT8)
+        return vs_fail(VS_ERR_INVALID_ARG, "invalid precision %d", (int)prec);
+    if (prec == VS_PRECISION_DEFAULT) prec = VS_PRECISION_FP32;
     if (!out) return vs_fail(VS_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     char path[4096];
@@ -27,7 +56,11 @@ int vs_model_open(const char *name_or_path, vs_model **out)
     m->name[bl] = 0;
     char *dot = strrchr(m->name, '.');
     if (dot && !strcmp(dot, ".vsm")) *dot = 0;
-    rc = is_dir ? vs_bert_open_model(path, m) : vs_glove_open_model(path, m);
+    /* GloVe averages have no matrix products to lower: fp32 whatever is asked (callers that
+     * care compare vs_model_precision with their request; the CLI refuses the mismatch). */
+    rc = is_dir ? vs_bert_open_model(path, prec, m) : vs_glove_open_model(path, m);
+    m->precision = VS_PRECISION_FP32;
+    if (!rc && is_dir) m->precision = prec;
     if (rc) {
         free(m);
         return rc;
@@ -46,6 +79,7 @@ void vs_model_close(vs_model *m)
 size_t vs_model_dim(const vs_model *m) { return m ? m->dim : 0; }
 const char *vs_model_name(const vs_model *m) { return m ? m->name : ""; }
 int vs_model_normalizes(const vs_model *m) { return m ? m->normalizes : 0; }
+vs_precision vs_model_precision(const vs_model *m) { return m ? m->precision : VS_PRECISION_DEFAULT; }
 
 /* The checks every text gets before a model sees it. */
 static int check_text(const char *text, size_t i)

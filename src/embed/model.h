@@ -24,13 +24,14 @@ struct vs_model {
     const vs_model_ops *ops;
     size_t dim;
     int normalizes;
+    vs_precision precision;
     char name[256];
     void *impl;
 };
 
 /* Opens a GloVe model file / a sentence-transformers directory into m->impl and sets dim. */
 int vs_glove_open_model(const char *path, vs_model *m);
-int vs_bert_open_model(const char *dir, vs_model *m);
+int vs_bert_open_model(const char *dir, vs_precision p, vs_model *m);
 
 /* Resolves a model name to an existing path (file or directory) following the order documented
  * in vecscale.h; *is_dir tells which. VS_ERR_NOT_FOUND lists the places searched. */

@@ -15,6 +15,9 @@ typedef struct {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static entry *entries;
 static size_t n_entries;
+static vs_precision precision; /* set once before serving */
+
+void models_set_precision(vs_precision p) { precision = p; }
 
 int models_open(const char *name, vs_model **out)
 {
@@ -27,7 +30,8 @@ int models_open(const char *name, vs_model **out)
             return VS_OK;
         }
     vs_model *m = NULL;
-    int rc = vs_model_open(name, &m);
+    vs_model_options o = {.precision = precision};
+    int rc = vs_model_open_with(name, &o, &m);
     entry *e = rc ? NULL : realloc(entries, (n_entries + 1) * sizeof *e);
     char *copy = e ? strdup(name) : NULL;
     if (!rc && (!e || !copy)) {

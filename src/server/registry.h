@@ -46,6 +46,8 @@ size_t registry_names(registry *r, char ***out);
 
 /* Text models are opened once per name and shared (embedding is read-only). */
 int models_open(const char *name, vs_model **out);
+/* Precision the BERT models are opened in from now on (serve --precision); GloVe stays fp32. */
+void models_set_precision(vs_precision p);
 void models_close_all(void);
 size_t models_dim(const vs_model *m);
 const char *models_name(const vs_model *m);

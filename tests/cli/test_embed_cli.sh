@@ -48,6 +48,11 @@ expect "value beyond float16 with --f32" 0 "dimension 2" "$VS" model import-glov
 printf 'Hello, World!\n' >"$T/hello.txt"
 expect "model tokenize" 0 "^2 110 78 139 67 3$" "$VS" model tokenize --model "$FIX/bert_tiny_f32" --input "$T/hello.txt"
 expect "model tokenize needs BERT" 1 "is not a BERT model" "$VS" model tokenize --model "$T/tiny.vsm" --input "$T/hello.txt"
+# --precision: int8 on a BERT model says which kernels ran; a GloVe model or an unknown name is refused.
+expect "embed --precision int8" 0 "(int8 on " "$VS" embed --model "$FIX/bert_tiny_f32" --precision int8 --input "$T/hello.txt" --output "$T/i8.npy"
+expect "--precision on GloVe" 2 "computes in fp32 only (--precision int8 is for BERT models)" "$VS" embed --model "$T/tiny.vsm" --precision int8 --input "$T/texts.txt"
+expect "--precision unknown" 2 "unknown precision 'int4'" "$VS" embed --model "$FIX/bert_tiny_f32" --precision int4 --input "$T/hello.txt"
+expect "build --precision on GloVe" 2 "computes in fp32 only" sh -c "printf '{\"text\": \"cat\"}\n' >\"$T/d.jsonl\" && \"$VS\" build --input \"$T/d.jsonl\" --output \"$T/coll\" --model \"$T/tiny.vsm\" --precision bf16"
 expect "embed --help" 0 "usage: vecscale embed" "$VS" embed --help
 expect "model --help" 0 "import-glove" "$VS" model --help
 

@@ -35,10 +35,16 @@ os.makedirs(T)
 
 
 def readme_examples():
-    """(line number, text, argv) of every line starting with `curl` inside a fenced block."""
-    out, fenced = [], False
+    """(line number, text, argv) of every line starting with `curl` inside a fenced block, except
+    in the "Deploy" section: those address the compose deployment's router, and
+    tests/deploy/test_compose.py drives that deployment with the same requests."""
+    out, fenced, deploy = [], False, False
     with open(os.path.join(ROOT, "README.md")) as f:
         for no, line in enumerate(f, 1):
+            if line.startswith("## "):
+                deploy = line.strip() == "## Deploy"
+            if deploy:
+                continue
             if line.startswith("```"):
                 fenced = not fenced
             elif fenced and line.lstrip().startswith("curl "):

@@ -8,6 +8,7 @@
 #include "embed/bert_kernels.h"
 #include "embed/json_file.h"
 #include "embed/model.h"
+#include "embed/qgemm_kernels.h"
 #include "test_util.h"
 
 #define FIX VS_TEST_SOURCE_DIR "/fixtures/embed/"
@@ -67,6 +68,112 @@ static void full_minilm_shape_matches_pytorch(void **state)
     const char *dir = getenv("VS_BERT_PARITY_DIR");
     if (!dir) skip(); /* run by tests/embed/bert_parity.sh, which generates the 90 MB model */
     parity(dir);
+}
+
+static void expect(int rc, int code, const char *needle);
+
+/* Embeds the expected.json texts of dir at precision p (1 and 2 threads must agree). */
+static float *embed_at(const char *dir, vs_precision p, size_t *n_out, size_t *dim_out)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/expected.json", dir);
+    cJSON *exp;
+    assert_int_equal(vs_json_load(path, &exp), VS_OK);
+    const cJSON *texts = cJSON_GetObjectItem(exp, "texts");
+    size_t n = (size_t)cJSON_GetArraySize(texts);
+    const char **t = malloc(n * sizeof *t);
+    for (size_t i = 0; i < n; i++) t[i] = cJSON_GetArrayItem(texts, (int)i)->valuestring;
+    vs_model *m;
+    vs_model_options o = {.precision = p};
+    if (vs_model_open_with(dir, &o, &m) != VS_OK) fail_msg("%s", vs_last_error());
+    assert_int_equal(vs_model_precision(m), p == VS_PRECISION_DEFAULT ? VS_PRECISION_FP32 : p);
+    size_t dim = vs_model_dim(m);
+    float *v = malloc(n * dim * sizeof *v), *v2 = malloc(n * dim * sizeof *v2);
+    assert_int_equal(vs_model_embed(m, t, n, 1, v), VS_OK);
+    assert_int_equal(vs_model_embed(m, t, n, 2, v2), VS_OK);
+    assert_memory_equal(v, v2, n * dim * sizeof *v);
+    free(v2);
+    free(t);
+    vs_model_close(m);
+    cJSON_Delete(exp);
+    *n_out = n;
+    *dim_out = dim;
+    return v;
+}
+
+static void cosines(const float *a, const float *b, size_t n, size_t dim, double *mean, double *min)
+{
+    *mean = 0;
+    *min = 1;
+    for (size_t i = 0; i < n; i++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (size_t d = 0; d < dim; d++) {
+            ab += (double)a[i * dim + d] * b[i * dim + d];
+            aa += (double)a[i * dim + d] * a[i * dim + d];
+            bb += (double)b[i * dim + d] * b[i * dim + d];
+        }
+        double c = ab / sqrt(aa * bb);
+        *mean += c / (double)n;
+        if (c < *min) *min = c;
+    }
+}
+
+/* --precision int8 / bf16 against fp32 on the tiny model: close (int8 cosine >= 0.995 per
+ * text, bf16 >= 0.999), not equal (the low-precision path ran), and int8 bit-identical at every
+ * SIMD level the CPU has (qgemm.h: same integer sums and epilogue everywhere). bf16 where the
+ * CPU has AVX512-BF16, else (and below avx512) VS_ERR_UNSUPPORTED naming the reason. */
+static void low_precision_close_to_fp32(void **state)
+{
+    (void)state;
+    const char *dir = FIX "bert_tiny_f32";
+    size_t n, dim;
+    float *f = embed_at(dir, VS_PRECISION_DEFAULT, &n, &dim), *q = embed_at(dir, VS_PRECISION_INT8, &n, &dim);
+    double mean, min;
+    cosines(f, q, n, dim, &mean, &min);
+    print_message("int8 vs fp32 (%s): mean cosine %.6f, min %.6f over %zu texts\n", vs_qgemm_kernels_get()->name,
+                  mean, min, n);
+    assert_true(min >= 0.995);
+    assert_true(memcmp(f, q, n * dim * sizeof *f) != 0);
+    vs_simd_level start = vs_simd_active();
+    for (int l = VS_SIMD_SCALAR; l <= (int)vs_simd_detected(); l++) {
+        assert_int_equal(vs_simd_force((vs_simd_level)l), VS_OK);
+        float *q2 = embed_at(dir, VS_PRECISION_INT8, &n, &dim);
+        if (memcmp(q, q2, n * dim * sizeof *q))
+            fail_msg("int8 embeddings at %s (%s) differ from those at %s", vs_simd_name((vs_simd_level)l),
+                     vs_qgemm_kernels_get()->name, vs_simd_name(start));
+        free(q2);
+    }
+    assert_int_equal(vs_simd_force(start), VS_OK);
+    vs_model *m = NULL;
+    vs_model_options o = {.precision = VS_PRECISION_BF16};
+    if (vs_qgemm_kernels_get()->linear_bf16) {
+        float *b = embed_at(dir, VS_PRECISION_BF16, &n, &dim);
+        cosines(f, b, n, dim, &mean, &min);
+        print_message("bf16 vs fp32: mean cosine %.7f, min %.7f\n", mean, min);
+        assert_true(min >= 0.999);
+        assert_true(memcmp(f, b, n * dim * sizeof *f) != 0);
+        free(b);
+        assert_int_equal(vs_simd_force(VS_SIMD_AVX2), VS_OK);
+        expect(vs_model_open_with(dir, &o, &m), VS_ERR_UNSUPPORTED, "below avx512");
+        assert_int_equal(vs_simd_force(start), VS_OK);
+    } else {
+        print_message("bf16: not offered at %s on this CPU: checking the refusal\n", vs_simd_name(start));
+        expect(vs_model_open_with(dir, &o, &m), VS_ERR_UNSUPPORTED, "needs AVX512-BF16");
+    }
+    assert_null(m);
+    o.precision = (vs_precision)9;
+    expect(vs_model_open_with(dir, &o, &m), VS_ERR_INVALID_ARG, "invalid precision");
+    vs_precision p;
+    assert_int_equal(vs_precision_parse("int8", &p), VS_OK);
+    assert_int_equal(p, VS_PRECISION_INT8);
+    expect(vs_precision_parse("fp16", &p), VS_ERR_INVALID_ARG, "unknown precision 'fp16'");
+    assert_string_equal(vs_precision_name(VS_PRECISION_BF16), "bf16");
+    o.precision = VS_PRECISION_INT8; /* GloVe: fp32 whatever is asked */
+    assert_int_equal(vs_model_open_with(FIX "glove_tiny_v1.vsm", &o, &m), VS_OK);
+    assert_int_equal(vs_model_precision(m), VS_PRECISION_FP32);
+    vs_model_close(m);
+    free(f);
+    free(q);
 }
 
 static void expect(int rc, int code, const char *needle)
@@ -294,6 +401,7 @@ int main(void)
         cmocka_unit_test(damaged_models_are_rejected),
         cmocka_unit_test(bad_texts_and_truncation),
         cmocka_unit_test(kernels_match_libm),
+        cmocka_unit_test(low_precision_close_to_fp32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

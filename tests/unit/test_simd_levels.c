@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 #include "embed/bert_kernels.h"
+#include "embed/qgemm_kernels.h"
 #include "index/hnsw_sq8.h"
 #include "kernels/kernels.h"
 #include "quant/fastscan.h"
@@ -205,11 +206,13 @@ static int check_hnsw_sq8(vs_simd_level level)
     return 2;
 }
 
-/* BERT element-wise kernels: the AVX2 copy against the baseline copy (it has no AVX-512 one;
- * it follows VECSCALE_SIMD=scalar and CPUID, not vs_simd_force). */
-static int check_bert(void)
+/* BERT element-wise kernels: the copy dispatched at this level (the AVX2 copy from avx2 up; it
+ * has no AVX-512 one) against the baseline copy. */
+static int check_bert(vs_simd_level level)
 {
-    const vs_bert_kernels *k = vs_bert_kernels_avx2(), *b = vs_bert_kernels_base();
+    const vs_bert_kernels *k = vs_bert_kernels_get(), *b = vs_bert_kernels_base();
+    assert_ptr_equal(k, level >= VS_SIMD_AVX2 ? vs_bert_kernels_avx2() : b);
+    if (k == b) return 0;
     enum { H = 37, ROWS = 3 };
     float x1[ROWS * H], x2[ROWS * H], y[ROWS * H], g[H], bb[H];
     for (int i = 0; i < ROWS * H; i++) x1[i] = x2[i] = 6 * rndf(), y[i] = rndf();
@@ -229,6 +232,103 @@ static int check_bert(void)
     return 4;
 }
 
+/* int8 / bf16 GEMMs (qgemm_kernels.h): the table dispatched at this level, and every other
+ * table of the level that this CPU can run (AVX2 without VNNI on a VNNI machine too), against
+ * the scalar reference, bit for bit: the sums are integer (int8) or exact products added in
+ * one order (bf16), and the float epilogues are the same. The reference itself is checked
+ * against a plain triple loop over the unpacked int8 values. Shapes cover every tile and
+ * tail; one case has every |a8| = |w8| = 127, where a u8 x s8 vpmaddubsw pair would saturate. */
+static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, size_t n, size_t k, int extreme)
+{
+    float *w = malloc(n * k * sizeof *w), *a = malloc(m * k * sizeof *a), *bias = malloc(n * sizeof *bias);
+    for (size_t i = 0; i < n * k; i++) w[i] = extreme ? (rnd() & 1 ? 1.0f : -1.0f) : rndf() * (float)(1 + i % 7);
+    for (size_t i = 0; i < m * k; i++) a[i] = extreme ? (rnd() & 1 ? 3.0f : -3.0f) : rndf() * (float)(1 + i % 5);
+    for (size_t j = 0; j < n; j++) bias[j] = rndf();
+    vs_qlinear q8, qb;
+    assert_int_equal(vs_qlinear_init(&q8, VS_PRECISION_INT8, w, bias, n, k), VS_OK);
+    assert_int_equal(vs_qlinear_init(&qb, VS_PRECISION_BF16, w, bias, n, k), VS_OK);
+    int8_t *a8 = malloc(m * q8.kp);
+    uint16_t *ab = malloc(m * qb.kp * sizeof *ab);
+    float *sa = malloc(m * sizeof *sa), *want = malloc(m * n * sizeof *want), *got = malloc(m * n * sizeof *got);
+    vs_qgemm_scalar.quant_rows(m, k, a, k, a8, q8.kp, sa);
+    for (size_t i = 0; i < m; i++) /* the quantizer against nearbyintf: round to nearest even */
+        for (size_t t = 0; t < k; t++) {
+            float v = nearbyintf(a[i * k + t] / sa[i]);
+            if (fabsf(v - a8[i * q8.kp + t]) > (fabsf(fabsf(a[i * k + t] / sa[i]) - floorf(fabsf(a[i * k + t] / sa[i])) - 0.5f) < 1e-3f ? 1.0f : 0.0f))
+                fail_msg("%s: quantized a[%zu][%zu] = %d, round(%.9g) = %g", lvl, i, t, a8[i * q8.kp + t],
+                         a[i * k + t] / sa[i], v);
+        }
+    for (size_t i = 0; i < m; i++)
+        for (size_t t = 0; t < qb.kp; t++) ab[i * qb.kp + t] = t < k ? vs_f32_to_bf16(a[i * k + t]) : 0;
+    vs_qgemm_scalar.linear_s8s8(m, a8, sa, &q8, want, n);
+    for (size_t i = 0; i < m; i++) /* the reference: a plain loop over unpacked values */
+        for (size_t j = 0; j < n; j++) {
+            int64_t s = 0;
+            for (size_t t = 0; t < k; t++) {
+                if (extreme && (abs(a8[i * q8.kp + t]) != 127 || abs(q8.w8[vs_qpack_at(j, t, q8.kp, 4)]) != 127))
+                    fail_msg("extreme case: a value is not +-127");
+                s += (int64_t)a8[i * q8.kp + t] * q8.w8[vs_qpack_at(j, t, q8.kp, 4)];
+            }
+            float v = (float)s * (sa[i] * q8.sw[j]);
+            if (v + bias[j] != want[i * n + j])
+                fail_msg("%s: scalar int8 reference m=%zu n=%zu k=%zu (%zu,%zu): %.9g, plain loop %.9g", lvl, m, n, k,
+                         i, j, want[i * n + j], v + bias[j]);
+        }
+    for (size_t t = 0; t < nk; t++) {
+        int8_t *a8k = malloc(m * q8.kp);
+        float *sak = malloc(m * sizeof *sak);
+        memset(a8k, 0x55, m * q8.kp);
+        ks[t]->quant_rows(m, k, a, k, a8k, q8.kp, sak);
+        if (memcmp(a8k, a8, m * q8.kp) || memcmp(sak, sa, m * sizeof *sa))
+            fail_msg("%s: activation quantization %s m=%zu k=%zu differs from the scalar reference", lvl, ks[t]->name,
+                     m, k);
+        free(a8k);
+        free(sak);
+        memset(got, 0xff, m * n * sizeof *got);
+        ks[t]->linear_s8s8(m, a8, sa, &q8, got, n);
+        if (memcmp(got, want, m * n * sizeof *got))
+            fail_msg("%s: int8 GEMM %s m=%zu n=%zu k=%zu%s differs from the scalar reference", lvl, ks[t]->name, m, n,
+                     k, extreme ? " (all +-127)" : "");
+        if (!ks[t]->linear_bf16) continue;
+        vs_qgemm_bf16_reference(m, ab, &qb, want, n);
+        memset(got, 0xff, m * n * sizeof *got);
+        ks[t]->linear_bf16(m, ab, &qb, got, n);
+        if (memcmp(got, want, m * n * sizeof *got))
+            fail_msg("%s: bf16 GEMM %s m=%zu n=%zu k=%zu differs from the reference", lvl, ks[t]->name, m, n, k);
+        vs_qgemm_scalar.linear_s8s8(m, a8, sa, &q8, want, n);
+    }
+    vs_qlinear_free(&q8);
+    vs_qlinear_free(&qb);
+    free(w); free(a); free(bias); free(a8); free(ab); free(sa); free(want); free(got);
+}
+
+static int check_qgemm(vs_simd_level level)
+{
+    const vs_qgemm_kernels *d = vs_qgemm_kernels_get(), *ks[4];
+    size_t nk = 0;
+    ks[nk++] = d;
+    if (level == VS_SIMD_SCALAR) assert_ptr_equal(d, &vs_qgemm_scalar);
+    if (level == VS_SIMD_AVX2)
+        for (int i = 0; i < 2; i++) {
+            const vs_qgemm_kernels *o = i ? &vs_qgemm_avxvnni : &vs_qgemm_avx2;
+            if (o != d && vs_qgemm_kernels_usable(o)) ks[nk++] = o;
+        }
+    if (level == VS_SIMD_AVX512 && d != &vs_qgemm_avx512_nobf16 && vs_qgemm_kernels_usable(&vs_qgemm_avx512_nobf16))
+        ks[nk++] = &vs_qgemm_avx512_nobf16;
+    /* bf16 only from avx512 up, and only where the CPU has it: never a slow fallback */
+    assert_true(!d->linear_bf16 || (level == VS_SIMD_AVX512 && vs_qgemm_bf16_supported()));
+    static const size_t M[] = {1, 2, 3, 5, 8, 9, 17, 64, 67, 130}, N[] = {1, 15, 16, 17, 33, 64, 100};
+    static const size_t K[] = {1, 3, 4, 5, 64, 101, 384};
+    for (size_t a = 0; a < sizeof M / sizeof *M; a++)
+        for (size_t b = 0; b < sizeof N / sizeof *N; b++)
+            for (size_t c = 0; c < sizeof K / sizeof *K; c++)
+                if ((a + b + c) % 3 == 0 || M[a] == 67) qgemm_case(ks, nk, M[a], N[b], K[c], 0);
+    qgemm_case(ks, nk, 9, 40, 1536, 1);
+    for (size_t t = 0; t < nk; t++) print_message("%s: int8%s GEMM %s matches the scalar reference bit for bit\n", lvl,
+                                                  ks[t]->linear_bf16 ? " and bf16" : "", ks[t]->name);
+    return (int)nk;
+}
+
 static void every_level(void **state)
 {
     (void)state;
@@ -245,11 +345,10 @@ static void every_level(void **state)
         assert_ptr_equal(vs_kernels(), vs_kernels_for((vs_simd_level)l));
         rng = 42; /* the same inputs at every level */
         int n = check_distances() + check_fastscan() + check_sq((vs_simd_level)l) + check_hnsw_sq8((vs_simd_level)l);
-        int bert = 0;
-        __builtin_cpu_init();
-        if (l >= VS_SIMD_AVX2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) bert = check_bert();
+        int bert = check_bert((vs_simd_level)l), q = check_qgemm((vs_simd_level)l);
         print_message("%s: %d dispatched kernels match the scalar reference (distances, fast-scan, SQ decode/keys, "
-                      "HNSW SQ8 dot/anchor%s)\n", lvl, n + bert, bert ? ", BERT" : "");
+                      "HNSW SQ8 dot/anchor%s, int8/bf16 GEMM: %s)\n", lvl, n + bert + q, bert ? ", BERT" : "",
+                      vs_qgemm_kernels_get()->name);
         strcat(ran, " "), strcat(ran, lvl);
     }
     assert_int_equal(vs_simd_force(start), VS_OK);

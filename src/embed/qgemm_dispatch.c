@@ -1,0 +1,38 @@
+/* Which qgemm table runs: the active SIMD level (vs_simd_active: CPUID + XGETBV, lowered by
+ * VECSCALE_SIMD or vs_simd_force) picks the family, the CPU's VNNI / BF16 flags the member. */
+#include <stddef.h>
+
+#include "embed/qgemm_kernels.h"
+
+static int has(int which)
+{
+    __builtin_cpu_init();
+    switch (which) {
+    case 0: return __builtin_cpu_supports("avx512vnni");
+    case 1: return __builtin_cpu_supports("avxvnni");
+    default: return __builtin_cpu_supports("avx512bf16");
+    }
+}
+
+int vs_qgemm_bf16_supported(void) { return vs_simd_detected() >= VS_SIMD_AVX512 && has(0) && has(2); }
+
+int vs_qgemm_kernels_usable(const vs_qgemm_kernels *k)
+{
+    vs_simd_level d = vs_simd_detected();
+    if (k == &vs_qgemm_scalar) return 1;
+    if (k == &vs_qgemm_avx2) return d >= VS_SIMD_AVX2;
+    if (k == &vs_qgemm_avxvnni) return d >= VS_SIMD_AVX2 && has(1);
+    if (k == &vs_qgemm_avx512) return d >= VS_SIMD_AVX512 && has(0) && has(2);
+    if (k == &vs_qgemm_avx512_nobf16) return d >= VS_SIMD_AVX512 && has(0);
+    return 0;
+}
+
+const vs_qgemm_kernels *vs_qgemm_kernels_get(void)
+{
+    vs_simd_level l = vs_simd_active();
+    if (l >= VS_SIMD_AVX512 && has(0)) {
+        return has(2) ? &vs_qgemm_avx512 : &vs_qgemm_avx512_nobf16;
+    }
+    if (l >= VS_SIMD_AVX2) return has(1) ? &vs_qgemm_avxvnni : &vs_qgemm_avx2;
+    return &vs_qgemm_scalar;
+}

@@ -1,0 +1,44 @@
+/* The int8 and bf16 GEMM kernels behind vs_qlinear (qgemm.h), one table per instruction set:
+ * scalar reference (qgemm_scalar.c), AVX2 vpmaddubsw + vpmaddwd (qgemm_avx2.c), AVX-VNNI and
+ * AVX512-VNNI vpdpbusd (qgemm_avxvnni.c, qgemm_avx512.c; the latter also AVX512-BF16 vdpbf16ps).
+ * Every kernel computes the integer sums exactly and then the same float epilogue in the same
+ * order (files built with -ffp-contract=off), so all levels give bit-identical results. */
+#ifndef VS_EMBED_QGEMM_KERNELS_H
+#define VS_EMBED_QGEMM_KERNELS_H
+
+#include "embed/qgemm.h"
+
+typedef struct {
+    const char *name; /* "scalar", "avx2", "avx-vnni", "avx512-vnni" */
+    /* vs_quant_rows_s8 (qgemm.h), vectorised for this instruction set; same bytes everywhere. */
+    void (*quant_rows)(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa);
+    /* C[i][j] = (float)(sum_k a[i][k] w8[j][k]) * (sa[i] * sw[j]) + bias[j], i < m, j < q->n;
+     * a has rows of q->kp int8 values in -127..127. */
+    void (*linear_s8s8)(size_t m, const int8_t *a, const float *sa, const vs_qlinear *q, float *c, size_t ldc);
+    /* C[i][j] = sum over k pairs, in order, of acc += a[2t+1] w[2t+1]; acc += a[2t] w[2t] (each
+     * product exact in fp32), then + bias[j]; a has rows of q->kp bf16 values. NULL: no bf16. */
+    void (*linear_bf16)(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc);
+} vs_qgemm_kernels;
+
+extern const vs_qgemm_kernels vs_qgemm_scalar, vs_qgemm_avx2, vs_qgemm_avxvnni, vs_qgemm_avx512;
+/* The AVX512-VNNI table without bf16, for CPUs that have VNNI but not AVX512-BF16. */
+extern const vs_qgemm_kernels vs_qgemm_avx512_nobf16;
+
+/* The bf16 definition (scalar, slow): what linear_bf16 must compute; tests only. */
+void vs_qgemm_bf16_reference(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc);
+
+/* The table for the current SIMD level (vs_simd_active, so VECSCALE_SIMD and vs_simd_force
+ * count) and the CPU's VNNI / BF16 flags. */
+const vs_qgemm_kernels *vs_qgemm_kernels_get(void);
+/* Whether a table's instructions exist on this CPU (for tests that run every table). */
+int vs_qgemm_kernels_usable(const vs_qgemm_kernels *k);
+/* Whether the bf16 kernels exist on this CPU (whatever the SIMD level). */
+int vs_qgemm_bf16_supported(void);
+
+/* Index of weight (j, k) in the packed layout, G values per group. */
+static inline size_t vs_qpack_at(size_t j, size_t k, size_t kp, size_t g)
+{
+    return ((j / 16) * (kp / g) + k / g) * 16 * g + (j % 16) * g + k % g;
+}
+
+#endif

@@ -1,0 +1,70 @@
+/* The 256-bit int8 kernel, included by qgemm_avx2.c and qgemm_avxvnni.c, which define
+ *   PREP(ab)      the broadcast activations in the form QDOT wants,
+ *   QDOT(acc, ab, b) acc += the four-product sums,
+ *   COMP          1 if the sums carry the +128 offset to subtract (128 * wsum).
+ * Tiles of MR rows x 16 channels (one packed block, two 8-lane vectors); a block of 64 rows is
+ * swept per channel block so the block's weights stay in L1. The epilogue is the scalar
+ * reference's, lane-wise, in its order. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "embed/qgemm_kernels.h"
+#define QROWS quant_rows
+#include "embed/qgemm_quant_impl.h"
+
+#define MR 4
+
+static inline __attribute__((always_inline)) void tile(int mr, size_t i, size_t jb, const int8_t *a,
+                                                      const float *sa, const vs_qlinear *q, float *c, size_t ldc)
+{
+    const size_t kq = q->kp / 4;
+    const int8_t *w = q->w8 + jb * kq * 64;
+    QDOT_SETUP;
+    __m256i acc[MR][2];
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (size_t g = 0; g < kq; g++, w += 64) {
+        __m256i b0 = _mm256_load_si256((const __m256i *)w), b1 = _mm256_load_si256((const __m256i *)(w + 32));
+        for (int r = 0; r < mr; r++) {
+            int32_t av;
+            memcpy(&av, a + (i + (size_t)r) * q->kp + 4 * g, 4);
+            __m256i ab = _mm256_set1_epi32(av);
+            PREP(ab);
+            acc[r][0] = QDOT(acc[r][0], ab, b0);
+            acc[r][1] = QDOT(acc[r][1], ab, b1);
+        }
+    }
+    const size_t j0 = jb * 16;
+    for (int r = 0; r < mr; r++) {
+        size_t row = i + (size_t)r;
+        float out[16];
+        for (int h = 0; h < 2; h++) {
+            size_t j = j0 + 8 * (size_t)h;
+            __m256i rr = acc[r][h];
+            if (COMP)
+                rr = _mm256_sub_epi32(rr, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(q->wsum + j)), 7));
+            __m256 s = _mm256_mul_ps(_mm256_set1_ps(sa[row]), _mm256_loadu_ps(q->sw + j));
+            __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(rr), s), _mm256_loadu_ps(q->bias + j));
+            _mm256_storeu_ps(out + 8 * h, v);
+        }
+        size_t nn = q->n - j0 < 16 ? q->n - j0 : 16;
+        memcpy(c + row * ldc + j0, out, nn * sizeof(float));
+    }
+}
+
+static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const vs_qlinear *q, float *c, size_t ldc)
+{
+    const size_t nb = (q->n + 15) / 16;
+    for (size_t i0 = 0; i0 < m; i0 += 64) {
+        size_t i1 = i0 + 64 < m ? i0 + 64 : m;
+        for (size_t jb = 0; jb < nb; jb++) {
+            size_t i = i0;
+            for (; i + MR <= i1; i += MR) tile(MR, i, jb, a, sa, q, c, ldc);
+            switch (i1 - i) {
+            case 3: tile(3, i, jb, a, sa, q, c, ldc); break;
+            case 2: tile(2, i, jb, a, sa, q, c, ldc); break;
+            case 1: tile(1, i, jb, a, sa, q, c, ldc); break;
+            default: break;
+            }
+        }
+    }
+}
