@@ -778,7 +778,7 @@ static PyObject *c_snapshot(CollObject *s, PyObject *noargs)
 static PyObject *c_maintain(CollObject *s, PyObject *noargs)
 {
     (void)noargs;
-    if (c_usable(s)) return NULL;
+    if (vspy_coll_usable(s)) return NULL;
     int rc = 0, closed = 0;
     Py_BEGIN_ALLOW_THREADS
     vspy_rdlock(&s->lock);
