@@ -47,53 +47,63 @@ typedef struct {
     uint32_t k, nprobe;
     const vs_filter *filter;
     const int64_t *probe;   /* nq x nprobe nearest lists */
+    const float *pkeys;     /* their coarse keys */
     float *keys;
     int64_t *ids;
     worker_scratch *ws;
 } search_job;
 
-/* Fast-scan: the heap root in 16-bit units of this list's table (vectors strictly below it
- * may enter the heap). */
-static uint16_t fs_threshold(float root, float bias, float scale)
+/* Fast-scan: the heap root in integer units of this list's table. The SIMD filter admits
+ * sums up to floor(t) + 1 and the reservoir makes the exact float test (key <= root): the
+ * margin covers the rounding of t, so every candidate that ties or beats the root reaches the
+ * reservoir whatever order lists come in, and with the reservoir's (key, label) cut the
+ * result does not depend on that order (the query-block path below relies on it). */
+static uint32_t fs_threshold(float root, float bias, float scale)
 {
     float t = (root - bias) * scale;
-    if (!(t > 0)) return 0;
-    if (t >= 65535.0f) return 65535;
-    return (uint16_t)t + 1; /* sums are integers: sum < root  <=>  sum <= floor(t) */
+    if (t >= 4.0e9f) return UINT32_MAX;
+    if (!(t > -1.0f)) return 0;
+    return (uint32_t)(t + 1.0f) + 1;
+}
+
+static void fs_push(const search_job *J, vs_reservoir *res, const vs_ivf_list *L, size_t b, uint32_t mask,
+                    const uint32_t *sums, float bias, float scale, uint32_t *thr)
+{
+    const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
+    const float inv = 1.0f / scale;
+    size_t left = L->n - b * VS_FS_BLOCK;
+    if (left < VS_FS_BLOCK) mask &= (1u << left) - 1; /* padding of the last block */
+    float seen = res->thr;
+    while (mask) {
+        unsigned u = (unsigned)__builtin_ctz(mask);
+        mask &= mask - 1;
+        int64_t id = L->ids[b * VS_FS_BLOCK + u];
+        if (filtered && !vs_filter_allows(J->filter, id)) continue;
+        vs_reservoir_push(res, bias + (float)sums[u] * inv, id);
+        if (res->thr != seen) { /* the reservoir was cut: tighten the SIMD threshold */
+            seen = res->thr;
+            *thr = fs_threshold(seen, bias, scale);
+        }
+    }
 }
 
 static void scan_fastscan(const search_job *J, worker_scratch *w, size_t l, float bias, float scale)
 {
     const vs_ivf_codec *c = &J->v->codec;
     const vs_ivf_list *L = &J->v->lists[l];
-    const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
     const vs_fs_block_fn kern = vs_fs_block_kernel();
     const size_t bb = vs_fs_block_bytes(c->pq.m);
     const uint32_t pairs = vs_fs_pairs(c->pq.m);
-    const float inv = 1.0f / scale;
-    vs_reservoir *res = &w->res;
-    float seen = res->thr;
-    uint16_t thr = fs_threshold(seen, bias, scale);
+    uint32_t thr = fs_threshold(w->res.thr, bias, scale);
     for (size_t b = 0; b * VS_FS_BLOCK < L->n; b++) {
         uint32_t mask = kern(L->codes + b * bb, w->sc.lut, pairs, thr, w->sc.sums);
-        size_t left = L->n - b * VS_FS_BLOCK;
-        if (left < VS_FS_BLOCK) mask &= (1u << left) - 1; /* padding of the last block */
-        while (mask) {
-            unsigned u = (unsigned)__builtin_ctz(mask);
-            mask &= mask - 1;
-            int64_t id = L->ids[b * VS_FS_BLOCK + u];
-            if (filtered && !vs_filter_allows(J->filter, id)) continue;
-            vs_reservoir_push(res, bias + (float)w->sc.sums[u] * inv, id);
-            if (res->thr != seen) { /* the reservoir was cut: tighten the SIMD threshold */
-                seen = res->thr;
-                thr = fs_threshold(seen, bias, scale);
-            }
-        }
+        fs_push(J, &w->res, L, b, mask, w->sc.sums, bias, scale, &thr);
     }
 }
 
 /* Scans one inverted list into the query's heap. */
-static void scan_list(const search_job *J, worker_scratch *w, const float *q, size_t l, float *kh, int64_t *lh)
+static void scan_list(const search_job *J, worker_scratch *w, const float *q, size_t l, const float *coarse,
+                      float *kh, int64_t *lh)
 {
     const vs_kernel_table *kt = vs_kernels();
     const vs_ivf_list *L = &J->v->lists[l];
@@ -101,7 +111,7 @@ static void scan_list(const search_job *J, worker_scratch *w, const float *q, si
     const int filtered = J->filter && J->filter->kind != VS_FILTER_NONE;
     if (L->n == 0) return;
     float scale = 1;
-    float bias = vs_ivf_scanner_set_list(&w->sc, J->ix, q, l, &scale);
+    float bias = vs_ivf_scanner_set_list(&w->sc, J->ix, q, l, coarse, &scale);
     if (J->v->codec.fastscan) {
         scan_fastscan(J, w, l, bias, scale); /* into w->res: search_query flushes it */
         return;
@@ -127,12 +137,13 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
     float *kh = J->keys + i * k;
     int64_t *lh = J->ids + i * k;
     const int64_t *probe = J->probe + i * J->nprobe;
+    const float *pk = J->pkeys + i * J->nprobe;
     const int fs = v->codec.fastscan;
     vs_heap_reset(kh, lh, k);
     if (fs) vs_reservoir_reset(&w->res);
     vs_ivf_scanner_set_query(&w->sc, J->ix, q);
     for (uint32_t p = 0; p < J->nprobe; p++)
-        if (probe[p] >= 0) scan_list(J, w, q, (size_t)probe[p], kh, lh);
+        if (probe[p] >= 0) scan_list(J, w, q, (size_t)probe[p], pk + p, kh, lh);
     if (fs && w->res.n >= k) {
         /* k candidates found: the reservoir's best k, sorted, are the answer (pushing them
          * through the heap would cost k log k). */
@@ -157,7 +168,7 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
         for (uint32_t r = 0; r < v->nlist && lh[0] < 0; r++) {
             int64_t l = w->clists[r];
             if (w->visited[l]) continue;
-            scan_list(J, w, q, (size_t)l, kh, lh);
+            scan_list(J, w, q, (size_t)l, NULL, kh, lh);
             if (fs) vs_reservoir_flush(&w->res, kh, lh, k);
         }
         for (uint32_t p = 0; p < J->nprobe; p++)
@@ -218,6 +229,7 @@ int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, con
     if (!rc) rc = vs_nearest_centroids(nq, ix->dim, q, v->nlist, v->centroids, v->cnorms, nprobe, threads, pkeys, probe);
     if (!rc) {
         J.probe = probe;
+        J.pkeys = pkeys;
         vs_parallel_for(tasks, threads, search_task, &J);
     }
     free_scratch(J.ws, threads);

@@ -108,10 +108,10 @@ static void fastscan_layout_and_kernels(void **state)
         vs_fs_block_fn kern[3] = {vs_fs_block_scalar, NULL, NULL};
         if (vs_simd_active() >= VS_SIMD_AVX2) kern[1] = vs_fs_block_avx2;
         if (vs_simd_active() >= VS_SIMD_AVX512) kern[2] = vs_fs_block_avx512;
-        uint16_t ref[32], got[32];
+        uint32_t ref[32], got[32];
         for (size_t blk = 0; blk < vs_fs_blocks(n); blk++) {
             const uint8_t *bp = blocks + blk * vs_fs_block_bytes(m);
-            uint16_t thr = (uint16_t)(m * 120);
+            uint32_t thr = m * 120;
             uint32_t rmask = vs_fs_block_scalar(bp, lut, vs_fs_pairs(m), thr, ref);
             for (unsigned v = 0; v < 32; v++) {
                 size_t i = blk * 32 + v;
