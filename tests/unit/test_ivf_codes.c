@@ -237,8 +237,8 @@ static void fastscan_simd_equals_scalar(void **state)
     free(q);
 }
 
-/* The query-block fast-scan path returns exactly what the per-query path
- * (VECSCALE_IVF_QUERY_BLOCK=0) returns for the same batch: same ids, same keys, in the same
+/* The query-block fast-scan path (VECSCALE_IVF_QUERY_BLOCK=1) returns exactly what the
+ * per-query path (the default) returns for the same batch: same ids, same keys, in the same
  * order; with k beyond the reservoir's first cut, re-ranking, a filter and two
  * threads. (One query per call can differ in a key's last bit: its coarse keys come from a
  * 1-row sgemm.) */
@@ -265,6 +265,7 @@ static void fastscan_query_block_equals_per_query(void **state)
                         uint32_t k = ks[ki];
                         vs_search_params p = {.nprobe = nprobes[pi], .k_factor = 2, .filter = f ? &filt : NULL,
                                               .n_threads = f ? 2 : 1};
+                        assert_int_equal(setenv("VECSCALE_IVF_QUERY_BLOCK", "1", 1), 0);
                         assert_int_equal(vs_index_search(ix, NQ, q, k, &p, s0, i0), VS_OK);
                         assert_int_equal(setenv("VECSCALE_IVF_QUERY_BLOCK", "0", 1), 0);
                         assert_int_equal(vs_index_search(ix, NQ, q, k, &p, s1, i1), VS_OK);
