@@ -202,6 +202,7 @@ static void search_query(const search_job *J, worker_scratch *w, size_t i)
 }
 
 struct probe_ref {
+    uint32_t wave;     /* 0: the query's nearest list, scanned first to set its threshold */
     uint32_t list, qi; /* list, query within the block */
     float coarse;      /* the list's coarse key for the query */
 };
@@ -209,12 +210,14 @@ struct probe_ref {
 static int ref_cmp(const void *a, const void *b)
 {
     const struct probe_ref *x = a, *y = b;
+    if (x->wave != y->wave) return x->wave < y->wave ? -1 : 1;
     if (x->list != y->list) return x->list < y->list ? -1 : 1;
     return (x->qi > y->qi) - (x->qi < y->qi);
 }
 
 /* Query-block fast-scan (as FAISS's IndexIVFFastScan search_implem_12): the (query, list)
- * pairs of up to QBLOCK queries are grouped by list, and each code block of a list is loaded
+ * pairs of up to QBLOCK queries are grouped by list (each query's nearest list first, in a
+ * wave of its own, so that its threshold is tight before the shared scans), and each code block of a list is loaded
  * once for up to VS_FS_QB of its queries (vs_fs_block_qb). Keys, tables and the reservoir
  * rules are those of the per-query path, and the reservoir's result does not depend on the
  * order lists are scanned in, so the results are identical to it. */
@@ -243,7 +246,7 @@ static void search_block(const search_job *J, worker_scratch *w, size_t q0, size
         for (uint32_t p = 0; p < J->nprobe; p++) {
             int64_t l = J->probe[i * J->nprobe + p];
             if (l < 0 || v->lists[l].n == 0) continue;
-            w->refs[nref++] = (struct probe_ref){(uint32_t)l, (uint32_t)qi, J->pkeys[i * J->nprobe + p]};
+            w->refs[nref++] = (struct probe_ref){p > 0, (uint32_t)l, (uint32_t)qi, J->pkeys[i * J->nprobe + p]};
         }
     }
     qsort(w->refs, nref, sizeof *w->refs, ref_cmp);
@@ -252,7 +255,7 @@ static void search_block(const search_job *J, worker_scratch *w, size_t q0, size
     uint32_t thr[VS_FS_QB], masks[VS_FS_QB];
     for (size_t r0 = 0; r0 < nref;) {
         size_t l = w->refs[r0].list, r1 = r0;
-        while (r1 < nref && w->refs[r1].list == l && r1 - r0 < VS_FS_QB) r1++;
+        while (r1 < nref && w->refs[r1].list == l && w->refs[r1].wave == w->refs[r0].wave && r1 - r0 < VS_FS_QB) r1++;
         unsigned ng = (unsigned)(r1 - r0);
         for (unsigned g = 0; g < ng; g++) {
             const struct probe_ref *R = &w->refs[r0 + g];
