@@ -40,6 +40,8 @@ typedef struct {
      * list's table is term2[l] - 2 <q_j, p_jc> (FAISS's precomputed tables); NULL when it
      * would exceed VS_IVF_PRECOMPUTED_MAX bytes, and the table is computed per list. */
     float *term2;
+    /* Fast-scan: the PQ centroids transposed for vs_fs_table (m x dsub x 16). */
+    float *ct;
 } vs_ivf_codec;
 
 #define VS_IVF_PRECOMPUTED_MAX ((size_t)512 << 20)
@@ -103,6 +105,7 @@ typedef struct {
     float *resid;  /* dim: query minus centroid */
     uint32_t sums[32];
     vs_fs_lut_fn lutk; /* the active level's table builder (fast-scan) */
+    vs_fs_table_fn tabk;
     float lut_bias, lut_scale; /* of lut when it depends on the query only (inner product) */
     vs_sq_query sqq;
     int has_sqq;

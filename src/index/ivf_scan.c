@@ -21,6 +21,7 @@ int vs_ivf_scanner_init(vs_ivf_scanner *s, const vs_index *ix)
         s->resid = malloc(ix->dim * sizeof *s->resid);
         s->lut = c->fastscan ? malloc(vs_fs_block_bytes(c->pq.m)) : NULL;
         s->lutk = vs_fs_lut_kernel();
+        s->tabk = vs_fs_table_kernel();
         ok = s->tab && s->ltab && s->resid && (!c->fastscan || s->lut);
     } else if (c->kind != VS_CODE_FLAT) {
         if (vs_sq_query_init(&s->sqq, &c->sq, vs_ivf_is_l2(ix))) ok = 0;
@@ -50,7 +51,10 @@ void vs_ivf_scanner_set_query(vs_ivf_scanner *s, const vs_index *ix, const float
     s->qnorm = kt->norm_sq(q, ix->dim);
     if (c->kind == VS_CODE_PQ) {
         size_t t = (size_t)c->pq.m * c->pq.ksub;
-        if (!vs_ivf_is_l2(ix)) {
+        if (c->ct && (!vs_ivf_is_l2(ix) || c->term2)) {
+            s->tabk(c->ct, q, c->pq.m, c->pq.dsub, vs_ivf_is_l2(ix) ? -2.0f : -1.0f, s->tab);
+            if (!vs_ivf_is_l2(ix)) s->lutk(s->tab, NULL, c->pq.m, NULL, s->lut, &s->lut_bias, &s->lut_scale);
+        } else if (!vs_ivf_is_l2(ix)) {
             vs_pq_table_ip(&c->pq, q, s->tab);
             for (size_t i = 0; i < t; i++) s->tab[i] = -s->tab[i];
             /* Every list shares the table (only the centroid term differs): quantise once. */

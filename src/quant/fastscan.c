@@ -96,6 +96,36 @@ vs_fs_block_qb_fn vs_fs_block_qb_kernel(void)
     return vs_simd_active() == VS_SIMD_AVX512 ? vs_fs_block_qb_avx512 : vs_fs_block_qb_generic;
 }
 
+void vs_fs_transpose_centroids(const float *centroids, uint32_t m, uint32_t dsub, float *ct)
+{
+    for (uint32_t j = 0; j < m; j++)
+        for (uint32_t c = 0; c < 16; c++)
+            for (uint32_t t = 0; t < dsub; t++)
+                ct[((size_t)j * dsub + t) * 16 + c] = centroids[((size_t)j * 16 + c) * dsub + t];
+}
+
+void vs_fs_table_scalar(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab)
+{
+    for (uint32_t j = 0; j < m; j++) {
+        float acc[16] = {0};
+        for (uint32_t t = 0; t < dsub; t++) {
+            float x = q[(size_t)j * dsub + t];
+            const float *row = ct + ((size_t)j * dsub + t) * 16;
+            for (int c = 0; c < 16; c++) acc[c] = acc[c] + x * row[c];
+        }
+        for (int c = 0; c < 16; c++) tab[(size_t)j * 16 + c] = mul * acc[c];
+    }
+}
+
+vs_fs_table_fn vs_fs_table_kernel(void)
+{
+    switch (vs_simd_active()) {
+    case VS_SIMD_AVX512: return vs_fs_table_avx512;
+    case VS_SIMD_AVX2: return vs_fs_table_avx2;
+    default: return vs_fs_table_scalar;
+    }
+}
+
 vs_fs_lut_fn vs_fs_lut_kernel(void)
 {
     switch (vs_simd_active()) {

@@ -45,6 +45,19 @@ vs_fs_lut_fn vs_fs_lut_kernel(void);
 /* vs_fs_lut_scalar of tab alone. */
 void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, float *scale);
 
+/* A query's float table from transposed 4-bit PQ centroids ct (m x dsub x 16: entry c of
+ * sub-quantizer j, dimension t at (j * dsub + t) * 16 + c): tab[j * 16 + c] = mul * <q_j,
+ * p_jc>, summed over t in order without fused multiply-add, the same at every level. One
+ * vector of 16 lanes per sub-quantizer, where a dot product per centroid of dsub (often 2
+ * to 8) floats spends most of its time outside the arithmetic. */
+typedef void (*vs_fs_table_fn)(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab);
+void vs_fs_table_scalar(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab);
+void vs_fs_table_avx2(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab);
+void vs_fs_table_avx512(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab);
+vs_fs_table_fn vs_fs_table_kernel(void);
+/* ct from PQ centroids laid out m x 16 x dsub. */
+void vs_fs_transpose_centroids(const float *centroids, uint32_t m, uint32_t dsub, float *ct);
+
 /* Sums of one block: out[v] = sum_j lut[j][code_v[j]] for the 32 vectors. Returns a mask with
  * bit v set when out[v] < thr. */
 typedef uint32_t (*vs_fs_block_fn)(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint32_t thr,

@@ -107,3 +107,19 @@ void vs_fs_lut_avx2(const float *a, const float *b, uint32_t m, float *work, uin
     *bias = bsum;
     *scale = s;
 }
+
+void vs_fs_table_avx2(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab)
+{
+    const __m256 vm = _mm256_set1_ps(mul);
+    for (uint32_t j = 0; j < m; j++) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        for (uint32_t t = 0; t < dsub; t++) {
+            __m256 x = _mm256_set1_ps(q[(size_t)j * dsub + t]);
+            const float *row = ct + ((size_t)j * dsub + t) * 16;
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(x, _mm256_loadu_ps(row)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(x, _mm256_loadu_ps(row + 8)));
+        }
+        _mm256_storeu_ps(tab + (size_t)j * 16, _mm256_mul_ps(vm, a0));
+        _mm256_storeu_ps(tab + (size_t)j * 16 + 8, _mm256_mul_ps(vm, a1));
+    }
+}

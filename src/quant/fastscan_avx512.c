@@ -132,3 +132,15 @@ void vs_fs_lut_avx512(const float *a, const float *b, uint32_t m, float *work, u
     *bias = bsum;
     *scale = s;
 }
+
+void vs_fs_table_avx512(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab)
+{
+    const __m512 vm = _mm512_set1_ps(mul);
+    for (uint32_t j = 0; j < m; j++) {
+        __m512 a = _mm512_setzero_ps();
+        for (uint32_t t = 0; t < dsub; t++)
+            a = _mm512_add_ps(a, _mm512_mul_ps(_mm512_set1_ps(q[(size_t)j * dsub + t]),
+                                               _mm512_loadu_ps(ct + ((size_t)j * dsub + t) * 16)));
+        _mm512_storeu_ps(tab + (size_t)j * 16, _mm512_mul_ps(vm, a));
+    }
+}

@@ -120,6 +120,27 @@ static int check_fastscan(void)
         free(block);
         free(lut);
     }
+    static const uint32_t DS[] = {1, 2, 3, 4, 8};
+    for (size_t t = 0; t < sizeof DS / sizeof DS[0]; t++) {
+        uint32_t m = 37, dsub = DS[t];
+        float *cen = malloc(m * 16 * dsub * sizeof *cen), *ct = malloc(m * 16 * dsub * sizeof *ct);
+        float *q = malloc(m * dsub * sizeof *q), t1[37 * 16], t2[37 * 16];
+        for (uint32_t i = 0; i < m * 16 * dsub; i++) cen[i] = rndf();
+        for (uint32_t i = 0; i < m * dsub; i++) q[i] = rndf();
+        vs_fs_transpose_centroids(cen, m, dsub, ct);
+        vs_fs_table_kernel()(ct, q, m, dsub, -2.0f, t1);
+        vs_fs_table_scalar(ct, q, m, dsub, -2.0f, t2);
+        if (memcmp(t1, t2, sizeof t1)) fail_msg("%s: fast-scan query table, dsub %u differs from scalar", lvl, dsub);
+        for (uint32_t j = 0; j < m; j++) /* and it is the table: -2 <q_j, p_jc> */
+            for (uint32_t c = 0; c < 16; c++) {
+                double dot = 0;
+                for (uint32_t e = 0; e < dsub; e++) dot += (double)q[j * dsub + e] * cen[(j * 16 + c) * dsub + e];
+                close_to(t2[j * 16 + c], -2 * dot, 2 * dsub, 1e-5, "fast-scan query table", dsub);
+            }
+        free(cen);
+        free(ct);
+        free(q);
+    }
     static const uint32_t MS[] = {1, 2, 3, 16, 49, 50, 196, 392};
     for (size_t t = 0; t < sizeof MS / sizeof MS[0]; t++) {
         uint32_t m = MS[t];
