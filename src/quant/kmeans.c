@@ -117,7 +117,9 @@ int vs_nearest_centroids(size_t n, uint32_t d, const float *x, uint32_t k, const
     J.pos = calloc(threads, sizeof *J.pos);
     int ok = J.tile && J.pos;
     for (unsigned w = 0; ok && w < threads; w++) {
-        J.tile[w] = malloc(sizeof(float) * ROW_BLOCK * CENT_BLOCK);
+        /* Only the rows there are: a 1 MiB tile for one query was an mmap, page faults and an
+         * munmap per search call. */
+        J.tile[w] = malloc(sizeof(float) * (n < ROW_BLOCK ? n : ROW_BLOCK) * CENT_BLOCK);
         J.pos[w] = malloc(sizeof(uint32_t) * CENT_BLOCK);
         ok = J.tile[w] && J.pos[w];
     }
