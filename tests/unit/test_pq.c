@@ -92,7 +92,7 @@ static void fastscan_layout_and_kernels(void **state)
     for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++) {
         uint32_t m = ms[mi];
         size_t n = 77, cs = (m + 1) / 2;
-        uint8_t *codes = malloc(n * cs), *blocks = calloc(vs_fs_blocks(n), vs_fs_block_bytes(m)), back[32];
+        uint8_t *codes = malloc(n * cs), *blocks = calloc(vs_fs_blocks(n), vs_fs_block_bytes(m)), back[256]; /* the code of m <= 512 */
         for (size_t i = 0; i < n * cs; i++) codes[i] = (uint8_t)vs_rng_next(&seed);
         if (m & 1)
             for (size_t i = 0; i < n; i++) codes[i * cs + cs - 1] &= 15; /* unused nibble stays 0 */
