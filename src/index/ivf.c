@@ -360,6 +360,7 @@ static size_t ivf_memory(const vs_index *ix)
     const vs_ivf_codec *c = &v->codec;
     if (c->kind == VS_CODE_PQ) b += (size_t)c->pq.m * c->pq.ksub * c->pq.dsub * sizeof(float);
     if (c->term2) b += (size_t)v->nlist * c->pq.m * c->pq.ksub * sizeof(float);
+    if (c->ct) b += (size_t)c->pq.m * c->pq.dsub * 16 * sizeof(float);
     if (c->sq.vmin) b += 2 * (size_t)ix->dim * sizeof(float);
     return b;
 }

@@ -13,6 +13,7 @@
 
 #include "core/idmap.h"
 #include "index/index_impl.h"
+#include "quant/fastscan.h"
 #include "quant/pq.h"
 #include "quant/sq.h"
 
@@ -39,6 +40,8 @@ typedef struct {
      * list's table is term2[l] - 2 <q_j, p_jc> (FAISS's precomputed tables); NULL when it
      * would exceed VS_IVF_PRECOMPUTED_MAX bytes, and the table is computed per list. */
     float *term2;
+    /* Fast-scan: the PQ centroids transposed for vs_fs_table (m x dsub x 16). */
+    float *ct;
 } vs_ivf_codec;
 
 #define VS_IVF_PRECOMPUTED_MAX ((size_t)512 << 20)
@@ -100,7 +103,9 @@ typedef struct {
     const float *cur; /* the table the current list scans with (tab or ltab) */
     uint8_t *lut;  /* quantised table (fast-scan) */
     float *resid;  /* dim: query minus centroid */
-    uint16_t sums[32];
+    uint32_t sums[32];
+    vs_fs_lut_fn lutk; /* the active level's table builder (fast-scan) */
+    vs_fs_table_fn tabk;
     float lut_bias, lut_scale; /* of lut when it depends on the query only (inner product) */
     vs_sq_query sqq;
     int has_sqq;
@@ -110,8 +115,11 @@ typedef struct {
 int vs_ivf_scanner_init(vs_ivf_scanner *s, const vs_index *ix);
 void vs_ivf_scanner_destroy(vs_ivf_scanner *s);
 void vs_ivf_scanner_set_query(vs_ivf_scanner *s, const vs_index *ix, const float *q);
-/* Prepares list l for the current query; returns the additive key term of the list. */
-float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l, float *fs_scale);
+/* Prepares list l for the current query; returns the additive key term of the list. coarse:
+ * the list's key from vs_nearest_centroids for this query (fast-scan takes the centroid term
+ * from it instead of an O(dim) distance), or NULL to compute that term. */
+float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l,
+                              const float *coarse, float *fs_scale);
 /* keys[j] for vectors j0..j0+bn-1 of list l (flat-layout codes; j0 a multiple of 32 for
  * fast-scan), after vs_ivf_scanner_set_list. */
 void vs_ivf_scanner_keys(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l, float list_bias,

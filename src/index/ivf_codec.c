@@ -40,7 +40,8 @@ void vs_ivf_codec_destroy(vs_ivf_codec *c)
     vs_sq_destroy(&c->sq);
     vs_pq_destroy(&c->pq);
     free(c->term2);
-    c->term2 = NULL;
+    free(c->ct);
+    c->term2 = c->ct = NULL;
 }
 
 static void residual(const vs_index *ix, const float *x, int64_t list, float *out)
@@ -75,8 +76,14 @@ int vs_ivf_codec_prepare(vs_index *ix)
     vs_ivf *v = ix->impl;
     vs_ivf_codec *c = &v->codec;
     free(c->term2);
-    c->term2 = NULL;
-    if (c->kind != VS_CODE_PQ || !vs_ivf_is_l2(ix) || !c->pq.trained) return VS_OK;
+    free(c->ct);
+    c->term2 = c->ct = NULL;
+    if (c->kind != VS_CODE_PQ || !c->pq.trained) return VS_OK;
+    if (c->fastscan) {
+        c->ct = malloc((size_t)c->pq.m * c->pq.dsub * 16 * sizeof *c->ct);
+        if (c->ct) vs_fs_transpose_centroids(c->pq.centroids, c->pq.m, c->pq.dsub, c->ct); /* else dot products */
+    }
+    if (!vs_ivf_is_l2(ix)) return VS_OK;
     const vs_pq *pq = &c->pq;
     size_t per_list = (size_t)pq->m * pq->ksub;
     if ((size_t)v->nlist * per_list * sizeof(float) > VS_IVF_PRECOMPUTED_MAX) return VS_OK;

@@ -47,7 +47,7 @@ static void range_task(size_t i, unsigned worker, void *ctx)
         if (l < 0) continue; /* fewer centroids compared than nprobe (NaN by overflow) */
         const vs_ivf_list *L = &J->v->lists[l];
         if (L->n == 0) continue;
-        float scale = 1, bias = vs_ivf_scanner_set_list(&J->sc[worker], J->ix, q, (size_t)l, &scale);
+        float scale = 1, bias = vs_ivf_scanner_set_list(&J->sc[worker], J->ix, q, (size_t)l, NULL, &scale);
         for (size_t j0 = 0; j0 < L->n; j0 += ROW_BLOCK) {
             size_t bn = L->n - j0 < ROW_BLOCK ? L->n - j0 : ROW_BLOCK;
             vs_ivf_scanner_keys(&J->sc[worker], J->ix, q, (size_t)l, bias, scale, j0, bn, row);

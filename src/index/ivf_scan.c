@@ -20,6 +20,8 @@ int vs_ivf_scanner_init(vs_ivf_scanner *s, const vs_index *ix)
         s->ltab = malloc(t * sizeof *s->ltab);
         s->resid = malloc(ix->dim * sizeof *s->resid);
         s->lut = c->fastscan ? malloc(vs_fs_block_bytes(c->pq.m)) : NULL;
+        s->lutk = vs_fs_lut_kernel();
+        s->tabk = vs_fs_table_kernel();
         ok = s->tab && s->ltab && s->resid && (!c->fastscan || s->lut);
     } else if (c->kind != VS_CODE_FLAT) {
         if (vs_sq_query_init(&s->sqq, &c->sq, vs_ivf_is_l2(ix))) ok = 0;
@@ -49,11 +51,14 @@ void vs_ivf_scanner_set_query(vs_ivf_scanner *s, const vs_index *ix, const float
     s->qnorm = kt->norm_sq(q, ix->dim);
     if (c->kind == VS_CODE_PQ) {
         size_t t = (size_t)c->pq.m * c->pq.ksub;
-        if (!vs_ivf_is_l2(ix)) {
+        if (c->ct && (!vs_ivf_is_l2(ix) || c->term2)) {
+            s->tabk(c->ct, q, c->pq.m, c->pq.dsub, vs_ivf_is_l2(ix) ? -2.0f : -1.0f, s->tab);
+            if (!vs_ivf_is_l2(ix)) s->lutk(s->tab, NULL, c->pq.m, NULL, s->lut, &s->lut_bias, &s->lut_scale);
+        } else if (!vs_ivf_is_l2(ix)) {
             vs_pq_table_ip(&c->pq, q, s->tab);
             for (size_t i = 0; i < t; i++) s->tab[i] = -s->tab[i];
             /* Every list shares the table (only the centroid term differs): quantise once. */
-            if (c->fastscan) vs_fs_quantize(s->tab, c->pq.m, s->lut, &s->lut_bias, &s->lut_scale);
+            if (c->fastscan) s->lutk(s->tab, NULL, c->pq.m, NULL, s->lut, &s->lut_bias, &s->lut_scale);
         } else if (c->term2) {
             vs_pq_table_ip(&c->pq, q, s->tab);
             for (size_t i = 0; i < t; i++) s->tab[i] *= -2;
@@ -63,7 +68,8 @@ void vs_ivf_scanner_set_query(vs_ivf_scanner *s, const vs_index *ix, const float
     }
 }
 
-float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l, float *fs_scale)
+float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l,
+                              const float *coarse, float *fs_scale)
 {
     const vs_ivf *v = ix->impl;
     const vs_ivf_codec *c = &v->codec;
@@ -71,9 +77,30 @@ float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float
     if (c->kind != VS_CODE_PQ) return 0;
     const float *cen = v->centroids + l * ix->dim;
     const size_t t = (size_t)c->pq.m * c->pq.ksub;
+    const int l2 = vs_ivf_is_l2(ix);
+    if (c->fastscan) {
+        /* The centroid term comes from the coarse search when it is given (as FAISS), so a
+         * probe costs O(m * 16), not O(dim): the table term2[l] + tab is built and quantised
+         * in one pass. */
+        float bias, qbias;
+        if (!l2) {
+            bias = coarse ? *coarse : -kt->dot(q, cen, ix->dim);
+            *fs_scale = s->lut_scale;
+            return bias + s->lut_bias;
+        }
+        bias = coarse ? *coarse + s->qnorm : kt->l2sq(q, cen, ix->dim);
+        if (c->term2) {
+            s->lutk(c->term2 + l * t, s->tab, c->pq.m, s->ltab, s->lut, &qbias, fs_scale);
+        } else {
+            for (uint32_t j = 0; j < ix->dim; j++) s->resid[j] = q[j] - cen[j];
+            vs_pq_table_l2(&c->pq, s->resid, s->ltab);
+            s->lutk(s->ltab, NULL, c->pq.m, NULL, s->lut, &qbias, fs_scale);
+        }
+        return bias + qbias;
+    }
     float bias = 0;
     const float *table = s->tab;
-    if (vs_ivf_is_l2(ix)) {
+    if (l2) {
         if (c->term2) {
             const float *T = c->term2 + l * t;
             for (size_t i = 0; i < t; i++) s->ltab[i] = T[i] + s->tab[i];
@@ -87,14 +114,7 @@ float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float
         bias = -kt->dot(q, cen, ix->dim);
     }
     s->cur = table;
-    if (!c->fastscan) return bias;
-    if (!vs_ivf_is_l2(ix)) {
-        *fs_scale = s->lut_scale;
-        return bias + s->lut_bias;
-    }
-    float qbias;
-    vs_fs_quantize(table, c->pq.m, s->lut, &qbias, fs_scale);
-    return bias + qbias;
+    return bias;
 }
 
 void vs_ivf_scanner_keys(vs_ivf_scanner *s, const vs_index *ix, const float *q, size_t l, float list_bias,

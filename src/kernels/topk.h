@@ -23,6 +23,7 @@ typedef struct {
     float *keys;
     int64_t *labels;
     float *scratch; /* cap keys for the quickselect */
+    int64_t *tie_labels; /* cap labels: those tied with the k-th key at a cut */
     size_t n, cap, k;
     float thr;      /* +inf until the first cut */
 } vs_reservoir;

@@ -28,9 +28,14 @@ void vs_fs_get(const uint8_t *blocks, uint32_t m, size_t i, uint8_t *code)
     }
 }
 
-void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, float *scale)
+void vs_fs_lut_scalar(const float *a, const float *b, uint32_t m, float *work, uint8_t *lut, float *bias, float *scale)
 {
-    float mins[VS_FS_MAX_M], span = 0, b = 0;
+    const float *tab = a;
+    if (b) {
+        for (size_t i = 0; i < (size_t)m * 16; i++) work[i] = a[i] + b[i];
+        tab = work;
+    }
+    float mins[VS_FS_MAX_M], span = 0, bsum = 0;
     for (uint32_t j = 0; j < m; j++) {
         float lo = tab[j * 16], hi = lo;
         for (int c = 1; c < 16; c++) {
@@ -39,7 +44,7 @@ void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, flo
             hi = t > hi ? t : hi;
         }
         mins[j] = lo;
-        b += lo;
+        bsum += lo;
         span = hi - lo > span ? hi - lo : span;
     }
     /* One scale for all sub-quantizers, so the 8-bit sums stay comparable. */
@@ -54,23 +59,80 @@ void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, flo
         }
     }
     if (m & 1) memset(lut + (m >> 1) * 32 + 16, 0, 16); /* the padding sub-quantizer adds 0 */
-    *bias = b;
+    *bias = bsum;
     *scale = s;
 }
 
-uint32_t vs_fs_block_scalar(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint16_t thr, uint16_t *out)
+void vs_fs_quantize(const float *tab, uint32_t m, uint8_t *lut, float *bias, float *scale)
+{
+    vs_fs_lut_scalar(tab, NULL, m, NULL, lut, bias, scale);
+}
+
+uint32_t vs_fs_block_scalar(const uint8_t *block, const uint8_t *lut, uint32_t pairs, uint32_t thr, uint32_t *out)
 {
     uint32_t mask = 0;
     for (unsigned v = 0; v < VS_FS_BLOCK; v++) {
-        unsigned b = v & 15, shift = (v >> 4) * 4, s = 0;
+        unsigned b = v & 15, shift = (v >> 4) * 4;
+        uint32_t s = 0;
         for (uint32_t p = 0; p < pairs; p++) {
             const uint8_t *c = block + p * 32, *t = lut + p * 32;
             s += t[(c[b] >> shift) & 15] + t[16 + ((c[16 + b] >> shift) & 15)];
         }
-        out[v] = (uint16_t)s;
+        out[v] = s;
         if (s < thr) mask |= 1u << v;
     }
     return mask;
+}
+
+void vs_fs_block_qb_generic(const uint8_t *block, const uint8_t *const *lut, unsigned nq, uint32_t pairs,
+                            const uint32_t *thr, uint32_t *out, uint32_t *masks)
+{
+    vs_fs_block_fn kern = vs_fs_block_kernel();
+    for (unsigned i = 0; i < nq; i++) masks[i] = kern(block, lut[i], pairs, thr[i], out + i * VS_FS_BLOCK);
+}
+
+vs_fs_block_qb_fn vs_fs_block_qb_kernel(void)
+{
+    return vs_simd_active() == VS_SIMD_AVX512 ? vs_fs_block_qb_avx512 : vs_fs_block_qb_generic;
+}
+
+void vs_fs_transpose_centroids(const float *centroids, uint32_t m, uint32_t dsub, float *ct)
+{
+    for (uint32_t j = 0; j < m; j++)
+        for (uint32_t c = 0; c < 16; c++)
+            for (uint32_t t = 0; t < dsub; t++)
+                ct[((size_t)j * dsub + t) * 16 + c] = centroids[((size_t)j * 16 + c) * dsub + t];
+}
+
+void vs_fs_table_scalar(const float *ct, const float *q, uint32_t m, uint32_t dsub, float mul, float *tab)
+{
+    for (uint32_t j = 0; j < m; j++) {
+        float acc[16] = {0};
+        for (uint32_t t = 0; t < dsub; t++) {
+            float x = q[(size_t)j * dsub + t];
+            const float *row = ct + ((size_t)j * dsub + t) * 16;
+            for (int c = 0; c < 16; c++) acc[c] = acc[c] + x * row[c];
+        }
+        for (int c = 0; c < 16; c++) tab[(size_t)j * 16 + c] = mul * acc[c];
+    }
+}
+
+vs_fs_table_fn vs_fs_table_kernel(void)
+{
+    switch (vs_simd_active()) {
+    case VS_SIMD_AVX512: return vs_fs_table_avx512;
+    case VS_SIMD_AVX2: return vs_fs_table_avx2;
+    default: return vs_fs_table_scalar;
+    }
+}
+
+vs_fs_lut_fn vs_fs_lut_kernel(void)
+{
+    switch (vs_simd_active()) {
+    case VS_SIMD_AVX512: return vs_fs_lut_avx512;
+    case VS_SIMD_AVX2: return vs_fs_lut_avx2;
+    default: return vs_fs_lut_scalar;
+    }
 }
 
 vs_fs_block_fn vs_fs_block_kernel(void)

@@ -29,6 +29,8 @@ typedef struct {
     uint32_t **pos;  /* per worker: CENT_BLOCK */
 } nearest_job;
 
+enum { FEW_ROWS = 4 };
+
 static void nearest_task(size_t task, unsigned worker, void *ctx)
 {
     const nearest_job *J = ctx;
@@ -40,7 +42,17 @@ static void nearest_task(size_t task, unsigned worker, void *ctx)
     vs_heap_reset(J->keys + r0 * J->m, J->labels + r0 * J->m, rn * J->m);
     for (size_t c0 = 0; c0 < J->k; c0 += CENT_BLOCK) {
         size_t cn = J->k - c0 < CENT_BLOCK ? J->k - c0 : CENT_BLOCK;
-        vs_sgemm_abt(rn, cn, J->d, alpha, J->x + r0 * J->d, J->d, J->c + c0 * J->d, J->d, tile, cn);
+        if (rn <= FEW_ROWS) {
+            /* A query or a few (an IVF search of one query per call): sgemm would pack the
+             * whole centroid block for them, ~15x the instructions of the dot products. */
+            for (size_t r = 0; r < rn; r++) {
+                float *t = tile + r * cn;
+                kt->dot_many(J->x + (r0 + r) * J->d, J->c + c0 * J->d, cn, J->d, t);
+                for (size_t j = 0; j < cn; j++) t[j] *= alpha;
+            }
+        } else {
+            vs_sgemm_abt(rn, cn, J->d, alpha, J->x + r0 * J->d, J->d, J->c + c0 * J->d, J->d, tile, cn);
+        }
         const float *bias = J->cnorms ? J->cnorms + c0 : NULL;
         for (size_t r = 0; r < rn; r++) {
             float *kh = J->keys + (r0 + r) * J->m;
@@ -105,7 +117,9 @@ int vs_nearest_centroids(size_t n, uint32_t d, const float *x, uint32_t k, const
     J.pos = calloc(threads, sizeof *J.pos);
     int ok = J.tile && J.pos;
     for (unsigned w = 0; ok && w < threads; w++) {
-        J.tile[w] = malloc(sizeof(float) * ROW_BLOCK * CENT_BLOCK);
+        /* Only the rows there are: a 1 MiB tile for one query was an mmap, page faults and an
+         * munmap per search call. */
+        J.tile[w] = malloc(sizeof(float) * (n < ROW_BLOCK ? n : ROW_BLOCK) * CENT_BLOCK);
         J.pos[w] = malloc(sizeof(uint32_t) * CENT_BLOCK);
         ok = J.tile[w] && J.pos[w];
     }

@@ -87,12 +87,12 @@ static void bad_parameters(void **state)
 static void fastscan_layout_and_kernels(void **state)
 {
     (void)state;
-    const uint32_t ms[] = {1, 2, 7, 16, 50};
+    const uint32_t ms[] = {1, 2, 7, 16, 50, 392};
     uint64_t seed = 11;
     for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++) {
         uint32_t m = ms[mi];
         size_t n = 77, cs = (m + 1) / 2;
-        uint8_t *codes = malloc(n * cs), *blocks = calloc(vs_fs_blocks(n), vs_fs_block_bytes(m)), back[32];
+        uint8_t *codes = malloc(n * cs), *blocks = calloc(vs_fs_blocks(n), vs_fs_block_bytes(m)), back[256]; /* the code of m <= 512 */
         for (size_t i = 0; i < n * cs; i++) codes[i] = (uint8_t)vs_rng_next(&seed);
         if (m & 1)
             for (size_t i = 0; i < n; i++) codes[i * cs + cs - 1] &= 15; /* unused nibble stays 0 */
@@ -103,15 +103,17 @@ static void fastscan_layout_and_kernels(void **state)
         }
         float *tab = malloc(m * 16 * sizeof *tab), bias, scale;
         for (size_t i = 0; i < m * 16; i++) tab[i] = (float)(vs_rng_next(&seed) % 1000) * 0.01f;
+        if (m > 256) /* one small entry per sub-quantizer, the rest near the top: sums past 16 bits */
+            for (size_t i = 0; i < m * 16; i++) tab[i] = i % 16 ? 9.0f + (float)(vs_rng_next(&seed) % 100) * 0.01f : 0;
         uint8_t *lut = malloc(vs_fs_block_bytes(m));
         vs_fs_quantize(tab, m, lut, &bias, &scale);
         vs_fs_block_fn kern[3] = {vs_fs_block_scalar, NULL, NULL};
         if (vs_simd_active() >= VS_SIMD_AVX2) kern[1] = vs_fs_block_avx2;
         if (vs_simd_active() >= VS_SIMD_AVX512) kern[2] = vs_fs_block_avx512;
-        uint16_t ref[32], got[32];
+        uint32_t ref[32], got[32];
         for (size_t blk = 0; blk < vs_fs_blocks(n); blk++) {
             const uint8_t *bp = blocks + blk * vs_fs_block_bytes(m);
-            uint16_t thr = (uint16_t)(m * 120);
+            uint32_t thr = m * 120 * (m > 256 ? 2 : 1);
             uint32_t rmask = vs_fs_block_scalar(bp, lut, vs_fs_pairs(m), thr, ref);
             for (unsigned v = 0; v < 32; v++) {
                 size_t i = blk * 32 + v;

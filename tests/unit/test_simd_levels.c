@@ -83,27 +83,93 @@ static int check_distances(void)
 }
 
 /* PQ 4-bit fast-scan: sums and mask exactly equal to the scalar block kernel. */
+/* PQ fast-scan: the block kernel (one table and the query-block form, pair counts past the
+ * 16-bit chunk of 128 pairs, i.e. m > 256) and the table builder, exactly as the scalar ones. */
 static int check_fastscan(void)
 {
     vs_fs_block_fn f = vs_fs_block_kernel();
-    static const uint32_t PAIRS[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 64, 128};
+    vs_fs_block_qb_fn fq = vs_fs_block_qb_kernel();
+    vs_fs_lut_fn fl = vs_fs_lut_kernel();
+    static const uint32_t PAIRS[] = {1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 64, 127, 128, 129, 196, 255, 256, 257, 300};
     for (size_t t = 0; t < sizeof PAIRS / sizeof PAIRS[0]; t++) {
         uint32_t pairs = PAIRS[t];
-        uint8_t *block = malloc(pairs * 32), *lut = malloc(pairs * 32);
+        uint8_t *block = malloc(pairs * 32), *lut = malloc(VS_FS_QB * pairs * 32);
         for (int rep = 0; rep < 8; rep++) {
-            for (uint32_t i = 0; i < pairs * 32; i++) {
-                block[i] = (uint8_t)rnd();
+            for (uint32_t i = 0; i < pairs * 32; i++) block[i] = (uint8_t)rnd();
+            for (uint32_t i = 0; i < VS_FS_QB * pairs * 32; i++)
                 lut[i] = (uint8_t)(rep == 0 ? 255 : rnd()); /* rep 0: the largest sums */
+            uint32_t o1[VS_FS_BLOCK], o2[VS_FS_BLOCK], oq[VS_FS_QB * VS_FS_BLOCK], mq[VS_FS_QB], thr[VS_FS_QB];
+            const uint8_t *luts[VS_FS_QB];
+            for (unsigned i = 0; i < VS_FS_QB; i++) {
+                thr[i] = rnd() % (pairs * 2 * 255 + 2);
+                luts[i] = lut + i * pairs * 32;
             }
-            uint16_t o1[VS_FS_BLOCK], o2[VS_FS_BLOCK];
-            uint16_t thr = (uint16_t)(rnd() % (pairs * 2 * 255 + 2));
-            uint32_t m1 = f(block, lut, pairs, thr, o1), m2 = vs_fs_block_scalar(block, lut, pairs, thr, o2);
+            uint32_t m1 = f(block, lut, pairs, thr[0], o1), m2 = vs_fs_block_scalar(block, lut, pairs, thr[0], o2);
             if (m1 != m2 || memcmp(o1, o2, sizeof o1))
                 fail_msg("%s: fast-scan block, %u pairs, threshold %u: mask %08x sums[0] %u, scalar %08x %u", lvl, pairs,
-                         thr, m1, o1[0], m2, o2[0]);
+                         thr[0], m1, o1[0], m2, o2[0]);
+            for (unsigned nq = 1; nq <= VS_FS_QB; nq++) {
+                fq(block, luts, nq, pairs, thr, oq, mq);
+                for (unsigned i = 0; i < nq; i++) {
+                    m2 = vs_fs_block_scalar(block, luts[i], pairs, thr[i], o2);
+                    if (mq[i] != m2 || memcmp(oq + i * VS_FS_BLOCK, o2, sizeof o2))
+                        fail_msg("%s: fast-scan query block of %u, table %u, %u pairs: mask %08x sums[0] %u, scalar %08x %u",
+                                 lvl, nq, i, pairs, mq[i], oq[i * VS_FS_BLOCK], m2, o2[0]);
+                }
+            }
         }
         free(block);
         free(lut);
+    }
+    static const uint32_t DS[] = {1, 2, 3, 4, 8};
+    for (size_t t = 0; t < sizeof DS / sizeof DS[0]; t++) {
+        uint32_t m = 37, dsub = DS[t];
+        float *cen = malloc(m * 16 * dsub * sizeof *cen), *ct = malloc(m * 16 * dsub * sizeof *ct);
+        float *q = malloc(m * dsub * sizeof *q), t1[37 * 16], t2[37 * 16];
+        for (uint32_t i = 0; i < m * 16 * dsub; i++) cen[i] = rndf();
+        for (uint32_t i = 0; i < m * dsub; i++) q[i] = rndf();
+        vs_fs_transpose_centroids(cen, m, dsub, ct);
+        vs_fs_table_kernel()(ct, q, m, dsub, -2.0f, t1);
+        vs_fs_table_scalar(ct, q, m, dsub, -2.0f, t2);
+        if (memcmp(t1, t2, sizeof t1)) fail_msg("%s: fast-scan query table, dsub %u differs from scalar", lvl, dsub);
+        for (uint32_t j = 0; j < m; j++) /* and it is the table: -2 <q_j, p_jc> */
+            for (uint32_t c = 0; c < 16; c++) {
+                double dot = 0;
+                for (uint32_t e = 0; e < dsub; e++) dot += (double)q[j * dsub + e] * cen[(j * 16 + c) * dsub + e];
+                close_to(t2[j * 16 + c], -2 * dot, 2 * dsub, 1e-5, "fast-scan query table", dsub);
+            }
+        free(cen);
+        free(ct);
+        free(q);
+    }
+    static const uint32_t MS[] = {1, 2, 3, 16, 49, 50, 196, 392};
+    for (size_t t = 0; t < sizeof MS / sizeof MS[0]; t++) {
+        uint32_t m = MS[t];
+        float *a = malloc(m * 16 * sizeof *a), *b = malloc(m * 16 * sizeof *b), *w = malloc(m * 16 * sizeof *w);
+        uint8_t *l1 = malloc(vs_fs_block_bytes(m)), *l2 = malloc(vs_fs_block_bytes(m));
+        for (int rep = 0; rep < 4; rep++) {
+            for (uint32_t i = 0; i < m * 16; i++) {
+                a[i] = rndf() * 1000;
+                b[i] = rep == 3 ? 0 : rndf() * 100;
+            }
+            if (rep == 2) a[5] = INFINITY; /* an overflowed table: NaN and inf entries take 255 */
+            for (int with_b = 0; with_b < 2; with_b++) {
+                float bias1, bias2, s1, s2;
+                memset(l1, 0xAA, vs_fs_block_bytes(m));
+                memset(l2, 0x55, vs_fs_block_bytes(m));
+                fl(a, with_b ? b : NULL, m, w, l1, &bias1, &s1);
+                vs_fs_lut_scalar(a, with_b ? b : NULL, m, w, l2, &bias2, &s2);
+                if (memcmp(l1, l2, vs_fs_block_bytes(m)) || (bias1 != bias2 && !(isnan(bias1) && isnan(bias2))) ||
+                    (s1 != s2 && !(isnan(s1) && isnan(s2))))
+                    fail_msg("%s: fast-scan table m=%u rep %d: bias %.9g scale %.9g, scalar %.9g %.9g", lvl, m, rep,
+                             bias1, s1, bias2, s2);
+            }
+        }
+        free(a);
+        free(b);
+        free(w);
+        free(l1);
+        free(l2);
     }
     return 1;
 }

@@ -92,12 +92,54 @@ static void reservoir_matches_heap(void **state)
     }
 }
 
+/* vs_reservoir_best is the k best by (key, label) whatever order the candidates arrive in,
+ * ties included (the IVF fast-scan query-block search relies on it), and equals a heap's. */
+static void reservoir_best_is_order_independent(void **state)
+{
+    (void)state;
+    const size_t ks[] = {1, 10, 40, 200};
+    uint64_t seed = 9;
+    enum { N = 6000 };
+    float *key = malloc(N * sizeof *key);
+    int64_t *lab = malloc(N * sizeof *lab);
+    for (size_t t = 0; t < 4; t++) {
+        size_t k = ks[t];
+        for (size_t i = 0; i < N; i++) {
+            key[i] = (float)(tu_rng_next(&seed) % 300); /* many ties */
+            lab[i] = (int64_t)i;
+        }
+        float hk[200], bk[2][200];
+        int64_t hl[200], bl[2][200];
+        vs_heap_reset(hk, hl, k);
+        for (size_t i = 0; i < N; i++) vs_heap_push(hk, hl, k, key[i], lab[i]);
+        vs_heap_sort(hk, hl, k);
+        for (int pass = 0; pass < 2; pass++) {
+            vs_reservoir r;
+            assert_int_equal(vs_reservoir_init(&r, k), 0);
+            for (size_t i = 0; i < N; i++) {
+                size_t j = pass ? N - 1 - i : i; /* the second pass sees the stream reversed */
+                vs_reservoir_push(&r, key[j], lab[j]);
+            }
+            vs_reservoir_best(&r, bk[pass], bl[pass]);
+            vs_reservoir_free(&r);
+            for (size_t i = 0; i < k; i++) {
+                if (bk[pass][i] != hk[i] || bl[pass][i] != hl[i])
+                    fail_msg("k %zu pass %d rank %zu: reservoir %g/%lld, heap %g/%lld", k, pass, i, bk[pass][i],
+                             (long long)bl[pass][i], hk[i], (long long)hl[i]);
+            }
+        }
+    }
+    free(key);
+    free(lab);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(heap_matches_sort),
         cmocka_unit_test(pairs_sort_orders_by_key_then_label),
         cmocka_unit_test(reservoir_matches_heap),
+        cmocka_unit_test(reservoir_best_is_order_independent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
