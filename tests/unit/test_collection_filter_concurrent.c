@@ -33,10 +33,10 @@ static void vector_of(int64_t id, float *v)
 
 static int add_range(int64_t from, size_t n)
 {
-    float x[64 * DIM];
+    float x[64 * DIM] = {0};
     char bufs[64][512];
-    const char *md[64];
-    int64_t ids[64];
+    const char *md[64] = {0};
+    int64_t ids[64] = {0};
     for (size_t i = 0; i < n; i++) {
         ids[i] = from + (int64_t)i;
         vector_of(ids[i], x + i * DIM);
