@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 #include "server/node_sync.h"
-#include "server/registry.h"
+#include "server/open_collections.h"
 #include "server/server.h"
 
 static const char *HELP =
