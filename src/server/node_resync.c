@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "server/node_sync.h"
+#include "server/server_impl.h" /* now_seconds */
 #include "cluster/cluster_map.h"
 #include "storage/snapshot_data.h"
 #include "core/error.h"
@@ -96,14 +96,14 @@ int serve_resync(serve_extras *x)
         if (rc == VS_OK)
             printf("vecscale serve: --resync: no live peer of shard %u: serving the local data\n", x->shard);
         free(m);
-        return rc ? cli_fail("serve --resync", rc) : 0;
+        return rc ? node_fail("serve --resync", rc) : 0;
     }
     uint64_t gen = 0;
-    double t0 = cli_now();
+    double t0 = now_seconds();
     rc = peer_publish(peer, &gen);
     if (rc) {
         free(m);
-        return cli_fail("serve --resync", rc);
+        return node_fail("serve --resync", rc);
     }
     /* The local collections step aside (kept) so the restore sees an empty directory. */
     char cur[4200], aside[4300], keep[4400];
@@ -129,11 +129,11 @@ int serve_resync(serve_extras *x)
     }
     if (rc) {
         free(m);
-        return cli_fail("serve --resync", rc);
+        return node_fail("serve --resync", rc);
     }
     printf("vecscale serve: resynced shard %u from %s (%s): %s generation %llu, %llu files, %.1f MiB in %.2f s%s%s\n",
            x->shard, peer_id, peer, x->uri, (unsigned long long)gen, (unsigned long long)ss.files,
-           (double)ss.bytes / 1048576.0, cli_now() - t0, moved ? "; the previous data is in " : "", moved ? aside : "");
+           (double)ss.bytes / 1048576.0, now_seconds() - t0, moved ? "; the previous data is in " : "", moved ? aside : "");
     fflush(stdout);
     free(m);
     return 0;
