@@ -9,7 +9,8 @@ for lib in "$@"; do
   syms=$(nm -g --defined-only "$lib") || { echo "nm failed on $lib"; exit 1; }
   n=$(printf '%s\n' "$syms" | awk 'NF == 3 { n++ } END { print n + 0 }')
   [ "$n" -gt 0 ] || { echo "$lib: defines no global name (not the library?)"; exit 1; }
-  off=$(printf '%s\n' "$syms" | awk 'NF == 3 && $3 !~ /^vs_/ { print "  " $3 " (" $2 ")" }')
+  # AddressSanitizer adds __odr_asan.NAME beside each global NAME: NAME is what must be vs_.
+  off=$(printf '%s\n' "$syms" | awk 'NF == 3 { n = $3; sub(/^__odr_asan\./, "", n); if (n !~ /^vs_/) print "  " $3 " (" $2 ")" }')
   if [ -n "$off" ]; then
     echo "$lib: global names without the vs_ prefix:"
     printf '%s\n' "$off"
