@@ -23,7 +23,13 @@ int cmd_build(int argc, char **argv)
 {
     /* The distributed build (cmd_build_shards.c) has its own options. */
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--shards") || !strncmp(argv[i], "--shards=", 9)) return cmd_build_shards(argc, argv);
+        if (!strcmp(argv[i], "--shards") || !strncmp(argv[i], "--shards=", 9)) {
+#ifdef VS_WITH_CLUSTER
+            return cmd_build_shards(argc, argv);
+#else
+            return cli_usage_error("build", "--shards: this vecscale was built without VS_WITH_CLUSTER");
+#endif
+        }
     if (cli_wants_documents(argc, argv)) return cmd_build_docs(argc, argv);
     const char *input = NULL, *output = NULL, *spec = "Flat", *metric_name = "l2";
     uint32_t max_rows = 0, threads = 1;

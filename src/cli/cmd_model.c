@@ -116,6 +116,7 @@ static int tokenize(int argc, char **argv)
     return status;
 }
 
+#ifdef VS_WITH_HUB
 static void pull_progress(const char *file, uint64_t done, uint64_t total, void *ctx)
 {
     cli_progress *bar = ctx;
@@ -164,6 +165,7 @@ static int pull(int argc, char **argv)
     vs_model_close(m);
     return 0;
 }
+#endif
 
 int cmd_model(int argc, char **argv)
 {
@@ -175,6 +177,10 @@ int cmd_model(int argc, char **argv)
     if (!strcmp(argv[1], "import-glove")) return import_glove(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tokenize")) return tokenize(argc - 1, argv + 1);
+#ifdef VS_WITH_HUB
     if (!strcmp(argv[1], "pull")) return pull(argc - 1, argv + 1);
+#else
+    if (!strcmp(argv[1], "pull")) return cli_usage_error("model", "pull: this vecscale was built without VS_WITH_HUB");
+#endif
     return cli_usage_error("model", "unknown subcommand '%s'", argv[1]);
 }

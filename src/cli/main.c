@@ -17,12 +17,18 @@ static const struct {
     {"bench", cmd_bench, "recall / queries per second / build time / memory rows"},
     {"bench-flat", cmd_bench_flat, "exact search GFLOP/s against OpenBLAS sgemm alone"},
     {"bench-view", cmd_bench_view, "time vs_index_view of a large index and its memory"},
+#ifdef VS_WITH_S3
     {"snapshot", cmd_snapshot, "push / pull index directories to S3-compatible storage"},
+#endif
+#ifdef VS_WITH_CLUSTER
     {"cluster", cmd_cluster, "shard map in etcd, node registration, cluster status"},
     {"route", cmd_route, "HTTP router over a sharded cluster (fan-out, retries, merge)"},
+#endif
     {"embed", cmd_embed, "embed lines of text into vectors (.fvecs/.npy)"},
     {"model", cmd_model, "pull, import, describe a model; token IDs of texts"},
+#ifdef VS_WITH_SERVER
     {"serve", cmd_serve, "HTTP search service over collections (write-ahead logged)"},
+#endif
 };
 
 static int usage(FILE *out)

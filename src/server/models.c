@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "server/registry.h"
+#include "server/open_collections.h"
 
 typedef struct {
     char *name;

@@ -72,7 +72,7 @@ static char *pick(const char *opt, const char *env1, const char *env2, const cha
     return NULL;
 }
 
-int s3_config_resolve(const vs_s3_options *o, vs_s3 *s3)
+int vs_s3_config_resolve(const vs_s3_options *o, vs_s3 *s3)
 {
     vs_s3_options none = {0};
     if (!o) o = &none;
