@@ -225,12 +225,12 @@ int cmd_build_docs(int argc, char **argv)
         if (d.n_auto)
             printf("note: %zu of %zu documents have no \"id\": they were numbered after the largest integer id\n",
                    d.n_auto, d.n);
-        printf("built %s: %zu documents, model %s (dimension %zu), index %s, cosine; embedding %.2f s "
+        printf("built %s: %zu documents, model %s (dimension %u), index %s, cosine; embedding %.2f s "
                "(%.0f documents/s), total %.2f s (%.0f documents/s)\n",
                out, d.n, vs_model_name(m), vs_model_dim(m), factory, embed_s, embed_s > 0 ? (double)d.n / embed_s : 0.0,
                total, total > 0 ? (double)d.n / total : 0.0);
     }
-    vs_model_close(m);
+    vs_model_free(m);
     cli_docs_free(&d);
     return status;
 }

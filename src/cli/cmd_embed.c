@@ -81,7 +81,7 @@ int cli_model_open(const char *cmd, const char *name, vs_precision p, vs_model *
     if (p != VS_PRECISION_DEFAULT && vs_model_precision(*out) != p) {
         fprintf(stderr, "vecscale: %s: model %s computes in %s only (--precision %s is for BERT models)\n", cmd, name,
                 vs_precision_name(vs_model_precision(*out)), vs_precision_name(p));
-        vs_model_close(*out);
+        vs_model_free(*out);
         *out = NULL;
         return 2;
     }
@@ -127,7 +127,7 @@ int cmd_embed(int argc, char **argv)
     FILE *in = input ? fopen(input, "r") : stdin;
     if (!in) {
         fprintf(stderr, "vecscale: embed: cannot open %s\n", input);
-        vs_model_close(m);
+        vs_model_free(m);
         return 1;
     }
     line_list l = {0};
@@ -178,6 +178,6 @@ int cmd_embed(int argc, char **argv)
     for (size_t i = 0; i < l.n; i++) free(l.lines[i]);
     free(l.lines);
     free(v);
-    vs_model_close(m);
+    vs_model_free(m);
     return status;
 }

@@ -127,7 +127,7 @@ int cmd_search_docs(int argc, char **argv)
     }
     int status = 0;
     if (vs_model_dim(m) != info.dim) {
-        fprintf(stderr, "vecscale: model %s gives dimension %zu but the collection %s holds dimension %u\n",
+        fprintf(stderr, "vecscale: model %s gives dimension %u but the collection %s holds dimension %u\n",
                 model_name, vs_model_dim(m), dir, info.dim);
         status = 1;
     }
@@ -159,7 +159,7 @@ int cmd_search_docs(int argc, char **argv)
     free(q);
     free(scores);
     free(ids);
-    vs_model_close(m);
+    vs_model_free(m);
     vs_collection_close(col);
     return status;
 }

@@ -11,6 +11,7 @@
 #include "collection/collection_impl.h"
 #include "collection/filter.h"
 #include "core/error.h"
+#include "core/options.h"
 
 /* The exact path gathers the allowed vectors into a temporary Flat index; beyond this many
  * floats (256 MiB) the bitset filter on the collection's index is used instead. */
@@ -383,10 +384,12 @@ static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq
 }
 
 int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
-                               const vs_search_params *params, const char *filter_json, float *distances,
+                               const vs_search_params *caller_params, const char *filter_json, float *distances,
                                int64_t *ids, vs_filter_report *report)
 {
     if (report) memset(report, 0, sizeof *report);
+    VS_READ_OPTIONS(vs_search_params, given, caller_params, VS_SEARCH_PARAMS_V1);
+    const vs_search_params *params = &given;
     if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
     if (!filter_json || !filter_json[0]) return vs_collection_search(c, nq, queries, k, params, distances, ids);
     if (params && params->filter && params->filter->kind != VS_FILTER_NONE)

@@ -26,6 +26,7 @@
 
 #include "collection/collection_impl.h"
 #include "core/error.h"
+#include "core/options.h"
 #include "core/log.h"
 
 #define SYNC_TIMEOUT_MS 30000
@@ -557,12 +558,21 @@ static void *maint_main(void *arg)
     return NULL;
 }
 
+void vs_maintenance_policy_init(vs_maintenance_policy *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->poll_ms = 200;
+}
+
 int vs_collection_start_maintenance(vs_collection *c, const vs_maintenance_policy *policy)
 {
     if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
+    VS_READ_OPTIONS(vs_maintenance_policy, given, policy, VS_MAINTENANCE_POLICY_V1);
     struct vs_maint *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    if (policy) m->policy = *policy;
+    m->policy = given;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     pthread_cond_init(&m->done_cv, NULL);

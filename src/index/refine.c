@@ -14,9 +14,6 @@
 #include "kernels/kernels.h"
 #include "kernels/topk.h"
 
-/* FAISS's IndexRefine defaults to k_factor 1, which only re-orders the base's results; 4 is
- * what re-ranking is for. */
-#define VS_REFINE_DEFAULT_K_FACTOR 4.0f
 
 typedef struct {
     vs_index *base;

@@ -259,7 +259,7 @@ int route_health(request *r)
     size_t n = registry_names(&r->srv->reg, &names);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-    sb_printf(&r->out, "{\"status\":\"ok\",\"version\":\"%s\",\"collections\":%zu,\"uptime_s\":%.1f}", vs_version(), n,
+    sb_printf(&r->out, "{\"status\":\"ok\",\"version\":\"%s\",\"collections\":%zu,\"uptime_s\":%.1f}", vs_version_string(), n,
               now_seconds() - r->srv->started);
     r->status = 200;
     return 200;
