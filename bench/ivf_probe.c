@@ -22,7 +22,7 @@ static double cpu_s(void)
 static double run(const vs_index *ix, const float *q, size_t nq, uint32_t nprobe, int single, float kf,
                   float *dis, int64_t *ids)
 {
-    vs_search_params p = {.nprobe = nprobe, .k_factor = kf};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = nprobe, .k_factor = kf};
     uint32_t d = vs_index_dim(ix);
     double t0 = cpu_s();
     if (single) {

@@ -62,7 +62,6 @@ extern "C" {
  * project(VERSION), installed next to this header. */
 #include "vecscale_version.h"
 
-
 /* ==== Common: errors, version, library messages, options structs, metrics ================= */
 
 /** @defgroup errors Errors and version
@@ -130,7 +129,6 @@ typedef void (*vs_log_fn)(vs_log_level level, const char *message, void *ctx);
 VS_API void vs_set_log_handler(vs_log_fn fn, void *ctx);
 /** @} */
 
-
 /** @defgroup options Options structs
  * Every options struct (vs_index_options, vs_search_params, vs_kmeans_params,
  * vs_model_options, vs_model_pull_options, vs_collection_options, vs_maintenance_policy,
@@ -163,7 +161,6 @@ VS_API int vs_metric_parse(const char *name, vs_metric *out);
 VS_API const char *vs_metric_name(vs_metric m);
 /** @} */
 
-
 /* ==== Kernels and vector files ============================================================= */
 
 /** @defgroup kernels Distance kernels
@@ -186,7 +183,6 @@ VS_API float vs_l2sq(const float *a, const float *b, uint32_t d);
 VS_API float vs_dot(const float *a, const float *b, uint32_t d);
 VS_API float vs_norm_sq(const float *a, uint32_t d);
 /** @} */
-
 
 /** @defgroup vecio Vector files
  * .fvecs, .ivecs, .bvecs (TEXMEX format), .npy (NumPy, C order, <f4 / <i4 / |u1), and
@@ -213,7 +209,6 @@ VS_API int vs_matrix_to_f32(vs_matrix *m);
 VS_API int vs_matrix_write(const char *path, const vs_matrix *m);
 VS_API void vs_matrix_free(vs_matrix *m);
 /** @} */
-
 
 /* ==== Quantizers and indexes =============================================================== */
 
@@ -280,7 +275,6 @@ VS_API int vs_kmeans(size_t n, uint32_t d, const float *x, uint32_t k, const vs_
                      float *centroids, float *objective);
 /** @} */
 
-
 /** @defgroup quantizers Vector quantizers
  * The codecs the compressed indexes use, usable alone: compress vectors to codes and back.
  * Codes are caller-owned byte arrays of n * code_size bytes; vectors are n * dim floats.
@@ -328,9 +322,6 @@ VS_API int vs_product_quantizer_save_buffer(const vs_product_quantizer *q, void 
 VS_API int vs_product_quantizer_load(const char *path, vs_product_quantizer **out);
 VS_API int vs_product_quantizer_load_buffer(const void *buf, size_t len, vs_product_quantizer **out);
 /** @} */
-
-
-
 
 /** @defgroup index Indexes
  * @{ */
@@ -473,7 +464,6 @@ VS_API void vs_buffer_free(void *buf);
 /** Verifies every checksum of a file, including bulk data (what vs_index_view skips). */
 VS_API int vs_index_verify_file(const char *path);
 /** @} */
-
 
 /* ==== Embedding ============================================================================ */
 
@@ -729,7 +719,6 @@ VS_API size_t vs_collection_size(const vs_collection *c);
 VS_API uint32_t vs_collection_dim(const vs_collection *c);
 /** @} */
 
-
 /** @addtogroup collection
  * @{ */
 /** @name Document ids
@@ -784,7 +773,6 @@ VS_API int vs_collection_remove_keys(vs_collection *c, size_t n, const char *con
 VS_API int vs_collection_create_with_index(const char *dir, const vs_collection_options *opts, vs_index *index,
                                            vs_collection **out);
 /** @} */
-
 
 /** @defgroup payload Payload indexes and metadata filters
  * A collection filters searches by the metadata JSON of its documents. A filter is JSON:
@@ -894,7 +882,6 @@ VS_API int vs_collection_set_auto_index(vs_collection *c, int enabled);
 VS_API const char *vs_payload_type_name(vs_payload_type type);
 /** @} */
 
-
 /* ==== Storage: S3-compatible object storage and snapshots ==================================== */
 
 /** @defgroup s3 S3-compatible object storage
@@ -991,7 +978,6 @@ VS_API int vs_s3_list(vs_s3 *s3, const char *bucket, const char *prefix,
 VS_API int vs_s3_delete(vs_s3 *s3, const char *bucket, const char *key);
 /** @} */
 
-
 /** @defgroup snapshot Snapshots in object storage
  * A snapshot of a directory (an index or collection directory) at s3://bucket/prefix:
  *   prefix/segments/<xxh3-128>-<size>   each file, named by its content, never overwritten
@@ -1035,7 +1021,6 @@ typedef struct {
 VS_API int vs_snapshot_gc(vs_s3 *s3, const char *uri, uint32_t keep, uint32_t grace_s, int dry_run,
                           vs_snapshot_gc_stats *stats);
 /** @} */
-
 
 /* ==== Cluster: sharded indexes (the router and membership live in the command) ============ */
 

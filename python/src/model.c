@@ -123,7 +123,7 @@ fail:
 
 /* Embeds into a new (n, dim) float32 array with the GIL released; model borrowed from s.
  * known (NULL or n entries) receives each text's count of words the model knows. */
-static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t batch, int threads, uint32_t *known)
+static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t batch, uint32_t threads, uint32_t *known)
 {
     npy_intp dims[2] = {(npy_intp)n, (npy_intp)s->dim};
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
@@ -192,7 +192,7 @@ static PyObject *m_embed(ModelObject *s, PyObject *args, PyObject *kw)
     size_t n;
     if (vspy_texts(texts, &keep, &t, &n)) return NULL;
     PyArrayObject *kn = want_known ? known_array(n) : NULL;
-    PyObject *r = want_known && !kn ? NULL : embed_texts(s, t, n, batch, (int)threads, kn ? PyArray_DATA(kn) : NULL);
+    PyObject *r = want_known && !kn ? NULL : embed_texts(s, t, n, batch, threads, kn ? PyArray_DATA(kn) : NULL);
     PyMem_Free(t);
     Py_DECREF(keep);
     if (r && normalize && !s->normalizes) {

@@ -100,7 +100,7 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
     char recorded[PATH_MAX];
     model_to_record(a->model_name, recorded, sizeof recorded);
     size_t dim = vs_model_dim(m);
-    vs_collection_options o = {.dim = (uint32_t)dim, .metric = VS_METRIC_COSINE, .factory = factory,
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = (uint32_t)dim, .metric = VS_METRIC_COSINE, .factory = factory,
                                .model = recorded, .n_threads = a->threads,
                                .train_min = d->n > UINT32_MAX ? UINT32_MAX : (uint32_t)d->n};
     vs_collection *col;
@@ -114,7 +114,7 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
     for (size_t i = 0; !status && i < d->n; i += a->batch) {
         size_t nb = d->n - i < a->batch ? d->n - i : a->batch;
         double t = cli_now();
-        rc = vs_model_embed(m, (const char *const *)d->text + i, nb, (int)a->threads, v);
+        rc = vs_model_embed(m, (const char *const *)d->text + i, nb, a->threads, v);
         *embed_s += cli_now() - t;
         if (rc) {
             report_embed_error(m, d, i, nb, a->input, v);

@@ -75,7 +75,7 @@ static int write_stdout(const float *v, size_t n, uint32_t dim, int npy)
 
 int cli_model_open(const char *cmd, const char *name, vs_precision p, vs_model **out)
 {
-    vs_model_options o = {.precision = p};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = p};
     int rc = vs_model_open_with(name, &o, out);
     if (rc) return cli_fail(name, rc);
     if (p != VS_PRECISION_DEFAULT && vs_model_precision(*out) != p) {
@@ -97,7 +97,7 @@ int cmd_embed(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
         {"threads", required_argument, 0, 't'}, {"batch-size", required_argument, 0, 'b'},
         {"precision", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    vs_model_options mopt = {0};
+    vs_model_options mopt = {.struct_size = sizeof(vs_model_options)};
     int c;
     while ((c = getopt_long(argc, argv, "m:i:o:f:t:b:p:h", opts, NULL)) != -1) {
         switch (c) {
@@ -148,7 +148,7 @@ int cmd_embed(int argc, char **argv)
     cli_progress_start(&bar, "embedding", l.n);
     for (size_t i = 0; !status && i < l.n; i += batch) {
         size_t nb = l.n - i < batch ? l.n - i : batch;
-        rc = vs_model_embed(m, (const char *const *)l.lines + i, nb, (int)threads, v + i * dim);
+        rc = vs_model_embed(m, (const char *const *)l.lines + i, nb, threads, v + i * dim);
         if (rc) {
             fprintf(stderr, "vecscale: embed: lines %zu-%zu: %s\n", i + 1, i + nb, vs_last_error());
             status = 1;

@@ -128,7 +128,7 @@ static void pull_progress(const char *file, uint64_t done, uint64_t total, void 
 
 static int pull(int argc, char **argv)
 {
-    vs_model_pull_options o = {0};
+    vs_model_pull_options o = {.struct_size = sizeof(vs_model_pull_options)};
     static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'}, {"dir", required_argument, 0, 'd'},
                                          {"revision", required_argument, 0, 'r'}, {"timeout", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};

@@ -132,7 +132,7 @@ static int setup_index_kind(vs_collection *c)
 
 static int new_index(const vs_collection *c, const char *factory, vs_index **out)
 {
-    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = factory, .n_threads = c->n_threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = c->dim, .metric = c->metric, .factory = factory, .n_threads = c->n_threads};
     return vs_index_create(&o, out);
 }
 

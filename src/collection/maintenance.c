@@ -260,7 +260,7 @@ int vs_maint_train(vs_collection *c)
     size_t n = 0;
     vs_index *ix = NULL;
     int rc = copy_base(c, &ids, &x, &n);
-    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
     if (!rc) rc = vs_index_create(&o, &ix);
     if (!rc) rc = vs_index_train(ix, n, x);
     if (!rc) keep_trained_image(c, ix);

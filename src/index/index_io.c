@@ -104,7 +104,7 @@ static int open_image(const void *base, size_t size, int view, const char *origi
         rc = vs_fail(VS_ERR_CORRUPT, "%s: META holds invalid values", origin);
         goto done;
     }
-    vs_index_options opts = {.dim = dim, .metric = (vs_metric)metric, .factory = factory};
+    vs_index_options opts = {.struct_size = sizeof(vs_index_options), .dim = dim, .metric = (vs_metric)metric, .factory = factory};
     vs_index *ix;
     rc = vs_index_create(&opts, &ix);
     if (rc) {

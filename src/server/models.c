@@ -30,7 +30,7 @@ int models_open(const char *name, vs_model **out)
             return VS_OK;
         }
     vs_model *m = NULL;
-    vs_model_options o = {.precision = precision};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = precision};
     int rc = vs_model_open_with(name, &o, &m);
     entry *e = rc ? NULL : realloc(entries, (n_entries + 1) * sizeof *e);
     char *copy = e ? strdup(name) : NULL;

@@ -84,7 +84,7 @@ static float *embed_at(const char *dir, vs_precision p, size_t *n_out, size_t *d
     const char **t = malloc(n * sizeof *t);
     for (size_t i = 0; i < n; i++) t[i] = cJSON_GetArrayItem(texts, (int)i)->valuestring;
     vs_model *m;
-    vs_model_options o = {.precision = p};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = p};
     if (vs_model_open_with(dir, &o, &m) != VS_OK) fail_msg("%s", vs_last_error());
     assert_int_equal(vs_model_precision(m), p == VS_PRECISION_DEFAULT ? VS_PRECISION_FP32 : p);
     size_t dim = vs_model_dim(m);
@@ -145,7 +145,7 @@ static void low_precision_close_to_fp32(void **state)
     }
     assert_int_equal(vs_simd_force(start), VS_OK);
     vs_model *m = NULL;
-    vs_model_options o = {.precision = VS_PRECISION_BF16};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = VS_PRECISION_BF16};
     if (vs_qgemm_kernels_get()->linear_bf16) {
         float *b = embed_at(dir, VS_PRECISION_BF16, &n, &dim);
         cosines(f, b, n, dim, &mean, &min);

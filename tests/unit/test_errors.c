@@ -17,7 +17,7 @@ static void wrong_dimension(void **state)
 {
     (void)state;
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = 0, .metric = VS_METRIC_L2};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 0, .metric = VS_METRIC_L2};
     expect(vs_index_create(&o, &ix), VS_ERR_DIMENSION, "dimension 0");
     assert_null(ix);
     o.dim = 70000;
@@ -85,7 +85,7 @@ static void bad_k_and_nulls(void **state)
     expect(vs_index_remove(ix, 1, NULL, NULL), VS_ERR_INVALID_ARG, NULL);
     expect(vs_index_get(ix, 0, NULL), VS_ERR_INVALID_ARG, NULL);
     expect(vs_index_create(NULL, &ix), VS_ERR_INVALID_ARG, NULL);
-    vs_index_options o = {.dim = 2, .metric = (vs_metric)7};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 2, .metric = (vs_metric)7};
     vs_index *other = NULL;
     expect(vs_index_create(&o, &other), VS_ERR_INVALID_ARG, "metric");
     vs_metric m;
@@ -100,7 +100,7 @@ static void factory_errors(void **state)
 {
     (void)state;
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = 8, .metric = VS_METRIC_L2, .factory = "Falt"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 8, .metric = VS_METRIC_L2, .factory = "Falt"};
     expect(vs_index_create(&o, &ix), VS_ERR_FACTORY, "unknown encoding at position 0");
     o.factory = "IVF4096,PQ32x4fs,RFlat"; /* valid syntax, but 32 sub-quantizers cannot split 8 dims */
     expect(vs_index_create(&o, &ix), VS_ERR_INVALID_ARG, "do not divide 8");

@@ -130,7 +130,7 @@ static void check_hnsw_index(const hnsw_fixture *f, const vs_index *ix)
     float q[NQ * D], dist[NQ * K];
     int64_t ids[NQ * K];
     for (int k = 0; k < NQ; k++) query(k, q + k * D);
-    vs_search_params p = {.ef_search = 64};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
     assert_int_equal(vs_index_search(ix, NQ, q, K, &p, dist, ids), VS_OK);
     if (getenv("VS_FIXTURE_RECORD")) {
         record_row(f, ids, dist);
@@ -172,7 +172,7 @@ static void hnsw_fixtures(void **state)
         assert_int_equal(vs_index_add(viewed, 1, v, &id), VS_OK);
         float d1;
         int64_t i1;
-        vs_search_params p = {.ef_search = 64};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
         assert_int_equal(vs_index_search(viewed, 1, v, 1, &p, &d1, &i1), VS_OK);
         if (f->metric != VS_METRIC_IP && f->tol <= 1e-6f) assert_int_equal(i1, 5); /* exact codes: its own nearest */
         assert_int_equal(vs_index_size(viewed), N - 1);

@@ -265,7 +265,7 @@ static void generated_indexes(void)
     vs_fuzz_stats before = vs_fuzz_load_index_stats;
     for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
         const index_seed *is = &seeds[s];
-        vs_index_options o = {.dim = D, .metric = is->metric, .factory = is->factory, .seed = 5};
+        vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = is->metric, .factory = is->factory, .seed = 5};
         vs_index *ix = NULL;
         assert_int_equal(vs_index_create(&o, &ix), VS_OK);
         float *x = tu_random_vectors(is->n ? is->n : 1, D, 40 + s);
@@ -358,7 +358,7 @@ static void generated_logs(void)
 {
     char *dir = tu_tempdir();
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = 4, .metric = VS_METRIC_L2};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = 4, .metric = VS_METRIC_L2};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     float *x = tu_random_vectors(5, 4, 9);
     const char *texts[3] = {"first", NULL, "third doc"}, *meta[3] = {NULL, "{\"k\":1}", "m"};
