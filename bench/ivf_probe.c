@@ -3,7 +3,7 @@
  * best of R runs each. MODE "batch" passes all NQ queries in one call, "single" one per call.
  * Under callgrind run it with LO == HI and subtract the instruction counts of two runs.
  *
- *   cc -O2 bench/ivf_probe.c -Iinclude build/libvecscale.a -lm -lpthread -o /tmp/ivf_probe
+ *   cc -O2 bench/ivf_probe.c -Iinclude -Ibuild/include build/libvecscale.a -lm -lpthread -o /tmp/ivf_probe
  *   /tmp/ivf_probe INDEX.vsi QUERIES.fvecs NQ LO HI [batch|single] [R] [k_factor] */
 #include <stdio.h>
 #include <stdlib.h>
