@@ -9,6 +9,7 @@
  * A layout above 1 is a file from a newer library: VS_ERR_VERSION. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -135,6 +136,15 @@ static int open_quantizer(vs_container *c, const void *base, size_t size, uint32
     return VS_OK;
 }
 
+/* The metadata names a quantizer the library cannot make: corrupt, with the reason (copied:
+ * vs_fail writes the buffer vs_last_error returns). */
+static int refused(const char *origin)
+{
+    char why[400];
+    snprintf(why, sizeof why, "%s", vs_last_error());
+    return vs_fail(VS_ERR_CORRUPT, "%s: %s", origin, why);
+}
+
 static int load_sq(const void *base, size_t size, const char *origin, vs_scalar_quantizer **out)
 {
     vs_container *c = malloc(sizeof *c);
@@ -146,8 +156,7 @@ static int load_sq(const void *base, size_t size, const char *origin, vs_scalar_
         uint32_t dim = get32(m + 8), kind = get32(m + 12);
         if (dim == 0 || dim > 65536 || get32(m + 16) != 0)
             rc = vs_fail(VS_ERR_CORRUPT, "%s: scalar quantizer dimension %u or bits is invalid", origin, dim);
-        if (!rc && (rc = vs_scalar_quantizer_create(dim, (vs_code_kind)kind, &q)))
-            rc = vs_fail(VS_ERR_CORRUPT, "%s: %s", origin, vs_last_error());
+        if (!rc && vs_scalar_quantizer_create(dim, (vs_code_kind)kind, &q)) rc = refused(origin);
     }
     if (!rc && q->sq.vmin && get32(m + 20)) {
         const float *r = vs_container_require(c, TAG_QSQR, (uint64_t)q->sq.d * 8, origin, &rc);
@@ -173,8 +182,7 @@ static int load_pq(const void *base, size_t size, const char *origin, vs_product
         uint32_t dim = get32(m + 8), pm = get32(m + 12), bits = get32(m + 16);
         if (dim == 0 || dim > 65536)
             rc = vs_fail(VS_ERR_CORRUPT, "%s: product quantizer dimension %u is invalid", origin, dim);
-        if (!rc && (rc = vs_product_quantizer_create(dim, pm, bits, &q)))
-            rc = vs_fail(VS_ERR_CORRUPT, "%s: %s", origin, vs_last_error());
+        if (!rc && vs_product_quantizer_create(dim, pm, bits, &q)) rc = refused(origin);
     }
     if (!rc && get32(m + 20)) {
         uint64_t n = (uint64_t)q->pq.m * q->pq.ksub * q->pq.dsub;
