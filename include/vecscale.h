@@ -70,10 +70,11 @@ extern "C" {
  *    VS_ERR_* codes below. Codes are stable across versions; vs_strerror names them.
  *  - A failing call writes a human-readable message (at most 511 bytes, longer ones cut) into
  *    a buffer private to the calling thread (C11 _Thread_local), and vs_last_error() returns
- *    that buffer. Another thread's failures never touch it. Successful calls do not clear it
- *    (like errno), and a successful call may overwrite it with a failure it recovered from
- *    internally, so read it right after a failing call, before the next vecscale call on the
- *    same thread. The pointer stays valid for the thread's lifetime; never free it.
+ *    that buffer. Another thread's failures never touch it. Successful calls are not obliged
+ *    to clear it (like errno); some clear it, and a successful call may overwrite it with a
+ *    failure it recovered from internally (a retried request), so read it right after a
+ *    failing call, before the next vecscale call on the same thread. The pointer stays valid
+ *    for the thread's lifetime; never free it.
  *  - Functions that return a value instead of a code (getters such as vs_index_size) do not
  *    fail: given a NULL handle they return 0, "" or NULL (as each says).
  *  - On failure, outputs are unspecified unless a function says otherwise, and the objects
