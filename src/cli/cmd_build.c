@@ -64,7 +64,7 @@ int cmd_build(int argc, char **argv)
     rc = vs_matrix_read(input, max_rows, &m);
     if (!rc) rc = vs_matrix_to_f32(m);
     if (rc) return cli_fail(input, rc);
-    vs_index_options o = {.dim = m->dim, .metric = metric, .factory = spec, .n_threads = threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = m->dim, .metric = metric, .factory = spec, .n_threads = threads};
     vs_index *ix;
     rc = vs_index_create(&o, &ix);
     if (rc) {

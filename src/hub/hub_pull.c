@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/options.h"
 #include "embed/json_file.h"
 #include "embed/model.h"
 #include "http/http_client.h"
@@ -273,9 +274,17 @@ static int download(const char *endpoint, const char *repo, const char *rev, con
     return VS_OK;
 }
 
+void vs_model_pull_options_init(vs_model_pull_options *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->timeout_s = 30;
+}
+
 int vs_model_pull(const char *repo, const vs_model_pull_options *opts, char *out_dir, size_t cap)
 {
-    vs_model_pull_options o = opts ? *opts : (vs_model_pull_options){0};
+    VS_READ_OPTIONS(vs_model_pull_options, o, opts, VS_MODEL_PULL_OPTIONS_V1);
     if (!repo || !valid_repo(repo))
         return vs_fail(VS_ERR_INVALID_ARG, "'%s' is not a model name of the form owner/name", repo ? repo : "(null)");
     const char *endpoint = o.endpoint ? o.endpoint : getenv("HF_ENDPOINT");
@@ -284,9 +293,6 @@ int vs_model_pull(const char *repo, const vs_model_pull_options *opts, char *out
     if (strchr(rev, '/') || strstr(rev, "..")) return vs_fail(VS_ERR_INVALID_ARG, "bad revision '%s'", rev);
     const char *dir = o.dest_dir;
     if (!dir || !*dir) dir = getenv("VECSCALE_MODEL_DIR");
-#ifdef VS_MODEL_SOURCE_DIR
-    if (!dir || !*dir) dir = VS_MODEL_SOURCE_DIR;
-#endif
     if (!dir || !*dir) return vs_fail(VS_ERR_INVALID_ARG, "no destination: pass dest_dir or set VECSCALE_MODEL_DIR");
     long timeout_s = o.timeout_s > 0 ? o.timeout_s : 30;
     char dest[4096];

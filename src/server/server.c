@@ -351,7 +351,7 @@ static int create_default(vs_server *s)
     }
     const vs_server_config *c = &s->cfg;
     if (!c->default_model && !c->default_dim) return 0;
-    vs_collection_options o = {.dim = c->default_dim, .factory = c->default_index, .model = c->default_model,
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = c->default_dim, .factory = c->default_index, .model = c->default_model,
                                .n_threads = c->threads};
     if (c->default_metric && vs_metric_parse(c->default_metric, &o.metric)) {
         fprintf(stderr, "vecscale serve: %s\n", vs_last_error());
@@ -399,7 +399,7 @@ int vs_server_run(const vs_server_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    vs_maintenance_policy maint = {.snapshot_interval_s = cfg->snapshot_interval_s ? cfg->snapshot_interval_s : 300};
+    vs_maintenance_policy maint = {.struct_size = sizeof(vs_maintenance_policy), .snapshot_interval_s = cfg->snapshot_interval_s ? cfg->snapshot_interval_s : 300};
     if (registry_open(&s->reg, cfg->data_dir, &maint, err, sizeof err)) {
         fprintf(stderr, "vecscale serve: %s\n", err);
         free(s);

@@ -4,13 +4,27 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "http/http_client.h"
 #include "storage/s3_impl.h"
 
-int vs_s3_open(const vs_s3_options *opts, vs_s3 **out)
+void vs_s3_options_init(vs_s3_options *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->timeout_ms = 30000;
+    o->retries = 3;
+    o->part_size = 64ull << 20;
+    o->list_page = 1000;
+}
+
+int vs_s3_open(const vs_s3_options *caller_opts, vs_s3 **out)
 {
     if (!out) return vs_fail(VS_ERR_INVALID_ARG, "vs_s3_open: out is NULL");
     *out = NULL;
+    VS_READ_OPTIONS(vs_s3_options, given, caller_opts, VS_S3_OPTIONS_V1);
+    const vs_s3_options *opts = &given;
     int rc = vs_http_init();
     if (rc) return rc;
     vs_s3 *s3 = calloc(1, sizeof *s3);

@@ -199,7 +199,7 @@ static void credentials_and_settings(void **state)
     assert_null(s3->session_token);
     vs_s3_free(s3);
 
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.profile = "other"}, &s3), VS_OK);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .profile = "other"}, &s3), VS_OK);
     assert_string_equal(s3->access_key, "OTHERKEY");
     assert_string_equal(s3->secret_key, "othersecret");
     assert_string_equal(s3->session_token, "tok");
@@ -213,22 +213,22 @@ static void credentials_and_settings(void **state)
     setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
     setenv("AWS_REGION", "us-west-2", 1);
     setenv("AWS_ENDPOINT_URL", "https://storage.googleapis.com", 1);
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.region = "auto", .path_style = -1}, &s3), VS_OK);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .region = "auto", .path_style = -1}, &s3), VS_OK);
     assert_string_equal(s3->access_key, "ENVKEY");
     assert_string_equal(s3->region, "auto");
     assert_string_equal(s3->endpoint, "https://storage.googleapis.com");
     assert_int_equal(s3->path_style, 0);
     vs_s3_free(s3);
 
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.endpoint = "ftp://x"}, &s3), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .endpoint = "ftp://x"}, &s3), VS_ERR_INVALID_ARG);
     assert_null(s3);
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.endpoint = "http://x/path"}, &s3), VS_ERR_INVALID_ARG);
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.part_size = 1 << 20}, &s3), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .endpoint = "http://x/path"}, &s3), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .part_size = 1 << 20}, &s3), VS_ERR_INVALID_ARG);
     assert_non_null(strstr(vs_last_error(), "5 MiB"));
 
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.profile = "missing"}, &s3), VS_ERR_AUTH);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .profile = "missing"}, &s3), VS_ERR_AUTH);
     assert_non_null(strstr(vs_last_error(), "no credentials"));
     assert_non_null(strstr(vs_last_error(), "missing"));
     unsetenv("AWS_REGION");
