@@ -361,15 +361,19 @@ int vs_wal_retire(vs_wal *w)
 {
     /* Every appender calls vs_wal_sync right after its append, so the records left in the
      * buffer have a writer about to flush them: wait for that flush rather than become the
-     * flusher. The retiring thread is the maintenance thread at background priority; as the
-     * flusher it would make those writers wait for its CPU share. It flushes itself only if
-     * no one did within RETIRE_WAIT_MS (an appender that never syncs, which the library has not). */
+     * flusher: retiring is maintenance's work, and writers must not wait for maintenance
+     * (its thread runs at background priority). It flushes itself only if no one did within
+     * RETIRE_WAIT_MS (an appender that never syncs, which the library has not). */
     struct timespec until;
     deadline_in(&until, RETIRE_WAIT_MS);
     pthread_mutex_lock(&w->mu);
     uint64_t last = w->next_seq - 1;
-    while (w->durable_seq < last && !w->failed)
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT && !w->flushing) break;
+    int late = 0;
+    while (w->durable_seq < last && !w->failed) {
+        if (late) pthread_cond_wait(&w->cv, &w->mu); /* a flush is under way: its end wakes us */
+        else if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT) late = 1;
+        if (late && !w->flushing) break;
+    }
     pthread_mutex_unlock(&w->mu);
     int rc = vs_wal_sync(w, last, 30000);
     pthread_mutex_lock(&w->mu);
