@@ -691,8 +691,11 @@ VS_API void vs_maintenance_policy_init(vs_maintenance_policy *p);
 VS_API int vs_collection_maintain(vs_collection *c);
 /** Starts the collection's maintenance thread: it does what vs_collection_maintain does, when
  *  `policy` (NULL = defaults) says so, and the snapshots vs_collection_snapshot asks for, until
- *  vs_collection_stop_maintenance or vs_collection_close. It runs at background priority (its
- *  nice value raised by 10) so requests get the CPU first. Its errors go to the log handler;
+ *  vs_collection_stop_maintenance or vs_collection_close. On Linux it runs at background priority
+ *  (nice 19 for the thread and the training's workers, I/O class idle; not SCHED_IDLE, which a
+ *  loaded machine can starve for hours) and hands its few short steps under the collection's
+ *  locks to a companion thread at the caller's priority, so no add or search waits for a
+ *  preempted background thread. Its errors go to the log handler;
  *  it retries after 10 s. At most one per collection (VS_ERR_INVALID_ARG if already running). */
 VS_API int vs_collection_start_maintenance(vs_collection *c, const vs_maintenance_policy *policy);
 /** Stops and joins the maintenance thread (waiting for a snapshot or training in progress).

@@ -18,7 +18,10 @@ static const char *HELP =
     "--filter restricts the hits to documents whose fields pass a filter (JSON, the grammar of\n"
     "POST /search's \"filter\"): {\"pos\": \"verb\"}, {\"year\": {\"gte\": 1990, \"lt\": 2000}},\n"
     "{\"tag\": {\"in\": [\"a\", \"b\"]}}, {\"field\": {\"exists\": true}}, {\"and\"|\"or\": [...]}, {\"not\": {...}}.\n"
-    "Fields without a payload index are evaluated per document (said on stderr).\n";
+    "Fields without a payload index are evaluated per document (said on stderr).\n"
+    "A query none of whose words the model knows has no meaning to search by (it would embed to\n"
+    "the model's fallback vector, whose neighbours score high and mean nothing): it gets no hits\n"
+    "and a warning on stderr, as POST /search answers it with \"warning\": no_known_word.\n";
 
 enum { MAX_QUERIES = 64 };
 
@@ -133,9 +136,10 @@ int cmd_search_docs(int argc, char **argv)
     }
     float *q = malloc(nq * info.dim * sizeof *q), *scores = malloc(nq * k * sizeof *scores);
     int64_t *ids = malloc(nq * k * sizeof *ids);
-    if (!status && (!q || !scores || !ids)) status = (fprintf(stderr, "vecscale: out of memory\n"), 1);
+    uint32_t *known = malloc(nq * sizeof *known);
+    if (!status && (!q || !scores || !ids || !known)) status = (fprintf(stderr, "vecscale: out of memory\n"), 1);
     double t0 = cli_now();
-    if (!status && (rc = vs_model_embed(m, queries, nq, 1, q))) status = cli_fail("--query", rc);
+    if (!status && (rc = vs_model_embed_known(m, queries, nq, 1, q, known))) status = cli_fail("--query", rc);
     vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = nprobe, .ef_search = ef};
     vs_filter_report fr;
     if (!status && (rc = vs_collection_search_where(col, nq, q, k, &p, filter, scores, ids, &fr)))
@@ -145,6 +149,14 @@ int cmd_search_docs(int argc, char **argv)
     double dt = cli_now() - t0;
     for (size_t i = 0; !status && i < nq; i++) {
         if (!json) printf("query: %s\n", queries[i]);
+        if (!known[i]) {
+            /* The server's rule (routes_search.c, no_known_word): no hits rather than the
+             * fallback vector's neighbours at a score that reads as a match. */
+            fprintf(stderr, "vecscale: warning: the model %s knows none of the words of the query '%s', so it has no "
+                            "meaning to search by: no results (rephrase it)\n", vs_model_name(m), queries[i]);
+            if (!json) printf("  (no results: no known word)\n");
+            continue;
+        }
         for (uint32_t r = 0; r < k && ids[i * k + r] >= 0; r++) {
             doc_copy doc = {0};
             vs_collection_with_doc(col, ids[i * k + r], grab, &doc); /* absent: printed without text */
@@ -159,6 +171,7 @@ int cmd_search_docs(int argc, char **argv)
     free(q);
     free(scores);
     free(ids);
+    free(known);
     vs_model_free(m);
     vs_collection_close(col);
     return status;

@@ -3,6 +3,7 @@
  * replacing collection.vsc atomically is the commit point of a snapshot. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,41 @@ static int read_whole(const char *path, uint8_t **out, size_t *size)
     return VS_OK;
 }
 
+/* The index file against the documents. Checksums prove only that a file is as written, not
+ * that what wrote it was vecscale (a forged file recomputes them): the index must hold exactly
+ * the documents' ids (distinct and non-negative, checked in DIDS), once each, with finite
+ * vectors, or searches would return ids without documents, twice, or NaN scores. With as many
+ * vectors as documents, every document found means the same id set. The removal of an id
+ * that cannot exist builds the index's id map, which refuses duplicates (the first write
+ * would build it anyway). */
+static int check_index(vs_collection *c, const char *path)
+{
+    int64_t none = -1;
+    int rc = vs_index_remove(c->index, 1, &none, NULL);
+    if (rc) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vs_last_error());
+        return vs_fail(VS_ERR_CORRUPT, "%s: %s", path, why);
+    }
+    float *v = malloc(c->dim * sizeof *v);
+    if (!v) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < c->docs.count; i++) {
+        int64_t id = c->docs.docs[i].id;
+        if (vs_index_get(c->index, id, v)) {
+            rc = vs_fail(VS_ERR_CORRUPT, "%s holds no vector for document %lld", path, (long long)id);
+            break;
+        }
+        for (uint32_t j = 0; j < c->dim; j++)
+            if (!isfinite(v[j])) {
+                rc = vs_fail(VS_ERR_CORRUPT, "%s: the vector of document %lld is not finite (component %u)", path,
+                             (long long)id, j);
+                break;
+            }
+    }
+    free(v);
+    return rc;
+}
+
 int vs_collection_read_snapshot(vs_collection *c)
 {
     char path[4200];
@@ -208,7 +244,8 @@ int vs_collection_read_snapshot(vs_collection *c)
         uint64_t a = tl == ABSENT ? 0 : tl, m = ml == ABSENT ? 0 : ml;
         int64_t id = (int64_t)get64(ids + 8 * i);
         if (a > blen - off || m > blen - off - a || id < 0 || vs_docstore_get(&c->docs, id)) {
-            rc = vs_fail(VS_ERR_CORRUPT, "%s: document %llu is inconsistent", path, (unsigned long long)i);
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: document %llu %s", path, (unsigned long long)i,
+                         id < 0 ? "has a negative id" : vs_docstore_get(&c->docs, id) ? "repeats an id" : "overruns the text section");
             break;
         }
         char *t = NULL, *md = NULL;
@@ -249,6 +286,8 @@ int vs_collection_read_snapshot(vs_collection *c)
     if (vs_index_dim(c->index) != c->dim || vs_index_size(c->index) != n)
         return vs_fail(VS_ERR_CORRUPT, "%s holds %zu vectors of dimension %u; the collection expects %llu of %u", path,
                        vs_index_size(c->index), vs_index_dim(c->index), (unsigned long long)n, c->dim);
+    rc = check_index(c, path);
+    if (rc) return rc;
     atomic_store(&c->count, (size_t)n);
     return VS_OK;
 }

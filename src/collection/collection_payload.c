@@ -221,19 +221,41 @@ int vs_collection_create_payload_index(vs_collection *c, const char *field, vs_p
     uint32_t t = (uint32_t)type;
     memcpy(rec, &t, 4);
     memcpy(rec + 4, field, fl);
+    /* Logged, synced, then applied, as every write (collection_write.c): a declaration whose
+     * sync fails is never applied. */
     pthread_mutex_lock(&c->write_mu);
     vs_wal *wal = c->wal;
     uint64_t seq = 0;
     pthread_rwlock_rdlock(&c->payload_rw);
     const vs_pindex *x = vs_payload_index(&c->payload, field);
     int same = x && x->type == type && !x->automatic, other = x && x->type != type;
+    vs_payload_type had = x ? x->type : type;
     pthread_rwlock_unlock(&c->payload_rw);
-    int rc = other ? vs_fail(VS_ERR_INVALID_ARG, "field '%s' already has a %s index", field, vs_payload_type_name(x->type)) : VS_OK;
+    int rc = c->log_failed ? vs_fail(VS_ERR_IO, "%s: an earlier log write failed; the collection refuses writes until it is reopened", c->dir)
+             : other ? vs_fail(VS_ERR_INVALID_ARG, "field '%s' already has a %s index", field, vs_payload_type_name(had))
+                     : VS_OK;
     if (!rc && !same) rc = vs_wal_append(wal, VS_WAL_PAYLOAD_INDEX, rec, 4 + fl, &seq);
-    if (!rc && !same) rc = vs_collection_payload_declare(c, field, type, 0);
+    pthread_mutex_unlock(&c->write_mu);
+    if (rc || same) return rc;
+
+    int synced = vs_wal_sync(wal, seq, 30000);
+    pthread_mutex_lock(&c->write_mu);
+    if (synced) {
+        c->log_failed = 1;
+        rc = synced;
+    } else {
+        /* Only a search's automatic index of another type, declared since the check, can
+         * refuse it now; the log holds the declaration, so the next open applies it. */
+        rc = vs_collection_payload_declare(c, field, type, 0);
+        if (rc) {
+            char why[300];
+            snprintf(why, sizeof why, "%s", vs_last_error());
+            rc = vs_fail(rc, "%s: the index on '%s' is in the log but could not be applied now (%s); it appears when the "
+                         "collection is reopened", c->dir, field, why);
+        }
+    }
     vs_collection_refresh_info(c);
     pthread_mutex_unlock(&c->write_mu);
-    if (!rc && seq) rc = vs_wal_sync(wal, seq, 30000);
     return rc;
 }
 

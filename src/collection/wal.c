@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "core/log.h"
 
+#define RETIRE_WAIT_MS 5000
+
 static const char WAL_MAGIC[8] = {'V', 'S', 'W', 'A', 'L', 0, 0, 0};
 /* 2: record type ADD_KEYED (string ids). Version 1 logs hold only ADD and DELETE and replay
  * unchanged; a build that knows only version 1 refuses a version 2 log (and so the collection). */
@@ -32,6 +34,9 @@ struct vs_wal {
     uint64_t buffered_seq; /* last sequence number in buf (or already written) */
     uint64_t durable_seq;  /* last sequence number known to be on disk */
     uint64_t file_size;
+    /* file_size + len, readable without mu: the maintenance thread polls it at background
+     * priority and must never hold a lock that appends need (it could be preempted inside). */
+    atomic_uint_least64_t size;
     uint64_t syncs;
     int flushing;          /* a thread is writing outside the mutex */
     int failed;            /* a write or sync failed (or the log was retired) */
@@ -216,6 +221,7 @@ int vs_wal_open(const char *path, uint64_t generation, vs_wal_replay_fn fn, void
         vs_wal_close(w);
         return rc;
     }
+    atomic_store(&w->size, w->file_size);
     *out = w;
     return VS_OK;
 }
@@ -249,6 +255,7 @@ int vs_wal_append(vs_wal *w, uint32_t type, const void *payload, size_t len, uin
     put64(r + 16 + len, XXH3_64bits(r, 16 + len));
     w->len = need;
     w->buffered_seq = s;
+    atomic_store(&w->size, w->file_size + w->len);
     pthread_mutex_unlock(&w->mu);
     if (seq) *seq = s;
     return VS_OK;
@@ -313,6 +320,7 @@ int vs_wal_sync(vs_wal *w, uint64_t seq, int timeout_ms)
             w->durable_seq = upto;
             w->file_size += len;
         }
+        atomic_store(&w->size, w->file_size + w->len);
         pthread_cond_broadcast(&w->cv);
         if (rc) break;
     }
@@ -338,10 +346,7 @@ uint64_t vs_wal_last_seq(vs_wal *w)
 
 uint64_t vs_wal_size(vs_wal *w)
 {
-    pthread_mutex_lock(&w->mu);
-    uint64_t s = w->file_size + w->len;
-    pthread_mutex_unlock(&w->mu);
-    return s;
+    return atomic_load(&w->size);
 }
 
 uint64_t vs_wal_sync_count(vs_wal *w)
@@ -354,7 +359,23 @@ uint64_t vs_wal_sync_count(vs_wal *w)
 
 int vs_wal_retire(vs_wal *w)
 {
-    int rc = vs_wal_sync(w, vs_wal_last_seq(w), 30000);
+    /* Every appender calls vs_wal_sync right after its append, so the records left in the
+     * buffer have a writer about to flush them: wait for that flush rather than become the
+     * flusher: retiring is maintenance's work, and writers must not wait for maintenance
+     * (its thread runs at background priority). It flushes itself only if no one did within
+     * RETIRE_WAIT_MS (an appender that never syncs, which the library has not). */
+    struct timespec until;
+    deadline_in(&until, RETIRE_WAIT_MS);
+    pthread_mutex_lock(&w->mu);
+    uint64_t last = w->next_seq - 1;
+    int late = 0;
+    while (w->durable_seq < last && !w->failed) {
+        if (late) pthread_cond_wait(&w->cv, &w->mu); /* a flush is under way: its end wakes us */
+        else if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT) late = 1;
+        if (late && !w->flushing) break;
+    }
+    pthread_mutex_unlock(&w->mu);
+    int rc = vs_wal_sync(w, last, 30000);
     pthread_mutex_lock(&w->mu);
     if (w->fd >= 0) close(w->fd);
     w->fd = -1;

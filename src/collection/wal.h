@@ -48,7 +48,8 @@ uint64_t vs_wal_last_seq(vs_wal *w);
 uint64_t vs_wal_size(vs_wal *w);
 /* Number of fdatasync calls made so far (for metrics and the group-commit test). */
 uint64_t vs_wal_sync_count(vs_wal *w);
-/* Flushes what is buffered and closes the file but keeps the object, so a thread that
+/* Waits until what is buffered is durable (flushed by its appenders' own vs_wal_sync calls;
+ * by this call only if none came within 5 s) and closes the file but keeps the object, so a thread that
  * appended before and calls vs_wal_sync afterwards returns at once (its record is durable).
  * Used when a snapshot replaces the log. vs_wal_close still frees it. */
 int vs_wal_retire(vs_wal *w);

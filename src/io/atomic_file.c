@@ -1,8 +1,10 @@
 /* Temp-file + fsync + rename, so a crash never leaves a half-written file under the real name. */
+#define _GNU_SOURCE /* sync_file_range (Linux), guarded below */
 #include "io/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@ struct vs_atomic_file {
     uint64_t size;
     char *path;
     char *tmp_path;
+    uint64_t paced_off, paced_len; /* the piece last written by a paced thread */
 };
 
 int vs_atomic_open(const char *path, vs_atomic_file **out)
@@ -39,15 +42,36 @@ int vs_atomic_open(const char *path, vs_atomic_file **out)
     return VS_OK;
 }
 
+_Thread_local int vs_atomic_paced;
+
+#define PACED_CHUNK (1u << 20)
+
+/* Waits for the piece written before [offset, offset + len) to reach the disk and starts
+ * writing this one. Errors are left to the final fsync, which reports them. */
+static void pace(vs_atomic_file *f, uint64_t offset, size_t len)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (f->paced_len)
+        (void)sync_file_range(f->fd, (off_t)f->paced_off, (off_t)f->paced_len,
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    (void)sync_file_range(f->fd, (off_t)offset, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#endif
+    f->paced_off = offset;
+    f->paced_len = len;
+    sched_yield();
+}
+
 int vs_atomic_pwrite(vs_atomic_file *f, const void *data, size_t len, uint64_t offset)
 {
     const char *p = data;
     while (len > 0) {
-        ssize_t w = pwrite(f->fd, p, len, (off_t)offset);
+        size_t piece = vs_atomic_paced && len > PACED_CHUNK ? PACED_CHUNK : len;
+        ssize_t w = pwrite(f->fd, p, piece, (off_t)offset);
         if (w < 0) {
             if (errno == EINTR) continue;
             return vs_fail(VS_ERR_IO, "write %s: %s", f->tmp_path, strerror(errno));
         }
+        if (vs_atomic_paced) pace(f, offset, (size_t)w);
         p += w; len -= (size_t)w; offset += (uint64_t)w;
     }
     return VS_OK;

@@ -8,6 +8,12 @@
 
 typedef struct vs_atomic_file vs_atomic_file;
 
+/* Set on a thread (the collection's maintenance thread) whose file writes must not crowd out
+ * other writers' syncs on the same disk: its writes go out in PACED_CHUNK pieces, each
+ * written back (sync_file_range, Linux) before the next is queued, with a yield between, so a
+ * log fdatasync waits behind at most one piece instead of the whole file at its fsync. */
+extern _Thread_local int vs_atomic_paced;
+
 /* Creates "<path>.tmp.XXXXXX". On success *out must be finished by commit or abort. */
 int vs_atomic_open(const char *path, vs_atomic_file **out);
 /* Appends len bytes (retrying short writes). */

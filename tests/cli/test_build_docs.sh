@@ -44,6 +44,16 @@ expect "filter without index says so" 0 "evaluated per document (no payload inde
 expect "filter: unknown field" 1 "unknown field 'colour'" \
     "$VS" search --index "$T/c" --query "cat" --filter '{"colour": "red"}'
 expect "filter: type mismatch" 1 "field 'topic' holds strings" "$VS" search --index "$T/c" --query "cat" --filter '{"topic": 3}'
+# A query with no known word: a warning and no hits (not the fallback vector's neighbours),
+# alone or beside a query that has hits.
+"$VS" search --index "$T/c" --query "qzxvw blorptk" -k 3 --json >"$T/unk" 2>"$T/unk.err" && rc=0 || rc=$?
+[ "$rc" -eq 0 ] && [ ! -s "$T/unk" ] && grep -q "knows none of the words of the query 'qzxvw blorptk'" "$T/unk.err" &&
+    ok "no known word: warning, no hits" || bad "no known word: warning, no hits (exit $rc, $(cat "$T/unk" "$T/unk.err"))"
+[ "$("$VS" search --index "$T/c" --query "qzxvw" --query "football match" -k 2 --json 2>/dev/null |
+     grep -c '"query":"football match"')" -eq 2 ] &&
+    [ "$("$VS" search --index "$T/c" --query "qzxvw" --query "football match" -k 2 --json 2>/dev/null | wc -l)" -eq 2 ] &&
+    ok "no known word beside a real query: only the real one's hits" || bad "no known word beside a real query"
+expect "no known word, plain output" 0 "(no results: no known word)" "$VS" search --index "$T/c" --query "qzxvw" -k 1
 expect "IVF index" 0 "index IVF3,Flat" "$VS" build --input "$FIX/docs.jsonl" --output "$T/ivf" --index IVF --nlist 3
 expect "IVF search" 0 '"rank":1,"id":5,' "$VS" search --index "$T/ivf" --query "planets and rockets" --nprobe 3 --json
 

@@ -77,6 +77,53 @@ static void test_failed_sync_is_not_applied(void **state)
     tu_rmdir(dir);
 }
 
+/* A payload index declaration is a write like an add: logged, synced, then applied. */
+static size_t n_indexes(vs_collection *c)
+{
+    size_t n = 99;
+    assert_int_equal(vs_collection_payload_indexes(c, NULL, 0, &n), VS_OK);
+    return n;
+}
+
+static void test_failed_sync_declares_no_index(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    vs_collection *c = NULL;
+    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .no_auto_index = 1};
+    assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
+    float *x = tu_random_vectors(4, D, 13);
+    const char *meta[4] = {"{\"n\": 1}", "{\"n\": 2}", "{\"n\": 3}", "{\"n\": 4}"};
+    assert_int_equal(vs_collection_add(c, 4, x, NULL, NULL, meta, NULL), VS_OK);
+    assert_int_equal(n_indexes(c), 0);
+
+    atomic_store(&vs_wal_fault_hook, fail_syncs);
+    assert_int_equal(vs_collection_create_payload_index(c, "n", VS_PAYLOAD_INTEGER), VS_ERR_IO);
+    atomic_store(&vs_wal_fault_hook, NULL);
+    print_message("the caller is told: %s\n", vs_last_error());
+    /* Not applied: the collection lists no index, and refuses writes until reopened. */
+    assert_int_equal(n_indexes(c), 0);
+    assert_int_equal(vs_collection_create_payload_index(c, "n", VS_PAYLOAD_INTEGER), VS_ERR_IO);
+    assert_int_equal(n_indexes(c), 0);
+    vs_collection_close(c);
+    /* The log was cut back: not there after a reopen either; declaring it now works. */
+    assert_int_equal(vs_collection_open(dir, &c), VS_OK);
+    assert_int_equal(n_indexes(c), 0);
+    assert_int_equal(vs_collection_create_payload_index(c, "n", VS_PAYLOAD_INTEGER), VS_OK);
+    vs_payload_index_info info[2];
+    size_t n = 0;
+    assert_int_equal(vs_collection_payload_indexes(c, info, 2, &n), VS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(info[0].field, "n");
+    assert_int_equal(info[0].documents, 4);
+    vs_collection_close(c);
+    assert_int_equal(vs_collection_open(dir, &c), VS_OK);
+    assert_int_equal(n_indexes(c), 1);
+    vs_collection_close(c);
+    free(x);
+    tu_rmdir(dir);
+}
+
 static void test_adds_never_maintain(void **state)
 {
     (void)state;
@@ -247,6 +294,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_sync_is_not_applied),
+        cmocka_unit_test(test_failed_sync_declares_no_index),
         cmocka_unit_test(test_adds_never_maintain),
         cmocka_unit_test(test_kill_during_snapshot),
     };
