@@ -282,7 +282,8 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
                                    cJSON_IsString(id) ? id->valuestring : NULL};
         }
     }
-    qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? cmp_distance : cmp_similarity);
+    if (n_hits) /* no hits: hits is NULL, which qsort must not get */
+        qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? cmp_distance : cmp_similarity);
     cJSON *o = cJSON_CreateObject(), *results = cJSON_CreateArray();
     for (size_t i = 0; i < n_hits && (long)i < k; i++) cJSON_AddItemReferenceToArray(results, hits[i].item);
     cJSON_AddItemToObject(o, "results", results);
