@@ -47,18 +47,18 @@ static int advance(router *r, int64_t floor, size_t n, int64_t *first)
 int router_ids_reserve(router *r, size_t n, int64_t *first)
 {
     pthread_mutex_lock(&r->ids_lock);
-    int rc = r->ids_etcd ? advance(r, 0, n, first) : vs_fail(VS_ERR_NETWORK, "no etcd handle for automatic ids");
+    int rc = advance(r, r->ids_owed, n, first);
+    if (rc == VS_OK) r->ids_owed = 0;
     pthread_mutex_unlock(&r->ids_lock);
     return rc;
 }
 
-int router_ids_note(router *r, int64_t max_id)
+void router_ids_note(router *r, int64_t max_id)
 {
     int64_t first;
     pthread_mutex_lock(&r->ids_lock);
-    int rc = VS_OK;
-    if (max_id >= r->ids_floor) /* the counter only grows: below what we saw, nothing to do */
-        rc = r->ids_etcd ? advance(r, max_id + 1, 0, &first) : vs_fail(VS_ERR_NETWORK, "no etcd handle for automatic ids");
+    /* the counter only grows: below what we saw, nothing to do */
+    if (max_id >= r->ids_floor && max_id >= r->ids_owed && advance(r, max_id + 1, 0, &first) != VS_OK)
+        r->ids_owed = max_id + 1; /* writes with their own ids do not need etcd: owe it */
     pthread_mutex_unlock(&r->ids_lock);
-    return rc;
 }

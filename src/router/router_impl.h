@@ -35,6 +35,7 @@ typedef struct {
     pthread_mutex_t ids_lock;
     vs_etcd *ids_etcd;
     int64_t ids_floor; /* the etcd counter is known to be at least this */
+    int64_t ids_owed;  /* a floor etcd was away for: raised on the next reserve */
     double started;
 } router;
 
@@ -91,8 +92,9 @@ void router_delivery_free(router_delivery *d);
 /* Reserves n consecutive automatic document ids, unique over the cluster and above every
  * integer id a write through a router has used (router_ids.c). */
 int router_ids_reserve(router *r, size_t n, int64_t *first);
-/* Notes that integer ids up to max_id are in use, so automatic ids start after it. */
-int router_ids_note(router *r, int64_t max_id);
+/* Notes that integer ids up to max_id are in use, so automatic ids start after it. With etcd
+ * away the write goes on: the floor is kept and raised before the next reservation. */
+void router_ids_note(router *r, int64_t max_id);
 
 /* POST <path> with a search body: fan out, retry, merge. */
 void router_search(router *r, const char *path, const char *body, size_t len, router_reply *out);

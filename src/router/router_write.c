@@ -198,8 +198,7 @@ static int route_rows(router *r, const vs_cluster_map *m, const cJSON *given, in
         }
         if (!(w->ids = cJSON_Duplicate(given, 1))) return router_error(out, 500, "internal", "out of memory"), 0;
         /* automatic ids of later writes start after the largest integer given, as on one server */
-        if (w->max_int >= 0 && router_ids_note(r, w->max_int))
-            return router_error(out, 503, "ids_unavailable", "recording the largest id in etcd: %s", vs_last_error()), 0;
+        if (w->max_int >= 0) router_ids_note(r, w->max_int);
         return 1;
     }
     int64_t first;

@@ -324,6 +324,11 @@ def test_cluster(env):
         verify_all(node, acked, "after n2 and the router were killed -9 and restarted")
         st, ans = http("POST", R + "/search", {"query": mtexts[20], "k": 1})
         check(st == 200 and ans["results"][0]["id"] == id_of[mtexts[20]], "search through the restarted router", repr(ans))
+        ntexts = texts_for(range(140, 145))
+        st, ans = http("POST", R + "/index", ntexts)
+        check(st == 200 and ans.get("added") == 5 and not set(ans.get("ids", [])) & set(acked),
+              "/index through the restarted router: new ids, none reused (the counter is in etcd)", "%d %r" % (st, ans))
+        acked.update(zip(ans["ids"], ntexts))
 
         # A new container for n1 (as after an image update): its data is on the named volume.
         proj.compose("up", "-d", "--force-recreate", "--no-deps", "n1")

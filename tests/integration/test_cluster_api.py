@@ -301,6 +301,15 @@ try:
     st, r = R.request("GET", "/documents/%d" % missing_doc)
     check(st == 503 and r["error"]["code"] == "shard_unavailable", "GET of a document on the down shard: 503", r)
     check(R.ok("GET", "/health")["shards_live"] == 1, "/health counts the live shards")
+
+    # etcd away: writes that bring their ids go on (the router owes etcd the largest id), those
+    # that need automatic ids are refused with the reason, and nothing crashes
+    subprocess.run([os.path.join(HERE, "etcd.sh"), "stop", os.path.join(T, "etcd")], capture_output=True, check=True)
+    codes = [R.request("POST", "/index", [{"id": i, "text": "cat"}])[0] for i in range(5000, 5008)]
+    check(200 in codes and set(codes) <= {200, 503}, "etcd away: documents with ids still indexed on the live shard", codes)
+    st, r = R.request("POST", "/index", ["cat"])
+    check(st == 503 and r["error"]["code"] == "ids_unavailable" and "etcd" in r["error"]["message"],
+          "etcd away: automatic ids refused with the reason", st, r)
     print("all ok", flush=True)
 finally:
     stop_all()
