@@ -111,6 +111,9 @@ static void collection_routes(router *r, const char *method, const char *url, co
     } else if (!strcmp(rest, "/search")) {
         if (post) router_search(r, url, body, len, rep);
         else not_allowed(rep, method, url, "POST");
+    } else if (!strcmp(rest, "/search/batch")) {
+        if (post) router_search_batch(r, url, body, len, rep);
+        else not_allowed(rep, method, url, "POST");
     } else if (!strcmp(rest, "/vectors")) {
         if (post) router_add(r, url, body, len, rep);
         else not_allowed(rep, method, url, "POST");

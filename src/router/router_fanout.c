@@ -184,13 +184,6 @@ int router_snapshot_map(router *r, vs_cluster_map *m, router_reply *out)
     return have;
 }
 
-typedef struct {
-    cJSON *item;
-    double score;
-    int64_t id;      /* integer ids */
-    const char *key; /* string ids (vecscale.h, "Document ids"), else NULL */
-} hit;
-
 /* Equal scores by id (integers first, then string ids in byte order), so the merge does not
  * depend on arrival order. */
 static int cmp_id(const hit *x, const hit *y)
@@ -201,14 +194,14 @@ static int cmp_id(const hit *x, const hit *y)
 }
 
 /* Best first. */
-static int cmp_distance(const void *a, const void *b)
+int router_cmp_distance(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? -1 : 1;
     return cmp_id(x, y);
 }
 
-static int cmp_similarity(const void *a, const void *b)
+int router_cmp_similarity(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
@@ -283,7 +276,7 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
         }
     }
     if (n_hits) /* no hits: hits is NULL, which qsort must not get */
-        qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? cmp_distance : cmp_similarity);
+        qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? router_cmp_distance : router_cmp_similarity);
     cJSON *o = cJSON_CreateObject(), *results = cJSON_CreateArray();
     for (size_t i = 0; i < n_hits && (long)i < k; i++) cJSON_AddItemReferenceToArray(results, hits[i].item);
     cJSON_AddItemToObject(o, "results", results);

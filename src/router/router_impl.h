@@ -96,8 +96,21 @@ int router_ids_reserve(router *r, size_t n, int64_t *first);
  * away the write goes on: the floor is kept and raised before the next reservation. */
 void router_ids_note(router *r, int64_t max_id);
 
+/* One search result of a shard, for the merge. */
+typedef struct {
+    cJSON *item;
+    double score;
+    int64_t id;      /* integer ids */
+    const char *key; /* string ids (vecscale.h, "Document ids"), else NULL */
+} hit;
+/* qsort orders, best first (ties by id: integers first, then string ids in byte order). */
+int router_cmp_distance(const void *a, const void *b);
+int router_cmp_similarity(const void *a, const void *b);
+
 /* POST <path> with a search body: fan out, retry, merge. */
 void router_search(router *r, const char *path, const char *body, size_t len, router_reply *out);
+/* POST <path> (.../search/batch): fan out, retry, merge each query's results (router_batch.c). */
+void router_search_batch(router *r, const char *path, const char *body, size_t len, router_reply *out);
 /* POST <path> with an add body ({"vectors":[...],"ids":[...],...}): split by owner shard. */
 void router_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
 /* POST <path> (.../index): texts or documents, embedded by the owning shards. */

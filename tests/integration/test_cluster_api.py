@@ -193,6 +193,16 @@ try:
     check(rs == ss == 200 and [h["id"] for h in r["results"]] == [h["id"] for h in s["results"]],
           "text search through the router = one server's", r, s)
 
+    # --- POST /search/batch: each query merged over the shards --------------------------------
+    for body in ({"queries": ["the big cat", "dog on the mat", "zzqqxx"], "k": 4},
+                 {"vectors": [vec, [0.2] * dim], "k": 3}):
+        (rs, r), (ss, s) = both("POST", "/search/batch", body)
+        strip = [{k: q.get(k) for k in ("query", "results", "warning") if k in q} for q in s["results"]]
+        check(rs == ss == 200 and r["results"] == strip and r["partial"] is False,
+              "search/batch through the router = one server's (%s)" % list(body)[0], r, s)
+    (rs, r), (ss, s) = both("POST", "/search/batch", {"queries": [], "k": 3})
+    check(rs == ss == 400 and r["error"]["code"] == s["error"]["code"], "a bad batch refused as one server", r, s)
+
     # --- GET /documents/{id} ----------------------------------------------------------------
     for doc_id in (100, "doc-a/b", 17, 3):
         p = "/documents/" + urllib.parse.quote(str(doc_id), safe="")
