@@ -126,7 +126,8 @@ static void collection_routes(router *r, const char *method, const char *url, co
         else not_allowed(rep, method, url, "GET, DELETE");
     } else if (!strcmp(rest, "/stats") || (!*rest && *prefix)) {
         if (get) router_stats(r, url, rep);
-        else not_allowed(rep, method, url, "GET");
+        else if (!*rest && !strcmp(method, "DELETE")) router_collection_delete(r, prefix, rep);
+        else not_allowed(rep, method, url, *rest ? "GET" : "GET, DELETE");
     } else if (!strcmp(rest, "/save")) {
         if (!post) return not_allowed(rep, method, url, "POST");
         if (q->n_path > 1) return router_error(rep, 400, "invalid_parameter", "query parameter 'path' is given twice");
@@ -206,7 +207,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         else not_allowed(&rep, method, url, "GET");
     } else if (!strcmp(url, "/collections") || !strcmp(url, "/collections/")) {
         if (!strcmp(method, "GET")) router_collections(r, &rep);
-        else not_allowed(&rep, method, url, "GET (collections are created on the nodes)");
+        else if (!strcmp(method, "POST")) router_collection_create(r, body, len, &rep);
+        else not_allowed(&rep, method, url, "GET, POST");
     } else if (!strncmp(url, "/collections/", 13)) {
         const char *name = url + 13, *slash = strchr(name, '/');
         size_t n = slash ? (size_t)(slash - name) : strlen(name);
@@ -349,6 +351,7 @@ int vs_router_run(const vs_router_config *in)
     vs_etcd_free(f.e);
     vs_etcd_free(r->ids_etcd);
     router_hints_free(r);
+    router_ids_free(r);
     pthread_mutex_destroy(&r->ids_lock);
     pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);

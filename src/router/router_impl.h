@@ -34,8 +34,8 @@ typedef struct {
     /* automatic document ids (router_ids.c): an etcd handle of their own, one request at a time */
     pthread_mutex_t ids_lock;
     vs_etcd *ids_etcd;
-    int64_t ids_floor; /* the etcd counter is known to be at least this */
-    int64_t ids_owed;  /* a floor etcd was away for: raised on the next reserve */
+    struct router_ids *ids; /* per collection: what this router knows of its counter */
+    size_t n_ids;
     double started;
 } router;
 
@@ -89,12 +89,16 @@ void router_deliver(router *r, const vs_cluster_map *m, uint32_t shard, const ch
                     const char *body, size_t len, router_delivery *out);
 void router_delivery_free(router_delivery *d);
 
-/* Reserves n consecutive automatic document ids, unique over the cluster and above every
- * integer id a write through a router has used (router_ids.c). */
-int router_ids_reserve(router *r, size_t n, int64_t *first);
+/* Reserves n consecutive automatic document ids in collection `coll` ("" = default), unique
+ * over the cluster and above every integer id a write through a router has used there
+ * (router_ids.c). */
+int router_ids_reserve(router *r, const char *coll, size_t n, int64_t *first);
 /* Notes that integer ids up to max_id are in use, so automatic ids start after it. With etcd
  * away the write goes on: the floor is kept and raised before the next reservation. */
-void router_ids_note(router *r, int64_t max_id);
+void router_ids_note(router *r, const char *coll, int64_t max_id);
+/* A dropped collection's counter goes with it (a new one of that name starts at 0). */
+void router_ids_drop(router *r, const char *coll);
+void router_ids_free(router *r);
 
 /* One search result of a shard, for the merge. */
 typedef struct {
@@ -124,6 +128,9 @@ void router_get_document(router *r, const char *prefix, const char *id, router_r
 int router_document_path(const char *prefix, const char *id, char *out, size_t cap);
 /* GET <path> (.../stats or /collections/{name}): every shard's stats, summed, with one row per shard. */
 void router_stats(router *r, const char *path, router_reply *out);
+/* POST /collections (create) and DELETE /collections/{name} (prefix): on every shard. */
+void router_collection_create(router *r, const char *body, size_t len, router_reply *out);
+void router_collection_delete(router *r, const char *prefix, router_reply *out);
 /* GET /collections: the shards' listings merged by collection name. */
 void router_collections(router *r, router_reply *out);
 /* POST <path> (.../save) with the export name (or NULL) on every live node. */

@@ -177,9 +177,12 @@ typedef struct {
 } rows;
 
 /* Checks the ids (or reserves n automatic ones) and finds their shards. */
-static int route_rows(router *r, const vs_cluster_map *m, const cJSON *given, int n, const char *field, const char *tail,
-                      const char *body, size_t len, rows *w, router_reply *out)
+static int route_rows(router *r, const vs_cluster_map *m, const char *path, const cJSON *given, int n, const char *field,
+                      const char *tail, const char *body, size_t len, rows *w, router_reply *out)
 {
+    char prefix[400];
+    coll_prefix(path, prefix, sizeof prefix);
+    const char *coll = *prefix ? prefix + 13 : ""; /* after "/collections/" */
     w->n = n;
     w->max_int = -1;
     if (!(w->owner = malloc((size_t)n * sizeof *w->owner)))
@@ -198,11 +201,11 @@ static int route_rows(router *r, const vs_cluster_map *m, const cJSON *given, in
         }
         if (!(w->ids = cJSON_Duplicate(given, 1))) return router_error(out, 500, "internal", "out of memory"), 0;
         /* automatic ids of later writes start after the largest integer given, as on one server */
-        if (w->max_int >= 0) router_ids_note(r, w->max_int);
+        if (w->max_int >= 0) router_ids_note(r, coll, w->max_int);
         return 1;
     }
     int64_t first;
-    if (router_ids_reserve(r, (size_t)n, &first))
+    if (router_ids_reserve(r, coll, (size_t)n, &first))
         return router_error(out, 503, "ids_unavailable", "reserving %d automatic ids in etcd: %s", n, vs_last_error()), 0;
     w->ids = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
@@ -410,7 +413,7 @@ void router_add(router *r, const char *path, const char *body, size_t len, route
             goto done;
         }
     }
-    if (route_rows(r, m, ids, n, "ids", "", body, len, &w, out)) write_batch(r, m, path, req, &w, vectors_body, 0, out);
+    if (route_rows(r, m, path, ids, n, "ids", "", body, len, &w, out)) write_batch(r, m, path, req, &w, vectors_body, 0, out);
 done:
     rows_free(&w);
     cJSON_Delete(req);
@@ -537,7 +540,7 @@ void router_index(router *r, const char *path, const char *body, size_t len, rou
     if (!router_snapshot_map(r, m, out)) return free(m);
     rows w = {0};
     cJSON *ids = NULL, *req = index_request(body, len, &ids, out);
-    if (req && route_rows(r, m, ids, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "documents")),
+    if (req && route_rows(r, m, path, ids, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(req, "documents")),
                           "documents", ".id", body, len, &w, out))
         write_batch(r, m, path, req, &w, index_body, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "skip_empty")), out);
     rows_free(&w);
@@ -588,4 +591,67 @@ void router_delete(router *r, const char *prefix, const char *id, router_reply *
     cJSON_Delete(a);
     router_delivery_free(&d);
     free(m);
+}
+
+/* POST /collections and DELETE /collections/{name}: on every shard, delivered like any write
+ * (a replica that is down gets it from the hint queue). The first shard checks the request for
+ * all: its refusal is passed on and no other shard is asked. */
+static void every_shard(router *r, const char *method, const char *path, const char *body, size_t len, router_reply *out)
+{
+    vs_cluster_map *m = malloc(sizeof *m);
+    if (!m) return router_error(out, 500, "internal", "out of memory");
+    if (!router_snapshot_map(r, m, out)) return free(m);
+    cJSON *answer = NULL, *failed = cJSON_CreateArray(), *queued = cJSON_CreateArray(), *missing = cJSON_CreateArray(),
+          *why = cJSON_CreateObject(), *it;
+    int ok_status = 0;
+    for (uint32_t s = 0; s < m->n_shards && !out->status; s++) {
+        router_delivery d;
+        router_deliver(r, m, s, method, path, body, len, &d);
+        if (!d.n_ok && d.client_status && !answer) { /* refused by the first shard that read it */
+            out->status = d.client_status;
+            out->body = d.answer;
+            d.answer = NULL;
+        } else if (!d.n_ok) {
+            char sid[16];
+            snprintf(sid, sizeof sid, "%u", s);
+            const cJSON *f0 = cJSON_GetArrayItem(d.failed, 0), *e = cJSON_GetObjectItemCaseSensitive(f0, "error");
+            cJSON_AddItemToArray(missing, cJSON_CreateNumber(s));
+            cJSON_AddStringToObject(why, sid, d.client_status ? "refused what other shards applied"
+                                              : cJSON_IsString(e) ? e->valuestring : "no live replica");
+        } else if (!answer) {
+            answer = d.answer ? cJSON_Parse(d.answer) : NULL;
+            ok_status = !strcmp(method, "POST") ? 201 : 200;
+        }
+        while ((it = cJSON_DetachItemFromArray(d.failed, 0))) cJSON_AddItemToArray(failed, it);
+        while ((it = cJSON_DetachItemFromArray(d.queued, 0))) cJSON_AddItemToArray(queued, it);
+        router_delivery_free(&d);
+    }
+    if (!out->status) {
+        cJSON *o = cJSON_IsObject(answer) ? answer : cJSON_CreateObject();
+        if (o != answer) cJSON_Delete(answer);
+        int n_missing = cJSON_GetArraySize(missing);
+        cJSON_AddBoolToObject(o, "partial", n_missing > 0);
+        cJSON_AddItemToObject(o, "missing_shards", missing);
+        if (n_missing) cJSON_AddItemToObject(o, "why", why);
+        else cJSON_Delete(why);
+        cJSON_AddItemToObject(o, "failed_replicas", failed);
+        cJSON_AddItemToObject(o, "queued_for", queued);
+        out->status = n_missing ? 503 : cJSON_GetArraySize(failed) ? 502 : ok_status;
+        out->body = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+    } else {
+        cJSON_Delete(answer), cJSON_Delete(failed), cJSON_Delete(queued), cJSON_Delete(missing), cJSON_Delete(why);
+    }
+    free(m);
+}
+
+void router_collection_create(router *r, const char *body, size_t len, router_reply *out)
+{
+    every_shard(r, "POST", "/collections", body, len, out);
+}
+
+void router_collection_delete(router *r, const char *prefix, router_reply *out)
+{
+    every_shard(r, "DELETE", prefix, "", 0, out);
+    if (out->status == 200) router_ids_drop(r, prefix + 13); /* after "/collections/" */
 }

@@ -246,6 +246,31 @@ try:
         check(st == 400 and r["error"]["code"] == "unknown_parameter", "%s %s: 400 unknown_parameter" % (method, p), r)
     check(node_has(0, 3) or node_has(2, 3), "document 3 still there after the refused DELETE ?verbose=1")
 
+    # --- collections created and dropped on every shard ----------------------------------------
+    spec = {"name": "books", "model": MODEL, "index": "Flat"}
+    (rs, r), (ss, s) = both("POST", "/collections", spec)
+    check(rs == ss == 201 and all(r[k] == s[k] for k in ("name", "total_vectors", "dimension", "model")) and
+          all(nodes[i].request("GET", "/collections/books")[0] == 200 for i in range(4)),
+          "POST /collections: created on every node, answered as one server", r, s)
+    (rs, r), (ss, s) = both("POST", "/collections", spec)
+    check(rs == ss == 409 and r["error"]["code"] == s["error"]["code"], "creating it again: 409 as one server", r, s)
+    r = same_write("/collections/books/index", ["cat on the mat", "a big dog", "sat"], "/collections/books/index")
+    check(r["ids"] == [0, 1, 2], "a new collection's automatic ids start at 0, as one server", r)
+    (rs, r), (ss, s) = both("POST", "/collections/books/search", {"query": "big dog", "k": 1})
+    check(rs == ss == 200 and r["results"][0]["id"] == s["results"][0]["id"], "search in the new collection", r, s)
+    st, r = R.request("GET", "/collections")
+    check(sorted(c["name"] for c in r["collections"]) == ["books", "default"], "the listing has both", r)
+    (rs, r), (ss, s) = both("DELETE", "/collections/books")
+    check(rs == ss == 200 and r["deleted"] == s["deleted"] == "books" and
+          all(nodes[i].request("GET", "/collections/books")[0] == 404 for i in range(4)),
+          "DELETE /collections/books: dropped on every node", r, s)
+    (rs, r), (ss, s) = both("GET", "/collections/books/stats")
+    check(rs == ss == 404 and r["error"]["code"] == s["error"]["code"], "a dropped collection is 404 as one server", r, s)
+    (rs, r), (ss, s) = both("POST", "/collections", {"name": "bad name!", "dimension": 4})
+    check(rs == ss == 400 and r["error"]["code"] == s["error"]["code"] and
+          all(nodes[i].request("GET", "/collections/bad%20name!")[0] == 404 for i in range(4)),
+          "a refused create creates nothing", r, s)
+
     # --- POST /save on every node -----------------------------------------------------------
     r = R.ok("POST", "/save")
     check(r["saved"] is True and sorted(n["node"] for n in r["nodes"]) == ["n0", "n1", "n2", "n3"] and
