@@ -34,7 +34,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, router_reply *rep)
 {
     const char *b = rep->body ? rep->body : "{}";
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Content-Type", rep->content_type[0] ? rep->content_type : "application/json");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
     cJSON_free(rep->body);
@@ -201,6 +201,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
     else if (!strcmp(url, "/health")) {
         if (!strcmp(method, "GET")) health(r, &rep);
+        else not_allowed(&rep, method, url, "GET");
+    } else if (!strcmp(url, "/") || !strcmp(url, "/openapi.json")) {
+        if (!strcmp(method, "GET")) router_from_any_node(r, url, &rep);
         else not_allowed(&rep, method, url, "GET");
     } else if (!strcmp(url, "/cluster")) {
         if (!strcmp(method, "GET")) cluster_status(r, &rep);

@@ -43,6 +43,7 @@ typedef struct {
 typedef struct {
     int status;
     char *body;
+    char content_type[80]; /* "" = application/json */
 } router_reply;
 
 enum { LEG_RUNNING, LEG_OK, LEG_FAILED, LEG_CLIENT_ERROR };
@@ -131,6 +132,9 @@ void router_stats(router *r, const char *path, router_reply *out);
 /* POST /collections (create) and DELETE /collections/{name} (prefix): on every shard. */
 void router_collection_create(router *r, const char *body, size_t len, router_reply *out);
 void router_collection_delete(router *r, const char *prefix, router_reply *out);
+/* GET <path> answered by any live node as it is (the same on every node: GET /, the search
+ * page, and /openapi.json), with its content type. */
+void router_from_any_node(router *r, const char *path, router_reply *out);
 /* GET /collections: the shards' listings merged by collection name. */
 void router_collections(router *r, router_reply *out);
 /* POST <path> (.../save) with the export name (or NULL) on every live node. */

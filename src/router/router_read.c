@@ -298,3 +298,34 @@ void router_save(router *r, const char *path, const char *name, router_reply *ou
     router_free_legs(legs, (size_t)m->n_shards * VS_CLUSTER_MAX_REPLICAS);
     free(m);
 }
+
+void router_from_any_node(router *r, const char *path, router_reply *out)
+{
+    vs_cluster_map *m = malloc(sizeof *m);
+    if (!m) return router_error(out, 500, "internal", "out of memory");
+    if (!router_snapshot_map(r, m, out)) return free(m);
+    leg *l = calloc(1, sizeof *l);
+    if (!l) {
+        free(m);
+        return router_error(out, 500, "internal", "out of memory");
+    }
+    /* the shards in turn: the first with a live replica that answers */
+    for (uint32_t s = 0; s < m->n_shards && l->state != LEG_OK && l->state != LEG_CLIENT_ERROR; s++) {
+        router_free_legs(l, 1);
+        if (!(l = calloc(1, sizeof *l))) break;
+        *l = (leg){.shard = s, .method = "GET"};
+        router_plan(r, m, l);
+        router_run_legs(r, m, l, 1, path, "", 0, 1);
+    }
+    if (l && (l->state == LEG_OK || l->state == LEG_CLIENT_ERROR)) {
+        char *ct = NULL;
+        curl_easy_getinfo(l->easy, CURLINFO_CONTENT_TYPE, &ct);
+        if (ct) snprintf(out->content_type, sizeof out->content_type, "%s", ct);
+        out->status = (int)l->status;
+        out->body = l->resp.data ? strdup(l->resp.data) : strdup("");
+    } else {
+        router_error(out, 503, "no_node", "no node answered GET %s", path);
+    }
+    if (l) router_free_legs(l, 1);
+    free(m);
+}

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsserver import Server, check  # noqa: E402
@@ -237,6 +238,11 @@ try:
     check(rs == 200 and [c["name"] for c in r["collections"]] == [c["name"] for c in s["collections"]] and
           r["collections"][0]["total_vectors"] == s["collections"][0]["total_vectors"],
           "GET /collections: the listing, totals summed", r, s)
+    for p in ("/", "/openapi.json"):
+        with urllib.request.urlopen(R.url + p, timeout=30) as via, urllib.request.urlopen(S.url + p, timeout=30) as one:
+            check(via.status == one.status == 200 and via.read() == one.read() and
+                  via.headers["Content-Type"] == one.headers["Content-Type"],
+                  "GET %s through the router: the server's, same content type (%s)" % (p, via.headers["Content-Type"]))
     h = R.ok("GET", "/health")
     check(h["status"] == "ok" and h["shards"] == SHARDS and h["shards_live"] == SHARDS, "GET /health", h)
     for method, p in (("GET", "/stats?x=1"), ("POST", "/index?k=1"), ("GET", "/documents/3?x=1"),
