@@ -26,10 +26,13 @@ static const char *ROUTE_HELP =
     "Answers POST /search (and /collections/NAME/search) by asking one live replica of every\n"
     "shard in parallel, retrying another replica after a failure or --attempt-timeout (1000 ms),\n"
     "and merging the top k. When a shard has no live replica the answer has \"partial\": true and\n"
-    "\"missing_shards\". POST /vectors (with \"ids\") goes to every replica of each ID's shard;\n"
-    "replicas that are down or fail get it later, replayed in order once they are live again\n"
-    "(queued in the router's memory, up to --hint-mib MiB per replica, default 256).\n"
-    "GET /cluster shows the shard map and live replicas.\n";
+    "\"missing_shards\". The other routes of vecscale serve answer as one server would:\n"
+    "POST /index and /vectors (documents without ids get ids unique over the cluster, from etcd)\n"
+    "and DELETE /documents/ID go to every replica of each document's shard; replicas that are\n"
+    "down or fail get them later, replayed in order once they are live again (queued in the\n"
+    "router's memory, up to --hint-mib MiB per replica, default 256). GET /documents/ID asks one\n"
+    "replica of its shard; GET /stats and /collections sum every shard; POST /save saves on\n"
+    "every node. GET /cluster shows the shard map and live replicas.\n";
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)

@@ -276,3 +276,32 @@ int vs_etcd_delete(vs_etcd *e, const char *key)
     cJSON_Delete(a);
     return rc;
 }
+
+int vs_etcd_cas(vs_etcd *e, const char *key, const char *expect, const char *value, int *swapped)
+{
+    *swapped = 0;
+    cJSON *b = cJSON_CreateObject(), *a = NULL, *cmp = cJSON_CreateObject(), *put = cJSON_CreateObject(),
+          *op = cJSON_CreateObject();
+    cJSON_AddItemToObject(cmp, "key", b64_item(key, strlen(key)));
+    if (expect) {
+        cJSON_AddStringToObject(cmp, "target", "VALUE");
+        cJSON_AddStringToObject(cmp, "result", "EQUAL");
+        cJSON_AddItemToObject(cmp, "value", b64_item(expect, strlen(expect)));
+    } else { /* absent: never created (create_revision 0) */
+        cJSON_AddStringToObject(cmp, "target", "CREATE");
+        cJSON_AddStringToObject(cmp, "result", "EQUAL");
+        cJSON_AddItemToObject(cmp, "create_revision", i64_item(0));
+    }
+    cJSON_AddItemToObject(put, "key", b64_item(key, strlen(key)));
+    cJSON_AddItemToObject(put, "value", b64_item(value, strlen(value)));
+    cJSON_AddItemToObject(op, "request_put", put);
+    cJSON *cmps = cJSON_AddArrayToObject(b, "compare"), *ops = cJSON_AddArrayToObject(b, "success");
+    cJSON_AddItemToArray(cmps, cmp);
+    cJSON_AddItemToArray(ops, op);
+    int rc = call(e, "/v3/kv/txn", b, &a);
+    cJSON_Delete(b);
+    /* the gateway leaves out false booleans: no "succeeded" means it did not swap */
+    if (rc == VS_OK) *swapped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "succeeded"));
+    cJSON_Delete(a);
+    return rc;
+}

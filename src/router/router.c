@@ -3,6 +3,7 @@
 #include "router/router.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -34,7 +35,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, router_reply *rep)
 {
     const char *b = rep->body ? rep->body : "{}";
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Content-Type", rep->content_type[0] ? rep->content_type : "application/json");
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
     cJSON_free(rep->body);
@@ -72,21 +73,103 @@ static void cluster_status(router *r, router_reply *out)
     cJSON_Delete(o);
 }
 
-static int ends_with(const char *s, const char *tail)
+/* Query-string parameters: the router takes none but a save's `path`, and names the others
+ * rather than ignore them (the same rule as vecscale serve). */
+typedef struct {
+    char names[256];
+    const char *path; /* ?path= */
+    int n_path;
+} params;
+
+static enum MHD_Result take_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
-    size_t a = strlen(s), b = strlen(tail);
-    return a >= b && !strcmp(s + a - b, tail);
+    (void)kind;
+    params *p = cls;
+    if (key && !strcmp(key, "path")) {
+        p->path = value ? value : "";
+        p->n_path++;
+        return MHD_YES;
+    }
+    size_t l = strlen(p->names);
+    if (l < 200) snprintf(p->names + l, sizeof p->names - l, "%s'%.64s'", l ? ", " : "", key ? key : "");
+    return MHD_YES;
 }
 
-/* Query-string parameters: the router takes none, and names the ones it was given rather than
- * ignore them (the same rule as vecscale serve). */
-static enum MHD_Result name_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static void not_allowed(router_reply *rep, const char *method, const char *url, const char *allow)
 {
-    (void)kind, (void)value;
-    char *names = cls;
-    size_t l = strlen(names);
-    if (l < 200) snprintf(names + l, 256 - l, "%s'%.64s'", l ? ", " : "", key ? key : "");
-    return MHD_YES;
+    router_error(rep, 405, "method_not_allowed", "%s %s is not supported; use %s", method, url, allow);
+}
+
+/* The routes of one collection: prefix "" (the default collection, the seed's routes) or
+ * "/collections/{name}"; rest is what follows it. */
+static void collection_routes(router *r, const char *method, const char *url, const char *prefix, const char *rest,
+                              const params *q, const char *body, size_t len, router_reply *rep)
+{
+    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+    if (q->n_path && strcmp(rest, "/save")) {
+        router_error(rep, 400, "unknown_parameter", "unknown query parameter 'path': %s %s takes no query parameters "
+                     "(options go in the JSON body)", method, url);
+    } else if (!strcmp(rest, "/search")) {
+        if (post) router_search(r, url, body, len, rep);
+        else not_allowed(rep, method, url, "POST");
+    } else if (!strcmp(rest, "/search/batch")) {
+        if (post) router_search_batch(r, url, body, len, rep);
+        else not_allowed(rep, method, url, "POST");
+    } else if (!strcmp(rest, "/vectors")) {
+        if (post) router_add(r, url, body, len, rep);
+        else not_allowed(rep, method, url, "POST");
+    } else if (!strcmp(rest, "/index")) {
+        if (post) router_index(r, url, body, len, rep);
+        else not_allowed(rep, method, url, "POST");
+    } else if (!strncmp(rest, "/documents/", 11)) {
+        if (get) router_get_document(r, prefix, rest + 11, rep);
+        else if (!strcmp(method, "DELETE")) router_delete(r, prefix, rest + 11, rep);
+        else not_allowed(rep, method, url, "GET, DELETE");
+    } else if (!strcmp(rest, "/stats") || (!*rest && *prefix)) {
+        if (get) router_stats(r, url, rep);
+        else if (!*rest && !strcmp(method, "DELETE")) router_collection_delete(r, prefix, rep);
+        else not_allowed(rep, method, url, *rest ? "GET" : "GET, DELETE");
+    } else if (!strcmp(rest, "/save")) {
+        if (!post) return not_allowed(rep, method, url, "POST");
+        if (q->n_path > 1) return router_error(rep, 400, "invalid_parameter", "query parameter 'path' is given twice");
+        const char *name = q->path;
+        cJSON *b = len ? cJSON_ParseWithLength(body, len) : NULL;
+        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(b, "path");
+        if (len && !cJSON_IsObject(b)) router_error(rep, 400, "invalid_json", "the body must be a JSON object");
+        else if (b && (cJSON_GetArraySize(b) != (bp ? 1 : 0)))
+            router_error(rep, 400, "unknown_field", "unknown field in the body of a save (allowed: path)");
+        else if (bp && !cJSON_IsString(bp))
+            router_error(rep, 400, "invalid_path", "'path' must be a string: the name of an export inside each node's "
+                                                   "data directory");
+        else if (bp && name)
+            router_error(rep, 400, "invalid_path", "'path' is given both in the query string and in the body: give it once");
+        else router_save(r, url, bp ? bp->valuestring : name, rep);
+        cJSON_Delete(b);
+    } else {
+        router_error(rep, 404, "not_found", "no route %s %s", method, url);
+    }
+}
+
+static void health(router *r, router_reply *rep)
+{
+    pthread_mutex_lock(&r->lock);
+    uint32_t n = r->have_map ? r->map.n_shards : 0, live = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        int any = 0;
+        for (uint32_t i = 0; i < r->map.n_replicas[s]; i++) any |= r->map.replicas[s][i].url[0] != 0;
+        live += (uint32_t)any;
+    }
+    pthread_mutex_unlock(&r->lock);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    cJSON_AddStringToObject(o, "role", "router");
+    cJSON_AddStringToObject(o, "version", vs_version());
+    cJSON_AddNumberToObject(o, "uptime_s", round((router_now() - r->started) * 10) / 10);
+    cJSON_AddNumberToObject(o, "shards", n);
+    cJSON_AddNumberToObject(o, "shards_live", live); /* shards with a replica to answer */
+    rep->status = 200;
+    rep->body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -108,28 +191,49 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     router_reply rep = {0};
-    char params[256] = "";
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, name_param, params);
+    params q = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, take_param, &q);
+    const char *body = u->body.data ? u->body.data : "";
+    size_t len = u->body.len;
     if (u->too_big) router_error(&rep, 413, "too_large", "the body exceeds %u bytes", MAX_BODY);
-    else if (params[0])
+    else if (q.names[0])
         router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
-                     "the JSON body)", params, method, url);
-    else if (!strcmp(method, "GET") && !strcmp(url, "/health")) {
-        rep.status = 200;
-        rep.body = strdup("{\"status\":\"ok\",\"role\":\"router\"}");
-    } else if (!strcmp(method, "GET") && !strcmp(url, "/cluster")) {
-        cluster_status(r, &rep);
-    } else if (!strcmp(method, "POST") && ends_with(url, "/search") && strlen(url) < 300) {
-        router_search(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
-    } else if (!strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300) {
-        router_add(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
+                     "the JSON body)", q.names, method, url);
+    else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
+    else if (!strcmp(url, "/health")) {
+        if (!strcmp(method, "GET")) health(r, &rep);
+        else not_allowed(&rep, method, url, "GET");
+    } else if (!strcmp(url, "/") || !strcmp(url, "/openapi.json")) {
+        if (!strcmp(method, "GET")) router_from_any_node(r, url, &rep);
+        else not_allowed(&rep, method, url, "GET");
+    } else if (!strcmp(url, "/cluster")) {
+        if (!strcmp(method, "GET")) cluster_status(r, &rep);
+        else not_allowed(&rep, method, url, "GET");
+    } else if (!strcmp(url, "/collections") || !strcmp(url, "/collections/")) {
+        if (!strcmp(method, "GET")) router_collections(r, &rep);
+        else if (!strcmp(method, "POST")) router_collection_create(r, body, len, &rep);
+        else not_allowed(&rep, method, url, "GET, POST");
+    } else if (!strncmp(url, "/collections/", 13)) {
+        const char *name = url + 13, *slash = strchr(name, '/');
+        size_t n = slash ? (size_t)(slash - name) : strlen(name);
+        char prefix[128];
+        if (n == 0 || n >= 80) router_error(&rep, 404, "collection_not_found", "bad collection name");
+        else {
+            snprintf(prefix, sizeof prefix, "/collections/%.*s", (int)n, name);
+            collection_routes(r, method, url, prefix, name + n, &q, body, len, &rep);
+        }
     } else {
-        router_error(&rep, 404, "not_found",
-                     "the router serves POST /search, POST /vectors (also under /collections/{name}/), GET /cluster "
-                     "and GET /health");
+        collection_routes(r, method, url, "", url, &q, body, len, &rep);
     }
     if (!rep.status) router_error(&rep, 500, "internal", "no answer");
     return send_reply(c, &rep);
+}
+
+/* Percent-decoding of the path and the query (router_unescape: %00 cannot cut an id short). */
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    return router_unescape(s);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -189,9 +293,12 @@ int vs_router_run(const vs_router_config *in)
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->hint_lock, NULL);
+    pthread_mutex_init(&r->ids_lock, NULL);
+    r->started = router_now();
     r->hint_cap_bytes = cfg.hint_mib ? (size_t)cfg.hint_mib << 20 : (size_t)256 << 20;
     refresher f = {r, NULL};
     int rc = vs_etcd_open(cfg.etcd, 1000, &f.e);
+    if (!rc && (rc = vs_etcd_open(cfg.etcd, 1000, &r->ids_etcd))) vs_etcd_free(f.e);
     if (rc) {
         free(r);
         return rc;
@@ -202,6 +309,7 @@ int vs_router_run(const vs_router_config *in)
     addr.sin_port = htons(cfg.port);
     if (inet_pton(AF_INET, cfg.host, &addr.sin_addr) != 1) {
         vs_etcd_free(f.e);
+        vs_etcd_free(r->ids_etcd);
         free(r);
         return vs_fail(VS_ERR_INVALID_ARG, "route: --host must be an IPv4 address, not '%s'", cfg.host);
     }
@@ -213,9 +321,11 @@ int vs_router_run(const vs_router_config *in)
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, handle, r,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
     if (!d) {
         vs_etcd_free(f.e);
+        vs_etcd_free(r->ids_etcd);
         free(r);
         return vs_fail(VS_ERR_IO, "route: cannot listen on %s:%u", cfg.host, cfg.port);
     }
@@ -243,7 +353,10 @@ int vs_router_run(const vs_router_config *in)
     stopping = 1;
     if (have_thread) pthread_join(th, NULL);
     vs_etcd_free(f.e);
+    vs_etcd_free(r->ids_etcd);
     router_hints_free(r);
+    router_ids_free(r);
+    pthread_mutex_destroy(&r->ids_lock);
     pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
     free(r);

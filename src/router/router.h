@@ -1,7 +1,10 @@
 /* `vecscale route`: an HTTP front for a sharded cluster. Searches fan out to one live replica
  * of every shard in parallel (libcurl multi), retry another replica on failure or timeout,
  * and merge the top-k; when a shard has no replica left the answer says "partial": true and
- * names the missing shards. Adds go to every live replica of the shard owning each ID.
+ * names the missing shards. Writes (POST /vectors, POST /index, DELETE /documents/{id}) go to
+ * every live replica of the shard owning each ID (router_write.c); GET /documents/{id} to one
+ * replica of it; /stats, /collections and /save to every shard (router_read.c), so a client
+ * sees the single server's API (see README, "Cluster").
  * Not part of the library API: the command line links it (it runs threads by design). */
 #ifndef VS_CLUSTER_ROUTER_H
 #define VS_CLUSTER_ROUTER_H

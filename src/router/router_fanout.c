@@ -1,6 +1,6 @@
 /* The router's fan-out (router.h): one libcurl multi handle per request, one leg per shard
- * (search) or per live replica (add), retries on the next replica within the request's time
- * budget, and the top-k merge of the answers. */
+ * (search, reads) or per live replica (writes: router_write.c), retries on the next replica
+ * within the request's time budget, and the top-k merge of search answers. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,19 +12,6 @@
 #include "core/error.h"
 #include "http/http_client.h"
 #include "router/router_impl.h"
-
-enum { LEG_RUNNING, LEG_OK, LEG_FAILED, LEG_CLIENT_ERROR };
-
-typedef struct {
-    uint32_t shard;
-    uint32_t order[VS_CLUSTER_MAX_REPLICAS], n_order, next;
-    uint32_t replica; /* being tried */
-    CURL *easy;
-    vs_buf resp;
-    int state;
-    long status;
-    char why[160]; /* last failure */
-} leg;
 
 double router_now(void)
 {
@@ -57,7 +44,7 @@ void router_note_failure(router *r, uint32_t shard, uint32_t replica)
 }
 
 /* Live replicas of a shard in the order to try them: round-robin, recent failures last. */
-static void plan(router *r, const vs_cluster_map *m, leg *l)
+void router_plan(router *r, const vs_cluster_map *m, leg *l)
 {
     uint32_t live[VS_CLUSTER_MAX_REPLICAS], n = 0;
     for (uint32_t i = 0; i < m->n_replicas[l->shard]; i++)
@@ -81,14 +68,19 @@ static int start_try(CURLM *multi, const vs_cluster_map *m, leg *l, const char *
 {
     if (l->next >= l->n_order || timeout_ms <= 0) return -1;
     l->replica = l->order[l->next++];
-    char url[1024];
+    char url[2048];
     snprintf(url, sizeof url, "%s%s", m->replicas[l->shard][l->replica].url, path);
     l->resp.len = 0;
     if (!l->easy && vs_http_easy(&l->easy)) return -1;
     vs_http_timeouts to = {.connect_ms = timeout_ms, .total_ms = timeout_ms};
     vs_http_setup(l->easy, url, &to, NULL);
-    curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (l->method && !strcmp(l->method, "GET")) {
+        curl_easy_setopt(l->easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (l->method && strcmp(l->method, "POST")) curl_easy_setopt(l->easy, CURLOPT_CUSTOMREQUEST, l->method);
+    }
     curl_easy_setopt(l->easy, CURLOPT_HTTPHEADER, hdrs);
     vs_http_collect(l->easy, &l->resp);
     curl_easy_setopt(l->easy, CURLOPT_PRIVATE, l);
@@ -100,17 +92,21 @@ static int start_try(CURLM *multi, const vs_cluster_map *m, leg *l, const char *
 /* Runs every leg to completion: success, a 4xx (the request itself is bad: no retry), or no
  * replica left. With retry == 0 a failed leg is not moved to another replica (adds go to
  * every replica themselves). */
-static void run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, const char *path, const char *body,
+void router_run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, const char *path, const char *body,
                      size_t len, int retry)
 {
     const vs_router_config *cfg = r->cfg;
-    double deadline = router_now() + cfg->request_timeout_ms / 1e3;
+    uint32_t budget = cfg->request_timeout_ms; /* slow operations (writes, saves) set their own */
+    for (size_t i = 0; i < n; i++)
+        if (legs[i].timeout_ms > budget) budget = legs[i].timeout_ms;
+    double deadline = router_now() + budget / 1e3;
     CURLM *multi = curl_multi_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     size_t running = 0;
     for (size_t i = 0; i < n; i++) {
         if (legs[i].state != LEG_RUNNING) continue;
-        if (multi && start_try(multi, m, &legs[i], path, body, len, hdrs, (long)cfg->attempt_timeout_ms) == 0) running++;
+        long t = legs[i].timeout_ms ? (long)legs[i].timeout_ms : (long)cfg->attempt_timeout_ms;
+        if (multi && start_try(multi, m, &legs[i], path, body, len, hdrs, t) == 0) running++;
         else {
             legs[i].state = LEG_FAILED;
             snprintf(legs[i].why, sizeof legs[i].why, "no live replica");
@@ -141,7 +137,8 @@ static void run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, co
                      cc != CURLE_OK ? vs_http_strerror(cc, NULL) : "server error");
             router_note_failure(r, l->shard, l->replica);
             long left_ms = (long)((deadline - router_now()) * 1e3);
-            long t = left_ms < (long)cfg->attempt_timeout_ms ? left_ms : (long)cfg->attempt_timeout_ms;
+            long per = l->timeout_ms ? (long)l->timeout_ms : (long)cfg->attempt_timeout_ms;
+            long t = left_ms < per ? left_ms : per;
             if (retry && start_try(multi, m, l, path, body, len, hdrs, t) == 0) running++;
             else l->state = LEG_FAILED;
         }
@@ -160,7 +157,7 @@ static void run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, co
     if (multi) curl_multi_cleanup(multi);
 }
 
-static void free_legs(leg *legs, size_t n)
+void router_free_legs(leg *legs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (legs[i].easy) curl_easy_cleanup(legs[i].easy);
@@ -169,7 +166,7 @@ static void free_legs(leg *legs, size_t n)
     free(legs);
 }
 
-static int snapshot_map(router *r, vs_cluster_map *m, router_reply *out)
+int router_snapshot_map(router *r, vs_cluster_map *m, router_reply *out)
 {
     pthread_mutex_lock(&r->lock);
     int have = r->have_map;
@@ -178,13 +175,6 @@ static int snapshot_map(router *r, vs_cluster_map *m, router_reply *out)
     if (!have) router_error(out, 503, "no_cluster", "the router has not read the shard map from etcd yet");
     return have;
 }
-
-typedef struct {
-    cJSON *item;
-    double score;
-    int64_t id;      /* integer ids */
-    const char *key; /* string ids (vecscale.h, "Document ids"), else NULL */
-} hit;
 
 /* Equal scores by id (integers first, then string ids in byte order), so the merge does not
  * depend on arrival order. */
@@ -196,14 +186,14 @@ static int cmp_id(const hit *x, const hit *y)
 }
 
 /* Best first. */
-static int cmp_distance(const void *a, const void *b)
+int router_cmp_distance(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? -1 : 1;
     return cmp_id(x, y);
 }
 
-static int cmp_similarity(const void *a, const void *b)
+int router_cmp_similarity(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
@@ -215,7 +205,7 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
     double t0 = router_now();
     vs_cluster_map *m = malloc(sizeof *m);
     if (!m) return router_error(out, 500, "internal", "out of memory");
-    if (!snapshot_map(r, m, out)) return free(m);
+    if (!router_snapshot_map(r, m, out)) return free(m);
     cJSON *req = cJSON_ParseWithLength(body, len);
     const cJSON *kj = cJSON_GetObjectItemCaseSensitive(req, "k");
     if (!cJSON_IsObject(req)) {
@@ -232,16 +222,16 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
     }
     for (uint32_t s = 0; s < m->n_shards; s++) {
         legs[s].shard = s;
-        plan(r, m, &legs[s]);
+        router_plan(r, m, &legs[s]);
     }
-    run_legs(r, m, legs, m->n_shards, path, body, len, 1);
+    router_run_legs(r, m, legs, m->n_shards, path, body, len, 1);
 
     /* A shard that calls the request bad speaks for all of them. */
     for (uint32_t s = 0; s < m->n_shards; s++)
         if (legs[s].state == LEG_CLIENT_ERROR) {
             out->status = (int)legs[s].status;
             out->body = legs[s].resp.data ? strdup(legs[s].resp.data) : NULL;
-            free_legs(legs, m->n_shards);
+            router_free_legs(legs, m->n_shards);
             free(m);
             return;
         }
@@ -277,7 +267,8 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
                                    cJSON_IsString(id) ? id->valuestring : NULL};
         }
     }
-    qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? cmp_distance : cmp_similarity);
+    if (n_hits) /* no hits: hits is NULL, which qsort must not get */
+        qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? router_cmp_distance : router_cmp_similarity);
     cJSON *o = cJSON_CreateObject(), *results = cJSON_CreateArray();
     for (size_t i = 0; i < n_hits && (long)i < k; i++) cJSON_AddItemReferenceToArray(results, hits[i].item);
     cJSON_AddItemToObject(o, "results", results);
@@ -303,142 +294,6 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
     cJSON_Delete(o); /* references only: the items belong to answers[] */
     for (uint32_t s = 0; s < m->n_shards; s++) cJSON_Delete(answers[s]);
     free(hits);
-    free_legs(legs, m->n_shards);
+    router_free_legs(legs, m->n_shards);
     free(m);
-}
-
-/* The sub-request for one shard: the same fields, keeping only the rows it owns. */
-static char *sub_body(const cJSON *req, const size_t *rows, size_t n)
-{
-    static const char *const parallel[] = {"vectors", "ids", "texts", "metadata"};
-    cJSON *o = cJSON_CreateObject();
-    for (size_t f = 0; f < 4; f++) {
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, parallel[f]);
-        if (!cJSON_IsArray(a)) continue;
-        cJSON *sub = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(sub, cJSON_Duplicate(cJSON_GetArrayItem(a, (int)rows[i]), 1));
-        cJSON_AddItemToObject(o, parallel[f], sub);
-    }
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
-}
-
-void router_add(router *r, const char *path, const char *body, size_t len, router_reply *out)
-{
-    vs_cluster_map *m = malloc(sizeof *m);
-    if (!m) return router_error(out, 500, "internal", "out of memory");
-    if (!snapshot_map(r, m, out)) return free(m);
-    cJSON *req = cJSON_ParseWithLength(body, len);
-    const cJSON *vecs = cJSON_GetObjectItemCaseSensitive(req, "vectors"), *ids = cJSON_GetObjectItemCaseSensitive(req, "ids");
-    int n = cJSON_IsArray(vecs) ? cJSON_GetArraySize(vecs) : -1;
-    if (n < 1 || !cJSON_IsArray(ids) || cJSON_GetArraySize(ids) != n) {
-        cJSON_Delete(req);
-        free(m);
-        return router_error(out, 400, "bad_request",
-                            "through the router, 'vectors' and 'ids' (one per vector) are required: the ID decides the shard");
-    }
-    size_t *rows = malloc((size_t)n * sizeof *rows), *count = calloc(m->n_shards + 1, sizeof *count);
-    uint32_t *owner = malloc((size_t)n * sizeof *owner);
-    int bad = !rows || !count || !owner;
-    const cJSON *id;
-    int i = 0;
-    cJSON_ArrayForEach(id, ids)
-    {
-        if (bad) break;
-        if (cJSON_IsString(id) && vs_collection_key_check(id->valuestring, NULL) == VS_OK)
-            owner[i] = vs_shard_of_key(id->valuestring, m->n_shards);
-        else if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble != floor(id->valuedouble)) bad = 2;
-        else owner[i] = vs_shard_of((int64_t)id->valuedouble, m->n_shards);
-        i++;
-    }
-    if (bad) {
-        cJSON_Delete(req);
-        free(rows), free(count), free(owner), free(m);
-        return bad == 2 ? router_error(out, 400, "invalid_id",
-                                                 "'ids' must be non-negative integers or string ids (1 to 256 bytes of UTF-8)")
-                        : router_error(out, 500, "internal", "out of memory");
-    }
-    /* rows grouped by shard */
-    for (int j = 0; j < n; j++) count[owner[j] + 1]++;
-    for (uint32_t s = 0; s < m->n_shards; s++) count[s + 1] += count[s];
-    size_t *fill = calloc(m->n_shards, sizeof *fill);
-    for (int j = 0; j < n && fill; j++) rows[count[owner[j]] + fill[owner[j]]++] = (size_t)j;
-    char **bodies = calloc(m->n_shards, sizeof *bodies);
-    leg *legs = calloc((size_t)m->n_shards * VS_CLUSTER_MAX_REPLICAS, sizeof *legs);
-    size_t n_legs = 0;
-    cJSON *missing = cJSON_CreateArray();
-    for (uint32_t s = 0; fill && bodies && legs && s < m->n_shards; s++) {
-        size_t c = count[s + 1] - count[s];
-        if (!c) continue;
-        bodies[s] = sub_body(req, rows + count[s], c);
-        int live = 0;
-        for (uint32_t rep = 0; rep < m->n_replicas[s]; rep++) {
-            if (!m->replicas[s][rep].url[0]) continue;
-            leg *l = &legs[n_legs++];
-            l->shard = s;
-            l->order[0] = rep;
-            l->n_order = 1;
-            live++;
-        }
-        if (!live) cJSON_AddItemToArray(missing, cJSON_CreateNumber(s));
-    }
-    /* Each shard's legs post its own body: run them shard by shard, all replicas at once. */
-    for (size_t a = 0; a < n_legs;) {
-        size_t b = a;
-        while (b < n_legs && legs[b].shard == legs[a].shard) b++;
-        run_legs(r, m, legs + a, b - a, path, bodies[legs[a].shard], strlen(bodies[legs[a].shard]), 0);
-        a = b;
-    }
-    cJSON *o = cJSON_CreateObject(), *failed = cJSON_CreateArray(), *queued = cJSON_CreateArray();
-    int client_error = 0;
-    for (size_t j = 0; j < n_legs; j++)
-        if (legs[j].state == LEG_CLIENT_ERROR && !client_error) {
-            client_error = (int)legs[j].status;
-            out->body = legs[j].resp.data ? strdup(legs[j].resp.data) : NULL;
-        }
-    /* Where a shard stored the add on some replica, the others (down, or failed) get it later
-     * from the hint queue; a shard that stored it nowhere reports it missing instead. */
-    for (uint32_t s = 0; !client_error && bodies && s < m->n_shards; s++) {
-        if (!bodies[s]) continue;
-        int stored = 0;
-        for (size_t j = 0; j < n_legs; j++) stored |= legs[j].shard == s && legs[j].state == LEG_OK;
-        if (!stored) continue;
-        for (uint32_t rep = 0; rep < m->n_replicas[s]; rep++) {
-            int ok = 0;
-            for (size_t j = 0; j < n_legs; j++) ok |= legs[j].shard == s && legs[j].order[0] == rep && legs[j].state == LEG_OK;
-            if (ok) continue;
-            router_hint_add(r, s, rep, path, bodies[s], strlen(bodies[s]));
-            cJSON_AddItemToArray(queued, cJSON_CreateString(m->replicas[s][rep].id));
-        }
-    }
-    for (size_t j = 0; j < n_legs; j++) {
-        if (legs[j].state == LEG_OK) continue;
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddNumberToObject(f, "shard", legs[j].shard);
-        cJSON_AddStringToObject(f, "node", m->replicas[legs[j].shard][legs[j].order[0]].id);
-        cJSON_AddStringToObject(f, "error", legs[j].state == LEG_CLIENT_ERROR ? "rejected" : legs[j].why);
-        cJSON_AddItemToArray(failed, f);
-    }
-    if (client_error) {
-        out->status = client_error;
-        cJSON_Delete(o);
-        cJSON_Delete(failed);
-        cJSON_Delete(queued);
-    } else {
-        int ok = !cJSON_GetArraySize(failed) && !cJSON_GetArraySize(missing);
-        cJSON_AddNumberToObject(o, "added", ok ? n : 0);
-        cJSON_AddItemToObject(o, "missing_shards", cJSON_Duplicate(missing, 1));
-        cJSON_AddItemToObject(o, "failed_replicas", failed);
-        cJSON_AddItemToObject(o, "queued_for", queued);
-        out->status = ok ? 200 : cJSON_GetArraySize(missing) ? 503 : 502;
-        out->body = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-    }
-    cJSON_Delete(missing);
-    for (uint32_t s = 0; bodies && s < m->n_shards; s++) cJSON_free(bodies[s]);
-    free(bodies);
-    if (legs) free_legs(legs, (size_t)m->n_shards * VS_CLUSTER_MAX_REPLICAS);
-    free(fill), free(rows), free(count), free(owner), free(m);
-    cJSON_Delete(req);
 }

@@ -1,8 +1,9 @@
-/* Hinted hand-off (router_impl.h): adds a replica missed, because it was down or its leg
+/* Hinted hand-off (router_impl.h): writes a replica missed, because it was down or its leg
  * failed, are kept per replica in arrival order and replayed to it once it is live again, so a
  * restarted replica catches up with its peers. Adds carry explicit IDs and a collection refuses
- * a batch whose IDs it already holds (409), so a replay of something that did arrive is
- * harmless, and adds of distinct IDs commute: new adds need not wait for the replay. The queue
+ * a batch whose IDs it already holds (409), and a delete of an absent document is a 404, so a
+ * replay of something that did arrive is harmless; adds of distinct IDs commute, and a delete
+ * is queued behind the add it undoes: new writes need not wait for the replay. The queue
  * lives in the router's memory: bounded per replica (beyond it the replica is marked as needing
  * a resync from a snapshot) and lost if the router restarts. */
 #include <stdio.h>
@@ -14,12 +15,14 @@
 
 struct router_hint {
     struct router_hint *next;
+    const char *method; /* a literal: "POST" or "DELETE" */
     char *path;
     char *body;
     size_t len;
 };
 
-void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *path, const char *body, size_t len)
+void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *method, const char *path, const char *body,
+                     size_t len)
 {
     router_hints *h = &r->hints[shard][replica];
     pthread_mutex_lock(&r->hint_lock);
@@ -43,7 +46,7 @@ void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *pa
     }
     memcpy(b, body, len);
     b[len] = 0;
-    *n = (struct router_hint){NULL, p, b, len};
+    *n = (struct router_hint){NULL, strcmp(method, "DELETE") ? "POST" : "DELETE", p, b, len};
     if (h->tail) h->tail->next = n;
     else h->head = n;
     h->tail = n;
@@ -52,10 +55,11 @@ void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *pa
     pthread_mutex_unlock(&r->hint_lock);
 }
 
-/* POST one queued add; 2xx, or 409 (it had arrived after all), counts as delivered. */
+/* Sends one queued write; 2xx, or 409 for an add and 404 for a delete (it had arrived after
+ * all), counts as delivered. */
 static int deliver(CURL *c, const char *url, const struct router_hint *h, long timeout_ms)
 {
-    char full[600];
+    char full[2048];
     snprintf(full, sizeof full, "%s%s", url, h->path);
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
     vs_http_timeouts to = {.total_ms = timeout_ms};
@@ -63,11 +67,12 @@ static int deliver(CURL *c, const char *url, const struct router_hint *h, long t
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, h->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)h->len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    if (strcmp(h->method, "POST")) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, h->method);
     vs_http_discard(c);
     CURLcode cc = curl_easy_perform(c);
     long status = vs_http_status(c);
     curl_slist_free_all(hdr);
-    return cc == CURLE_OK && ((status >= 200 && status < 300) || status == 409);
+    return cc == CURLE_OK && ((status >= 200 && status < 300) || status == (strcmp(h->method, "POST") ? 404 : 409));
 }
 
 void router_hints_replay(router *r, const vs_cluster_map *m)

@@ -2,10 +2,12 @@
 #ifndef VS_CLUSTER_ROUTER_IMPL_H
 #define VS_CLUSTER_ROUTER_IMPL_H
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stddef.h>
 
 #include "cluster/cluster_map.h"
+#include "cluster/etcd.h"
 #include "router/router.h"
 #include "core/buf.h"
 
@@ -29,23 +31,127 @@ typedef struct {
     pthread_mutex_t hint_lock;
     size_t hint_cap_bytes;
     router_hints hints[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
+    /* automatic document ids (router_ids.c): an etcd handle of their own, one request at a time */
+    pthread_mutex_t ids_lock;
+    vs_etcd *ids_etcd;
+    struct router_ids *ids; /* per collection: what this router knows of its counter */
+    size_t n_ids;
+    double started;
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
 typedef struct {
     int status;
     char *body;
+    char content_type[80]; /* "" = application/json */
 } router_reply;
+
+enum { LEG_RUNNING, LEG_OK, LEG_FAILED, LEG_CLIENT_ERROR };
+
+/* One HTTP exchange with one shard, tried on its replicas in `order` (router_plan) until one
+ * answers. */
+typedef struct {
+    uint32_t shard;
+    uint32_t order[VS_CLUSTER_MAX_REPLICAS], n_order, next;
+    uint32_t replica; /* being tried */
+    const char *method; /* NULL = POST; "GET" sends no body */
+    uint32_t timeout_ms; /* per try; 0 = the router's attempt timeout (searches, reads) */
+    CURL *easy;
+    s3_buf resp;
+    int state;
+    long status;
+    char why[160]; /* last failure */
+} leg;
+
+/* Live replicas of l->shard in the order to try them: round-robin, recent failures last. */
+void router_plan(router *r, const vs_cluster_map *m, leg *l);
+/* Runs every leg to completion: success, a 4xx (no retry), or no replica left. retry == 0: a
+ * failed leg is not moved to another replica. */
+void router_run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, const char *path, const char *body,
+                     size_t len, int retry);
+void router_free_legs(leg *legs, size_t n);
+/* Copies the current shard map into m; 0 (and a 503 in out) if none was read yet. */
+int router_snapshot_map(router *r, vs_cluster_map *m, router_reply *out);
+
+/* What router_deliver did with one operation on one shard. */
+typedef struct {
+    int n_ok;          /* replicas that applied it */
+    int client_status; /* a 4xx a replica answered (the operation itself is refused), else 0 */
+    char *answer;      /* the first applying replica's reply, else the 4xx reply (malloc'd, or NULL) */
+    cJSON *failed;     /* [{"shard","node","error"}]: live replicas that could not take it */
+    cJSON *queued;     /* ["node", ...]: replicas it is queued for (router_hints.c) */
+} router_delivery;
+
+/* THE way a write reaches shard `shard`: `method path body` is applied by every live replica
+ * of the shard; when some applied it, replicas that missed it get it later (hint queue). The
+ * write routes (router_write.c) call nothing else to write, so another transport (a replicated
+ * log) replaces this one function. */
+void router_deliver(router *r, const vs_cluster_map *m, uint32_t shard, const char *method, const char *path,
+                    const char *body, size_t len, router_delivery *out);
+void router_delivery_free(router_delivery *d);
+
+/* Reserves n consecutive automatic document ids in collection `coll` ("" = default), unique
+ * over the cluster and above every integer id a write through a router has used there
+ * (router_ids.c). */
+int router_ids_reserve(router *r, const char *coll, size_t n, int64_t *first);
+/* Notes that integer ids up to max_id are in use, so automatic ids start after it. With etcd
+ * away the write goes on: the floor is kept and raised before the next reservation. */
+void router_ids_note(router *r, const char *coll, int64_t max_id);
+/* A dropped collection's counter goes with it (a new one of that name starts at 0). */
+void router_ids_drop(router *r, const char *coll);
+void router_ids_free(router *r);
+
+/* One search result of a shard, for the merge. */
+typedef struct {
+    cJSON *item;
+    double score;
+    int64_t id;      /* integer ids */
+    const char *key; /* string ids (vecscale.h, "Document ids"), else NULL */
+} hit;
+/* qsort orders, best first (ties by id: integers first, then string ids in byte order). */
+int router_cmp_distance(const void *a, const void *b);
+int router_cmp_similarity(const void *a, const void *b);
 
 /* POST <path> with a search body: fan out, retry, merge. */
 void router_search(router *r, const char *path, const char *body, size_t len, router_reply *out);
+/* POST <path> (.../search/batch): fan out, retry, merge each query's results (router_batch.c). */
+void router_search_batch(router *r, const char *path, const char *body, size_t len, router_reply *out);
 /* POST <path> with an add body ({"vectors":[...],"ids":[...],...}): split by owner shard. */
 void router_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
+/* POST <path> (.../index): texts or documents, embedded by the owning shards. */
+void router_index(router *r, const char *path, const char *body, size_t len, router_reply *out);
+/* DELETE <prefix>/documents/{id} (id decoded) on every replica of its shard; prefix "" is the
+ * default collection, else "/collections/{name}". */
+void router_delete(router *r, const char *prefix, const char *id, router_reply *out);
+/* GET <prefix>/documents/{id} from one live replica of its shard, the next one on failure. */
+void router_get_document(router *r, const char *prefix, const char *id, router_reply *out);
+/* <prefix>/documents/<id percent-encoded> into out; 0 if it does not fit. */
+int router_document_path(const char *prefix, const char *id, char *out, size_t cap);
+/* GET <path> (.../stats or /collections/{name}): every shard's stats, summed, with one row per shard. */
+void router_stats(router *r, const char *path, router_reply *out);
+/* POST /collections (create) and DELETE /collections/{name} (prefix): on every shard. */
+void router_collection_create(router *r, const char *body, size_t len, router_reply *out);
+void router_collection_delete(router *r, const char *prefix, router_reply *out);
+/* GET <path> answered by any live node as it is (the same on every node: GET /, the search
+ * page, and /openapi.json), with its content type. */
+void router_from_any_node(router *r, const char *path, router_reply *out);
+/* GET /collections: the shards' listings merged by collection name. */
+void router_collections(router *r, router_reply *out);
+/* POST <path> (.../save) with the export name (or NULL) on every live node. */
+void router_save(router *r, const char *path, const char *name, router_reply *out);
+/* The cluster total of the collection whose routes start with coll_prefix ("" = default):
+ * known[s] (when not negative) is taken as shard s's count without asking it. -1 if a shard
+ * did not answer. */
+double router_cluster_total(router *r, const vs_cluster_map *m, const char *coll_prefix, const double *known);
+/* Percent-decoding in place, as the server's (doc_ids.c): %00 becomes 0xFF, which no id
+ * accepts, rather than a NUL that would cut "a%00b" to the id "a". Returns the new length. */
+size_t router_unescape(char *s);
 
 void router_note_failure(router *r, uint32_t shard, uint32_t replica);
 
-/* Queues an add (path + body, copied) for a replica that missed it. */
-void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *path, const char *body, size_t len);
+/* Queues a write (method, path, body: copied) for a replica that missed it. */
+void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *method, const char *path, const char *body,
+                     size_t len);
 /* Replays queued adds, in order, to the replicas m shows live (a bounded batch per call). */
 void router_hints_replay(router *r, const vs_cluster_map *m);
 /* A copy of one replica's counters (head and tail cleared). */

@@ -3,12 +3,12 @@
 (deploy/build-images.sh from the release build), then
 
  cluster (deploy/vecscale-cluster/docker-compose.yml): up, every container healthy with a restart policy on the
-   host network; documents embedded by the image's `vecscale embed` and added through the router
-   (POST /vectors with ids and texts); text and vector searches through the router; /stats and
-   /save (a publish to S3) on the nodes, which answer them for their shard; one node container
-   killed: searches through the router still answer in full (its peer serves the shard) and adds
-   go on; the node started again holds every acknowledged document (its log, plus the adds the
-   router queued for it); a node's and the router's process killed -9: Docker restarts them and
+   host network; the seed's requests through the router: /index with bare lists of texts (embedded
+   by the shards, ids given by the router), text and vector searches, GET /documents/{id}, /stats
+   (the whole collection, a row per shard) and /save (every node; each shard published to S3); one
+   node container killed: searches and /stats through the router still answer in full (its peer
+   serves the shard) and /index goes on; the node started again holds every acknowledged document
+   (its log, plus the adds the router queued for it); a node's and the router's process killed -9: Docker restarts them and
    nothing acknowledged is lost; down -v: no container, volume or listening port left.
  one server (deploy/vecscale-single/docker-compose.yml): /index with a bare list of texts, /search,
    /stats, /save (published to S3); the process killed -9 and restarted by Docker with every
@@ -251,51 +251,63 @@ def test_cluster(env):
         node = {n: "http://127.0.0.1:%s" % env["NODE%d_PORT" % n] for n in range(4)}
         wait("4 replicas live in the router's view", lambda: live_count(R) == 4, 30)
 
-        # Adds through the router: ids 0..99, in two batches.
-        ids = list(range(100))
-        texts = texts_for(ids)
-        vecs = embed(texts)
+        # The seed's requests, all through the router: /index with bare lists of texts (the shards
+        # embed them; the router gives the ids), /search, /stats, /save.
+        texts = texts_for(range(100))
+        acked, id_of = {}, {}
         for lo in (0, 50):
-            st, ans = http("POST", R + "/vectors", {"ids": ids[lo:lo + 50], "vectors": vecs[lo:lo + 50], "texts": texts[lo:lo + 50]})
-            check(st == 200 and ans.get("added") == 50 and not ans.get("queued_for"), "50 documents added through the router",
-                  "%d %r" % (st, ans))
-        acked = dict(zip(ids, texts))
+            st, ans = http("POST", R + "/index", texts[lo:lo + 50])
+            check(st == 200 and ans.get("added") == 50 and len(set(ans.get("ids", []))) == 50 and not ans.get("queued_for")
+                  and not ans.get("partial"), "/index through the router: 50 texts (a bare list) added", "%d %r" % (st, ans))
+            acked.update(zip(ans["ids"], texts[lo:lo + 50]))
+            id_of.update(zip(texts[lo:lo + 50], ans["ids"]))
+        check(len(acked) == 100 and ans["total"] == 100, "100 distinct ids over both shards, total 100", repr(ans))
 
         # Searches through the router: a document's own text finds it first (score 1), at either shard.
-        for i in (3, 58, 91):
-            st, ans = http("POST", R + "/search", {"query": texts[i], "k": 3})
-            check(st == 200 and not ans.get("partial") and ans["results"][0]["id"] == i
-                  and abs(ans["results"][0]["score"] - 1) < 1e-5, "text search through the router finds document %d" % i,
+        for t in (texts[3], texts[58], texts[91]):
+            st, ans = http("POST", R + "/search", {"query": t, "k": 3})
+            check(st == 200 and not ans.get("partial") and ans["results"][0]["id"] == id_of[t]
+                  and abs(ans["results"][0]["score"] - 1) < 1e-5, "text search through the router finds document %d" % id_of[t],
                   "%d %r" % (st, ans))
-        st, ans = http("POST", R + "/search", {"vector": vecs[42], "k": 5})
-        check(st == 200 and ans["results"][0]["id"] == 42 and ans["shards"] == 2, "vector search through the router", repr(ans))
+        vec = embed([texts[42]])[0]
+        st, ans = http("POST", R + "/search", {"vector": vec, "k": 5})
+        check(st == 200 and ans["results"][0]["id"] == id_of[texts[42]] and ans["shards"] == 2, "vector search through the router",
+              repr(ans))
+        st, doc = http("GET", R + "/documents/%d" % id_of[texts[7]])
+        check(st == 200 and doc.get("text") == texts[7], "GET /documents/{id} through the router", "%d %r" % (st, doc))
 
-        # Each shard's two replicas hold the same documents; the shards hold all of them once.
-        def per_node():
-            return {n: http("GET", node[n] + "/stats")[1].get("total_vectors") for n in range(4)}
-        c = per_node()
-        check(c[0] == c[1] and c[2] == c[3] and c[0] + c[2] == 100 and c[0] > 0 and c[2] > 0,
-              "/stats on the nodes: replicas equal, shards sum to 100", repr(c))
-        # /save on one replica of each shard publishes the shard to S3.
-        for n, shard in ((0, 0), (2, 1)):
-            st, ans = http("POST", node[n] + "/save", timeout=60)
-            check(st == 200 and ans.get("saved") and ans.get("published", {}).get("uri", "").endswith("/cluster/shard-%d" % shard),
-                  "/save on n%d publishes shard %d to S3" % (n, shard), "%d %r" % (st, ans))
+        # /stats through the router: the whole collection, one row per shard; each shard's two
+        # replicas hold the same documents (the nodes asked directly, as a check only).
+        st, ans = http("GET", R + "/stats")
+        rows = sorted((r["shard"], r["total_vectors"]) for r in ans.get("per_shard", []))
+        c = {n: http("GET", node[n] + "/stats")[1].get("total_vectors") for n in range(4)}
+        check(st == 200 and ans["total_vectors"] == 100 and ans["partial"] is False and len(rows) == 2
+              and all(v > 0 for _, v in rows) and rows == [(0, c[0]), (1, c[2])] and c[0] == c[1] and c[2] == c[3],
+              "/stats through the router: 100 over 2 shards, replicas equal", "%d %r nodes %r" % (st, ans, c))
+        # /save through the router: every node saves; one replica per shard publishes it to S3.
+        st, ans = http("POST", R + "/save", timeout=300)
+        uris = sorted({n.get("reply", {}).get("published", {}).get("uri", "") for n in ans.get("nodes", [])})
+        check(st == 200 and ans.get("saved") is True and len(ans["nodes"]) == 4 and all(n["saved"] for n in ans["nodes"])
+              and ans["total_vectors"] == 100 and len(uris) == 2 and uris[0].endswith("/cluster/shard-0") and uris[1].endswith("/cluster/shard-1"),
+              "/save through the router: every node saved, both shards published to S3", "%d %r" % (st, ans))
 
         # One node container killed (docker kill: SIGKILL, and no automatic restart).
         run("docker", "kill", proj.container("n0"))
         wait("n0 out of the router's view (lease expired)",
              lambda: '"node":"n0","live":false' in json.dumps(http("GET", R + "/cluster")[1], separators=(",", ":")), 30)
-        for i in (3, 58, 91):
-            st, ans = http("POST", R + "/search", {"query": texts[i], "k": 3})
-            check(st == 200 and ans.get("partial") is False and ans["results"][0]["id"] == i,
-                  "n0 down: search for %d answers in full (n1 serves shard 0)" % i, "%d %r" % (st, ans))
-        more = list(range(100, 140))
-        mtexts = texts_for(more)
-        st, ans = http("POST", R + "/vectors", {"ids": more, "vectors": embed(mtexts), "texts": mtexts})
-        check(st == 200 and ans.get("added") == 40 and "n0" in json.dumps(ans.get("queued_for")),
-              "n0 down: 40 adds accepted, queued for n0", "%d %r" % (st, ans))
-        acked.update(zip(more, mtexts))
+        for t in (texts[3], texts[58], texts[91]):
+            st, ans = http("POST", R + "/search", {"query": t, "k": 3})
+            check(st == 200 and ans.get("partial") is False and ans["results"][0]["id"] == id_of[t],
+                  "n0 down: search for %d answers in full (n1 serves shard 0)" % id_of[t], "%d %r" % (st, ans))
+        st, ans = http("GET", R + "/stats")
+        check(st == 200 and ans.get("partial") is False and ans.get("total_vectors") == 100,
+              "n0 down: /stats through the router still whole", "%d %r" % (st, ans))
+        mtexts = texts_for(range(100, 140))
+        st, ans = http("POST", R + "/index", mtexts)
+        check(st == 200 and ans.get("added") == 40 and ans.get("total") == 140 and "n0" in json.dumps(ans.get("queued_for")),
+              "n0 down: 40 texts indexed through the router, queued for n0", "%d %r" % (st, ans))
+        acked.update(zip(ans["ids"], mtexts))
+        id_of.update(zip(mtexts, ans["ids"]))
 
         # Started again: its own log, plus what the router queued for it.
         proj.compose("start", "n0")
@@ -311,7 +323,12 @@ def test_cluster(env):
         wait("4 replicas live again", lambda: live_count(R) == 4, 30)
         verify_all(node, acked, "after n2 and the router were killed -9 and restarted")
         st, ans = http("POST", R + "/search", {"query": mtexts[20], "k": 1})
-        check(st == 200 and ans["results"][0]["id"] == 120, "search through the restarted router", repr(ans))
+        check(st == 200 and ans["results"][0]["id"] == id_of[mtexts[20]], "search through the restarted router", repr(ans))
+        ntexts = texts_for(range(140, 145))
+        st, ans = http("POST", R + "/index", ntexts)
+        check(st == 200 and ans.get("added") == 5 and not set(ans.get("ids", [])) & set(acked),
+              "/index through the restarted router: new ids, none reused (the counter is in etcd)", "%d %r" % (st, ans))
+        acked.update(zip(ans["ids"], ntexts))
 
         # A new container for n1 (as after an image update): its data is on the named volume.
         proj.compose("up", "-d", "--force-recreate", "--no-deps", "n1")

@@ -71,6 +71,31 @@ static void keys_and_prefixes(void **state)
     vs_etcd_free(e);
 }
 
+/* vs_etcd_cas: the router's id counter relies on a lost race not writing. */
+static void compare_and_swap(void **state)
+{
+    (void)state;
+    vs_etcd *e = open_etcd();
+    char k[128], *v = NULL;
+    int swapped = -1;
+    snprintf(k, sizeof k, "%scas/n", prefix);
+    assert_int_equal(vs_etcd_cas(e, k, NULL, "5", &swapped), VS_OK); /* absent: created */
+    assert_int_equal(swapped, 1);
+    assert_int_equal(vs_etcd_cas(e, k, NULL, "6", &swapped), VS_OK); /* no longer absent */
+    assert_int_equal(swapped, 0);
+    assert_int_equal(vs_etcd_cas(e, k, "4", "6", &swapped), VS_OK); /* stale expectation */
+    assert_int_equal(swapped, 0);
+    assert_int_equal(vs_etcd_get(e, k, &v), VS_OK);
+    assert_string_equal(v, "5");
+    free(v);
+    assert_int_equal(vs_etcd_cas(e, k, "5", "9", &swapped), VS_OK);
+    assert_int_equal(swapped, 1);
+    assert_int_equal(vs_etcd_get(e, k, &v), VS_OK);
+    assert_string_equal(v, "9");
+    free(v);
+    vs_etcd_free(e);
+}
+
 static void leases(void **state)
 {
     (void)state;
@@ -154,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keys_and_prefixes),
+        cmocka_unit_test(compare_and_swap),
         cmocka_unit_test(leases),
         cmocka_unit_test(shard_map_and_live_nodes),
         cmocka_unit_test(no_etcd),

@@ -1,0 +1,110 @@
+/* Automatic document ids for the cluster (router_impl.h). One server gives a document without
+ * an id the integer after the largest its collection has seen; a cluster has several shards
+ * (and may have several routers), so each collection's counter lives in etcd,
+ * <prefix>next_id/<collection>, advanced by compare-and-swap: a request reserves its n ids in
+ * one transaction, so two routers never hand out the same id. Integer ids that clients give
+ * through a router push the counter past them, as on one server. The ids are then routed like
+ * any other (vs_shard_of), so GET /documents/{id} finds them. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "router/router_impl.h"
+
+struct router_ids {
+    char coll[80];
+    int64_t floor; /* the etcd counter is known to be at least this */
+    int64_t owed;  /* a floor etcd was away for: raised on the next reservation */
+};
+
+static struct router_ids *state_of(router *r, const char *coll)
+{
+    for (size_t i = 0; i < r->n_ids; i++)
+        if (!strcmp(r->ids[i].coll, coll)) return &r->ids[i];
+    struct router_ids *grown = realloc(r->ids, (r->n_ids + 1) * sizeof *grown);
+    if (!grown) return NULL;
+    r->ids = grown;
+    struct router_ids *s = &r->ids[r->n_ids++];
+    *s = (struct router_ids){.floor = 0};
+    snprintf(s->coll, sizeof s->coll, "%s", coll);
+    return s;
+}
+
+static void key_of(router *r, const char *coll, char *key, size_t cap)
+{
+    snprintf(key, cap, "%snext_id/%s", r->cfg->prefix, *coll ? coll : "default");
+}
+
+/* Moves the counter to at least `floor` + n and returns in *first where the n ids start. */
+static int advance(router *r, struct router_ids *st, int64_t floor, size_t n, int64_t *first)
+{
+    char key[600], want[32];
+    key_of(r, st->coll, key, sizeof key);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char *cur = NULL;
+        int rc = vs_etcd_get(r->ids_etcd, key, &cur);
+        if (rc && rc != VS_ERR_NOT_FOUND) return rc;
+        int64_t at = cur ? strtoll(cur, NULL, 10) : 0;
+        int64_t start = at > floor ? at : floor;
+        if (n == 0 && start == at && cur) { /* already past it: nothing to write */
+            free(cur);
+            st->floor = at;
+            *first = start;
+            return VS_OK;
+        }
+        snprintf(want, sizeof want, "%" PRId64, start + (int64_t)n);
+        int swapped = 0;
+        rc = vs_etcd_cas(r->ids_etcd, key, cur, want, &swapped);
+        free(cur);
+        if (rc) return rc;
+        if (swapped) {
+            st->floor = start + (int64_t)n;
+            *first = start;
+            return VS_OK;
+        }
+        /* another router moved it meanwhile: read it again */
+    }
+    return vs_fail(VS_ERR_CONFLICT, "automatic ids: etcd key %s kept changing under 100 attempts", key);
+}
+
+int router_ids_reserve(router *r, const char *coll, size_t n, int64_t *first)
+{
+    pthread_mutex_lock(&r->ids_lock);
+    struct router_ids *st = state_of(r, coll);
+    int rc = st ? advance(r, st, st->owed, n, first) : vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (rc == VS_OK) st->owed = 0;
+    pthread_mutex_unlock(&r->ids_lock);
+    return rc;
+}
+
+void router_ids_note(router *r, const char *coll, int64_t max_id)
+{
+    int64_t first;
+    pthread_mutex_lock(&r->ids_lock);
+    struct router_ids *st = state_of(r, coll);
+    /* the counter only grows: below what we saw, nothing to do */
+    if (st && max_id >= st->floor && max_id >= st->owed && advance(r, st, max_id + 1, 0, &first) != VS_OK)
+        st->owed = max_id + 1; /* writes with their own ids do not need etcd: owe it */
+    pthread_mutex_unlock(&r->ids_lock);
+}
+
+void router_ids_drop(router *r, const char *coll)
+{
+    char key[600];
+    key_of(r, coll, key, sizeof key);
+    pthread_mutex_lock(&r->ids_lock);
+    struct router_ids *st = state_of(r, coll);
+    if (st) st->floor = st->owed = 0;
+    /* if etcd is away the old counter stays: ids then only start higher, still unique */
+    vs_etcd_delete(r->ids_etcd, key);
+    pthread_mutex_unlock(&r->ids_lock);
+}
+
+void router_ids_free(router *r)
+{
+    free(r->ids);
+    r->ids = NULL;
+    r->n_ids = 0;
+}
