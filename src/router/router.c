@@ -163,7 +163,7 @@ static void health(router *r, router_reply *rep)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "ok");
     cJSON_AddStringToObject(o, "role", "router");
-    cJSON_AddStringToObject(o, "version", vs_version());
+    cJSON_AddStringToObject(o, "version", vs_version_string());
     cJSON_AddNumberToObject(o, "uptime_s", round((router_now() - r->started) * 10) / 10);
     cJSON_AddNumberToObject(o, "shards", n);
     cJSON_AddNumberToObject(o, "shards_live", live); /* shards with a replica to answer */

@@ -3,6 +3,7 @@
 #define VS_CLUSTER_ROUTER_IMPL_H
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stddef.h>
 
@@ -57,7 +58,7 @@ typedef struct {
     const char *method; /* NULL = POST; "GET" sends no body */
     uint32_t timeout_ms; /* per try; 0 = the router's attempt timeout (searches, reads) */
     CURL *easy;
-    s3_buf resp;
+    vs_buf resp;
     int state;
     long status;
     char why[160]; /* last failure */
