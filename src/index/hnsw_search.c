@@ -218,6 +218,8 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_
     const uint32_t window = prefetch_window(h);
     const int l2 = h->l2;
     float (*const dist)(const float *, const float *, size_t) = l2 ? kt->l2sq : kt->dot;
+    void (*const dist4)(const float *, const float *const *, size_t, float *) =
+        sq8 || pq ? NULL : l2 ? kt->l2sq4 : kt->dot4;
     /* Without deletions and filter every visited node may be returned: skip the flags word. */
     const int check = filter || (skip_deleted && atomic_load_explicit(&((vs_hnsw *)h)->n_deleted,
                                                                       memory_order_relaxed));
@@ -252,7 +254,34 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_
             nbr[nn++] = v;
         }
         for (uint32_t j = 0; j < nn && j < window; j++) prefetch_code(h, nbr[j], check);
-        for (uint32_t j = 0; j < nn; j++) {
+        uint32_t j = 0;
+        /* Float vectors: four neighbours per kernel call, sharing the query's loads and one
+         * reduction. Each distance is then taken in list order as below, so the result is
+         * the same as one at a time. */
+        if (dist4)
+            for (; j + 4 <= nn; j += 4) {
+                for (uint32_t t = j + window; t < j + window + 4 && t < nn; t++) prefetch_code(h, nbr[t], check);
+                const float *rows[4];
+                float d4[4];
+                for (int t = 0; t < 4; t++) rows[t] = (const float *)(vs_hnsw_rec(h, nbr[j + t]) + off_vec);
+                dist4(q, rows, dim, d4);
+                for (int t = 0; t < 4; t++) {
+                    float d = l2 ? d4[t] : -d4[t];
+                    uint32_t v = nbr[j + t];
+                    STAT_DIST();
+                    if (nr < ef || d < lower) {
+                        min_push(s->cand, &nc, (vs_hnsw_pair){d, v});
+                        if (!check || allowed((const uint8_t *)rows[t] - off_vec, filter, skip_deleted)) {
+                            if (nr < ef)
+                                max_push(s->res, &nr, (vs_hnsw_pair){d, v});
+                            else
+                                max_replace_top(s->res, nr, (vs_hnsw_pair){d, v});
+                            lower = s->res[0].d;
+                        }
+                    }
+                }
+            }
+        for (; j < nn; j++) {
             uint32_t v = nbr[j];
             if (j + window < nn) prefetch_code(h, nbr[j + window], check);
             const uint8_t *rec = vs_hnsw_rec(h, v);
