@@ -17,6 +17,7 @@ struct vs_container_writer {
     vs_atomic_file *file;
     uint32_t kind, count;
     vs_section sections[VS_CONTAINER_MAX_SECTIONS];
+    XXH3_state_t *open; /* the section between vs_container_begin and _end */
 };
 
 static int pad_to_alignment(vs_container_writer *w)
@@ -48,6 +49,7 @@ int vs_container_create(const char *path, uint32_t kind, vs_container_writer **o
 
 int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *data, uint64_t len)
 {
+    if (w->open) return vs_fail(VS_ERR_INVALID_ARG, "a section is still open");
     if (w->count == VS_CONTAINER_MAX_SECTIONS) return vs_fail(VS_ERR_INVALID_ARG, "too many sections");
     int rc = pad_to_alignment(w);
     if (rc) return rc;
@@ -66,6 +68,7 @@ int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const
 int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *const *parts,
                            const uint64_t *lens, size_t n_parts)
 {
+    if (w->open) return vs_fail(VS_ERR_INVALID_ARG, "a section is still open");
     if (w->count == VS_CONTAINER_MAX_SECTIONS) return vs_fail(VS_ERR_INVALID_ARG, "too many sections");
     int rc = pad_to_alignment(w);
     if (rc) return rc;
@@ -92,6 +95,45 @@ int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags,
     return VS_OK;
 }
 
+int vs_container_begin(vs_container_writer *w, uint32_t tag, uint32_t flags)
+{
+    if (w->open) return vs_fail(VS_ERR_INVALID_ARG, "a section is already open");
+    if (w->count == VS_CONTAINER_MAX_SECTIONS) return vs_fail(VS_ERR_INVALID_ARG, "too many sections");
+    int rc = pad_to_alignment(w);
+    if (rc) return rc;
+    XXH3_state_t *st = XXH3_createState();
+    if (!st || XXH3_64bits_reset(st) != XXH_OK) {
+        XXH3_freeState(st);
+        return vs_fail(VS_ERR_NOMEM, "out of memory for a checksum state");
+    }
+    vs_section *s = &w->sections[w->count];
+    s->tag = tag;
+    s->flags = flags;
+    s->offset = vs_atomic_size(w->file);
+    s->length = 0;
+    w->open = st;
+    return VS_OK;
+}
+
+int vs_container_write(vs_container_writer *w, const void *data, uint64_t len)
+{
+    if (!w->open) return vs_fail(VS_ERR_INVALID_ARG, "no section is open");
+    if (!len) return VS_OK;
+    XXH3_64bits_update(w->open, data, (size_t)len);
+    w->sections[w->count].length += len;
+    return vs_atomic_write(w->file, data, (size_t)len);
+}
+
+int vs_container_end(vs_container_writer *w)
+{
+    if (!w->open) return vs_fail(VS_ERR_INVALID_ARG, "no section is open");
+    w->sections[w->count].checksum = XXH3_64bits_digest(w->open);
+    XXH3_freeState(w->open);
+    w->open = NULL;
+    w->count++;
+    return VS_OK;
+}
+
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -99,6 +141,10 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 
 int vs_container_commit(vs_container_writer *w)
 {
+    if (w->open) {
+        vs_container_abort(w);
+        return vs_fail(VS_ERR_INVALID_ARG, "a section is still open");
+    }
     int rc = pad_to_alignment(w);
     uint64_t table_offset = vs_atomic_size(w->file);
     uint8_t *table = malloc((size_t)w->count * 32 + 1);
@@ -141,6 +187,7 @@ int vs_container_commit(vs_container_writer *w)
 void vs_container_abort(vs_container_writer *w)
 {
     if (!w) return;
+    XXH3_freeState(w->open);
     vs_atomic_abort(w->file);
     free(w);
 }

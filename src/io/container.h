@@ -36,6 +36,12 @@ int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const
  * of an IVF index), so a caller need not first copy them into one buffer. */
 int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *const *parts,
                            const uint64_t *lens, size_t n_parts);
+/* Appends one section written in pieces as the caller produces them (e.g. HNSW records
+ * renumbered on the way out), so it never needs to exist whole in memory: begin, any number
+ * of writes, end. No other section may be added in between. */
+int vs_container_begin(vs_container_writer *w, uint32_t tag, uint32_t flags);
+int vs_container_write(vs_container_writer *w, const void *data, uint64_t len);
+int vs_container_end(vs_container_writer *w);
 /* Writes table and header, fsyncs and renames into place; frees w in every case. */
 int vs_container_commit(vs_container_writer *w);
 /* Discards the temporary file; frees w. NULL is ok. */
