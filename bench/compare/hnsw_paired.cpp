@@ -8,8 +8,10 @@
 //
 //   hnsw_paired --queries Q.fvecs --groundtruth G.ivecs --metric l2|cosine
 //               --vecscale FILE[,FILE...] --hnswlib FILE --ef 80,120,160,200
-//               [--block 20] [--rounds 3]
+//               [--ef-hnswlib 100,140,180,220] [--block 20] [--rounds 3]
 //
+// --ef-hnswlib gives hnswlib its own ef in each pass (the same count as --ef), so each library
+// can be measured at its lowest ef reaching a recall, in the same interleaved pass.
 // Each --vecscale file is one more column. Prints ann-benchmarks-style rows (build_s and
 // memory_mb are not measured here: '-') and, per ef, each vecscale index's queries/s as a
 // multiple of hnswlib's. With --rounds R the whole query set is searched R times; the rate
@@ -82,7 +84,7 @@ double recall(const std::vector<int64_t> &ids, const int32_t *gt, size_t gt_dim,
 } // namespace
 
 int main(int argc, char **argv) {
-    std::string qpath, gtpath, metric = "l2", vs_files, hl_file, efs = "80,120,160,200";
+    std::string qpath, gtpath, metric = "l2", vs_files, hl_file, efs = "80,120,160,200", hl_efs;
     size_t block = 20, rounds = 3;
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
@@ -94,6 +96,7 @@ int main(int argc, char **argv) {
         else if (a == "--vecscale") vs_files = v;
         else if (a == "--hnswlib") hl_file = v;
         else if (a == "--ef") efs = v;
+        else if (a == "--ef-hnswlib") hl_efs = v;
         else if (a == "--block") block = std::strtoul(v.c_str(), nullptr, 10);
         else if (a == "--rounds") rounds = std::strtoul(v.c_str(), nullptr, 10);
         else die("unknown argument " + a);
@@ -133,13 +136,16 @@ int main(int argc, char **argv) {
 
     std::printf("%-10s %-28s %-22s %9s %11s %9s %10s\n", "library", "index", "params", "recall@10", "qps", "build_s",
                 "memory_mb");
-    for (const std::string &efs_one : split(efs)) {
-        const unsigned ef = (unsigned)std::strtoul(efs_one.c_str(), nullptr, 10);
+    const std::vector<std::string> ef_list = split(efs), hl_ef_list = hl_efs.empty() ? ef_list : split(hl_efs);
+    if (hl_ef_list.size() != ef_list.size()) die("--ef-hnswlib needs as many values as --ef");
+    for (size_t e = 0; e < ef_list.size(); e++) {
+        const unsigned ef = (unsigned)std::strtoul(ef_list[e].c_str(), nullptr, 10);
+        const unsigned hl_ef = (unsigned)std::strtoul(hl_ef_list[e].c_str(), nullptr, 10);
         vs_search_params p;
         vs_search_params_init(&p);
         p.ef_search = ef;
         p.n_threads = 1;
-        libs[0].hl->setEf(ef);
+        libs[0].hl->setEf(hl_ef);
         for (Lib &l : libs) {
             l.seconds = 0;
             l.ids.assign(nq * 10, -1);
@@ -165,14 +171,16 @@ int main(int argc, char **argv) {
                     l.seconds += thread_cpu() - t0;
                 }
             }
-        char params[32];
+        char params[32], hl_params[32];
         std::snprintf(params, sizeof params, "ef=%u", ef);
+        std::snprintf(hl_params, sizeof hl_params, "ef=%u", hl_ef);
         for (Lib &l : libs)
             std::printf("%-10s %-28s %-22s %9.4f %11.1f %9s %10s\n", l.hl ? "hnswlib" : "vecscale",
-                        l.hl ? "HNSW,efc(saved)" : l.name.c_str(), params,
+                        l.hl ? "HNSW,efc(saved)" : l.name.c_str(), l.hl ? hl_params : params,
                         recall(l.ids, (const int32_t *)G->data, G->dim, nq), (double)(nq * rounds) / l.seconds, "-", "-");
         for (size_t k = 1; k < libs.size(); k++)
-            std::printf("# ef=%u %s: %.3fx hnswlib's queries/s\n", ef, libs[k].name.c_str(), libs[0].seconds / libs[k].seconds);
+            std::printf("# ef=%u %s: %.3fx hnswlib's queries/s (hnswlib at ef=%u)\n", ef, libs[k].name.c_str(),
+                        libs[0].seconds / libs[k].seconds, hl_ef);
         std::fflush(stdout);
     }
     for (Lib &l : libs) {

@@ -85,6 +85,7 @@ static void free_scratch(vs_hnsw_scratch *s)
     free(s->res);
     free(s->work);
     free(s->nbr);
+    free(s->nrec);
     free(s->orph);
     for (int i = 0; i < 2; i++) vs_hnsw_anchor_free(&s->A[i]);
     for (size_t i = 0; i < s->kept_cap; i++) vs_hnsw_anchor_free(&s->kept[i]);

@@ -79,6 +79,8 @@ typedef struct vs_hnsw_scratch {
     size_t work_cap;
     uint32_t *nbr;      /* unvisited neighbours of the node being expanded */
     size_t nbr_cap;
+    const uint8_t **nrec; /* and their records */
+    size_t nrec_cap;
     vs_hnsw_anchor A[2]; /* [0]: the query or base of a list rewrite, [1]: hnsw_links.c's */
     vs_hnsw_anchor *kept; /* the heuristic's: one per neighbour kept so far */
     size_t kept_cap;

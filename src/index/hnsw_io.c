@@ -37,14 +37,88 @@ static size_t used_in_block(unsigned b, size_t n)
     return n > start ? (n - start < len ? n - start : len) : 0;
 }
 
+/* Node numbering of a saved file: breadth-first over layer 0 from the entry point (nodes it
+ * does not reach follow in their old order). A search walks from a node to its neighbours, and
+ * in this order they sit near each other in memory, so a query's hops share pages and DRAM rows
+ * instead of landing anywhere in the index. The file format does not change (a renumbered
+ * graph is just another graph), so older builds read these files and older files load as they
+ * are. order[new] = old, pos[old] = new; NULL when out of memory. */
+static uint32_t *bfs_order(const vs_hnsw *h, size_t n, uint32_t **pos_out)
+{
+    uint32_t *order = malloc((n ? n : 1) * sizeof *order), *pos = malloc((n ? n : 1) * sizeof *pos);
+    if (!order || !pos) {
+        free(order);
+        free(pos);
+        return NULL;
+    }
+    memset(pos, 0xff, n * sizeof *pos);
+    size_t placed = 0;
+    uint64_t entry = atomic_load(&((vs_hnsw *)h)->entry);
+    for (size_t next = 0, seed = entry == VS_HNSW_EMPTY ? 0 : (uint32_t)entry; placed < n; seed = next++) {
+        if (seed >= n || pos[seed] != UINT32_MAX) continue;
+        pos[seed] = (uint32_t)placed;
+        order[placed] = (uint32_t)seed;
+        for (size_t head = placed++; head < placed; head++) {
+            uint32_t cap;
+            const vs_hnsw_word *list = vs_hnsw_list(h, order[head], 0, &cap);
+            uint32_t cnt = vs_hnsw_count(list, cap);
+            for (uint32_t j = 0; j < cnt; j++) {
+                uint32_t v = atomic_load_explicit(&list[1 + j], memory_order_relaxed);
+                if (v >= n || pos[v] != UINT32_MAX) continue;
+                pos[v] = (uint32_t)placed;
+                order[placed++] = v;
+            }
+        }
+    }
+    *pos_out = pos;
+    return order;
+}
+
+/* Link IDs through the renumbering; out-of-range IDs (a damaged image) stay out of range. */
+static void renumber(uint32_t *links, size_t k, const uint32_t *pos, size_t n)
+{
+    for (size_t j = 0; j < k; j++)
+        if (links[j] < n) links[j] = pos[links[j]];
+}
+
+/* One block's level-0 records in the new order, links renumbered, written in chunks. */
+static int write_records(vs_container_writer *w, const vs_hnsw *h, unsigned b, size_t used, const uint32_t *order,
+                         const uint32_t *pos, size_t n)
+{
+    enum { CHUNK = 256 };
+    uint8_t *buf = malloc(CHUNK * h->rec_size);
+    if (!buf) return vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
+    int rc = vs_container_begin(w, block_tag('R', b), VS_SECTION_BULK);
+    size_t start = vs_hnsw_block_start(b);
+    for (size_t i = 0; !rc && i < used; i += CHUNK) {
+        size_t m = used - i < CHUNK ? used - i : CHUNK;
+        for (size_t r = 0; r < m; r++) {
+            uint8_t *dst = buf + r * h->rec_size;
+            memcpy(dst, vs_hnsw_rec(h, order[start + i + r]), h->rec_size);
+            for (uint32_t j = 0; j < h->M0; j++) {
+                uint32_t v;
+                memcpy(&v, dst + 16 + 4 * j, 4);
+                renumber(&v, 1, pos, n);
+                memcpy(dst + 16 + 4 * j, &v, 4);
+            }
+        }
+        rc = vs_container_write(w, buf, (uint64_t)m * h->rec_size);
+    }
+    free(buf);
+    return rc ? rc : vs_container_end(w);
+}
+
 int vs_hnsw_save(const vs_index *ix, vs_container_writer *w)
 {
     const vs_hnsw *h = ix->impl;
     size_t n = atomic_load(&((vs_hnsw *)h)->n);
+    uint32_t *pos = NULL, *order = bfs_order(h, n, &pos);
+    if (!order) return vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
     uint8_t hdr[HDR_BYTES];
     uint32_t layout = h->sq8_norm ? 2 : 1, keep = (uint32_t)h->keep_pruned;
     uint64_t nodes = n, del = atomic_load(&((vs_hnsw *)h)->n_deleted);
     uint64_t entry = atomic_load(&((vs_hnsw *)h)->entry), rs = h->rec_size;
+    if (entry != VS_HNSW_EMPTY && (uint32_t)entry < n) entry = (entry & ~(uint64_t)UINT32_MAX) | pos[(uint32_t)entry];
     memcpy(hdr, &layout, 4);
     memcpy(hdr + 4, &h->M, 4);
     memcpy(hdr + 8, &h->efc, 4);
@@ -62,30 +136,41 @@ int vs_hnsw_save(const vs_index *ix, vs_container_writer *w)
     }
     unsigned nb = blocks_for(n);
     for (unsigned b = 0; !rc && b < nb; b++) {
-        size_t used = used_in_block(b, n), words = 0;
+        size_t used = used_in_block(b, n), start = vs_hnsw_block_start(b), words = 0;
         uint8_t *lv = malloc(used ? used : 1);
-        if (!lv) return vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
+        if (!lv) {
+            rc = vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
+            break;
+        }
         for (size_t i = 0; i < used; i++) {
-            lv[i] = (uint8_t)h->meta[b][i].level;
+            lv[i] = (uint8_t)vs_hnsw_meta_of(h, order[start + i])->level;
             words += (size_t)lv[i] * (1 + h->M);
         }
         uint32_t *up = malloc((words ? words : 1) * sizeof *up);
         if (!up) {
             free(lv);
-            return vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
+            rc = vs_fail(VS_ERR_NOMEM, "out of memory saving the index");
+            break;
         }
         size_t at = 0;
         for (size_t i = 0; i < used; i++) {
-            size_t cnt = (size_t)lv[i] * (1 + h->M);
-            for (size_t j = 0; j < cnt; j++) up[at + j] = atomic_load_explicit(&h->meta[b][i].upper[j], memory_order_relaxed);
-            at += cnt;
+            const vs_hnsw_meta *m = vs_hnsw_meta_of(h, order[start + i]);
+            for (uint32_t l = 0; l < lv[i]; l++) {
+                const vs_hnsw_word *src = m->upper + (size_t)l * (1 + h->M);
+                up[at] = atomic_load_explicit(&src[0], memory_order_relaxed); /* the count */
+                for (uint32_t j = 0; j < h->M; j++) up[at + 1 + j] = atomic_load_explicit(&src[1 + j], memory_order_relaxed);
+                renumber(up + at + 1, h->M, pos, n);
+                at += 1 + h->M;
+            }
         }
-        rc = vs_container_add(w, block_tag('R', b), VS_SECTION_BULK, h->rec[b], (uint64_t)used * h->rec_size);
+        rc = write_records(w, h, b, used, order, pos, n);
         if (!rc) rc = vs_container_add(w, block_tag('L', b), 0, lv, used);
         if (!rc) rc = vs_container_add(w, block_tag('U', b), VS_SECTION_BULK, up, (uint64_t)words * 4);
         free(lv);
         free(up);
     }
+    free(order);
+    free(pos);
     return rc;
 }
 

@@ -129,13 +129,17 @@ static inline uint32_t prefetch_window(const vs_hnsw *h)
 /* The lines of node v's vector (or code), and its head line (ID, flags) when the caller will
  * read them too. Vectors longer than 16 lines are streamed by the hardware prefetcher once
  * the kernel walks them. */
-static inline __attribute__((always_inline)) void prefetch_code(const vs_hnsw *h, uint32_t v, int head)
+static inline __attribute__((always_inline)) void prefetch_rec(const vs_hnsw *h, const uint8_t *r, int head)
 {
-    const uint8_t *r = vs_hnsw_rec(h, v);
     if (head) __builtin_prefetch(r);
     const uint8_t *vec = r + h->off_vec;
     const uint8_t *end = vec + (h->vec_bytes > 16 * 64 ? 16 * 64 : h->vec_bytes);
     for (const uint8_t *p = (const uint8_t *)((uintptr_t)vec & ~(uintptr_t)63); p < end; p += 64) __builtin_prefetch(p);
+}
+
+static inline __attribute__((always_inline)) void prefetch_code(const vs_hnsw *h, uint32_t v, int head)
+{
+    prefetch_rec(h, vs_hnsw_rec(h, v), head);
 }
 
 /* The head and layer-0 list of node v, which the search expands next. */
@@ -209,15 +213,19 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_
     if (vs_hnsw_grow((void **)&s->res, &s->res_cap, ef + 1, sizeof *s->res)) return -1;
     if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, ef + n_eps + h->M0, sizeof *s->cand)) return -1;
     if (vs_hnsw_grow((void **)&s->nbr, &s->nbr_cap, level ? h->M : h->M0, sizeof *s->nbr)) return -1;
+    if (vs_hnsw_grow((void **)&s->nrec, &s->nrec_cap, level ? h->M : h->M0, sizeof *s->nrec)) return -1;
     /* Locals, not h->...: the acquire loads and the kernel call through a pointer would make
      * the compiler reload every field of h on each hop. */
     uint16_t *mark = s->mark;
     uint32_t *nbr = s->nbr;
+    const uint8_t **nrec = s->nrec;
     const uint16_t gen = s->gen;
     const size_t dim = h->dim, off_vec = h->off_vec;
     const uint32_t window = prefetch_window(h);
     const int l2 = h->l2;
     float (*const dist)(const float *, const float *, size_t) = l2 ? kt->l2sq : kt->dot;
+    void (*const dist4)(const float *, const float *const *, size_t, float *) =
+        sq8 || pq ? NULL : l2 ? kt->l2sq4 : kt->dot4;
     /* Without deletions and filter every visited node may be returned: skip the flags word. */
     const int check = filter || (skip_deleted && atomic_load_explicit(&((vs_hnsw *)h)->n_deleted,
                                                                       memory_order_relaxed));
@@ -242,38 +250,57 @@ long vs_hnsw_search_layer(const vs_hnsw *h, const vs_kernel_table *kt, const vs_
         uint32_t cnt = vs_hnsw_count(list, cap);
         /* Room for every neighbour up front keeps the inner loop free of reallocation. */
         if (vs_hnsw_grow((void **)&s->cand, &s->cand_cap, nc + cnt + 1, sizeof *s->cand)) return -1;
-        /* First pass: the unvisited neighbours, so the distance loop prefetches only vectors
-         * it will read. */
+        /* First pass: the unvisited neighbours and their records, so the distance loop
+         * prefetches only vectors it will read and finds each record once. */
         uint32_t nn = 0;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t v = atomic_load_explicit(&list[1 + j], memory_order_acquire);
             if (v >= n_limit || mark[v] == gen) continue;
             mark[v] = gen;
-            nbr[nn++] = v;
+            nbr[nn] = v;
+            nrec[nn++] = vs_hnsw_rec(h, v);
         }
-        for (uint32_t j = 0; j < nn && j < window; j++) prefetch_code(h, nbr[j], check);
-        for (uint32_t j = 0; j < nn; j++) {
-            uint32_t v = nbr[j];
-            if (j + window < nn) prefetch_code(h, nbr[j + window], check);
-            const uint8_t *rec = vs_hnsw_rec(h, v);
-            float d;
-            STAT_DIST();
-            if (sq8) {
-                d = vs_hnsw_key8(h, a, rec + off_vec);
-            } else if (pq) {
-                d = pq->fn(pq, rec + off_vec);
+        for (uint32_t j = 0; j < nn && j < window; j++) prefetch_rec(h, nrec[j], check);
+        /* Four neighbours per step. Float vectors go through one kernel call that shares the
+         * query's loads and one reduction; a short last step repeats the first row (in cache)
+         * rather than making up to three calls. The keys are then taken in list order, so the
+         * result is that of one neighbour at a time. */
+        for (uint32_t j = 0; j < nn; j += 4) {
+            const uint32_t m = nn - j < 4 ? nn - j : 4;
+            for (uint32_t t = j + window; t < j + window + 4 && t < nn; t++) prefetch_rec(h, nrec[t], check);
+            float d4[4];
+            if (dist4 && m > 1) {
+                const float *rows[4];
+                for (uint32_t t = 0; t < 4; t++) rows[t] = (const float *)(nrec[j + (t < m ? t : 0)] + off_vec);
+                dist4(q, rows, dim, d4);
+                if (!l2)
+                    for (uint32_t t = 0; t < 4; t++) d4[t] = -d4[t];
             } else {
-                d = dist(q, (const float *)(rec + off_vec), dim);
-                if (!l2) d = -d;
+                for (uint32_t t = 0; t < m; t++) {
+                    const uint8_t *code = nrec[j + t] + off_vec;
+                    if (sq8) {
+                        d4[t] = vs_hnsw_key8(h, a, code);
+                    } else if (pq) {
+                        d4[t] = pq->fn(pq, code);
+                    } else {
+                        float d = dist(q, (const float *)code, dim);
+                        d4[t] = l2 ? d : -d;
+                    }
+                }
             }
-            if (nr < ef || d < lower) {
-                min_push(s->cand, &nc, (vs_hnsw_pair){d, v});
-                if (!check || allowed(rec, filter, skip_deleted)) {
-                    if (nr < ef)
-                        max_push(s->res, &nr, (vs_hnsw_pair){d, v});
-                    else
-                        max_replace_top(s->res, nr, (vs_hnsw_pair){d, v});
-                    lower = s->res[0].d;
+            for (uint32_t t = 0; t < m; t++) {
+                const float d = d4[t];
+                STAT_DIST();
+                if (nr < ef || d < lower) {
+                    const uint32_t v = nbr[j + t];
+                    min_push(s->cand, &nc, (vs_hnsw_pair){d, v});
+                    if (!check || allowed(nrec[j + t], filter, skip_deleted)) {
+                        if (nr < ef)
+                            max_push(s->res, &nr, (vs_hnsw_pair){d, v});
+                        else
+                            max_replace_top(s->res, nr, (vs_hnsw_pair){d, v});
+                        lower = s->res[0].d;
+                    }
                 }
             }
         }

@@ -20,6 +20,7 @@ struct vs_container_writer {
     size_t mem_len, mem_cap;
     uint32_t kind, count;
     vs_section sections[VS_CONTAINER_MAX_SECTIONS];
+    XXH3_state_t *open; /* the section between vs_container_begin and _end */
 };
 
 static uint64_t sink_size(const vs_container_writer *w) { return w->file ? vs_atomic_size(w->file) : w->mem_len; }
@@ -84,6 +85,7 @@ int vs_container_create_memory(uint32_t kind, vs_container_writer **out) { retur
 
 int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *data, uint64_t len)
 {
+    if (w->open) return vs_fail(VS_ERR_INVALID_ARG, "a section is still open");
     if (w->count == VS_CONTAINER_MAX_SECTIONS) return vs_fail(VS_ERR_INVALID_ARG, "too many sections");
     int rc = pad_to_alignment(w);
     if (rc) return rc;
@@ -102,6 +104,7 @@ int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const
 int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *const *parts,
                            const uint64_t *lens, size_t n_parts)
 {
+    if (w->open) return vs_fail(VS_ERR_INVALID_ARG, "a section is still open");
     if (w->count == VS_CONTAINER_MAX_SECTIONS) return vs_fail(VS_ERR_INVALID_ARG, "too many sections");
     int rc = pad_to_alignment(w);
     if (rc) return rc;
@@ -128,6 +131,45 @@ int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags,
     return VS_OK;
 }
 
+int vs_container_begin(vs_container_writer *w, uint32_t tag, uint32_t flags)
+{
+    if (w->open) return vs_fail(VS_ERR_INVALID_ARG, "a section is already open");
+    if (w->count == VS_CONTAINER_MAX_SECTIONS) return vs_fail(VS_ERR_INVALID_ARG, "too many sections");
+    int rc = pad_to_alignment(w);
+    if (rc) return rc;
+    XXH3_state_t *st = XXH3_createState();
+    if (!st || XXH3_64bits_reset(st) != XXH_OK) {
+        XXH3_freeState(st);
+        return vs_fail(VS_ERR_NOMEM, "out of memory for a checksum state");
+    }
+    vs_section *s = &w->sections[w->count];
+    s->tag = tag;
+    s->flags = flags;
+    s->offset = sink_size(w);
+    s->length = 0;
+    w->open = st;
+    return VS_OK;
+}
+
+int vs_container_write(vs_container_writer *w, const void *data, uint64_t len)
+{
+    if (!w->open) return vs_fail(VS_ERR_INVALID_ARG, "no section is open");
+    if (!len) return VS_OK;
+    XXH3_64bits_update(w->open, data, (size_t)len);
+    w->sections[w->count].length += len;
+    return sink_write(w, data, (size_t)len);
+}
+
+int vs_container_end(vs_container_writer *w)
+{
+    if (!w->open) return vs_fail(VS_ERR_INVALID_ARG, "no section is open");
+    w->sections[w->count].checksum = XXH3_64bits_digest(w->open);
+    XXH3_freeState(w->open);
+    w->open = NULL;
+    w->count++;
+    return VS_OK;
+}
+
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -136,6 +178,8 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 /* Writes the table and the header: the file or buffer is complete afterwards. */
 static int finish(vs_container_writer *w)
 {
+    /* the callers abort w on failure */
+    if (w->open) return vs_fail(VS_ERR_INVALID_ARG, "a section is still open");
     int rc = pad_to_alignment(w);
     uint64_t table_offset = sink_size(w);
     uint8_t *table = malloc((size_t)w->count * 32 + 1);
@@ -196,6 +240,7 @@ int vs_container_commit_memory(vs_container_writer *w, void **buf, size_t *len)
 void vs_container_abort(vs_container_writer *w)
 {
     if (!w) return;
+    XXH3_freeState(w->open);
     if (w->file) vs_atomic_abort(w->file);
     free(w->mem);
     free(w);

@@ -38,6 +38,12 @@ int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags,
                            const uint64_t *lens, size_t n_parts);
 /* The same writer filling a heap buffer instead of a file (vs_index_save_buffer). */
 int vs_container_create_memory(uint32_t kind, vs_container_writer **out);
+/* Appends one section written in pieces as the caller produces them (e.g. HNSW records
+ * renumbered on the way out), so it never needs to exist whole in memory: begin, any number
+ * of writes, end. No other section may be added in between. */
+int vs_container_begin(vs_container_writer *w, uint32_t tag, uint32_t flags);
+int vs_container_write(vs_container_writer *w, const void *data, uint64_t len);
+int vs_container_end(vs_container_writer *w);
 /* Writes table and header, fsyncs and renames into place; frees w in every case. */
 int vs_container_commit(vs_container_writer *w);
 /* Writes table and header into the buffer of a memory writer and hands it over (*buf, *len:

@@ -362,11 +362,58 @@ static size_t avx2_select_lt(const float *s, const float *bias, size_t n, float 
     return cnt;
 }
 
+/* Four rows at arbitrary addresses (graph neighbours), each query load shared by the four;
+ * two accumulators per row keep eight FMA chains in flight. */
+#define ROWS4_KERNEL(name, TERM)                                                                  \
+    static void name(const float *q, const float *const *x, size_t d, float *out)                \
+    {                                                                                             \
+        const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];                               \
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();                                \
+        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();                                \
+        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();                                \
+        __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();                                \
+        size_t i = 0;                                                                             \
+        for (; i + 16 <= d; i += 16) {                                                            \
+            __m256 qv = _mm256_loadu_ps(q + i), qw = _mm256_loadu_ps(q + i + 8);                  \
+            a0 = TERM(qv, _mm256_loadu_ps(x0 + i), a0);                                           \
+            a1 = TERM(qv, _mm256_loadu_ps(x1 + i), a1);                                           \
+            a2 = TERM(qv, _mm256_loadu_ps(x2 + i), a2);                                           \
+            a3 = TERM(qv, _mm256_loadu_ps(x3 + i), a3);                                           \
+            b0 = TERM(qw, _mm256_loadu_ps(x0 + i + 8), b0);                                       \
+            b1 = TERM(qw, _mm256_loadu_ps(x1 + i + 8), b1);                                       \
+            b2 = TERM(qw, _mm256_loadu_ps(x2 + i + 8), b2);                                       \
+            b3 = TERM(qw, _mm256_loadu_ps(x3 + i + 8), b3);                                       \
+        }                                                                                         \
+        for (; i < d; i += 8) {                                                                   \
+            /* vmaskmovps never touches masked-off lanes; they read as 0 on both sides. */       \
+            __m256i m = d - i >= 8 ? _mm256_set1_epi32(-1) : tail_mask(d - i);                    \
+            __m256 qv = _mm256_maskload_ps(q + i, m);                                             \
+            b0 = TERM(qv, _mm256_maskload_ps(x0 + i, m), b0);                                     \
+            b1 = TERM(qv, _mm256_maskload_ps(x1 + i, m), b1);                                     \
+            b2 = TERM(qv, _mm256_maskload_ps(x2 + i, m), b2);                                     \
+            b3 = TERM(qv, _mm256_maskload_ps(x3 + i, m), b3);                                     \
+        }                                                                                         \
+        _mm_storeu_ps(out, hsum4x256(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1),                \
+                                     _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3)));              \
+    }
+
+static inline __m256 term_dot(__m256 q, __m256 x, __m256 acc) { return _mm256_fmadd_ps(q, x, acc); }
+static inline __m256 term_l2(__m256 q, __m256 x, __m256 acc)
+{
+    __m256 t = _mm256_sub_ps(q, x);
+    return _mm256_fmadd_ps(t, t, acc);
+}
+
+ROWS4_KERNEL(avx2_dot4, term_dot)
+ROWS4_KERNEL(avx2_l2sq4, term_l2)
+
 const vs_kernel_table vs_kernels_avx2 = {
     .l2sq = avx2_l2sq,
     .dot = avx2_dot,
     .norm_sq = avx2_norm_sq,
     .dot_many = avx2_dot_many,
     .l2sq_many = avx2_l2sq_many,
+    .l2sq4 = avx2_l2sq4,
+    .dot4 = avx2_dot4,
     .select_lt = avx2_select_lt,
 };

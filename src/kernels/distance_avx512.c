@@ -156,6 +156,63 @@ static void avx512_l2sq_many(const float *q, const float *x, size_t n, size_t d,
         out[r] = avx512_l2sq(q, x + r * d, d);
 }
 
+/* Sums of four vectors' lanes, as {sum(a), sum(b), sum(c), sum(d)}: one reduction tree for
+ * all four instead of four. */
+static inline __m128 hsum4x512(__m512 a, __m512 b, __m512 c, __m512 d)
+{
+    __m256 a8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m256 b8 = _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1));
+    __m256 c8 = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
+    __m256 d8 = _mm256_add_ps(_mm512_castps512_ps256(d), _mm512_extractf32x8_ps(d, 1));
+    __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+/* Four rows at arbitrary addresses (graph neighbours). Two accumulators per row above 32
+ * dimensions keep eight FMA chains in flight, enough for both FMA ports at latency 4. */
+#define ROWS4_KERNEL(name, TERM)                                                                  \
+    static void name(const float *q, const float *const *x, size_t d, float *out)                \
+    {                                                                                             \
+        const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];                               \
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();                                \
+        __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();                                \
+        __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();                                \
+        __m512 b2 = _mm512_setzero_ps(), b3 = _mm512_setzero_ps();                                \
+        size_t i = 0;                                                                             \
+        for (; i + 32 <= d; i += 32) {                                                            \
+            __m512 qv = _mm512_loadu_ps(q + i), qw = _mm512_loadu_ps(q + i + 16);                 \
+            a0 = TERM(qv, _mm512_loadu_ps(x0 + i), a0);                                           \
+            a1 = TERM(qv, _mm512_loadu_ps(x1 + i), a1);                                           \
+            a2 = TERM(qv, _mm512_loadu_ps(x2 + i), a2);                                           \
+            a3 = TERM(qv, _mm512_loadu_ps(x3 + i), a3);                                           \
+            b0 = TERM(qw, _mm512_loadu_ps(x0 + i + 16), b0);                                      \
+            b1 = TERM(qw, _mm512_loadu_ps(x1 + i + 16), b1);                                      \
+            b2 = TERM(qw, _mm512_loadu_ps(x2 + i + 16), b2);                                      \
+            b3 = TERM(qw, _mm512_loadu_ps(x3 + i + 16), b3);                                      \
+        }                                                                                         \
+        for (; i < d; i += 16) {                                                                  \
+            /* Masked-off lanes are 0 on both sides and contribute 0. */                         \
+            __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : tail_mask16(d - i);                   \
+            __m512 qv = _mm512_maskz_loadu_ps(m, q + i);                                          \
+            b0 = TERM(qv, _mm512_maskz_loadu_ps(m, x0 + i), b0);                                  \
+            b1 = TERM(qv, _mm512_maskz_loadu_ps(m, x1 + i), b1);                                  \
+            b2 = TERM(qv, _mm512_maskz_loadu_ps(m, x2 + i), b2);                                  \
+            b3 = TERM(qv, _mm512_maskz_loadu_ps(m, x3 + i), b3);                                  \
+        }                                                                                         \
+        _mm_storeu_ps(out, hsum4x512(_mm512_add_ps(a0, b0), _mm512_add_ps(a1, b1),                \
+                                     _mm512_add_ps(a2, b2), _mm512_add_ps(a3, b3)));              \
+    }
+
+static inline __m512 term_dot(__m512 q, __m512 x, __m512 acc) { return _mm512_fmadd_ps(q, x, acc); }
+static inline __m512 term_l2(__m512 q, __m512 x, __m512 acc)
+{
+    __m512 t = _mm512_sub_ps(q, x);
+    return _mm512_fmadd_ps(t, t, acc);
+}
+
+ROWS4_KERNEL(avx512_dot4, term_dot)
+ROWS4_KERNEL(avx512_l2sq4, term_l2)
+
 /* Emits base + each set bit of m, lowest first. */
 #define EMIT_BITS64(m, base)                                                                  \
     do {                                                                                      \
@@ -216,5 +273,7 @@ const vs_kernel_table vs_kernels_avx512 = {
     .norm_sq = avx512_norm_sq,
     .dot_many = avx512_dot_many,
     .l2sq_many = avx512_l2sq_many,
+    .l2sq4 = avx512_l2sq4,
+    .dot4 = avx512_dot4,
     .select_lt = avx512_select_lt,
 };

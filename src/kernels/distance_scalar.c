@@ -40,6 +40,18 @@ static void scalar_l2sq_many(const float *q, const float *x, size_t n, size_t d,
         out[i] = scalar_l2sq(q, x + i * d, d);
 }
 
+static void scalar_l2sq4(const float *q, const float *const *x, size_t d, float *out)
+{
+    for (int j = 0; j < 4; j++)
+        out[j] = scalar_l2sq(q, x[j], d);
+}
+
+static void scalar_dot4(const float *q, const float *const *x, size_t d, float *out)
+{
+    for (int j = 0; j < 4; j++)
+        out[j] = scalar_dot(q, x[j], d);
+}
+
 static size_t scalar_select_lt(const float *s, const float *bias, size_t n, float thr,
                                uint32_t *pos)
 {
@@ -58,5 +70,7 @@ const vs_kernel_table vs_kernels_scalar = {
     .norm_sq = scalar_norm_sq,
     .dot_many = scalar_dot_many,
     .l2sq_many = scalar_l2sq_many,
+    .l2sq4 = scalar_l2sq4,
+    .dot4 = scalar_dot4,
     .select_lt = scalar_select_lt,
 };

@@ -15,6 +15,10 @@ typedef struct {
     void (*dot_many)(const float *q, const float *x, size_t n, size_t d, float *out);
     /* out[i] = l2sq(q, x + i*d) for i < n. */
     void (*l2sq_many)(const float *q, const float *x, size_t n, size_t d, float *out);
+    /* out[j] = l2sq(q, x[j]) / dot(q, x[j]) for j < 4, rows anywhere in memory: a graph node's
+     * neighbours scored together, each query load shared by four rows. */
+    void (*l2sq4)(const float *q, const float *const *x, size_t d, float *out);
+    void (*dot4)(const float *q, const float *const *x, size_t d, float *out);
     /* Writes to pos[] every i < n with s[i] + (bias ? bias[i] : 0) < thr, in increasing order,
      * and returns how many. The fused top-k pre-filter over a row of a GEMM block; bias carries
      * the base norms for L2 and +inf for filtered-out rows. */

@@ -211,6 +211,36 @@ static void filtered(void **state)
     free(base); free(q);
 }
 
+/* A saved graph is numbered breadth-first over layer 0 from the entry point (hnsw_io.c), so
+ * the same walk over the loaded graph meets the nodes as 0, 1, 2, ... (unreached ones follow
+ * in order). */
+static void assert_bfs_numbered(const vs_index *ix)
+{
+    const vs_hnsw *h = ix->impl;
+    size_t n = atomic_load(&((vs_hnsw *)h)->n), placed = 0;
+    assert_int_equal((uint32_t)atomic_load(&((vs_hnsw *)h)->entry), 0);
+    uint8_t *seen = calloc(n, 1);
+    assert_non_null(seen);
+    for (size_t seed = 0; seed < n; seed++) {
+        if (seen[seed]) continue;
+        assert_int_equal(seed, placed);
+        seen[seed] = 1;
+        for (size_t head = placed++; head < placed; head++) {
+            uint32_t cap;
+            const vs_hnsw_word *list = vs_hnsw_list(h, (uint32_t)head, 0, &cap);
+            uint32_t cnt = vs_hnsw_count(list, cap);
+            for (uint32_t j = 0; j < cnt; j++) {
+                uint32_t v = atomic_load(&list[1 + j]);
+                assert_true(v < n);
+                if (seen[v]) continue;
+                assert_int_equal(v, placed);
+                seen[v] = 1;
+                placed++;
+            }
+        }
+    }
+    free(seen);
+}
 
 static void persistence(void **state)
 {
@@ -238,6 +268,8 @@ static void persistence(void **state)
         assert_int_equal(vs_index_is_mapped(back), mode);
         assert_int_equal(vs_index_size(back), n - 3);
         assert_string_equal(vs_index_factory(back), "HNSW8,Flat");
+        assert_bfs_numbered(back);
+        assert_int_equal(vs_hnsw_unreachable(back), 0);
         search_ids(back, q, NQ, K, NULL, b, sb);
         assert_memory_equal(a, b, NQ * K * sizeof *a);
         assert_memory_equal(sa, sb, NQ * K * sizeof *sa);

@@ -178,6 +178,21 @@ static void compare_distances(const vs_kernel_table *k, const char *lvl)
                 for (size_t i = n; i < MAX_ROWS; i++)
                     if (!isnan(out[i]))
                         fail_msg("%s l2sq_many d=%zu n=%zu wrote out[%zu]", lvl, d, n, i);
+                /* Four rows anywhere: the query `a`, rows b and three of x's (in this
+                 * layout the last one ends at the guard page when n >= 3). */
+                if (n >= 3) {
+                    const float *rows[4] = {b, x, x + (n - 2) * d, x + (n - 1) * d};
+                    float o4[5] = {NAN, NAN, NAN, NAN, NAN};
+                    k->dot4(a, rows, d, o4);
+                    for (int j = 0; j < 4; j++)
+                        check_close(o4[j], ref->dot(a, rows[j], d), abs_dot_scale(a, rows[j], d), "dot4", lvl, d,
+                                    (size_t)j, kind);
+                    k->l2sq4(a, rows, d, o4);
+                    for (int j = 0; j < 4; j++)
+                        check_close(o4[j], ref->l2sq(a, rows[j], d), l2_scale(a, rows[j], d), "l2sq4", lvl, d,
+                                    (size_t)j, kind);
+                    if (!isnan(o4[4])) fail_msg("%s dot4/l2sq4 d=%zu wrote out[4]", lvl, d);
+                }
             }
         }
     }
@@ -420,6 +435,8 @@ static void test_kernels_for(void **state)
         assert_non_null(t->dot_many);
         assert_non_null(t->l2sq_many);
         assert_non_null(t->select_lt);
+        assert_non_null(t->dot4);
+        assert_non_null(t->l2sq4);
     }
 }
 
