@@ -22,7 +22,7 @@ void vs_pairs_sort(float *keys, int64_t *labels, size_t n);
 typedef struct {
     float *keys;
     int64_t *labels;
-    float *scratch; /* cap keys for the quickselect */
+    float *scratch; /* 2 cap keys for the quickselect */
     int64_t *tie_labels; /* cap labels: those tied with the k-th key at a cut */
     size_t n, cap, k;
     float thr;      /* +inf until the first cut */
