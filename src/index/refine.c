@@ -149,7 +149,9 @@ static void rerank_task(size_t i, unsigned worker, void *ctx)
         if (row < 0) continue; /* cannot happen while the two agree; never return a stale ID */
         const float *x = f->vecs + (size_t)row * d;
         float key = J->ix->metric == VS_METRIC_L2 ? kt->l2sq(q, x, d) : -kt->dot(q, x, d);
-        if (key < kh[0]) vs_heap_push(kh, lh, J->k, key, id);
+        /* <=: of keys tying the k-th, the heap keeps the smaller ID whatever order the
+         * candidates come in (an IVF base gives them unordered). */
+        if (key <= kh[0]) vs_heap_push(kh, lh, J->k, key, id);
     }
     vs_heap_sort(kh, lh, J->k);
 }
@@ -166,7 +168,9 @@ static int refine_search(const vs_index *ix, size_t nq, const float *q, uint32_t
     float *ckeys = malloc(nq * kc * sizeof *ckeys);
     int64_t *cids = malloc(nq * kc * sizeof *cids);
     int rc = ckeys && cids ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for %u re-ranking candidates", kc);
-    if (!rc) rc = r->base->ops->search(r->base, nq, q, kc, p, ckeys, cids);
+    if (!rc)
+        rc = r->base->ops->search_candidates ? r->base->ops->search_candidates(r->base, nq, q, kc, p, ckeys, cids)
+                                             : r->base->ops->search(r->base, nq, q, kc, p, ckeys, cids);
     if (!rc) {
         rerank_job J = {.ix = ix, .q = q, .k = k, .kc = kc, .ckeys = ckeys, .cids = cids, .keys = keys, .ids = ids};
         unsigned threads = p && p->n_threads > 1 ? p->n_threads : 1;

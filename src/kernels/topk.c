@@ -255,6 +255,14 @@ static void pairs_quicksort(float *keys, int64_t *labels, size_t n)
         for (size_t j = i; j > 0 && worse(keys[j - 1], labels[j - 1], keys[j], labels[j]); j--) swap_pair(keys, labels, j - 1, j);
 }
 
+void vs_reservoir_take(vs_reservoir *r, float *keys, int64_t *labels)
+{
+    if (r->n > r->k) vs_reservoir_shrink(r);
+    memcpy(keys, r->keys, r->k * sizeof *keys);
+    memcpy(labels, r->labels, r->k * sizeof *labels);
+    vs_reservoir_reset(r);
+}
+
 void vs_reservoir_best(vs_reservoir *r, float *keys, int64_t *labels)
 {
     if (r->n > r->k) vs_reservoir_shrink(r);

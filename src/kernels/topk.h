@@ -42,6 +42,8 @@ static inline void vs_reservoir_push(vs_reservoir *r, float key, int64_t label)
 /* With at least k entries: writes the best k, ascending by (key, label), to keys / labels
  * (k each) and empties the reservoir. */
 void vs_reservoir_best(vs_reservoir *r, float *keys, int64_t *labels);
+/* As vs_reservoir_best, but the k best in no particular order. */
+void vs_reservoir_take(vs_reservoir *r, float *keys, int64_t *labels);
 /* Pushes every entry into a heap of k (vs_heap_push), then empties the reservoir. */
 void vs_reservoir_flush(vs_reservoir *r, float *heap_keys, int64_t *heap_labels, size_t k);
 
