@@ -63,6 +63,7 @@ typedef struct {
     worker_scratch *ws;
     int block;              /* fast-scan query blocks (search_block) */
     int unsorted;           /* a query's results may stay in any order */
+    vs_fs_collect_fn collect;
 } search_job;
 
 /* Fast-scan: the heap root in integer units of this list's table. The SIMD filter admits
@@ -85,6 +86,19 @@ static void fs_push(const search_job *J, vs_reservoir *res, const vs_ivf_list *L
     const float inv = 1.0f / scale;
     size_t left = L->n - b * VS_FS_BLOCK;
     if (left < VS_FS_BLOCK) mask &= (1u << left) - 1; /* padding of the last block */
+    if (!mask) return;
+    if (!filtered) {
+        /* The whole block at once (SIMD compress), then one cut if the reservoir is full: the
+         * candidates a cut in between would have refused are worse than its k-th and lose
+         * at the next cut, so the kept set is the same. */
+        res->n += J->collect(sums, mask, bias, inv, res->thr, L->ids + b * VS_FS_BLOCK, res->keys + res->n,
+                             res->labels + res->n);
+        if (res->n >= res->cap) {
+            vs_reservoir_shrink(res);
+            *thr = fs_threshold(res->thr, bias, scale);
+        }
+        return;
+    }
     float seen = res->thr;
     while (mask) {
         unsigned u = (unsigned)__builtin_ctz(mask);
@@ -356,7 +370,7 @@ static int ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k,
 
     search_job J = {.ix = ix, .v = v, .q = q, .nq = nq, .k = k, .nprobe = nprobe,
                     .filter = p ? p->filter : NULL, .keys = keys, .ids = ids, .block = block,
-                    .unsorted = unsorted};
+                    .unsorted = unsorted, .collect = vs_fs_collect_kernel()};
     float *pkeys = malloc(nq * nprobe * sizeof *pkeys);
     int64_t *probe = malloc(nq * nprobe * sizeof *probe);
     J.ws = calloc(threads, sizeof *J.ws);

@@ -71,10 +71,11 @@ int vs_reservoir_init(vs_reservoir *r, size_t k)
 {
     r->k = k;
     r->cap = 2 * k > 64 ? 2 * k : 64;
-    r->keys = malloc(r->cap * sizeof *r->keys);
-    r->labels = malloc(r->cap * sizeof *r->labels);
-    r->scratch = malloc(2 * r->cap * sizeof *r->scratch); /* two buffers for select_nth */
-    r->tie_labels = malloc(r->cap * sizeof *r->tie_labels);
+    size_t room = r->cap + VS_RESERVOIR_SLACK;
+    r->keys = malloc(room * sizeof *r->keys);
+    r->labels = malloc(room * sizeof *r->labels);
+    r->scratch = malloc(2 * room * sizeof *r->scratch); /* two buffers for select_nth */
+    r->tie_labels = malloc(room * sizeof *r->tie_labels);
     vs_reservoir_reset(r);
     if (r->keys && r->labels && r->scratch && r->tie_labels) return 0;
     vs_reservoir_free(r);
@@ -167,7 +168,7 @@ void vs_reservoir_shrink(vs_reservoir *r)
 {
     if (r->n <= r->k) return;
     memcpy(r->scratch, r->keys, r->n * sizeof *r->keys);
-    float kth = select_nth(r->scratch, r->scratch + r->cap, r->n, r->k - 1);
+    float kth = select_nth(r->scratch, r->scratch + r->cap + VS_RESERVOIR_SLACK, r->n, r->k - 1);
     /* Keep everything below the k-th key, then of the ties with it those of smallest label:
      * the kept set is the k best by (key, label) whatever order candidates arrived in (the
      * IVF fast-scan query-block search relies on that to equal the per-query search). One

@@ -22,12 +22,15 @@ void vs_pairs_sort(float *keys, int64_t *labels, size_t n);
 typedef struct {
     float *keys;
     int64_t *labels;
-    float *scratch; /* 2 cap keys for the quickselect */
+    float *scratch; /* 2 (cap + slack) keys for the quickselect */
     int64_t *tie_labels; /* cap labels: those tied with the k-th key at a cut */
     size_t n, cap, k;
     float thr;      /* +inf until the first cut */
 } vs_reservoir;
 
+/* Room past cap in keys / labels, for appending a block's candidates (up to 32, written as
+ * whole vectors of 16) to a reservoir holding fewer than cap, then cutting it. */
+#define VS_RESERVOIR_SLACK 48
 int vs_reservoir_init(vs_reservoir *r, size_t k); /* cap = max(2k, 64); 0 or -1 (no memory) */
 void vs_reservoir_free(vs_reservoir *r);
 void vs_reservoir_reset(vs_reservoir *r);
