@@ -9,8 +9,21 @@
 
 int vs_check_finite(const float *x, size_t n, uint32_t d, const char *what)
 {
-    size_t total = n * d;
-    for (size_t i = 0; i < total; i++) {
+    size_t total = n * d, i = 0;
+    /* Every search checks its queries: whole chunks branch-free (the compiler vectorises
+     * it; an exit per element kept it scalar, 2% of a one-query IVF search at d = 784), and
+     * only a chunk holding a bad value is searched element by element. */
+    enum { CHUNK = 64 };
+    for (; i + CHUNK <= total; i += CHUNK) {
+        uint32_t bad = 0;
+        for (size_t j = 0; j < CHUNK; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i + j], sizeof u);
+            bad |= (u & 0x7f800000u) == 0x7f800000u; /* exponent all ones: inf or NaN */
+        }
+        if (bad) break;
+    }
+    for (; i < total; i++) {
         if (!isfinite(x[i]))
             return vs_fail(VS_ERR_INVALID_ARG, "%s %zu component %zu is %s", what, i / d, i % d,
                            isnan(x[i]) ? "NaN" : "infinite");

@@ -47,6 +47,10 @@ struct vs_index_ops {
     /* Results as "keys": smaller is better (index.c converts IP/cosine back to scores). */
     int (*search)(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
                   float *keys, int64_t *ids);
+    /* Optional: as search, but a query's k results may come in any order (re-ranking
+     * candidates, which would be sorted only to be re-ranked). */
+    int (*search_candidates)(const vs_index *ix, size_t nq, const float *q, uint32_t k,
+                             const vs_search_params *p, float *keys, int64_t *ids);
     int (*range_search)(const vs_index *ix, size_t nq, const float *q, float key_radius,
                         const vs_search_params *p, vs_range_result **out);
     size_t (*size)(const vs_index *ix);

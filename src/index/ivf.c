@@ -376,6 +376,7 @@ const vs_index_ops vs_ivf_ops = {
     .remove = ivf_remove,
     .get = ivf_get,
     .search = vs_ivf_search,
+    .search_candidates = vs_ivf_search_candidates,
     .range_search = vs_ivf_range_search,
     .size = ivf_size,
     .memory_bytes = ivf_memory,

@@ -67,6 +67,9 @@ typedef struct {
 
 int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
                   float *keys, int64_t *ids);
+/* vs_ivf_search whose k results per query may be in any order (ops.search_candidates). */
+int vs_ivf_search_candidates(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                             float *keys, int64_t *ids);
 int vs_ivf_range_search(const vs_index *ix, size_t nq, const float *q, float key_radius,
                         const vs_search_params *p, vs_range_result **out);
 int vs_ivf_save(const vs_index *ix, vs_container_writer *w);

@@ -62,6 +62,8 @@ typedef struct {
     int64_t *ids;
     worker_scratch *ws;
     int block;              /* fast-scan query blocks (search_block) */
+    int unsorted;           /* a query's results may stay in any order */
+    vs_fs_collect_fn collect;
 } search_job;
 
 /* Fast-scan: the heap root in integer units of this list's table. The SIMD filter admits
@@ -84,6 +86,19 @@ static void fs_push(const search_job *J, vs_reservoir *res, const vs_ivf_list *L
     const float inv = 1.0f / scale;
     size_t left = L->n - b * VS_FS_BLOCK;
     if (left < VS_FS_BLOCK) mask &= (1u << left) - 1; /* padding of the last block */
+    if (!mask) return;
+    if (!filtered) {
+        /* The whole block at once (SIMD compress), then one cut if the reservoir is full: the
+         * candidates a cut in between would have refused are worse than its k-th and lose
+         * at the next cut, so the kept set is the same. */
+        res->n += J->collect(sums, mask, bias, inv, res->thr, L->ids + b * VS_FS_BLOCK, res->keys + res->n,
+                             res->labels + res->n);
+        if (res->n >= res->cap) {
+            vs_reservoir_shrink(res);
+            *thr = fs_threshold(res->thr, bias, scale);
+        }
+        return;
+    }
     float seen = res->thr;
     while (mask) {
         unsigned u = (unsigned)__builtin_ctz(mask);
@@ -153,8 +168,9 @@ static void finish_query(const search_job *J, worker_scratch *w, size_t i)
     if (fs) vs_heap_reset(kh, lh, k); /* the lists went to the reservoir, not the heap */
     if (fs && w->rp->n >= k) {
         /* k candidates found: the reservoir's best k, sorted, are the answer (pushing them
-         * through the heap would cost k log k). */
-        vs_reservoir_best(w->rp, kh, lh);
+         * through the heap would cost k log k); re-ranking candidates need no order. */
+        if (J->unsorted) vs_reservoir_take(w->rp, kh, lh);
+        else vs_reservoir_best(w->rp, kh, lh);
         return;
     }
     if (fs) vs_reservoir_flush(w->rp, kh, lh, k);
@@ -336,8 +352,8 @@ static int query_blocks_enabled(void)
     return e && e[0] == '1' && e[1] == 0;
 }
 
-int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
-                  float *keys, int64_t *ids)
+static int ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                      float *keys, int64_t *ids, int unsorted)
 {
     const vs_ivf *v = ix->impl;
     uint32_t nprobe = p && p->nprobe ? p->nprobe : VS_IVF_DEFAULT_NPROBE;
@@ -353,7 +369,8 @@ int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, con
     if (threads > tasks) threads = (unsigned)tasks;
 
     search_job J = {.ix = ix, .v = v, .q = q, .nq = nq, .k = k, .nprobe = nprobe,
-                    .filter = p ? p->filter : NULL, .keys = keys, .ids = ids, .block = block};
+                    .filter = p ? p->filter : NULL, .keys = keys, .ids = ids, .block = block,
+                    .unsorted = unsorted, .collect = vs_fs_collect_kernel()};
     float *pkeys = malloc(nq * nprobe * sizeof *pkeys);
     int64_t *probe = malloc(nq * nprobe * sizeof *probe);
     J.ws = calloc(threads, sizeof *J.ws);
@@ -392,4 +409,16 @@ int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, con
     free(pkeys);
     free(probe);
     return rc;
+}
+
+int vs_ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                  float *keys, int64_t *ids)
+{
+    return ivf_search(ix, nq, q, k, p, keys, ids, 0);
+}
+
+int vs_ivf_search_candidates(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                             float *keys, int64_t *ids)
+{
+    return ivf_search(ix, nq, q, k, p, keys, ids, 1);
 }

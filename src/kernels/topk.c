@@ -71,10 +71,11 @@ int vs_reservoir_init(vs_reservoir *r, size_t k)
 {
     r->k = k;
     r->cap = 2 * k > 64 ? 2 * k : 64;
-    r->keys = malloc(r->cap * sizeof *r->keys);
-    r->labels = malloc(r->cap * sizeof *r->labels);
-    r->scratch = malloc(r->cap * sizeof *r->scratch);
-    r->tie_labels = malloc(r->cap * sizeof *r->tie_labels);
+    size_t room = r->cap + VS_RESERVOIR_SLACK;
+    r->keys = malloc(room * sizeof *r->keys);
+    r->labels = malloc(room * sizeof *r->labels);
+    r->scratch = malloc(2 * room * sizeof *r->scratch); /* two buffers for select_nth */
+    r->tie_labels = malloc(room * sizeof *r->tie_labels);
     vs_reservoir_reset(r);
     if (r->keys && r->labels && r->scratch && r->tie_labels) return 0;
     vs_reservoir_free(r);
@@ -97,30 +98,46 @@ void vs_reservoir_reset(vs_reservoir *r)
     r->thr = INFINITY;
 }
 
-/* The (k-1)-th smallest of a[0..n) (0-based), reordering a: Hoare quickselect. */
-static float select_nth(float *a, size_t n, size_t nth)
+/* The nth smallest (0-based) of a[0..n), using b[0..n) as the second buffer (both are
+ * overwritten): quickselect whose three-way partition is branch-free (each element is
+ * written to both ends and the end it belongs to advances), because the keys of a fast-scan
+ * reservoir sit near the threshold and a branch per element mispredicted about half the time. */
+static float select_nth(float *a, float *b, size_t n, size_t nth)
 {
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = a[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot) i++;
-            while (a[j] > pivot) j--;
-            if (i <= j) {
-                float t = a[i];
-                a[i] = a[j];
-                a[j] = t;
-                i++;
-                if (j == 0) break;
-                j--;
+    for (;;) {
+        if (n <= 8) { /* insertion sort */
+            for (size_t i = 1; i < n; i++) {
+                float x = a[i];
+                size_t j = i;
+                for (; j > 0 && a[j - 1] > x; j--) a[j] = a[j - 1];
+                a[j] = x;
             }
+            return a[nth];
         }
-        if (nth <= j) hi = j;
-        else if (nth >= i) lo = i;
-        else return a[nth];
+        float p0 = a[0], p1 = a[n / 2], p2 = a[n - 1];
+        float p = p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0)) : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
+        size_t lo = 0, hi = n;
+        for (size_t i = 0; i < n; i++) {
+            float x = a[i];
+            b[lo] = x;
+            lo += x < p;
+            b[hi - 1] = x;
+            hi -= x > p;
+        }
+        /* b[0..lo) < p, b[hi..n) > p; the elements equal to p would fill the gap. */
+        if (nth < lo) {
+            n = lo;
+        } else if (nth >= hi) {
+            nth -= hi;
+            n -= hi;
+            b += hi;
+        } else {
+            return p;
+        }
+        float *t = a;
+        a = b;
+        b = t;
     }
-    return a[nth];
 }
 
 /* The nth smallest of a[0..n) (0-based), reordering a: quickselect (Lomuto, middle pivot). */
@@ -151,26 +168,42 @@ void vs_reservoir_shrink(vs_reservoir *r)
 {
     if (r->n <= r->k) return;
     memcpy(r->scratch, r->keys, r->n * sizeof *r->keys);
-    float kth = select_nth(r->scratch, r->n, r->k - 1);
+    float kth = select_nth(r->scratch, r->scratch + r->cap + VS_RESERVOIR_SLACK, r->n, r->k - 1);
     /* Keep everything below the k-th key, then of the ties with it those of smallest label:
      * the kept set is the k best by (key, label) whatever order candidates arrived in (the
-     * IVF fast-scan query-block search relies on that to equal the per-query search). */
-    size_t below = 0, nt = 0;
-    for (size_t i = 0; i < r->n; i++) below += r->keys[i] < kth;
-    size_t ties = r->k - below, out = 0;
-    int64_t cut = INT64_MAX; /* keep ties with label < cut, then label == cut while any left */
-    for (size_t i = 0; i < r->n; i++)
-        if (r->keys[i] == kth) r->tie_labels[nt++] = r->labels[i];
-    if (nt > ties) cut = select_nth_label(r->tie_labels, nt, ties - 1);
-    size_t at_cut = 0;
-    for (size_t i = 0; i < nt; i++) at_cut += r->tie_labels[i] < cut;
-    at_cut = ties - (at_cut < ties ? at_cut : ties); /* how many with label == cut to keep */
+     * IVF fast-scan query-block search relies on that to equal the per-query search). One
+     * branch-free pass compacts the entries below and collects the tied labels. */
+    size_t out = 0, nt = 0;
     for (size_t i = 0; i < r->n; i++) {
         float key = r->keys[i];
         int64_t lab = r->labels[i];
-        if (key < kth || (key == kth && (lab < cut || (lab == cut && at_cut && at_cut--)))) {
-            r->keys[out] = key;
-            r->labels[out++] = lab;
+        r->keys[out] = key;
+        r->labels[out] = lab;
+        out += key < kth;
+        r->tie_labels[nt] = lab;
+        nt += key == kth;
+    }
+    size_t ties = r->k - out; /* >= 1: kth is the k-th smallest */
+    size_t take = 0;
+    if (nt > ties) {
+        int64_t cut = select_nth_label(r->tie_labels, nt, ties - 1);
+        for (size_t i = 0; i < nt; i++)
+            if (r->tie_labels[i] < cut) {
+                r->keys[out] = kth;
+                r->labels[out++] = r->tie_labels[i];
+                take++;
+            }
+        /* then the cut label itself (more than once only if a label was pushed twice) */
+        for (size_t i = 0; i < nt && take < ties; i++)
+            if (r->tie_labels[i] == cut) {
+                r->keys[out] = kth;
+                r->labels[out++] = cut;
+                take++;
+            }
+    } else {
+        for (size_t i = 0; i < nt; i++) {
+            r->keys[out] = kth;
+            r->labels[out++] = r->tie_labels[i];
         }
     }
     r->n = out;
@@ -221,6 +254,14 @@ static void pairs_quicksort(float *keys, int64_t *labels, size_t n)
     }
     for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0 && worse(keys[j - 1], labels[j - 1], keys[j], labels[j]); j--) swap_pair(keys, labels, j - 1, j);
+}
+
+void vs_reservoir_take(vs_reservoir *r, float *keys, int64_t *labels)
+{
+    if (r->n > r->k) vs_reservoir_shrink(r);
+    memcpy(keys, r->keys, r->k * sizeof *keys);
+    memcpy(labels, r->labels, r->k * sizeof *labels);
+    vs_reservoir_reset(r);
 }
 
 void vs_reservoir_best(vs_reservoir *r, float *keys, int64_t *labels)

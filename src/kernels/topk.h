@@ -22,12 +22,15 @@ void vs_pairs_sort(float *keys, int64_t *labels, size_t n);
 typedef struct {
     float *keys;
     int64_t *labels;
-    float *scratch; /* cap keys for the quickselect */
+    float *scratch; /* 2 (cap + slack) keys for the quickselect */
     int64_t *tie_labels; /* cap labels: those tied with the k-th key at a cut */
     size_t n, cap, k;
     float thr;      /* +inf until the first cut */
 } vs_reservoir;
 
+/* Room past cap in keys / labels, for appending a block's candidates (up to 32, written as
+ * whole vectors of 16) to a reservoir holding fewer than cap, then cutting it. */
+#define VS_RESERVOIR_SLACK 48
 int vs_reservoir_init(vs_reservoir *r, size_t k); /* cap = max(2k, 64); 0 or -1 (no memory) */
 void vs_reservoir_free(vs_reservoir *r);
 void vs_reservoir_reset(vs_reservoir *r);
@@ -42,6 +45,8 @@ static inline void vs_reservoir_push(vs_reservoir *r, float key, int64_t label)
 /* With at least k entries: writes the best k, ascending by (key, label), to keys / labels
  * (k each) and empties the reservoir. */
 void vs_reservoir_best(vs_reservoir *r, float *keys, int64_t *labels);
+/* As vs_reservoir_best, but the k best in no particular order. */
+void vs_reservoir_take(vs_reservoir *r, float *keys, int64_t *labels);
 /* Pushes every entry into a heap of k (vs_heap_push), then empties the reservoir. */
 void vs_reservoir_flush(vs_reservoir *r, float *heap_keys, int64_t *heap_labels, size_t k);
 

@@ -135,6 +135,27 @@ vs_fs_lut_fn vs_fs_lut_kernel(void)
     }
 }
 
+size_t vs_fs_collect_scalar(const uint32_t *sums, uint32_t mask, float bias, float inv, float thr, const int64_t *ids,
+                            float *keys, int64_t *labels)
+{
+    size_t n = 0;
+    while (mask) {
+        unsigned u = (unsigned)__builtin_ctz(mask);
+        mask &= mask - 1;
+        float key = bias + (float)sums[u] * inv;
+        if (key <= thr) {
+            keys[n] = key;
+            labels[n++] = ids[u];
+        }
+    }
+    return n;
+}
+
+vs_fs_collect_fn vs_fs_collect_kernel(void)
+{
+    return vs_simd_active() == VS_SIMD_AVX512 ? vs_fs_collect_avx512 : vs_fs_collect_scalar;
+}
+
 vs_fs_block_fn vs_fs_block_kernel(void)
 {
     switch (vs_simd_active()) {

@@ -68,6 +68,20 @@ uint32_t vs_fs_block_avx512(const uint8_t *block, const uint8_t *lut, uint32_t p
 /* The kernel for the active SIMD level. */
 vs_fs_block_fn vs_fs_block_kernel(void);
 
+/* The candidates of one scanned block: for each set bit u of mask, in increasing u, key =
+ * bias + (float)sums[u] * inv; those with key <= thr are appended to keys / labels (label
+ * ids[u]), and their count is returned. The AVX-512 form compresses 16 lanes at a time and
+ * writes whole vectors: keys and labels need VS_FS_COLLECT_SLACK entries of room past the
+ * last one kept. ids[u] is read only where mask has bit u (a list's last block is short). */
+#define VS_FS_COLLECT_SLACK 16
+typedef size_t (*vs_fs_collect_fn)(const uint32_t *sums, uint32_t mask, float bias, float inv, float thr,
+                                   const int64_t *ids, float *keys, int64_t *labels);
+size_t vs_fs_collect_scalar(const uint32_t *sums, uint32_t mask, float bias, float inv, float thr, const int64_t *ids,
+                            float *keys, int64_t *labels);
+size_t vs_fs_collect_avx512(const uint32_t *sums, uint32_t mask, float bias, float inv, float thr, const int64_t *ids,
+                            float *keys, int64_t *labels);
+vs_fs_collect_fn vs_fs_collect_kernel(void);
+
 /* Query-block form: the same block scanned with nq tables (one per query, lut[i] with
  * threshold thr[i], sums to out[i * 32 ..]); masks[i] as the one-table kernel returns. Codes
  * are loaded and split into nibbles once for all the tables. nq <= VS_FS_QB. */

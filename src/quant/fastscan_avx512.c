@@ -144,3 +144,28 @@ void vs_fs_table_avx512(const float *ct, const float *q, uint32_t m, uint32_t ds
         _mm512_storeu_ps(tab + (size_t)j * 16, _mm512_mul_ps(vm, a));
     }
 }
+
+size_t vs_fs_collect_avx512(const uint32_t *sums, uint32_t mask, float bias, float inv, float thr, const int64_t *ids,
+                            float *keys, int64_t *labels)
+{
+    const __m512 vb = _mm512_set1_ps(bias), vi = _mm512_set1_ps(inv), vt = _mm512_set1_ps(thr);
+    size_t n = 0;
+    for (unsigned h = 0; h < 2; h++) {
+        __mmask16 m = (__mmask16)(mask >> (16 * h));
+        if (!m) continue;
+        /* The sums are below 2^24 (255 x 2048 sub-quantizers): the conversion is exact, and
+         * multiply then add (no fused form) rounds as the scalar reference does. */
+        __m512 s = _mm512_cvtepu32_ps(_mm512_maskz_loadu_epi32(m, sums + 16 * h));
+        __m512 key = _mm512_add_ps(vb, _mm512_mul_ps(s, vi));
+        m = _mm512_mask_cmp_ps_mask(m, key, vt, _CMP_LE_OQ);
+        if (!m) continue;
+        _mm512_storeu_ps(keys + n, _mm512_maskz_compress_ps(m, key));
+        for (unsigned g = 0; g < 2; g++) {
+            __mmask8 mg = (__mmask8)(m >> (8 * g));
+            __m512i id = _mm512_maskz_loadu_epi64(mg, ids + 16 * h + 8 * g);
+            _mm512_storeu_si512((void *)(labels + n), _mm512_maskz_compress_epi64(mg, id));
+            n += (size_t)__builtin_popcount(mg);
+        }
+    }
+    return n;
+}

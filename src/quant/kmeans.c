@@ -28,9 +28,58 @@ typedef struct {
     int64_t *labels;
     float **tile;    /* per worker: ROW_BLOCK x CENT_BLOCK */
     uint32_t **pos;  /* per worker: CENT_BLOCK */
+    vs_reservoir *res; /* per worker, m >= RESERVOIR_M: the reservoir and m keys / labels */
+    float **sk;
+    int64_t **sl;
 } nearest_job;
 
-enum { FEW_ROWS = 4 };
+/* From this many nearest centroids on (IVF searches with a large nprobe), a row's m best of a
+ * centroid block are collected in a reservoir and sorted once: a heap of m paid a full
+ * sift-down for each of the ~m ln(nlist / m) entries that beat its root (GloVe, nprobe 80 of
+ * 2048: ~90,000 instructions per query, half of its coarse search). */
+enum { FEW_ROWS = 4, RESERVOIR_M = 16 };
+
+/* Merges the entries of one tile row below the row's current m-th best into its m best (kh,
+ * lh: a max-heap by the heap's (key, label) order). The reservoir keeps the best m by (key,
+ * label) as the heap would; they go back in descending order, which is a valid max-heap. */
+static void merge_row(vs_reservoir *res, float *sk, int64_t *sl, const vs_kernel_table *kt, const float *row,
+                      const float *bias, size_t c0, size_t cn, uint32_t *pos, size_t m, float *kh, int64_t *lh)
+{
+    vs_reservoir_reset(res);
+    size_t real = 0;
+    for (size_t i = 0; i < m; i++)
+        if (lh[i] >= 0) {
+            vs_reservoir_push(res, kh[i], lh[i]);
+            real++;
+        }
+    if (real == m) res->thr = kh[0]; /* the root: only what beats it can enter */
+    for (size_t s0 = 0; s0 < cn; s0 += SELECT_CHUNK) {
+        size_t sn = cn - s0 < SELECT_CHUNK ? cn - s0 : SELECT_CHUNK;
+        /* Strict: a later centroid that ties the m-th best has the larger number and loses. */
+        size_t cnt = kt->select_lt(row + s0, bias ? bias + s0 : NULL, sn, res->thr, pos);
+        for (size_t i = 0; i < cnt; i++) {
+            size_t j = s0 + pos[i];
+            vs_reservoir_push(res, row[j] + (bias ? bias[j] : 0.0f), (int64_t)(c0 + j));
+        }
+    }
+    size_t n = res->n;
+    if (n >= m) {
+        vs_reservoir_best(res, sk, sl);
+        for (size_t i = 0; i < m; i++) {
+            kh[i] = sk[m - 1 - i];
+            lh[i] = sl[m - 1 - i];
+        }
+        return;
+    }
+    /* Fewer than m: sentinels (the heap's worst) first, then the entries descending. */
+    vs_pairs_sort(res->keys, res->labels, n);
+    vs_heap_reset(kh, lh, m - n);
+    for (size_t i = 0; i < n; i++) {
+        kh[m - 1 - i] = res->keys[i];
+        lh[m - 1 - i] = res->labels[i];
+    }
+    vs_reservoir_reset(res);
+}
 
 static void nearest_task(size_t task, unsigned worker, void *ctx)
 {
@@ -82,6 +131,10 @@ static void nearest_task(size_t task, unsigned worker, void *ctx)
                 lh[0] = arg;
                 continue;
             }
+            if (J->m >= RESERVOIR_M) {
+                merge_row(&J->res[worker], J->sk[worker], J->sl[worker], kt, row, bias, c0, cn, pos, J->m, kh, lh);
+                continue;
+            }
             /* Sub-chunks let the threshold tighten as the heap fills: one select over the
              * whole row would let every centroid through while the heap is still empty.
              * select_lt is strict: a centroid tying the current worst is skipped, which
@@ -97,7 +150,20 @@ static void nearest_task(size_t task, unsigned worker, void *ctx)
         }
     }
     for (size_t r = 0; r < rn; r++) {
-        vs_heap_sort(J->keys + (r0 + r) * J->m, J->labels + (r0 + r) * J->m, J->m);
+        float *kh = J->keys + (r0 + r) * J->m;
+        int64_t *lh = J->labels + (r0 + r) * J->m;
+        if (J->m >= RESERVOIR_M) { /* merge_row left the row sorted descending */
+            for (size_t a = 0, b = J->m - 1; a < b; a++, b--) {
+                float tk = kh[a];
+                int64_t tl = lh[a];
+                kh[a] = kh[b];
+                lh[a] = lh[b];
+                kh[b] = tk;
+                lh[b] = tl;
+            }
+        } else {
+            vs_heap_sort(kh, lh, J->m);
+        }
         /* Finite inputs can still overflow to inf - inf = NaN in the GEMM form (|x| ~ 1e20),
          * and NaN passes no comparison: such a row would have no centroid at all. Give it
          * centroid 0 so every caller can index with the label; later slots may stay -1. */
@@ -117,6 +183,17 @@ int vs_nearest_centroids(size_t n, uint32_t d, const float *x, uint32_t k, const
     J.tile = calloc(threads, sizeof *J.tile);
     J.pos = calloc(threads, sizeof *J.pos);
     int ok = J.tile && J.pos;
+    if (ok && m >= RESERVOIR_M) {
+        J.res = calloc(threads, sizeof *J.res);
+        J.sk = calloc(threads, sizeof *J.sk);
+        J.sl = calloc(threads, sizeof *J.sl);
+        ok = J.res && J.sk && J.sl;
+        for (unsigned w = 0; ok && w < threads; w++) {
+            J.sk[w] = malloc(m * sizeof **J.sk);
+            J.sl[w] = malloc(m * sizeof **J.sl);
+            ok = J.sk[w] && J.sl[w] && !vs_reservoir_init(&J.res[w], m);
+        }
+    }
     for (unsigned w = 0; ok && w < threads; w++) {
         /* Only the rows there are: a 1 MiB tile for one query was an mmap, page faults and an
          * munmap per search call. */
@@ -131,6 +208,14 @@ int vs_nearest_centroids(size_t n, uint32_t d, const float *x, uint32_t k, const
     }
     free(J.tile);
     free(J.pos);
+    for (unsigned w = 0; J.res && w < threads; w++) {
+        vs_reservoir_free(&J.res[w]);
+        if (J.sk) free(J.sk[w]);
+        if (J.sl) free(J.sl[w]);
+    }
+    free(J.res);
+    free(J.sk);
+    free(J.sl);
     return ok ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for nearest-centroid scratch");
 }
 

@@ -57,6 +57,21 @@ static void non_finite_values(void **state)
     expect(vs_index_search(ix, 1, q, 1, NULL, s, id), VS_ERR_INVALID_ARG, "query 0 component 1");
     expect(vs_index_train(ix, 1, bad + 3), VS_ERR_INVALID_ARG, "training vector");
     vs_index_free(ix);
+    /* Past the first whole chunk of 64 values (checked branch-free), and in the tail. */
+    ix = tu_flat(100, VS_METRIC_L2);
+    float big[300] = {0}, bs[3];
+    int64_t bid[3];
+    assert_int_equal(vs_index_add(ix, 1, big, NULL), VS_OK); /* a search needs a non-empty index */
+    big[237] = NAN;
+    expect(vs_index_search(ix, 3, big, 1, NULL, bs, bid), VS_ERR_INVALID_ARG, "query 2 component 37 is NaN");
+    big[237] = 0;
+    big[299] = -INFINITY;
+    expect(vs_index_search(ix, 3, big, 1, NULL, bs, bid), VS_ERR_INVALID_ARG, "query 2 component 99 is infinite");
+    big[299] = 0;
+    big[64] = INFINITY;
+    big[130] = NAN;
+    expect(vs_index_add(ix, 3, big, NULL), VS_ERR_INVALID_ARG, "vector 0 component 64 is infinite");
+    vs_index_free(ix);
 
     ix = tu_flat(3, VS_METRIC_COSINE);
     float zero[3] = {0, 0, 0};

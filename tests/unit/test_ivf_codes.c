@@ -4,6 +4,8 @@
  * one end to end, and the training errors. */
 #include "test_util.h"
 
+#include "index/ivf.h"
+
 enum { D = 32, N = 12000, NQ = 200, K = 10 };
 
 static float *clustered(size_t n, size_t d, uint64_t seed)
@@ -286,6 +288,87 @@ static void fastscan_query_block_equals_per_query(void **state)
     free(q);
 }
 
+static int by_key_id(const void *a, const void *b)
+{
+    const struct {
+        float k;
+        int64_t id;
+    } *x = a, *y = b;
+    if (x->k != y->k) return x->k < y->k ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Re-ranking takes the base's candidates unordered (vs_ivf_search_candidates): the same
+ * (key, id) set per query as the sorted search, and re-ranking keeps, of two vectors with equal
+ * exact keys, the smaller ID whatever order they arrive in. Every vector is added twice (IDs
+ * i + n first, then i: same code, same key): a result holding the larger twin must hold the
+ * smaller. */
+static void fastscan_candidates_unordered(void **state)
+{
+    (void)state;
+    enum { NB = 3000, KC = 40 };
+    float *half = clustered(NB, D, 31), *q = clustered(NQ, D, 32);
+    float *base = malloc(2 * NB * D * sizeof *base);
+    assert_non_null(base);
+    memcpy(base, half, NB * D * sizeof *base);
+    memcpy(base + NB * D, half, NB * D * sizeof *base);
+    struct {
+        float k;
+        int64_t id;
+    } a[KC], b[KC];
+    float *s0 = malloc(NQ * KC * sizeof *s0), *s1 = malloc(NQ * KC * sizeof *s1);
+    int64_t *i0 = malloc(NQ * KC * sizeof *i0), *i1 = malloc(NQ * KC * sizeof *i1);
+    const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_IP};
+    for (size_t mi = 0; mi < 2; mi++) {
+        vs_index *ix = build("IVF16,PQ8x4fs", metrics[mi], base, 2 * NB);
+        vs_search_params p = {.nprobe = 4};
+        assert_int_equal(vs_ivf_search(ix, NQ, q, KC, &p, s0, i0), VS_OK);
+        assert_int_equal(vs_ivf_search_candidates(ix, NQ, q, KC, &p, s1, i1), VS_OK);
+        for (size_t i = 0; i < NQ; i++) {
+            for (size_t j = 0; j < KC; j++) {
+                a[j].k = s0[i * KC + j];
+                a[j].id = i0[i * KC + j];
+                b[j].k = s1[i * KC + j];
+                b[j].id = i1[i * KC + j];
+            }
+            qsort(b, KC, sizeof *b, by_key_id);
+            for (size_t j = 0; j < KC; j++)
+                if (a[j].k != b[j].k || a[j].id != b[j].id)
+                    fail_msg("%s query %zu rank %zu: sorted %lld %g, candidates %lld %g", mi ? "ip" : "l2", i, j,
+                             (long long)a[j].id, a[j].k, (long long)b[j].id, b[j].k);
+        }
+        vs_index_free(ix);
+        /* The larger twin is added first, so it reaches re-ranking first. */
+        vs_index_options o = {.dim = D, .metric = metrics[mi], .factory = "IVF16,PQ8x4fs,RFlat", .seed = 7};
+        assert_int_equal(vs_index_create(&o, &ix), VS_OK);
+        assert_int_equal(vs_index_train(ix, NB, base), VS_OK);
+        int64_t *ids = malloc(2 * NB * sizeof *ids);
+        assert_non_null(ids);
+        for (size_t j = 0; j < 2 * NB; j++) ids[j] = (int64_t)((j + NB) % (2 * NB));
+        assert_int_equal(vs_index_add(ix, 2 * NB, base, ids), VS_OK);
+        free(ids);
+        p.k_factor = 3;
+        enum { KO = 9 }; /* odd: the k-th result splits a pair of twins */
+        assert_int_equal(vs_index_search(ix, NQ, q, KO, &p, s0, i0), VS_OK);
+        for (size_t i = 0; i < NQ; i++)
+            for (size_t j = 0; j < KO; j++) {
+                int64_t id = i0[i * KO + j], twin = id - NB, found = 0;
+                if (id < NB) continue;
+                for (size_t t = 0; t < KO; t++) found |= i0[i * KO + t] == twin;
+                if (!found) fail_msg("%s query %zu: %lld without its twin %lld", mi ? "ip" : "l2", i, (long long)id,
+                                     (long long)twin);
+            }
+        vs_index_free(ix);
+    }
+    free(s0);
+    free(s1);
+    free(i0);
+    free(i1);
+    free(half);
+    free(base);
+    free(q);
+}
+
 /* More than 256 sub-quantizers end to end: PQ392x4fs against the same codes scanned with
  * float tables (PQ392x4, trained identically): high recall against it, and each query's best
  * fast-scan key close to the float path's. (A 16-bit wrap of the sums is caught at the kernel
@@ -452,6 +535,7 @@ int main(void)
         cmocka_unit_test(fastscan_simd_equals_scalar),
         cmocka_unit_test(fastscan_query_block_equals_per_query),
         cmocka_unit_test(fastscan_many_subquantizers),
+        cmocka_unit_test(fastscan_candidates_unordered),
         cmocka_unit_test(training_errors),
         cmocka_unit_test(codec_fixtures),
         cmocka_unit_test(ids_without_map_still_unique),

@@ -3,6 +3,8 @@
  * below 39 points per centroid reaches the log handler, and bad arguments fail clearly. */
 #include "test_util.h"
 
+#include "quant/kmeans.h"
+
 /* n points around `nc` centres spread over [-10, 10]^d with noise of +-noise. */
 static float *blobs(size_t n, size_t d, size_t nc, float noise, uint64_t seed, float **centres_out)
 {
@@ -149,6 +151,62 @@ static void warns_below_39_per_centroid(void **state)
     free(x);
 }
 
+/* vs_nearest_centroids gives a row's m nearest by (key, centroid number) whatever m: from
+ * m = 16 on they come from a reservoir, below from a heap, so the first 15 of a larger m
+ * must equal m = 15 exactly. Integer data makes many tied keys, 1500 centroids span two
+ * centroid blocks, and 1 or 3 rows take the dot-product path, 300 the sgemm tiles. */
+static void nearest_any_m_agree(void **state)
+{
+    (void)state;
+    enum { D = 4, K = 1500, NMAX = 300, M0 = 15 };
+    const uint32_t ms[] = {16, 40, 200};
+    const size_t ns[] = {1, 3, NMAX};
+    uint64_t s = 3;
+    float *c = malloc(K * D * sizeof *c), *x = malloc(NMAX * D * sizeof *x), *cn = malloc(K * sizeof *cn);
+    float *k0 = malloc(NMAX * M0 * sizeof *k0), *k1 = malloc(NMAX * 200 * sizeof *k1);
+    int64_t *l0 = malloc(NMAX * M0 * sizeof *l0), *l1 = malloc(NMAX * 200 * sizeof *l1);
+    assert_true(c && x && cn && k0 && k1 && l0 && l1);
+    for (size_t i = 0; i < K * D; i++) c[i] = (float)(tu_rng_next(&s) % 3);
+    for (size_t i = 0; i < NMAX * D; i++) x[i] = (float)(tu_rng_next(&s) % 3);
+    for (size_t i = 0; i < K; i++) {
+        cn[i] = 0;
+        for (size_t j = 0; j < D; j++) cn[i] += c[i * D + j] * c[i * D + j];
+    }
+    for (int ip = 0; ip < 2; ip++)
+        for (size_t t = 0; t < 3; t++) {
+            size_t n = ns[t];
+            assert_int_equal(vs_nearest_centroids(n, D, x, K, c, ip ? NULL : cn, M0, 1, k0, l0), VS_OK);
+            for (size_t u = 0; u < 3; u++) {
+                uint32_t m = ms[u];
+                assert_int_equal(vs_nearest_centroids(n, D, x, K, c, ip ? NULL : cn, m, 1, k1, l1), VS_OK);
+                for (size_t r = 0; r < n; r++)
+                    for (size_t j = 0; j < M0; j++)
+                        if (k1[r * m + j] != k0[r * M0 + j] || l1[r * m + j] != l0[r * M0 + j])
+                            fail_msg("ip %d n %zu m %u row %zu rank %zu: %g/%lld, m=15 %g/%lld", ip, n, m, r, j,
+                                     k1[r * m + j], (long long)l1[r * m + j], k0[r * M0 + j], (long long)l0[r * M0 + j]);
+            }
+        }
+    /* More wanted than there are: every centroid once, then sentinels. */
+    assert_int_equal(vs_nearest_centroids(3, D, x, 10, c, cn, 16, 1, k1, l1), VS_OK);
+    for (size_t r = 0; r < 3; r++) {
+        unsigned seen = 0;
+        for (size_t j = 0; j < 10; j++) {
+            assert_true(l1[r * 16 + j] >= 0 && l1[r * 16 + j] < 10);
+            seen |= 1u << l1[r * 16 + j];
+            if (j) assert_true(k1[r * 16 + j - 1] <= k1[r * 16 + j]);
+        }
+        assert_int_equal(seen, 1023);
+        for (size_t j = 10; j < 16; j++) assert_int_equal(l1[r * 16 + j], -1);
+    }
+    free(c);
+    free(x);
+    free(cn);
+    free(k0);
+    free(k1);
+    free(l0);
+    free(l1);
+}
+
 static void errors(void **state)
 {
     (void)state;
@@ -180,6 +238,7 @@ int main(void)
         cmocka_unit_test(seed_reproducible),
         cmocka_unit_test(empty_clusters_repaired),
         cmocka_unit_test(warns_below_39_per_centroid),
+        cmocka_unit_test(nearest_any_m_agree),
         cmocka_unit_test(errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

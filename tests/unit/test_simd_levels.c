@@ -121,6 +121,24 @@ static int check_fastscan(void)
         free(block);
         free(lut);
     }
+    /* Candidate collection: the same keys, labels and count as the scalar form, for full and
+     * short blocks (ids sized to the block, so a read past it trips ASan) and any threshold. */
+    vs_fs_collect_fn fc = vs_fs_collect_kernel();
+    for (int rep = 0; rep < 200; rep++) {
+        unsigned len = rep % 7 == 0 ? 1 + (unsigned)(rnd() % VS_FS_BLOCK) : VS_FS_BLOCK;
+        uint32_t sums[VS_FS_BLOCK], mask = (uint32_t)rnd() & (len == 32 ? ~0u : (1u << len) - 1);
+        int64_t *ids = malloc(len * sizeof *ids), l1[VS_FS_BLOCK + VS_FS_COLLECT_SLACK], l2[VS_FS_BLOCK];
+        float k1[VS_FS_BLOCK + VS_FS_COLLECT_SLACK], k2[VS_FS_BLOCK];
+        for (unsigned u = 0; u < VS_FS_BLOCK; u++) sums[u] = (uint32_t)(rnd() % (rep & 1 ? 300 : 522241));
+        for (unsigned u = 0; u < len; u++) ids[u] = (int64_t)(rnd() % 100000) - 3;
+        if (rep % 5 == 0) mask = len == 32 ? ~0u : (1u << len) - 1;
+        float bias = rndf() * 100, inv = 0.01f + (rndf() + 1) * 0.2f;
+        float thr = rep % 11 == 0 ? INFINITY : bias + (float)(rnd() % 400) * inv;
+        size_t n1 = fc(sums, mask, bias, inv, thr, ids, k1, l1), n2 = vs_fs_collect_scalar(sums, mask, bias, inv, thr, ids, k2, l2);
+        if (n1 != n2 || memcmp(k1, k2, n2 * sizeof *k2) || memcmp(l1, l2, n2 * sizeof *l2))
+            fail_msg("%s: fast-scan collect rep %d mask %08x: %zu kept, scalar %zu", lvl, rep, mask, n1, n2);
+        free(ids);
+    }
     static const uint32_t DS[] = {1, 2, 3, 4, 8};
     for (size_t t = 0; t < sizeof DS / sizeof DS[0]; t++) {
         uint32_t m = 37, dsub = DS[t];
