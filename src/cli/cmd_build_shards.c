@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cluster/snapshot_data.h"
+#include "storage/snapshot_data.h"
 #include "core/error.h"
 
 static const char *HELP =

@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "cluster/cluster_map.h"
 #include "cluster/member.h"
-#include "cluster/router.h"
+#include "router/router.h"
 
 static const char *CLUSTER_HELP =
     "usage: vecscale cluster init --etcd URL --shards N --nodes ID,ID,... [--replicas R] [--metric l2]\n"

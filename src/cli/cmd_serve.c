@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/serve_extras.h"
+#include "server/node_sync.h"
 #include "server/registry.h"
 #include "server/server.h"
 

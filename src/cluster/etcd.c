@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/s3_impl.h" /* s3_buf */
+#include "storage/s3_impl.h" /* s3_buf */
 #include "core/error.h"
 
 #define MAX_ENDPOINTS 8

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cluster/snapshot_data.h"
+#include "storage/snapshot_data.h"
 #include "core/error.h"
 #include "server/server_impl.h"
 

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "cluster/cluster_map.h"
-#include "cluster/s3_impl.h"
-#include "cluster/snapshot_manifest.h"
+#include "storage/s3_impl.h"
+#include "storage/snapshot_manifest.h"
 #include "core/error.h"
 #include "fuzz_common.h"
 

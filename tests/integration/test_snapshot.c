@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/snapshot.h"
+#include "storage/snapshot.h"
 #include "s3_env.h"
 #include "vecscale.h"
 

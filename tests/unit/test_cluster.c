@@ -5,8 +5,8 @@
 
 #include "cluster/cluster_map.h"
 #include "cluster/etcd.h"
-#include "cluster/s3_impl.h"
-#include "cluster/snapshot.h"
+#include "storage/s3_impl.h"
+#include "storage/snapshot.h"
 #include "core/error.h"
 #include <xxhash.h>
 

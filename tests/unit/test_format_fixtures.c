@@ -9,7 +9,7 @@
 
 #include "test_util.h"
 
-#include "cluster/snapshot_manifest.h"
+#include "storage/snapshot_manifest.h"
 #include "collection/wal.h"
 #include "io/container.h"
 

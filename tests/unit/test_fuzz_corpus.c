@@ -18,7 +18,7 @@
 #include "test_util.h"
 
 #include "../fuzz/fuzz_common.h"
-#include "cluster/snapshot_manifest.h"
+#include "storage/snapshot_manifest.h"
 #include "embed/glove.h"
 
 int vs_fuzz_load_index(const uint8_t *data, size_t size);

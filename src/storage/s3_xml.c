@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/s3_impl.h"
+#include "storage/s3_impl.h"
 #include "core/error.h"
 
 static void quiet(void *ctx, const char *msg, ...)

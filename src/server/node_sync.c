@@ -1,5 +1,5 @@
 /* `vecscale serve --snapshot-uri / --cluster`: see serve_extras.h. */
-#include "cli/serve_extras.h"
+#include "server/node_sync.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "cluster/cluster_map.h"
 #include "cluster/member.h"
-#include "cluster/snapshot_data.h"
+#include "storage/snapshot_data.h"
 
 static void sleep_ms(unsigned ms)
 {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cluster/s3_impl.h"
+#include "storage/s3_impl.h"
 #include "core/error.h"
 
 #define MAX_PARTS 10000 /* S3's limit */

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cluster/snapshot_manifest.h"
+#include "storage/snapshot_manifest.h"
 #include "vecscale.h"
 
 typedef struct {

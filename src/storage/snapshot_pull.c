@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "cluster/snapshot.h"
+#include "storage/snapshot.h"
 #include "core/error.h"
 
 int vs_snap_parse_uri(const char *uri, vs_snap_uri *out)

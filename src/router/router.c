@@ -1,6 +1,6 @@
 /* The router's HTTP side on libmicrohttpd and its view of the cluster, re-read from etcd
  * every refresh_ms by one thread (see router.h). */
-#include "cluster/router.h"
+#include "router/router.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cluster/router_impl.h"
+#include "router/router_impl.h"
 #include "core/error.h"
 
 #define MAX_BODY (64u << 20)

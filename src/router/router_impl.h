@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 #include "cluster/cluster_map.h"
-#include "cluster/router.h"
-#include "cluster/s3_impl.h" /* s3_buf */
+#include "router/router.h"
+#include "storage/s3_impl.h" /* s3_buf */
 
 /* Adds queued for one replica that missed them (router_hints.c). */
 struct router_hint;

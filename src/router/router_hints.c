@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/router_impl.h"
+#include "router/router_impl.h"
 
 struct router_hint {
     struct router_hint *next;

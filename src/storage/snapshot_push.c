@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "cluster/snapshot.h"
+#include "storage/snapshot.h"
 #include "core/error.h"
 
 /* The manifest's file list, plus each file's mtime to notice a change during the push. */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cluster/router_impl.h"
+#include "router/router_impl.h"
 #include "core/error.h"
 
 enum { LEG_RUNNING, LEG_OK, LEG_FAILED, LEG_CLIENT_ERROR };

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/s3_impl.h"
+#include "storage/s3_impl.h"
 #include "core/error.h"
 
 static char *trim(char *s)

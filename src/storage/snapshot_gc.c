@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cluster/snapshot.h"
+#include "storage/snapshot.h"
 #include "core/error.h"
 
 typedef struct {

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/serve_extras.h"
+#include "server/node_sync.h"
 #include "cluster/cluster_map.h"
-#include "cluster/snapshot_data.h"
+#include "storage/snapshot_data.h"
 #include "core/error.h"
 
 typedef struct {

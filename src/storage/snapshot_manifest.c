@@ -1,6 +1,6 @@
 /* Encoding and validating snapshot manifests (format in snapshot_manifest.h). Everything read
  * from the store is checked before use: checksum first, then each field, then every path. */
-#include "cluster/snapshot_manifest.h"
+#include "storage/snapshot_manifest.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

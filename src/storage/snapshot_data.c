@@ -1,7 +1,7 @@
 /* vs_data_publish / vs_data_restore (snapshot_data.h): a server's collections as snapshot
  * generations, staged by hard links so a running server keeps writing meanwhile. */
 #define _XOPEN_SOURCE 700 /* nftw */
-#include "cluster/snapshot_data.h"
+#include "storage/snapshot_data.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/s3_impl.h"
+#include "storage/s3_impl.h"
 #include "core/error.h"
 
 int s3_buf_append(s3_buf *b, const void *p, size_t n)
