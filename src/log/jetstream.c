@@ -189,6 +189,31 @@ int vs_js_stream_seqs(vs_js *js, const char *collection, uint32_t shard, uint64_
     return VS_OK;
 }
 
+int vs_js_list_streams(vs_js *js, int (*fn)(const char *collection, uint32_t shard, void *ctx), void *ctx)
+{
+    jsStreamNamesList *list = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_StreamNames(&list, js->ctx, NULL, &jerr);
+    if (s == NATS_NOT_FOUND) return VS_OK; /* no stream at all */
+    if (s != NATS_OK) return js_fail(s, jerr, "list streams");
+    int rc = VS_OK;
+    for (int i = 0; i < list->Count && rc == VS_OK; i++) {
+        const char *n = list->List[i];
+        const char *dash = strrchr(n, '-');
+        if (strncmp(n, "vs-", 3) || !dash || dash <= n + 3 || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
+            continue;
+        char coll[80];
+        size_t len = (size_t)(dash - (n + 3));
+        if (len >= sizeof coll) continue;
+        memcpy(coll, n + 3, len);
+        coll[len] = 0;
+        if (!valid_collection(coll)) continue;
+        rc = fn(coll, (uint32_t)strtoul(dash + 1, NULL, 10), ctx);
+    }
+    jsStreamNamesList_Destroy(list);
+    return rc;
+}
+
 int vs_js_stream_leader(vs_js *js, const char *collection, uint32_t shard, char *out, size_t cap)
 {
     char name[128];

@@ -35,6 +35,9 @@ int vs_js_stream_name(const char *collection, uint32_t shard, char *out, size_t 
 int vs_js_ensure_stream(vs_js *js, const char *collection, uint32_t shard, int replicas, uint32_t dup_window_s);
 /* The stream's first and last sequence (both 0 when it never held a message). */
 int vs_js_stream_seqs(vs_js *js, const char *collection, uint32_t shard, uint64_t *first, uint64_t *last);
+/* Calls fn(collection, shard, ctx) for every collection stream ("vs-<collection>-<shard>") the
+ * cluster holds; a non-zero return stops. */
+int vs_js_list_streams(vs_js *js, int (*fn)(const char *collection, uint32_t shard, void *ctx), void *ctx);
 /* The NATS server currently leading the stream's Raft group ("" while it elects one). */
 int vs_js_stream_leader(vs_js *js, const char *collection, uint32_t shard, char *out, size_t cap);
 int vs_js_delete_stream(vs_js *js, const char *collection, uint32_t shard);

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cluster/cluster_map.h"
 #include "cluster/member.h"
+#include "server/log_apply.h"
 #include "storage/snapshot_data.h"
 
 static void sleep_ms(unsigned ms)
@@ -131,9 +132,13 @@ static void *member_main(void *arg)
     return NULL;
 }
 
-static int on_listening(void *ctx, unsigned port)
+static int on_listening(void *ctx, unsigned port, vs_server_handle *srv)
 {
     serve_extras *x = ctx;
+    if (x->nats && log_applier_start(x->nats, x->shard, x->node_id, srv, &x->applier)) {
+        fprintf(stderr, "vecscale serve: cannot follow the write log: %s\n", vs_last_error());
+        return 1;
+    }
     if (x->advertise)
         snprintf(x->url, sizeof x->url, "%s", x->advertise);
     else
@@ -151,6 +156,9 @@ static void on_stop(void *ctx)
 {
     serve_extras *x = ctx;
     x->stop = 1;
+    /* The applier writes through the server's collections: it stops before they close. */
+    log_applier_stop(x->applier);
+    x->applier = NULL;
     if (x->member_started) pthread_join(x->member, NULL);
     x->member_started = 0;
 }

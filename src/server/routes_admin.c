@@ -49,6 +49,9 @@ static void render_stats(sb *o, coll_ref *ref)
     sb_printf(o, ",\"model_loaded\":%s,\"trained\":%s,\"snapshot_generation\":%llu,\"log_bytes\":%llu,\"rss_mb\":%.1f",
               ref->model ? "true" : "false", in.trained ? "true" : "false", (unsigned long long)in.generation,
               (unsigned long long)in.log_bytes, rss_mb());
+    /* A cluster replica fed by the write log: the stream sequence applied so far. */
+    uint64_t lpos = vs_collection_log_position(ref->c);
+    if (lpos) sb_printf(o, ",\"log_position\":%llu", (unsigned long long)lpos);
     render_payload_indexes(o, ref->c);
     sb_puts(o, "}");
 }
