@@ -14,6 +14,7 @@
 
 #include "router/router_impl.h"
 #include "core/error.h"
+#include "log/jetstream.h"
 
 #define MAX_BODY (64u << 20)
 
@@ -120,6 +121,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         cluster_status(r, &rep);
     } else if (!strcmp(method, "POST") && ends_with(url, "/search") && strlen(url) < 300) {
         router_search(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
+    } else if (r->js && !strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300) {
+        router_log_add(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
+    } else if (r->js && !strcmp(method, "DELETE") && strstr(url, "/documents/") && strlen(url) < 600) {
+        router_log_delete(r, url, &rep);
+    } else if (r->js && !strcmp(method, "POST") && (!strcmp(url, "/collections") || !strcmp(url, "/collections/"))) {
+        router_log_create(r, u->body.data ? u->body.data : "", u->body.len, &rep);
     } else if (!strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300) {
         router_add(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
     } else {
@@ -161,7 +168,7 @@ static void *refresh_loop(void *p)
             r->have_map = 1;
             pthread_mutex_unlock(&r->lock);
             warned = 0;
-            router_hints_replay(r, m); /* replicas that came back catch up */
+            if (!r->js) router_hints_replay(r, m); /* replicas that came back catch up */
         } else if (!warned++) {
             /* keep serving with the last view; etcd being away does not stop searches */
             fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
@@ -196,6 +203,12 @@ int vs_router_run(const vs_router_config *in)
         return rc;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (cfg.nats && (rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
+        vs_etcd_free(f.e);
+        free(r);
+        vs_js_shutdown();
+        return rc;
+    }
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(cfg.port);
@@ -243,6 +256,10 @@ int vs_router_run(const vs_router_config *in)
     if (have_thread) pthread_join(th, NULL);
     vs_etcd_free(f.e);
     router_hints_free(r);
+    if (r->js) {
+        vs_js_close(r->js);
+        vs_js_shutdown();
+    }
     pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
     free(r);

@@ -2,6 +2,7 @@
 #ifndef VS_CLUSTER_ROUTER_IMPL_H
 #define VS_CLUSTER_ROUTER_IMPL_H
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stddef.h>
 
@@ -29,6 +30,7 @@ typedef struct {
     pthread_mutex_t hint_lock;
     size_t hint_cap_bytes;
     router_hints hints[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
+    struct vs_js *js; /* --nats: writes go through the replicated log (router_log.c) */
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
@@ -41,6 +43,14 @@ typedef struct {
 void router_search(router *r, const char *path, const char *body, size_t len, router_reply *out);
 /* POST <path> with an add body ({"vectors":[...],"ids":[...],...}): split by owner shard. */
 void router_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
+
+/* The rows' entries of the parallel arrays (vectors, ids, texts, metadata) as a JSON body. */
+char *router_sub_body(const cJSON *req, const size_t *rows, size_t n);
+/* --nats (router_log.c): POST .../vectors, DELETE .../documents/{id} and POST /collections
+ * published to the shards' streams, answered once stored. */
+void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
+void router_log_delete(router *r, const char *path, router_reply *out);
+void router_log_create(router *r, const char *body, size_t len, router_reply *out);
 
 void router_note_failure(router *r, uint32_t shard, uint32_t replica);
 
