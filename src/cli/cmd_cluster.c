@@ -34,7 +34,9 @@ static const char *ROUTE_HELP =
     "/collections, POST .../vectors and DELETE .../documents/{id} are published to the owning\n"
     "shards' streams (vs-<collection>-<shard>, --log-replicas copies, default 3) and answered once\n"
     "stored; replicas (serve --nats) apply them. A body's \"request_id\" makes a retried request\n"
-    "store once; \"wait\": \"applied\" answers once every live replica applied it.\n";
+    "store once; \"wait\": \"applied\" answers once every live replica applied it. A replica more\n"
+    "than --max-lag messages (default 1000) behind its streams is searched only when no other\n"
+    "replica of its shard is current; GET /cluster shows each replica's log_lag.\n";
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
@@ -52,7 +54,7 @@ int cmd_route(int argc, char **argv)
         {"attempt-timeout", required_argument, 0, 'a'}, {"request-timeout", required_argument, 0, 'r'},
         {"prefix", required_argument, 0, 'P'},  {"quiet", no_argument, 0, 'q'},
         {"hint-mib", required_argument, 0, 'M'},  {"nats", required_argument, 0, 'n'},
-        {"log-replicas", required_argument, 0, 'R'},
+        {"log-replicas", required_argument, 0, 'R'}, {"max-lag", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int c;
     uint32_t u;
@@ -80,6 +82,9 @@ int cmd_route(int argc, char **argv)
         case 'n': cfg.nats = optarg; break;
         case 'R':
             if (cli_parse_u32(optarg, 1, 5, &cfg.log_replicas)) return cli_usage_error("route", "bad --log-replicas '%s'", optarg);
+            break;
+        case 'L':
+            if (cli_parse_u32(optarg, 1, 4000000000u, &cfg.max_lag)) return cli_usage_error("route", "bad --max-lag '%s'", optarg);
             break;
         case 'q': cfg.quiet = 1; break;
         case 'h': fputs(ROUTE_HELP, stdout); return 0;

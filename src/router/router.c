@@ -59,6 +59,15 @@ static void cluster_status(router *r, router_reply *out)
             if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
             router_hints h;
             router_hints_stats(r, s, i, &h);
+            if (r->js) {
+                pthread_mutex_lock(&r->lock);
+                int64_t lag = r->lag[s][i];
+                int lagging = router_lagging(r, s, i);
+                pthread_mutex_unlock(&r->lock);
+                if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
+                else cJSON_AddNullToObject(rep, "log_lag");
+                cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
+            }
             cJSON_AddNumberToObject(rep, "pending_adds", (double)h.count);
             cJSON_AddNumberToObject(rep, "replayed_adds", (double)h.replayed);
             if (h.overflowed) cJSON_AddBoolToObject(rep, "resync_needed", 1);
@@ -169,6 +178,7 @@ static void *refresh_loop(void *p)
             pthread_mutex_unlock(&r->lock);
             warned = 0;
             if (!r->js) router_hints_replay(r, m); /* replicas that came back catch up */
+            else router_log_poll_lag(r, m);
         } else if (!warned++) {
             /* keep serving with the last view; etcd being away does not stop searches */
             fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
@@ -190,10 +200,13 @@ int vs_router_run(const vs_router_config *in)
     if (!cfg.refresh_ms) cfg.refresh_ms = 250;
     if (!cfg.prefix) cfg.prefix = "/vecscale/";
     if (!cfg.host) cfg.host = "127.0.0.1";
+    if (!cfg.max_lag) cfg.max_lag = 1000;
     router *r = calloc(1, sizeof *r);
     if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
+    for (uint32_t s = 0; s < VS_CLUSTER_MAX_SHARDS; s++)
+        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = -1;
     pthread_mutex_init(&r->hint_lock, NULL);
     r->hint_cap_bytes = cfg.hint_mib ? (size_t)cfg.hint_mib << 20 : (size_t)256 << 20;
     refresher f = {r, NULL};

@@ -21,6 +21,7 @@ typedef struct {
     uint32_t refresh_ms;       /* how often the shard map and live nodes are re-read (0 = 250) */
     const char *nats;          /* NATS urls: writes go through JetStream (NULL = straight to replicas) */
     uint32_t log_replicas;     /* copies of each stream the router creates (0 = 3) */
+    uint32_t max_lag;          /* with --nats: a replica further behind its streams is not searched (0 = 1000) */
     int quiet;
 } vs_router_config;
 

@@ -31,6 +31,9 @@ typedef struct {
     size_t hint_cap_bytes;
     router_hints hints[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
     struct vs_js *js; /* --nats: writes go through the replicated log (router_log.c) */
+    /* --nats: each replica's lag behind its streams (GET /health "log_lag"), refreshed with
+     * the map; -1 = unknown. Guarded by lock. */
+    int64_t lag[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
@@ -51,6 +54,11 @@ char *router_sub_body(const cJSON *req, const size_t *rows, size_t n);
 void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
 void router_log_delete(router *r, const char *path, router_reply *out);
 void router_log_create(router *r, const char *body, size_t len, router_reply *out);
+
+/* Refreshes r->lag for m's live replicas (router_log.c). */
+void router_log_poll_lag(router *r, const vs_cluster_map *m);
+/* Whether replica i of shard s lags more than --max-lag (lock held). */
+int router_lagging(const router *r, uint32_t s, uint32_t i);
 
 void router_note_failure(router *r, uint32_t shard, uint32_t replica);
 

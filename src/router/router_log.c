@@ -157,6 +157,42 @@ static void wait_applied(router *r, const char *coll, const uint64_t *seqs, cons
     free(m);
 }
 
+int router_lagging(const router *r, uint32_t s, uint32_t i)
+{
+    return r->js && r->lag[s][i] > (int64_t)r->cfg->max_lag;
+}
+
+void router_log_poll_lag(router *r, const vs_cluster_map *m)
+{
+    CURL *h = curl_easy_init();
+    for (uint32_t s = 0; h && s < m->n_shards; s++)
+        for (uint32_t i = 0; i < m->n_replicas[s]; i++) {
+            int64_t lag = -1;
+            if (m->replicas[s][i].url[0]) {
+                char u[700];
+                snprintf(u, sizeof u, "%s/health", m->replicas[s][i].url);
+                s3_buf b = {0};
+                curl_easy_reset(h);
+                curl_easy_setopt(h, CURLOPT_URL, u);
+                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300L);
+                curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+                curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+                if (curl_easy_perform(h) == CURLE_OK && b.data) {
+                    cJSON *o = cJSON_ParseWithLength(b.data, b.len);
+                    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "log_lag");
+                    if (cJSON_IsNumber(l)) lag = (int64_t)l->valuedouble;
+                    cJSON_Delete(o);
+                }
+                s3_buf_free(&b);
+            }
+            pthread_mutex_lock(&r->lock);
+            r->lag[s][i] = lag;
+            pthread_mutex_unlock(&r->lock);
+        }
+    if (h) curl_easy_cleanup(h);
+}
+
 static int js_ready(router *r, router_reply *out)
 {
     if (r->js) return 1;

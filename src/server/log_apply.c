@@ -31,6 +31,7 @@ struct log_applier {
     vs_js *js;
     pthread_t thread;
     atomic_int stop;
+    unsigned delay_ms; /* VECSCALE_TEST_APPLY_DELAY_MS: tests make a replica lag on purpose */
     followed items[MAX_FOLLOWED];
     size_t n;
     atomic_uint_fast64_t max_lag;
@@ -76,6 +77,7 @@ static int apply_one(const vs_js_msg *m, void *ctx)
     apply_ctx *x = ctx;
     followed *f = x->f;
     if (m->seq <= f->applied) return VS_OK; /* applied before a restart */
+    if (x->a->delay_ms) sleep_ms(x->a->delay_ms);
     char path[400];
     const char *method = "POST";
     if (!strcmp(m->op, "create")) {
@@ -203,6 +205,8 @@ int log_applier_start(const char *nats_urls, uint32_t shard, const char *node_id
     }
     a->shard = shard;
     a->srv = srv;
+    const char *delay = getenv("VECSCALE_TEST_APPLY_DELAY_MS");
+    a->delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
     /* Consumer names allow no '.', '*', '>' or spaces: anything else becomes '_'. */
     snprintf(a->durable, sizeof a->durable, "replica-%s", node_id);
     for (char *p = a->durable; *p; p++)

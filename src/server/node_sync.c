@@ -163,8 +163,17 @@ static void on_stop(void *ctx)
     x->member_started = 0;
 }
 
+static int log_lag(void *ctx, uint64_t *lag)
+{
+    serve_extras *x = ctx;
+    int known = 0;
+    *lag = x->applier ? log_applier_lag(x->applier, &known) : 0;
+    return known;
+}
+
 void serve_extras_attach(serve_extras *x, vs_server_config *cfg)
 {
+    if (x->nats) cfg->log_lag = log_lag;
     cfg->hook_ctx = x;
     if (x->s3_handle) cfg->on_save = on_save;
     if (x->etcd) {

@@ -36,6 +36,9 @@ typedef struct {
     int (*on_listening)(void *ctx, unsigned port, vs_server_handle *srv);
     void (*on_stop)(void *ctx);
     int (*on_save)(void *ctx, const char *collection, char **json);
+    /* With the cluster's write log: messages of the node's streams not yet applied (returns 0
+     * while unknown); shown in GET /health ("log_lag") and /metrics. NULL = no log. */
+    int (*log_lag)(void *ctx, uint64_t *lag);
     void *hook_ctx;
     /* Each collection runs a maintenance thread (vs_collection_start_maintenance): training,
      * and a snapshot when its log passes snapshot_log_bytes or holds records this old. */

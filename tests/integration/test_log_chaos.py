@@ -171,6 +171,7 @@ try:
     next_id = 0
     t0 = time.monotonic()
     while t.is_alive():
+        time.sleep(0.01)  # a steady stream, not a flood: the checks below read every document
         stats["writes"] += 1
         if acked and rng.random() < 0.25:
             victim = rng.choice(sorted(acked))

@@ -160,6 +160,62 @@ try:
     start("r1")
     check(wait_position(["r1"], last), "wiped r1 replayed the stream to %d" % last, stats("r1"))
     same_state(["r0", "r1"], expected, "after wiping r1")
+
+    # A replica far behind its stream is not searched (route --max-lag) until it caught up;
+    # its lag shows in the router's GET /cluster and in its own /metrics.
+    port_file = os.path.join(T, "router.port")
+    with open(os.path.join(T, "router.log"), "ab") as log:
+        router = subprocess.Popen([VS, "route", "--cluster", ETCD, "--port", "0", "--port-file", port_file, "--nats",
+                                   NATS, "--max-lag", "20"], stdout=log, stderr=log)
+    servers["router"] = router
+    deadline = time.monotonic() + 20
+    while not os.path.exists(port_file) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with open(port_file) as f:
+        R = "http://127.0.0.1:%d" % int(f.read())
+    servers["r1"].stop(signal.SIGKILL)
+    for b in range(130, 230):
+        ids = list(range(next_id, next_id + 2))
+        next_id += 2
+        vecs = [[round(rng.uniform(-1, 1), 4) for _ in range(D)] for _ in ids]
+        last, _ = publish("vectors", "vectors:%d:b%d" % (ids[0], b), ('{"vectors":%s,"ids":%s}' % (vecs, ids)).replace(" ", ""))
+        for i, v in zip(ids, vecs):
+            expected[i] = v
+    os.environ["VECSCALE_TEST_APPLY_DELAY_MS"] = "40"  # applies 25 messages/s: lags for seconds
+    start("r1")
+    del os.environ["VECSCALE_TEST_APPLY_DELAY_MS"]
+
+    def replica(node):
+        import json as _json
+        import urllib.request as _u
+        with _u.urlopen(R + "/cluster", timeout=5) as resp:
+            cl = _json.loads(resp.read())
+        return [x for x in cl["shards"][0] if x["node"] == node][0]
+
+    # Wait for the new r1's own report and the router's view of that process (its url: the
+    # killed r1's registration lingers for its lease's TTL).
+    deadline = time.monotonic() + 20
+    seen, health = None, None
+    while time.monotonic() < deadline:
+        health = servers["r1"].request("GET", "/health")[1]
+        seen = replica("r1")
+        if isinstance(health.get("log_lag"), int) and health["log_lag"] > 20 and seen.get("url") == servers["r1"].url \
+                and isinstance(seen.get("log_lag"), int) and seen["log_lag"] > 20:
+            break
+        time.sleep(0.1)
+    check(seen["log_lag"] is not None and seen["log_lag"] > 20 and seen["searched"] is False,
+          "r1 %s messages behind is live but not searched (--max-lag 20)" % seen.get("log_lag"), seen, health)
+    check(replica("r0")["searched"] is True and replica("r0")["log_lag"] == 0, "r0 (current) is searched", replica("r0"))
+    st, metrics = servers["r1"].request("GET", "/metrics")
+    check("vecscale_log_lag " in metrics, "r1's /metrics has vecscale_log_lag")
+    servers["r1"].stop(signal.SIGKILL)
+    start("r1")
+    check(wait_position(["r1"], last), "r1 without the delay caught up to %d" % last)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (replica("r1")["searched"] and replica("r1")["log_lag"] == 0):
+        time.sleep(0.1)
+    check(replica("r1")["searched"] is True, "caught up, r1 is searched again", replica("r1"))
+    same_state(["r0", "r1"], expected, "after r1 lagged")
     print("log replica test: %d vectors, %d deletes, stream sequence %d" % (len(expected), len(deleted), last))
 finally:
     if killed_nats:
@@ -168,5 +224,9 @@ finally:
         pub.stdin.close()
         pub.wait(timeout=30)
     for s in servers.values():
-        s.stop()
+        if isinstance(s, subprocess.Popen):
+            s.terminate()
+            s.wait(timeout=10)
+        else:
+            s.stop()
     subprocess.run([os.path.join(HERE, "etcd.sh"), "stop", etcd_dir])
