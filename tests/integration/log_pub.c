@@ -1,7 +1,9 @@
 /* Test helper: publishes writes to the cluster's JetStream log as a router would, one per
  * stdin line "OP SHARD MSG_ID BODY" (BODY is the rest of the line), after making sure the
  * collection's stream exists for every shard; prints each message's stream sequence and
- * whether it was a duplicate. Usage: log_pub NATS_URLS COLLECTION SHARDS < lines */
+ * whether it was a duplicate. Usage: log_pub NATS_URLS COLLECTION SHARDS < lines
+ * "log_pub NATS_URLS COLLECTION SHARDS delete" deletes the collection's streams (a test's
+ * cleanup: the fixture's NATS cluster outlives it, and every node follows every stream). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +13,7 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
+    if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "delete"))) {
         fprintf(stderr, "usage: log_pub NATS_URLS COLLECTION SHARDS < \"OP SHARD MSG_ID BODY\" lines\n");
         return 2;
     }
@@ -21,6 +23,16 @@ int main(int argc, char **argv)
         return 1;
     }
     int shards = atoi(argv[3]), rc = 0;
+    if (argc == 5) {
+        for (int s = 0; s < shards; s++)
+            if (vs_js_delete_stream(js, argv[2], (uint32_t)s) != VS_OK && rc == 0) {
+                fprintf(stderr, "log_pub: %s\n", vs_last_error());
+                rc = 1;
+            }
+        vs_js_close(js);
+        vs_js_shutdown();
+        return rc;
+    }
     for (int s = 0; s < shards && !rc; s++)
         if (vs_js_ensure_stream(js, argv[2], (uint32_t)s, 3, 600) != VS_OK) {
             fprintf(stderr, "log_pub: %s\n", vs_last_error());

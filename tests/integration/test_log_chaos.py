@@ -9,7 +9,7 @@ the same ids and count as the acknowledged writes give its shard, no deleted id,
 brute-force top 5 of the shard's documents for 100 fixed queries; the routers' merged search
 equals the brute-force top 5 over everything.
 
-Usage: test_log_chaos.py VECSCALE SCRATCH [SECONDS]  (env: VS_NATS_ENV_FILE, VS_NATS_SH,
+Usage: test_log_chaos.py VECSCALE LOG_PUB SCRATCH [SECONDS]  (env: VS_NATS_ENV_FILE, VS_NATS_SH,
 VS_NATS_DIR from the nats fixture). Loopback only; bounded by SECONDS of chaos (default 30)."""
 import json
 import os
@@ -26,8 +26,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vsserver import Server, check  # noqa: E402
 
-VS, T = sys.argv[1], sys.argv[2]
-CHAOS_S = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
+VS, LOG_PUB, T = sys.argv[1], sys.argv[2], sys.argv[3]
+CHAOS_S = float(sys.argv[4]) if len(sys.argv) > 4 else 30.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 NATS_SH, NATS_DIR = os.environ["VS_NATS_SH"], os.environ["VS_NATS_DIR"]
 with open(os.environ["VS_NATS_ENV_FILE"]) as f:
@@ -244,4 +244,5 @@ finally:
             r.proc.kill()
     for s in servers.values():
         s.stop()
+    subprocess.run([LOG_PUB, NATS, COLL, str(SHARDS), "delete"])  # other tests' nodes follow every stream
     subprocess.run([os.path.join(HERE, "etcd.sh"), "stop", etcd_dir])

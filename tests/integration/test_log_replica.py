@@ -223,6 +223,7 @@ finally:
     if pub:
         pub.stdin.close()
         pub.wait(timeout=30)
+        subprocess.run([LOG_PUB, NATS, COLL, "1", "delete"])  # other tests' nodes follow every stream
     for s in servers.values():
         if isinstance(s, subprocess.Popen):
             s.terminate()

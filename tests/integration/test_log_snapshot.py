@@ -130,6 +130,7 @@ finally:
     if pub:
         pub.stdin.close()
         pub.wait(timeout=30)
+        subprocess.run([LOG_PUB, NATS, COLL, "1", "delete"])  # other tests' nodes follow every stream
     for s in servers.values():
         s.stop()
     subprocess.run([os.path.join(HERE, "etcd.sh"), "stop", etcd_dir])
