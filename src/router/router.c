@@ -132,6 +132,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         router_search(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
     } else if (r->js && !strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300) {
         router_log_add(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
+    } else if (r->js && !strcmp(method, "POST") && ends_with(url, "/index") && strlen(url) < 300) {
+        router_log_index(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
     } else if (r->js && !strcmp(method, "DELETE") && strstr(url, "/documents/") && strlen(url) < 600) {
         router_log_delete(r, url, &rep);
     } else if (r->js && !strcmp(method, "POST") && (!strcmp(url, "/collections") || !strcmp(url, "/collections/"))) {

@@ -53,6 +53,7 @@ char *router_sub_body(const cJSON *req, const size_t *rows, size_t n);
  * published to the shards' streams, answered once stored. */
 void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
 void router_log_delete(router *r, const char *path, router_reply *out);
+void router_log_index(router *r, const char *path, const char *body, size_t len, router_reply *out);
 void router_log_create(router *r, const char *body, size_t len, router_reply *out);
 
 /* Refreshes r->lag for m's live replicas (router_log.c). */

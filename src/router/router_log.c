@@ -306,6 +306,99 @@ void router_log_add(router *r, const char *path, const char *body, size_t len, r
     free(m);
 }
 
+/* POST .../index with {"documents": [{"id", "text", "metadata"}...], "skip_empty"}: split by
+ * the documents' ids; each replica embeds its part with the collection's model (models are
+ * deterministic, so the replicas store the same vectors). */
+void router_log_index(router *r, const char *path, const char *body, size_t len, router_reply *out)
+{
+    if (!js_ready(r, out)) return;
+    char coll[80];
+    if (!path_collection(path, coll, sizeof coll)) return router_error(out, 404, "not_found", "bad collection name");
+    pthread_mutex_lock(&r->lock);
+    int have = r->have_map;
+    uint32_t shards = r->map.n_shards;
+    pthread_mutex_unlock(&r->lock);
+    if (!have) return router_error(out, 503, "no_cluster", "the router has not read the shard map from etcd yet");
+    cJSON *req = cJSON_ParseWithLength(body, len);
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(req, "documents"), *skip = cJSON_GetObjectItemCaseSensitive(req, "skip_empty");
+    int n = cJSON_IsArray(docs) ? cJSON_GetArraySize(docs) : -1;
+    wait_opts w;
+    cJSON **parts = calloc(shards, sizeof *parts);
+    uint64_t *seqs = calloc(shards, sizeof *seqs);
+    int ok = parts && seqs;
+    if (!ok) {
+        router_error(out, 500, "internal", "out of memory");
+    } else if (n < 1) {
+        router_error(out, 400, "bad_request", "through the router, /index takes {\"documents\": [{\"id\", \"text\", "
+                                              "\"metadata\"}, ...]}: each document's id decides its shard");
+        ok = 0;
+    } else if (!read_wait(req, &w, out)) {
+        ok = 0;
+    }
+    const cJSON *d;
+    int i = 0;
+    for (d = ok ? docs->child : NULL; d; d = d->next) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "id");
+        uint32_t s;
+        if (cJSON_IsString(id) && vs_collection_key_check(id->valuestring, NULL) == VS_OK) {
+            s = vs_shard_of_key(id->valuestring, shards);
+        } else if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble == floor(id->valuedouble)) {
+            s = vs_shard_of((int64_t)id->valuedouble, shards);
+        } else {
+            router_error(out, 400, "invalid_id", "'documents'[%d].id is required: a non-negative integer or a string id", i);
+            ok = 0;
+            break;
+        }
+        if (!parts[s]) {
+            parts[s] = cJSON_CreateObject();
+            cJSON_AddItemToObject(parts[s], "documents", cJSON_CreateArray());
+            if (cJSON_IsBool(skip)) cJSON_AddBoolToObject(parts[s], "skip_empty", cJSON_IsTrue(skip));
+        }
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"), cJSON_Duplicate(d, 1));
+        i++;
+    }
+    if (ok) {
+        char nonce[80];
+        new_nonce(req, nonce, sizeof nonce);
+        cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
+        for (uint32_t s = 0; ok && s < shards; s++) {
+            if (!parts[s]) continue;
+            const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"), 0);
+            const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
+            int cnt = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"));
+            char msg_id[300];
+            if (cJSON_IsString(fid))
+                snprintf(msg_id, sizeof msg_id, "index:%s:%u:k%016llx+%d:%s", coll, s,
+                         (unsigned long long)fnv(fid->valuestring), cnt, nonce);
+            else
+                snprintf(msg_id, sizeof msg_id, "index:%s:%u:%.0f+%d:%s", coll, s, fid->valuedouble, cnt, nonce);
+            char *part = cJSON_PrintUnformatted(parts[s]);
+            ok = part && publish(r, coll, s, "index", part, msg_id, &seqs[s], out);
+            if (!part) router_error(out, 500, "internal", "out of memory");
+            cJSON_free(part);
+            if (ok) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "shard", s);
+                cJSON_AddNumberToObject(e, "sequence", (double)seqs[s]);
+                cJSON_AddItemToArray(stored, e);
+            }
+        }
+        if (ok) {
+            cJSON_AddNumberToObject(o, "documents", n);
+            cJSON_AddItemToObject(o, "stored", stored);
+            if (w.wait_applied) wait_applied(r, coll, seqs, &w, o);
+            out->status = 200;
+            out->body = cJSON_PrintUnformatted(o);
+        } else {
+            cJSON_Delete(stored);
+        }
+        cJSON_Delete(o);
+    }
+    for (uint32_t s = 0; parts && s < shards; s++) cJSON_Delete(parts[s]);
+    free(parts), free(seqs);
+    cJSON_Delete(req);
+}
+
 void router_log_delete(router *r, const char *path, router_reply *out)
 {
     if (!js_ready(r, out)) return;

@@ -216,6 +216,44 @@ try:
         time.sleep(0.1)
     check(replica("r1")["searched"] is True, "caught up, r1 is searched again", replica("r1"))
     same_state(["r0", "r1"], expected, "after r1 lagged")
+
+    # Text documents through the log: each replica embeds its part with the same model.
+    model_dirs = [os.environ.get("VECSCALE_MODEL_DIR", ""), os.path.join(os.path.dirname(os.path.dirname(HERE)), "models")]
+    if not any(d and os.path.exists(os.path.join(d, "glove-100.vsm")) for d in model_dirs):
+        raise AssertionError("model glove-100 not found: run scripts/fetch_models.sh (scripts/test.sh does)")
+    TX = "tx%d" % os.getpid()
+    import json as _json
+    import urllib.request as _u
+
+    def rpost(path, body, method="POST"):
+        req = _u.Request(R + path, data=_json.dumps(body).encode() if body is not None else None, method=method,
+                         headers={"Content-Type": "application/json"})
+        with _u.urlopen(req, timeout=60) as resp:
+            return _json.loads(resp.read())
+
+    rpost("/collections", {"name": TX, "model": "glove-100", "index": "Flat", "request_id": "tx"})
+    words = ["a small dog", "a large cat", "red apples", "the river bank", "money in the bank", "fast cars",
+             "green tea", "cold winter night", "a quiet library", "music and dance"]
+    docs = [{"id": i, "text": t, "metadata": {"n": i}} for i, t in enumerate(words)] + [{"id": "doc-x", "text": "old books"}]
+    reply = rpost("/collections/%s/index" % TX, {"documents": docs, "wait": "applied", "wait_timeout_ms": 30000})
+    check(reply.get("applied") is True and reply.get("documents") == 11, "11 text documents indexed through the log, applied",
+          reply)
+    rpost("/collections/%s/documents/3" % TX, None, method="DELETE")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(servers[n].request("GET", "/collections/%s/documents/3" % TX)[0] != 404
+                                              for n in ("r0", "r1")):
+        time.sleep(0.1)
+    answers = []
+    for n in ("r0", "r1"):
+        st = servers[n].ok("GET", "/collections/" + TX)
+        check(st["total_vectors"] == 10, "%s holds the 10 text documents left" % n, st)
+        d = servers[n].ok("GET", "/collections/%s/documents/doc-x" % TX)
+        check(d.get("text") == "old books", "%s has document doc-x with its text" % n, d)
+        answers.append([h["id"] for h in servers[n].ok("POST", "/collections/%s/search" % TX,
+                                                        {"query": "a puppy", "k": 3})["results"]])
+    check(answers[0] == answers[1] and answers[0][0] == 0, "both replicas embed alike: 'a puppy' finds 'a small dog' first",
+          answers)
+    subprocess.run([LOG_PUB, NATS, TX, "1", "delete"])
     print("log replica test: %d vectors, %d deletes, stream sequence %d" % (len(expected), len(deleted), last))
 finally:
     if killed_nats:
