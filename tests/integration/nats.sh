@@ -26,19 +26,22 @@ fail() { # the one line a failed start ends with
     exit 1
 }
 
-# healthy I: node I answers its monitor's /healthz (JetStream enabled and current: 2.9's
-# healthz reports an error while the node has not caught up with the meta group).
-healthy() { curl -sf -m 1 "http://127.0.0.1:$(cat "$dir/n$1/mon_port")/healthz" 2>/dev/null | grep -q '"ok"'; }
+# healthy I [QUERY]: node I answers its monitor's /healthz with ok. Plain /healthz (first start)
+# also wants every stream and consumer replica on the node current; a restart waits only for
+# the node's JetStream and meta group (?js-server-only=true): its streams and consumers catch
+# up through Raft afterwards, which under load can take longer than any fixed wait (a
+# consumer re-created meanwhile by its replica stays "not current" on the restarted node).
+healthy() { curl -sf -m 1 "http://127.0.0.1:$(cat "$dir/n$1/mon_port")/healthz${2:-}" 2>/dev/null | grep -q '"ok"'; }
 
 launch() { # I: start node I from its config, detached from the caller's lock fd
     nats-server -c "$dir/n$1/server.conf" >>"$dir/n$1/server.log" 2>&1 9>&- &
     echo $! > "$dir/n$1/pid"
 }
 
-wait_healthy() { # I SECONDS
+wait_healthy() { # I SECONDS [QUERY]
     local deadline=$((SECONDS + $2)) pid; pid=$(cat "$dir/n$1/pid")
     while [ $SECONDS -lt $deadline ]; do
-        healthy "$1" && return 0
+        healthy "$1" "${3:-}" && return 0
         kill -0 "$pid" 2>/dev/null || fail "node $1 exited during start" "$dir/n$1/server.log"
         sleep 0.1
     done
@@ -108,7 +111,7 @@ restart)
     pid=$(cat "$dir/n$i/pid")
     if kill -0 "$pid" 2>/dev/null; then echo "nats.sh: node $i still runs (pid $pid)" >&2; exit 1; fi
     launch "$i"
-    wait_healthy "$i" 60 ;;
+    wait_healthy "$i" 60 "?js-server-only=true" ;;
 stop)
     if [ -f "$dir/failed" ]; then rm -rf "$dir.failed"; cp -r "$dir" "$dir.failed" 2>/dev/null || true; fi
     for i in 1 2 3; do
