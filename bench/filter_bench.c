@@ -60,7 +60,7 @@ typedef struct {
 /* Exact top-10 of each query among allowed rows (all rows when allowed is NULL). */
 static int64_t *ground_truth(const float *base, size_t n, uint32_t dim, const float *q, size_t nq, const uint8_t *allowed)
 {
-    vs_index_options o = {.dim = dim, .metric = VS_METRIC_COSINE, .factory = "Flat"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = dim, .metric = VS_METRIC_COSINE, .factory = "Flat"};
     vs_index *ix;
     CHECK(vs_index_create(&o, &ix), "gt create");
     CHECK(vs_index_add(ix, n, base, NULL), "gt add");
@@ -68,7 +68,7 @@ static int64_t *ground_truth(const float *base, size_t n, uint32_t dim, const fl
     for (size_t i = 0; i < n; i++)
         if (!allowed || allowed[i]) bits[i >> 3] |= (uint8_t)(1u << (i & 7));
     vs_filter f = {.kind = VS_FILTER_BITSET, .bits = bits, .n_bits = n};
-    vs_search_params p = {.n_threads = 2, .filter = allowed ? &f : NULL};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = 2, .filter = allowed ? &f : NULL};
     float *d = malloc(nq * 10 * sizeof *d);
     int64_t *ids = malloc(nq * 10 * sizeof *ids);
     CHECK(vs_index_search(ix, nq, q, 10, &p, d, ids), "gt search");
@@ -95,7 +95,7 @@ static void run_cases(vs_collection *c, const float *base, size_t n, uint32_t di
 {
     float *d = malloc(nq * 10 * sizeof *d);
     int64_t *ids = malloc(nq * 10 * sizeof *ids);
-    vs_search_params p = {.ef_search = ef};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = ef};
     double unf_cpu = 0, unf_batch = 0;
     printf("%-22s %9s %8s %9s %9s %7s %10s %7s %s\n", "filter", "allowed", "recall", "q/s cpu", "q/s wall", "vs unf",
            "batch q/s", "vs unf", "path");
@@ -162,7 +162,7 @@ static int glove(int argc, char **argv)
     snprintf(conf, sizeof conf, "%s/collection.vsc", dir);
     if (access(conf, F_OK)) {
         vs_payload_index_spec spec = {"b", VS_PAYLOAD_INTEGER};
-        vs_collection_options o = {.dim = dim, .metric = VS_METRIC_COSINE, .factory = "HNSW16", .n_threads = 2,
+        vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = dim, .metric = VS_METRIC_COSINE, .factory = "HNSW16", .n_threads = 2,
                                    .payload_indexes = &spec, .n_payload_indexes = 1, .snapshot_log_bytes = 1ull << 40};
         CHECK(vs_collection_create(dir, &o, &c), "create");
         double t0 = wall_now();

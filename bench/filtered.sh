@@ -15,7 +15,7 @@ BIN=$BUILD/filter_bench
 libs="-L/usr/lib/x86_64-linux-gnu/openblas-openmp -Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp"
 libs="$libs -lopenblas -lgomp -lxxhash -lm -lcurl -lxml2 -lcjson -lroaring -lutf8proc -lcrypto -lpthread"
 cmake --build "$BUILD" --target vecscale_static -j2 >/dev/null
-cc -O2 -I"$ROOT/include" "$ROOT/bench/filter_bench.c" "$BUILD/libvecscale.a" $libs -o "$BIN"
+cc -O2 -I"$ROOT/include" -I"$BUILD/include" "$ROOT/bench/filter_bench.c" "$BUILD/libvecscale.a" $libs -o "$BIN"
 echo "# bench/filtered.sh $* $(date -u +%Y-%m-%dT%H:%M:%SZ) git $(git -C "$ROOT" rev-parse --short HEAD) load $(cut -d' ' -f1-3 /proc/loadavg)"
 case "${1:-}" in
 glove)

@@ -3,7 +3,7 @@
  * best of R runs each. MODE "batch" passes all NQ queries in one call, "single" one per call.
  * Under callgrind run it with LO == HI and subtract the instruction counts of two runs.
  *
- *   cc -O2 bench/ivf_probe.c -Iinclude build/libvecscale.a -lm -lpthread -o /tmp/ivf_probe
+ *   cc -O2 bench/ivf_probe.c -Iinclude -Ibuild/include build/libvecscale.a -lm -lpthread -o /tmp/ivf_probe
  *   /tmp/ivf_probe INDEX.vsi QUERIES.fvecs NQ LO HI [batch|single] [R] [k_factor] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ static double cpu_s(void)
 static double run(const vs_index *ix, const float *q, size_t nq, uint32_t nprobe, int single, float kf,
                   float *dis, int64_t *ids)
 {
-    vs_search_params p = {.nprobe = nprobe, .k_factor = kf};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = nprobe, .k_factor = kf};
     uint32_t d = vs_index_dim(ix);
     double t0 = cpu_s();
     if (single) {

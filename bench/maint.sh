@@ -11,5 +11,5 @@ shift
 INC=${VS_INCLUDE:-$HERE/../include}
 W=$(mktemp -d "${TMPDIR:-/tmp}/maint_bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-cc -O2 -std=c11 -D_GNU_SOURCE -I"$INC" "$HERE/maint_bench.c" -L"$B" -lvecscale -Wl,-rpath,"$B" -lpthread -lm -ldl -o "$W/maint_bench"
+cc -O2 -std=c11 -D_GNU_SOURCE -I"$INC" -I"$B/include" "$HERE/maint_bench.c" -L"$B" -lvecscale -Wl,-rpath,"$B" -lpthread -lm -ldl -o "$W/maint_bench"
 "$W/maint_bench" "$W/coll" "$@"

@@ -105,7 +105,7 @@ static void *client(void *arg)
             }
         } else {
             vec((int64_t)(rng % 100000), q);
-            vs_search_params p = {.nprobe = 16};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 16};
             double a = due;
             if (vs_collection_search(col, 1, q, K, &p, d, ids)) {
                 fprintf(stderr, "search: %s\n", vs_last_error());
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
     char factory[32];
     snprintf(factory, sizeof factory, "IVF%d,Flat", NLIST);
     /* Log-size snapshots too: 2 MiB is about 4,000 adds of this size. */
-    vs_collection_options o = {.dim = DIM, .metric = VS_METRIC_L2, .factory = factory, .snapshot_log_bytes = 2u << 20};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = DIM, .metric = VS_METRIC_L2, .factory = factory, .snapshot_log_bytes = 2u << 20};
     if (vs_collection_create(argv[1], &o, &col)) {
         fprintf(stderr, "create %s: %s\n", argv[1], vs_last_error());
         return 1;

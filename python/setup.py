@@ -26,6 +26,19 @@ if not os.path.exists(STATIC):
     )
 
 
+def library_version():
+    """The version CMake generated from project(VERSION) (BUILD/include/vecscale_version.h)."""
+    path = os.path.join(BUILD, "include", "vecscale_version.h")
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("#define VS_VERSION_STRING "):
+                    return line.split('"')[1]
+    except OSError:
+        pass
+    sys.exit(f"vecscale: {path} not found or without VS_VERSION_STRING: re-run CMake on {BUILD}")
+
+
 def library_link_flags():
     """The libraries and RPATH after the object files on libvecscale.so's CMake link line."""
     link = os.path.join(BUILD, "CMakeFiles", "vecscale.dir", "link.txt")
@@ -51,18 +64,19 @@ if os.environ.get("VECSCALE_WERROR") == "1":
 ext = Extension(
     "vecscale._vecscale",
     sources=[os.path.join("src", s) for s in SOURCES],
-    include_dirs=[os.path.join(ROOT, "include"), os.path.join(HERE, "src"), numpy.get_include()],
+    include_dirs=[os.path.join(ROOT, "include"), os.path.join(BUILD, "include"), os.path.join(HERE, "src"), numpy.get_include()],
     extra_compile_args=cflags,
     # The library's symbols stay inside the extension (--exclude-libs), so another copy of
     # libvecscale loaded by something else in the process cannot interpose on them.
     extra_link_args=[STATIC, "-Wl,--exclude-libs,ALL"] + library_link_flags() + ["-lpthread"],
-    depends=[STATIC, os.path.join(ROOT, "include", "vecscale.h"), os.path.join("src", "vspy.h"),
+    depends=[STATIC, os.path.join(ROOT, "include", "vecscale.h"), os.path.join(BUILD, "include", "vecscale_version.h"),
+             os.path.join("src", "vspy.h"),
              os.path.join("src", "collection.h")],
 )
 
 setup(
     name="vecscale",
-    version="0.1.0",
+    version=library_version(),
     description="Vector search: exact and approximate nearest neighbours, embeddings, collections",
     packages=["vecscale"],
     package_data={"vecscale": ["py.typed", "*.pyi"]},

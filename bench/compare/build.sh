@@ -33,7 +33,7 @@ if [ -n "${VECSCALE_LIB:-}" ]; then
   if [ "${FORCE:-0}" = 1 ] || [ ! -x "$bin" ] || [ -n "$(find "$src" "$VECSCALE_LIB" -newer "$bin")" ]; then
     echo "build.sh: $CXX $CXXFLAGS -o $bin $src $VECSCALE_LIB" >&2
     # shellcheck disable=SC2086
-    $CXX $CXXFLAGS -I"$ROOT/include" -o "$bin.tmp" "$src" "$VECSCALE_LIB" -lopenblas -lgomp -lxxhash -lutf8proc \
+    $CXX $CXXFLAGS -I"$ROOT/include" -I"$(dirname "$VECSCALE_LIB")/include" -o "$bin.tmp" "$src" "$VECSCALE_LIB" -lopenblas -lgomp -lxxhash -lutf8proc \
       -lcjson -lcurl -lcrypto -lxml2 -lm
     mv "$bin.tmp" "$bin"
   else

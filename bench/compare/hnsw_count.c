@@ -28,7 +28,7 @@ int main(int argc,char**argv){
   else {
     if((rc=vs_matrix_read(argv[1],0,&B))){fprintf(stderr,"%s\n",vs_last_error());return 1;}
     vs_matrix_to_f32(B);
-    vs_index_options o={.dim=B->dim,.metric=m,.factory=argv[5],.n_threads=2,.ef_construction=(uint32_t)atoi(argv[6])};
+    vs_index_options o={.struct_size = sizeof(vs_index_options), .dim=B->dim,.metric=m,.factory=argv[5],.n_threads=2,.ef_construction=(uint32_t)atoi(argv[6])};
     if(vs_index_create(&o,&ix)){fprintf(stderr,"%s\n",vs_last_error());return 1;}
     double w0=wall();
     if(vs_index_train(ix,B->n,B->data)||vs_index_add(ix,B->n,B->data,NULL)){fprintf(stderr,"%s\n",vs_last_error());return 1;}
@@ -39,7 +39,7 @@ int main(int argc,char**argv){
   char *e=argv[8];
   while(*e){
     unsigned ef=(unsigned)strtoul(e,&e,10); if(*e==',')e++;
-    vs_search_params p={.ef_search=ef};
+    vs_search_params p={.struct_size = sizeof(vs_search_params), .ef_search=ef};
 #ifdef VS_HNSW_STATS
     unsigned long long d0=vs_hnsw_stat_dist;
 #endif

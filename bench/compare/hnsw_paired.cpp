@@ -135,7 +135,8 @@ int main(int argc, char **argv) {
                 "memory_mb");
     for (const std::string &efs_one : split(efs)) {
         const unsigned ef = (unsigned)std::strtoul(efs_one.c_str(), nullptr, 10);
-        vs_search_params p = {};
+        vs_search_params p;
+        vs_search_params_init(&p);
         p.ef_search = ef;
         p.n_threads = 1;
         libs[0].hl->setEf(ef);

@@ -33,7 +33,9 @@ K = 10
 
 
 class SearchParams(ctypes.Structure):
-    _fields_ = [("n_threads", ctypes.c_uint32), ("filter", ctypes.c_void_p), ("nprobe", ctypes.c_uint32),
+    # vecscale.h's vs_search_params (0.2: struct_size first, the size this layout has).
+    _fields_ = [("struct_size", ctypes.c_size_t), ("n_threads", ctypes.c_uint32), ("filter", ctypes.c_void_p),
+                ("nprobe", ctypes.c_uint32),
                 ("ef_search", ctypes.c_uint32), ("k_factor", ctypes.c_float)]
 
 
@@ -110,7 +112,8 @@ def main():
     ids = np.empty((nq, K), dtype=np.int64)
 
     def run_vs(nprobe):
-        p = SearchParams(n_threads=1, filter=None, nprobe=nprobe, ef_search=0, k_factor=a.k_factor)
+        p = SearchParams(struct_size=ctypes.sizeof(SearchParams), n_threads=1, filter=None, nprobe=nprobe,
+                         ef_search=0, k_factor=a.k_factor)
         d = xq_vs.shape[1]
         t0 = time.process_time()
         if a.mode == "batch":

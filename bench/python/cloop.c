@@ -27,7 +27,7 @@ int cl_single(const vs_index *ix, const float *q, size_t nq, uint32_t k, uint32_
               double *times)
 {
     uint32_t d = vs_index_dim(ix);
-    vs_search_params p = {.ef_search = ef};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = ef};
     float *dist = malloc(sizeof *dist * k);
     if (!dist) return VS_ERR_NOMEM;
     double c0 = now(CLOCK_THREAD_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
@@ -44,7 +44,7 @@ int cl_single(const vs_index *ix, const float *q, size_t nq, uint32_t k, uint32_
 int cl_batch(const vs_index *ix, const float *q, size_t nq, uint32_t k, uint32_t ef, uint32_t threads,
              int64_t *ids, double *times)
 {
-    vs_search_params p = {.ef_search = ef, .n_threads = threads};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = ef, .n_threads = threads};
     float *dist = malloc(sizeof *dist * nq * k);
     if (!dist) return VS_ERR_NOMEM;
     double c0 = now(CLOCK_THREAD_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
@@ -61,7 +61,7 @@ int cl_build(uint32_t dim, int metric, const char *factory, uint32_t threads, ui
              size_t n, double *times)
 {
     vs_index *ix;
-    vs_index_options o = {.dim = dim, .metric = (vs_metric)metric, .factory = factory,
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = dim, .metric = (vs_metric)metric, .factory = factory,
                           .n_threads = threads, .ef_construction = efc};
     int rc = vs_index_create(&o, &ix);
     if (rc) return rc;
@@ -94,7 +94,7 @@ static void *run_share(void *arg)
         return NULL;
     }
     uint32_t d = vs_index_dim(s->ix);
-    vs_search_params p = {.ef_search = s->ef};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = s->ef};
     for (size_t i = 0; i < s->nq && !s->rc; i++) s->rc = vs_index_search(s->ix, 1, s->q + i * d, s->k, &p, dist, ids);
     return NULL;
 }

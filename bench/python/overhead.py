@@ -73,7 +73,8 @@ class CLoop:
                 os.path.getmtime(src), os.path.getmtime(os.path.join(build_dir, "libvecscale.so"))):
             os.makedirs(out_dir, exist_ok=True)
             cmd = ["cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O2", "-shared", "-fPIC",
-                   "-I" + os.path.join(ROOT, "include"), "-o", so, src, "-L" + build_dir,
+                   "-I" + os.path.join(ROOT, "include"), "-I" + os.path.join(build_dir, "include"), "-o", so, src,
+                   "-L" + build_dir,
                    "-lvecscale", "-Wl,-rpath," + build_dir, "-lpthread"]
             log("# " + " ".join(cmd))
             subprocess.check_call(cmd)

@@ -62,7 +62,7 @@ static PyObject *c_create(PyObject *cls, PyObject *args, PyObject *kw)
                                      &factory, &metric, &modelo, &tmo, &tho))
         return NULL;
     vs_collection_options o;
-    memset(&o, 0, sizeof o);
+    vs_collection_options_init(&o);
     PyObject *model = NULL, *model_name = NULL; /* model_name holds o.model's bytes */
     PyObject *ret = NULL;
     if (vspy_uint_arg(dimo, "dim", 65536, 0, &o.dim) || vspy_uint_arg(tmo, "train_min", UINT32_MAX, 0, &o.train_min) ||

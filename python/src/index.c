@@ -105,7 +105,7 @@ static int index_init(IndexObject *s, PyObject *args, PyObject *kw)
         return -1;
     }
     vs_index_options o;
-    memset(&o, 0, sizeof o);
+    vs_index_options_init(&o);
     if (vspy_uint_arg(dimo, "dim", 65536, 0, &o.dim) || vspy_uint_arg(threadso, "threads", 4096, 1, &o.n_threads) ||
         vspy_uint_arg(efco, "ef_construction", 1u << 20, 0, &o.ef_construction))
         return -1;
@@ -254,7 +254,7 @@ static PyObject *index_remove(IndexObject *s, PyObject *args, PyObject *kw)
 int vspy_search_params(PyObject *nprobe, PyObject *ef, PyObject *k_factor, PyObject *threads,
                        vs_search_params *p)
 {
-    memset(p, 0, sizeof *p);
+    vs_search_params_init(p);
     if (vspy_uint_arg(nprobe, "nprobe", UINT32_MAX, 0, &p->nprobe) ||
         vspy_uint_arg(ef, "ef", UINT32_MAX, 0, &p->ef_search) ||
         vspy_uint_arg(threads, "threads", 4096, 1, &p->n_threads))

@@ -68,7 +68,7 @@ static int m_init(ModelObject *s, PyObject *args, PyObject *kw)
 
 static void m_dealloc(ModelObject *s)
 {
-    vs_model_close(s->m);
+    vs_model_free(s->m);
     if (s->lock_ok) vspy_lock_destroy(&s->lock);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
@@ -123,7 +123,7 @@ fail:
 
 /* Embeds into a new (n, dim) float32 array with the GIL released; model borrowed from s.
  * known (NULL or n entries) receives each text's count of words the model knows. */
-static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t batch, int threads, uint32_t *known)
+static PyObject *embed_texts(ModelObject *s, const char **t, size_t n, size_t batch, uint32_t threads, uint32_t *known)
 {
     npy_intp dims[2] = {(npy_intp)n, (npy_intp)s->dim};
     PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
@@ -192,7 +192,7 @@ static PyObject *m_embed(ModelObject *s, PyObject *args, PyObject *kw)
     size_t n;
     if (vspy_texts(texts, &keep, &t, &n)) return NULL;
     PyArrayObject *kn = want_known ? known_array(n) : NULL;
-    PyObject *r = want_known && !kn ? NULL : embed_texts(s, t, n, batch, (int)threads, kn ? PyArray_DATA(kn) : NULL);
+    PyObject *r = want_known && !kn ? NULL : embed_texts(s, t, n, batch, threads, kn ? PyArray_DATA(kn) : NULL);
     PyMem_Free(t);
     Py_DECREF(keep);
     if (r && normalize && !s->normalizes) {
@@ -263,7 +263,7 @@ static PyObject *m_close(ModelObject *s, PyObject *noargs)
     if (!s->lock_ok) Py_RETURN_NONE;
     Py_BEGIN_ALLOW_THREADS
     vspy_wrlock(&s->lock);
-    vs_model_close(s->m);
+    vs_model_free(s->m);
     s->m = NULL;
     vspy_unlock(&s->lock);
     Py_END_ALLOW_THREADS
@@ -325,8 +325,9 @@ PyTypeObject vspy_ModelType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Model(name)\n--\n\nA text embedding model: \"glove-100\" (averaged GloVe word vectors; make it with\n"
               "scripts/fetch_models.sh), a .vsm file, or a sentence-transformers directory (BERT, e.g.\n"
-              "all-MiniLM-L6-v2). Names resolve in $VECSCALE_MODEL_DIR, then the source tree's models/,\n"
-              "then the installed share/vecscale/models. MissingFileError if not found.",
+              "all-MiniLM-L6-v2). Names resolve in $VECSCALE_MODEL_DIR, then the installed\n"
+              "share/vecscale/models (export VECSCALE_MODEL_DIR=$PWD/models in a checkout). MissingFileError\n"
+              "if not found.",
     .tp_new = m_new,
     .tp_init = (initproc)m_init,
     .tp_dealloc = (destructor)m_dealloc,

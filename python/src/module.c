@@ -87,7 +87,7 @@ static PyObject *version(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    return PyUnicode_FromString(vs_version());
+    return PyUnicode_FromString(vs_version_string());
 }
 
 static PyObject *simd(PyObject *self, PyObject *noargs)
@@ -100,7 +100,7 @@ static PyObject *simd(PyObject *self, PyObject *noargs)
 static PyMethodDef methods[] = {
     {"_conversions", conversions, METH_NOARGS,
      "Number of input arrays the extension has copied to float32/int64 so far (for tests)."},
-    {"version", version, METH_NOARGS, "Version of the linked libvecscale, e.g. \"0.1.0\"."},
+    {"version", version, METH_NOARGS, "Version of the linked libvecscale, \"MAJOR.MINOR.PATCH\"."},
     {"simd_level", simd, METH_NOARGS, "SIMD level the distance kernels use: scalar, avx2 or avx512."},
     {NULL, NULL, 0, NULL}};
 

@@ -15,6 +15,9 @@ if os.path.exists(os.path.join(PYDIR, "vecscale")) and PYDIR not in sys.path:
 BUILD = os.path.abspath(os.environ.get("VECSCALE_BUILD_DIR") or os.path.join(ROOT, "build"))
 CLI = os.path.join(BUILD, "vecscale")
 GLOVE = os.path.join(ROOT, "models", "glove-100.vsm")
+# Model names ("glove-100") resolve only where the caller says: the checkout's models/ is given
+# as the model directory, as README.md's install steps export it.
+os.environ.setdefault("VECSCALE_MODEL_DIR", os.path.join(ROOT, "models"))
 
 
 @pytest.fixture

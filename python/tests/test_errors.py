@@ -203,3 +203,13 @@ def test_files(tmp_path, ix):
     assert isinstance(e.value, OSError)
     with pytest.raises(vecscale.Error):
         vecscale.Index.load(tmp_path)  # a directory
+
+
+def test_one_version():
+    """The package, the linked library and the header CMake generated from project(VERSION)
+    carry the same version (python/setup.py reads that header too)."""
+    from conftest import BUILD
+
+    with open(os.path.join(BUILD, "include", "vecscale_version.h")) as f:
+        macro = [line.split('"')[1] for line in f if line.startswith("#define VS_VERSION_STRING ")]
+    assert macro and vecscale.version() == macro[0] == vecscale.__version__

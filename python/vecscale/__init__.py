@@ -33,7 +33,9 @@ from ._vecscale import (  # noqa: F401
     version,
 )
 
-__version__ = "0.1.0"
+# The linked library's version: the one CMake's project(VERSION) generated (setup.py gives the
+# package the same).
+__version__ = version()
 
 __all__ = [
     "Index", "ScalarQuantizer", "ProductQuantizer", "Model", "Collection",

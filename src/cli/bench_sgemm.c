@@ -119,7 +119,7 @@ int cmd_bench_flat(int argc, char **argv)
     const double gflop = 2.0 * (double)nq * (double)n * (double)d / 1e9;
 
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = (uint32_t)d, .metric = metric, .factory = "Flat"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = (uint32_t)d, .metric = metric, .factory = "Flat"};
     if ((rc = vs_index_create(&o, &ix)) || (rc = vs_index_add(ix, n, b->data, NULL))) {
         cli_fail("build", rc);
         goto out;
@@ -137,7 +137,7 @@ int cmd_bench_flat(int argc, char **argv)
     for (size_t i = 0; i < n; i++) vs_index_get(ix, (int64_t)i, x + i * d);
     /* Interleaved repeats, best of each, so drift on a noisy machine hits all three alike. */
     double t_tiles = INFINITY, t_large = INFINITY, t_search = INFINITY;
-    vs_search_params p = {.n_threads = threads};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads};
     for (uint32_t r = 0; r < repeat; r++) {
         double t = time_tiles(q->data, nq, x, n, d, VS_FLAT_QUERY_BLOCK, vs_flat_base_block(d), cbuf);
         if (t < t_tiles) t_tiles = t;
@@ -187,7 +187,7 @@ int cmd_bench_flat(int argc, char **argv)
         size_t ns = single < nq ? single : nq;
         double *lat = malloc(ns * sizeof *lat);
         if (lat) {
-            vs_search_params p1 = {.n_threads = 1};
+            vs_search_params p1 = {.struct_size = sizeof(vs_search_params), .n_threads = 1};
             for (size_t i = 0; i < ns && !rc; i++) {
                 double s0 = cli_now();
                 rc = vs_index_search(ix, 1, (const float *)q->data + i * d, (uint32_t)k, &p1, dist, ids);

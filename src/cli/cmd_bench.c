@@ -137,7 +137,7 @@ int cmd_bench(int argc, char **argv)
         plist = strdup(eq + 1);
         for (char *save = NULL, *tok = strtok_r(plist, ",", &save); tok && nvalues < MAX_VALUES; tok = strtok_r(NULL, ",", &save))
             values[nvalues++] = tok;
-        vs_search_params probe = {0};
+        vs_search_params probe = {.struct_size = sizeof(vs_search_params)};
         for (size_t i = 0; i < nvalues; i++)
             if (set_param(&probe, pname, values[i])) {
                 free(plist);
@@ -145,7 +145,7 @@ int cmd_bench(int argc, char **argv)
             }
     }
 
-    vs_search_params p = {.n_threads = threads};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads};
     char fixed_label[128] = "";
     for (size_t i = 0; i < nfixed; i++) {
         char name[32];
@@ -181,7 +181,7 @@ int cmd_bench(int argc, char **argv)
             goto out;
         }
     } else {
-        vs_index_options o = {.dim = b->dim, .metric = metric, .factory = spec, .n_threads = build_threads,
+        vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = b->dim, .metric = metric, .factory = spec, .n_threads = build_threads,
                               .ef_construction = efc};
         if ((rc = vs_index_create(&o, &ix))) goto fail;
         if (!vs_index_is_trained(ix) && (rc = vs_index_train(ix, b->n, b->data))) goto fail;

@@ -15,7 +15,7 @@ static const char *HELP =
 static int create(const char *path, uint32_t n, uint32_t d)
 {
     vs_index *ix;
-    vs_index_options o = {.dim = d, .metric = VS_METRIC_L2, .factory = "Flat"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = d, .metric = VS_METRIC_L2, .factory = "Flat"};
     int rc = vs_index_create(&o, &ix);
     if (rc) return rc;
     enum { CHUNK = 65536 };

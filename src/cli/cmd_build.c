@@ -23,7 +23,13 @@ int cmd_build(int argc, char **argv)
 {
     /* The distributed build (cmd_build_shards.c) has its own options. */
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--shards") || !strncmp(argv[i], "--shards=", 9)) return cmd_build_shards(argc, argv);
+        if (!strcmp(argv[i], "--shards") || !strncmp(argv[i], "--shards=", 9)) {
+#ifdef VS_WITH_CLUSTER
+            return cmd_build_shards(argc, argv);
+#else
+            return cli_usage_error("build", "--shards: this vecscale was built without VS_WITH_CLUSTER");
+#endif
+        }
     if (cli_wants_documents(argc, argv)) return cmd_build_docs(argc, argv);
     const char *input = NULL, *output = NULL, *spec = "Flat", *metric_name = "l2";
     uint32_t max_rows = 0, threads = 1;
@@ -58,7 +64,7 @@ int cmd_build(int argc, char **argv)
     rc = vs_matrix_read(input, max_rows, &m);
     if (!rc) rc = vs_matrix_to_f32(m);
     if (rc) return cli_fail(input, rc);
-    vs_index_options o = {.dim = m->dim, .metric = metric, .factory = spec, .n_threads = threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = m->dim, .metric = metric, .factory = spec, .n_threads = threads};
     vs_index *ix;
     rc = vs_index_create(&o, &ix);
     if (rc) {

@@ -100,7 +100,7 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
     char recorded[PATH_MAX];
     model_to_record(a->model_name, recorded, sizeof recorded);
     size_t dim = vs_model_dim(m);
-    vs_collection_options o = {.dim = (uint32_t)dim, .metric = VS_METRIC_COSINE, .factory = factory,
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = (uint32_t)dim, .metric = VS_METRIC_COSINE, .factory = factory,
                                .model = recorded, .n_threads = a->threads,
                                .train_min = d->n > UINT32_MAX ? UINT32_MAX : (uint32_t)d->n};
     vs_collection *col;
@@ -114,7 +114,7 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
     for (size_t i = 0; !status && i < d->n; i += a->batch) {
         size_t nb = d->n - i < a->batch ? d->n - i : a->batch;
         double t = cli_now();
-        rc = vs_model_embed(m, (const char *const *)d->text + i, nb, (int)a->threads, v);
+        rc = vs_model_embed(m, (const char *const *)d->text + i, nb, a->threads, v);
         *embed_s += cli_now() - t;
         if (rc) {
             report_embed_error(m, d, i, nb, a->input, v);
@@ -225,12 +225,12 @@ int cmd_build_docs(int argc, char **argv)
         if (d.n_auto)
             printf("note: %zu of %zu documents have no \"id\": they were numbered after the largest integer id\n",
                    d.n_auto, d.n);
-        printf("built %s: %zu documents, model %s (dimension %zu), index %s, cosine; embedding %.2f s "
+        printf("built %s: %zu documents, model %s (dimension %u), index %s, cosine; embedding %.2f s "
                "(%.0f documents/s), total %.2f s (%.0f documents/s)\n",
                out, d.n, vs_model_name(m), vs_model_dim(m), factory, embed_s, embed_s > 0 ? (double)d.n / embed_s : 0.0,
                total, total > 0 ? (double)d.n / total : 0.0);
     }
-    vs_model_close(m);
+    vs_model_free(m);
     cli_docs_free(&d);
     return status;
 }

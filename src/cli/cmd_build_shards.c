@@ -52,7 +52,7 @@ static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_P
 static int train_once(const build_args *a, const vs_matrix *m, vs_metric metric, const char *trained_path,
                       int *trained)
 {
-    vs_index_options o = {.dim = m->dim, .metric = metric, .factory = a->spec, .n_threads = a->threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = m->dim, .metric = metric, .factory = a->spec, .n_threads = a->threads};
     vs_index *ix;
     int rc = vs_index_create(&o, &ix);
     if (rc) return rc;
@@ -79,12 +79,12 @@ static int build_shard(const build_args *a, const vs_matrix *m, vs_metric metric
                        int trained, uint32_t k, const char *dir)
 {
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = m->dim, .metric = metric, .factory = a->spec, .n_threads = a->threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = m->dim, .metric = metric, .factory = a->spec, .n_threads = a->threads};
     int rc = trained ? vs_index_load(trained_path, &ix) : vs_index_create(&o, &ix);
     if (rc) return rc;
     char cdir[4400];
     snprintf(cdir, sizeof cdir, "%s/collections/%s", dir, a->collection);
-    vs_collection_options co = {.dim = m->dim, .metric = metric, .factory = a->spec, .n_threads = a->threads};
+    vs_collection_options co = {.struct_size = sizeof(vs_collection_options), .dim = m->dim, .metric = metric, .factory = a->spec, .n_threads = a->threads};
     vs_collection *c = NULL;
     rc = vs_collection_create_with_index(cdir, &co, ix, &c);
     if (rc) {
@@ -164,6 +164,7 @@ static int parse(int argc, char **argv, build_args *a)
 int cmd_build_shards(int argc, char **argv)
 {
     build_args a = {.spec = "Flat", .metric_name = "l2", .collection = "default", .threads = 1};
+    vs_s3_options_init(&a.s3);
     int rc = parse(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
     char bucket[64], prefix[1024];

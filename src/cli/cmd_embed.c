@@ -75,13 +75,13 @@ static int write_stdout(const float *v, size_t n, uint32_t dim, int npy)
 
 int cli_model_open(const char *cmd, const char *name, vs_precision p, vs_model **out)
 {
-    vs_model_options o = {.precision = p};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = p};
     int rc = vs_model_open_with(name, &o, out);
     if (rc) return cli_fail(name, rc);
     if (p != VS_PRECISION_DEFAULT && vs_model_precision(*out) != p) {
         fprintf(stderr, "vecscale: %s: model %s computes in %s only (--precision %s is for BERT models)\n", cmd, name,
                 vs_precision_name(vs_model_precision(*out)), vs_precision_name(p));
-        vs_model_close(*out);
+        vs_model_free(*out);
         *out = NULL;
         return 2;
     }
@@ -97,7 +97,7 @@ int cmd_embed(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
         {"threads", required_argument, 0, 't'}, {"batch-size", required_argument, 0, 'b'},
         {"precision", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    vs_model_options mopt = {0};
+    vs_model_options mopt = {.struct_size = sizeof(vs_model_options)};
     int c;
     while ((c = getopt_long(argc, argv, "m:i:o:f:t:b:p:h", opts, NULL)) != -1) {
         switch (c) {
@@ -127,7 +127,7 @@ int cmd_embed(int argc, char **argv)
     FILE *in = input ? fopen(input, "r") : stdin;
     if (!in) {
         fprintf(stderr, "vecscale: embed: cannot open %s\n", input);
-        vs_model_close(m);
+        vs_model_free(m);
         return 1;
     }
     line_list l = {0};
@@ -148,7 +148,7 @@ int cmd_embed(int argc, char **argv)
     cli_progress_start(&bar, "embedding", l.n);
     for (size_t i = 0; !status && i < l.n; i += batch) {
         size_t nb = l.n - i < batch ? l.n - i : batch;
-        rc = vs_model_embed(m, (const char *const *)l.lines + i, nb, (int)threads, v + i * dim);
+        rc = vs_model_embed(m, (const char *const *)l.lines + i, nb, threads, v + i * dim);
         if (rc) {
             fprintf(stderr, "vecscale: embed: lines %zu-%zu: %s\n", i + 1, i + nb, vs_last_error());
             status = 1;
@@ -178,6 +178,6 @@ int cmd_embed(int argc, char **argv)
     for (size_t i = 0; i < l.n; i++) free(l.lines[i]);
     free(l.lines);
     free(v);
-    vs_model_close(m);
+    vs_model_free(m);
     return status;
 }

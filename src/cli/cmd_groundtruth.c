@@ -48,14 +48,14 @@ int cmd_groundtruth(int argc, char **argv)
         vs_matrix_free(b);
         return cli_fail(queries, rc);
     }
-    vs_index_options o = {.dim = b->dim, .metric = metric, .factory = "Flat"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = b->dim, .metric = metric, .factory = "Flat"};
     rc = vs_index_create(&o, &ix);
     if (!rc) rc = vs_index_add(ix, b->n, b->data, NULL);
     d = malloc(q->n * k * sizeof *d);
     ids = malloc(q->n * k * sizeof *ids);
     gt = malloc(q->n * k * sizeof *gt);
     if (!rc && (!d || !ids || !gt)) rc = VS_ERR_NOMEM;
-    vs_search_params p = {.n_threads = threads};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads};
     cli_progress bar;
     cli_progress_start(&bar, "exact k-NN", q->n);
     for (size_t i = 0; i < q->n && !rc; i += 1024) {

@@ -45,8 +45,8 @@ static int import_glove(int argc, char **argv)
     vs_model *m;
     rc = vs_model_open(output, &m);
     if (rc) return cli_fail(output, rc);
-    printf("wrote %s: model %s, dimension %zu, in %.1f s\n", output, vs_model_name(m), vs_model_dim(m), cli_now() - t0);
-    vs_model_close(m);
+    printf("wrote %s: model %s, dimension %u, in %.1f s\n", output, vs_model_name(m), vs_model_dim(m), cli_now() - t0);
+    vs_model_free(m);
     return 0;
 }
 
@@ -56,9 +56,9 @@ static int info(int argc, char **argv)
     vs_model *m;
     int rc = vs_model_open(argv[1], &m);
     if (rc) return cli_fail(argv[1], rc);
-    printf("model: %s\ndimension: %zu\nnormalised: %s\n", vs_model_name(m), vs_model_dim(m),
+    printf("model: %s\ndimension: %u\nnormalised: %s\n", vs_model_name(m), vs_model_dim(m),
            vs_model_normalizes(m) ? "yes" : "no");
-    vs_model_close(m);
+    vs_model_free(m);
     return 0;
 }
 
@@ -81,7 +81,7 @@ static int tokenize(int argc, char **argv)
     int rc = vs_model_open(model, &m);
     if (rc) return cli_fail(model, rc);
     if (strcmp(m->ops->kind, "bert")) {
-        vs_model_close(m);
+        vs_model_free(m);
         fprintf(stderr, "vecscale: model tokenize: %s is not a BERT model\n", model);
         return 1;
     }
@@ -112,10 +112,11 @@ static int tokenize(int argc, char **argv)
     free(line);
     free(ids);
     if (in && input) fclose(in);
-    vs_model_close(m);
+    vs_model_free(m);
     return status;
 }
 
+#ifdef VS_WITH_HUB
 static void pull_progress(const char *file, uint64_t done, uint64_t total, void *ctx)
 {
     cli_progress *bar = ctx;
@@ -128,7 +129,7 @@ static void pull_progress(const char *file, uint64_t done, uint64_t total, void 
 
 static int pull(int argc, char **argv)
 {
-    vs_model_pull_options o = {0};
+    vs_model_pull_options o = {.struct_size = sizeof(vs_model_pull_options)};
     static const struct option opts[] = {{"endpoint", required_argument, 0, 'e'}, {"dir", required_argument, 0, 'd'},
                                          {"revision", required_argument, 0, 'r'}, {"timeout", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
@@ -159,11 +160,12 @@ static int pull(int argc, char **argv)
     vs_model *m;
     rc = vs_model_open(dir, &m);
     if (rc) return cli_fail(dir, rc);
-    printf("pulled %s into %s in %.1f s: dimension %zu%s\n", argv[optind], dir, cli_now() - t0, vs_model_dim(m),
+    printf("pulled %s into %s in %.1f s: dimension %u%s\n", argv[optind], dir, cli_now() - t0, vs_model_dim(m),
            vs_model_normalizes(m) ? ", normalised" : "");
-    vs_model_close(m);
+    vs_model_free(m);
     return 0;
 }
+#endif
 
 int cmd_model(int argc, char **argv)
 {
@@ -175,6 +177,10 @@ int cmd_model(int argc, char **argv)
     if (!strcmp(argv[1], "import-glove")) return import_glove(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tokenize")) return tokenize(argc - 1, argv + 1);
+#ifdef VS_WITH_HUB
     if (!strcmp(argv[1], "pull")) return pull(argc - 1, argv + 1);
+#else
+    if (!strcmp(argv[1], "pull")) return cli_usage_error("model", "pull: this vecscale was built without VS_WITH_HUB");
+#endif
     return cli_usage_error("model", "unknown subcommand '%s'", argv[1]);
 }

@@ -110,7 +110,7 @@ int cmd_search(int argc, char **argv)
         rc = VS_ERR_DIMENSION;
         goto out;
     }
-    vs_search_params p = {.n_threads = threads, .nprobe = nprobe, .ef_search = ef, .k_factor = k_factor};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads, .nprobe = nprobe, .ef_search = ef, .k_factor = k_factor};
     cli_progress bar;
     cli_progress_start(&bar, "searching", q->n);
     double t0 = cli_search_clock();

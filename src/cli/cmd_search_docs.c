@@ -127,7 +127,7 @@ int cmd_search_docs(int argc, char **argv)
     }
     int status = 0;
     if (vs_model_dim(m) != info.dim) {
-        fprintf(stderr, "vecscale: model %s gives dimension %zu but the collection %s holds dimension %u\n",
+        fprintf(stderr, "vecscale: model %s gives dimension %u but the collection %s holds dimension %u\n",
                 model_name, vs_model_dim(m), dir, info.dim);
         status = 1;
     }
@@ -136,7 +136,7 @@ int cmd_search_docs(int argc, char **argv)
     if (!status && (!q || !scores || !ids)) status = (fprintf(stderr, "vecscale: out of memory\n"), 1);
     double t0 = cli_now();
     if (!status && (rc = vs_model_embed(m, queries, nq, 1, q))) status = cli_fail("--query", rc);
-    vs_search_params p = {.nprobe = nprobe, .ef_search = ef};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = nprobe, .ef_search = ef};
     vs_filter_report fr;
     if (!status && (rc = vs_collection_search_where(col, nq, q, k, &p, filter, scores, ids, &fr)))
         status = cli_fail(filter ? "--filter" : "search", rc);
@@ -159,7 +159,7 @@ int cmd_search_docs(int argc, char **argv)
     free(q);
     free(scores);
     free(ids);
-    vs_model_close(m);
+    vs_model_free(m);
     vs_collection_close(col);
     return status;
 }

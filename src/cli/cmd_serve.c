@@ -6,7 +6,7 @@
 #include "log/jetstream.h"
 #include "cli/cli.h"
 #include "server/node_sync.h"
-#include "server/registry.h"
+#include "server/open_collections.h"
 #include "server/server.h"
 
 static const char *HELP =
@@ -158,6 +158,7 @@ int cmd_serve(int argc, char **argv)
     x.data_dir = cfg.data_dir;
     x.host = cfg.host;
     x.quiet = cfg.quiet;
+#ifdef VS_WITH_CLUSTER
     int rc = serve_extras_prepare(&x);
     if (rc == 0) {
         serve_extras_attach(&x, &cfg);
@@ -166,4 +167,9 @@ int cmd_serve(int argc, char **argv)
     serve_extras_free(&x);
     if (x.nats) vs_js_shutdown(); /* libnats' own threads and memory, after the applier is gone */
     return rc;
+#else
+    if (x.snapshot_uri || x.etcd)
+        return cli_usage_error("serve", "--snapshot-uri and --cluster: this vecscale was built without VS_WITH_CLUSTER");
+    return vs_server_run(&cfg);
+#endif
 }

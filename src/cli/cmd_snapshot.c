@@ -45,7 +45,7 @@ int cmd_snapshot(int argc, char **argv)
     }
     if (strcmp(verb, "push") && strcmp(verb, "pull") && strcmp(verb, "latest") && strcmp(verb, "gc"))
         return cli_usage_error("snapshot", "unknown action '%s' (push, pull, latest or gc)", verb);
-    vs_s3_options o = {0};
+    vs_s3_options o = {.struct_size = sizeof(vs_s3_options)};
     int create_bucket = 0;
     uint32_t part_mib = 0, timeout_s = 0;
     uint64_t generation = 0;

@@ -3,14 +3,13 @@
 #include "cluster/etcd.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/s3_impl.h" /* s3_buf */
+#include "core/buf.h"
 #include "core/error.h"
+#include "http/http_client.h"
 
 #define MAX_ENDPOINTS 8
 
@@ -21,14 +20,10 @@ struct vs_etcd {
     uint32_t timeout_ms;
 };
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void init_curl(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 int vs_etcd_open(const char *endpoints, uint32_t timeout_ms, vs_etcd **out)
 {
     if (!out || !endpoints || !*endpoints) return vs_fail(VS_ERR_INVALID_ARG, "etcd: no endpoint given");
     *out = NULL;
-    pthread_once(&once, init_curl);
     vs_etcd *e = calloc(1, sizeof *e);
     if (!e) return vs_fail(VS_ERR_NOMEM, "etcd: out of memory");
     e->timeout_ms = timeout_ms ? timeout_ms : 2000;
@@ -48,9 +43,10 @@ int vs_etcd_open(const char *endpoints, uint32_t timeout_ms, vs_etcd **out)
         p += strcspn(p, ",");
         if (*p == ',') p++;
     }
-    if (!e->n || !(e->curl = curl_easy_init())) {
+    int rc = e->n ? vs_http_easy(&e->curl) : vs_fail(VS_ERR_NOMEM, "etcd: out of memory");
+    if (rc) {
         vs_etcd_free(e);
-        return vs_fail(VS_ERR_NOMEM, "etcd: out of memory");
+        return rc;
     }
     *out = e;
     return VS_OK;
@@ -62,11 +58,6 @@ void vs_etcd_free(vs_etcd *e)
     if (e->curl) curl_easy_cleanup(e->curl);
     for (size_t i = 0; i < e->n; i++) free(e->endpoints[i]);
     free(e);
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    return s3_buf_append(ud, p, size * n) ? 0 : size * n;
 }
 
 /* POSTs body to path; on success *answer is the parsed reply (caller deletes). */
@@ -81,22 +72,17 @@ static int call(vs_etcd *e, const char *path, cJSON *body, cJSON **answer)
     for (size_t attempt = 0; attempt < e->n; attempt++) {
         const char *ep = e->endpoints[(e->current + attempt) % e->n];
         snprintf(url, sizeof url, "%s%s", ep, path);
-        s3_buf buf = {0};
-        curl_easy_reset(e->curl);
-        curl_easy_setopt(e->curl, CURLOPT_URL, url);
+        vs_buf buf = {0};
+        vs_http_timeouts to = {.connect_ms = (long)e->timeout_ms, .total_ms = (long)e->timeout_ms};
+        vs_http_setup(e->curl, url, &to, NULL);
         curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, json);
         curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, h);
-        curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)e->timeout_ms);
-        curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)e->timeout_ms);
-        curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &buf);
+        vs_http_collect(e->curl, &buf);
         CURLcode cc = curl_easy_perform(e->curl);
-        long status = 0;
-        curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+        long status = vs_http_status(e->curl);
         if (cc != CURLE_OK) {
-            snprintf(errmsg, sizeof errmsg, "%s: %s", url, curl_easy_strerror(cc));
-            s3_buf_free(&buf);
+            snprintf(errmsg, sizeof errmsg, "%s: %s", url, vs_http_strerror(cc, NULL));
+            vs_buf_free(&buf);
             continue; /* next endpoint */
         }
         e->current = (e->current + attempt) % e->n;
@@ -113,7 +99,7 @@ static int call(vs_etcd *e, const char *path, cJSON *body, cJSON **answer)
             *answer = a;
             rc = VS_OK;
         }
-        s3_buf_free(&buf);
+        vs_buf_free(&buf);
         break;
     }
     curl_slist_free_all(h);

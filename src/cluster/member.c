@@ -2,7 +2,6 @@
  * register anew after an expiry, withdraw while unhealthy. */
 #include "cluster/member.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,24 +9,17 @@
 #include "cluster/cluster_map.h"
 #include "cluster/etcd.h"
 #include "core/error.h"
+#include "http/http_client.h"
 
 static int healthy(CURL *c, const char *url)
 {
     char h[600];
     snprintf(h, sizeof h, "%s/health", url);
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, h);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
-    curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, NULL);
-    FILE *devnull = fopen("/dev/null", "w");
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
-    long status = 0;
+    vs_http_timeouts to = {.total_ms = 1000};
+    vs_http_setup(c, h, &to, NULL);
+    vs_http_discard(c);
     CURLcode cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (devnull) fclose(devnull);
-    return cc == CURLE_OK && status == 200;
+    return cc == CURLE_OK && vs_http_status(c) == 200;
 }
 
 static void sleep_ms(unsigned ms, volatile sig_atomic_t *stop)
@@ -44,10 +36,10 @@ int vs_member_run(const vs_member_config *cfg, volatile sig_atomic_t *stop)
     vs_etcd *e = NULL;
     int rc = vs_etcd_open(cfg->etcd, 1000, &e);
     if (rc) return rc;
-    CURL *c = curl_easy_init();
-    if (!c) {
+    CURL *c = NULL;
+    if ((rc = vs_http_easy(&c))) {
         vs_etcd_free(e);
-        return vs_fail(VS_ERR_NOMEM, "out of memory");
+        return rc;
     }
     char key[512], value[700];
     snprintf(key, sizeof key, "%snodes/%s", cfg->prefix, cfg->node_id);

@@ -12,6 +12,7 @@
 
 #include "collection/collection_impl.h"
 #include "core/error.h"
+#include "core/options.h"
 
 void vs_collection_path(const vs_collection *c, char *buf, size_t cap, const char *kind, uint64_t generation)
 {
@@ -131,7 +132,7 @@ static int setup_index_kind(vs_collection *c)
 
 static int new_index(const vs_collection *c, const char *factory, vs_index **out)
 {
-    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = factory, .n_threads = c->n_threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = c->dim, .metric = c->metric, .factory = factory, .n_threads = c->n_threads};
     return vs_index_create(&o, out);
 }
 
@@ -142,10 +143,20 @@ int vs_collection_create(const char *dir, const vs_collection_options *opts, vs_
     return create_collection(dir, opts, NULL, out);
 }
 
-int vs_collection_create_with_index(const char *dir, const vs_collection_options *opts, vs_index *index,
+void vs_collection_options_init(vs_collection_options *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->snapshot_log_bytes = 64ull << 20;
+}
+
+int vs_collection_create_with_index(const char *dir, const vs_collection_options *caller_opts, vs_index *index,
                                     vs_collection **out)
 {
-    if (!index || !opts) return vs_fail(VS_ERR_INVALID_ARG, "index and options must not be NULL");
+    if (!index || !caller_opts) return vs_fail(VS_ERR_INVALID_ARG, "index and options must not be NULL");
+    VS_READ_OPTIONS(vs_collection_options, given, caller_opts, VS_COLLECTION_OPTIONS_V1);
+    const vs_collection_options *opts = &given;
     if (!vs_index_is_trained(index) || vs_index_size(index))
         return vs_fail(VS_ERR_INVALID_ARG, "a collection starts from a trained, empty index (this one is %s, %zu vectors)",
                        vs_index_is_trained(index) ? "trained" : "untrained", vs_index_size(index));
@@ -156,9 +167,13 @@ int vs_collection_create_with_index(const char *dir, const vs_collection_options
 }
 
 /* given: a trained, empty index the collection takes over on success (NULL = make one). */
-static int create_collection(const char *dir, const vs_collection_options *opts, vs_index *given, vs_collection **out)
+static int create_collection(const char *dir, const vs_collection_options *caller_opts, vs_index *given,
+                             vs_collection **out)
 {
-    if (!dir || !opts || !out) return vs_fail(VS_ERR_INVALID_ARG, "directory, options and out must not be NULL");
+    if (!dir || !caller_opts || !out)
+        return vs_fail(VS_ERR_INVALID_ARG, "directory, options and out must not be NULL");
+    VS_READ_OPTIONS(vs_collection_options, read, caller_opts, VS_COLLECTION_OPTIONS_V1);
+    const vs_collection_options *opts = &read;
     const char *factory = opts->factory ? opts->factory : "Flat";
     const char *model = opts->model ? opts->model : "";
     if (strlen(factory) >= 64 || strlen(model) >= 256)
@@ -321,8 +336,10 @@ int vs_collection_search(vs_collection *c, size_t nq, const float *queries, uint
     return rc;
 }
 
-int vs_collection_get_vector(vs_collection *c, int64_t id, float *out)
+int vs_collection_get_vector(const vs_collection *cc, int64_t id, float *out)
 {
+    /* const: nothing the caller can observe changes; the locks taken are not state. */
+    vs_collection *c = (vs_collection *)cc;
     if (!c || !out) return vs_fail(VS_ERR_INVALID_ARG, "collection and out must not be NULL");
     pthread_rwlock_rdlock(&c->index_rw);
     int rc = vs_index_get(c->index, id, out);
@@ -330,8 +347,10 @@ int vs_collection_get_vector(vs_collection *c, int64_t id, float *out)
     return rc;
 }
 
-int vs_collection_with_doc(vs_collection *c, int64_t id, vs_doc_fn fn, void *ctx)
+int vs_collection_with_doc(const vs_collection *cc, int64_t id, vs_doc_fn fn, void *ctx)
 {
+    /* const: nothing the caller can observe changes; the locks taken are not state. */
+    vs_collection *c = (vs_collection *)cc;
     if (!c || !fn) return vs_fail(VS_ERR_INVALID_ARG, "collection and callback must not be NULL");
     pthread_rwlock_rdlock(&c->docs_rw);
     const vs_doc *d = vs_docstore_get(&c->docs, id);
@@ -340,8 +359,10 @@ int vs_collection_with_doc(vs_collection *c, int64_t id, vs_doc_fn fn, void *ctx
     return d ? VS_OK : vs_fail(VS_ERR_NOT_FOUND, "no document with id %lld", (long long)id);
 }
 
-size_t vs_collection_size(vs_collection *c)
+size_t vs_collection_size(const vs_collection *cc)
 {
+    /* const: nothing the caller can observe changes; the locks taken are not state. */
+    vs_collection *c = (vs_collection *)cc;
     return c ? atomic_load(&c->count) : 0;
 }
 
@@ -372,8 +393,10 @@ void vs_collection_refresh_info(vs_collection *c)
     pthread_mutex_unlock(&c->info_mu);
 }
 
-int vs_collection_info_get(vs_collection *c, vs_collection_info *out)
+int vs_collection_info_get(const vs_collection *cc, vs_collection_info *out)
 {
+    /* const: nothing the caller can observe changes; the locks taken are not state. */
+    vs_collection *c = (vs_collection *)cc;
     if (!c || !out) return vs_fail(VS_ERR_INVALID_ARG, "collection and out must not be NULL");
     pthread_mutex_lock(&c->info_mu);
     *out = c->info;

@@ -11,6 +11,7 @@
 #include "collection/collection_impl.h"
 #include "collection/filter.h"
 #include "core/error.h"
+#include "core/options.h"
 
 /* The exact path gathers the allowed vectors into a temporary Flat index; beyond this many
  * floats (256 MiB) the bitset filter on the collection's index is used instead. */
@@ -276,7 +277,7 @@ static int entry_subset(vs_collection *c, vs_fcache_entry *e, vs_index **out)
             pthread_rwlock_unlock(&c->index_rw);
         }
         if (!rc && m) {
-            vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = "Flat"};
+            vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = c->dim, .metric = c->metric, .factory = "Flat"};
             rc = vs_index_create(&o, &e->subset);
             if (!rc) rc = vs_index_add(e->subset, m, x, xid);
         }
@@ -333,7 +334,7 @@ static int search_bitset(vs_collection *c, vs_fcache_entry *e, size_t nq, const 
     vs_filter f;
     int rc = entry_bits(e, &f);
     if (rc) return rc;
-    vs_search_params p = params ? *params : (vs_search_params){0};
+    vs_search_params p = params ? *params : (vs_search_params){.struct_size = sizeof(vs_search_params)};
     p.filter = &f;
     return vs_collection_search(c, nq, queries, k, &p, distances, ids);
 }
@@ -351,7 +352,7 @@ static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq
     float *d = malloc(nq * kk * sizeof *d);
     int64_t *id = malloc(nq * kk * sizeof *id);
     int rc = d && id ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for a filtered search");
-    vs_search_params p = params ? *params : (vs_search_params){0};
+    vs_search_params p = params ? *params : (vs_search_params){.struct_size = sizeof(vs_search_params)};
     p.filter = NULL;
     if (!rc) rc = vs_collection_search(c, nq, queries, (uint32_t)kk, &p, d, id);
     for (size_t i = 0; !rc && i < nq; i++) {
@@ -371,7 +372,7 @@ static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq
         if ((double)e->card * c->dim <= EXACT_MAX_FLOATS) {
             vs_index *subset = NULL;
             rc = entry_subset(c, e, &subset);
-            vs_search_params sp = {0};
+            vs_search_params sp = {.struct_size = sizeof(vs_search_params)};
             if (!rc && subset) rc = vs_index_search(subset, 1, queries + i * c->dim, k, &sp, distances + i * k, ids + i * k);
         } else {
             rc = search_bitset(c, e, 1, queries + i * c->dim, k, params, distances + i * k, ids + i * k);
@@ -383,10 +384,12 @@ static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq
 }
 
 int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
-                               const vs_search_params *params, const char *filter_json, float *distances,
+                               const vs_search_params *caller_params, const char *filter_json, float *distances,
                                int64_t *ids, vs_filter_report *report)
 {
     if (report) memset(report, 0, sizeof *report);
+    VS_READ_OPTIONS(vs_search_params, given, caller_params, VS_SEARCH_PARAMS_V1);
+    const vs_search_params *params = &given;
     if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
     if (!filter_json || !filter_json[0]) return vs_collection_search(c, nq, queries, k, params, distances, ids);
     if (params && params->filter && params->filter->kind != VS_FILTER_NONE)
@@ -414,7 +417,7 @@ int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries
             rc = entry_subset(c, e, &subset);
             if (!rc && !subset) empty_rows(c, nq, k, distances, ids);
             if (!rc && subset) {
-                vs_search_params sp = {.n_threads = params ? params->n_threads : 0};
+                vs_search_params sp = {.struct_size = sizeof(vs_search_params), .n_threads = params ? params->n_threads : 0};
                 rc = vs_index_search(subset, nq, queries, k, &sp, distances, ids);
             }
         } else if (path == PATH_POST) {
@@ -426,7 +429,7 @@ int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries
     } else {
         eval_ctx ev = {c, cp.tree.root};
         vs_filter f = {.kind = VS_FILTER_PREDICATE, .fn = eval_predicate, .ctx = &ev};
-        vs_search_params p = params ? *params : (vs_search_params){0};
+        vs_search_params p = params ? *params : (vs_search_params){.struct_size = sizeof(vs_search_params)};
         p.filter = &f;
         rc = vs_collection_search(c, nq, queries, k, &p, distances, ids);
     }

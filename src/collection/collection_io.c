@@ -38,7 +38,7 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 static int keeps_quantizer(const vs_collection *c)
 {
     if (c->staging || !vs_index_is_trained(c->index)) return 0;
-    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = c->factory};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = c->dim, .metric = c->metric, .factory = c->factory};
     vs_index *fresh = NULL;
     int untrained = vs_index_create(&o, &fresh) == VS_OK && !vs_index_is_trained(fresh);
     vs_index_free(fresh);
@@ -244,7 +244,7 @@ int vs_collection_read_snapshot(vs_collection *c)
     free(b);
     if (rc) return rc;
     if (empty && n == 0) {
-        vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
+        vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
         rc = vs_index_create(&o, &c->index);
         if (!rc && !vs_index_is_trained(c->index)) {
             vs_index_free(c->index);

@@ -140,8 +140,10 @@ static int64_t resolve(vs_collection *c, const char *key, size_t len, int64_t as
     return vs_keymap_find(&c->keys, key, len, &id) && vs_docstore_get(&c->docs, id) ? id : -1;
 }
 
-int vs_collection_lookup_key(vs_collection *c, const char *key, int64_t *id)
+int vs_collection_lookup_key(const vs_collection *cc, const char *key, int64_t *id)
 {
+    /* const: nothing the caller can observe changes; the locks taken are not state. */
+    vs_collection *c = (vs_collection *)cc;
     if (!c || !key || !id) return vs_fail(VS_ERR_INVALID_ARG, "collection, key and id must not be NULL");
     size_t len = strlen(key);
     int64_t as_int;
@@ -154,8 +156,10 @@ int vs_collection_lookup_key(vs_collection *c, const char *key, int64_t *id)
     return *id >= 0 ? VS_OK : vs_fail(VS_ERR_NOT_FOUND, "no document with id \"%s\"", shown(key, sb, sizeof sb));
 }
 
-int vs_collection_key_of(vs_collection *c, int64_t id, char *buf, size_t cap, int *is_string)
+int vs_collection_key_of(const vs_collection *cc, int64_t id, char *buf, size_t cap, int *is_string)
 {
+    /* const: nothing the caller can observe changes; the locks taken are not state. */
+    vs_collection *c = (vs_collection *)cc;
     if (!c || !buf || !cap) return vs_fail(VS_ERR_INVALID_ARG, "collection and buffer must not be NULL");
     pthread_rwlock_rdlock(&c->docs_rw);
     int rc = VS_OK, str = 0;

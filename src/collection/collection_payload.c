@@ -244,8 +244,10 @@ int vs_collection_set_auto_index(vs_collection *c, int enabled)
     return VS_OK;
 }
 
-int vs_collection_payload_indexes(vs_collection *c, vs_payload_index_info *out, size_t cap, size_t *n)
+int vs_collection_payload_indexes(const vs_collection *cc, vs_payload_index_info *out, size_t cap, size_t *n)
 {
+    /* const: nothing the caller can observe changes; the locks taken are not state. */
+    vs_collection *c = (vs_collection *)cc;
     if (!c || !n || (cap && !out)) return vs_fail(VS_ERR_INVALID_ARG, "collection, out and n must not be NULL");
     pthread_rwlock_rdlock(&c->payload_rw);
     *n = c->payload.n_ix;

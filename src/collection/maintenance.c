@@ -26,6 +26,7 @@
 
 #include "collection/collection_impl.h"
 #include "core/error.h"
+#include "core/options.h"
 #include "core/log.h"
 
 #define SYNC_TIMEOUT_MS 30000
@@ -259,7 +260,7 @@ int vs_maint_train(vs_collection *c)
     size_t n = 0;
     vs_index *ix = NULL;
     int rc = copy_base(c, &ids, &x, &n);
-    vs_index_options o = {.dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = c->dim, .metric = c->metric, .factory = c->factory, .n_threads = c->n_threads};
     if (!rc) rc = vs_index_create(&o, &ix);
     if (!rc) rc = vs_index_train(ix, n, x);
     if (!rc) keep_trained_image(c, ix);
@@ -557,12 +558,21 @@ static void *maint_main(void *arg)
     return NULL;
 }
 
+void vs_maintenance_policy_init(vs_maintenance_policy *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->poll_ms = 200;
+}
+
 int vs_collection_start_maintenance(vs_collection *c, const vs_maintenance_policy *policy)
 {
     if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
+    VS_READ_OPTIONS(vs_maintenance_policy, given, policy, VS_MAINTENANCE_POLICY_V1);
     struct vs_maint *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    if (policy) m->policy = *policy;
+    m->policy = given;
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     pthread_cond_init(&m->done_cv, NULL);

@@ -1,3 +1,5 @@
+/* vs_big_alloc (bigalloc.h): large arrays 2 MiB-aligned with MADV_HUGEPAGE, so random reads of
+ * graph records and loaded index images stay within the TLB. */
 #include "core/bigalloc.h"
 
 #include <stdint.h>

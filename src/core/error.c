@@ -1,4 +1,4 @@
-/* Thread-local last-error storage and the static names of error codes. */
+/* Thread-local last-error storage, the static names of error codes, and the version. */
 #include "core/error.h"
 
 #include <stdarg.h>
@@ -42,4 +42,12 @@ const char *vs_strerror(int code)
     }
 }
 
-const char *vs_version(void) { return "0.1.0"; }
+int vs_version(int *major, int *minor, int *patch)
+{
+    if (major) *major = VS_VERSION_MAJOR;
+    if (minor) *minor = VS_VERSION_MINOR;
+    if (patch) *patch = VS_VERSION_PATCH;
+    return VS_OK;
+}
+
+const char *vs_version_string(void) { return VS_VERSION_STRING; }

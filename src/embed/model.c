@@ -1,9 +1,11 @@
 /* Public vs_model API: name resolution, argument and text checks, dispatch to the kind. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "embed/model.h"
 #include "embed/utf8.h"
 
@@ -32,9 +34,17 @@ const char *vs_precision_name(vs_precision p)
 
 int vs_model_open(const char *name_or_path, vs_model **out) { return vs_model_open_with(name_or_path, NULL, out); }
 
-int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, vs_model **out)
+void vs_model_options_init(vs_model_options *o)
 {
-    vs_precision prec = opts ? opts->precision : VS_PRECISION_DEFAULT;
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+int vs_model_open_with(const char *name_or_path, const vs_model_options *caller_opts, vs_model **out)
+{
+    VS_READ_OPTIONS(vs_model_options, opts, caller_opts, VS_MODEL_OPTIONS_V1);
+    vs_precision prec = opts.precision;
     if ((int)prec < VS_PRECISION_DEFAULT || (int)prec > VS_PRECISION_INT8)
         return vs_fail(VS_ERR_INVALID_ARG, "invalid precision %d", (int)prec);
     if (prec == VS_PRECISION_DEFAULT) prec = VS_PRECISION_FP32;
@@ -42,7 +52,7 @@ int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, v
     *out = NULL;
     char path[4096];
     int is_dir = 0;
-    int rc = vs_model_resolve(name_or_path, path, sizeof path, &is_dir);
+    int rc = vs_model_resolve(name_or_path, opts.model_dir, path, sizeof path, &is_dir);
     if (rc) return rc;
     vs_model *m = calloc(1, sizeof *m);
     if (!m) return vs_fail(VS_ERR_NOMEM, "out of memory");
@@ -69,14 +79,16 @@ int vs_model_open_with(const char *name_or_path, const vs_model_options *opts, v
     return VS_OK;
 }
 
-void vs_model_close(vs_model *m)
+void vs_model_free(vs_model *m)
 {
     if (!m) return;
     if (m->ops) m->ops->close(m);
     free(m);
 }
 
-size_t vs_model_dim(const vs_model *m) { return m ? m->dim : 0; }
+void vs_model_close(vs_model *m) { vs_model_free(m); }
+
+uint32_t vs_model_dim(const vs_model *m) { return m ? (uint32_t)m->dim : 0; }
 const char *vs_model_name(const vs_model *m) { return m ? m->name : ""; }
 int vs_model_normalizes(const vs_model *m) { return m ? m->normalizes : 0; }
 vs_precision vs_model_precision(const vs_model *m) { return m ? m->precision : VS_PRECISION_DEFAULT; }
@@ -106,12 +118,13 @@ int vs_model_tokenize(const vs_model *m, const char *text, int32_t *ids, size_t 
     return m->ops->tokenize(m, text, strlen(text), ids, cap, n_tokens);
 }
 
-int vs_model_embed(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out)
+int vs_model_embed(vs_model *m, const char *const *texts, size_t n, uint32_t n_threads, float *out)
 {
     return vs_model_embed_known(m, texts, n, n_threads, out, NULL);
 }
 
-int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_threads, float *out, uint32_t *known)
+int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, uint32_t n_threads, float *out,
+                         uint32_t *known)
 {
     if (!m) return vs_fail(VS_ERR_INVALID_ARG, "model is NULL");
     if (n == 0) return VS_OK;
@@ -121,5 +134,6 @@ int vs_model_embed_known(vs_model *m, const char *const *texts, size_t n, int n_
         int rc = check_text(texts[i], i);
         if (rc) return rc;
     }
-    return m->ops->embed(m, texts, n, n_threads, out, known);
+    /* Thread counts are uint32_t in the API (as everywhere else); the models' workers take an int. */
+    return m->ops->embed(m, texts, n, n_threads > INT_MAX ? INT_MAX : (int)n_threads, out, known);
 }

@@ -34,7 +34,8 @@ int vs_glove_open_model(const char *path, vs_model *m);
 int vs_bert_open_model(const char *dir, vs_precision p, vs_model *m);
 
 /* Resolves a model name to an existing path (file or directory) following the order documented
- * in vecscale.h; *is_dir tells which. VS_ERR_NOT_FOUND lists the places searched. */
-int vs_model_resolve(const char *name_or_path, char *path, size_t cap, int *is_dir);
+ * in vecscale.h: model_dir (may be NULL) first; *is_dir tells which. VS_ERR_NOT_FOUND lists the
+ * places searched. */
+int vs_model_resolve(const char *name_or_path, const char *model_dir, char *path, size_t cap, int *is_dir);
 
 #endif

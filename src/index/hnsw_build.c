@@ -247,6 +247,9 @@ int vs_hnsw_add(vs_index *ix, size_t n, const float *x, const int64_t *ids)
     for (; !rc && made < n; made++) {
         uint32_t node = (uint32_t)(first + made);
         uint8_t *rec = vs_hnsw_rec(h, node);
+        /* Unused link slots and padding are saved with the record: zero, not old heap bytes, so
+         * a file does not depend on what the allocator returned (valgrind saw it vary). */
+        memset(rec, 0, h->rec_size);
         memcpy(rec, &ids[made], sizeof ids[made]);
         atomic_init(vs_hnsw_rec_flags(rec), 0);
         atomic_init((vs_hnsw_word *)(rec + 12), 0);

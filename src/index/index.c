@@ -7,8 +7,11 @@
 #include <sys/mman.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "core/validate.h"
+#include "index/hnsw.h"
 #include "index/index_impl.h"
+#include "index/ivf.h"
 #include "quant/sq.h"
 
 const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
@@ -28,14 +31,33 @@ const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
     vs_factory_format(spec, name, sizeof name);
     vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised, but vecscale %s does not provide it "
             "(available: Flat, IVF{n},Flat|SQ8|SQ4|SQfp16|SQbf16|PQ{m}[x{bits}][fs], PQ{m}[x{bits}][fs], SQ*, "
-            "HNSW{M},Flat, and \",RFlat\" after any of them)", name, vs_version());
+            "HNSW{M},Flat, and \",RFlat\" after any of them)", name, vs_version_string());
     return NULL;
 }
 
-int vs_index_create(const vs_index_options *opts, vs_index **out)
+void vs_index_options_init(vs_index_options *o)
 {
-    if (!opts || !out) return vs_fail(VS_ERR_INVALID_ARG, "vs_index_create: options and out must not be NULL");
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->ef_construction = VS_HNSW_DEFAULT_EFC;
+}
+
+void vs_search_params_init(vs_search_params *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->nprobe = VS_IVF_DEFAULT_NPROBE;
+    p->k_factor = VS_REFINE_DEFAULT_K_FACTOR;
+}
+
+int vs_index_create(const vs_index_options *caller_opts, vs_index **out)
+{
+    if (!caller_opts || !out) return vs_fail(VS_ERR_INVALID_ARG, "vs_index_create: options and out must not be NULL");
     *out = NULL;
+    VS_READ_OPTIONS(vs_index_options, o, caller_opts, VS_INDEX_OPTIONS_V1);
+    const vs_index_options *opts = &o;
     if (opts->dim == 0 || opts->dim > VS_MAX_DIM)
         return vs_fail(VS_ERR_DIMENSION, "dimension %u is out of range 1..%u", opts->dim, VS_MAX_DIM);
     if ((unsigned)opts->metric > VS_METRIC_COSINE)
@@ -192,9 +214,11 @@ static int prepare_search(const vs_index *ix, size_t nq, const float *q, const v
 
 static float key_to_score(vs_metric m, float key) { return m == VS_METRIC_L2 ? key : -key; }
 
-int vs_index_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+int vs_index_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *caller_p,
                     float *distances, int64_t *ids)
 {
+    VS_READ_OPTIONS(vs_search_params, params, caller_p, VS_SEARCH_PARAMS_V1);
+    const vs_search_params *p = &params;
     if (k == 0) return vs_fail(VS_ERR_INVALID_ARG, "k must be at least 1");
     if (k > VS_MAX_K) return vs_fail(VS_ERR_INVALID_ARG, "k = %u exceeds the limit %u", k, VS_MAX_K);
     if (!distances || !ids) return vs_fail(VS_ERR_INVALID_ARG, "distances and ids must not be NULL");
@@ -212,10 +236,12 @@ int vs_index_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, c
 }
 
 int vs_index_range_search(const vs_index *ix, size_t nq, const float *q, float radius,
-                          const vs_search_params *p, vs_range_result **out)
+                          const vs_search_params *caller_p, vs_range_result **out)
 {
     if (!out) return vs_fail(VS_ERR_INVALID_ARG, "out must not be NULL");
     *out = NULL;
+    VS_READ_OPTIONS(vs_search_params, params, caller_p, VS_SEARCH_PARAMS_V1);
+    const vs_search_params *p = &params;
     if (isnan(radius)) return vs_fail(VS_ERR_INVALID_ARG, "radius is NaN");
     if (nq == 0) {
         if (!ix) return vs_fail(VS_ERR_INVALID_ARG, "index is NULL");

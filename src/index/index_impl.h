@@ -79,5 +79,8 @@ static inline int vs_filter_allows(const vs_filter *f, int64_t id)
 
 #define VS_MAX_DIM 65536u
 #define VS_MAX_K 100000u
+/* FAISS's IndexRefine defaults to k_factor 1, which only re-orders the base's results; 4 is
+ * what re-ranking is for. */
+#define VS_REFINE_DEFAULT_K_FACTOR 4.0f
 
 #endif

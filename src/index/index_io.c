@@ -16,9 +16,9 @@
 #define TAG_META VS_TAG('M', 'E', 'T', 'A')
 #define META_FIXED 32
 
-int vs_index_save(const vs_index *ix, const char *path)
+/* META and the type's sections into w (a file or a memory writer). */
+static int write_sections(const vs_index *ix, vs_container_writer *w)
 {
-    if (!ix || !path) return vs_fail(VS_ERR_INVALID_ARG, "index and path must not be NULL");
     uint8_t meta[META_FIXED + sizeof ix->factory];
     uint32_t dim = ix->dim, metric = (uint32_t)ix->metric, trained = (uint32_t)ix->trained;
     uint32_t flen = (uint32_t)strlen(ix->factory);
@@ -31,18 +31,41 @@ int vs_index_save(const vs_index *ix, const char *path)
     memcpy(meta + 24, &trained, 4);
     memcpy(meta + 28, &flen, 4);
     memcpy(meta + META_FIXED, ix->factory, flen);
+    int rc = vs_container_add(w, TAG_META, 0, meta, META_FIXED + flen);
+    return rc ? rc : ix->ops->save(ix, w);
+}
 
+int vs_index_save(const vs_index *ix, const char *path)
+{
+    if (!ix || !path) return vs_fail(VS_ERR_INVALID_ARG, "index and path must not be NULL");
     vs_container_writer *w;
     int rc = vs_container_create(path, VS_FILE_KIND_INDEX, &w);
     if (rc) return rc;
-    rc = vs_container_add(w, TAG_META, 0, meta, META_FIXED + flen);
-    if (!rc) rc = ix->ops->save(ix, w);
+    rc = write_sections(ix, w);
     if (rc) {
         vs_container_abort(w);
         return rc;
     }
     return vs_container_commit(w);
 }
+
+int vs_index_save_buffer(const vs_index *ix, void **buf, size_t *len)
+{
+    if (!ix || !buf || !len) return vs_fail(VS_ERR_INVALID_ARG, "index, buf and len must not be NULL");
+    *buf = NULL;
+    *len = 0;
+    vs_container_writer *w;
+    int rc = vs_container_create_memory(VS_FILE_KIND_INDEX, &w);
+    if (rc) return rc;
+    rc = write_sections(ix, w);
+    if (rc) {
+        vs_container_abort(w);
+        return rc;
+    }
+    return vs_container_commit_memory(w, buf, len);
+}
+
+void vs_buffer_free(void *buf) { free(buf); }
 
 /* Builds an index over a verified file image; the caller attaches the image as backing. */
 static int open_image(const void *base, size_t size, int view, const char *origin, vs_index **out)
@@ -81,7 +104,7 @@ static int open_image(const void *base, size_t size, int view, const char *origi
         rc = vs_fail(VS_ERR_CORRUPT, "%s: META holds invalid values", origin);
         goto done;
     }
-    vs_index_options opts = {.dim = dim, .metric = (vs_metric)metric, .factory = factory};
+    vs_index_options opts = {.struct_size = sizeof(vs_index_options), .dim = dim, .metric = (vs_metric)metric, .factory = factory};
     vs_index *ix;
     rc = vs_index_create(&opts, &ix);
     if (rc) {

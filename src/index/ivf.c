@@ -88,7 +88,7 @@ static int ivf_train(vs_index *ix, size_t n, const float *x)
         return vs_fail(VS_ERR_INVALID_ARG, "training \"%s\" needs at least %u vectors (one per list), got %zu",
                        ix->factory, v->nlist, n);
     /* FAISS trains IVF quantizers with 10 iterations, spherical k-means for inner product. */
-    vs_kmeans_params kp = {
+    vs_kmeans_params kp = {.struct_size = sizeof(vs_kmeans_params),
         .n_iter = VS_IVF_KMEANS_ITER,
         .seed = ix->seed,
         .n_threads = ix->n_threads,

@@ -14,9 +14,6 @@
 #include "kernels/kernels.h"
 #include "kernels/topk.h"
 
-/* FAISS's IndexRefine defaults to k_factor 1, which only re-orders the base's results; 4 is
- * what re-ranking is for. */
-#define VS_REFINE_DEFAULT_K_FACTOR 4.0f
 
 typedef struct {
     vs_index *base;
@@ -28,7 +25,7 @@ static refine *refine_of(const vs_index *ix) { return ix->impl; }
 static int make_inner(const vs_index *ix, const char *factory, vs_index **out)
 {
     /* Cosine inputs arrive normalised: the inner indexes rank by inner product. */
-    vs_index_options o = {.dim = ix->dim,
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = ix->dim,
                           .metric = ix->metric == VS_METRIC_L2 ? VS_METRIC_L2 : VS_METRIC_IP,
                           .factory = factory,
                           .n_threads = ix->n_threads,

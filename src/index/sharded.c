@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "core/parallel.h"
 #include "vecscale.h"
 
@@ -235,9 +236,11 @@ static void search_shard(size_t sh, unsigned worker, void *ctx)
     if (j->rc[sh]) snprintf(j->msg[sh], sizeof j->msg[sh], "%s", vs_last_error());
 }
 
-int vs_sharded_search(const vs_sharded_index *s, size_t nq, const float *q, uint32_t k, const vs_search_params *params,
-                      float *distances, int64_t *ids)
+int vs_sharded_search(const vs_sharded_index *s, size_t nq, const float *q, uint32_t k,
+                      const vs_search_params *caller_params, float *distances, int64_t *ids)
 {
+    VS_READ_OPTIONS(vs_search_params, given, caller_params, VS_SEARCH_PARAMS_V1);
+    const vs_search_params *params = &given;
     if (!s || (nq && (!q || !distances || !ids)) || k == 0)
         return vs_fail(VS_ERR_INVALID_ARG, "vs_sharded_search: NULL argument or k == 0");
     if (nq == 0) return VS_OK;

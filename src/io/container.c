@@ -13,31 +13,60 @@
 #error "vecscale files are little-endian; a big-endian port needs byte swapping here"
 #endif
 
+/* The bytes go to an atomically replaced file, or (file NULL) to a growing heap buffer. */
 struct vs_container_writer {
     vs_atomic_file *file;
+    uint8_t *mem;
+    size_t mem_len, mem_cap;
     uint32_t kind, count;
     vs_section sections[VS_CONTAINER_MAX_SECTIONS];
 };
 
+static uint64_t sink_size(const vs_container_writer *w) { return w->file ? vs_atomic_size(w->file) : w->mem_len; }
+
+static int sink_pwrite(vs_container_writer *w, const void *data, size_t len, uint64_t offset)
+{
+    if (w->file) return vs_atomic_pwrite(w->file, data, len, offset);
+    if (offset + len > w->mem_cap) {
+        size_t cap = w->mem_cap ? w->mem_cap : 4096;
+        while (cap < offset + len) {
+            if (cap > SIZE_MAX / 2) return vs_fail(VS_ERR_NOMEM, "index image too large for memory");
+            cap *= 2;
+        }
+        uint8_t *m = realloc(w->mem, cap);
+        if (!m) return vs_fail(VS_ERR_NOMEM, "out of memory for a %zu-byte image", cap);
+        w->mem = m;
+        w->mem_cap = cap;
+    }
+    if (len) memcpy(w->mem + offset, data, len);
+    if (offset + len > w->mem_len) w->mem_len = (size_t)(offset + len);
+    return VS_OK;
+}
+
+static int sink_write(vs_container_writer *w, const void *data, size_t len)
+{
+    return w->file ? vs_atomic_write(w->file, data, len) : sink_pwrite(w, data, len, w->mem_len);
+}
+
 static int pad_to_alignment(vs_container_writer *w)
 {
     static const uint8_t zeros[VS_CONTAINER_ALIGN];
-    uint64_t rem = vs_atomic_size(w->file) % VS_CONTAINER_ALIGN;
-    return rem ? vs_atomic_write(w->file, zeros, VS_CONTAINER_ALIGN - rem) : VS_OK;
+    uint64_t rem = sink_size(w) % VS_CONTAINER_ALIGN;
+    return rem ? sink_write(w, zeros, VS_CONTAINER_ALIGN - rem) : VS_OK;
 }
 
-int vs_container_create(const char *path, uint32_t kind, vs_container_writer **out)
+static int start(const char *path, uint32_t kind, vs_container_writer **out)
 {
     vs_container_writer *w = calloc(1, sizeof *w);
     if (!w) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    int rc = vs_atomic_open(path, &w->file);
+    int rc = path ? vs_atomic_open(path, &w->file) : VS_OK;
     if (rc) {
         free(w);
         return rc;
     }
     w->kind = kind;
     uint8_t placeholder[VS_CONTAINER_HEADER_SIZE] = {0};
-    rc = vs_atomic_write(w->file, placeholder, sizeof placeholder);
+    rc = sink_write(w, placeholder, sizeof placeholder);
     if (rc) {
         vs_container_abort(w);
         return rc;
@@ -45,6 +74,13 @@ int vs_container_create(const char *path, uint32_t kind, vs_container_writer **o
     *out = w;
     return VS_OK;
 }
+
+int vs_container_create(const char *path, uint32_t kind, vs_container_writer **out)
+{
+    return start(path, kind, out);
+}
+
+int vs_container_create_memory(uint32_t kind, vs_container_writer **out) { return start(NULL, kind, out); }
 
 int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *data, uint64_t len)
 {
@@ -54,10 +90,10 @@ int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const
     vs_section *s = &w->sections[w->count];
     s->tag = tag;
     s->flags = flags;
-    s->offset = vs_atomic_size(w->file);
+    s->offset = sink_size(w);
     s->length = len;
     s->checksum = XXH3_64bits(data, (size_t)len);
-    rc = vs_atomic_write(w->file, data, (size_t)len);
+    rc = sink_write(w, data, (size_t)len);
     if (rc) return rc;
     w->count++;
     return VS_OK;
@@ -77,12 +113,12 @@ int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags,
     vs_section *s = &w->sections[w->count];
     s->tag = tag;
     s->flags = flags;
-    s->offset = vs_atomic_size(w->file);
+    s->offset = sink_size(w);
     s->length = 0;
     for (size_t i = 0; i < n_parts && !rc; i++) {
         if (!lens[i]) continue;
         XXH3_64bits_update(st, parts[i], (size_t)lens[i]);
-        rc = vs_atomic_write(w->file, parts[i], (size_t)lens[i]);
+        rc = sink_write(w, parts[i], (size_t)lens[i]);
         s->length += lens[i];
     }
     s->checksum = XXH3_64bits_digest(st); /* equals the one-shot XXH3_64bits of the whole */
@@ -97,10 +133,11 @@ static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
-int vs_container_commit(vs_container_writer *w)
+/* Writes the table and the header: the file or buffer is complete afterwards. */
+static int finish(vs_container_writer *w)
 {
     int rc = pad_to_alignment(w);
-    uint64_t table_offset = vs_atomic_size(w->file);
+    uint64_t table_offset = sink_size(w);
     uint8_t *table = malloc((size_t)w->count * 32 + 1);
     if (!rc && !table) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
     if (!rc) {
@@ -112,25 +149,30 @@ int vs_container_commit(vs_container_writer *w)
             put64(e + 16, w->sections[i].length);
             put64(e + 24, w->sections[i].checksum);
         }
-        rc = vs_atomic_write(w->file, table, (size_t)w->count * 32);
+        rc = sink_write(w, table, (size_t)w->count * 32);
     }
     if (!rc) {
         uint8_t h[VS_CONTAINER_HEADER_SIZE] = {0};
         memcpy(h, VS_CONTAINER_MAGIC, 8);
         put32(h + 8, VS_FORMAT_VERSION);
         put32(h + 12, VS_CONTAINER_HEADER_SIZE);
-        put64(h + 16, vs_atomic_size(w->file));
+        put64(h + 16, sink_size(w));
         put64(h + 24, table_offset);
         put32(h + 32, w->count);
         put32(h + 36, w->kind);
         put64(h + 40, XXH3_64bits(table, (size_t)w->count * 32));
         put64(h + 56, XXH3_64bits(h, 56));
-        rc = vs_atomic_pwrite(w->file, h, sizeof h, 0);
+        rc = sink_pwrite(w, h, sizeof h, 0);
     }
     free(table);
+    return rc;
+}
+
+int vs_container_commit(vs_container_writer *w)
+{
+    int rc = finish(w);
     if (rc) {
-        vs_atomic_abort(w->file);
-        free(w);
+        vs_container_abort(w);
         return rc;
     }
     rc = vs_atomic_commit(w->file);
@@ -138,10 +180,24 @@ int vs_container_commit(vs_container_writer *w)
     return rc;
 }
 
+int vs_container_commit_memory(vs_container_writer *w, void **buf, size_t *len)
+{
+    int rc = finish(w);
+    if (rc) {
+        vs_container_abort(w);
+        return rc;
+    }
+    *buf = w->mem;
+    *len = w->mem_len;
+    free(w);
+    return VS_OK;
+}
+
 void vs_container_abort(vs_container_writer *w)
 {
     if (!w) return;
-    vs_atomic_abort(w->file);
+    if (w->file) vs_atomic_abort(w->file);
+    free(w->mem);
     free(w);
 }
 

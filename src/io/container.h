@@ -36,8 +36,13 @@ int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const
  * of an IVF index), so a caller need not first copy them into one buffer. */
 int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *const *parts,
                            const uint64_t *lens, size_t n_parts);
+/* The same writer filling a heap buffer instead of a file (vs_index_save_buffer). */
+int vs_container_create_memory(uint32_t kind, vs_container_writer **out);
 /* Writes table and header, fsyncs and renames into place; frees w in every case. */
 int vs_container_commit(vs_container_writer *w);
+/* Writes table and header into the buffer of a memory writer and hands it over (*buf, *len:
+ * the caller's, to free()); frees w in every case. */
+int vs_container_commit_memory(vs_container_writer *w, void **buf, size_t *len);
 /* Discards the temporary file; frees w. NULL is ok. */
 void vs_container_abort(vs_container_writer *w);
 

@@ -12,12 +12,18 @@
 #include <cblas.h>
 #include <omp.h>
 
-void vs_sgemm_abt(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
-                  float *c, size_t ldc)
+void vs_sgemm(int b_transposed, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+              const float *b, size_t ldb, float beta, float *c, size_t ldc)
 {
     int saved = omp_get_max_threads();
     if (saved != 1) omp_set_num_threads(1);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, 0.0f,
-                c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha,
+                a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
     if (saved != 1) omp_set_num_threads(saved);
+}
+
+void vs_sgemm_abt(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                  float *c, size_t ldc)
+{
+    vs_sgemm(1, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
 }

@@ -9,4 +9,9 @@
 void vs_sgemm_abt(size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                   float *c, size_t ldc);
 
+/* The general form, for the text encoders' layers (embed/gemm.c): C = alpha * A * op(B) +
+ * beta * C with op(B) = B^T (B is n x k) when b_transposed, else B (k x n). Same threading. */
+void vs_sgemm(int b_transposed, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+              const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
 #endif

@@ -128,8 +128,8 @@ const char *vs_simd_name(vs_simd_level level)
     }
 }
 
-float vs_l2sq(const float *a, const float *b, size_t d) { return vs_kernels()->l2sq(a, b, d); }
+float vs_l2sq(const float *a, const float *b, uint32_t d) { return vs_kernels()->l2sq(a, b, d); }
 
-float vs_dot(const float *a, const float *b, size_t d) { return vs_kernels()->dot(a, b, d); }
+float vs_dot(const float *a, const float *b, uint32_t d) { return vs_kernels()->dot(a, b, d); }
 
-float vs_norm_sq(const float *a, size_t d) { return vs_kernels()->norm_sq(a, d); }
+float vs_norm_sq(const float *a, uint32_t d) { return vs_kernels()->norm_sq(a, d); }

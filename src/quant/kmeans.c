@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/options.h"
 #include "core/parallel.h"
 #include "core/validate.h"
 #include "kernels/blas.h"
@@ -235,7 +236,17 @@ static size_t split_empty(uint32_t k, uint32_t d, size_t n, float *c, size_t *co
     return splits;
 }
 
-int vs_kmeans(size_t n, uint32_t d, const float *x, uint32_t k, const vs_kmeans_params *p, float *centroids,
+void vs_kmeans_params_init(vs_kmeans_params *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->n_iter = 25;
+    p->max_points_per_centroid = 256;
+    p->seed = 1234;
+}
+
+int vs_kmeans(size_t n, uint32_t d, const float *x, uint32_t k, const vs_kmeans_params *caller_p, float *centroids,
               float *objective)
 {
     if (!x || !centroids) return vs_fail(VS_ERR_INVALID_ARG, "vs_kmeans: x and centroids must not be NULL");
@@ -244,8 +255,8 @@ int vs_kmeans(size_t n, uint32_t d, const float *x, uint32_t k, const vs_kmeans_
     if (n < k)
         return vs_fail(VS_ERR_INVALID_ARG, "k-means into %u clusters needs at least %u training vectors, got %zu",
                        k, k, n);
-    vs_kmeans_params def = {0};
-    if (!p) p = &def;
+    VS_READ_OPTIONS(vs_kmeans_params, given, caller_p, VS_KMEANS_PARAMS_V1);
+    const vs_kmeans_params *p = &given;
     if ((unsigned)p->init > VS_KMEANS_INIT_PLUSPLUS)
         return vs_fail(VS_ERR_INVALID_ARG, "vs_kmeans: unknown init %d", (int)p->init);
     int rc = vs_check_finite(x, n, d, "training vector");

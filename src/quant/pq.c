@@ -63,7 +63,7 @@ int vs_pq_train(vs_pq *pq, size_t n, const float *x, uint64_t seed, unsigned thr
     int rc = VS_OK;
     for (uint32_t j = 0; j < pq->m && !rc; j++) {
         sub_vectors(pq, use, src, j, sub);
-        vs_kmeans_params kp = {.n_iter = VS_PQ_KMEANS_ITER, .seed = seed + j, .n_threads = threads};
+        vs_kmeans_params kp = {.struct_size = sizeof(vs_kmeans_params), .n_iter = VS_PQ_KMEANS_ITER, .seed = seed + j, .n_threads = threads};
         rc = vs_kmeans(use, pq->dsub, sub, pq->ksub, &kp, pq->centroids + (size_t)j * pq->ksub * pq->dsub, NULL);
     }
     free(sub);

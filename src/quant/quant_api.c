@@ -3,15 +3,7 @@
 
 #include "core/error.h"
 #include "core/validate.h"
-#include "quant/pq.h"
-#include "quant/sq.h"
-
-struct vs_scalar_quantizer {
-    vs_sq sq;
-};
-struct vs_product_quantizer {
-    vs_pq pq;
-};
+#include "quant/quant_api.h"
 
 int vs_scalar_quantizer_create(uint32_t dim, vs_code_kind kind, vs_scalar_quantizer **out)
 {

@@ -12,9 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "router/router_impl.h"
 #include "core/error.h"
+#include "http/http_client.h"
 #include "log/jetstream.h"
+#include "router/router_impl.h"
 
 #define MAX_BODY (64u << 20)
 
@@ -26,7 +27,7 @@ static void on_signal(int sig)
 }
 
 typedef struct {
-    s3_buf body;
+    vs_buf body;
     int too_big;
 } upload;
 
@@ -112,7 +113,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     upload *u = *con_cls;
     if (*data_size) {
         if (u->body.len + *data_size > MAX_BODY) u->too_big = 1;
-        else if (s3_buf_append(&u->body, data, *data_size)) u->too_big = 1;
+        else if (vs_buf_append(&u->body, data, *data_size)) u->too_big = 1;
         *data_size = 0;
         return MHD_YES;
     }
@@ -154,7 +155,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     (void)cls, (void)c, (void)toe;
     upload *u = *con_cls;
     if (u) {
-        s3_buf_free(&u->body);
+        vs_buf_free(&u->body);
         free(u);
     }
     *con_cls = NULL;
@@ -217,7 +218,7 @@ int vs_router_run(const vs_router_config *in)
         free(r);
         return rc;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    vs_http_init(); /* done by vs_etcd_open already; the fan-out's handles rely on it */
     if (cfg.nats && (rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
         vs_etcd_free(f.e);
         free(r);

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "router/router_impl.h"
 #include "core/error.h"
+#include "http/http_client.h"
+#include "router/router_impl.h"
 
 enum { LEG_RUNNING, LEG_OK, LEG_FAILED, LEG_CLIENT_ERROR };
 
@@ -19,7 +20,7 @@ typedef struct {
     uint32_t order[VS_CLUSTER_MAX_REPLICAS], n_order, next;
     uint32_t replica; /* being tried */
     CURL *easy;
-    s3_buf resp;
+    vs_buf resp;
     int state;
     long status;
     char why[160]; /* last failure */
@@ -77,11 +78,6 @@ static void plan(router *r, const vs_cluster_map *m, leg *l)
     l->n_order = k;
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    return s3_buf_append(ud, p, size * n) ? 0 : size * n;
-}
-
 static int start_try(CURLM *multi, const vs_cluster_map *m, leg *l, const char *path, const char *body, size_t len,
                      struct curl_slist *hdrs, long timeout_ms)
 {
@@ -90,17 +86,13 @@ static int start_try(CURLM *multi, const vs_cluster_map *m, leg *l, const char *
     char url[1024];
     snprintf(url, sizeof url, "%s%s", m->replicas[l->shard][l->replica].url, path);
     l->resp.len = 0;
-    if (!l->easy && !(l->easy = curl_easy_init())) return -1;
-    curl_easy_reset(l->easy);
-    curl_easy_setopt(l->easy, CURLOPT_URL, url);
+    if (!l->easy && vs_http_easy(&l->easy)) return -1;
+    vs_http_timeouts to = {.connect_ms = timeout_ms, .total_ms = timeout_ms};
+    vs_http_setup(l->easy, url, &to, NULL);
     curl_easy_setopt(l->easy, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(l->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(l->easy, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(l->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(l->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(l->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(l->easy, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(l->easy, CURLOPT_WRITEDATA, &l->resp);
+    vs_http_collect(l->easy, &l->resp);
     curl_easy_setopt(l->easy, CURLOPT_PRIVATE, l);
     if (curl_multi_add_handle(multi, l->easy) != CURLM_OK) return -1;
     l->state = LEG_RUNNING;
@@ -136,7 +128,7 @@ static void run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, co
             leg *l = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&l);
             CURLcode cc = msg->data.result;
-            curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &l->status);
+            l->status = vs_http_status(l->easy);
             curl_multi_remove_handle(multi, l->easy);
             running--;
             if (cc == CURLE_OK && l->status >= 200 && l->status < 300) {
@@ -148,7 +140,7 @@ static void run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, co
                 continue;
             }
             snprintf(l->why, sizeof l->why, "%s: %s", m->replicas[l->shard][l->replica].id,
-                     cc != CURLE_OK ? curl_easy_strerror(cc) : "server error");
+                     cc != CURLE_OK ? vs_http_strerror(cc, NULL) : "server error");
             router_note_failure(r, l->shard, l->replica);
             long left_ms = (long)((deadline - router_now()) * 1e3);
             long t = left_ms < (long)cfg->attempt_timeout_ms ? left_ms : (long)cfg->attempt_timeout_ms;
@@ -174,7 +166,7 @@ static void free_legs(leg *legs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (legs[i].easy) curl_easy_cleanup(legs[i].easy);
-        s3_buf_free(&legs[i].resp);
+        vs_buf_free(&legs[i].resp);
     }
     free(legs);
 }

@@ -5,11 +5,11 @@
  * harmless, and adds of distinct IDs commute: new adds need not wait for the replay. The queue
  * lives in the router's memory: bounded per replica (beyond it the replica is marked as needing
  * a resync from a snapshot) and lost if the router restarts. */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http_client.h"
 #include "router/router_impl.h"
 
 struct router_hint {
@@ -52,29 +52,20 @@ void router_hint_add(router *r, uint32_t shard, uint32_t replica, const char *pa
     pthread_mutex_unlock(&r->hint_lock);
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p, (void)ud;
-    return size * n;
-}
-
 /* POST one queued add; 2xx, or 409 (it had arrived after all), counts as delivered. */
 static int deliver(CURL *c, const char *url, const struct router_hint *h, long timeout_ms)
 {
     char full[600];
     snprintf(full, sizeof full, "%s%s", url, h->path);
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    vs_http_timeouts to = {.total_ms = timeout_ms};
+    vs_http_setup(c, full, &to, NULL);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, h->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)h->len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    long status = 0;
+    vs_http_discard(c);
     CURLcode cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    long status = vs_http_status(c);
     curl_slist_free_all(hdr);
     return cc == CURLE_OK && ((status >= 200 && status < 300) || status == 409);
 }
@@ -92,7 +83,7 @@ void router_hints_replay(router *r, const vs_cluster_map *m)
                 struct router_hint *first = h->head;
                 pthread_mutex_unlock(&r->hint_lock);
                 if (!first) break;
-                if (!c && !(c = curl_easy_init())) return;
+                if (!c && vs_http_easy(&c)) return;
                 if (!deliver(c, m->replicas[s][rep].url, first, (long)r->cfg->request_timeout_ms)) break;
                 pthread_mutex_lock(&r->hint_lock);
                 h->head = first->next; /* only this thread removes, and only from the head */

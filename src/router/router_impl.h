@@ -8,7 +8,7 @@
 
 #include "cluster/cluster_map.h"
 #include "router/router.h"
-#include "storage/s3_impl.h" /* s3_buf */
+#include "core/buf.h"
 
 /* Adds queued for one replica that missed them (router_hints.c). */
 struct router_hint;

@@ -92,8 +92,8 @@ static int read_wait(const cJSON *req, wait_opts *w, router_reply *out)
 
 static size_t sink(char *p, size_t sz, size_t n, void *ctx)
 {
-    s3_buf *b = ctx;
-    return s3_buf_append(b, p, sz * n) ? 0 : sz * n;
+    vs_buf *b = ctx;
+    return vs_buf_append(b, p, sz * n) ? 0 : sz * n;
 }
 
 /* The replica's applied position of collection coll (0 when unknown or unreachable). */
@@ -101,7 +101,7 @@ static uint64_t replica_position(CURL *h, const char *url, const char *coll)
 {
     char u[700];
     snprintf(u, sizeof u, "%s/collections/%s", url, coll);
-    s3_buf b = {0};
+    vs_buf b = {0};
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, u);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 500L);
@@ -117,7 +117,7 @@ static uint64_t replica_position(CURL *h, const char *url, const char *coll)
         if (cJSON_IsNumber(p)) pos = (uint64_t)p->valuedouble;
         cJSON_Delete(o);
     }
-    s3_buf_free(&b);
+    vs_buf_free(&b);
     return pos;
 }
 
@@ -171,7 +171,7 @@ void router_log_poll_lag(router *r, const vs_cluster_map *m)
             if (m->replicas[s][i].url[0]) {
                 char u[700];
                 snprintf(u, sizeof u, "%s/health", m->replicas[s][i].url);
-                s3_buf b = {0};
+                vs_buf b = {0};
                 curl_easy_reset(h);
                 curl_easy_setopt(h, CURLOPT_URL, u);
                 curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300L);
@@ -184,7 +184,7 @@ void router_log_poll_lag(router *r, const vs_cluster_map *m)
                     if (cJSON_IsNumber(l)) lag = (int64_t)l->valuedouble;
                     cJSON_Delete(o);
                 }
-                s3_buf_free(&b);
+                vs_buf_free(&b);
             }
             pthread_mutex_lock(&r->lock);
             r->lag[s][i] = lag;

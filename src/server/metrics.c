@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "server/sb.h"
+#include "server/strbuf.h"
 
 static const char *const names[R_COUNT] = {
     "page", "health", "metrics", "openapi", "search", "search_batch", "index", "vectors", "document_get",

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "server/registry.h"
+#include "server/open_collections.h"
 
 typedef struct {
     char *name;
@@ -30,13 +30,13 @@ int models_open(const char *name, vs_model **out)
             return VS_OK;
         }
     vs_model *m = NULL;
-    vs_model_options o = {.precision = precision};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = precision};
     int rc = vs_model_open_with(name, &o, &m);
     entry *e = rc ? NULL : realloc(entries, (n_entries + 1) * sizeof *e);
     char *copy = e ? strdup(name) : NULL;
     if (!rc && (!e || !copy)) {
         free(copy);
-        vs_model_close(m);
+        vs_model_free(m);
         rc = vs_fail(VS_ERR_NOMEM, "out of memory");
     }
     if (e) entries = e;
@@ -52,7 +52,7 @@ void models_close_all(void)
 {
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < n_entries; i++) {
-        vs_model_close(entries[i].model);
+        vs_model_free(entries[i].model);
         free(entries[i].name);
     }
     free(entries);

@@ -5,7 +5,6 @@
  * deleted. Adds the router sends the peer after the peer's save reach this node through the
  * router's queue of missed adds (router_hints.c) once it registers. */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,42 +13,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "server/node_sync.h"
+#include "server/server_impl.h" /* now_seconds */
 #include "cluster/cluster_map.h"
 #include "storage/snapshot_data.h"
 #include "core/error.h"
-
-typedef struct {
-    char *d;
-    size_t n;
-} body;
-
-static size_t sink(char *p, size_t size, size_t n, void *ud)
-{
-    body *b = ud;
-    char *d = realloc(b->d, b->n + size * n + 1);
-    if (!d) return 0;
-    memcpy(d + b->n, p, size * n);
-    b->d = d;
-    b->n += size * n;
-    d[b->n] = 0;
-    return size * n;
-}
+#include "http/http_client.h"
 
 /* One request to the peer; *out is the parsed JSON answer (caller deletes). */
 static long call(CURL *c, const char *method, const char *url, cJSON **out)
 {
-    body b = {0};
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    vs_buf b = {0};
+    vs_http_timeouts to = {.connect_ms = 3000, .total_ms = 600000}; /* a save of a large collection takes a while */
+    vs_http_setup(c, url, &to, NULL);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "POST")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L); /* a save of a large collection takes a while */
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    vs_http_collect(c, &b);
     const char *key = getenv("VECSCALE_API_KEY");
     char hdr[600];
     struct curl_slist *h = NULL;
@@ -59,23 +38,24 @@ static long call(CURL *c, const char *method, const char *url, cJSON **out)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     }
     long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (curl_easy_perform(c) == CURLE_OK) status = vs_http_status(c);
     curl_slist_free_all(h);
-    *out = b.d ? cJSON_Parse(b.d) : NULL;
-    free(b.d);
+    *out = b.data ? cJSON_Parse(b.data) : NULL;
+    vs_buf_free(&b);
     return status;
 }
 
 /* Asks the peer to save (and so publish) every collection; *generation = the last published. */
 static int peer_publish(const char *peer, uint64_t *generation)
 {
-    CURL *c = curl_easy_init();
-    if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    CURL *c = NULL;
+    int rc = vs_http_easy(&c);
+    if (rc) return rc;
     char url[800];
     snprintf(url, sizeof url, "%s/collections", peer);
     cJSON *list = NULL;
     long st = call(c, "GET", url, &list);
-    int rc = st == 200 ? VS_OK : vs_fail(VS_ERR_NETWORK, "resync: GET %s answered HTTP %ld", url, st);
+    rc = st == 200 ? VS_OK : vs_fail(VS_ERR_NETWORK, "resync: GET %s answered HTTP %ld", url, st);
     const cJSON *it, *all = rc ? NULL : cJSON_GetObjectItemCaseSensitive(list, "collections");
     *generation = 0;
     cJSON_ArrayForEach(it, all)
@@ -116,14 +96,14 @@ int serve_resync(serve_extras *x)
         if (rc == VS_OK)
             printf("vecscale serve: --resync: no live peer of shard %u: serving the local data\n", x->shard);
         free(m);
-        return rc ? cli_fail("serve --resync", rc) : 0;
+        return rc ? node_fail("serve --resync", rc) : 0;
     }
     uint64_t gen = 0;
-    double t0 = cli_now();
+    double t0 = now_seconds();
     rc = peer_publish(peer, &gen);
     if (rc) {
         free(m);
-        return cli_fail("serve --resync", rc);
+        return node_fail("serve --resync", rc);
     }
     /* The local collections step aside (kept) so the restore sees an empty directory. */
     char cur[4200], aside[4300], keep[4400];
@@ -149,11 +129,11 @@ int serve_resync(serve_extras *x)
     }
     if (rc) {
         free(m);
-        return cli_fail("serve --resync", rc);
+        return node_fail("serve --resync", rc);
     }
     printf("vecscale serve: resynced shard %u from %s (%s): %s generation %llu, %llu files, %.1f MiB in %.2f s%s%s\n",
            x->shard, peer_id, peer, x->uri, (unsigned long long)gen, (unsigned long long)ss.files,
-           (double)ss.bytes / 1048576.0, cli_now() - t0, moved ? "; the previous data is in " : "", moved ? aside : "");
+           (double)ss.bytes / 1048576.0, now_seconds() - t0, moved ? "; the previous data is in " : "", moved ? aside : "");
     fflush(stdout);
     free(m);
     return 0;

@@ -7,11 +7,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/cli.h"
 #include "cluster/cluster_map.h"
 #include "cluster/member.h"
 #include "server/log_apply.h"
+#include "server/server_impl.h" /* now_seconds */
 #include "storage/snapshot_data.h"
+
+int node_fail(const char *what, int rc)
+{
+    fprintf(stderr, "vecscale: %s: %s (%s)\n", what, vs_last_error(), vs_strerror(rc));
+    return 1;
+}
 
 static void sleep_ms(unsigned ms)
 {
@@ -24,8 +30,8 @@ static int find_shard(serve_extras *x)
 {
     vs_etcd *e = NULL;
     int rc = vs_etcd_open(x->etcd, 2000, &e);
-    if (rc) return cli_fail("serve --cluster", rc);
-    double deadline = cli_now() + (x->etcd_wait_s ? x->etcd_wait_s : 30);
+    if (rc) return node_fail("serve --cluster", rc);
+    double deadline = now_seconds() + (x->etcd_wait_s ? x->etcd_wait_s : 30);
     int warned = 0;
     for (;;) {
         vs_cluster_map m;
@@ -35,12 +41,12 @@ static int find_shard(serve_extras *x)
             x->n_shards = m.n_shards;
             break;
         }
-        if (rc != VS_ERR_NETWORK || cli_now() > deadline) break;
+        if (rc != VS_ERR_NETWORK || now_seconds() > deadline) break;
         if (!warned++) fprintf(stderr, "vecscale serve: waiting for etcd: %s\n", vs_last_error());
         sleep_ms(500);
     }
     vs_etcd_free(e);
-    return rc ? cli_fail("serve --cluster", rc) : 0;
+    return rc ? node_fail("serve --cluster", rc) : 0;
 }
 
 int serve_extras_prepare(serve_extras *x)
@@ -57,12 +63,15 @@ int serve_extras_prepare(serve_extras *x)
         snprintf(x->uri, sizeof x->uri, "%s", x->snapshot_uri);
     char bucket[64], prefix[1024];
     int rc = vs_s3_parse_uri(x->uri, bucket, sizeof bucket, prefix, sizeof prefix);
-    if (rc) return cli_usage_error("serve", "--snapshot-uri: %s", vs_last_error());
-    if ((rc = vs_s3_open(&x->s3, &x->s3_handle))) return cli_fail("serve --snapshot-uri", rc);
+    if (rc) {
+        fprintf(stderr, "vecscale serve: --snapshot-uri: %s\nTry 'vecscale serve --help'.\n", vs_last_error());
+        return 2;
+    }
+    if ((rc = vs_s3_open(&x->s3, &x->s3_handle))) return node_fail("serve --snapshot-uri", rc);
     if (x->resync && (rc = serve_resync(x))) return rc;
     vs_snapshot_stats st = {0};
     int restored = 0;
-    double t0 = cli_now();
+    double t0 = now_seconds();
     rc = vs_data_restore(x->s3_handle, x->data_dir, x->uri, 0, &st, &restored);
     if (rc) {
         /* Starting empty would publish an empty generation on the next save: refuse. */
@@ -73,7 +82,7 @@ int serve_extras_prepare(serve_extras *x)
     if (restored > 0)
         printf("vecscale serve: restored %s generation %llu into %s: %llu files, %.1f MiB, checksums verified, in "
                "%.2f s\n", x->uri, (unsigned long long)st.generation, x->data_dir, (unsigned long long)st.files,
-               (double)st.bytes / 1048576.0, cli_now() - t0);
+               (double)st.bytes / 1048576.0, now_seconds() - t0);
     else if (restored == 0)
         printf("vecscale serve: %s already holds collections: serving them, not restoring %s\n", x->data_dir, x->uri);
     else
@@ -88,9 +97,9 @@ static int on_save(void *ctx, const char *collection, char **json)
     serve_extras *x = ctx;
     vs_snapshot_stats st = {0};
     pthread_mutex_lock(&x->mu);
-    double t0 = cli_now();
+    double t0 = now_seconds();
     int rc = vs_data_publish(x->s3_handle, x->data_dir, x->uri, &st);
-    double secs = cli_now() - t0;
+    double secs = now_seconds() - t0;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "uri", x->uri);
     if (rc == VS_OK) {

@@ -46,6 +46,8 @@ int serve_extras_prepare(serve_extras *x);
 /* Installs the hooks into the server configuration. */
 void serve_extras_attach(serve_extras *x, vs_server_config *cfg);
 void serve_extras_free(serve_extras *x);
+/* Prints "vecscale: WHAT: <last error> (<code>)" as the command's errors read; returns 1. */
+int node_fail(const char *what, int rc);
 /* --resync (serve_resync.c): a live peer of the shard saves and publishes; its generation
  * replaces the local collections (moved aside to DATA/.before-resync-<time>). No live peer:
  * nothing changes. Returns 0 or an exit status after printing the error. */

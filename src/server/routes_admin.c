@@ -190,7 +190,7 @@ int route_collection_create(request *r)
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name"), *metric = cJSON_GetObjectItemCaseSensitive(o, "metric"),
                 *model = cJSON_GetObjectItemCaseSensitive(o, "model"), *index = cJSON_GetObjectItemCaseSensitive(o, "index");
     long dim = 0, train_min = 0;
-    vs_collection_options opt = {.metric = VS_METRIC_L2};
+    vs_collection_options opt = {.struct_size = sizeof(vs_collection_options), .metric = VS_METRIC_L2};
     vs_model *m = NULL;
     coll_ref *ref = NULL;
     if (!cJSON_IsString(name) || !registry_valid_name(name->valuestring)) {
@@ -262,7 +262,7 @@ int route_health(request *r)
     size_t n = registry_names(&r->srv->reg, &names);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-    sb_printf(&r->out, "{\"status\":\"ok\",\"version\":\"%s\",\"collections\":%zu,\"uptime_s\":%.1f", vs_version(), n,
+    sb_printf(&r->out, "{\"status\":\"ok\",\"version\":\"%s\",\"collections\":%zu,\"uptime_s\":%.1f", vs_version_string(), n,
               now_seconds() - r->srv->started);
     /* A replica fed by the write log: how far behind its streams it is (the router stops
      * searching it beyond its --max-lag). */

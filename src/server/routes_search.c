@@ -156,7 +156,7 @@ int route_search(request *r, coll_ref *ref)
     uint32_t dim = vs_collection_dim(ref->c);
     float *vec = malloc((size_t)dim * sizeof *vec);
     if (!vec) return reply_error(r, 500, "internal", "out of memory");
-    vs_search_params p = {0};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params)};
     long k = 10;
     int status;
     fast_search fs = {.vec = vec};
@@ -220,7 +220,7 @@ int route_search_batch(request *r, coll_ref *ref)
     }
     uint32_t dim = vs_collection_dim(ref->c);
     long k = 10;
-    vs_search_params p = {0};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params)};
     char *filter = NULL;
     const cJSON *qs = cJSON_GetObjectItemCaseSensitive(o, "queries"), *vs = cJSON_GetObjectItemCaseSensitive(o, "vectors");
     float *x = NULL, *scores = NULL;

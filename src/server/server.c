@@ -56,57 +56,146 @@ static int authorized(vs_server *s, struct MHD_Connection *conn)
 
 static int method_is(const request *r, const char *m) { return !strcmp(r->method, m); }
 
+/* The routing table. A path has one row per method it answers; the first row of a path names
+ * the metrics route of a request with another method, and its rows' methods, in order, form
+ * the Allow list of the 405. `prefix` rows match any path that starts with `path` and hand the
+ * rest to the handler (a document id). Server rows run `fn`; collection rows run `cfn` with the
+ * collection (borrowed; a handler that releases it sets it to NULL) and its name. */
+typedef struct {
+    const char *path;
+    int prefix;
+    const char *method;
+    int route; /* R_* of metrics.h */
+    int (*fn)(request *r);
+    int (*cfn)(request *r, coll_ref **ref, const char *name, const char *rest);
+} route_row;
+
+static int do_search(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)name, (void)rest;
+    return route_search(r, *ref);
+}
+static int do_search_batch(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)name, (void)rest;
+    return route_search_batch(r, *ref);
+}
+static int do_index(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)name, (void)rest;
+    return route_index(r, *ref);
+}
+static int do_vectors(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)name, (void)rest;
+    return route_vectors(r, *ref);
+}
+static int do_document(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)name;
+    return route_document(r, *ref, rest);
+}
+static int do_stats(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)name, (void)rest;
+    return route_stats(r, *ref);
+}
+static int do_save(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)name, (void)rest;
+    return route_save(r, *ref);
+}
+/* The delete drops this request's reference first, so the collection can close. */
+static int do_delete(request *r, coll_ref **ref, const char *name, const char *rest)
+{
+    (void)rest;
+    registry_put(*ref);
+    *ref = NULL;
+    return route_collection_delete(r, name);
+}
+
+/* Behind the API key (except the first three). */
+static const route_row SERVER_ROUTES[] = {
+    {"/", 0, "GET", R_PAGE, route_page, NULL},
+    {"/health", 0, "GET", R_HEALTH, route_health, NULL},
+    {"/openapi.json", 0, "GET", R_OPENAPI, route_openapi, NULL},
+    {"/metrics", 0, "GET", R_METRICS, route_metrics, NULL},
+    {"/collections", 0, "GET", R_COLLECTIONS_LIST, route_collections_list, NULL},
+    {"/collections", 0, "POST", R_COLLECTION_CREATE, route_collection_create, NULL},
+    {"/collections/", 0, "GET", R_COLLECTIONS_LIST, route_collections_list, NULL},
+    {"/collections/", 0, "POST", R_COLLECTION_CREATE, route_collection_create, NULL},
+};
+#define N_PUBLIC_ROUTES 3 /* the page, health and the OpenAPI document need no key */
+
+/* Under /collections/{name}, or at the top for the default collection (the seed's routes). */
+static const route_row COLLECTION_ROUTES[] = {
+    {"/search", 0, "POST", R_SEARCH, NULL, do_search},
+    {"/search/batch", 0, "POST", R_SEARCH_BATCH, NULL, do_search_batch},
+    {"/index", 0, "POST", R_INDEX, NULL, do_index},
+    {"/vectors", 0, "POST", R_VECTORS, NULL, do_vectors},
+    {"/documents/", 1, "GET", R_DOC_GET, NULL, do_document},
+    {"/documents/", 1, "DELETE", R_DOC_DELETE, NULL, do_document},
+    {"/stats", 0, "GET", R_STATS, NULL, do_stats},
+    {"", 0, "GET", R_COLLECTION_GET, NULL, do_stats},
+    {"", 0, "DELETE", R_COLLECTION_DELETE, NULL, do_delete},
+    {"/save", 0, "POST", R_SAVE, NULL, do_save},
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static int path_matches(const char *pattern, int prefix, const char *path)
+{
+    return prefix ? !strncmp(path, pattern, strlen(pattern)) : !strcmp(path, pattern);
+}
+
 static int not_allowed(request *r, const char *allow)
 {
     return reply_error(r, 405, "method_not_allowed", "%s %s is not supported; use %s", r->method, r->path, allow);
+}
+
+/* The row of table for path p and r's method, or NULL; *first is the path's first row (NULL:
+ * no such path) and allow receives the methods its rows answer. */
+static const route_row *lookup(const route_row *table, size_t n, const char *p, const request *r,
+                               const route_row **first, char *allow, size_t cap)
+{
+    const route_row *row = NULL;
+    size_t used = 0;
+    *first = NULL;
+    allow[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!path_matches(table[i].path, table[i].prefix, p)) continue;
+        if (!*first) *first = &table[i];
+        else if (strcmp(table[i].path, (*first)->path)) continue; /* another path's rows */
+        if (!row && method_is(r, table[i].method)) row = &table[i];
+        int w = snprintf(allow + used, cap - used, "%s%s", used ? ", " : "", table[i].method);
+        if (w > 0 && used + (size_t)w < cap) used += (size_t)w;
+    }
+    return row;
 }
 
 /* Routes that act on one collection: the seed routes on "default", or under
  * /collections/{name}. `rest` is the path after the collection prefix. */
 static int collection_routes(request *r, const char *name, const char *rest)
 {
+    const route_row *first;
+    char allow[64];
+    const route_row *row = lookup(COLLECTION_ROUTES, N_OF(COLLECTION_ROUTES), rest, r, &first, allow, sizeof allow);
+    if (!first) return reply_error(r, 404, "not_found", "no route %s %s", r->method, r->path);
     coll_ref *ref = registry_get(&r->srv->reg, name);
-    int known = !strcmp(rest, "/search") || !strcmp(rest, "/search/batch") || !strcmp(rest, "/index") ||
-                !strcmp(rest, "/vectors") || !strncmp(rest, "/documents/", 11) || !strcmp(rest, "/stats") ||
-                !strcmp(rest, "/save") || !*rest;
     int rc;
-    if (!known) {
-        rc = reply_error(r, 404, "not_found", "no route %s %s", r->method, r->path);
-    } else if (!ref) {
+    if (!ref) {
         if (!strcmp(name, DEFAULT_COLLECTION))
             rc = reply_error(r, 404, "collection_not_found",
                              "there is no default collection: start the server with --model or --dim, or use "
                              "/collections/{name}");
         else
             rc = reply_error(r, 404, "collection_not_found", "collection '%s' does not exist", name);
-    } else if (!strcmp(rest, "/search")) {
-        r->route = R_SEARCH;
-        rc = method_is(r, "POST") ? route_search(r, ref) : not_allowed(r, "POST");
-    } else if (!strcmp(rest, "/search/batch")) {
-        r->route = R_SEARCH_BATCH;
-        rc = method_is(r, "POST") ? route_search_batch(r, ref) : not_allowed(r, "POST");
-    } else if (!strcmp(rest, "/index")) {
-        r->route = R_INDEX;
-        rc = method_is(r, "POST") ? route_index(r, ref) : not_allowed(r, "POST");
-    } else if (!strcmp(rest, "/vectors")) {
-        r->route = R_VECTORS;
-        rc = method_is(r, "POST") ? route_vectors(r, ref) : not_allowed(r, "POST");
-    } else if (!strncmp(rest, "/documents/", 11)) {
-        r->route = method_is(r, "DELETE") ? R_DOC_DELETE : R_DOC_GET;
-        rc = method_is(r, "GET") || method_is(r, "DELETE") ? route_document(r, ref, rest + 11)
-                                                           : not_allowed(r, "GET, DELETE");
-    } else if (!strcmp(rest, "/stats") || !*rest) {
-        r->route = *rest ? R_STATS : method_is(r, "DELETE") ? R_COLLECTION_DELETE : R_COLLECTION_GET;
-        if (!*rest && method_is(r, "DELETE")) {
-            registry_put(ref);
-            ref = NULL;
-            rc = route_collection_delete(r, name);
-        } else {
-            rc = method_is(r, "GET") ? route_stats(r, ref) : not_allowed(r, *rest ? "GET" : "GET, DELETE");
-        }
+    } else if (!row) {
+        r->route = first->route;
+        rc = not_allowed(r, allow);
     } else {
-        r->route = R_SAVE;
-        rc = method_is(r, "POST") ? route_save(r, ref) : not_allowed(r, "POST");
+        r->route = row->route;
+        rc = row->cfn(r, &ref, name, rest + (row->prefix ? strlen(row->path) : strlen(rest)));
     }
     registry_put(ref);
     return rc;
@@ -127,29 +216,18 @@ static int dispatch(request *r, struct MHD_Connection *conn)
     const char *p = r->path;
     static const char *const no_params[] = {NULL};
     if (r->n_query && !is_save_path(p) && !only_params(r, no_params)) return r->status;
-    if (!strcmp(p, "/")) {
-        r->route = R_PAGE;
-        return method_is(r, "GET") ? route_page(r) : not_allowed(r, "GET");
-    }
-    if (!strcmp(p, "/health")) {
-        r->route = R_HEALTH;
-        return method_is(r, "GET") ? route_health(r) : not_allowed(r, "GET");
-    }
-    if (!strcmp(p, "/openapi.json")) {
-        r->route = R_OPENAPI;
-        return method_is(r, "GET") ? route_openapi(r) : not_allowed(r, "GET");
+    const route_row *first;
+    char allow[64];
+    const route_row *row = lookup(SERVER_ROUTES, N_OF(SERVER_ROUTES), p, r, &first, allow, sizeof allow);
+    if (first && first - SERVER_ROUTES < N_PUBLIC_ROUTES) {
+        r->route = row ? row->route : first->route;
+        return row ? row->fn(r) : not_allowed(r, allow);
     }
     if (!authorized(r->srv, conn))
         return reply_error(r, 401, "unauthorized", "missing or wrong API key (send X-API-Key or Authorization: Bearer)");
-    if (!strcmp(p, "/metrics")) {
-        r->route = R_METRICS;
-        return method_is(r, "GET") ? route_metrics(r) : not_allowed(r, "GET");
-    }
-    if (!strcmp(p, "/collections") || !strcmp(p, "/collections/")) {
-        r->route = method_is(r, "POST") ? R_COLLECTION_CREATE : R_COLLECTIONS_LIST;
-        if (method_is(r, "GET")) return route_collections_list(r);
-        if (method_is(r, "POST")) return route_collection_create(r);
-        return not_allowed(r, "GET, POST");
+    if (first) {
+        r->route = row ? row->route : first->route;
+        return row ? row->fn(r) : not_allowed(r, allow);
     }
     if (!strncmp(p, "/collections/", 13)) {
         const char *name = p + 13, *slash = strchr(name, '/');
@@ -313,7 +391,7 @@ static int create_default(vs_server *s)
     }
     const vs_server_config *c = &s->cfg;
     if (!c->default_model && !c->default_dim) return 0;
-    vs_collection_options o = {.dim = c->default_dim, .factory = c->default_index, .model = c->default_model,
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = c->default_dim, .factory = c->default_index, .model = c->default_model,
                                .n_threads = c->threads};
     if (c->default_metric && vs_metric_parse(c->default_metric, &o.metric)) {
         fprintf(stderr, "vecscale serve: %s\n", vs_last_error());
@@ -361,7 +439,7 @@ int vs_server_run(const vs_server_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
-    vs_maintenance_policy maint = {.snapshot_interval_s = cfg->snapshot_interval_s ? cfg->snapshot_interval_s : 300};
+    vs_maintenance_policy maint = {.struct_size = sizeof(vs_maintenance_policy), .snapshot_interval_s = cfg->snapshot_interval_s ? cfg->snapshot_interval_s : 300};
     if (registry_open(&s->reg, cfg->data_dir, &maint, err, sizeof err)) {
         fprintf(stderr, "vecscale serve: %s\n", err);
         free(s);

@@ -7,8 +7,8 @@
 #include <stdatomic.h>
 
 #include "server/metrics.h"
-#include "server/registry.h"
-#include "server/sb.h"
+#include "server/open_collections.h"
+#include "server/strbuf.h"
 #include "server/server.h"
 
 typedef struct vs_server_handle {

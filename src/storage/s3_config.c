@@ -72,9 +72,9 @@ static char *pick(const char *opt, const char *env1, const char *env2, const cha
     return NULL;
 }
 
-int s3_config_resolve(const vs_s3_options *o, vs_s3 *s3)
+int vs_s3_config_resolve(const vs_s3_options *o, vs_s3 *s3)
 {
-    vs_s3_options none = {0};
+    vs_s3_options none = {.struct_size = sizeof(vs_s3_options)};
     if (!o) o = &none;
     const char *profile = o->profile && *o->profile ? o->profile : getenv("AWS_PROFILE");
     if (!profile || !*profile) profile = "default";

@@ -1,20 +1,14 @@
 /* Internals shared by the S3 client's files (request engine, configuration, XML, multipart). */
-#ifndef VS_CLUSTER_S3_IMPL_H
-#define VS_CLUSTER_S3_IMPL_H
+#ifndef VS_STORAGE_S3_IMPL_H
+#define VS_STORAGE_S3_IMPL_H
 
 #include <curl/curl.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "vecscale.h"
 
-/* A growable byte buffer (response bodies). */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} s3_buf;
-int s3_buf_append(s3_buf *b, const void *p, size_t n);
-void s3_buf_free(s3_buf *b);
 
 struct vs_s3 {
     CURL *curl;
@@ -28,7 +22,7 @@ struct vs_s3 {
 };
 
 /* Resolves options, environment and the shared AWS files into s3 (everything but curl). */
-int s3_config_resolve(const vs_s3_options *opts, vs_s3 *s3);
+int vs_s3_config_resolve(const vs_s3_options *opts, vs_s3 *s3);
 
 /* One request. Query is already canonical: sorted by name, RFC 3986-encoded, every name
  * followed by '=' (curl 7.88 signs the query exactly as written). */
@@ -44,7 +38,7 @@ typedef struct {
     int fd;
     uint64_t fd_off, fd_len;
     /* response body: memory (resp), a file (out_fd >= 0), or discarded */
-    s3_buf *resp;
+    vs_buf *resp;
     int out_fd;
     void (*on_data)(const void *piece, size_t len, void *ctx);
     void *on_data_ctx;
@@ -52,25 +46,25 @@ typedef struct {
     long status;
     uint64_t content_length;
     char etag[128];
-} s3_request;
+} vs_s3_request;
 
 /* Initialises a request with no body and no sink. */
-void s3_request_init(s3_request *r, const char *method, const char *bucket, const char *key);
+void vs_s3_request_init(vs_s3_request *r, const char *method, const char *bucket, const char *key);
 /* Performs r with retries; 2xx gives VS_OK, anything else a vs_fail with the S3 error code
  * and message ("what" names the operation in the message). */
-int s3_perform(vs_s3 *s3, s3_request *r, const char *what);
+int vs_s3_perform(vs_s3 *s3, vs_s3_request *r, const char *what);
 
 /* RFC 3986 percent-encoding of s into out; '/' kept when keep_slash. Returns 0, or -1 if out
  * is too small. */
-int s3_uri_encode(const char *s, int keep_slash, char *out, size_t cap);
+int vs_s3_uri_encode(const char *s, int keep_slash, char *out, size_t cap);
 
 /* XML answers (libxml2). Each returns VS_OK or VS_ERR_CORRUPT for a malformed document. */
-int s3_xml_error(const char *xml, size_t len, char *code, size_t code_cap, char *msg, size_t msg_cap);
-int s3_xml_text(const char *xml, size_t len, const char *element, char *out, size_t cap);
-typedef int (*s3_list_cb)(const vs_s3_object *obj, void *ctx);
+int vs_s3_xml_error(const char *xml, size_t len, char *code, size_t code_cap, char *msg, size_t msg_cap);
+int vs_s3_xml_text(const char *xml, size_t len, const char *element, char *out, size_t cap);
+typedef int (*vs_s3_list_cb)(const vs_s3_object *obj, void *ctx);
 /* Calls fn per <Contents>; fills *truncated and the continuation token. A non-zero return
  * of fn stops and is returned. */
-int s3_xml_list(const char *xml, size_t len, s3_list_cb fn, void *ctx, int *truncated, char *token,
+int vs_s3_xml_list(const char *xml, size_t len, vs_s3_list_cb fn, void *ctx, int *truncated, char *token,
                 size_t token_cap);
 
 #endif

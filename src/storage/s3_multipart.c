@@ -17,23 +17,23 @@
 static int put_range(vs_s3 *s3, const char *bucket, const char *key, int fd, uint64_t off, uint64_t len,
                      const char *query, char *etag, size_t etag_cap)
 {
-    s3_request r;
-    s3_request_init(&r, "PUT", bucket, key);
+    vs_s3_request r;
+    vs_s3_request_init(&r, "PUT", bucket, key);
     r.fd = fd;
     r.fd_off = off;
     r.fd_len = len;
     r.query = query;
-    int rc = s3_perform(s3, &r, query ? "upload part" : "PUT");
+    int rc = vs_s3_perform(s3, &r, query ? "upload part" : "PUT");
     if (rc == VS_OK && etag) snprintf(etag, etag_cap, "%s", r.etag);
     return rc;
 }
 
 static void abort_upload(vs_s3 *s3, const char *bucket, const char *key, const char *query)
 {
-    s3_request r;
-    s3_request_init(&r, "DELETE", bucket, key);
+    vs_s3_request r;
+    vs_s3_request_init(&r, "DELETE", bucket, key);
     r.query = query;
-    s3_perform(s3, &r, "abort multipart upload"); /* best effort: the real error is kept below */
+    vs_s3_perform(s3, &r, "abort multipart upload"); /* best effort: the real error is kept below */
 }
 
 int vs_s3_put_file(vs_s3 *s3, const char *bucket, const char *key, const char *path)
@@ -55,17 +55,17 @@ int vs_s3_put_file(vs_s3 *s3, const char *bucket, const char *key, const char *p
     while ((size + part - 1) / part > MAX_PARTS) part *= 2;
     uint64_t n_parts = (size + part - 1) / part;
 
-    s3_request r;
-    s3_request_init(&r, "POST", bucket, key);
+    vs_s3_request r;
+    vs_s3_request_init(&r, "POST", bucket, key);
     r.query = "uploads="; /* written with '=' so the signed query matches the canonical one */
-    s3_buf buf = {0};
+    vs_buf buf = {0};
     r.resp = &buf;
-    int rc = s3_perform(s3, &r, "start multipart upload");
+    int rc = vs_s3_perform(s3, &r, "start multipart upload");
     char upload_id[512], eid[3 * 512 + 1], query[2048];
     if (rc == VS_OK)
-        rc = s3_xml_text(buf.data ? buf.data : "", buf.len, "UploadId", upload_id, sizeof upload_id);
-    s3_buf_free(&buf);
-    if (rc == VS_OK && s3_uri_encode(upload_id, 0, eid, sizeof eid))
+        rc = vs_s3_xml_text(buf.data ? buf.data : "", buf.len, "UploadId", upload_id, sizeof upload_id);
+    vs_buf_free(&buf);
+    if (rc == VS_OK && vs_s3_uri_encode(upload_id, 0, eid, sizeof eid))
         rc = vs_fail(VS_ERR_CORRUPT, "s3: upload id too long");
     if (rc) {
         close(fd);
@@ -74,8 +74,8 @@ int vs_s3_put_file(vs_s3 *s3, const char *bucket, const char *key, const char *p
     snprintf(query, sizeof query, "uploadId=%s", eid);
 
     /* <CompleteMultipartUpload> with one <Part> per part, about 100 bytes each. */
-    s3_buf xml = {0};
-    int oom = s3_buf_append(&xml, "<CompleteMultipartUpload>", 25);
+    vs_buf xml = {0};
+    int oom = vs_buf_append(&xml, "<CompleteMultipartUpload>", 25);
     for (uint64_t i = 0; i < n_parts && rc == VS_OK && !oom; i++) {
         char pq[2100], etag[128];
         snprintf(pq, sizeof pq, "partNumber=%llu&uploadId=%s", (unsigned long long)(i + 1), eid);
@@ -87,29 +87,29 @@ int vs_s3_put_file(vs_s3 *s3, const char *bucket, const char *key, const char *p
             char p[300];
             int n = snprintf(p, sizeof p, "<Part><PartNumber>%llu</PartNumber><ETag>%s</ETag></Part>",
                              (unsigned long long)(i + 1), etag);
-            oom = s3_buf_append(&xml, p, (size_t)n);
+            oom = vs_buf_append(&xml, p, (size_t)n);
         }
     }
-    if (!oom) oom = s3_buf_append(&xml, "</CompleteMultipartUpload>", 26);
+    if (!oom) oom = vs_buf_append(&xml, "</CompleteMultipartUpload>", 26);
     if (oom && rc == VS_OK) rc = vs_fail(VS_ERR_NOMEM, "s3: out of memory");
     if (rc == VS_OK) {
-        s3_request_init(&r, "POST", bucket, key);
+        vs_s3_request_init(&r, "POST", bucket, key);
         r.query = query;
         r.body = xml.data;
         r.body_len = xml.len;
-        s3_buf ans = {0};
+        vs_buf ans = {0};
         r.resp = &ans;
-        rc = s3_perform(s3, &r, "complete multipart upload");
+        rc = vs_s3_perform(s3, &r, "complete multipart upload");
         /* S3 may answer 200 with an <Error> document when completion fails late. */
         if (rc == VS_OK && ans.len) {
             char code[128], msg[256];
-            if (s3_xml_error(ans.data, ans.len, code, sizeof code, msg, sizeof msg) == VS_OK && *code)
+            if (vs_s3_xml_error(ans.data, ans.len, code, sizeof code, msg, sizeof msg) == VS_OK && *code)
                 rc = vs_fail(VS_ERR_NETWORK, "s3: completing the upload of s3://%s/%s failed: %s %s", bucket, key,
                              code, msg);
         }
-        s3_buf_free(&ans);
+        vs_buf_free(&ans);
     }
-    s3_buf_free(&xml);
+    vs_buf_free(&xml);
     close(fd);
     if (rc) {
         char keep[512];

@@ -56,7 +56,7 @@ static void child_text(xmlNodePtr parent, const char *name, char *out, size_t ca
     xmlFree(t);
 }
 
-int s3_xml_error(const char *xml, size_t len, char *code, size_t code_cap, char *msg, size_t msg_cap)
+int vs_s3_xml_error(const char *xml, size_t len, char *code, size_t code_cap, char *msg, size_t msg_cap)
 {
     code[0] = msg[0] = '\0';
     xmlDocPtr doc = parse(xml, len);
@@ -70,7 +70,7 @@ int s3_xml_error(const char *xml, size_t len, char *code, size_t code_cap, char 
     return VS_OK;
 }
 
-int s3_xml_text(const char *xml, size_t len, const char *element, char *out, size_t cap)
+int vs_s3_xml_text(const char *xml, size_t len, const char *element, char *out, size_t cap)
 {
     out[0] = '\0';
     xmlDocPtr doc = parse(xml, len);
@@ -82,7 +82,7 @@ int s3_xml_text(const char *xml, size_t len, const char *element, char *out, siz
     return VS_OK;
 }
 
-int s3_xml_list(const char *xml, size_t len, s3_list_cb fn, void *ctx, int *truncated, char *token,
+int vs_s3_xml_list(const char *xml, size_t len, vs_s3_list_cb fn, void *ctx, int *truncated, char *token,
                 size_t token_cap)
 {
     *truncated = 0;

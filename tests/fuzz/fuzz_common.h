@@ -28,7 +28,7 @@ typedef struct {
 } vs_fuzz_stats;
 
 extern vs_fuzz_stats vs_fuzz_load_index_stats, vs_fuzz_glove_model_stats, vs_fuzz_wal_stats, vs_fuzz_s3_answers_stats,
-    vs_fuzz_vecfile_stats;
+    vs_fuzz_vecfile_stats, vs_fuzz_load_quantizer_stats;
 
 static inline void vs_fuzz_fail(const char *what, const char *file, int line)
 {

@@ -32,7 +32,7 @@ static void check_search(vs_index *ix, vs_metric metric, uint32_t dim, size_t n,
     float s[K], *v = malloc(dim * sizeof *v);
     int64_t id[K];
     if (!v) return;
-    vs_search_params p = {.nprobe = 1u << 20, .ef_search = 64};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 1u << 20, .ef_search = 64};
     vs_clear_error();
     int rc = vs_index_search(ix, 1, q, K, &p, s, id);
     if (rc != VS_OK) {

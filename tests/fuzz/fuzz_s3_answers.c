@@ -87,15 +87,15 @@ int vs_fuzz_s3_answers(const uint8_t *data, size_t size)
         size_t n = 0;
         int truncated = 0;
         char token[1024];
-        int rc = s3_xml_list(doc, len, count_cb, &n, &truncated, token, sizeof token);
+        int rc = vs_s3_xml_list(doc, len, count_cb, &n, &truncated, token, sizeof token);
         if (rc == VS_OK && truncated && !token[0]) abort();
         break;
     }
     case 2: {
         char code[128], msg[256], id[512];
-        s3_xml_error(doc, len, code, sizeof code, msg, sizeof msg);
+        vs_s3_xml_error(doc, len, code, sizeof code, msg, sizeof msg);
         if (strlen(code) >= sizeof code || strlen(msg) >= sizeof msg) abort();
-        s3_xml_text(doc, len, "UploadId", id, sizeof id);
+        vs_s3_xml_text(doc, len, "UploadId", id, sizeof id);
         break;
     }
     }

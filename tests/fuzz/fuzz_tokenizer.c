@@ -28,7 +28,7 @@ static vs_model *tiny;
 static void unload(void)
 {
     vs_tokenizer_free(tok);
-    vs_model_close(tiny);
+    vs_model_free(tiny);
 }
 
 static void load_once(void)

@@ -47,7 +47,7 @@ static void setup(void)
     snprintf(dir, sizeof dir, "/tmp/vecscale-fuzz-wal-XXXXXX");
     VS_FUZZ_CHECK(mkdtemp(dir) != NULL);
     vs_collection *c;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2};
     VS_FUZZ_CHECK(vs_collection_create(dir, &o, &c) == VS_OK);
     VS_FUZZ_CHECK(vs_collection_close(c) == VS_OK);
 }

@@ -146,7 +146,7 @@ static int recall(const char *base_url, const char *bpath, const char *qpath, ui
 {
     vs_matrix *b = read_f32(bpath), *q = read_f32(qpath);
     vs_index *ix = NULL;
-    vs_index_options io = {.dim = b->dim, .metric = VS_METRIC_L2};
+    vs_index_options io = {.struct_size = sizeof(vs_index_options), .dim = b->dim, .metric = VS_METRIC_L2};
     if (vs_index_create(&io, &ix) || vs_index_add(ix, b->n, b->data, NULL)) return 1;
     int64_t *gt = malloc(q->n * k * sizeof *gt), *got = malloc(k * sizeof *got);
     float *dist = malloc(q->n * k * sizeof *dist);

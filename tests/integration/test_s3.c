@@ -19,7 +19,7 @@ static const char *BUCKET = "vs-test-s3";
 
 static vs_s3 *open_client(uint64_t part_size, uint32_t list_page)
 {
-    vs_s3_options o = {.part_size = part_size, .list_page = list_page, .timeout_ms = 10000};
+    vs_s3_options o = {.struct_size = sizeof(vs_s3_options), .part_size = part_size, .list_page = list_page, .timeout_ms = 10000};
     vs_s3 *s3 = NULL;
     int rc = vs_s3_open(&o, &s3);
     if (rc) fprintf(stderr, "%s\n", vs_last_error());
@@ -183,7 +183,7 @@ static void multipart_round_trip(void **state)
 static void wrong_credentials(void **state)
 {
     (void)state;
-    vs_s3_options o = {.access_key = "NOSUCHACCESSKEY", .secret_key = "nope", .retries = UINT32_MAX};
+    vs_s3_options o = {.struct_size = sizeof(vs_s3_options), .access_key = "NOSUCHACCESSKEY", .secret_key = "nope", .retries = UINT32_MAX};
     vs_s3 *s3 = NULL;
     assert_int_equal(vs_s3_open(&o, &s3), VS_OK);
     assert_int_equal(vs_s3_put(s3, BUCKET, "x", "x", 1, 0), VS_ERR_AUTH);
@@ -203,7 +203,7 @@ static void wrong_credentials(void **state)
 static void no_server(void **state)
 {
     (void)state;
-    vs_s3_options o = {.endpoint = "http://127.0.0.1:1", .retries = 1, .timeout_ms = 2000};
+    vs_s3_options o = {.struct_size = sizeof(vs_s3_options), .endpoint = "http://127.0.0.1:1", .retries = 1, .timeout_ms = 2000};
     vs_s3 *s3 = NULL;
     assert_int_equal(vs_s3_open(&o, &s3), VS_OK);
     assert_int_equal(vs_s3_put(s3, BUCKET, "x", "x", 1, 0), VS_ERR_NETWORK);
@@ -242,7 +242,7 @@ static void credentials_from_shared_files(void **state)
     assert_int_equal(vs_s3_put(s3, BUCKET, "from-profile", "p", 1, 0), VS_OK);
     vs_s3_free(s3);
     unsetenv("AWS_PROFILE"); /* [default] holds wrong keys */
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.endpoint = getenv("S3_ENDPOINT"), .retries = UINT32_MAX}, &s3),
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .endpoint = getenv("S3_ENDPOINT"), .retries = UINT32_MAX}, &s3),
                      VS_OK);
     assert_int_equal(vs_s3_put(s3, BUCKET, "from-default", "p", 1, 0), VS_ERR_AUTH);
     vs_s3_free(s3);

@@ -315,7 +315,7 @@ static void wrong_credentials(void **state)
     snprintf(src, sizeof src, "%s/cred_src", work);
     snprintf(dst, sizeof dst, "%s/cred_dst", work);
     make_dir(src, "creds");
-    vs_s3_options o = {.secret_key = "definitely-not-the-secret", .retries = UINT32_MAX};
+    vs_s3_options o = {.struct_size = sizeof(vs_s3_options), .secret_key = "definitely-not-the-secret", .retries = UINT32_MAX};
     vs_s3 *s3 = NULL;
     assert_int_equal(vs_s3_open(&o, &s3), VS_OK);
     vs_snapshot_stats st;
@@ -334,7 +334,7 @@ static void big_index_round_trip(void **state)
     (void)state;
     const uint32_t dim = 256;
     const size_t n = 1060000; /* 1060000 * 1 KiB = 1.01 GiB of vectors */
-    vs_index_options io = {.dim = dim, .metric = VS_METRIC_L2, .factory = "Flat"};
+    vs_index_options io = {.struct_size = sizeof(vs_index_options), .dim = dim, .metric = VS_METRIC_L2, .factory = "Flat"};
     vs_index *ix = NULL;
     assert_int_equal(vs_index_create(&io, &ix), VS_OK);
     double t0 = now();
@@ -360,7 +360,7 @@ static void big_index_round_trip(void **state)
     assert_true(sst.st_size >= (1ll << 30));
 
     double t1 = now();
-    vs_s3_options o = {.part_size = 64u << 20};
+    vs_s3_options o = {.struct_size = sizeof(vs_s3_options), .part_size = 64u << 20};
     vs_s3 *s3 = NULL;
     assert_int_equal(vs_s3_open(&o, &s3), VS_OK);
     vs_snapshot_stats st;

@@ -54,7 +54,7 @@ static void parity(const char *dir)
     free(v1);
     free(v2);
     free(t);
-    vs_model_close(m);
+    vs_model_free(m);
     cJSON_Delete(exp);
 }
 
@@ -84,7 +84,7 @@ static float *embed_at(const char *dir, vs_precision p, size_t *n_out, size_t *d
     const char **t = malloc(n * sizeof *t);
     for (size_t i = 0; i < n; i++) t[i] = cJSON_GetArrayItem(texts, (int)i)->valuestring;
     vs_model *m;
-    vs_model_options o = {.precision = p};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = p};
     if (vs_model_open_with(dir, &o, &m) != VS_OK) fail_msg("%s", vs_last_error());
     assert_int_equal(vs_model_precision(m), p == VS_PRECISION_DEFAULT ? VS_PRECISION_FP32 : p);
     size_t dim = vs_model_dim(m);
@@ -94,7 +94,7 @@ static float *embed_at(const char *dir, vs_precision p, size_t *n_out, size_t *d
     assert_memory_equal(v, v2, n * dim * sizeof *v);
     free(v2);
     free(t);
-    vs_model_close(m);
+    vs_model_free(m);
     cJSON_Delete(exp);
     *n_out = n;
     *dim_out = dim;
@@ -145,7 +145,7 @@ static void low_precision_close_to_fp32(void **state)
     }
     assert_int_equal(vs_simd_force(start), VS_OK);
     vs_model *m = NULL;
-    vs_model_options o = {.precision = VS_PRECISION_BF16};
+    vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = VS_PRECISION_BF16};
     if (vs_qgemm_kernels_get()->linear_bf16) {
         float *b = embed_at(dir, VS_PRECISION_BF16, &n, &dim);
         cosines(f, b, n, dim, &mean, &min);
@@ -171,7 +171,7 @@ static void low_precision_close_to_fp32(void **state)
     o.precision = VS_PRECISION_INT8; /* GloVe: fp32 whatever is asked */
     assert_int_equal(vs_model_open_with(FIX "glove_tiny_v1.vsm", &o, &m), VS_OK);
     assert_int_equal(vs_model_precision(m), VS_PRECISION_FP32);
-    vs_model_close(m);
+    vs_model_free(m);
     free(f);
     free(q);
 }
@@ -250,7 +250,7 @@ static void damaged_models_are_rejected(void **state)
     char *dir = tiny_copy();
     vs_model *m = NULL;
     assert_int_equal(vs_model_open(dir, &m), VS_OK);
-    vs_model_close(m);
+    vs_model_free(m);
     char *st, *cfg;
     size_t st_len, cfg_len;
     read_tiny(dir, "model.safetensors", &st, &st_len);
@@ -319,7 +319,7 @@ static void damaged_models_are_rejected(void **state)
     expect(vs_model_open(dir, &m), VS_ERR_UNSUPPORTED, "only one of mean or CLS pooling");
     put(q, "config.json", "{\"pooling_mode_cls_token\": true}", 32);
     assert_int_equal(vs_model_open(dir, &m), VS_OK);
-    vs_model_close(m);
+    vs_model_free(m);
     snprintf(p, sizeof p, "%s/config.json", dir);
     unlink(p);
     expect(vs_model_open(dir, &m), VS_ERR_NOT_FOUND, "config.json");
@@ -357,7 +357,7 @@ static void bad_texts_and_truncation(void **state)
     assert_int_equal(known[1], 38);
     assert_int_equal(known[2], 0);
     assert_memory_equal(v, w, sizeof w); /* the counts change nothing in the vectors */
-    vs_model_close(m);
+    vs_model_free(m);
 }
 
 /* Both copies of the element-wise kernels against libm: GELU's rational erf within 1e-6. */

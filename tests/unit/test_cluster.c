@@ -113,28 +113,28 @@ static void xml_answers(void **state)
         "<Contents><Key>p/c</Key><Size>0</Size><ETag>\"e2\"</ETag></Contents></ListBucketResult>";
     char out[1000] = "", token[100];
     int truncated = 0;
-    assert_int_equal(s3_xml_list(list, strlen(list), collect, out, &truncated, token, sizeof token), VS_OK);
+    assert_int_equal(vs_s3_xml_list(list, strlen(list), collect, out, &truncated, token, sizeof token), VS_OK);
     assert_string_equal(out, "p/a&b:10:\"e1\";p/c:0:\"e2\";");
     assert_true(truncated);
     assert_string_equal(token, "tok+/=");
     const char *trunc_no_token = "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>";
-    assert_int_equal(s3_xml_list(trunc_no_token, strlen(trunc_no_token), collect, out, &truncated, token, sizeof token),
+    assert_int_equal(vs_s3_xml_list(trunc_no_token, strlen(trunc_no_token), collect, out, &truncated, token, sizeof token),
                      VS_ERR_CORRUPT);
     const char *bad_size = "<ListBucketResult><Contents><Key>k</Key><Size>1x</Size></Contents></ListBucketResult>";
-    assert_int_equal(s3_xml_list(bad_size, strlen(bad_size), collect, out, &truncated, token, sizeof token),
+    assert_int_equal(vs_s3_xml_list(bad_size, strlen(bad_size), collect, out, &truncated, token, sizeof token),
                      VS_ERR_CORRUPT);
-    assert_int_equal(s3_xml_list("not xml", 7, collect, out, &truncated, token, sizeof token), VS_ERR_CORRUPT);
+    assert_int_equal(vs_s3_xml_list("not xml", 7, collect, out, &truncated, token, sizeof token), VS_ERR_CORRUPT);
 
     const char *err = "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The key is gone</Message></Error>";
     char code[64], msg[64];
-    assert_int_equal(s3_xml_error(err, strlen(err), code, sizeof code, msg, sizeof msg), VS_OK);
+    assert_int_equal(vs_s3_xml_error(err, strlen(err), code, sizeof code, msg, sizeof msg), VS_OK);
     assert_string_equal(code, "NoSuchKey");
     assert_string_equal(msg, "The key is gone");
     const char *init = "<InitiateMultipartUploadResult><Bucket>b</Bucket><UploadId>2~abc</UploadId></InitiateMultipartUploadResult>";
     char id[64];
-    assert_int_equal(s3_xml_text(init, strlen(init), "UploadId", id, sizeof id), VS_OK);
+    assert_int_equal(vs_s3_xml_text(init, strlen(init), "UploadId", id, sizeof id), VS_OK);
     assert_string_equal(id, "2~abc");
-    assert_int_equal(s3_xml_text(err, strlen(err), "UploadId", id, sizeof id), VS_ERR_CORRUPT);
+    assert_int_equal(vs_s3_xml_text(err, strlen(err), "UploadId", id, sizeof id), VS_ERR_CORRUPT);
 }
 
 static void uris_and_encoding(void **state)
@@ -148,11 +148,11 @@ static void uris_and_encoding(void **state)
     assert_string_equal(p, "");
     assert_int_equal(vs_s3_parse_uri("http://bucket/x", b, sizeof b, p, sizeof p), VS_ERR_INVALID_ARG);
     assert_int_equal(vs_s3_parse_uri("s3:///x", b, sizeof b, p, sizeof p), VS_ERR_INVALID_ARG);
-    assert_int_equal(s3_uri_encode("a b/c~d+e=", 1, e, sizeof e), 0);
+    assert_int_equal(vs_s3_uri_encode("a b/c~d+e=", 1, e, sizeof e), 0);
     assert_string_equal(e, "a%20b/c~d%2Be%3D");
-    assert_int_equal(s3_uri_encode("a/b", 0, e, sizeof e), 0);
+    assert_int_equal(vs_s3_uri_encode("a/b", 0, e, sizeof e), 0);
     assert_string_equal(e, "a%2Fb");
-    assert_int_equal(s3_uri_encode("abcdef", 0, e, 4), -1);
+    assert_int_equal(vs_s3_uri_encode("abcdef", 0, e, 4), -1);
     vs_snap_uri u = {"b", ""};
     char key[64];
     vs_snap_key(&u, "manifests/", "x", key, sizeof key);
@@ -199,7 +199,7 @@ static void credentials_and_settings(void **state)
     assert_null(s3->session_token);
     vs_s3_free(s3);
 
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.profile = "other"}, &s3), VS_OK);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .profile = "other"}, &s3), VS_OK);
     assert_string_equal(s3->access_key, "OTHERKEY");
     assert_string_equal(s3->secret_key, "othersecret");
     assert_string_equal(s3->session_token, "tok");
@@ -213,22 +213,22 @@ static void credentials_and_settings(void **state)
     setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
     setenv("AWS_REGION", "us-west-2", 1);
     setenv("AWS_ENDPOINT_URL", "https://storage.googleapis.com", 1);
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.region = "auto", .path_style = -1}, &s3), VS_OK);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .region = "auto", .path_style = -1}, &s3), VS_OK);
     assert_string_equal(s3->access_key, "ENVKEY");
     assert_string_equal(s3->region, "auto");
     assert_string_equal(s3->endpoint, "https://storage.googleapis.com");
     assert_int_equal(s3->path_style, 0);
     vs_s3_free(s3);
 
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.endpoint = "ftp://x"}, &s3), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .endpoint = "ftp://x"}, &s3), VS_ERR_INVALID_ARG);
     assert_null(s3);
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.endpoint = "http://x/path"}, &s3), VS_ERR_INVALID_ARG);
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.part_size = 1 << 20}, &s3), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .endpoint = "http://x/path"}, &s3), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .part_size = 1 << 20}, &s3), VS_ERR_INVALID_ARG);
     assert_non_null(strstr(vs_last_error(), "5 MiB"));
 
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
-    assert_int_equal(vs_s3_open(&(vs_s3_options){.profile = "missing"}, &s3), VS_ERR_AUTH);
+    assert_int_equal(vs_s3_open(&(vs_s3_options){.struct_size = sizeof(vs_s3_options), .profile = "missing"}, &s3), VS_ERR_AUTH);
     assert_non_null(strstr(vs_last_error(), "no credentials"));
     assert_non_null(strstr(vs_last_error(), "missing"));
     unsetenv("AWS_REGION");

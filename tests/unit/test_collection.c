@@ -10,7 +10,7 @@ enum { D = 8 };
 static vs_collection *make(const char *dir, const char *factory, vs_metric m)
 {
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = D, .metric = m, .factory = factory, .model = "test-model"};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = m, .factory = factory, .model = "test-model"};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     return c;
 }
@@ -21,7 +21,7 @@ static void assert_finds(vs_collection *c, const float *x, const int64_t *ids, s
     for (size_t i = 0; i < n; i++) {
         float s;
         int64_t got;
-        vs_search_params p = {.ef_search = 64, .nprobe = 64};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64, .nprobe = 64};
         assert_int_equal(vs_collection_search(c, 1, x + i * D, 1, &p, &s, &got), VS_OK);
         assert_int_equal(got, ids[i]);
     }
@@ -118,7 +118,7 @@ static void test_errors_change_nothing(void **state)
     assert_non_null(strstr(vs_last_error(), "in use by another process"));
     assert_int_equal(vs_collection_close(c), VS_OK);
     /* Create refuses a directory that already holds a collection. */
-    vs_collection_options o = {.dim = D};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_ERR_INVALID_ARG);
     o.factory = "NotAnIndex";
     char sub[600];
@@ -242,7 +242,7 @@ static void test_ivf_trains_when_enough(void **state)
     (void)state;
     char *dir = tu_tempdir();
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF4,Flat", .train_min = 200};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF4,Flat", .train_min = 200};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     float *x = tu_random_vectors(400, D, 4);
     int64_t ids[400];

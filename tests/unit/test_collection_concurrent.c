@@ -74,7 +74,7 @@ static void *reader(void *arg)
         int64_t id[K];
         for (int j = 0; j < D; j++) q[j] = tu_uniform(&rng);
         tu_read_mark mark;
-        vs_search_params p = {.filter = tu_read_begin(&S->ov, &mark, n % 8 == 0)};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .filter = tu_read_begin(&S->ov, &mark, n % 8 == 0)};
         int rc = vs_collection_search(S->c, 1, q, K, &p, s, id);
         tu_read_end(&S->ov, &mark);
         if (rc != VS_OK) {
@@ -108,7 +108,7 @@ static void run(const char *factory)
 {
     char *dir = tu_tempdir();
     shared S = {0};
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = factory};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2, .factory = factory};
     assert_int_equal(vs_collection_create(dir, &o, &S.c), VS_OK);
     float *x = tu_random_vectors(WRITERS * PER_WRITER + BASE, D, 7);
     S.x = x;
@@ -156,7 +156,7 @@ static void run(const char *factory)
             int removed = (i / BATCH) % 5 == 4 && i % BATCH == 0;
             float s1;
             int64_t got;
-            vs_search_params p = {.ef_search = 128};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 128};
             assert_int_equal(vs_collection_search(S.c, 1, x + ((size_t)w2 * PER_WRITER + i) * D, 1, &p, &s1, &got), VS_OK);
             if (!removed) assert_int_equal(got, id);
             else assert_int_not_equal(got, id);

@@ -40,7 +40,7 @@ static vs_collection *make(const char *dir, const char *factory, int indexes, in
     static const vs_payload_index_spec specs[] = {{"color", VS_PAYLOAD_KEYWORD}, {"year", VS_PAYLOAD_INTEGER},
                                                    {"score", VS_PAYLOAD_FLOAT}, {"flag", VS_PAYLOAD_BOOL},
                                                    {"tags", VS_PAYLOAD_KEYWORD}};
-    vs_collection_options o = {.dim = DIM, .metric = VS_METRIC_L2, .factory = factory,
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = DIM, .metric = VS_METRIC_L2, .factory = factory,
                                .payload_indexes = indexes ? specs : NULL, .n_payload_indexes = indexes ? 5 : 0,
                                .no_auto_index = !auto_index};
     vs_collection *c = NULL;
@@ -209,7 +209,7 @@ static void hnsw_topk(void **state)
         float d[10];
         int64_t got[10];
         vs_filter_report rep;
-        vs_search_params p = {.ef_search = 64};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
         assert_int_equal(vs_collection_search_where(c, 1, q, 10, &p, json, d, got, &rep), VS_OK);
         assert_int_equal(rep.indexed, 1);
         assert_int_equal(rep.allowed > 0, nb > 0);
@@ -599,7 +599,7 @@ static void errors(void **state)
     assert_int_equal(vs_collection_search_where(c, 0, NULL, 3, NULL, "{\"color\": 1}", NULL, NULL, NULL), VS_ERR_INVALID_ARG);
     /* One filter per call. */
     vs_filter bits = {.kind = VS_FILTER_BITSET, .bits = (const uint8_t *)"\xff", .n_bits = 8};
-    vs_search_params p = {.filter = &bits};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .filter = &bits};
     float d[3];
     int64_t got[3];
     assert_int_equal(vs_collection_search_where(c, 1, x, 3, &p, "{\"color\": \"red\"}", d, got, NULL), VS_ERR_INVALID_ARG);
@@ -610,7 +610,7 @@ static void errors(void **state)
     assert_int_equal(vs_collection_create_payload_index(c, "x", (vs_payload_type)9), VS_ERR_INVALID_ARG);
     vs_collection_close(c);
     vs_payload_index_spec bad[] = {{"a", VS_PAYLOAD_KEYWORD}, {"a", VS_PAYLOAD_BOOL}};
-    vs_collection_options o = {.dim = DIM, .payload_indexes = bad, .n_payload_indexes = 2};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = DIM, .payload_indexes = bad, .n_payload_indexes = 2};
     char sub[4200];
     snprintf(sub, sizeof sub, "%s/bad", dir);
     assert_int_equal(vs_collection_create(sub, &o, &c), VS_ERR_INVALID_ARG);

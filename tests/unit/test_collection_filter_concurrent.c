@@ -104,7 +104,7 @@ static void filters_beside_writer(void **state)
 {
     (void)state;
     char *dir = tu_tempdir();
-    vs_collection_options o = {.dim = DIM, .metric = VS_METRIC_L2, .factory = "HNSW16"};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = DIM, .metric = VS_METRIC_L2, .factory = "HNSW16"};
     assert_int_equal(vs_collection_create(dir, &o, &coll), VS_OK);
     for (int64_t i = 0; i < 2000; i += 50) assert_int_equal(add_range(i, 50), VS_OK);
     double seconds = 3;

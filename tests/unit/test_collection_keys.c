@@ -17,7 +17,7 @@ enum { D = 4 };
 static vs_collection *make(const char *dir, const char *factory)
 {
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = factory};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2, .factory = factory};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     return c;
 }
@@ -299,7 +299,7 @@ static void test_every_index_kind(void **state)
     for (size_t f = 0; f < sizeof factories / sizeof factories[0]; f++) {
         char *dir = tu_tempdir();
         vs_collection *c = NULL;
-        vs_collection_options o = {.dim = DIM, .metric = VS_METRIC_L2, .factory = factories[f], .train_min = 64};
+        vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = DIM, .metric = VS_METRIC_L2, .factory = factories[f], .train_min = 64};
         assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
         assert_int_equal(vs_collection_add_keyed(c, 50, x, keys, NULL, NULL, NULL), VS_OK); /* staging for IVF */
         assert_int_equal(vs_collection_add_keyed(c, N - 50, x + 50 * DIM, keys + 50, NULL, NULL, NULL), VS_OK);
@@ -308,7 +308,7 @@ static void test_every_index_kind(void **state)
             for (int i = 0; i < N; i++) {
                 float dist;
                 int64_t hit;
-                vs_search_params p = {.nprobe = 4, .ef_search = 64};
+                vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 4, .ef_search = 64};
                 assert_int_equal(vs_collection_search(c, 1, x + i * DIM, 1, &p, &dist, &hit), VS_OK);
                 char buf[VS_KEY_MAX_BYTES + 1];
                 int is_string = 0;

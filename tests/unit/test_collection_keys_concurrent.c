@@ -32,7 +32,7 @@ static void *reader(void *arg)
             int64_t hit;
             vec_of(i, q);
             tu_read_mark mark;
-            vs_search_params p = {.filter = tu_read_begin(&ov, &mark, n++ % 8 == 0)};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .filter = tu_read_begin(&ov, &mark, n++ % 8 == 0)};
             assert_int_equal(vs_collection_search(col, 1, q, 1, &p, &dist, &hit), VS_OK);
             tu_read_end(&ov, &mark);
             if (hit < 0) continue;
@@ -57,7 +57,7 @@ static void test_keys_concurrent(void **state)
 {
     (void)state;
     char *dir = tu_tempdir();
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8"};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8"};
     assert_int_equal(vs_collection_create(dir, &o, &col), VS_OK);
     /* Searches only reach their gate (the filter) in a non-empty collection. */
     for (int i = ROUNDS; i < ROUNDS + PRE; i++) {

@@ -22,7 +22,7 @@ static int found(vs_collection *c, const float *v, int64_t id)
 {
     float s;
     int64_t got = -1;
-    vs_search_params p = {.nprobe = 64, .ef_search = 64};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 64, .ef_search = 64};
     assert_int_equal(vs_collection_search(c, 1, v, 1, &p, &s, &got), VS_OK);
     return got == id;
 }
@@ -37,7 +37,7 @@ static void test_failed_sync_is_not_applied(void **state)
     (void)state;
     char *dir = tu_tempdir();
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     float *x = tu_random_vectors(20, D, 11);
     int64_t ids[20];
@@ -57,7 +57,7 @@ static void test_failed_sync_is_not_applied(void **state)
     assert_int_equal(vs_collection_lookup_key(c, "k-a", &id), VS_ERR_NOT_FOUND);
     float s[8];
     int64_t got[8];
-    vs_search_params p = {0};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params)};
     assert_int_equal(vs_collection_search(c, 1, x + 6 * D, 8, &p, s, got), VS_OK);
     for (int i = 0; i < 8; i++) assert_true(got[i] == -1 || (got[i] >= 100 && got[i] < 105));
     /* The log state is unknown to the collection: no more writes until reopened. */
@@ -82,7 +82,7 @@ static void test_adds_never_maintain(void **state)
     (void)state;
     char *dir = tu_tempdir();
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF4,Flat", .train_min = 100,
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF4,Flat", .train_min = 100,
                                .snapshot_log_bytes = 4096};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     float *x = tu_random_vectors(400, D, 12);
@@ -100,7 +100,7 @@ static void test_adds_never_maintain(void **state)
     for (int i = 0; i < 400; i += 37) assert_true(found(c, x + i * D, i));
     /* The thread does the same on its own. */
     for (int i = 0; i < 40; i++) assert_int_equal(vs_collection_add(c, 10, x + (i % 40) * 10 * D, NULL, NULL, NULL, NULL), VS_OK);
-    vs_maintenance_policy pol = {.poll_ms = 5};
+    vs_maintenance_policy pol = {.struct_size = sizeof(vs_maintenance_policy), .poll_ms = 5};
     assert_int_equal(vs_collection_start_maintenance(c, &pol), VS_OK);
     assert_int_equal(vs_collection_start_maintenance(c, &pol), VS_ERR_INVALID_ARG);
     for (int i = 0; i < 400; i++) {
@@ -146,7 +146,7 @@ static void child(const char *dir, int fd)
 {
     report_fd = fd;
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8"};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8"};
     if (vs_collection_create(dir, &o, &c)) _exit(4);
     float v[D];
     for (int64_t id = 0;; id++) {

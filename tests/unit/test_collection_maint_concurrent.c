@@ -116,7 +116,7 @@ static void *reader(void *arg)
         int64_t id[K];
         for (int j = 0; j < D; j++) q[j] = tu_uniform(&rng);
         tu_read_mark mark;
-        vs_search_params p = {.nprobe = 2, .filter = tu_read_begin(&S->ov, &mark, n % 8 == 0)};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 2, .filter = tu_read_begin(&S->ov, &mark, n % 8 == 0)};
         int rc = vs_collection_search(S->c, 1, q, K, &p, s, id);
         tu_read_end(&S->ov, &mark);
         if (rc != VS_OK) atomic_fetch_add(&S->bad, 1);
@@ -170,7 +170,7 @@ static void check_all(shared *S)
             expect++;
             float s;
             int64_t got;
-            vs_search_params p = {.nprobe = 4};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 4};
             assert_int_equal(vs_collection_search(S->c, 1, S->x + ((size_t)w * PER_WRITER + i) * D, 1, &p, &s, &got), VS_OK);
             assert_int_equal(got, id);
         }
@@ -184,7 +184,7 @@ static void test_no_add_lost_or_duplicated(void **state)
     char *dir = tu_tempdir();
     shared S = {0};
     S_ = &S;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF4,Flat", .train_min = TRAIN_MIN,
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF4,Flat", .train_min = TRAIN_MIN,
                                .snapshot_log_bytes = 2048};
     assert_int_equal(vs_collection_create(dir, &o, &S.c), VS_OK);
     float *x = tu_random_vectors(WRITERS * PER_WRITER + BASE, D, 21);
@@ -201,7 +201,7 @@ static void test_no_add_lost_or_duplicated(void **state)
         assert_int_equal(vs_collection_add(S.c, BASE, x + (size_t)WRITERS * PER_WRITER * D, ids, texts, NULL, NULL), VS_OK);
     }
     atomic_store(&vs_maint_test_hook, hook);
-    vs_maintenance_policy pol = {.poll_ms = 2};
+    vs_maintenance_policy pol = {.struct_size = sizeof(vs_maintenance_policy), .poll_ms = 2};
     assert_int_equal(vs_collection_start_maintenance(S.c, &pol), VS_OK);
     pthread_t w[WRITERS], r[READERS], s;
     warg wa[WRITERS];

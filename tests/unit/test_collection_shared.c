@@ -8,7 +8,7 @@ enum { D = 16, N = 3000, SHARDS = 3, K = 10 };
 
 static vs_index *trained_ivf(const float *x, const char *path)
 {
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF16,SQ8"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF16,SQ8"};
     vs_index *ix = NULL;
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     assert_int_equal(vs_index_train(ix, N, x), VS_OK);
@@ -33,7 +33,7 @@ static void test_shards_share_training(void **state)
         vs_index *ix = NULL;
         assert_int_equal(vs_index_load(path, &ix), VS_OK);
         snprintf(cdir[s], sizeof cdir[s], "%s/shard-%u", dir, s);
-        vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2};
+        vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2};
         assert_int_equal(vs_collection_create_with_index(cdir[s], &o, ix, &c[s]), VS_OK);
         size_t n = 0;
         for (size_t i = 0; i < N; i++)
@@ -52,7 +52,7 @@ static void test_shards_share_training(void **state)
             assert_int_equal(vs_collection_open(cdir[s], &c[s]), VS_OK);
         }
     }
-    vs_search_params p = {.nprobe = 4};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 4};
     for (int qi = 0; qi < 20; qi++) {
         float wd[K], sd[SHARDS][K];
         int64_t wi[K], si[SHARDS][K], merged[K];
@@ -82,15 +82,15 @@ static void test_refused_index_stays_with_caller(void **state)
     char *dir = tu_tempdir(), cdir[4300];
     float *x = tu_random_vectors(N, D, 7);
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = D, .metric = VS_METRIC_L2};
-    vs_index_options io = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF16,Flat"};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = D, .metric = VS_METRIC_L2};
+    vs_index_options io = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF16,Flat"};
     vs_index *untrained = NULL;
     assert_int_equal(vs_index_create(&io, &untrained), VS_OK);
     snprintf(cdir, sizeof cdir, "%s/a", dir);
     assert_int_equal(vs_collection_create_with_index(cdir, &o, untrained, &c), VS_ERR_INVALID_ARG);
     assert_non_null(strstr(vs_last_error(), "untrained"));
     assert_int_equal(vs_index_train(untrained, N, x), VS_OK);
-    vs_collection_options wrong = {.dim = D + 1, .metric = VS_METRIC_L2};
+    vs_collection_options wrong = {.struct_size = sizeof(vs_collection_options), .dim = D + 1, .metric = VS_METRIC_L2};
     assert_int_equal(vs_collection_create_with_index(cdir, &wrong, untrained, &c), VS_ERR_INVALID_ARG);
     assert_int_equal(vs_index_add(untrained, 10, x, NULL), VS_OK);
     assert_int_equal(vs_collection_create_with_index(cdir, &o, untrained, &c), VS_ERR_INVALID_ARG);

@@ -24,7 +24,7 @@ static void *read_loop(void *arg)
     r->ok = 1;
     for (int round = 0; round < 3; round++) {
         tu_read_mark mark;
-        vs_search_params p = {.n_threads = (unsigned)(1 + round), .filter = tu_reader_begin(r->ov, &mark, round == 0)};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = (unsigned)(1 + round), .filter = tu_reader_begin(r->ov, &mark, round == 0)};
         size_t nq = round == 1 ? 2 : NQ; /* round 1 takes the base-split path */
         if (vs_index_search(r->ix, nq, r->q, K, &p, s, id) != VS_OK ||
             memcmp(id, r->expect, nq * K * sizeof *id) != 0)
@@ -78,7 +78,7 @@ static void *small_batches(void *arg)
     for (int it = 0; it < 150; it++) {
         const float *q = b->q + (size_t)(it % 30) * 8 * D;
         tu_read_mark mark;
-        vs_search_params p = {.filter = tu_reader_begin(b->ov, &mark, it == 0)};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .filter = tu_reader_begin(b->ov, &mark, it == 0)};
         if (vs_index_search(b->ix, 8, q, K, &p, s, id) != VS_OK ||
             memcmp(id, b->expect + (size_t)(it % 30) * 8 * K, sizeof id) != 0)
             b->mismatches++;

@@ -78,7 +78,7 @@ static void averages_and_normalises(void **state)
         assert_memory_equal(rows, plain, sizeof rows);
         assert_int_equal(vs_model_embed_known(m, texts, 4, 1, rows, NULL), VS_OK);
         assert_memory_equal(rows, plain, sizeof rows);
-        vs_model_close(m);
+        vs_model_free(m);
     }
     tu_rmdir(dir);
 }
@@ -111,7 +111,7 @@ static void tokenize_gives_word_rows(void **state)
     expect(vs_model_tokenize(m, "\xff", ids, 8, &n), VS_ERR_INVALID_ARG, "UTF-8");
     expect(vs_model_tokenize(m, "cat", NULL, 4, &n), VS_ERR_INVALID_ARG, "NULL");
     expect(vs_model_tokenize(NULL, "cat", ids, 8, &n), VS_ERR_INVALID_ARG, "NULL");
-    vs_model_close(m);
+    vs_model_free(m);
     tu_rmdir(dir);
 }
 
@@ -135,7 +135,7 @@ static void threads_give_identical_results(void **state)
     for (int i = 0; i < N; i++) free(texts[i]);
     free(a);
     free(b);
-    vs_model_close(m);
+    vs_model_free(m);
     tu_rmdir(dir);
 }
 
@@ -171,8 +171,8 @@ static void bad_texts_fail_and_write_nothing(void **state)
     expect(vs_model_embed(NULL, empty, 1, 1, out), VS_ERR_INVALID_ARG, "model is NULL");
     expect(vs_model_embed(m, NULL, 1, 1, out), VS_ERR_INVALID_ARG, "must not be NULL");
     assert_int_equal(vs_model_embed(m, NULL, 0, 1, NULL), VS_OK);
-    vs_model_close(m);
-    vs_model_close(NULL);
+    vs_model_free(m);
+    vs_model_free(NULL);
     tu_rmdir(dir);
 }
 
@@ -268,7 +268,7 @@ static void names_resolve_through_model_dir(void **state)
     vs_model *m;
     assert_int_equal(vs_model_open("tiny", &m), VS_OK);
     assert_string_equal(vs_model_name(m), "tiny");
-    vs_model_close(m);
+    vs_model_free(m);
     expect(vs_model_open("tiny2", &m), VS_ERR_NOT_FOUND, dir);
     unsetenv("VECSCALE_MODEL_DIR");
     tu_rmdir(dir);
@@ -292,7 +292,7 @@ static void format_v1_fixture_loads(void **state)
     uint32_t known = 5;
     assert_int_equal(vs_model_embed_known(m, &zebra, 1, 1, v, &known), VS_OK);
     assert_int_equal(known, 0);
-    vs_model_close(m);
+    vs_model_free(m);
 }
 
 int main(void)

@@ -17,7 +17,7 @@ static void wrong_dimension(void **state)
 {
     (void)state;
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = 0, .metric = VS_METRIC_L2};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 0, .metric = VS_METRIC_L2};
     expect(vs_index_create(&o, &ix), VS_ERR_DIMENSION, "dimension 0");
     assert_null(ix);
     o.dim = 70000;
@@ -85,7 +85,7 @@ static void bad_k_and_nulls(void **state)
     expect(vs_index_remove(ix, 1, NULL, NULL), VS_ERR_INVALID_ARG, NULL);
     expect(vs_index_get(ix, 0, NULL), VS_ERR_INVALID_ARG, NULL);
     expect(vs_index_create(NULL, &ix), VS_ERR_INVALID_ARG, NULL);
-    vs_index_options o = {.dim = 2, .metric = (vs_metric)7};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 2, .metric = (vs_metric)7};
     vs_index *other = NULL;
     expect(vs_index_create(&o, &other), VS_ERR_INVALID_ARG, "metric");
     vs_metric m;
@@ -100,7 +100,7 @@ static void factory_errors(void **state)
 {
     (void)state;
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = 8, .metric = VS_METRIC_L2, .factory = "Falt"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 8, .metric = VS_METRIC_L2, .factory = "Falt"};
     expect(vs_index_create(&o, &ix), VS_ERR_FACTORY, "unknown encoding at position 0");
     o.factory = "IVF4096,PQ32x4fs,RFlat"; /* valid syntax, but 32 sub-quantizers cannot split 8 dims */
     expect(vs_index_create(&o, &ix), VS_ERR_INVALID_ARG, "do not divide 8");
@@ -132,7 +132,24 @@ static void last_error_is_thread_local(void **state)
     assert_non_null(strstr(vs_last_error(), "nope"));
     assert_string_equal(vs_strerror(VS_ERR_CORRUPT), "VS_ERR_CORRUPT");
     assert_string_equal(vs_strerror(12345), "VS_ERR_UNKNOWN");
-    assert_string_equal(vs_version(), "0.1.0");
+}
+
+/* One version: the library's numbers, its string, the generated header's macros and CMake's
+ * project(VERSION) (passed in as VS_TEST_CMAKE_VERSION) all agree. */
+static void version_matches_header_and_cmake(void **state)
+{
+    (void)state;
+    int major = -1, minor = -1, patch = -1;
+    assert_int_equal(vs_version(&major, &minor, &patch), VS_OK);
+    assert_int_equal(major, VS_VERSION_MAJOR);
+    assert_int_equal(minor, VS_VERSION_MINOR);
+    assert_int_equal(patch, VS_VERSION_PATCH);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%d.%d.%d", major, minor, patch);
+    assert_string_equal(buf, VS_TEST_CMAKE_VERSION);
+    assert_string_equal(vs_version_string(), VS_TEST_CMAKE_VERSION);
+    assert_string_equal(VS_VERSION_STRING, VS_TEST_CMAKE_VERSION);
+    assert_int_equal(vs_version(NULL, NULL, NULL), VS_OK);
 }
 
 int main(void)
@@ -143,6 +160,7 @@ int main(void)
         cmocka_unit_test(bad_k_and_nulls),
         cmocka_unit_test(factory_errors),
         cmocka_unit_test(last_error_is_thread_local),
+        cmocka_unit_test(version_matches_header_and_cmake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static void run(vs_metric metric, double pass_rate, int use_predicate, unsigned 
     }
     vs_filter f = use_predicate ? (vs_filter){.kind = VS_FILTER_PREDICATE, .fn = allow_mod, .ctx = &mod}
                                 : (vs_filter){.kind = VS_FILTER_BITSET, .bits = bits, .n_bits = n};
-    vs_search_params p = {.n_threads = threads, .filter = &f};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads, .filter = &f};
     uint32_t k = 10;
     float *s = malloc(nq * k * sizeof *s);
     int64_t *id = malloc(nq * k * sizeof *id);
@@ -71,7 +71,7 @@ static void fewer_than_k_pass(void **state)
     assert_int_equal(vs_index_add(ix, n, base, NULL), VS_OK);
     uint8_t bits[2] = {0x05, 0x00}; /* IDs 0 and 2; bitset shorter than the ID space */
     vs_filter f = {.kind = VS_FILTER_BITSET, .bits = bits, .n_bits = 16};
-    vs_search_params p = {.filter = &f};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .filter = &f};
     float s[5];
     int64_t id[5];
     assert_int_equal(vs_index_search(ix, 1, base + 50 * d, 5, &p, s, id), VS_OK);

@@ -8,7 +8,7 @@ static void check_search(vs_index *ix, const float *base, size_t n, size_t d, vs
 {
     float *s = malloc(nq * k * sizeof *s);
     int64_t *id = malloc(nq * k * sizeof *id);
-    vs_search_params p = {.n_threads = threads};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads};
     assert_int_equal(vs_index_search(ix, nq, q, k, &p, s, id), VS_OK);
     for (size_t i = 0; i < nq; i++) tu_check_row(m, base, n, d, q + i * d, k, NULL, s + i * k, id + i * k);
     free(s);
@@ -52,7 +52,7 @@ static void large_batch_threads(void **state)
     assert_int_equal(vs_index_add(ix, n, base, NULL), VS_OK);
     float *s1 = malloc(nq * 10 * sizeof *s1), *s2 = malloc(nq * 10 * sizeof *s2);
     int64_t *i1 = malloc(nq * 10 * sizeof *i1), *i2 = malloc(nq * 10 * sizeof *i2);
-    vs_search_params p1 = {.n_threads = 1}, p2 = {.n_threads = 4};
+    vs_search_params p1 = {.struct_size = sizeof(vs_search_params), .n_threads = 1}, p2 = {.n_threads = 4};
     assert_int_equal(vs_index_search(ix, nq, q, 10, &p1, s1, i1), VS_OK);
     assert_int_equal(vs_index_search(ix, nq, q, 10, &p2, s2, i2), VS_OK);
     assert_memory_equal(i1, i2, nq * 10 * sizeof *i1);
@@ -99,7 +99,7 @@ static void identical_vectors_break_ties_by_position(void **state)
     float s[8 * 5];
     int64_t id[8 * 5];
     for (unsigned t = 1; t <= 3; t += 2) {
-        vs_search_params p = {.n_threads = t};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = t};
         assert_int_equal(vs_index_search(ix, 8, base, 5, &p, s, id), VS_OK);
         for (int r = 0; r < 8; r++)
             for (int j = 0; j < 5; j++) {
@@ -221,7 +221,7 @@ static void deletes(void **state)
     float s[30 * 10];
     int64_t id[30 * 10];
     for (unsigned t = 1; t <= 2; t++) {
-        vs_search_params p = {.n_threads = t};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = t};
         assert_int_equal(vs_index_search(ix, nq, q, 10, &p, s, id), VS_OK);
         for (size_t i = 0; i < nq; i++) tu_check_row(VS_METRIC_L2, base, n, d, q + i * d, 10, alive, s + i * 10, id + i * 10);
     }

@@ -130,7 +130,7 @@ static void check_hnsw_index(const hnsw_fixture *f, const vs_index *ix)
     float q[NQ * D], dist[NQ * K];
     int64_t ids[NQ * K];
     for (int k = 0; k < NQ; k++) query(k, q + k * D);
-    vs_search_params p = {.ef_search = 64};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
     assert_int_equal(vs_index_search(ix, NQ, q, K, &p, dist, ids), VS_OK);
     if (getenv("VS_FIXTURE_RECORD")) {
         record_row(f, ids, dist);
@@ -172,7 +172,7 @@ static void hnsw_fixtures(void **state)
         assert_int_equal(vs_index_add(viewed, 1, v, &id), VS_OK);
         float d1;
         int64_t i1;
-        vs_search_params p = {.ef_search = 64};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
         assert_int_equal(vs_index_search(viewed, 1, v, 1, &p, &d1, &i1), VS_OK);
         if (f->metric != VS_METRIC_IP && f->tol <= 1e-6f) assert_int_equal(i1, 5); /* exact codes: its own nearest */
         assert_int_equal(vs_index_size(viewed), N - 1);
@@ -562,6 +562,66 @@ static void manifest_fixture(void **state)
     free(b);
 }
 
+/* --- quantizer files --------------------------------------------------------------------- */
+
+/* sq8_v1.vsq: SQ8 ranges of vec(0..N-1): each dimension's smallest value codes as 0 and its
+ * largest as 255. pq2x4_v1.vsq: 2 sub-quantizers of 16 centroids trained on exactly 16 vectors,
+ * so vec(0..15) decode back exactly. Both load from the file and from a buffer, and a save of
+ * the loaded quantizer gives the fixture's bytes. */
+static void quantizer_fixtures(void **state)
+{
+    (void)state;
+    float lo[D], hi[D], v[D];
+    for (int j = 0; j < D; j++) lo[j] = INFINITY, hi[j] = -INFINITY;
+    for (int i = 0; i < N; i++) {
+        vec(i, v);
+        for (int j = 0; j < D; j++) {
+            if (v[j] < lo[j]) lo[j] = v[j];
+            if (v[j] > hi[j]) hi[j] = v[j];
+        }
+    }
+    vs_scalar_quantizer *sq;
+    if (vs_scalar_quantizer_load(FIX "sq8_v1.vsq", &sq)) fail_msg("%s", vs_last_error());
+    assert_int_equal(vs_scalar_quantizer_code_size(sq), D);
+    uint8_t code[D];
+    assert_int_equal(vs_scalar_quantizer_encode(sq, 1, lo, code), VS_OK);
+    for (int j = 0; j < D; j++) assert_int_equal(code[j], 0);
+    assert_int_equal(vs_scalar_quantizer_encode(sq, 1, hi, code), VS_OK);
+    for (int j = 0; j < D; j++) assert_int_equal(code[j], 255);
+    uint8_t *b;
+    size_t n;
+    void *again;
+    size_t again_len;
+    read_all(FIX "sq8_v1.vsq", &b, &n);
+    assert_int_equal(vs_scalar_quantizer_save_buffer(sq, &again, &again_len), VS_OK);
+    assert_int_equal(again_len, n);
+    assert_memory_equal(again, b, n);
+    vs_buffer_free(again);
+    free(b);
+    vs_scalar_quantizer_free(sq);
+
+    vs_product_quantizer *pq;
+    read_all(FIX "pq2x4_v1.vsq", &b, &n);
+    if (vs_product_quantizer_load_buffer(b, n, &pq)) fail_msg("%s", vs_last_error());
+    assert_int_equal(vs_product_quantizer_code_size(pq), 1);
+    for (int i = 0; i < PQ_TRAIN; i++) {
+        float back[D];
+        vec(i, v);
+        assert_int_equal(vs_product_quantizer_encode(pq, 1, v, code), VS_OK);
+        assert_int_equal(vs_product_quantizer_decode(pq, 1, code, back), VS_OK);
+        assert_memory_equal(back, v, sizeof v);
+    }
+    assert_int_equal(vs_product_quantizer_save_buffer(pq, &again, &again_len), VS_OK);
+    assert_int_equal(again_len, n);
+    assert_memory_equal(again, b, n);
+    vs_buffer_free(again);
+    free(b);
+    vs_product_quantizer_free(pq);
+    vs_product_quantizer *f;
+    if (vs_product_quantizer_load(FIX "pq2x4_v1.vsq", &f)) fail_msg("%s", vs_last_error());
+    vs_product_quantizer_free(f);
+}
+
 /* --- the gate ----------------------------------------------------------------------------- */
 
 /* Versioned files under tests/fixtures and the test that checks each one's content. A new
@@ -578,6 +638,7 @@ static const char *const KNOWN[][2] = {
     {"collection_v2/wal-2.log", "test_format_fixtures"},
     {"payload_v1/collection.vsc", "test_format_fixtures"}, {"payload_v1/index-2.vsi", "test_format_fixtures"},
     {"payload_v1/payload-2.vsp", "test_format_fixtures"}, {"payload_v1/wal-2.log", "test_format_fixtures"},
+    {"sq8_v1.vsq", "test_format_fixtures"}, {"pq2x4_v1.vsq", "test_format_fixtures"},
 };
 
 static int known(const char *rel)
@@ -725,6 +786,12 @@ static void versions_have_fixtures(void **state)
         snprintf(path, sizeof path, "%s/pay/%s", dir, PAYLOAD_FILES[i]);
         same_bytes(fixture, path, PAYLOAD_FILES[i]);
     }
+    /* Quantizer files: the SQ8 writer is deterministic (ranges are minima and maxima). */
+    char pq_path[1100];
+    snprintf(path, sizeof path, "%s/sq.vsq", dir);
+    snprintf(pq_path, sizeof pq_path, "%s/pq.vsq", dir);
+    assert_int_equal(make_quantizers(path, pq_path), 0);
+    same_bytes(FIX "sq8_v1.vsq", path, "scalar quantizer");
     print_message("%zu versioned fixture files, each checked by a test\n", nw.files);
     tu_rmdir(dir);
 }
@@ -740,6 +807,7 @@ int main(void)
         cmocka_unit_test(wal_fixture),
         cmocka_unit_test(wal_v2_fixture),
         cmocka_unit_test(manifest_fixture),
+        cmocka_unit_test(quantizer_fixtures),
         cmocka_unit_test(versions_have_fixtures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "embed/glove.h"
 
 int vs_fuzz_load_index(const uint8_t *data, size_t size);
+int vs_fuzz_load_quantizer(const uint8_t *data, size_t size);
 int vs_fuzz_vecfile(const uint8_t *data, size_t size);
 int vs_fuzz_tokenizer_text(const uint8_t *data, size_t size);
 int vs_fuzz_tokenizer_json(const uint8_t *data, size_t size);
@@ -264,7 +265,7 @@ static void generated_indexes(void)
     vs_fuzz_stats before = vs_fuzz_load_index_stats;
     for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
         const index_seed *is = &seeds[s];
-        vs_index_options o = {.dim = D, .metric = is->metric, .factory = is->factory, .seed = 5};
+        vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = is->metric, .factory = is->factory, .seed = 5};
         vs_index *ix = NULL;
         assert_int_equal(vs_index_create(&o, &ix), VS_OK);
         float *x = tu_random_vectors(is->n ? is->n : 1, D, 40 + s);
@@ -289,6 +290,44 @@ static void generated_indexes(void)
         vs_index_free(ix);
     }
     check_mutations("load_index generated", since(&vs_fuzz_load_index_stats, &before));
+    tu_rmdir(dir);
+}
+
+/* Scalar quantizers of every kind and product quantizers of several widths, trained and not. */
+static void generated_quantizers(void)
+{
+    enum { D = 8, N = 64 };
+    char *dir = tu_tempdir();
+    vs_fuzz_stats before = vs_fuzz_load_quantizer_stats;
+    float *x = tu_random_vectors(N, D, 91);
+    static const vs_code_kind sq_kinds[] = {VS_CODE_SQ8, VS_CODE_SQ4, VS_CODE_SQFP16, VS_CODE_SQBF16};
+    static const uint32_t pq_shapes[][2] = {{4, 4}, {2, 6}, {8, 5}};
+    for (size_t i = 0; i < 4 + 3 + 1; i++) {
+        void *buf = NULL;
+        size_t len = 0;
+        char name[64];
+        if (i < 4) {
+            vs_scalar_quantizer *q;
+            assert_int_equal(vs_scalar_quantizer_create(D, sq_kinds[i], &q), VS_OK);
+            assert_int_equal(vs_scalar_quantizer_train(q, N, x), VS_OK);
+            assert_int_equal(vs_scalar_quantizer_save_buffer(q, &buf, &len), VS_OK);
+            snprintf(name, sizeof name, "sq-kind%d.vsq", (int)sq_kinds[i]);
+            vs_scalar_quantizer_free(q);
+        } else {
+            vs_product_quantizer *q;
+            const uint32_t *shape = pq_shapes[i < 7 ? i - 4 : 0];
+            assert_int_equal(vs_product_quantizer_create(D, shape[0], shape[1], &q), VS_OK);
+            if (i < 7) assert_int_equal(vs_product_quantizer_train(q, N, x, 5, 1), VS_OK);
+            assert_int_equal(vs_product_quantizer_save_buffer(q, &buf, &len), VS_OK);
+            snprintf(name, sizeof name, "pq-%ux%u%s.vsq", shape[0], shape[1], i < 7 ? "" : "-untrained");
+            vs_product_quantizer_free(q);
+        }
+        keep_seed("load_quantizer", name, buf, len);
+        mutate_container(vs_fuzz_load_quantizer, &vs_fuzz_load_quantizer_stats, name, buf, len);
+        vs_buffer_free(buf);
+    }
+    free(x);
+    check_mutations("load_quantizer generated", since(&vs_fuzz_load_quantizer_stats, &before));
     tu_rmdir(dir);
 }
 
@@ -319,7 +358,7 @@ static void generated_logs(void)
 {
     char *dir = tu_tempdir();
     vs_collection *c = NULL;
-    vs_collection_options o = {.dim = 4, .metric = VS_METRIC_L2};
+    vs_collection_options o = {.struct_size = sizeof(vs_collection_options), .dim = 4, .metric = VS_METRIC_L2};
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     float *x = tu_random_vectors(5, 4, 9);
     const char *texts[3] = {"first", NULL, "third doc"}, *meta[3] = {NULL, "{\"k\":1}", "m"};
@@ -439,6 +478,13 @@ static void load_index_corpus(void **state)
     generated_indexes();
 }
 
+static void load_quantizer_corpus(void **state)
+{
+    (void)state;
+    replay_checksummed("load_quantizer", vs_fuzz_load_quantizer, &vs_fuzz_load_quantizer_stats, 4);
+    generated_quantizers();
+}
+
 static void glove_model_corpus(void **state)
 {
     (void)state;
@@ -492,7 +538,8 @@ static void safetensors_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(load_index_corpus),     cmocka_unit_test(glove_model_corpus),
+        cmocka_unit_test(load_index_corpus),     cmocka_unit_test(load_quantizer_corpus),
+        cmocka_unit_test(glove_model_corpus),
         cmocka_unit_test(wal_corpus),            cmocka_unit_test(s3_answers_corpus),
         cmocka_unit_test(vecfile_corpus),        cmocka_unit_test(tokenizer_text_corpus),
         cmocka_unit_test(tokenizer_json_corpus), cmocka_unit_test(safetensors_corpus),

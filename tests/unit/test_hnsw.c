@@ -31,7 +31,7 @@ static void recall_every_metric(void **state)
         double prev = 0;
         const uint32_t efs[] = {64, 256};
         for (int e = 0; e < 2; e++) {
-            vs_search_params p = {.ef_search = efs[e], .n_threads = 2};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = efs[e], .n_threads = 2};
             search_ids(ix, q, NQ, K, &p, got, dist);
             double r = recall(got, exact, NQ, K);
             print_message("metric %s ef %u: recall@10 %.4f\n", vs_metric_name(metrics[mi]), efs[e], r);
@@ -50,7 +50,7 @@ static void recall_every_metric(void **state)
         }
         /* Default ef (0) is max(k, 64): the same as ef = 64. */
         int64_t *dflt = malloc(NQ * K * sizeof *dflt);
-        vs_search_params p64 = {.ef_search = 64};
+        vs_search_params p64 = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
         search_ids(ix, q, NQ, K, &p64, got, NULL);
         search_ids(ix, q, NQ, K, NULL, dflt, NULL);
         assert_memory_equal(got, dflt, NQ * K * sizeof *got);
@@ -82,7 +82,7 @@ static void small_and_edge_cases(void **state)
         assert_true(isinf(s[j]) && s[j] > 0);
     }
     /* ef < k is raised to k. */
-    vs_search_params p = {.ef_search = 1};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 1};
     assert_int_equal(vs_index_search(ix, 1, q, 3, &p, s, id), VS_OK);
     for (int j = 0; j < 3; j++) assert_int_equal(id[j], j);
     /* Duplicate IDs add nothing; get returns the stored vector. */
@@ -102,7 +102,7 @@ static void small_and_edge_cases(void **state)
     assert_true(isinf(s[9]) && s[9] < 0);
     vs_index_free(ix);
     /* HNSW over PQ codes is refused with a clear error. */
-    vs_index_options o = {.dim = 8, .metric = VS_METRIC_L2, .factory = "HNSW16,PQ4"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 8, .metric = VS_METRIC_L2, .factory = "HNSW16,PQ4"};
     assert_int_not_equal(vs_index_create(&o, &ix), VS_OK);
     assert_true(strlen(vs_last_error()) > 0);
 }
@@ -140,7 +140,7 @@ static void parallel_build_and_ef_below_k(void **state)
         vs_index *ix = make(8, VS_METRIC_L2, "HNSW12", t);
         /* Several batches, so inserts meet an existing graph. */
         for (size_t at = 0; at < N; at += 1250) assert_int_equal(vs_index_add(ix, 1250, base + at * 8, NULL), VS_OK);
-        vs_search_params p = {.ef_search = 5}; /* below k = 50: raised to 50 */
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 5}; /* below k = 50: raised to 50 */
         search_ids(ix, q, NQ, 50, &p, got, NULL);
         double r = recall(got, exact, NQ, 50);
         print_message("threads %u, k 50, ef 5 -> 50: recall %.4f\n", t, r);
@@ -180,7 +180,7 @@ static void filtered(void **state)
         vs_filter fb = {.kind = VS_FILTER_BITSET, .bits = bits, .n_bits = n};
         vs_filter fp = {.kind = VS_FILTER_PREDICATE, .fn = allow_mod, .ctx = &pm};
         for (int kind = 0; kind < 2; kind++) {
-            vs_search_params p = {.filter = kind ? &fp : &fb};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .filter = kind ? &fp : &fb};
             search_ids(flat, q, nq, K, &p, exact, NULL);
             for (int strategy = 0; strategy <= 2; strategy++) {
                 vs_hnsw_filter_strategy = strategy;
@@ -197,7 +197,7 @@ static void filtered(void **state)
     /* Fewer than k pass: all of them, then padding. */
     uint8_t few[2] = {0x0b, 0}; /* ids 0, 1, 3 */
     vs_filter ff = {.kind = VS_FILTER_BITSET, .bits = few, .n_bits = 16};
-    vs_search_params p = {.filter = &ff};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .filter = &ff};
     search_ids(ix, q, 1, K, &p, got, NULL);
     int64_t want[3] = {0, 1, 3};
     for (int j = 0; j < 3; j++) {

@@ -60,7 +60,7 @@ static void *reader(void *arg)
         if (have < 10) continue;
         for (int i = 0; i < 2 * D; i++) q[i] = tu_uniform(&rng);
         tu_read_mark mark;
-        vs_search_params p = {.ef_search = 32, .filter = tu_read_begin(&S->ov, &mark, n % 16 == 0)};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 32, .filter = tu_read_begin(&S->ov, &mark, n % 16 == 0)};
         int rc = vs_index_search(S->ix, 2, q, K, &p, s, id);
         tu_read_end(&S->ov, &mark);
         if (rc != VS_OK) {
@@ -81,7 +81,7 @@ static void writer_and_readers(void **state)
     double seconds = env ? atof(env) : DEFAULT_SECONDS;
     float *data = tu_random_vectors(MAX_N, D, 21);
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8", .n_threads = 2, .ef_construction = 64};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = "HNSW8", .n_threads = 2, .ef_construction = 64};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     shared S = {.ix = ix, .data = data};
     atomic_init(&S.published, 0);
@@ -142,7 +142,7 @@ static void writer_and_readers(void **state)
     assert_int_equal(vs_index_size(ix), live);
     float v[D], s[K];
     int64_t id[K];
-    vs_search_params p = {.ef_search = 64};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
     for (size_t i = 0; i < n; i++) {
         if (is_removed((int64_t)i)) {
             assert_int_equal(vs_index_get(ix, (int64_t)i, v), VS_ERR_NOT_FOUND);
@@ -158,7 +158,7 @@ static void writer_and_readers(void **state)
         }
         if (!hit) {
             /* A graph miss, not a lost insert, if a wider search finds it. */
-            vs_search_params wide = {.ef_search = 2000};
+            vs_search_params wide = {.struct_size = sizeof(vs_search_params), .ef_search = 2000};
             assert_int_equal(vs_index_search(ix, 1, data + i * D, K, &wide, s, id), VS_OK);
             for (int j = 0; j < K; j++) hit |= id[j] == (int64_t)i;
             print_message("id %zu missed at ef 64, %s at ef 2000\n", i, hit ? "found" : "NOT found");

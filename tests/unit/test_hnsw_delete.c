@@ -48,7 +48,7 @@ static void deletes(void **state)
     search_ids(flat, q, NQ, K, NULL, exact, NULL);
     const uint32_t efs[] = {16, 64};
     for (int e = 0; e < 2; e++) {
-        vs_search_params p = {.ef_search = efs[e]};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = efs[e]};
         search_ids(ix, q, NQ, K, &p, a, NULL);
         search_ids(fresh, q, NQ, K, &p, b, NULL);
         for (size_t i = 0; i < NQ * K; i++) assert_true(a[i] >= 0 && !gone[a[i]]);
@@ -131,7 +131,7 @@ static void delete_churn(void **state)
     assert_int_equal(vs_index_add(fresh, nr, rest, ids), VS_OK);
     int64_t *exact = malloc(NQ * K * sizeof *exact), *a = malloc(NQ * K * sizeof *a), *b = malloc(NQ * K * sizeof *b);
     search_ids(flat, q, NQ, K, NULL, exact, NULL);
-    vs_search_params p = {.ef_search = 64};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
     vs_hnsw_filter_strategy = 1; /* the graph, even though a third of the nodes are deleted */
     search_ids(ix, q, NQ, K, &p, a, NULL);
     vs_hnsw_filter_strategy = 0;

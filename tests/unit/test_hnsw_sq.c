@@ -33,7 +33,7 @@ static void quantised(void **state)
             }
             assert_int_equal(vs_index_add(ix, N, base, NULL), VS_OK);
             assert_string_equal(vs_index_factory(ix), specs[si]);
-            vs_search_params p = {.ef_search = 64};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
             search_ids(ix, q, NQ, K, &p, got, NULL);
             double r = recall(got, exact, NQ, K);
             print_message("%s %s ef 64: recall@10 %.4f, %zu bytes per vector\n", specs[si], vs_metric_name(metrics[mi]), r,

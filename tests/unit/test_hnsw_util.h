@@ -9,7 +9,7 @@ enum { D = 32, N = 5000, NQ = 200, K = 10 };
 static inline vs_index *make(uint32_t d, vs_metric m, const char *factory, uint32_t threads)
 {
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = d, .metric = m, .factory = factory, .n_threads = threads, .seed = 42};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = d, .metric = m, .factory = factory, .n_threads = threads, .seed = 42};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     return ix;
 }

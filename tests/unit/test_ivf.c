@@ -27,7 +27,7 @@ static float *clustered(size_t n, size_t d, uint64_t seed)
 static vs_index *ivf(uint32_t d, vs_metric m, const char *factory)
 {
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = d, .metric = m, .factory = factory, .seed = 7};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = d, .metric = m, .factory = factory, .seed = 7};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     return ix;
 }
@@ -76,7 +76,7 @@ static void recall_regression(void **state)
         vs_index *ix = trained_ivf(metrics[mi], base, N);
         double prev = 0;
         for (size_t pi = 0; pi < 3; pi++) {
-            vs_search_params p = {.nprobe = nprobes[pi]};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = nprobes[pi]};
             assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s, got), VS_OK);
             double r = recall(got, truth, NQ, K);
             print_message("%s nprobe=%u recall@10=%.4f (floor %.3f)\n", vs_metric_name(metrics[mi]), nprobes[pi], r,
@@ -108,7 +108,7 @@ static void all_lists_is_exact(void **state)
         for (unsigned threads = 1; threads <= 3; threads += 2) {
             float s[30 * 20], fs[30 * 20];
             int64_t id[30 * 20], fid[30 * 20];
-            vs_search_params p = {.nprobe = NLIST, .n_threads = threads};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = NLIST, .n_threads = threads};
             assert_int_equal(vs_index_search(ix, nq, q, 20, &p, s, id), VS_OK);
             assert_int_equal(vs_index_search(flat, nq, q, 20, NULL, fs, fid), VS_OK);
             for (size_t i = 0; i < nq; i++) tu_check_row(metrics[mi], base, n, D, q + i * D, 20, NULL, s + i * 20, id + i * 20);
@@ -172,7 +172,7 @@ static void errors(void **state)
     ix = ivf(D, VS_METRIC_COSINE, "IVF4,Flat");
     assert_int_equal(vs_index_train(ix, 10, wrong), VS_ERR_INVALID_ARG);
     vs_index_free(ix);
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF64,Flat,RFlat"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF64,Flat,RFlat"};
     vs_index *bad = NULL;
     int rc = vs_index_create(&o, &bad);
     assert_true(rc == VS_ERR_UNSUPPORTED || rc == VS_ERR_FACTORY);
@@ -207,7 +207,7 @@ static void deletes_never_returned(void **state)
     for (size_t i = 0; i < n; i++) allow[i] = i % 2;
     float s[20 * K];
     int64_t got[20 * K];
-    vs_search_params p = {.nprobe = 16};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 16};
     assert_int_equal(vs_index_search(ix, 20, q, K, &p, s, got), VS_OK);
     for (size_t i = 0; i < 20 * K; i++) {
         assert_true(got[i] >= 100 && (got[i] - 100) % 3 == 0);
@@ -240,7 +240,7 @@ static void filtered_returns_k(void **state)
     for (int f = 0; f < 2; f++) {
         float s[50 * K];
         int64_t got[50 * K];
-        vs_search_params p = {.nprobe = 1, .filter = filters[f]};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 1, .filter = filters[f]};
         assert_int_equal(vs_index_search(ix, 50, q, K, &p, s, got), VS_OK);
         for (size_t i = 0; i < 50 * K; i++) {
             assert_true(got[i] >= 0);
@@ -266,13 +266,13 @@ static void threads_match(void **state)
     vs_index *ix = trained_ivf(VS_METRIC_IP, base, N);
     float *s1 = malloc(300 * K * 4), *s2 = malloc(300 * K * 4);
     int64_t *i1 = malloc(300 * K * 8), *i2 = malloc(300 * K * 8);
-    vs_search_params p1 = {.nprobe = 4, .n_threads = 1}, p2 = {.nprobe = 4, .n_threads = 3};
+    vs_search_params p1 = {.struct_size = sizeof(vs_search_params), .nprobe = 4, .n_threads = 1}, p2 = {.nprobe = 4, .n_threads = 3};
     assert_int_equal(vs_index_search(ix, 300, q, K, &p1, s1, i1), VS_OK);
     assert_int_equal(vs_index_search(ix, 300, q, K, &p2, s2, i2), VS_OK);
     assert_memory_equal(i1, i2, 300 * K * 8);
     assert_memory_equal(s1, s2, 300 * K * 4);
     /* Training with threads gives the same centroids, hence the same results. */
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_IP, .factory = "IVF64,Flat", .seed = 7, .n_threads = 3};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_IP, .factory = "IVF64,Flat", .seed = 7, .n_threads = 3};
     vs_index *ix3;
     assert_int_equal(vs_index_create(&o, &ix3), VS_OK);
     assert_int_equal(vs_index_train(ix3, N, base), VS_OK);
@@ -296,7 +296,7 @@ static void range_matches_flat(void **state)
         vs_index *flat = tu_flat(D, metrics[mi]);
         assert_int_equal(vs_index_add(flat, n, base, NULL), VS_OK);
         vs_range_result *a, *b, *c;
-        vs_search_params p = {.nprobe = NLIST, .n_threads = 2};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = NLIST, .n_threads = 2};
         assert_int_equal(vs_index_range_search(ix, 10, q, radius[mi], &p, &a), VS_OK);
         assert_int_equal(vs_index_range_search(flat, 10, q, radius[mi], NULL, &b), VS_OK);
         assert_true(b->lims[10] > 10);
@@ -330,7 +330,7 @@ static void save_load_view(void **state)
         assert_int_equal(vs_index_remove(ix, 3, rm, NULL), VS_OK);
         float s0[100 * K], s1[100 * K];
         int64_t i0[100 * K], i1[100 * K];
-        vs_search_params p = {.nprobe = 4};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 4};
         assert_int_equal(vs_index_search(ix, 100, q, K, &p, s0, i0), VS_OK);
         assert_int_equal(vs_index_save(ix, path), VS_OK);
         assert_int_equal(vs_index_verify_file(path), VS_OK);
@@ -445,7 +445,7 @@ static void ivf_fixtures(void **state)
                     /* Each stored vector is its own nearest neighbour, whatever list it is in. */
                     float s[1];
                     int64_t id[1];
-                    vs_search_params p = {.nprobe = 1};
+                    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 1};
                     assert_int_equal(vs_index_search(ix, 1, want, 1, &p, s, id), VS_OK);
                     assert_int_equal(id[0], 100 + i);
                 }

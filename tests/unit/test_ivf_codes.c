@@ -38,7 +38,7 @@ static double recall(const int64_t *got, const int64_t *truth, size_t nq, size_t
 static vs_index *build(const char *factory, vs_metric m, const float *base, size_t n)
 {
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = D, .metric = m, .factory = factory, .seed = 7};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = m, .factory = factory, .seed = 7};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     /* Training on a part keeps the sanitizer runs short; adding covers the rest. */
     assert_int_equal(vs_index_train(ix, n < 3000 ? n : 3000, base), VS_OK);
@@ -86,7 +86,7 @@ static void recall_regression(void **state)
         vs_index_free(flat);
         for (size_t si = 0; si < sizeof SPECS / sizeof *SPECS; si++) {
             vs_index *ix = build(SPECS[si].factory, metrics[mi], base, N);
-            vs_search_params p = {.nprobe = 8, .k_factor = 4};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 8, .k_factor = 4};
             assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s, got), VS_OK);
             double r = recall(got, truth, NQ, K), fl = mi ? SPECS[si].floor_ip : SPECS[si].floor_l2;
             printf("RECALL %-22s %s %.4f (floor %.3f)\n", SPECS[si].factory, mi ? "ip" : "l2", r, fl);
@@ -105,7 +105,7 @@ static void recall_regression(void **state)
 
 static void search_all(const vs_index *ix, const float *q, float *s, int64_t *id)
 {
-    vs_search_params p = {.nprobe = 4};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 4};
     assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s, id), VS_OK);
 }
 
@@ -151,7 +151,7 @@ static void save_load_view_identical(void **state)
     const char *empty[] = {"Flat", "IVF16,PQ8x4fs,RFlat"};
     for (size_t e = 0; e < 2; e++) {
         vs_index *ix = NULL, *back = NULL;
-        vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = empty[e]};
+        vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = empty[e]};
         assert_int_equal(vs_index_create(&o, &ix), VS_OK);
         if (!vs_index_is_trained(ix)) assert_int_equal(vs_index_train(ix, 3000, base), VS_OK);
         assert_int_equal(vs_index_save(ix, path), VS_OK);
@@ -196,7 +196,7 @@ static void remove_and_filter(void **state)
         assert_int_equal(vs_index_get(ix, 1, v), VS_OK);
         search_all(ix, q, s, id);
         for (size_t i = 0; i < NQ * K; i++) assert_true(id[i] >= 0 && id[i] % 3 != 0);
-        vs_search_params p = {.nprobe = 2, .filter = &f};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 2, .filter = &f};
         assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s, id), VS_OK);
         for (size_t i = 0; i < NQ * K; i++) {
             if (id[i] < 0) fail_msg("%s: query %zu got fewer than k filtered results", specs[si], i / K);
@@ -263,7 +263,7 @@ static void fastscan_query_block_equals_per_query(void **state)
                 for (size_t ki = 0; ki < 2; ki++)
                     for (int f = 0; f < 2; f++) {
                         uint32_t k = ks[ki];
-                        vs_search_params p = {.nprobe = nprobes[pi], .k_factor = 2, .filter = f ? &filt : NULL,
+                        vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = nprobes[pi], .k_factor = 2, .filter = f ? &filt : NULL,
                                               .n_threads = f ? 2 : 1};
                         assert_int_equal(setenv("VECSCALE_IVF_QUERY_BLOCK", "1", 1), 0);
                         assert_int_equal(vs_index_search(ix, NQ, q, k, &p, s0, i0), VS_OK);
@@ -300,7 +300,7 @@ static void fastscan_many_subquantizers(void **state)
     for (size_t i = 0; i < (size_t)NB * DD; i++) base[i] = tu_uniform(&sd);
     for (size_t i = 0; i < (size_t)NQQ * DD; i++) q[i] = tu_uniform(&sd) + 3.0f;
     vs_index *fs = NULL, *ref = NULL;
-    vs_index_options o = {.dim = DD, .metric = VS_METRIC_L2, .factory = "IVF2,PQ392x4fs", .seed = 7};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = DD, .metric = VS_METRIC_L2, .factory = "IVF2,PQ392x4fs", .seed = 7};
     assert_int_equal(vs_index_create(&o, &fs), VS_OK);
     o.factory = "IVF2,PQ392x4";
     assert_int_equal(vs_index_create(&o, &ref), VS_OK);
@@ -310,7 +310,7 @@ static void fastscan_many_subquantizers(void **state)
     assert_int_equal(vs_index_add(ref, NB, base, NULL), VS_OK);
     float sf[NQQ * K], sr[NQQ * K];
     int64_t idf[NQQ * K], idr[NQQ * K];
-    vs_search_params p = {.nprobe = 2};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 2};
     assert_int_equal(vs_index_search(fs, NQQ, q, K, &p, sf, idf), VS_OK);
     assert_int_equal(vs_index_search(ref, NQQ, q, K, &p, sr, idr), VS_OK);
     double r = recall(idf, idr, NQQ, K);
@@ -332,7 +332,7 @@ static void training_errors(void **state)
     (void)state;
     float *base = clustered(600, D, 10);
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF16,PQ8"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF16,PQ8"};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     float sv[K];
     int64_t si[K];
@@ -365,7 +365,7 @@ static void ids_without_map_still_unique(void **state)
     (void)state;
     float *base = clustered(1000, D, 12);
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF8,PQ8x4fs"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF8,PQ8x4fs"};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     assert_int_equal(vs_index_train(ix, 1000, base), VS_OK);
     int64_t ids[4] = {10, 20, 30, 40};
@@ -407,7 +407,7 @@ static void codec_fixtures(void **state)
         snprintf(path, sizeof path, "%s/fixtures/%s", VS_TEST_SOURCE_DIR, FIXTURES[f][0]);
         if (getenv("VS_WRITE_FIXTURES")) {
             vs_index *ix = NULL;
-            vs_index_options o = {.dim = 8, .metric = VS_METRIC_L2, .factory = FIXTURES[f][1], .seed = 3};
+            vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 8, .metric = VS_METRIC_L2, .factory = FIXTURES[f][1], .seed = 3};
             float x[64 * 8];
             int64_t ids[64];
             for (int i = 0; i < 64; i++) {
@@ -434,7 +434,7 @@ static void codec_fixtures(void **state)
             if (strstr(FIXTURES[f][1], "RFlat")) assert_true(err == 0);
             else if (strstr(FIXTURES[f][1], "SQ8")) assert_true(err < 8 * 0.03 * 0.03);
             else assert_true(err < 60); /* 16 sub-centroids for 64 points: coarse but bounded */
-            vs_search_params p = {.nprobe = 2, .k_factor = 64};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 2, .k_factor = 64};
             assert_int_equal(vs_index_search(ix, 1, want, 1, &p, s, id), VS_OK);
             if (strstr(FIXTURES[f][1], "RFlat")) assert_int_equal(id[0], 1000 + i);
             else assert_true(id[0] >= 1000 && id[0] < 1064);

@@ -31,7 +31,7 @@ static void *read_loop(void *arg)
     r->ok = 1;
     for (int round = 0; round < 3; round++) {
         tu_read_mark mark;
-        vs_search_params p = {.n_threads = (unsigned)(1 + round), .nprobe = 4,
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = (unsigned)(1 + round), .nprobe = 4,
                               .filter = tu_reader_begin(r->ov, &mark, round == 0)};
         if (vs_index_search(r->ix, NQ, r->q, K, &p, s, id) != VS_OK || memcmp(id, r->expect, NQ * K * sizeof *id) != 0)
             r->ok = 0;
@@ -56,14 +56,14 @@ static void parallel_readers(void **state)
     (void)state;
     float *base = tu_random_vectors(N, D, 8);
     float *q = tu_random_vectors(NQ, D, 9);
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2, .factory = "IVF32,Flat", .n_threads = 2};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2, .factory = "IVF32,Flat", .n_threads = 2};
     vs_index *ix;
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     assert_int_equal(vs_index_train(ix, N, base), VS_OK);
     assert_int_equal(vs_index_add(ix, N, base, NULL), VS_OK);
     float *s = malloc(NQ * K * sizeof *s);
     int64_t *expect = malloc(NQ * K * sizeof *expect);
-    vs_search_params p = {.nprobe = 4};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = 4};
     assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s, expect), VS_OK);
     reader r[READERS];
     tu_overlap ov = {0};

@@ -27,7 +27,7 @@ static void objective_decreases(void **state)
     float prev = INFINITY;
     const uint32_t iters[] = {1, 2, 5, 10, 25};
     for (size_t i = 0; i < 5; i++) {
-        vs_kmeans_params p = {.n_iter = iters[i], .seed = 42};
+        vs_kmeans_params p = {.struct_size = sizeof(vs_kmeans_params), .n_iter = iters[i], .seed = 42};
         float obj;
         assert_int_equal(vs_kmeans(n, (uint32_t)d, x, 32, &p, c, &obj), VS_OK);
         assert_true(obj > 0);
@@ -50,7 +50,7 @@ static void recovers_separated_clusters(void **state)
     const vs_kmeans_init inits[] = {VS_KMEANS_INIT_PLUSPLUS};
     for (size_t t = 0; t < 1; t++) {
         float *c = malloc(k * d * sizeof *c);
-        vs_kmeans_params p = {.seed = 9, .init = inits[t], .n_iter = 25};
+        vs_kmeans_params p = {.struct_size = sizeof(vs_kmeans_params), .seed = 9, .init = inits[t], .n_iter = 25};
         float obj;
         assert_int_equal(vs_kmeans(n, (uint32_t)d, x, (uint32_t)k, &p, c, &obj), VS_OK);
         /* Every true centre has a centroid within the noise. */
@@ -76,7 +76,7 @@ static void seed_reproducible(void **state)
     float *a = malloc(k * d * 4), *b = malloc(k * d * 4), *c = malloc(k * d * 4);
     for (int init = 0; init < 2; init++) {
         for (int ip = 0; ip < 2; ip++) {
-            vs_kmeans_params p = {.seed = 77, .init = (vs_kmeans_init)init, .inner_product = ip, .spherical = ip,
+            vs_kmeans_params p = {.struct_size = sizeof(vs_kmeans_params), .seed = 77, .init = (vs_kmeans_init)init, .inner_product = ip, .spherical = ip,
                                   .max_points_per_centroid = 100}; /* subsampling on: 3000 > 2000 */
             assert_int_equal(vs_kmeans(n, (uint32_t)d, x, (uint32_t)k, &p, a, NULL), VS_OK);
             p.n_threads = 3;
@@ -108,7 +108,7 @@ static void empty_clusters_repaired(void **state)
     int reached = 0;
     for (uint64_t seed = 1; seed <= 8; seed++) {
         float c[32], obj;
-        vs_kmeans_params p = {.seed = seed, .n_iter = 40};
+        vs_kmeans_params p = {.struct_size = sizeof(vs_kmeans_params), .seed = seed, .n_iter = 40};
         assert_int_equal(vs_kmeans(n, (uint32_t)d, x, (uint32_t)k, &p, c, &obj), VS_OK);
         for (size_t i = 0; i < k * d; i++) assert_true(isfinite(c[i]));
         for (size_t i = 0; i < k; i++)
@@ -160,7 +160,7 @@ static void errors(void **state)
     assert_int_equal(vs_kmeans(10, 0, x, 2, NULL, c, NULL), VS_ERR_INVALID_ARG);
     assert_int_equal(vs_kmeans(10, 4, NULL, 2, NULL, c, NULL), VS_ERR_INVALID_ARG);
     assert_int_equal(vs_kmeans(10, 4, x, 2, NULL, NULL, NULL), VS_ERR_INVALID_ARG);
-    vs_kmeans_params p = {.init = (vs_kmeans_init)7};
+    vs_kmeans_params p = {.struct_size = sizeof(vs_kmeans_params), .init = (vs_kmeans_init)7};
     assert_int_equal(vs_kmeans(10, 4, x, 2, &p, c, NULL), VS_ERR_INVALID_ARG);
     x[13] = NAN;
     assert_int_equal(vs_kmeans(10, 4, x, 2, NULL, c, NULL), VS_ERR_INVALID_ARG);

@@ -33,7 +33,7 @@ static void check(vs_metric m, unsigned threads, int filtered)
     uint8_t *bits = calloc((n + 7) / 8, 1);
     for (size_t i = 0; i < n; i += 2) bits[i >> 3] |= (uint8_t)(1u << (i & 7));
     vs_filter f = {.kind = VS_FILTER_BITSET, .bits = bits, .n_bits = n};
-    vs_search_params p = {.n_threads = threads, .filter = filtered ? &f : NULL};
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads, .filter = filtered ? &f : NULL};
     for (size_t qi = 0; qi < nq; qi++) {
         const float *qq = q + qi * d;
         float radius = pick_radius(m, base, n, d, qq);

@@ -5,7 +5,7 @@
 static vs_index *single(vs_metric m, const char *factory, size_t n, const float *x, const int64_t *ids)
 {
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = 24, .metric = m, .factory = factory};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 24, .metric = m, .factory = factory};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     assert_int_equal(vs_index_add(ix, n, x, ids), VS_OK);
     return ix;
@@ -23,7 +23,7 @@ static void same_as_one_index(void **state)
     for (int mi = 0; mi < 3; mi++) {
         vs_index *one = single(metrics[mi], "Flat", n, x, ids);
         vs_sharded_index *s = NULL;
-        vs_index_options o = {.dim = (uint32_t)d, .metric = metrics[mi], .factory = "Flat"};
+        vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = (uint32_t)d, .metric = metrics[mi], .factory = "Flat"};
         assert_int_equal(vs_sharded_create(&o, 4, &s), VS_OK);
         assert_int_equal(vs_sharded_add(s, n, x, ids), VS_OK);
         assert_int_equal(vs_sharded_size(s), n);
@@ -38,7 +38,7 @@ static void same_as_one_index(void **state)
         int64_t *i1 = malloc(nq * k * sizeof *i1), *i2 = malloc(nq * k * sizeof *i2);
         assert_int_equal(vs_index_search(one, nq, q, k, NULL, d1, i1), VS_OK);
         for (uint32_t threads = 1; threads <= 8; threads *= 2) {
-            vs_search_params p = {.n_threads = threads};
+            vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads};
             assert_int_equal(vs_sharded_search(s, nq, q, k, &p, d2, i2), VS_OK);
             assert_memory_equal(i1, i2, nq * k * sizeof *i1);
             for (size_t i = 0; i < nq * k; i++) assert_float_equal(d1[i], d2[i], 1e-5);
@@ -54,7 +54,7 @@ static void adds_are_all_or_nothing(void **state)
 {
     (void)state;
     vs_sharded_index *s = NULL;
-    vs_index_options o = {.dim = 24, .metric = VS_METRIC_L2};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = 24, .metric = VS_METRIC_L2};
     assert_int_equal(vs_sharded_create(&o, 3, &s), VS_OK);
     float *x = tu_random_vectors(10, 24, 5);
     assert_int_equal(vs_sharded_add(s, 5, x, NULL), VS_OK); /* IDs 0..4 */

@@ -24,7 +24,7 @@ static void *run(void *arg)
     j->ok = 1;
     for (int r = 0; r < 5; r++) {
         tu_read_mark mark;
-        vs_search_params p = {.n_threads = 4, .filter = tu_reader_begin(j->ov, &mark, r == 0)};
+        vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = 4, .filter = tu_reader_begin(j->ov, &mark, r == 0)};
         if (vs_sharded_search(j->s, NQ, j->q, K, &p, d, ids) != VS_OK || memcmp(ids, j->want, sizeof ids)) j->ok = 0;
         tu_reader_end(j->ov, &mark);
     }
@@ -35,7 +35,7 @@ static void concurrent_searches(void **state)
 {
     (void)state;
     float *x = tu_random_vectors(N, D, 3), *q = tu_random_vectors(NQ, D, 4);
-    vs_index_options o = {.dim = D, .metric = VS_METRIC_L2};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2};
     vs_sharded_index *s = NULL;
     assert_int_equal(vs_sharded_create(&o, 4, &s), VS_OK);
     assert_int_equal(vs_sharded_add(s, N, x, NULL), VS_OK);

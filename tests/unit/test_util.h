@@ -146,7 +146,7 @@ static inline void tu_rmdir(char *dir)
 static inline vs_index *tu_flat(uint32_t d, vs_metric m)
 {
     vs_index *ix = NULL;
-    vs_index_options o = {.dim = d, .metric = m, .factory = "Flat"};
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = d, .metric = m, .factory = "Flat"};
     assert_int_equal(vs_index_create(&o, &ix), VS_OK);
     return ix;
 }

@@ -1,6 +1,6 @@
 /* Named collections under DATA/collections (see registry.h). */
 #define _XOPEN_SOURCE 700
-#include "server/registry.h"
+#include "server/open_collections.h"
 
 #include <dirent.h>
 #include <errno.h>

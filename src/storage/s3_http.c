@@ -14,33 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "storage/s3_impl.h"
 #include "core/error.h"
+#include "http/http_client.h"
+#include "storage/s3_impl.h"
 
-int s3_buf_append(s3_buf *b, const void *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-void s3_buf_free(s3_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-int s3_uri_encode(const char *s, int keep_slash, char *out, size_t cap)
+int vs_s3_uri_encode(const char *s, int keep_slash, char *out, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
@@ -60,7 +38,7 @@ int s3_uri_encode(const char *s, int keep_slash, char *out, size_t cap)
     return 0;
 }
 
-void s3_request_init(s3_request *r, const char *method, const char *bucket, const char *key)
+void vs_s3_request_init(vs_s3_request *r, const char *method, const char *bucket, const char *key)
 {
     memset(r, 0, sizeof *r);
     r->method = method;
@@ -71,17 +49,17 @@ void s3_request_init(s3_request *r, const char *method, const char *bucket, cons
 }
 
 typedef struct {
-    s3_request *r;
+    vs_s3_request *r;
     vs_s3 *s3;
     uint64_t sent;   /* bytes of the request body sent */
-    s3_buf err;      /* body of a non-2xx answer */
+    vs_buf err;      /* body of a non-2xx answer */
     int write_errno; /* a failed write to out_fd */
 } transfer;
 
 static size_t read_body(char *buf, size_t size, size_t nmemb, void *ud)
 {
     transfer *t = ud;
-    s3_request *r = t->r;
+    vs_s3_request *r = t->r;
     size_t want = size * nmemb;
     uint64_t total = r->fd >= 0 ? r->fd_len : r->body_len;
     if (t->sent >= total) return 0;
@@ -100,12 +78,12 @@ static size_t read_body(char *buf, size_t size, size_t nmemb, void *ud)
 static size_t write_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     transfer *t = ud;
-    s3_request *r = t->r;
+    vs_s3_request *r = t->r;
     size_t n = size * nmemb;
     long status = 0;
     curl_easy_getinfo(t->s3->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299) { /* keep an error document, not the sink */
-        if (t->err.len < 65536) s3_buf_append(&t->err, ptr, n);
+        if (t->err.len < 65536) vs_buf_append(&t->err, ptr, n);
         return n;
     }
     if (r->out_fd >= 0) {
@@ -120,7 +98,7 @@ static size_t write_body(char *ptr, size_t size, size_t nmemb, void *ud)
             done += (size_t)w;
         }
     } else if (r->resp) {
-        if (s3_buf_append(r->resp, ptr, n)) return 0;
+        if (vs_buf_append(r->resp, ptr, n)) return 0;
     }
     if (r->on_data) r->on_data(ptr, n, r->on_data_ctx);
     return n;
@@ -143,10 +121,10 @@ static size_t header_line(char *line, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static int build_url(vs_s3 *s3, const s3_request *r, char *url, size_t cap)
+static int build_url(vs_s3 *s3, const vs_s3_request *r, char *url, size_t cap)
 {
     char key[3 * 1024 + 1] = "";
-    if (r->key && *r->key && s3_uri_encode(r->key, 1, key, sizeof key))
+    if (r->key && *r->key && vs_s3_uri_encode(r->key, 1, key, sizeof key))
         return vs_fail(VS_ERR_INVALID_ARG, "s3: key too long: %.80s...", r->key);
     const char *q = r->query && *r->query ? r->query : NULL;
     int n;
@@ -174,10 +152,10 @@ static int valid_bucket(const char *b)
 }
 
 /* Turns a failed answer into an error code and message. */
-static int fail_status(vs_s3 *s3, const s3_request *r, const char *what, long status, const s3_buf *err)
+static int fail_status(vs_s3 *s3, const vs_s3_request *r, const char *what, long status, const vs_buf *err)
 {
     char code[128] = "", msg[256] = "";
-    if (err->len) s3_xml_error(err->data, err->len, code, sizeof code, msg, sizeof msg);
+    if (err->len) vs_s3_xml_error(err->data, err->len, code, sizeof code, msg, sizeof msg);
     const char *sep = *msg ? ": " : "";
     const char *obj = r->key && *r->key ? r->key : "";
     if (status == 403 || status == 401) {
@@ -211,7 +189,7 @@ static void backoff(unsigned attempt)
     nanosleep(&ts, NULL);
 }
 
-int s3_perform(vs_s3 *s3, s3_request *r, const char *what)
+int vs_s3_perform(vs_s3 *s3, vs_s3_request *r, const char *what)
 {
     if (!r->bucket || !valid_bucket(r->bucket))
         return vs_fail(VS_ERR_INVALID_ARG, "s3: bad bucket name '%s'", r->bucket ? r->bucket : "(null)");
@@ -246,20 +224,17 @@ int s3_perform(vs_s3 *s3, s3_request *r, const char *what)
     rc = VS_OK;
     for (unsigned attempt = 0;; attempt++) {
         CURL *c = s3->curl;
-        curl_easy_reset(c);
         transfer t = {.r = r, .s3 = s3};
-        curl_easy_setopt(c, CURLOPT_URL, url);
+        /* A transfer may take long (a 64 MiB part on a slow link) but must not stall; a small
+         * one in memory also has a total bound. */
+        vs_http_timeouts to = {.connect_ms = (long)s3->timeout_ms,
+                               .total_ms = body_total < (1u << 20) && r->out_fd < 0 ? (long)s3->timeout_ms * 2 : 0,
+                               .stall_s = (long)((s3->timeout_ms + 999) / 1000)};
+        if ((rc = vs_http_setup(c, url, &to, NULL))) break;
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s3->sigv4);
         curl_easy_setopt(c, CURLOPT_USERNAME, s3->access_key);
         curl_easy_setopt(c, CURLOPT_PASSWORD, s3->secret_key);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s3->timeout_ms);
-        /* A transfer may take long (a 64 MiB part on a slow link) but must not stall. */
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((s3->timeout_ms + 999) / 1000));
-        if (body_total < (1u << 20) && r->out_fd < 0)
-            curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s3->timeout_ms * 2);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_line);
@@ -296,7 +271,7 @@ int s3_perform(vs_s3 *s3, s3_request *r, const char *what)
         if (t.write_errno) {
             rc = vs_fail(VS_ERR_IO, "s3: %s s3://%s/%s: writing the download: %s", what, r->bucket,
                          r->key ? r->key : "", strerror(t.write_errno));
-            s3_buf_free(&t.err);
+            vs_buf_free(&t.err);
             break;
         }
         int transient;
@@ -317,7 +292,7 @@ int s3_perform(vs_s3 *s3, s3_request *r, const char *what)
             transient = status >= 500 || status == 429;
             rc = fail_status(s3, r, what, status, &t.err);
         }
-        s3_buf_free(&t.err);
+        vs_buf_free(&t.err);
         if (rc == VS_OK || !transient || attempt >= s3->retries) break;
         backoff(attempt);
     }

@@ -8,16 +8,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/error.h"
+#include "core/options.h"
 #include "embed/json_file.h"
 #include "embed/model.h"
+#include "http/http_client.h"
 
 /* What a sentence-transformers BERT directory needs (weights in safetensors only). */
 static const struct {
@@ -37,10 +39,6 @@ typedef struct {
     int listed;
 } file_info;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void init_curl(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 static int valid_repo(const char *r)
 {
     const char *slash = strchr(r, '/');
@@ -50,40 +48,29 @@ static int valid_repo(const char *r)
     return 1;
 }
 
+/* The listing, in memory up to a limit (a hub answering without end is cut off). */
 typedef struct {
-    char *buf;
-    size_t n, cap, limit;
-} membuf;
+    vs_buf b;
+    size_t limit;
+} listing_buf;
 
 static size_t to_mem(char *p, size_t sz, size_t nm, void *ctx)
 {
-    membuf *m = ctx;
+    listing_buf *m = ctx;
     size_t add = sz * nm;
-    if (m->n + add > m->limit) return 0; /* aborts the transfer */
-    if (m->n + add + 1 > m->cap) {
-        size_t nc = (m->n + add + 1) * 2;
-        char *nb = realloc(m->buf, nc);
-        if (!nb) return 0;
-        m->buf = nb;
-        m->cap = nc;
-    }
-    memcpy(m->buf + m->n, p, add);
-    m->n += add;
-    m->buf[m->n] = 0;
+    if (m->b.len + add > m->limit || vs_buf_append(&m->b, p, add)) return 0; /* aborts the transfer */
     return add;
 }
 
+/* Connect and stall bounds (no total: a model file may take long on a slow link), redirects
+ * (the hub sends downloads to a CDN). */
 static void common_opts(CURL *c, const char *url, long timeout_s, char *errbuf)
 {
-    curl_easy_setopt(c, CURLOPT_URL, url);
+    vs_http_timeouts to = {.connect_ms = timeout_s * 1000, .stall_s = timeout_s};
+    vs_http_setup(c, url, &to, errbuf);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout_s);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a transfer stalled this long fails */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeout_s);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "vecscale/" "0.1");
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 }
 
 /* The hub's listing: GET {endpoint}/api/models/{repo}/revision/{rev}?blobs=true. */
@@ -92,27 +79,26 @@ static int fetch_listing(const char *endpoint, const char *repo, const char *rev
 {
     char url[2048], err[CURL_ERROR_SIZE] = "";
     snprintf(url, sizeof url, "%s/api/models/%s/revision/%s?blobs=true", endpoint, repo, rev);
-    CURL *c = curl_easy_init();
-    if (!c) return vs_fail(VS_ERR_NOMEM, "curl_easy_init failed");
-    membuf m = {.limit = 16 << 20};
+    CURL *c = NULL;
+    int rc = vs_http_easy(&c);
+    if (rc) return rc;
+    listing_buf m = {.limit = 16 << 20};
     common_opts(c, url, timeout_s, err);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_mem);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &m);
     CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    long status = vs_http_status(c);
     curl_easy_cleanup(c);
-    int rc = VS_OK;
     if (cc != CURLE_OK)
-        rc = vs_fail(VS_ERR_IO, "%s: %s", url, err[0] ? err : curl_easy_strerror(cc));
+        rc = vs_fail(VS_ERR_IO, "%s: %s", url, vs_http_strerror(cc, err));
     else if (status == 404 || status == 401)
         rc = vs_fail(VS_ERR_NOT_FOUND, "%s: model '%s' (revision %s) not found on %s (HTTP %ld)", url, repo, rev,
                      endpoint, status);
     else if (status != 200)
         rc = vs_fail(VS_ERR_IO, "%s: HTTP %ld", url, status);
-    cJSON *j = rc ? NULL : cJSON_ParseWithLength(m.buf ? m.buf : "", m.n);
-    free(m.buf);
+    cJSON *j = rc ? NULL : cJSON_ParseWithLength(m.b.data ? m.b.data : "", m.b.len);
+    vs_buf_free(&m.b);
     if (rc) return rc;
     const cJSON *sib = cJSON_GetObjectItemCaseSensitive(j, "siblings");
     if (!cJSON_IsArray(sib)) {
@@ -227,11 +213,11 @@ static int download(const char *endpoint, const char *repo, const char *rev, con
         if (ftruncate(fileno(f), 0) != 0) have = -1;
         else have = 0;
     }
-    CURL *c = curl_easy_init();
-    if (!c || have < 0) {
+    CURL *c = NULL;
+    if (have < 0 || vs_http_easy(&c)) {
         fclose(f);
         if (c) curl_easy_cleanup(c);
-        return vs_fail(have < 0 ? VS_ERR_IO : VS_ERR_NOMEM, "%s: cannot start the download", part);
+        return have < 0 ? vs_fail(VS_ERR_IO, "%s: cannot start the download", part) : VS_ERR_NOMEM;
     }
     dl_ctx d = {.f = f, .c = c, .o = o, .name = name, .have = have, .total = fi->size};
     common_opts(c, url, timeout_s, err);
@@ -260,7 +246,7 @@ static int download(const char *endpoint, const char *repo, const char *rev, con
         return vs_fail(status == 401 || status == 403 ? VS_ERR_NOT_FOUND : VS_ERR_IO, "%s: HTTP %ld", url, status);
     if (cc != CURLE_OK)
         return vs_fail(VS_ERR_IO, "%s: %s (%lld bytes kept in %s; run again to resume)", url,
-                       err[0] ? err : curl_easy_strerror(cc), d.have, part);
+                       vs_http_strerror(cc, err), d.have, part);
     if (!flushed) return vs_fail(VS_ERR_IO, "write %s: %s", part, strerror(errno));
     if (stat(part, &st) != 0) return vs_fail(VS_ERR_IO, "stat %s: %s", part, strerror(errno));
     if (fi->size >= 0 && st.st_size != fi->size) {
@@ -288,9 +274,17 @@ static int download(const char *endpoint, const char *repo, const char *rev, con
     return VS_OK;
 }
 
+void vs_model_pull_options_init(vs_model_pull_options *o)
+{
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->timeout_s = 30;
+}
+
 int vs_model_pull(const char *repo, const vs_model_pull_options *opts, char *out_dir, size_t cap)
 {
-    vs_model_pull_options o = opts ? *opts : (vs_model_pull_options){0};
+    VS_READ_OPTIONS(vs_model_pull_options, o, opts, VS_MODEL_PULL_OPTIONS_V1);
     if (!repo || !valid_repo(repo))
         return vs_fail(VS_ERR_INVALID_ARG, "'%s' is not a model name of the form owner/name", repo ? repo : "(null)");
     const char *endpoint = o.endpoint ? o.endpoint : getenv("HF_ENDPOINT");
@@ -299,16 +293,13 @@ int vs_model_pull(const char *repo, const vs_model_pull_options *opts, char *out
     if (strchr(rev, '/') || strstr(rev, "..")) return vs_fail(VS_ERR_INVALID_ARG, "bad revision '%s'", rev);
     const char *dir = o.dest_dir;
     if (!dir || !*dir) dir = getenv("VECSCALE_MODEL_DIR");
-#ifdef VS_MODEL_SOURCE_DIR
-    if (!dir || !*dir) dir = VS_MODEL_SOURCE_DIR;
-#endif
     if (!dir || !*dir) return vs_fail(VS_ERR_INVALID_ARG, "no destination: pass dest_dir or set VECSCALE_MODEL_DIR");
     long timeout_s = o.timeout_s > 0 ? o.timeout_s : 30;
     char dest[4096];
     int w = snprintf(dest, sizeof dest, "%s/%s", dir, repo);
     if (w < 0 || (size_t)w >= sizeof dest - 64) return vs_fail(VS_ERR_INVALID_ARG, "destination path too long");
-    pthread_once(&curl_once, init_curl);
-    if (curl_init_rc != CURLE_OK) return vs_fail(VS_ERR_IO, "curl_global_init: %s", curl_easy_strerror(curl_init_rc));
+    int rc = vs_http_init();
+    if (rc) return rc;
     struct curl_slist *hdrs = NULL;
     const char *token = getenv("HF_TOKEN");
     if (token && *token) {
@@ -318,7 +309,7 @@ int vs_model_pull(const char *repo, const vs_model_pull_options *opts, char *out
     }
     file_info info[N_WANTED];
     for (size_t i = 0; i < N_WANTED; i++) info[i] = (file_info){.size = -1};
-    int rc = fetch_listing(endpoint, repo, rev, timeout_s, hdrs, info);
+    rc = fetch_listing(endpoint, repo, rev, timeout_s, hdrs, info);
     if (!rc) rc = mkdirs(dest);
     int have_tok = 0;
     for (size_t i = 0; !rc && i < N_WANTED; i++) {

@@ -1,5 +1,5 @@
 /* Growable response strings (see sb.h). */
-#include "server/sb.h"
+#include "server/strbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
