@@ -131,14 +131,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         cluster_status(r, &rep);
     } else if (!strcmp(method, "POST") && ends_with(url, "/search") && strlen(url) < 300) {
         router_search(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
-    } else if (r->js && !strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300) {
-        router_log_add(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
-    } else if (r->js && !strcmp(method, "POST") && ends_with(url, "/index") && strlen(url) < 300) {
-        router_log_index(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
-    } else if (r->js && !strcmp(method, "DELETE") && strstr(url, "/documents/") && strlen(url) < 600) {
-        router_log_delete(r, url, &rep);
-    } else if (r->js && !strcmp(method, "POST") && (!strcmp(url, "/collections") || !strcmp(url, "/collections/"))) {
-        router_log_create(r, u->body.data ? u->body.data : "", u->body.len, &rep);
+    } else if (r->js && router_log_route(r, method, url, u->body.data ? u->body.data : "", u->body.len, &rep)) {
+        /* --nats: the write went to the shards' streams (router_log.c) */
     } else if (!strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300) {
         router_add(r, url, u->body.data ? u->body.data : "", u->body.len, &rep);
     } else {

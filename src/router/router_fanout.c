@@ -310,7 +310,7 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
 }
 
 /* The sub-request for one shard: the same fields, keeping only the rows it owns. */
-char *router_sub_body(const cJSON *req, const size_t *rows, size_t n)
+static char *sub_body(const cJSON *req, const size_t *rows, size_t n)
 {
     static const char *const parallel[] = {"vectors", "ids", "texts", "metadata"};
     cJSON *o = cJSON_CreateObject();
@@ -373,7 +373,7 @@ void router_add(router *r, const char *path, const char *body, size_t len, route
     for (uint32_t s = 0; fill && bodies && legs && s < m->n_shards; s++) {
         size_t c = count[s + 1] - count[s];
         if (!c) continue;
-        bodies[s] = router_sub_body(req, rows + count[s], c);
+        bodies[s] = sub_body(req, rows + count[s], c);
         int live = 0;
         for (uint32_t rep = 0; rep < m->n_replicas[s]; rep++) {
             if (!m->replicas[s][rep].url[0]) continue;

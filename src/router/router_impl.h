@@ -47,15 +47,10 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
 /* POST <path> with an add body ({"vectors":[...],"ids":[...],...}): split by owner shard. */
 void router_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
 
-/* The rows' entries of the parallel arrays (vectors, ids, texts, metadata) as a JSON body. */
-char *router_sub_body(const cJSON *req, const size_t *rows, size_t n);
-/* --nats (router_log.c): POST .../vectors, DELETE .../documents/{id} and POST /collections
- * published to the shards' streams, answered once stored. */
-void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out);
-void router_log_delete(router *r, const char *path, router_reply *out);
-void router_log_index(router *r, const char *path, const char *body, size_t len, router_reply *out);
-void router_log_create(router *r, const char *body, size_t len, router_reply *out);
-
+/* --nats (router_log.c): POST /collections, POST .../vectors, POST .../index and DELETE
+ * .../documents/{id} published to the owning shards' streams, answered once stored. Returns 1
+ * when (method, url) is one of those (and *out is the answer), 0 to let the caller route it. */
+int router_log_route(router *r, const char *method, const char *url, const char *body, size_t len, router_reply *out);
 /* Refreshes r->lag for m's live replicas (router_log.c). */
 void router_log_poll_lag(router *r, const vs_cluster_map *m);
 /* Whether replica i of shard s lags more than --max-lag (lock held). */

@@ -69,6 +69,23 @@ static uint64_t fnv(const char *s)
     return h;
 }
 
+/* The sub-request for one shard: the same parallel fields, keeping only the rows it owns. */
+static char *router_sub_body(const cJSON *req, const size_t *rows, size_t n)
+{
+    static const char *const parallel[] = {"vectors", "ids", "texts", "metadata"};
+    cJSON *o = cJSON_CreateObject();
+    for (size_t f = 0; f < 4; f++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, parallel[f]);
+        if (!cJSON_IsArray(a)) continue;
+        cJSON *sub = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(sub, cJSON_Duplicate(cJSON_GetArrayItem(a, (int)rows[i]), 1));
+        cJSON_AddItemToObject(o, parallel[f], sub);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
 typedef struct {
     long timeout_ms;
     int wait_applied;
@@ -216,7 +233,7 @@ static int publish(router *r, const char *coll, uint32_t shard, const char *op, 
     return 0;
 }
 
-void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out)
+static void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out)
 {
     if (!js_ready(r, out)) return;
     char coll[80];
@@ -309,7 +326,7 @@ void router_log_add(router *r, const char *path, const char *body, size_t len, r
 /* POST .../index with {"documents": [{"id", "text", "metadata"}...], "skip_empty"}: split by
  * the documents' ids; each replica embeds its part with the collection's model (models are
  * deterministic, so the replicas store the same vectors). */
-void router_log_index(router *r, const char *path, const char *body, size_t len, router_reply *out)
+static void router_log_index(router *r, const char *path, const char *body, size_t len, router_reply *out)
 {
     if (!js_ready(r, out)) return;
     char coll[80];
@@ -399,7 +416,7 @@ void router_log_index(router *r, const char *path, const char *body, size_t len,
     cJSON_Delete(req);
 }
 
-void router_log_delete(router *r, const char *path, router_reply *out)
+static void router_log_delete(router *r, const char *path, router_reply *out)
 {
     if (!js_ready(r, out)) return;
     char coll[80];
@@ -428,7 +445,7 @@ void router_log_delete(router *r, const char *path, router_reply *out)
     out->body = strdup(buf);
 }
 
-void router_log_create(router *r, const char *body, size_t len, router_reply *out)
+static void router_log_create(router *r, const char *body, size_t len, router_reply *out)
 {
     if (!js_ready(r, out)) return;
     cJSON *req = cJSON_ParseWithLength(body, len);
@@ -477,4 +494,25 @@ void router_log_create(router *r, const char *body, size_t len, router_reply *ou
         }
     }
     cJSON_Delete(req);
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t a = strlen(s), b = strlen(tail);
+    return a >= b && !strcmp(s + a - b, tail);
+}
+
+int router_log_route(router *r, const char *method, const char *url, const char *body, size_t len, router_reply *out)
+{
+    if (!strcmp(method, "POST") && (!strcmp(url, "/collections") || !strcmp(url, "/collections/")))
+        router_log_create(r, body, len, out);
+    else if (!strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300)
+        router_log_add(r, url, body, len, out);
+    else if (!strcmp(method, "POST") && ends_with(url, "/index") && strlen(url) < 300)
+        router_log_index(r, url, body, len, out);
+    else if (!strcmp(method, "DELETE") && strstr(url, "/documents/") && strlen(url) < 600)
+        router_log_delete(r, url, out);
+    else
+        return 0;
+    return 1;
 }
