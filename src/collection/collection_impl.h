@@ -78,11 +78,17 @@ struct vs_collection {
     pthread_mutex_t fcache_mu;
     struct vs_fcache_entry *fcache[4];
     uint64_t fcache_clock;
+    /* The external log position applied so far (write_mu; collection.vsc section LPOS and
+     * VS_WAL_LOG_POS records). */
+    uint64_t log_pos;
 };
 void vs_collection_fcache_clear(vs_collection *c);
 
 /* WAL record declaring a payload index: u32 type | field name bytes. */
 #define VS_WAL_PAYLOAD_INDEX 8u
+/* WAL record: u64 position in the external replicated log applied so far
+ * (vs_collection_set_log_position). */
+#define VS_WAL_LOG_POS 9u
 
 /* Applies an add or remove to index and documents (no logging). Called with write_mu held
  * (or during open, single-threaded). Takes ownership of nothing. */

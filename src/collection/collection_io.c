@@ -19,6 +19,7 @@
 #define TAG_DOFF VS_TAG('D', 'O', 'F', 'F')
 #define TAG_DBLB VS_TAG('D', 'B', 'L', 'B')
 #define TAG_KEYS VS_TAG('K', 'E', 'Y', 'S') /* string ids (collection_impl.h); absent before them */
+#define TAG_LPOS VS_TAG('L', 'P', 'O', 'S') /* u64 replicated-log position; absent before it = 0 */
 #define CONF_FIXED 64
 #define ABSENT UINT64_MAX
 
@@ -109,6 +110,11 @@ int vs_collection_write_snapshot(vs_collection *c, uint64_t generation)
     if (!rc) rc = vs_keys_encode(c, &keys, &keys_len);
     if (!rc) rc = vs_container_add(w, TAG_KEYS, VS_SECTION_BULK, keys, keys_len);
     free(keys);
+    /* Only collections fed by the cluster's log have a position: the others' files stay as
+     * they were, byte for byte (an older build ignores the unknown section). */
+    uint8_t lpos[8];
+    put64(lpos, c->log_pos);
+    if (!rc && c->log_pos) rc = vs_container_add(w, TAG_LPOS, 0, lpos, sizeof lpos);
     if (!rc) {
         rc = vs_container_commit(w);
     } else {
@@ -264,6 +270,12 @@ int vs_collection_read_snapshot(vs_collection *c)
         uint64_t klen = 0;
         const uint8_t *keys = vs_container_find(ct, TAG_KEYS, &klen);
         rc = vs_keys_decode(c, keys, klen, path);
+    }
+    if (!rc) {
+        uint64_t plen = 0;
+        const uint8_t *lpos = vs_container_find(ct, TAG_LPOS, &plen);
+        if (lpos && plen != 8) rc = vs_fail(VS_ERR_CORRUPT, "%s: bad LPOS section", path);
+        c->log_pos = lpos && plen == 8 ? get64(lpos) : 0;
     }
     free(ct);
     free(b);

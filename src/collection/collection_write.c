@@ -17,6 +17,8 @@
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 /* ADD payload: u32 n | u32 dim | i64 ids[n] | u32 text_len[n] | u32 meta_len[n] |
  * f32 vectors[n*dim] | text and metadata bytes, document by document. Length ABSENT = NULL. */
@@ -343,6 +345,43 @@ int vs_collection_remove(vs_collection *c, size_t n, const int64_t *ids, size_t 
     return rc;
 }
 
+int vs_collection_set_log_position(vs_collection *c, uint64_t position)
+{
+    if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
+    pthread_mutex_lock(&c->write_mu);
+    int rc = c->log_failed ? refuse_writes(c) : VS_OK;
+    if (!rc && position < c->log_pos)
+        rc = vs_fail(VS_ERR_INVALID_ARG, "%s: log position %llu is below the applied %llu", c->dir,
+                     (unsigned long long)position, (unsigned long long)c->log_pos);
+    int same = !rc && position == c->log_pos;
+    uint64_t seq = 0;
+    vs_wal *wal = c->wal;
+    uint8_t rec[8];
+    put64(rec, position);
+    if (!rc && !same) rc = vs_wal_append(wal, VS_WAL_LOG_POS, rec, sizeof rec, &seq);
+    pthread_mutex_unlock(&c->write_mu);
+    if (rc || same) return rc;
+    int synced = vs_wal_sync(wal, seq, SYNC_TIMEOUT_MS);
+    pthread_mutex_lock(&c->write_mu);
+    if (synced) {
+        c->log_failed = 1;
+        rc = synced;
+    } else if (position > c->log_pos) {
+        c->log_pos = position;
+    }
+    pthread_mutex_unlock(&c->write_mu);
+    return rc;
+}
+
+uint64_t vs_collection_log_position(vs_collection *c)
+{
+    if (!c) return 0;
+    pthread_mutex_lock(&c->write_mu);
+    uint64_t p = c->log_pos;
+    pthread_mutex_unlock(&c->write_mu);
+    return p;
+}
+
 /* Log replay during open (single-threaded). */
 int vs_collection_replay(uint32_t type, const uint8_t *p, uint64_t len, void *ctx)
 {
@@ -358,6 +397,12 @@ int vs_collection_replay(uint32_t type, const uint8_t *p, uint64_t len, void *ct
         return rc;
     }
     if (type == VS_WAL_PAYLOAD_INDEX) return vs_collection_payload_replay(c, p, len);
+    if (type == VS_WAL_LOG_POS) {
+        if (len != 8) return vs_fail(VS_ERR_CORRUPT, "%s: bad log position record", c->dir);
+        uint64_t pos = get64(p);
+        if (pos > c->log_pos) c->log_pos = pos;
+        return VS_OK;
+    }
     if (type != VS_WAL_ADD) return vs_fail(VS_ERR_CORRUPT, "%s: unknown log record type %u", c->dir, type);
     if (len < 8) return vs_fail(VS_ERR_CORRUPT, "%s: short add record", c->dir);
     size_t n = get32(p);

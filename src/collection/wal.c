@@ -20,7 +20,9 @@
 
 static const char WAL_MAGIC[8] = {'V', 'S', 'W', 'A', 'L', 0, 0, 0};
 /* 2: record type ADD_KEYED (string ids). Version 1 logs hold only ADD and DELETE and replay
- * unchanged; a build that knows only version 1 refuses a version 2 log (and so the collection). */
+ * unchanged; a build that knows only version 1 refuses a version 2 log (and so the collection).
+ * Record types added since without a bump (PAYLOAD_INDEX 8, LOG_POS 9) appear only in
+ * collections that use them; a build without them refuses such a log as corrupt. */
 #define WAL_VERSION 2u
 
 struct vs_wal {

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "http/http_client.h"
+#include "log/jetstream.h"
 #include "router/router_impl.h"
 
 #define MAX_BODY (64u << 20)
@@ -60,6 +61,15 @@ static void cluster_status(router *r, router_reply *out)
             if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
             router_hints h;
             router_hints_stats(r, s, i, &h);
+            if (r->js) {
+                pthread_mutex_lock(&r->lock);
+                int64_t lag = r->lag[s][i];
+                int lagging = router_lagging(r, s, i);
+                pthread_mutex_unlock(&r->lock);
+                if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
+                else cJSON_AddNullToObject(rep, "log_lag");
+                cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
+            }
             cJSON_AddNumberToObject(rep, "pending_adds", (double)h.count);
             cJSON_AddNumberToObject(rep, "replayed_adds", (double)h.replayed);
             if (h.overflowed) cJSON_AddBoolToObject(rep, "resync_needed", 1);
@@ -200,7 +210,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
                      "the JSON body)", q.names, method, url);
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
-    else if (!strcmp(url, "/health")) {
+    else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
+        /* --nats: the write went to the shards' streams (router_log.c) */
+    } else if (!strcmp(url, "/health")) {
         if (!strcmp(method, "GET")) health(r, &rep);
         else not_allowed(&rep, method, url, "GET");
     } else if (!strcmp(url, "/") || !strcmp(url, "/openapi.json")) {
@@ -266,7 +278,8 @@ static void *refresh_loop(void *p)
             r->have_map = 1;
             pthread_mutex_unlock(&r->lock);
             warned = 0;
-            router_hints_replay(r, m); /* replicas that came back catch up */
+            if (!r->js) router_hints_replay(r, m); /* replicas that came back catch up */
+            else router_log_poll_lag(r, m);
         } else if (!warned++) {
             /* keep serving with the last view; etcd being away does not stop searches */
             fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
@@ -288,10 +301,13 @@ int vs_router_run(const vs_router_config *in)
     if (!cfg.refresh_ms) cfg.refresh_ms = 250;
     if (!cfg.prefix) cfg.prefix = "/vecscale/";
     if (!cfg.host) cfg.host = "127.0.0.1";
+    if (!cfg.max_lag) cfg.max_lag = 1000;
     router *r = calloc(1, sizeof *r);
     if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
+    for (uint32_t s = 0; s < VS_CLUSTER_MAX_SHARDS; s++)
+        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = -1;
     pthread_mutex_init(&r->hint_lock, NULL);
     pthread_mutex_init(&r->ids_lock, NULL);
     r->started = router_now();
@@ -304,6 +320,12 @@ int vs_router_run(const vs_router_config *in)
         return rc;
     }
     vs_http_init(); /* done by vs_etcd_open already; the fan-out's handles rely on it */
+    if (cfg.nats && (rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
+        vs_etcd_free(f.e);
+        free(r);
+        vs_js_shutdown();
+        return rc;
+    }
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(cfg.port);
@@ -357,6 +379,10 @@ int vs_router_run(const vs_router_config *in)
     router_hints_free(r);
     router_ids_free(r);
     pthread_mutex_destroy(&r->ids_lock);
+    if (r->js) {
+        vs_js_close(r->js);
+        vs_js_shutdown();
+    }
     pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
     free(r);

@@ -22,6 +22,9 @@ typedef struct {
     uint32_t request_timeout_ms; /* everything for one request (0 = 3000) */
     uint32_t hint_mib;         /* adds queued per replica that missed them (0 = 256 MiB) */
     uint32_t refresh_ms;       /* how often the shard map and live nodes are re-read (0 = 250) */
+    const char *nats;          /* NATS urls: writes go through JetStream (NULL = straight to replicas) */
+    uint32_t log_replicas;     /* copies of each stream the router creates (0 = 3) */
+    uint32_t max_lag;          /* with --nats: a replica further behind its streams is not searched (0 = 1000) */
     int quiet;
 } vs_router_config;
 

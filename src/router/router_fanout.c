@@ -53,11 +53,13 @@ void router_plan(router *r, const vs_cluster_map *m, leg *l)
     unsigned long start = r->rr++;
     double now = router_now();
     uint32_t k = 0;
-    for (int pass = 0; pass < 2; pass++)
+    /* A replica lagging its write log by more than --max-lag comes after all others: it is
+     * only searched when no replica of the shard is current (rather than a missing shard). */
+    for (int pass = 0; pass < 4; pass++)
         for (uint32_t j = 0; j < n; j++) {
             uint32_t i = live[(start + j) % n];
             int recent = now - r->failed_at[l->shard][i] < 2.0;
-            if (recent == pass) l->order[k++] = i;
+            if (recent + 2 * router_lagging(r, l->shard, i) == pass) l->order[k++] = i;
         }
     pthread_mutex_unlock(&r->lock);
     l->n_order = k;

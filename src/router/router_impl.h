@@ -38,6 +38,10 @@ typedef struct {
     struct router_ids *ids; /* per collection: what this router knows of its counter */
     size_t n_ids;
     double started;
+    struct vs_js *js; /* --nats: writes go through the replicated log (router_log.c) */
+    /* --nats: each replica's lag behind its streams (GET /health "log_lag"), refreshed with
+     * the map; -1 = unknown. Guarded by lock. */
+    int64_t lag[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
@@ -147,6 +151,15 @@ double router_cluster_total(router *r, const vs_cluster_map *m, const char *coll
 /* Percent-decoding in place, as the server's (doc_ids.c): %00 becomes 0xFF, which no id
  * accepts, rather than a NUL that would cut "a%00b" to the id "a". Returns the new length. */
 size_t router_unescape(char *s);
+
+/* --nats (router_log.c): POST /collections, POST .../vectors, POST .../index and DELETE
+ * .../documents/{id} published to the owning shards' streams, answered once stored. Returns 1
+ * when (method, url) is one of those (and *out is the answer), 0 to let the caller route it. */
+int router_log_route(router *r, const char *method, const char *url, const char *body, size_t len, router_reply *out);
+/* Refreshes r->lag for m's live replicas (router_log.c). */
+void router_log_poll_lag(router *r, const vs_cluster_map *m);
+/* Whether replica i of shard s lags more than --max-lag (lock held). */
+int router_lagging(const router *r, uint32_t s, uint32_t i);
 
 void router_note_failure(router *r, uint32_t shard, uint32_t replica);
 

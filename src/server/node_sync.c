@@ -9,6 +9,7 @@
 
 #include "cluster/cluster_map.h"
 #include "cluster/member.h"
+#include "server/log_apply.h"
 #include "server/server_impl.h" /* now_seconds */
 #include "storage/snapshot_data.h"
 
@@ -140,9 +141,13 @@ static void *member_main(void *arg)
     return NULL;
 }
 
-static int on_listening(void *ctx, unsigned port)
+static int on_listening(void *ctx, unsigned port, vs_server_handle *srv)
 {
     serve_extras *x = ctx;
+    if (x->nats && log_applier_start(x->nats, x->shard, x->node_id, srv, &x->applier)) {
+        fprintf(stderr, "vecscale serve: cannot follow the write log: %s\n", vs_last_error());
+        return 1;
+    }
     if (x->advertise)
         snprintf(x->url, sizeof x->url, "%s", x->advertise);
     else
@@ -160,12 +165,24 @@ static void on_stop(void *ctx)
 {
     serve_extras *x = ctx;
     x->stop = 1;
+    /* The applier writes through the server's collections: it stops before they close. */
+    log_applier_stop(x->applier);
+    x->applier = NULL;
     if (x->member_started) pthread_join(x->member, NULL);
     x->member_started = 0;
 }
 
+static int log_lag(void *ctx, uint64_t *lag)
+{
+    serve_extras *x = ctx;
+    int known = 0;
+    *lag = x->applier ? log_applier_lag(x->applier, &known) : 0;
+    return known;
+}
+
 void serve_extras_attach(serve_extras *x, vs_server_config *cfg)
 {
+    if (x->nats) cfg->log_lag = log_lag;
     cfg->hook_ctx = x;
     if (x->s3_handle) cfg->on_save = on_save;
     if (x->etcd) {

@@ -25,6 +25,7 @@ typedef struct {
     uint32_t ttl_s;
     uint32_t etcd_wait_s;     /* how long to wait for etcd at start (0 = 30) */
     int resync;               /* catch up from a live peer's fresh snapshot first */
+    const char *nats;         /* --nats: follow the shard's JetStream streams (log_apply.h) */
     uint32_t keep;            /* after each publish, gc down to this many generations (0 = all) */
     int quiet;
     /* state */
@@ -36,6 +37,7 @@ typedef struct {
     pthread_t member;
     int member_started;
     volatile sig_atomic_t stop;
+    struct log_applier *applier;
 } serve_extras;
 
 /* Finds this node's shard (waiting for etcd), then restores the data directory. Prints what it

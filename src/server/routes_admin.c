@@ -49,6 +49,9 @@ static void render_stats(sb *o, coll_ref *ref)
     sb_printf(o, ",\"model_loaded\":%s,\"trained\":%s,\"snapshot_generation\":%llu,\"log_bytes\":%llu,\"rss_mb\":%.1f",
               ref->model ? "true" : "false", in.trained ? "true" : "false", (unsigned long long)in.generation,
               (unsigned long long)in.log_bytes, rss_mb());
+    /* A cluster replica fed by the write log: the stream sequence applied so far. */
+    uint64_t lpos = vs_collection_log_position(ref->c);
+    if (lpos) sb_printf(o, ",\"log_position\":%llu", (unsigned long long)lpos);
     render_payload_indexes(o, ref->c);
     sb_puts(o, "}");
 }
@@ -259,8 +262,16 @@ int route_health(request *r)
     size_t n = registry_names(&r->srv->reg, &names);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-    sb_printf(&r->out, "{\"status\":\"ok\",\"version\":\"%s\",\"collections\":%zu,\"uptime_s\":%.1f}", vs_version_string(), n,
+    sb_printf(&r->out, "{\"status\":\"ok\",\"version\":\"%s\",\"collections\":%zu,\"uptime_s\":%.1f", vs_version_string(), n,
               now_seconds() - r->srv->started);
+    /* A replica fed by the write log: how far behind its streams it is (the router stops
+     * searching it beyond its --max-lag). */
+    uint64_t lag = 0;
+    if (r->srv->cfg.log_lag && r->srv->cfg.log_lag(r->srv->cfg.hook_ctx, &lag))
+        sb_printf(&r->out, ",\"log_lag\":%llu", (unsigned long long)lag);
+    else if (r->srv->cfg.log_lag)
+        sb_puts(&r->out, ",\"log_lag\":null");
+    sb_puts(&r->out, "}");
     r->status = 200;
     return 200;
 }
@@ -296,6 +307,10 @@ int route_metrics(request *r)
     free(info);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
+    uint64_t lag = 0;
+    if (r->srv->cfg.log_lag && r->srv->cfg.log_lag(r->srv->cfg.hook_ctx, &lag))
+        sb_printf(o, "# HELP vecscale_log_lag Messages of this node's write-log streams not yet applied.\n"
+                     "# TYPE vecscale_log_lag gauge\nvecscale_log_lag %llu\n", (unsigned long long)lag);
     sb_printf(o, "# HELP vecscale_http_in_flight Requests being handled.\n# TYPE vecscale_http_in_flight gauge\n"
                  "vecscale_http_in_flight %d\n", atomic_load(&r->srv->in_flight));
     sb_printf(o, "# HELP vecscale_process_resident_bytes Resident memory.\n# TYPE vecscale_process_resident_bytes gauge\n"

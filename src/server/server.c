@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "server/server_impl.h"
+#include "core/error.h"
 
 #define DEFAULT_COLLECTION "default"
 
@@ -45,7 +46,7 @@ static int key_matches(const char *given, const char *want)
 
 static int authorized(vs_server *s, struct MHD_Connection *conn)
 {
-    if (!s->cfg.api_key) return 1;
+    if (!s->cfg.api_key || !conn) return 1; /* no connection: vs_server_apply, in-process */
     const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-Key");
     if (k) return key_matches(k, s->cfg.api_key);
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
@@ -238,6 +239,45 @@ static int dispatch(request *r, struct MHD_Connection *conn)
         return collection_routes(r, buf, name + n);
     }
     return collection_routes(r, DEFAULT_COLLECTION, p);
+}
+
+int vs_server_apply(vs_server *s, const char *method, const char *path, const char *body, size_t len, char **reply)
+{
+    if (reply) *reply = NULL;
+    char *copy = malloc(len + 1); /* handlers expect a NUL-terminated body */
+    if (!copy) return 500;
+    if (len) memcpy(copy, body, len);
+    copy[len] = 0;
+    request r = {.srv = s, .method = method, .path = path, .body = copy, .body_len = len, .t0 = now_seconds(),
+                 .route = R_OTHER, .status = 200};
+    dispatch(&r, NULL);
+    metrics_record(r.route, r.status, now_seconds() - r.t0);
+    free(copy);
+    if (r.out.failed) r.status = 500;
+    if (reply && !r.out.failed && r.out.s) {
+        *reply = r.out.s;
+        r.out.s = NULL;
+    }
+    free(r.out.s);
+    return r.status;
+}
+
+int vs_server_log_position(vs_server *s, const char *collection, uint64_t *pos)
+{
+    coll_ref *ref = registry_get(&s->reg, collection);
+    if (!ref) return vs_fail(VS_ERR_NOT_FOUND, "no collection '%s'", collection);
+    *pos = vs_collection_log_position(ref->c);
+    registry_put(ref);
+    return VS_OK;
+}
+
+int vs_server_set_log_position(vs_server *s, const char *collection, uint64_t pos)
+{
+    coll_ref *ref = registry_get(&s->reg, collection);
+    if (!ref) return vs_fail(VS_ERR_NOT_FOUND, "no collection '%s'", collection);
+    int rc = vs_collection_set_log_position(ref->c, pos);
+    registry_put(ref);
+    return rc;
 }
 
 static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -450,7 +490,7 @@ int vs_server_run(const vs_server_config *cfg)
     fflush(stdout);
 
     int sig = 0;
-    if (s->cfg.on_listening && s->cfg.on_listening(s->cfg.hook_ctx, port)) sig = SIGTERM;
+    if (s->cfg.on_listening && s->cfg.on_listening(s->cfg.hook_ctx, port, s)) sig = SIGTERM;
     else sigwait(&sigs, &sig);
     if (s->cfg.on_stop) s->cfg.on_stop(s->cfg.hook_ctx);
     /* Stop accepting, let requests already read finish (bounded), then flush every log. */

@@ -8,6 +8,8 @@
 
 #include "vecscale.h"
 
+typedef struct vs_server_handle vs_server_handle;
+
 typedef struct {
     const char *data_dir;
     const char *host;        /* "127.0.0.1" */
@@ -31,14 +33,28 @@ typedef struct {
      * flight finish. on_save runs after each successful POST /save on the request's thread
      * (calls may overlap) and returns 0 or non-zero; *json receives a JSON object describing
      * what it did or why it failed (malloc'd, freed by the server; may stay NULL). */
-    int (*on_listening)(void *ctx, unsigned port);
+    int (*on_listening)(void *ctx, unsigned port, vs_server_handle *srv);
     void (*on_stop)(void *ctx);
     int (*on_save)(void *ctx, const char *collection, char **json);
+    /* With the cluster's write log: messages of the node's streams not yet applied (returns 0
+     * while unknown); shown in GET /health ("log_lag") and /metrics. NULL = no log. */
+    int (*log_lag)(void *ctx, uint64_t *lag);
     void *hook_ctx;
     /* Each collection runs a maintenance thread (vs_collection_start_maintenance): training,
      * and a snapshot when its log passes snapshot_log_bytes or holds records this old. */
     unsigned snapshot_interval_s; /* 0 = 300 */
 } vs_server_config;
+
+/* Runs one request in-process as if it had come over HTTP (no API key asked): the cluster's
+ * log applier (log_apply.c) applies each write of its shard's stream this way, so a write
+ * means the same through the log as sent directly. Returns the HTTP status; *reply (may be
+ * NULL) receives the JSON answer, malloc'd. */
+int vs_server_apply(vs_server_handle *s, const char *method, const char *path, const char *body, size_t len,
+                    char **reply);
+/* The named collection's replicated-log position (vs_collection_log_position) and setting it;
+ * VS_ERR_NOT_FOUND when the server has no such collection. */
+int vs_server_log_position(vs_server_handle *s, const char *collection, uint64_t *pos);
+int vs_server_set_log_position(vs_server_handle *s, const char *collection, uint64_t pos);
 
 /* Runs until SIGTERM or SIGINT, then stops accepting, finishes in-flight requests, flushes
  * every log and returns 0 (non-zero if it could not start). Prints one line to stdout once

@@ -11,7 +11,7 @@
 #include "server/strbuf.h"
 #include "server/server.h"
 
-typedef struct {
+typedef struct vs_server_handle {
     vs_server_config cfg;
     registry reg;
     atomic_int in_flight;

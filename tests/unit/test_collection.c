@@ -198,6 +198,45 @@ static void test_torn_tail_and_snapshot(void **state)
     tu_rmdir(dir);
 }
 
+/* The replicated log's position survives a reopen through the log, a snapshot, and a log
+ * replayed over that snapshot; it only grows. */
+static void test_log_position(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir();
+    vs_collection *c = make(dir, "Flat", VS_METRIC_L2);
+    float *x = tu_random_vectors(4, D, 5);
+    int64_t ids[4] = {1, 2, 3, 4};
+    assert_int_equal(vs_collection_log_position(c), 0);
+    assert_int_equal(vs_collection_add(c, 2, x, ids, NULL, NULL, NULL), VS_OK);
+    assert_int_equal(vs_collection_set_log_position(c, 7), VS_OK);
+    assert_int_equal(vs_collection_set_log_position(c, 7), VS_OK);
+    assert_int_equal(vs_collection_set_log_position(c, 6), VS_ERR_INVALID_ARG);
+    assert_int_equal(vs_collection_log_position(c), 7);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    assert_int_equal(vs_collection_open(dir, &c), VS_OK); /* from the log */
+    assert_int_equal(vs_collection_log_position(c), 7);
+    assert_int_equal(vs_collection_snapshot(c), VS_OK);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    assert_int_equal(vs_collection_open(dir, &c), VS_OK); /* from collection.vsc */
+    assert_int_equal(vs_collection_log_position(c), 7);
+    assert_int_equal(vs_collection_size(c), 2);
+    assert_int_equal(vs_collection_add(c, 2, x + 2 * D, ids + 2, NULL, NULL, NULL), VS_OK);
+    assert_int_equal(vs_collection_set_log_position(c, 12), VS_OK);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    assert_int_equal(vs_collection_open(dir, &c), VS_OK); /* snapshot 7, then the log's 12 */
+    assert_int_equal(vs_collection_log_position(c), 12);
+    assert_int_equal(vs_collection_size(c), 4);
+    assert_int_equal(vs_collection_snapshot(c), VS_OK);
+    assert_int_equal(vs_collection_log_position(c), 12);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    assert_int_equal(vs_collection_open(dir, &c), VS_OK);
+    assert_int_equal(vs_collection_log_position(c), 12);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    free(x);
+    tu_rmdir(dir);
+}
+
 static void test_ivf_trains_when_enough(void **state)
 {
     (void)state;
@@ -256,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_errors_change_nothing),
         cmocka_unit_test(test_torn_tail_and_snapshot),
         cmocka_unit_test(test_ivf_trains_when_enough),
+        cmocka_unit_test(test_log_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -323,6 +323,8 @@ static void check_collection(const char *fixture, int keyed)
     assert_true((ids[0] == 22 && ids[1] == 23) || (ids[0] == 23 && ids[1] == 22));
     assert_float_equal(dist[0], 0, 0);
     assert_float_equal(dist[1], 0, 0);
+    /* Written before replicated-log positions existed (no LPOS section, log version < 3). */
+    assert_int_equal(vs_collection_log_position(c), 0);
     /* The next automatic ID continues after the largest ever used. */
     int64_t next;
     assert_int_equal(vs_collection_add(c, 1, q, NULL, NULL, NULL, &next), VS_OK);

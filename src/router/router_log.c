@@ -1,0 +1,518 @@
+/* Writes through the replicated log (`route --nats`, issue 16): the router splits a write by
+ * owner shard and publishes each part to that shard's JetStream stream; the client's answer
+ * comes once JetStream stored every part on a quorum of its NATS nodes. The router keeps no
+ * state: the replicas apply the streams (src/server/log_apply.c), any number of routers may
+ * publish, and a router that dies loses nothing it acknowledged.
+ *
+ * Message ids (Nats-Msg-Id, deduplicated by the stream within its window) are
+ * "<op>:<collection>:<shard>:<document id(s)>:<nonce>", the nonce being the client's
+ * "request_id" when it sent one (so a client that retries a request whose answer it lost,
+ * through this router or another, stores it once) and a random one otherwise (the router's
+ * own retries inside vs_js_publish reuse it).
+ *
+ * "wait": "applied" in a write's body makes the answer wait (at most "wait_timeout_ms",
+ * default 5000) until every live replica of the shards written has applied the part's stream
+ * sequence (GET /collections/{name} on the replica: log_position), i.e. read-your-writes. */
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "log/jetstream.h"
+#include "router/router_impl.h"
+
+#define DUP_WINDOW_S 600
+#define PUBLISH_BUDGET_MS 15000
+
+/* The collection a write path names: /collections/NAME/... or the default collection. */
+static int path_collection(const char *path, char *out, size_t cap)
+{
+    if (strncmp(path, "/collections/", 13)) {
+        snprintf(out, cap, "default");
+        return 1;
+    }
+    const char *name = path + 13, *slash = strchr(name, '/');
+    size_t n = slash ? (size_t)(slash - name) : strlen(name);
+    if (n == 0 || n >= cap) return 0;
+    memcpy(out, name, n);
+    out[n] = 0;
+    return 1;
+}
+
+static void new_nonce(const cJSON *req, char *out, size_t cap)
+{
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(req, "request_id");
+    if (cJSON_IsString(rid) && rid->valuestring[0] && strlen(rid->valuestring) <= 64 &&
+        !strpbrk(rid->valuestring, " \t\r\n")) {
+        snprintf(out, cap, "c-%s", rid->valuestring);
+        return;
+    }
+    uint64_t v[2] = {0, 0};
+    if (getrandom(v, sizeof v, 0) != (ssize_t)sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)(uintptr_t)out;
+    }
+    snprintf(out, cap, "r-%016llx%016llx", (unsigned long long)v[0], (unsigned long long)v[1]);
+}
+
+/* FNV-1a: a short, stable stand-in for long document ids inside a message id. */
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The sub-request for one shard: the same parallel fields, keeping only the rows it owns. */
+static char *router_sub_body(const cJSON *req, const size_t *rows, size_t n)
+{
+    static const char *const parallel[] = {"vectors", "ids", "texts", "metadata"};
+    cJSON *o = cJSON_CreateObject();
+    for (size_t f = 0; f < 4; f++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, parallel[f]);
+        if (!cJSON_IsArray(a)) continue;
+        cJSON *sub = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(sub, cJSON_Duplicate(cJSON_GetArrayItem(a, (int)rows[i]), 1));
+        cJSON_AddItemToObject(o, parallel[f], sub);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+typedef struct {
+    long timeout_ms;
+    int wait_applied;
+} wait_opts;
+
+/* 0 = replied 400. */
+static int read_wait(const cJSON *req, wait_opts *w, router_reply *out)
+{
+    w->wait_applied = 0;
+    w->timeout_ms = 5000;
+    const cJSON *wait = cJSON_GetObjectItemCaseSensitive(req, "wait"), *t = cJSON_GetObjectItemCaseSensitive(req, "wait_timeout_ms");
+    if (wait && !(cJSON_IsString(wait) && (!strcmp(wait->valuestring, "applied") || !strcmp(wait->valuestring, "stored"))))
+        return router_error(out, 400, "bad_request", "'wait' is \"stored\" (the default: JetStream holds the write) or "
+                                                     "\"applied\" (every live replica applied it)"), 0;
+    if (t && (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 600000))
+        return router_error(out, 400, "bad_request", "'wait_timeout_ms' must be 1 to 600000"), 0;
+    w->wait_applied = wait && !strcmp(wait->valuestring, "applied");
+    if (t) w->timeout_ms = (long)t->valuedouble;
+    return 1;
+}
+
+static size_t sink(char *p, size_t sz, size_t n, void *ctx)
+{
+    vs_buf *b = ctx;
+    return vs_buf_append(b, p, sz * n) ? 0 : sz * n;
+}
+
+/* The replica's applied position of collection coll (0 when unknown or unreachable). */
+static uint64_t replica_position(CURL *h, const char *url, const char *coll)
+{
+    char u[700];
+    snprintf(u, sizeof u, "%s/collections/%s", url, coll);
+    vs_buf b = {0};
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 500L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    uint64_t pos = 0;
+    long code = 0;
+    if (curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+        code == 200 && b.data) {
+        cJSON *o = cJSON_ParseWithLength(b.data, b.len);
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "log_position");
+        if (cJSON_IsNumber(p)) pos = (uint64_t)p->valuedouble;
+        cJSON_Delete(o);
+    }
+    vs_buf_free(&b);
+    return pos;
+}
+
+/* Waits until every live replica of each shard s with seqs[s] > 0 applied seqs[s]; adds
+ * "applied": true/false and, when false, the replicas still behind. */
+static void wait_applied(router *r, const char *coll, const uint64_t *seqs, const wait_opts *w, cJSON *o)
+{
+    vs_cluster_map *m = malloc(sizeof *m);
+    CURL *h = curl_easy_init();
+    cJSON *behind = cJSON_CreateArray();
+    double deadline = router_now() + w->timeout_ms / 1000.0;
+    int done = 0;
+    while (m && h && !done) {
+        pthread_mutex_lock(&r->lock);
+        *m = r->map;
+        pthread_mutex_unlock(&r->lock);
+        cJSON_Delete(behind);
+        behind = cJSON_CreateArray();
+        done = 1;
+        for (uint32_t s = 0; s < m->n_shards; s++) {
+            if (!seqs[s]) continue;
+            for (uint32_t i = 0; i < m->n_replicas[s]; i++) {
+                if (!m->replicas[s][i].url[0]) continue; /* down: it catches up when back */
+                if (replica_position(h, m->replicas[s][i].url, coll) >= seqs[s]) continue;
+                done = 0;
+                cJSON_AddItemToArray(behind, cJSON_CreateString(m->replicas[s][i].id));
+            }
+        }
+        if (done || router_now() > deadline) break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    cJSON_AddBoolToObject(o, "applied", done);
+    if (!done) cJSON_AddItemToObject(o, "not_applied_by", behind);
+    else cJSON_Delete(behind);
+    if (h) curl_easy_cleanup(h);
+    free(m);
+}
+
+int router_lagging(const router *r, uint32_t s, uint32_t i)
+{
+    return r->js && r->lag[s][i] > (int64_t)r->cfg->max_lag;
+}
+
+void router_log_poll_lag(router *r, const vs_cluster_map *m)
+{
+    CURL *h = curl_easy_init();
+    for (uint32_t s = 0; h && s < m->n_shards; s++)
+        for (uint32_t i = 0; i < m->n_replicas[s]; i++) {
+            int64_t lag = -1;
+            if (m->replicas[s][i].url[0]) {
+                char u[700];
+                snprintf(u, sizeof u, "%s/health", m->replicas[s][i].url);
+                vs_buf b = {0};
+                curl_easy_reset(h);
+                curl_easy_setopt(h, CURLOPT_URL, u);
+                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300L);
+                curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+                curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+                if (curl_easy_perform(h) == CURLE_OK && b.data) {
+                    cJSON *o = cJSON_ParseWithLength(b.data, b.len);
+                    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "log_lag");
+                    if (cJSON_IsNumber(l)) lag = (int64_t)l->valuedouble;
+                    cJSON_Delete(o);
+                }
+                vs_buf_free(&b);
+            }
+            pthread_mutex_lock(&r->lock);
+            r->lag[s][i] = lag;
+            pthread_mutex_unlock(&r->lock);
+        }
+    if (h) curl_easy_cleanup(h);
+}
+
+static int js_ready(router *r, router_reply *out)
+{
+    if (r->js) return 1;
+    router_error(out, 503, "no_log", "the router is not connected to NATS");
+    return 0;
+}
+
+/* Publishes one part; on failure sets a 503 naming the shard and returns 0. */
+static int publish(router *r, const char *coll, uint32_t shard, const char *op, const char *body, const char *msg_id,
+                   uint64_t *seq, router_reply *out)
+{
+    int dup = 0;
+    int rc = vs_js_publish(r->js, coll, shard, op, body, strlen(body), msg_id, PUBLISH_BUDGET_MS, seq, &dup);
+    if (rc == VS_OK) return 1;
+    if (rc == VS_ERR_NOT_FOUND)
+        router_error(out, 404, "collection_not_found",
+                     "collection '%s' has no write log for shard %u: create it through a router (POST /collections)",
+                     coll, shard);
+    else
+        router_error(out, 503, "log_unavailable", "shard %u: the write was not stored: %s", shard, vs_last_error());
+    return 0;
+}
+
+static void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out)
+{
+    if (!js_ready(r, out)) return;
+    char coll[80];
+    if (!path_collection(path, coll, sizeof coll)) return router_error(out, 404, "not_found", "bad collection name");
+    vs_cluster_map *m = malloc(sizeof *m);
+    if (!m) return router_error(out, 500, "internal", "out of memory");
+    pthread_mutex_lock(&r->lock);
+    int have = r->have_map;
+    if (have) *m = r->map;
+    pthread_mutex_unlock(&r->lock);
+    if (!have) {
+        free(m);
+        return router_error(out, 503, "no_cluster", "the router has not read the shard map from etcd yet");
+    }
+    cJSON *req = cJSON_ParseWithLength(body, len);
+    const cJSON *vecs = cJSON_GetObjectItemCaseSensitive(req, "vectors"), *ids = cJSON_GetObjectItemCaseSensitive(req, "ids");
+    int n = cJSON_IsArray(vecs) ? cJSON_GetArraySize(vecs) : -1;
+    wait_opts w;
+    if (n < 1 || !cJSON_IsArray(ids) || cJSON_GetArraySize(ids) != n) {
+        router_error(out, 400, "bad_request",
+                     "through the router, 'vectors' and 'ids' (one per vector) are required: the ID decides the shard, "
+                     "and replicas that apply a write twice recognise it by its ids");
+    } else if (read_wait(req, &w, out)) {
+        size_t *rows = malloc((size_t)n * sizeof *rows), *count = calloc(m->n_shards + 1, sizeof *count);
+        uint32_t *owner = malloc((size_t)n * sizeof *owner);
+        uint64_t *seqs = calloc(m->n_shards, sizeof *seqs);
+        int bad = !rows || !count || !owner || !seqs, i = 0;
+        const cJSON *id;
+        cJSON_ArrayForEach(id, ids)
+        {
+            if (bad) break;
+            if (cJSON_IsString(id) && vs_collection_key_check(id->valuestring, NULL) == VS_OK)
+                owner[i] = vs_shard_of_key(id->valuestring, m->n_shards);
+            else if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble != floor(id->valuedouble)) bad = 2;
+            else owner[i] = vs_shard_of((int64_t)id->valuedouble, m->n_shards);
+            i++;
+        }
+        if (bad == 2) router_error(out, 400, "invalid_id", "'ids' must be non-negative integers or string ids (1 to 256 bytes of UTF-8)");
+        else if (bad) router_error(out, 500, "internal", "out of memory");
+        if (!bad) {
+            for (int j = 0; j < n; j++) count[owner[j] + 1]++;
+            for (uint32_t s = 0; s < m->n_shards; s++) count[s + 1] += count[s];
+            size_t *fill = calloc(m->n_shards, sizeof *fill);
+            for (int j = 0; j < n && fill; j++) rows[count[owner[j]] + fill[owner[j]]++] = (size_t)j;
+            free(fill);
+            char nonce[80];
+            new_nonce(req, nonce, sizeof nonce);
+            cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
+            int ok = 1;
+            for (uint32_t s = 0; ok && s < m->n_shards; s++) {
+                size_t c = count[s + 1] - count[s];
+                if (!c) continue;
+                char *part = router_sub_body(req, rows + count[s], c);
+                const cJSON *first = cJSON_GetArrayItem(ids, (int)rows[count[s]]);
+                char msg_id[300];
+                if (cJSON_IsString(first))
+                    snprintf(msg_id, sizeof msg_id, "vectors:%s:%u:k%016llx+%zu:%s", coll, s,
+                             (unsigned long long)fnv(first->valuestring), c, nonce);
+                else
+                    snprintf(msg_id, sizeof msg_id, "vectors:%s:%u:%.0f+%zu:%s", coll, s, first->valuedouble, c, nonce);
+                ok = part && publish(r, coll, s, "vectors", part, msg_id, &seqs[s], out);
+                if (!part) router_error(out, 500, "internal", "out of memory");
+                cJSON_free(part);
+                if (ok) {
+                    cJSON *e = cJSON_CreateObject();
+                    cJSON_AddNumberToObject(e, "shard", s);
+                    cJSON_AddNumberToObject(e, "sequence", (double)seqs[s]);
+                    cJSON_AddItemToArray(stored, e);
+                }
+            }
+            if (ok) {
+                cJSON_AddNumberToObject(o, "added", n);
+                cJSON_AddItemToObject(o, "stored", stored);
+                if (w.wait_applied) wait_applied(r, coll, seqs, &w, o);
+                out->status = 200;
+                out->body = cJSON_PrintUnformatted(o);
+            } else {
+                /* Parts stored before the failure stay stored: a retry with the same
+                 * request_id stores only the rest. */
+                cJSON_Delete(stored);
+            }
+            cJSON_Delete(o);
+        }
+        free(rows), free(count), free(owner), free(seqs);
+    }
+    cJSON_Delete(req);
+    free(m);
+}
+
+/* POST .../index with {"documents": [{"id", "text", "metadata"}...], "skip_empty"}: split by
+ * the documents' ids; each replica embeds its part with the collection's model (models are
+ * deterministic, so the replicas store the same vectors). */
+static void router_log_index(router *r, const char *path, const char *body, size_t len, router_reply *out)
+{
+    if (!js_ready(r, out)) return;
+    char coll[80];
+    if (!path_collection(path, coll, sizeof coll)) return router_error(out, 404, "not_found", "bad collection name");
+    pthread_mutex_lock(&r->lock);
+    int have = r->have_map;
+    uint32_t shards = r->map.n_shards;
+    pthread_mutex_unlock(&r->lock);
+    if (!have) return router_error(out, 503, "no_cluster", "the router has not read the shard map from etcd yet");
+    cJSON *req = cJSON_ParseWithLength(body, len);
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(req, "documents"), *skip = cJSON_GetObjectItemCaseSensitive(req, "skip_empty");
+    int n = cJSON_IsArray(docs) ? cJSON_GetArraySize(docs) : -1;
+    wait_opts w;
+    cJSON **parts = calloc(shards, sizeof *parts);
+    uint64_t *seqs = calloc(shards, sizeof *seqs);
+    int ok = parts && seqs;
+    if (!ok) {
+        router_error(out, 500, "internal", "out of memory");
+    } else if (n < 1) {
+        router_error(out, 400, "bad_request", "through the router, /index takes {\"documents\": [{\"id\", \"text\", "
+                                              "\"metadata\"}, ...]}: each document's id decides its shard");
+        ok = 0;
+    } else if (!read_wait(req, &w, out)) {
+        ok = 0;
+    }
+    const cJSON *d;
+    int i = 0;
+    for (d = ok ? docs->child : NULL; d; d = d->next) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "id");
+        uint32_t s;
+        if (cJSON_IsString(id) && vs_collection_key_check(id->valuestring, NULL) == VS_OK) {
+            s = vs_shard_of_key(id->valuestring, shards);
+        } else if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble == floor(id->valuedouble)) {
+            s = vs_shard_of((int64_t)id->valuedouble, shards);
+        } else {
+            router_error(out, 400, "invalid_id", "'documents'[%d].id is required: a non-negative integer or a string id", i);
+            ok = 0;
+            break;
+        }
+        if (!parts[s]) {
+            parts[s] = cJSON_CreateObject();
+            cJSON_AddItemToObject(parts[s], "documents", cJSON_CreateArray());
+            if (cJSON_IsBool(skip)) cJSON_AddBoolToObject(parts[s], "skip_empty", cJSON_IsTrue(skip));
+        }
+        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"), cJSON_Duplicate(d, 1));
+        i++;
+    }
+    if (ok) {
+        char nonce[80];
+        new_nonce(req, nonce, sizeof nonce);
+        cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
+        for (uint32_t s = 0; ok && s < shards; s++) {
+            if (!parts[s]) continue;
+            const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"), 0);
+            const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
+            int cnt = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"));
+            char msg_id[300];
+            if (cJSON_IsString(fid))
+                snprintf(msg_id, sizeof msg_id, "index:%s:%u:k%016llx+%d:%s", coll, s,
+                         (unsigned long long)fnv(fid->valuestring), cnt, nonce);
+            else
+                snprintf(msg_id, sizeof msg_id, "index:%s:%u:%.0f+%d:%s", coll, s, fid->valuedouble, cnt, nonce);
+            char *part = cJSON_PrintUnformatted(parts[s]);
+            ok = part && publish(r, coll, s, "index", part, msg_id, &seqs[s], out);
+            if (!part) router_error(out, 500, "internal", "out of memory");
+            cJSON_free(part);
+            if (ok) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddNumberToObject(e, "shard", s);
+                cJSON_AddNumberToObject(e, "sequence", (double)seqs[s]);
+                cJSON_AddItemToArray(stored, e);
+            }
+        }
+        if (ok) {
+            cJSON_AddNumberToObject(o, "documents", n);
+            cJSON_AddItemToObject(o, "stored", stored);
+            if (w.wait_applied) wait_applied(r, coll, seqs, &w, o);
+            out->status = 200;
+            out->body = cJSON_PrintUnformatted(o);
+        } else {
+            cJSON_Delete(stored);
+        }
+        cJSON_Delete(o);
+    }
+    for (uint32_t s = 0; parts && s < shards; s++) cJSON_Delete(parts[s]);
+    free(parts), free(seqs);
+    cJSON_Delete(req);
+}
+
+static void router_log_delete(router *r, const char *path, router_reply *out)
+{
+    if (!js_ready(r, out)) return;
+    char coll[80];
+    const char *doc = strstr(path, "/documents/");
+    if (!path_collection(path, coll, sizeof coll) || !doc || !doc[11] || strlen(doc + 11) > 256)
+        return router_error(out, 404, "not_found", "DELETE takes /documents/{id} or /collections/{name}/documents/{id}");
+    const char *key = doc + 11;
+    int64_t id = -1;
+    if (vs_collection_key_check(key, &id) != VS_OK)
+        return router_error(out, 400, "invalid_id", "'%s' is not a document id", key);
+    pthread_mutex_lock(&r->lock);
+    int have = r->have_map;
+    uint32_t shards = r->map.n_shards;
+    pthread_mutex_unlock(&r->lock);
+    if (!have) return router_error(out, 503, "no_cluster", "the router has not read the shard map from etcd yet");
+    uint32_t s = id >= 0 ? vs_shard_of(id, shards) : vs_shard_of_key(key, shards);
+    char nonce[80], msg_id[400];
+    new_nonce(NULL, nonce, sizeof nonce);
+    if (strlen(key) <= 64) snprintf(msg_id, sizeof msg_id, "delete:%s:%u:%s:%s", coll, s, key, nonce);
+    else snprintf(msg_id, sizeof msg_id, "delete:%s:%u:k%016llx:%s", coll, s, (unsigned long long)fnv(key), nonce);
+    uint64_t seq = 0;
+    if (!publish(r, coll, s, "delete", key, msg_id, &seq, out)) return;
+    char buf[200];
+    snprintf(buf, sizeof buf, "{\"deleted\":\"stored\",\"shard\":%u,\"sequence\":%llu}", s, (unsigned long long)seq);
+    out->status = 200;
+    out->body = strdup(buf);
+}
+
+static void router_log_create(router *r, const char *body, size_t len, router_reply *out)
+{
+    if (!js_ready(r, out)) return;
+    cJSON *req = cJSON_ParseWithLength(body, len);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name"), *dim = cJSON_GetObjectItemCaseSensitive(req, "dimension"),
+                *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+    char sname[128];
+    /* What replicas would refuse alike is refused here, where the client hears it. */
+    if (!cJSON_IsString(name) || vs_js_stream_name(name->valuestring, 0, sname, sizeof sname) != VS_OK) {
+        router_error(out, 400, "invalid_name", "'name' must be 1 to 64 characters from A-Z a-z 0-9 _ -");
+    } else if (!model && (!cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > 65536)) {
+        router_error(out, 400, "bad_request", "'dimension' (1 to 65536) is required without a 'model'");
+    } else {
+        pthread_mutex_lock(&r->lock);
+        int have = r->have_map;
+        uint32_t shards = r->map.n_shards;
+        pthread_mutex_unlock(&r->lock);
+        if (!have) {
+            router_error(out, 503, "no_cluster", "the router has not read the shard map from etcd yet");
+        } else {
+            char nonce[80], msg_id[200];
+            new_nonce(req, nonce, sizeof nonce);
+            /* The replicas take the collection's own fields only. */
+            cJSON_DeleteItemFromObjectCaseSensitive(req, "request_id");
+            char *create_body = cJSON_PrintUnformatted(req);
+            int ok = create_body != NULL;
+            if (!ok) router_error(out, 500, "internal", "out of memory");
+            for (uint32_t s = 0; ok && s < shards; s++) {
+                int rc = vs_js_ensure_stream(r->js, name->valuestring, s, r->cfg->log_replicas ? (int)r->cfg->log_replicas : 3,
+                                             DUP_WINDOW_S);
+                if (rc != VS_OK) {
+                    router_error(out, 503, "log_unavailable", "shard %u: %s", s, vs_last_error());
+                    ok = 0;
+                    break;
+                }
+                uint64_t seq = 0;
+                snprintf(msg_id, sizeof msg_id, "create:%s:%u:%s", name->valuestring, s, nonce);
+                ok = publish(r, name->valuestring, s, "create", create_body, msg_id, &seq, out);
+            }
+            cJSON_free(create_body);
+            if (ok) {
+                char buf[200];
+                snprintf(buf, sizeof buf, "{\"created\":\"%s\",\"shards\":%u}", name->valuestring, shards);
+                out->status = 201;
+                out->body = strdup(buf);
+            }
+        }
+    }
+    cJSON_Delete(req);
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t a = strlen(s), b = strlen(tail);
+    return a >= b && !strcmp(s + a - b, tail);
+}
+
+int router_log_route(router *r, const char *method, const char *url, const char *body, size_t len, router_reply *out)
+{
+    if (!strcmp(method, "POST") && (!strcmp(url, "/collections") || !strcmp(url, "/collections/")))
+        router_log_create(r, body, len, out);
+    else if (!strcmp(method, "POST") && ends_with(url, "/vectors") && strlen(url) < 300)
+        router_log_add(r, url, body, len, out);
+    else if (!strcmp(method, "POST") && ends_with(url, "/index") && strlen(url) < 300)
+        router_log_index(r, url, body, len, out);
+    else if (!strcmp(method, "DELETE") && strstr(url, "/documents/") && strlen(url) < 600)
+        router_log_delete(r, url, out);
+    else
+        return 0;
+    return 1;
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""Replicas fed by the cluster's JetStream write log (issue 16, step 2): two `vecscale serve
+--cluster --nats` replicas of one shard apply the shard's stream in order, while one of them
+is killed with -9 and restarted, the other too, and a NATS node dies under the publisher.
+Afterwards both hold exactly what was published (ids, count, the same search results as a
+brute-force search of the expected set), record the stream's last sequence with their data,
+resume from it after a restart (nothing re-applied), and a replica wiped while down replays
+the stream into the same state.
+
+Usage: test_log_replica.py VECSCALE LOG_PUB SCRATCH   (env: VS_NATS_ENV_FILE, VS_NATS_SH,
+VS_NATS_DIR from the nats fixture)"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vsserver import Server, check  # noqa: E402
+
+VS, LOG_PUB, T = sys.argv[1], sys.argv[2], sys.argv[3]
+HERE = os.path.dirname(os.path.abspath(__file__))
+NATS_SH, NATS_DIR = os.environ["VS_NATS_SH"], os.environ["VS_NATS_DIR"]
+with open(os.environ["VS_NATS_ENV_FILE"]) as f:
+    NATS = [line.split("=", 1)[1].strip() for line in f if line.startswith("NATS_URL=")][0]
+D = 8
+COLL = "lr%d" % os.getpid()
+rng = random.Random(16)
+
+shutil.rmtree(T, ignore_errors=True)
+os.makedirs(T)
+etcd_dir = os.path.join(T, "etcd")
+out = subprocess.run([os.path.join(HERE, "etcd.sh"), "start", etcd_dir], check=True, capture_output=True, text=True)
+ETCD = [line.split("=", 1)[1] for line in out.stdout.splitlines() if line.startswith("ETCD_ENDPOINT=")][0]
+servers = {}
+pub = None
+killed_nats = 0
+
+
+def start(node):
+    servers[node] = Server(VS, os.path.join(T, node), "--cluster", ETCD, "--node-id", node, "--ttl", "2",
+                           "--nats", NATS, log=os.path.join(T, node + ".log"))
+
+
+def publish(op, msg_id, body):
+    pub.stdin.write("%s 0 %s %s\n" % (op, msg_id, body))
+    pub.stdin.flush()
+    line = pub.stdout.readline()
+    if not line:
+        raise AssertionError("log_pub ended: " + pub.stderr.read())
+    return int(line.split()[0]), line.strip().endswith("duplicate")
+
+
+def stats(node):
+    st, reply = servers[node].request("GET", "/collections/" + COLL)
+    return reply if st == 200 else None
+
+
+def wait_position(nodes, seq, secs=60):
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        if all((stats(n) or {}).get("log_position", 0) >= seq for n in nodes):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def l2(a, b):
+    return sum((x - y) * (x - y) for x, y in zip(a, b))
+
+
+def same_state(nodes, expected, what):
+    """Every node holds exactly `expected` (id -> vector): count, each id, each deleted id gone,
+    and the top-5 of 20 fixed queries equal to a brute-force search of `expected`."""
+    for n in nodes:
+        s = stats(n)
+        check(s is not None and s["total_vectors"] == len(expected), "%s: %s holds %d vectors" % (what, n, len(expected)),
+              s)
+        missing = [i for i in expected if servers[n].request("GET", "/collections/%s/documents/%d" % (COLL, i))[0] != 200]
+        check(not missing, "%s: %s has every acknowledged id" % (what, n), missing[:10])
+        back = [i for i in deleted if servers[n].request("GET", "/collections/%s/documents/%d" % (COLL, i))[0] != 404]
+        check(not back, "%s: %s has none of the %d deleted ids" % (what, n, len(deleted)), back[:10])
+    qrng = random.Random(99)
+    for q in range(20):
+        v = [qrng.uniform(-1, 1) for _ in range(D)]
+        want = [i for _, i in sorted((l2(v, x), i) for i, x in expected.items())[:5]]
+        for n in nodes:
+            reply = servers[n].ok("POST", "/collections/%s/search" % COLL, {"vector": v, "k": 5})
+            got = [r["id"] for r in reply["results"]]
+            if got != want:
+                raise AssertionError("%s: %s query %d: %s, brute force %s" % (what, n, q, got, want))
+    print("ok - %s: 20 queries give the brute-force top 5 on %s" % (what, ", ".join(nodes)), flush=True)
+
+
+try:
+    subprocess.run([VS, "cluster", "init", "--etcd", ETCD, "--shards", "1", "--replicas", "2", "--nodes", "r0,r1",
+                    "--metric", "l2"], check=True, stdout=subprocess.DEVNULL)
+    start("r0")
+    start("r1")
+    pub = subprocess.Popen([LOG_PUB, NATS, COLL, "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    publish("create", "create:" + COLL, '{"name":"%s","dimension":%d,"metric":"l2","index":"Flat"}' % (COLL, D))
+    expected, deleted = {}, set()
+    next_id, last = 0, 0
+    for b in range(120):
+        if b == 20:
+            servers["r1"].stop(signal.SIGKILL)
+        if b == 50:
+            start("r1")
+        if b == 70:
+            servers["r0"].stop(signal.SIGKILL)
+        if b == 75:  # a NATS node dies while writes continue (the stream keeps a quorum)
+            killed_nats = 1 + b % 3
+            subprocess.run([NATS_SH, "kill", NATS_DIR, str(killed_nats)], check=True)
+        if b == 95:
+            subprocess.run([NATS_SH, "restart", NATS_DIR, str(killed_nats)], check=True)
+            killed_nats = 0
+            start("r0")
+        ids = list(range(next_id, next_id + 5))
+        next_id += 5
+        vecs = [[round(rng.uniform(-1, 1), 4) for _ in range(D)] for _ in ids]
+        body = '{"vectors":%s,"ids":%s}' % (vecs, ids)
+        last, dup = publish("vectors", "vectors:%d:b%d" % (ids[0], b), body.replace(" ", ""))
+        assert not dup
+        for i, v in zip(ids, vecs):
+            expected[i] = v
+        if b % 10 == 9:  # the same publish again, as a router whose ack was lost retries it
+            again, dup = publish("vectors", "vectors:%d:b%d" % (ids[0], b), body.replace(" ", ""))
+            check(dup and again == last, "batch %d published twice is stored once (sequence %d)" % (b, last))
+        if b % 2 == 1:
+            victim = rng.choice(sorted(expected))
+            last, _ = publish("delete", "delete:%d:b%d" % (victim, b), str(victim))
+            del expected[victim]
+            deleted.add(victim)
+    check(wait_position(["r0", "r1"], last), "both replicas applied up to stream sequence %d" % last,
+          stats("r0"), stats("r1"))
+    same_state(["r0", "r1"], expected, "after kill -9 of both replicas and a NATS node")
+
+    # A restart resumes from the recorded sequence: nothing is applied twice (a re-applied
+    # add would be refused as a duplicate and logged nowhere, so look at the position at once).
+    servers["r0"].stop()
+    start("r0")
+    check((stats("r0") or {}).get("log_position") == last, "r0 reopened at its recorded sequence %d" % last,
+          stats("r0"))
+    for b in range(120, 130):
+        ids = list(range(next_id, next_id + 5))
+        next_id += 5
+        vecs = [[round(rng.uniform(-1, 1), 4) for _ in range(D)] for _ in ids]
+        last, _ = publish("vectors", "vectors:%d:b%d" % (ids[0], b), ('{"vectors":%s,"ids":%s}' % (vecs, ids)).replace(" ", ""))
+        for i, v in zip(ids, vecs):
+            expected[i] = v
+    check(wait_position(["r0", "r1"], last), "both replicas caught up to %d after r0's restart" % last)
+    same_state(["r0", "r1"], expected, "after a restart")
+
+    # A replica wiped while down replays the whole stream into the same state.
+    servers["r1"].stop(signal.SIGKILL)
+    shutil.rmtree(os.path.join(T, "r1"))
+    start("r1")
+    check(wait_position(["r1"], last), "wiped r1 replayed the stream to %d" % last, stats("r1"))
+    same_state(["r0", "r1"], expected, "after wiping r1")
+
+    # A replica far behind its stream is not searched (route --max-lag) until it caught up;
+    # its lag shows in the router's GET /cluster and in its own /metrics.
+    port_file = os.path.join(T, "router.port")
+    with open(os.path.join(T, "router.log"), "ab") as log:
+        router = subprocess.Popen([VS, "route", "--cluster", ETCD, "--port", "0", "--port-file", port_file, "--nats",
+                                   NATS, "--max-lag", "20"], stdout=log, stderr=log)
+    servers["router"] = router
+    deadline = time.monotonic() + 20
+    while not os.path.exists(port_file) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with open(port_file) as f:
+        R = "http://127.0.0.1:%d" % int(f.read())
+    servers["r1"].stop(signal.SIGKILL)
+    for b in range(130, 230):
+        ids = list(range(next_id, next_id + 2))
+        next_id += 2
+        vecs = [[round(rng.uniform(-1, 1), 4) for _ in range(D)] for _ in ids]
+        last, _ = publish("vectors", "vectors:%d:b%d" % (ids[0], b), ('{"vectors":%s,"ids":%s}' % (vecs, ids)).replace(" ", ""))
+        for i, v in zip(ids, vecs):
+            expected[i] = v
+    os.environ["VECSCALE_TEST_APPLY_DELAY_MS"] = "40"  # applies 25 messages/s: lags for seconds
+    start("r1")
+    del os.environ["VECSCALE_TEST_APPLY_DELAY_MS"]
+
+    def replica(node):
+        import json as _json
+        import urllib.request as _u
+        with _u.urlopen(R + "/cluster", timeout=5) as resp:
+            cl = _json.loads(resp.read())
+        return [x for x in cl["shards"][0] if x["node"] == node][0]
+
+    # Wait for the new r1's own report and the router's view of that process (its url: the
+    # killed r1's registration lingers for its lease's TTL).
+    deadline = time.monotonic() + 20
+    seen, health = None, None
+    while time.monotonic() < deadline:
+        health = servers["r1"].request("GET", "/health")[1]
+        seen = replica("r1")
+        if isinstance(health.get("log_lag"), int) and health["log_lag"] > 20 and seen.get("url") == servers["r1"].url \
+                and isinstance(seen.get("log_lag"), int) and seen["log_lag"] > 20:
+            break
+        time.sleep(0.1)
+    check(seen["log_lag"] is not None and seen["log_lag"] > 20 and seen["searched"] is False,
+          "r1 %s messages behind is live but not searched (--max-lag 20)" % seen.get("log_lag"), seen, health)
+    check(replica("r0")["searched"] is True and replica("r0")["log_lag"] == 0, "r0 (current) is searched", replica("r0"))
+    st, metrics = servers["r1"].request("GET", "/metrics")
+    check("vecscale_log_lag " in metrics, "r1's /metrics has vecscale_log_lag")
+    servers["r1"].stop(signal.SIGKILL)
+    start("r1")
+    check(wait_position(["r1"], last), "r1 without the delay caught up to %d" % last)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (replica("r1")["searched"] and replica("r1")["log_lag"] == 0):
+        time.sleep(0.1)
+    check(replica("r1")["searched"] is True, "caught up, r1 is searched again", replica("r1"))
+    same_state(["r0", "r1"], expected, "after r1 lagged")
+
+    # Text documents through the log: each replica embeds its part with the same model.
+    model_dirs = [os.environ.get("VECSCALE_MODEL_DIR", ""), os.path.join(os.path.dirname(os.path.dirname(HERE)), "models")]
+    if not any(d and os.path.exists(os.path.join(d, "glove-100.vsm")) for d in model_dirs):
+        raise AssertionError("model glove-100 not found: run scripts/fetch_models.sh (scripts/test.sh does)")
+    TX = "tx%d" % os.getpid()
+    import json as _json
+    import urllib.request as _u
+
+    def rpost(path, body, method="POST"):
+        req = _u.Request(R + path, data=_json.dumps(body).encode() if body is not None else None, method=method,
+                         headers={"Content-Type": "application/json"})
+        with _u.urlopen(req, timeout=60) as resp:
+            return _json.loads(resp.read())
+
+    rpost("/collections", {"name": TX, "model": "glove-100", "index": "Flat", "request_id": "tx"})
+    words = ["a small dog", "a large cat", "red apples", "the river bank", "money in the bank", "fast cars",
+             "green tea", "cold winter night", "a quiet library", "music and dance"]
+    docs = [{"id": i, "text": t, "metadata": {"n": i}} for i, t in enumerate(words)] + [{"id": "doc-x", "text": "old books"}]
+    reply = rpost("/collections/%s/index" % TX, {"documents": docs, "wait": "applied", "wait_timeout_ms": 30000})
+    check(reply.get("applied") is True and reply.get("documents") == 11, "11 text documents indexed through the log, applied",
+          reply)
+    rpost("/collections/%s/documents/3" % TX, None, method="DELETE")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(servers[n].request("GET", "/collections/%s/documents/3" % TX)[0] != 404
+                                              for n in ("r0", "r1")):
+        time.sleep(0.1)
+    answers = []
+    for n in ("r0", "r1"):
+        st = servers[n].ok("GET", "/collections/" + TX)
+        check(st["total_vectors"] == 10, "%s holds the 10 text documents left" % n, st)
+        d = servers[n].ok("GET", "/collections/%s/documents/doc-x" % TX)
+        check(d.get("text") == "old books", "%s has document doc-x with its text" % n, d)
+        answers.append([h["id"] for h in servers[n].ok("POST", "/collections/%s/search" % TX,
+                                                        {"query": "a puppy", "k": 3})["results"]])
+    check(answers[0] == answers[1] and answers[0][0] == 0, "both replicas embed alike: 'a puppy' finds 'a small dog' first",
+          answers)
+    subprocess.run([LOG_PUB, NATS, TX, "1", "delete"])
+    print("log replica test: %d vectors, %d deletes, stream sequence %d" % (len(expected), len(deleted), last))
+finally:
+    if killed_nats:
+        subprocess.run([NATS_SH, "restart", NATS_DIR, str(killed_nats)])
+    if pub:
+        pub.stdin.close()
+        pub.wait(timeout=30)
+        subprocess.run([LOG_PUB, NATS, COLL, "1", "delete"])  # other tests' nodes follow every stream
+    for s in servers.values():
+        if isinstance(s, subprocess.Popen):
+            s.terminate()
+            s.wait(timeout=10)
+        else:
+            s.stop()
+    subprocess.run([os.path.join(HERE, "etcd.sh"), "stop", etcd_dir])
