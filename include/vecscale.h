@@ -554,15 +554,16 @@ VS_API vs_index *vs_sharded_shard(const vs_sharded_index *s, uint32_t i);
 VS_API int vs_topk_merge(vs_metric metric, size_t nq, uint32_t k, size_t n_lists, const float *const *dists,
                          const int64_t *const *idss, const uint32_t *k_in, float *distances, int64_t *ids);
 /** @defgroup embed Text embedding models
- * Turns text into vectors in C: the offline default "glove-100" (averaged GloVe 6B 100-d word
- * vectors, normalised) and BERT encoders in the sentence-transformers layout (all-MiniLM-L6-v2:
+ * Turns text into vectors in C: the offline default VS_MODEL_DEFAULT, "glove-100-sif" (GloVe 6B
+ * 100-d word vectors weighted by smooth inverse frequency, the corpus's common component
+ * removed, normalised), the plain average "glove-100", and BERT encoders in the sentence-transformers layout (all-MiniLM-L6-v2:
  * 384-d, mean pooling, normalised).
  *
  * Model names are resolved in this order: a path to an existing file (a vecscale model file,
  * ".vsm") or directory (sentence-transformers / Hugging Face layout: config.json, vocab.txt or
  * tokenizer.json, model.safetensors, ...); otherwise NAME is looked up as NAME.vsm or NAME/ in
  * $VECSCALE_MODEL_DIR, then in the source tree's models/ directory (where scripts/fetch_models.sh
- * writes glove-100.vsm), then in the installed share/vecscale/models directory.
+ * writes glove-100.vsm and glove-100-sif.vsm), then in the installed share/vecscale/models directory.
  *
  * A model is read-only once open: concurrent vs_model_embed calls on one model are safe.
  * Texts must be non-empty valid UTF-8 of at most VS_MODEL_MAX_TEXT_BYTES bytes; a batch with any
@@ -571,6 +572,9 @@ VS_API int vs_topk_merge(vs_metric metric, size_t nq, uint32_t k, size_t n_lists
 typedef struct vs_model vs_model;
 
 #define VS_MODEL_MAX_TEXT_BYTES (1u << 20) /**< longest accepted text, bytes */
+/** The model the command line uses without --model: twice plain glove-100's recall@10 on a
+ *  WordNet retrieval task (bench/RESULTS_embeddings.md). */
+#define VS_MODEL_DEFAULT "glove-100-sif"
 
 /** Opens a model (see the resolution order above). *out is owned by the caller: release it
  *  with vs_model_close. Missing files give VS_ERR_NOT_FOUND, damaged ones VS_ERR_CORRUPT. */

@@ -323,8 +323,8 @@ PyTypeObject vspy_ModelType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vecscale.Model",
     .tp_basicsize = sizeof(ModelObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Model(name)\n--\n\nA text embedding model: \"glove-100\" (averaged GloVe word vectors; make it with\n"
-              "scripts/fetch_models.sh), a .vsm file, or a sentence-transformers directory (BERT, e.g.\n"
+    .tp_doc = "Model(name)\n--\n\nA text embedding model: \"glove-100-sif\" (the default: GloVe word vectors weighted by\n"
+              "smooth inverse frequency), \"glove-100\" (plain average; both made by scripts/fetch_models.sh), a .vsm file, or a sentence-transformers directory (BERT, e.g.\n"
               "all-MiniLM-L6-v2). Names resolve in $VECSCALE_MODEL_DIR, then the source tree's models/,\n"
               "then the installed share/vecscale/models. MissingFileError if not found.",
     .tp_new = m_new,
