@@ -583,8 +583,10 @@ VS_API int vs_model_open(const char *name_or_path, vs_model **out);
 VS_API void vs_model_close(vs_model *m);
 /** Arithmetic of a BERT encoder's Linear layers (attention softmax, layer norm and GELU stay
  *  fp32 in every mode). INT8: weights quantized per output channel at open, activations per
- *  row (symmetric, per call), int32 sums; AVX2, AVX-VNNI or AVX512-VNNI kernels where present,
- *  bit-identical results on every machine. BF16: AVX512-BF16 only (VS_ERR_UNSUPPORTED
+ *  row (asymmetric around the row's middle, per call), int32 sums; the attention block's
+ *  projections with their rounding residuals quantized once more (three int8 products per
+ *  weight); AVX2, AVX-VNNI or AVX512-VNNI kernels where present, bit-identical results on
+ *  every machine. BF16: AVX512-BF16 only (VS_ERR_UNSUPPORTED
  *  elsewhere, or when VECSCALE_SIMD / vs_simd_force is below avx512). GloVe models are fp32. */
 typedef enum {
     VS_PRECISION_DEFAULT = 0, /**< the model's default: FP32 */
