@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the deployment's images from Debian packages only (no image registry is used):
 #   vecscale/base:bookworm     debootstrap --variant=minbase, imported (deploy/images/base.sh)
-#   vecscale/vecscale:TAG      the command, library, header, runtime packages and glove-100
+#   vecscale/vecscale:TAG      the command, library, header, runtime packages, glove-100 and glove-100-sif
 #   vecscale/etcd:TAG          Debian's etcd-server
 #   vecscale/s3:TAG            Debian's Ceph: monitor + OSD + radosgw (deploy/images/s3-start.sh)
 # Usage: deploy/build-images.sh [BUILD_DIR]   (default build/; built here if it has no vecscale)
@@ -23,7 +23,7 @@ if [ ! -x "$BUILD/vecscale" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVS_BUILD_TESTS=OFF >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" >/dev/null
 fi
-[ -f models/glove-100.vsm ] || scripts/fetch_models.sh "$BUILD/vecscale"
+[ -f models/glove-100.vsm ] && [ -f models/glove-100-sif.vsm ] || scripts/fetch_models.sh "$BUILD/vecscale"
 
 # Every library the binary and the shared library load directly must come from a package the
 # Dockerfile installs; a new dependency fails here, not at the container's first start.
@@ -41,7 +41,7 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT INT TERM
 cmake --install "$BUILD" --prefix "$ctx/usr/local" >/dev/null
 mkdir -p "$ctx/models"
-cp models/glove-100.vsm "$ctx/models/"
+cp models/glove-100.vsm models/glove-100-sif.vsm "$ctx/models/"
 chmod -R u=rwX,go=rX "$ctx"
 find "$ctx" -exec touch -h -d "@$EPOCH" {} +
 
@@ -58,7 +58,9 @@ touch -d "@$EPOCH" "$ctx/s3"/*
 build "vecscale/s3:$TAG" deploy/images/s3.Dockerfile "$ctx/s3"
 
 # The images start: the command, its model, etcd, and Ceph's daemons are where expected.
-docker run --rm "vecscale/vecscale:$TAG" model info glove-100 >/dev/null || die "vecscale/vecscale:$TAG cannot open glove-100"
+for m in glove-100 glove-100-sif; do
+    docker run --rm "vecscale/vecscale:$TAG" model info $m >/dev/null || die "vecscale/vecscale:$TAG cannot open $m"
+done
 docker run --rm --entrypoint etcd "vecscale/etcd:$TAG" --version >/dev/null || die "vecscale/etcd:$TAG: etcd does not run"
 docker run --rm --entrypoint sh "vecscale/s3:$TAG" -c 'command -v ceph-mon && command -v ceph-osd && command -v radosgw' >/dev/null \
     || die "vecscale/s3:$TAG lacks a Ceph daemon"

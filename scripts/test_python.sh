@@ -2,7 +2,7 @@
 # Builds the Python package (python/) against the CMake release build and runs its tests with
 # Debian's /usr/bin/python3 (the python3 first on PATH may be another interpreter without
 # numpy). The extension is built in place (python/vecscale/_vecscale*.so); the release build
-# and models/glove-100.vsm are made first if missing. Prints pytest's summary; exits non-zero
+# and models/glove-100.vsm and glove-100-sif.vsm are made first if missing. Prints pytest's summary; exits non-zero
 # on failure. VECSCALE_BUILD_DIR picks another build directory.
 set -eu
 cd "$(dirname "$0")/.."

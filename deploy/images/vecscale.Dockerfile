@@ -1,6 +1,6 @@
 # The vecscale runtime image: the command, the library and header (cmake --install of a release
 # build, staged by deploy/build-images.sh with fixed file times), the Debian packages they load,
-# and the default offline model glove-100. Nothing is compiled here; the build context is the
+# and the offline models glove-100-sif (the default) and glove-100. Nothing is compiled here; the build context is the
 # staged install, so a rebuild with an unchanged binary reuses every layer.
 ARG BASE=vecscale/base:bookworm
 FROM ${BASE}

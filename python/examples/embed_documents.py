@@ -1,6 +1,6 @@
 """Embeds a JSON file of documents with an offline model and saves ids + vectors.
 
-    python3 embed_documents.py docs.jsonl vectors.npz [--model glove-100]
+    python3 embed_documents.py docs.jsonl vectors.npz [--model glove-100-sif]
 
 (sentence-transformers' model.encode(texts) in the system this replaces.)
 """
@@ -17,7 +17,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("docs")
     ap.add_argument("out")
-    ap.add_argument("--model", default="glove-100")
+    ap.add_argument("--model", default="glove-100-sif")
     ap.add_argument("--batch-size", type=int, default=256)
     args = ap.parse_args()
 

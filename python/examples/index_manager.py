@@ -16,7 +16,7 @@ from documents import load_documents
 class IndexManager:
     """Create or reopen a collection, add documents, search by text with metadata filters."""
 
-    def __init__(self, path, model="glove-100", factory="HNSW32"):
+    def __init__(self, path, model="glove-100-sif", factory="HNSW32"):
         if os.path.exists(path):
             self.collection = vecscale.Collection.open(path)
         else:

@@ -16,7 +16,7 @@ def main():
     ap.add_argument("docs")
     ap.add_argument("queries", nargs="+")
     ap.add_argument("-k", type=int, default=3)
-    ap.add_argument("--model", default="glove-100")
+    ap.add_argument("--model", default="glove-100-sif")
     ap.add_argument("--ef", type=int, default=64)
     args = ap.parse_args()
 

@@ -323,11 +323,11 @@ PyTypeObject vspy_ModelType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vecscale.Model",
     .tp_basicsize = sizeof(ModelObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Model(name)\n--\n\nA text embedding model: \"glove-100\" (averaged GloVe word vectors; make it with\n"
-              "scripts/fetch_models.sh), a .vsm file, or a sentence-transformers directory (BERT, e.g.\n"
-              "all-MiniLM-L6-v2). Names resolve in $VECSCALE_MODEL_DIR, then the installed\n"
-              "share/vecscale/models (export VECSCALE_MODEL_DIR=$PWD/models in a checkout). MissingFileError\n"
-              "if not found.",
+    .tp_doc = "Model(name)\n--\n\nA text embedding model: \"glove-100-sif\" (the default: GloVe word vectors weighted by\n"
+              "smooth inverse frequency), \"glove-100\" (plain average; both made by scripts/fetch_models.sh),\n"
+              "a .vsm file, or a sentence-transformers directory (BERT, e.g. all-MiniLM-L6-v2). Names resolve\n"
+              "in $VECSCALE_MODEL_DIR, then the installed share/vecscale/models (export\n"
+              "VECSCALE_MODEL_DIR=$PWD/models in a checkout). MissingFileError if not found.",
     .tp_new = m_new,
     .tp_init = (initproc)m_init,
     .tp_dealloc = (destructor)m_dealloc,

@@ -20,7 +20,7 @@ N_DOCS = 3000
 
 def model_available():
     try:
-        vecscale.Model("glove-100").close()
+        vecscale.Model("glove-100-sif").close()
         return True
     except vecscale.Error:
         return False
@@ -28,7 +28,7 @@ def model_available():
 
 needs_model = pytest.mark.skipif(
     not model_available(),
-    reason="model glove-100 not found: run scripts/fetch_models.sh build/vecscale")
+    reason="model glove-100-sif not found: run scripts/fetch_models.sh build/vecscale")
 
 
 def run(script, *args, cwd):
@@ -50,7 +50,7 @@ def work(tmp_path_factory):
     assert "wrote %d documents" % N_DOCS in out
     if model_available():
         out = run("embed_documents.py", "docs.jsonl", "vectors.npz", cwd=d)
-        assert re.search(r"embedded %d documents with glove-100: dim 100" % N_DOCS, out), out
+        assert re.search(r"embedded %d documents with glove-100-sif: dim 100" % N_DOCS, out), out
     return d
 
 

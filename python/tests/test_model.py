@@ -73,3 +73,19 @@ def test_bert_tokenize_and_embed_match_reference():
             assert m.tokenize(text) == ids, text
         got = m.embed(ref["texts"])
     np.testing.assert_allclose(got, np.array(ref["embeddings"], dtype=np.float32), atol=1e-4)
+
+
+def test_sif_model_is_selectable_by_name(glove):
+    """The default model, glove-100-sif (scripts/fetch_models.sh), opens by name like glove-100:
+    same words and dimension, different vectors (weighted, common component removed)."""
+    try:
+        sif = vecscale.Model("glove-100-sif")
+    except vecscale.Error as e:
+        pytest.fail("model glove-100-sif missing (scripts/fetch_models.sh build/vecscale): %s" % e)
+    assert sif.dim == 100 and sif.name == "glove-100-sif" and sif.normalizes
+    texts = ["the cat sat on the mat", "a musical instrument with black and white keys"]
+    a, b = sif.embed(texts), glove.embed(texts)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    assert np.all(np.abs(a - b).max(axis=1) > 1e-3)
+    assert sif.tokenize("The fox") == glove.tokenize("The fox")
+    sif.close()

@@ -21,7 +21,7 @@ static const char *HELP =
     "                      [--index SPEC] [--nlist N] [--batch-size N] [--threads N]\n"
     "                      [--precision fp32|bf16|int8]\n\n"
     "Reads documents ({\"id\": 7, \"text\": \"...\", other fields...}: one JSON object per line\n"
-    "in .jsonl, or a JSON array in .json), embeds their text with the model (default glove-100),\n"
+    "in .jsonl, or a JSON array in .json), embeds their text with the model (default " VS_MODEL_DEFAULT "),\n"
     "indexes the vectors with the cosine metric and stores text and the other fields beside them\n"
     "in the new collection DIR (which must not exist; `vecscale serve` serves it).\n"
     "IDs: an integer \"id\" (0 <= id < 2^53) or a string \"id\" (1 to 256 bytes of UTF-8; \"17\"\n"
@@ -145,7 +145,7 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
 
 static int parse_args(int argc, char **argv, build_args *a)
 {
-    *a = (build_args){.model_name = "glove-100", .spec = "Flat", .batch = 1024, .threads = 1};
+    *a = (build_args){.model_name = VS_MODEL_DEFAULT, .spec = "Flat", .batch = 1024, .threads = 1};
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'}, {"output", required_argument, 0, 'o'},
         {"model", required_argument, 0, 'm'}, {"index", required_argument, 0, 'x'},

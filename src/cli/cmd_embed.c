@@ -12,7 +12,7 @@ static const char *HELP =
     "usage: vecscale embed [--model NAME|PATH] [--input FILE] [--output FILE.fvecs|FILE.npy]\n"
     "                      [--format fvecs|npy] [--threads N] [--batch-size N]\n"
     "                      [--precision fp32|bf16|int8]\n\n"
-    "Embeds each line of FILE (default: standard input) with the model (default \"glove-100\",\n"
+    "Embeds each line of FILE (default: standard input) with the model (default \"" VS_MODEL_DEFAULT "\",\n"
     "or a sentence-transformers directory) and writes one vector per line, in order, to FILE\n"
     "(format from its extension) or to standard output (--format, default fvecs). Lines must be\n"
     "non-empty valid UTF-8; a trailing \\r is dropped. Timing goes to standard error.\n"
@@ -90,7 +90,7 @@ int cli_model_open(const char *cmd, const char *name, vs_precision p, vs_model *
 
 int cmd_embed(int argc, char **argv)
 {
-    const char *model_name = "glove-100", *input = NULL, *output = NULL, *format = "fvecs";
+    const char *model_name = VS_MODEL_DEFAULT, *input = NULL, *output = NULL, *format = "fvecs";
     uint32_t threads = 1, batch = 1024;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},

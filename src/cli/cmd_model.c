@@ -5,16 +5,22 @@
 
 #include "cli/cli.h"
 #include "embed/bert.h"
+#include "embed/glove.h"
 #include "embed/model.h"
 #include "embed/utf8.h"
 
 static const char *HELP =
     "usage: vecscale model import-glove --input FILE|- --output FILE.vsm [--f32]\n"
+    "       vecscale model sif --input NAME|PATH --corpus FILE|- --output FILE.vsm [--a 0.001]\n"
     "       vecscale model info NAME|PATH\n"
     "       vecscale model tokenize --model DIR [--input FILE]\n"
     "       vecscale model pull OWNER/NAME [--endpoint URL] [--dir DIR] [--revision REV] [--timeout S]\n\n"
     "import-glove converts GloVe text (\"word v1 ... vD\" per line) into a vecscale model file\n"
-    "(float16 vectors unless --f32). info opens a model and prints its name and dimension.\n"
+    "(float16 vectors unless --f32). sif makes a smooth-inverse-frequency model (format 2) from a\n"
+    "GloVe model whose words are stored most frequent first: word weights a / (a + p(w)), p(w)\n"
+    "from the rank (Zipf-Mandelbrot, 1 / (rank + 2.7)), and the first principal component of the\n"
+    "corpus's weighted lines (one text per line), removed from every embedding.\n"
+    "info opens a model and prints its name and dimension.\n"
     "tokenize prints the token IDs a BERT model directory gives each input line ([CLS] ... [SEP],\n"
     "truncated to its max_seq_length), space-separated, one line per input line.\n"
     "pull downloads a sentence-transformers model from the Hugging Face hub (or --endpoint, a\n"
@@ -46,6 +52,56 @@ static int import_glove(int argc, char **argv)
     rc = vs_model_open(output, &m);
     if (rc) return cli_fail(output, rc);
     printf("wrote %s: model %s, dimension %u, in %.1f s\n", output, vs_model_name(m), vs_model_dim(m), cli_now() - t0);
+    vs_model_free(m);
+    return 0;
+}
+
+static int sif(int argc, char **argv)
+{
+    const char *input = NULL, *corpus = NULL, *output = NULL;
+    double a = 1e-3;
+    static const struct option opts[] = {{"input", required_argument, 0, 'i'}, {"corpus", required_argument, 0, 'c'},
+                                         {"output", required_argument, 0, 'o'}, {"a", required_argument, 0, 'a'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "i:c:o:a:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': input = optarg; break;
+        case 'c': corpus = optarg; break;
+        case 'o': output = optarg; break;
+        case 'a': {
+            char *end;
+            a = strtod(optarg, &end);
+            if (*end || !(a > 0 && a <= 1)) return cli_usage_error("model sif", "bad --a '%s' (0 < a <= 1)", optarg);
+            break;
+        }
+        case 'h': fputs(HELP, stdout); return 0;
+        default: return cli_usage_error("model sif", "unknown option");
+        }
+    }
+    if (!input || !corpus || !output) return cli_usage_error("model sif", "--input, --corpus and --output are required");
+    char path[4096];
+    int is_dir = 0, rc = vs_model_resolve(input, NULL, path, sizeof path, &is_dir);
+    if (rc) return cli_fail(input, rc);
+    if (is_dir) {
+        fprintf(stderr, "vecscale: model sif: %s is a directory, not a GloVe model file\n", path);
+        return 1;
+    }
+    /* Named after the output file, as import-glove does. */
+    const char *base = strrchr(output, '/');
+    char name[VS_GLOVE_NAME_LEN + 1];
+    snprintf(name, sizeof name, "%s", base ? base + 1 : output);
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = 0;
+    double t0 = cli_now();
+    size_t lines;
+    rc = vs_glove_make_sif(path, corpus, output, name, (float)a, &lines);
+    if (rc) return cli_fail(output, rc);
+    vs_model *m;
+    rc = vs_model_open(output, &m);
+    if (rc) return cli_fail(output, rc);
+    printf("wrote %s: model %s, dimension %u, SIF a = %g, common component of %zu corpus lines, in %.1f s\n", output,
+           vs_model_name(m), vs_model_dim(m), a, lines, cli_now() - t0);
     vs_model_free(m);
     return 0;
 }
@@ -169,12 +225,13 @@ static int pull(int argc, char **argv)
 
 int cmd_model(int argc, char **argv)
 {
-    if (argc < 2) return cli_usage_error("model", "expected a subcommand: import-glove, info, tokenize, pull");
+    if (argc < 2) return cli_usage_error("model", "expected a subcommand: import-glove, sif, info, tokenize, pull");
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(HELP, stdout);
         return 0;
     }
     if (!strcmp(argv[1], "import-glove")) return import_glove(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sif")) return sif(argc - 1, argv + 1);
     if (!strcmp(argv[1], "info")) return info(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tokenize")) return tokenize(argc - 1, argv + 1);
 #ifdef VS_WITH_HUB

@@ -27,7 +27,8 @@ static int scratch_alloc(scratch *s, const vs_bert_config *c, size_t tokens, siz
     s->tmp = malloc(tokens * c->hidden * sizeof(float));
     s->ffn = malloc(tokens * c->inter * sizeof(float));
     s->scores = malloc(max_len * max_len * sizeof(float));
-    size_t k = c->inter > c->hidden ? c->inter : c->hidden, qb = vs_qlinear_scratch_bytes(tokens, k);
+    size_t k = c->inter > c->hidden ? c->inter : c->hidden, n = c->inter > 3 * c->hidden ? c->inter : 3 * c->hidden;
+    size_t qb = vs_qlinear_scratch_bytes(tokens, k, n);
     s->q = aligned_alloc(64, (qb + 63) / 64 * 64);
     return s->x && s->qkv && s->ctx && s->tmp && s->ffn && s->scores && s->q ? 0 : -1;
 }

@@ -28,6 +28,8 @@ struct vs_glove {
     const uint32_t *offs, *hash;
     const void *vecs;
     const float *unk; /* GUNK: the vector of a text with no known word (NULL: zeros) */
+    uint32_t version;
+    vs_glove_sif sif; /* version 2: GSIF (weights NULL in version 1) */
     char name[VS_GLOVE_NAME_LEN + 1];
 };
 
@@ -35,6 +37,42 @@ static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1]
 static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
 
 #define GMET_SIZE (4 * 4 + 3 * 8 + VS_GLOVE_NAME_LEN)
+#define GSIF_HEAD 16
+
+/* GSIF (version 2). The bounds keep every weighted sum finite: weights in [0, 1] leave the
+ * float32 sum below 2^(100 + 19), as for plain averages, and unit components keep the
+ * projection no larger than the sum. */
+static int parse_sif(vs_glove *g, const vs_container *c, const char *path)
+{
+    uint64_t len;
+    const uint8_t *s = vs_container_find(c, VS_TAG('G', 'S', 'I', 'F'), &len);
+    if (!s) return vs_fail(VS_ERR_CORRUPT, "%s: format version 2 without its GSIF section", path);
+    if (len < GSIF_HEAD) return vs_fail(VS_ERR_CORRUPT, "%s: GSIF has %llu bytes", path, (unsigned long long)len);
+    uint32_t k = get32(s);
+    float a;
+    memcpy(&a, s + 4, 4);
+    uint64_t words = get64(s + 8);
+    if (k > VS_GLOVE_MAX_COMPONENTS || words != g->n || !(a > 0) || !isfinite(a) ||
+        len != GSIF_HEAD + 4 * (g->n + (uint64_t)k * g->dim))
+        return vs_fail(VS_ERR_CORRUPT, "%s: GSIF (%u components, a %g, %llu words, %llu bytes) does not fit the "
+                       "model (%llu words of dimension %u)", path, k, (double)a, (unsigned long long)words,
+                       (unsigned long long)len, (unsigned long long)g->n, g->dim);
+    const float *w = (const float *)(s + GSIF_HEAD), *u = w + g->n;
+    for (uint64_t i = 0; i < g->n; i++)
+        if (!(w[i] >= 0 && w[i] <= 1)) /* NaN fails too */
+            return vs_fail(VS_ERR_CORRUPT, "%s: SIF weight of word %llu is not in [0, 1]", path, (unsigned long long)i);
+    for (uint32_t j = 0; j < k; j++) {
+        double ss = 0;
+        for (uint32_t d = 0; d < g->dim; d++) {
+            if (!isfinite(u[(size_t)j * g->dim + d])) ss = NAN;
+            ss += (double)u[(size_t)j * g->dim + d] * u[(size_t)j * g->dim + d];
+        }
+        if (!(fabs(ss - 1) <= 1e-3))
+            return vs_fail(VS_ERR_CORRUPT, "%s: SIF component %u is not of unit length", path, j);
+    }
+    g->sif = (vs_glove_sif){a, w, k, u};
+    return VS_OK;
+}
 
 static int parse(vs_glove *g, const char *path)
 {
@@ -48,8 +86,11 @@ static int parse(vs_glove *g, const char *path)
     }
     const uint8_t *m = vs_container_require(c, VS_TAG('G', 'M', 'E', 'T'), GMET_SIZE, path, &rc);
     if (!m) goto out;
-    if (get32(m) != VS_GLOVE_TYPE_AVG) {
-        rc = vs_fail(VS_ERR_UNSUPPORTED, "%s: unknown model type %u", path, get32(m));
+    g->version = get32(m);
+    if (g->version == 0 || g->version > VS_GLOVE_FORMAT_VERSION) {
+        rc = g->version ? vs_fail(VS_ERR_VERSION, "%s: model format version %u is newer than this build reads (%u); "
+                                  "upgrade vecscale to read it", path, g->version, VS_GLOVE_FORMAT_VERSION)
+                        : vs_fail(VS_ERR_CORRUPT, "%s: model format version 0 is invalid", path);
         goto out;
     }
     g->dim = get32(m + 4);
@@ -80,6 +121,7 @@ static int parse(vs_glove *g, const char *path)
         rc = vs_fail(VS_ERR_CORRUPT, "%s: GUNK has %llu bytes, expected %u", path, (unsigned long long)unk_len, g->dim * 4);
         goto out;
     }
+    if (g->version >= VS_GLOVE_TYPE_SIF && (rc = parse_sif(g, c, path))) goto out;
     /* Every pointer a lookup follows must stay inside the file, even for a forged checksum. */
     if (g->strs[g->str_len - 1] != 0) {
         rc = vs_fail(VS_ERR_CORRUPT, "%s: word table is not NUL-terminated", path);
@@ -188,6 +230,7 @@ void vs_glove_free(vs_glove *g)
 uint32_t vs_glove_dim(const vs_glove *g) { return g->dim; }
 size_t vs_glove_count(const vs_glove *g) { return (size_t)g->n; }
 const char *vs_glove_name(const vs_glove *g) { return g->name; }
+int vs_glove_is_f32(const vs_glove *g) { return g->dtype == 0; }
 const char *vs_glove_word(const vs_glove *g, size_t row) { return g->strs + g->offs[row]; }
 
 int64_t vs_glove_lookup(const vs_glove *g, const char *word, size_t len)
@@ -213,15 +256,18 @@ void vs_glove_vector(const vs_glove *g, size_t row, float *out)
     for (uint32_t d = 0; d < g->dim; d++) out[d] = vs_f16_to_f32(h[d]);
 }
 
+vs_glove_sif vs_glove_sif_of(const vs_glove *g) { return g->sif; }
+
 static void add_row(const vs_glove *g, size_t row, float *acc)
 {
+    float w = g->sif.weights ? g->sif.weights[row] : 1.0f;
     if (g->dtype == 0) {
         const float *v = (const float *)g->vecs + row * g->dim;
-        for (uint32_t d = 0; d < g->dim; d++) acc[d] += v[d];
+        for (uint32_t d = 0; d < g->dim; d++) acc[d] += w * v[d];
         return;
     }
     const uint16_t *h = (const uint16_t *)g->vecs + row * g->dim;
-    for (uint32_t d = 0; d < g->dim; d++) acc[d] += vs_f16_to_f32(h[d]);
+    for (uint32_t d = 0; d < g->dim; d++) acc[d] += w * vs_f16_to_f32(h[d]);
 }
 
 static int is_word_char(int32_t cp)
@@ -300,8 +346,25 @@ size_t vs_glove_embed_text(const vs_glove *g, const char *text, size_t len, floa
     scan_words(g, text, len, add_word, &a);
     size_t found = a.found;
     if (found == 0 && g->unk) memcpy(out, g->unk, g->dim * sizeof(float));
+    /* SIF: the common components carry what every text shares (frequent-word directions);
+     * removed from the sum, whose scale does not matter before the normalisation below. */
+    double before = 0;
+    for (uint32_t d = 0; g->sif.n_components && d < g->dim; d++) before += (double)out[d] * out[d];
+    for (uint32_t j = 0; j < g->sif.n_components; j++) {
+        const float *u = g->sif.components + (size_t)j * g->dim;
+        /* Divided by u.u (stored unit length only to 1e-3) and in double, so that what is left
+         * is orthogonal to u to rounding of the result, not of the sum (whose direction a text
+         * along u would otherwise inherit from noise). */
+        double dot = 0, uu = 0;
+        for (uint32_t d = 0; d < g->dim; d++) dot += (double)out[d] * u[d], uu += (double)u[d] * u[d];
+        dot /= uu;
+        for (uint32_t d = 0; d < g->dim; d++) out[d] = (float)(out[d] - dot * u[d]);
+    }
     double ss = 0;
     for (uint32_t d = 0; d < g->dim; d++) ss += (double)out[d] * out[d];
+    /* What is left of a text lying along the common components, below 1e-6 of its length, is
+     * the float sum's rounding (a direction of noise): such a text has no content of its own. */
+    if (g->sif.n_components && ss <= 1e-12 * before) ss = 0, memset(out, 0, g->dim * sizeof(float));
     if (ss > 0) {
         /* The mean's direction: dividing by `found` first changes nothing. In double: for a sum of
          * subnormal floats 1 / norm does not fit a float. */

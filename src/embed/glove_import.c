@@ -104,7 +104,7 @@ int vs_model_import_glove(const char *text_path, const char *out_path, int f32)
         snprintf(name, sizeof name, "%s", base);
         char *dot = strrchr(name, '.');
         if (dot && dot != name) *dot = 0;
-        rc = vs_glove_write(out_path, name, r.words, r.n, r.dim, r.vecs, f32);
+        rc = vs_glove_write(out_path, name, r.words, r.n, r.dim, r.vecs, f32, NULL);
     }
     rows_free(&r);
     return rc;

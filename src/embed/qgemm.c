@@ -31,7 +31,8 @@ int vs_qlinear_init(vs_qlinear *q, vs_precision p, const float *w, const float *
     q->w8 = aligned_alloc(64, q->np * q->kp);
     q->sw = calloc(q->np, sizeof(float));
     q->wsum = calloc(q->np, sizeof(int32_t));
-    if (!q->w8 || !q->sw || !q->wsum) goto nomem;
+    q->wf = calloc(q->np, sizeof(float));
+    if (!q->w8 || !q->sw || !q->wsum || !q->wf) goto nomem;
     memset(q->w8, 0, q->np * q->kp);
     for (size_t j = 0; j < n; j++) {
         const float *r = w + j * k;
@@ -47,6 +48,7 @@ int vs_qlinear_init(vs_qlinear *q, vs_precision p, const float *w, const float *
         }
         q->sw[j] = s;
         q->wsum[j] = sum;
+        q->wf[j] = s * (float)sum;
     }
     return VS_OK;
 nomem:
@@ -54,24 +56,88 @@ nomem:
     return vs_fail(VS_ERR_NOMEM, "out of memory for a %zu x %zu weight", n, k);
 }
 
+int vs_qlinear_split(vs_qlinear *q, const float *w)
+{
+    if (!q->w8) return vs_fail(VS_ERR_INVALID_ARG, "only an int8 layer can be split");
+    vs_qlinear *lo = calloc(1, sizeof *lo);
+    if (!lo) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    q->lo = lo;
+    const size_t n = q->n, k = q->k, kp2 = 2 * q->kp;
+    *lo = (vs_qlinear){.n = n, .k = kp2, .np = q->np, .kp = kp2};
+    lo->w8 = aligned_alloc(64, q->np * kp2);
+    lo->sw = calloc(q->np, sizeof(float));
+    lo->wsum = calloc(q->np, sizeof(int32_t));
+    lo->wf = calloc(q->np, sizeof(float));
+    lo->bias = calloc(q->np, sizeof(float));
+    if (!lo->w8 || !lo->sw || !lo->wsum || !lo->wf || !lo->bias) {
+        vs_qlinear_free(q);
+        return vs_fail(VS_ERR_NOMEM, "out of memory for a split %zu x %zu weight", n, k);
+    }
+    memset(lo->w8, 0, q->np * kp2);
+    for (size_t j = 0; j < n; j++) {
+        const float *r = w + j * k;
+        float s = q->sw[j], inv = 254.0f / s;
+        int32_t sum = 0, rsum = 0;
+        for (size_t t = 0; t < k; t++) {
+            int8_t w8 = q->w8[vs_qpack_at(j, t, q->kp, 4)];
+            float v = nearbyintf((r[t] - s * (float)w8) * inv);
+            int8_t b = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            lo->w8[vs_qpack_at(j, t, kp2, 4)] = b; /* [wr8 | w8] against [a8 | r8] */
+            lo->w8[vs_qpack_at(j, q->kp + t, kp2, 4)] = w8;
+            sum += b + w8;
+            rsum += b;
+        }
+        lo->sw[j] = s / 254.0f;
+        lo->wsum[j] = sum;
+        /* the zero point multiplies the whole weight row, residual included */
+        q->wf[j] = s * (float)q->wsum[j] + lo->sw[j] * (float)rsum;
+    }
+    return VS_OK;
+}
+
 void vs_qlinear_free(vs_qlinear *q)
 {
+    if (q->lo) {
+        vs_qlinear_free(q->lo);
+        free(q->lo);
+    }
     free(q->w8);
     free(q->wbf);
     free(q->sw);
     free(q->wsum);
+    free(q->wf);
     free(q->bias);
     memset(q, 0, sizeof *q);
 }
 
-size_t vs_qlinear_scratch_bytes(size_t m, size_t k)
-{ /* bf16 rows (2 bytes a value) or int8 rows, then the row scales */
-    return round_up(m * round_up(k, 4) * 2, 64) + m * sizeof(float);
+size_t vs_qlinear_scratch_bytes(size_t m, size_t k, size_t n)
+{ /* bf16 rows (2 bytes a value) or int8 rows [a8 | r8], the row scales and zero points, zeros
+   * for the residual pass, and its output */
+    size_t out = n * sizeof(float) > round_up(k, 4) ? n * sizeof(float) : round_up(k, 4);
+    return round_up(m * round_up(k, 4) * 2, 64) + 3 * m * sizeof(float) + round_up(m * out, 64) + 64;
 }
 
-void vs_quant_rows_s8(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa)
+/* The residual rows of a split layer: [a8 | r8] per row, r8 one level below a8 (qgemm.h). */
+static void residual_rows(size_t m, size_t k, const float *a, size_t lda, const int8_t *a8, size_t kp,
+                          const float *sa, const float *za, int8_t *out)
 {
-    vs_qgemm_kernels_get()->quant_rows(m, k, a, lda, q, kp, sa);
+    for (size_t i = 0; i < m; i++) {
+        const float *r = a + i * lda;
+        const int8_t *q = a8 + i * kp;
+        int8_t *o = out + i * 2 * kp;
+        float s = sa[i], inv = 254.0f / s, z = za[i];
+        memcpy(o, q, kp);
+        for (size_t t = 0; t < k; t++) {
+            float v = nearbyintf(((r[t] - z) - s * (float)q[t]) * inv);
+            o[kp + t] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        memset(o + kp + k, 0, kp - k);
+    }
+}
+
+void vs_quant_rows_s8(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa, float *za)
+{
+    vs_qgemm_kernels_get()->quant_rows(m, k, a, lda, q, kp, sa, za);
 }
 
 int vs_qlinear_forward(const vs_qlinear *q, vs_precision p, size_t m, const float *a, size_t lda, float *c,
@@ -91,8 +157,24 @@ int vs_qlinear_forward(const vs_qlinear *q, vs_precision p, size_t m, const floa
         k->linear_bf16(m, ab, q, c, ldc);
         return VS_OK;
     }
-    float *sa = (float *)(buf + round_up(m * q->kp * 2, 64));
-    k->quant_rows(m, q->k, a, lda, (int8_t *)buf, q->kp, sa);
-    k->linear_s8s8(m, (const int8_t *)buf, sa, q, c, ldc);
+    float *sa = (float *)(buf + round_up(m * q->kp * 2, 64)), *za = sa + m;
+    int8_t *a8 = (int8_t *)buf;
+    if (!q->lo) {
+        k->quant_rows(m, q->k, a, lda, a8, q->kp, sa, za);
+        k->linear_s8s8(m, a8, sa, za, q, c, ldc);
+        return VS_OK;
+    }
+    /* Split: a8 goes to the residual pass's output area (free until that pass), the rows
+     * [a8 | r8] to the activation area (sized for 2 bytes a value). */
+    float *zero = za + m, *lo_out = (float *)(buf + round_up(round_up(m * q->kp * 2, 64) + 3 * m * sizeof(float), 64));
+    int8_t *rows = (int8_t *)buf;
+    a8 = (int8_t *)lo_out;
+    k->quant_rows(m, q->k, a, lda, a8, q->kp, sa, za);
+    residual_rows(m, q->k, a, lda, a8, q->kp, sa, za, rows);
+    memset(zero, 0, m * sizeof(float));
+    k->linear_s8s8(m, a8, sa, za, q, c, ldc);
+    k->linear_s8s8(m, rows, sa, zero, q->lo, lo_out, q->n);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < q->n; j++) c[i * ldc + j] += lo_out[i * q->n + j];
     return VS_OK;
 }

@@ -2,9 +2,13 @@
  * per row) and bf16, with kernels chosen at run time (qgemm_kernels.h).
  *
  * int8: a weight row W[j] is quantized symmetrically, w8 = round(W / sw[j]) in [-127, 127],
- * sw[j] = max|W[j]| / 127; so is an activation row A[i], a8 = round(A / sa[i]) in [-127, 127],
- * sa[i] = max|A[i]| / 127 (dynamic, per row and call). Then
- *   C[i][j] = (float)(sum_k a8[i][k] w8[j][k]) * (sa[i] * sw[j]) + bias[j]
+ * sw[j] = max|W[j]| / 127. An activation row A[i] is quantized asymmetrically around the
+ * middle of its range (dynamic, per row and call): za[i] = (max + min) / 2,
+ * sa[i] = (max - min) / 254, a8 = round((A - za[i]) / sa[i]) in [-127, 127], so the 255 levels
+ * span the row's range whatever its offset (a GELU output, >= -0.17, used only half of a
+ * symmetric range: one bit lost). The zero point is compensated in float, exactly as the
+ * algebra says, with wf[j] = sw[j] * sum_k w8[j][k] (the quantized row's sum):
+ *   C[i][j] = (float)(sum_k a8[i][k] w8[j][k]) * (sa[i] * sw[j]) + za[i] * wf[j] + bias[j]
  * with the sum in int32 (K * 127 * 127 fits for K < 133,000). Both operands are signed, the
  * instructions want u8 x s8:
  *  - AVX2 vpmaddubsw adds two u8 x s8 products into a *saturating* int16 (255 * 127 * 2 = 64,770
@@ -17,6 +21,14 @@
  *    128 * wsum[j], wsum[j] = sum_k w8[j][k], afterwards: the zero-point compensation, exact.
  * Every SIMD level so computes the same int32 sums and the same floats: embeddings do not
  * depend on the machine.
+ *
+ * Split int8 (vs_qlinear_split, for the layers whose error costs most): the rounding residuals
+ * are quantized once more, one level down (weights wr8 = round((W - sw w8) / (sw / 254)),
+ * activations r8 = round((A - za - sa a8) / (sa / 254)), both in [-127, 127]), and the GEMM
+ * adds sum_k (a8 wr8 + r8 w8) at scale sa sw / 254: the same kernels on rows [a8 | r8] against
+ * [wr8 | w8] (K doubled), a second vs_qlinear (lo) with zero points 0 and no bias. The term
+ * r8 wr8 / 254^2 is dropped. Three int8 products per weight instead of one, for an operand
+ * resolution of about 16 bits; results still identical at every SIMD level.
  *
  * bf16: weights and activations rounded to bfloat16 (nearest even), products summed in fp32 by
  * vdpbf16ps (AVX512-BF16). Only offered where the CPU has it.
@@ -33,21 +45,25 @@
 
 #include "vecscale.h"
 
-typedef struct {
+typedef struct vs_qlinear {
     size_t n, k, np, kp;
     int8_t *w8;     /* int8 */
     uint16_t *wbf;  /* bf16 */
     float *sw;      /* int8: per-channel weight scale [np] */
     int32_t *wsum;  /* int8: per-channel sum of w8 [np], for the VNNI +128 offset */
+    float *wf;      /* int8: sw[j] * wsum[j] [np], for the activations' zero point */
     float *bias;    /* [np], zero-padded */
+    struct vs_qlinear *lo; /* int8 split: the residual pass (qgemm.h above), else NULL */
 } vs_qlinear;
 
 /* Quantizes / rounds W (n x k, a PyTorch Linear weight) and bias (n, may be NULL). */
 int vs_qlinear_init(vs_qlinear *q, vs_precision p, const float *w, const float *bias, size_t n, size_t k);
+/* Makes an int8 vs_qlinear (initialised from the same w) a split one. */
+int vs_qlinear_split(vs_qlinear *q, const float *w);
 void vs_qlinear_free(vs_qlinear *q);
 
-/* Bytes of scratch vs_qlinear_forward needs for m rows of k inputs. */
-size_t vs_qlinear_scratch_bytes(size_t m, size_t k);
+/* Bytes of scratch vs_qlinear_forward needs for m rows of at most k inputs and n outputs. */
+size_t vs_qlinear_scratch_bytes(size_t m, size_t k, size_t n);
 
 /* C (m x n, row stride ldc) = A (m x k, stride lda) W^T + bias in precision p, using scratch
  * (vs_qlinear_scratch_bytes, 64-byte aligned). VS_ERR_UNSUPPORTED if the kernels for p are
@@ -55,8 +71,9 @@ size_t vs_qlinear_scratch_bytes(size_t m, size_t k);
 int vs_qlinear_forward(const vs_qlinear *q, vs_precision p, size_t m, const float *a, size_t lda, float *c,
                        size_t ldc, void *scratch);
 
-/* Row quantization of activations (exposed for the tests): a8 rows of kp bytes (zero-padded). */
-void vs_quant_rows_s8(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa);
+/* Row quantization of activations (exposed for the tests): a8 rows of kp bytes (zero-padded),
+ * row scales sa and zero points za. */
+void vs_quant_rows_s8(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa, float *za);
 /* float -> bfloat16, round to nearest even (inputs are finite). */
 static inline uint16_t vs_f32_to_bf16(float f)
 {

@@ -20,7 +20,8 @@ static inline __mmask16 tail_mask(const vs_qlinear *q, size_t j)
 }
 
 static inline __attribute__((always_inline)) void tile8(int mr, size_t i, size_t jb, const int8_t *a,
-                                                       const float *sa, const vs_qlinear *q, float *c, size_t ldc)
+                                                       const float *sa, const float *za, const vs_qlinear *q, float *c,
+                                                       size_t ldc)
 {
     const size_t kq = q->kp / 4;
     const int8_t *w0 = q->w8 + jb * kq * 64, *w1 = w0 + kq * 64;
@@ -42,12 +43,13 @@ static inline __attribute__((always_inline)) void tile8(int mr, size_t i, size_t
         __mmask16 mk = tail_mask(q, j);
         if (!mk) break;
         __m512i comp = _mm512_slli_epi32(_mm512_loadu_si512(q->wsum + j), 7); /* np % 32 == 0: in bounds */
-        __m512 sw = _mm512_loadu_ps(q->sw + j), bias = _mm512_loadu_ps(q->bias + j);
+        __m512 sw = _mm512_loadu_ps(q->sw + j), bias = _mm512_loadu_ps(q->bias + j), wf = _mm512_loadu_ps(q->wf + j);
         for (int r = 0; r < mr; r++) {
             size_t row = i + (size_t)r;
             __m512i rr = _mm512_sub_epi32(acc[r][h], comp);
             __m512 s = _mm512_mul_ps(_mm512_set1_ps(sa[row]), sw);
-            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(rr), s), bias);
+            __m512 zp = _mm512_mul_ps(_mm512_set1_ps(za[row]), wf);
+            __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(rr), s), zp), bias);
             _mm512_mask_storeu_ps(c + row * ldc + j, mk, v);
         }
     }
@@ -100,9 +102,10 @@ static inline __attribute__((always_inline)) void tilebf(int mr, size_t i, size_
         }                                                                                                  \
     }
 
-static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const vs_qlinear *q, float *c, size_t ldc)
+static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
+                        size_t ldc)
 {
-    SWEEP(tile8, a, sa, q, c, ldc)
+    SWEEP(tile8, a, sa, za, q, c, ldc)
 }
 
 static void linear_bf16(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc)

@@ -11,10 +11,12 @@
 typedef struct {
     const char *name; /* "scalar", "avx2", "avx-vnni", "avx512-vnni" */
     /* vs_quant_rows_s8 (qgemm.h), vectorised for this instruction set; same bytes everywhere. */
-    void (*quant_rows)(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa);
-    /* C[i][j] = (float)(sum_k a[i][k] w8[j][k]) * (sa[i] * sw[j]) + bias[j], i < m, j < q->n;
-     * a has rows of q->kp int8 values in -127..127. */
-    void (*linear_s8s8)(size_t m, const int8_t *a, const float *sa, const vs_qlinear *q, float *c, size_t ldc);
+    void (*quant_rows)(size_t m, size_t k, const float *a, size_t lda, int8_t *q, size_t kp, float *sa, float *za);
+    /* C[i][j] = ((float)(sum_k a[i][k] w8[j][k]) * (sa[i] * sw[j]) + za[i] * wf[j]) + bias[j],
+     * i < m, j < q->n, each operation rounded to float in that order; a has rows of q->kp int8
+     * values in -127..127. */
+    void (*linear_s8s8)(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
+                        size_t ldc);
     /* C[i][j] = sum over k pairs, in order, of acc += a[2t+1] w[2t+1]; acc += a[2t] w[2t] (each
      * product exact in fp32), then + bias[j]; a has rows of q->kp bf16 values. NULL: no bf16. */
     void (*linear_bf16)(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc);

@@ -3,7 +3,8 @@
 #define QROWS quant_rows
 #include "embed/qgemm_quant_impl.h"
 
-static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const vs_qlinear *q, float *c, size_t ldc)
+static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
+                        size_t ldc)
 { /* walks the packed layout in order (one block of 16 channels at a time): the compiler
    * vectorises the inner loops, so a machine without AVX2 is slow, not unusable */
     const size_t kq = q->kp / 4;
@@ -17,7 +18,8 @@ static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const vs_qli
             for (size_t j = jb * 16; j < jb * 16 + 16 && j < q->n; j++) {
                 float s = sa[i] * q->sw[j];
                 float v = (float)acc[j - jb * 16] * s;
-                c[i * ldc + j] = v + q->bias[j];
+                float zp = za[i] * q->wf[j];
+                c[i * ldc + j] = (v + zp) + q->bias[j];
             }
         }
 }

@@ -15,7 +15,8 @@
 #define MR 4
 
 static inline __attribute__((always_inline)) void tile(int mr, size_t i, size_t jb, const int8_t *a,
-                                                      const float *sa, const vs_qlinear *q, float *c, size_t ldc)
+                                                      const float *sa, const float *za, const vs_qlinear *q, float *c,
+                                                      size_t ldc)
 {
     const size_t kq = q->kp / 4;
     const int8_t *w = q->w8 + jb * kq * 64;
@@ -43,7 +44,9 @@ static inline __attribute__((always_inline)) void tile(int mr, size_t i, size_t 
             if (COMP)
                 rr = _mm256_sub_epi32(rr, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(q->wsum + j)), 7));
             __m256 s = _mm256_mul_ps(_mm256_set1_ps(sa[row]), _mm256_loadu_ps(q->sw + j));
-            __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(rr), s), _mm256_loadu_ps(q->bias + j));
+            __m256 zp = _mm256_mul_ps(_mm256_set1_ps(za[row]), _mm256_loadu_ps(q->wf + j));
+            __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(rr), s), zp),
+                                     _mm256_loadu_ps(q->bias + j));
             _mm256_storeu_ps(out + 8 * h, v);
         }
         size_t nn = q->n - j0 < 16 ? q->n - j0 : 16;
@@ -51,18 +54,19 @@ static inline __attribute__((always_inline)) void tile(int mr, size_t i, size_t 
     }
 }
 
-static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const vs_qlinear *q, float *c, size_t ldc)
+static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
+                        size_t ldc)
 {
     const size_t nb = (q->n + 15) / 16;
     for (size_t i0 = 0; i0 < m; i0 += 64) {
         size_t i1 = i0 + 64 < m ? i0 + 64 : m;
         for (size_t jb = 0; jb < nb; jb++) {
             size_t i = i0;
-            for (; i + MR <= i1; i += MR) tile(MR, i, jb, a, sa, q, c, ldc);
+            for (; i + MR <= i1; i += MR) tile(MR, i, jb, a, sa, za, q, c, ldc);
             switch (i1 - i) {
-            case 3: tile(3, i, jb, a, sa, q, c, ldc); break;
-            case 2: tile(2, i, jb, a, sa, q, c, ldc); break;
-            case 1: tile(1, i, jb, a, sa, q, c, ldc); break;
+            case 3: tile(3, i, jb, a, sa, za, q, c, ldc); break;
+            case 2: tile(2, i, jb, a, sa, za, q, c, ldc); break;
+            case 1: tile(1, i, jb, a, sa, za, q, c, ldc); break;
             default: break;
             }
         }

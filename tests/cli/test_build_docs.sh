@@ -1,6 +1,6 @@
 #!/bin/sh
 # `vecscale build --input docs.jsonl` + `vecscale search --query` end to end with the real
-# default model (glove-100, made by scripts/fetch_models.sh, which scripts/test.sh runs first):
+# default model (glove-100-sif, made by scripts/fetch_models.sh, which scripts/test.sh runs first):
 # semantic hits, stored fields, ID rules, and bad input that must fail clearly and leave nothing.
 # Usage: test_build_docs.sh VECSCALE FIXTURE-DIR TMPDIR
 set -eu
@@ -14,13 +14,13 @@ nothing_left() { # NAME DIR: neither DIR nor a temporary DIR.building-* exists
     if [ -e "$2" ] || ls -d "$2".building-* >/dev/null 2>&1; then bad "$1 left $2 behind"; else ok "$1 left nothing"; fi
 }
 
-if ! "$VS" model info glove-100 >/dev/null 2>&1; then
-    echo "FAIL - model glove-100 not found: run scripts/fetch_models.sh (scripts/test.sh does)"
+if ! "$VS" model info glove-100-sif >/dev/null 2>&1; then
+    echo "FAIL - model glove-100-sif not found: run scripts/fetch_models.sh (scripts/test.sh does)"
     exit 1
 fi
 
 # A built collection answers text queries by meaning: none of these words is in its document.
-expect "build from .jsonl" 0 "built $T/c: 12 documents, model glove-100 (dimension 100), index Flat" \
+expect "build from .jsonl" 0 "built $T/c: 12 documents, model glove-100-sif (dimension 100), index Flat" \
     "$VS" build --input "$FIX/docs.jsonl" --output "$T/c" --batch-size 5
 top() { # QUERY -> the id of the best hit
     "$VS" search --index "$T/c" --query "$1" -k 3 --json 2>/dev/null | sed -n 's/.*"rank":1,"id":\([0-9]*\),.*/\1/p'

@@ -204,7 +204,7 @@ def embed(texts):
         (d,) = struct.unpack_from("<i", raw, o)
         out.append(list(struct.unpack_from("<%df" % d, raw, o + 4)))
         o += 4 + 4 * d
-    check(len(out) == len(texts) and all(len(v) == 100 for v in out), "the image embeds %d texts (glove-100, 100-d)" % len(texts))
+    check(len(out) == len(texts) and all(len(v) == 100 for v in out), "the image embeds %d texts (glove-100-sif, 100-d)" % len(texts))
     return out
 
 

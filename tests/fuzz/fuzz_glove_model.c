@@ -4,7 +4,9 @@
  * with its GMET section (dim, word count) and with its GVEC section's size, keep every word
  * inside the word table (GSTR), look up each of its words (to a row of the same word), decode
  * finite vectors, and embed texts (its own words, and the input's valid UTF-8 prefix) into
- * unit or zero vectors. The model reads an exact-size copy, so ASan sees a read past its end.
+ * unit or zero vectors. A format-2 (SIF) model must agree with its GSIF section (components,
+ * a weight in [0, 1] per word, unit components) and its embeddings must be orthogonal to
+ * the components. The model reads an exact-size copy, so ASan sees a read past its end.
  * Built with -DVS_FUZZ_NO_MAIN only vs_fuzz_glove_model is defined; test_fuzz_corpus replays
  * tests/fuzz/corpus/glove_model/. */
 #include <math.h>
@@ -46,6 +48,34 @@ static void check_sections(const vs_glove *g, const vs_container *c, const char 
     VS_FUZZ_CHECK(vs_container_find(c, VS_TAG('G', 'V', 'E', 'C'), &len) && len == n * dim * (dtype ? 2 : 4));
     *strs = vs_container_find(c, VS_TAG('G', 'S', 'T', 'R'), str_len);
     VS_FUZZ_CHECK(*strs && *str_len == vs_fuzz_get64(m + 32));
+    uint32_t version = vs_fuzz_get32(m);
+    VS_FUZZ_CHECK(version == VS_GLOVE_TYPE_AVG || version == VS_GLOVE_TYPE_SIF);
+    vs_glove_sif sif = vs_glove_sif_of(g);
+    if (version == VS_GLOVE_TYPE_AVG) {
+        VS_FUZZ_CHECK(!sif.weights && sif.n_components == 0);
+        return;
+    }
+    const uint8_t *s = vs_container_find(c, VS_TAG('G', 'S', 'I', 'F'), &len);
+    VS_FUZZ_CHECK(s && len >= 16 && vs_fuzz_get32(s) == sif.n_components && sif.n_components <= VS_GLOVE_MAX_COMPONENTS);
+    VS_FUZZ_CHECK(vs_fuzz_get64(s + 8) == n && len == 16 + 4 * (n + (uint64_t)sif.n_components * dim));
+    VS_FUZZ_CHECK(sif.weights == (const float *)(s + 16) && sif.a > 0 && isfinite(sif.a));
+    for (uint64_t i = 0; i < n; i++) VS_FUZZ_CHECK(sif.weights[i] >= 0 && sif.weights[i] <= 1);
+    for (uint32_t j = 0; j < sif.n_components; j++) {
+        double ss = 0;
+        for (uint32_t d = 0; d < dim; d++) ss += (double)sif.components[j * dim + d] * sif.components[j * dim + d];
+        VS_FUZZ_CHECK(fabs(ss - 1) <= 1e-3);
+    }
+}
+
+/* A SIF embedding has its common components removed; a text with several components may
+ * keep a small projection (they are removed one after the other, not jointly). */
+static void check_orthogonal(const vs_glove *g, const float *v, uint32_t dim)
+{
+    vs_glove_sif sif = vs_glove_sif_of(g);
+    if (sif.n_components != 1) return;
+    double dot = 0;
+    for (uint32_t d = 0; d < dim; d++) dot += (double)v[d] * sif.components[d];
+    VS_FUZZ_CHECK(fabs(dot) <= 1e-3);
 }
 
 int vs_fuzz_glove_model(const uint8_t *data, size_t size)
@@ -94,12 +124,14 @@ int vs_fuzz_glove_model(const uint8_t *data, size_t size)
         if (vs_utf8_invalid_at(w, strlen(w)) == strlen(w)) {
             vs_glove_embed_text(g, w, strlen(w), v);
             check_unit_or_zero(v, dim);
+            check_orthogonal(g, v, dim);
         }
     }
     size_t valid = vs_utf8_invalid_at((const char *)data, size);
     if (v) {
         vs_glove_embed_text(g, (const char *)data, valid, v);
         check_unit_or_zero(v, dim);
+        check_orthogonal(g, v, dim);
     }
     free(v);
     vs_glove_free(g);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Documentation that runs: every `curl` line in README.md's code blocks, pasted in order against
-a server shaped like the one scripts/run.sh serves (the default collection, glove-100, HNSW16,
+a server shaped like the one scripts/run.sh serves (the default collection, glove-100-sif, HNSW16,
 WordNet synsets as documents "words: gloss" with metadata pos/synset/words, made by
 scripts/wordnet_batches.awk) but over a sample of 700 synsets instead of all 117,659, so it
 takes seconds. The README's host:port (127.0.0.1:8000) is replaced by the test server's.
@@ -163,14 +163,14 @@ def expect(method, url, body, text, status, reply, server):
 
 
 def main():
-    if subprocess.run([VS, "model", "info", "glove-100"], capture_output=True).returncode:
-        raise AssertionError("model glove-100 not found: run scripts/fetch_models.sh (scripts/test.sh does)")
+    if subprocess.run([VS, "model", "info", "glove-100-sif"], capture_output=True).returncode:
+        raise AssertionError("model glove-100-sif not found: run scripts/fetch_models.sh (scripts/test.sh does)")
     files, full_count = wordnet_sample()
     batch = os.path.join(T, "batch")
     subprocess.run(["awk", "-v", "prefix=" + batch, "-v", "batch=5000", "-f", os.path.join(ROOT, "scripts/wordnet_batches.awk"),
                     *files], check=True, capture_output=True)
     data = os.path.join(T, "data")
-    s = Server(VS, data, "--host", "127.0.0.1", "--model", "glove-100", "--index", "HNSW16")  # as scripts/run.sh
+    s = Server(VS, data, "--host", "127.0.0.1", "--model", "glove-100-sif", "--index", "HNSW16")  # as scripts/run.sh
     try:
         added = 0
         for name in sorted(os.listdir(T)):

@@ -1,5 +1,6 @@
 /* GloVe sentence model on a tiny committed GloVe-text fixture: import, averaging, Unicode word
- * splitting, threads, the format-1 file fixture, name resolution and every bad-input path. */
+ * splitting, threads, the format-1 file fixture, SIF models (format 2: building, the fixture,
+ * damaged GSIF sections), name resolution and every bad-input path. */
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -295,6 +296,214 @@ static void format_v1_fixture_loads(void **state)
     vs_model_free(m);
 }
 
+
+/* --- SIF (format version 2) -------------------------------------------------------------- */
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+#define SIF_A 0.1f
+/* Sentence vectors cat, cat, (0.1 w_the + w_cat) / 2 along e1 and dog: second moment diag(0.39, 0.20, 0, 0), so the common
+ * component is e1 (the cat axis) and removing it leaves the other axes. */
+static const char SIF_CORPUS[] = "cat\ncat\nThe cat\nzebra\n\ndog\n";
+
+/* w = a / (a + p), p = 1 / ((rank + 2.7) H), H the sum over the 10 words of glove_tiny.txt. */
+static float sif_weight(int rank)
+{
+    double h = 0;
+    for (int r = 0; r < 10; r++) h += 1 / (r + 2.7);
+    return (float)(SIF_A / (SIF_A + 1 / ((rank + 2.7) * h)));
+}
+
+static void make_tiny_sif(const char *dir, const char *out)
+{
+    char plain[600], corpus[600];
+    snprintf(plain, sizeof plain, "%s/plain.vsm", dir);
+    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
+    assert_int_equal(vs_model_import_glove(FIX "glove_tiny.txt", plain, 0), VS_OK);
+    FILE *f = fopen(corpus, "w");
+    assert_non_null(f);
+    fputs(SIF_CORPUS, f);
+    fclose(f);
+    const char *base = strrchr(out, '/') + 1;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(strrchr(base, '.') - base), base);
+    size_t lines = 0;
+    assert_int_equal(vs_glove_make_sif(plain, corpus, out, name, SIF_A, &lines), VS_OK);
+    assert_int_equal(lines, 4); /* "zebra" has no known word, the empty line none */
+}
+
+static void check_tiny_sif(const char *path, const char *name)
+{
+    vs_glove *g;
+    assert_int_equal(vs_glove_load(path, &g), VS_OK);
+    vs_glove_sif sif = vs_glove_sif_of(g);
+    assert_non_null(sif.weights);
+    assert_float_equal(sif.a, SIF_A, 0);
+    for (int r = 0; r < 10; r++) assert_float_equal(sif.weights[r], sif_weight(r), 1e-6);
+    assert_int_equal(sif.n_components, 1);
+    assert_vec(sif.components, 1, 0, 0, 0);
+    vs_glove_free(g);
+    vs_model *m;
+    assert_int_equal(vs_model_open(path, &m), VS_OK);
+    assert_string_equal(vs_model_name(m), name);
+    float v[4];
+    embed1(m, "cat dog", v); /* the cat axis removed */
+    assert_vec(v, 0, 1, 0, 0);
+    embed1(m, "dog sat", v); /* weighted: the rarer "sat" (rank 3) weighs more than "dog" (rank 2) */
+    float n = sqrtf(sif_weight(2) * sif_weight(2) + sif_weight(3) * sif_weight(3));
+    assert_true(sif_weight(3) > sif_weight(2) * 1.05f);
+    assert_vec(v, 0, sif_weight(2) / n, sif_weight(3) / n, 0);
+    embed1(m, "big", v); /* (3, 4) minus its cat part */
+    assert_vec(v, 0, 1, 0, 0);
+    embed1(m, "the cat", v); /* all along the common component: nothing left */
+    assert_vec(v, 0, 0, 0, 0);
+    embed1(m, "zebra", v); /* the fallback (mean word vector) also loses the component */
+    assert_vec(v, 0, 1, 0, 0);
+    vs_model_free(m);
+}
+
+/* The committed format-2 fixture loads with its weights, component and embeddings, and this
+ * build writes it byte for byte (VS_WRITE_FIXTURES=1 rewrites it). */
+static void format_v2_sif_fixture_loads(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir(), fresh[600];
+    snprintf(fresh, sizeof fresh, "%s/glove_tiny_sif_v2.vsm", dir);
+    make_tiny_sif(dir, fresh);
+    if (getenv("VS_WRITE_FIXTURES")) make_tiny_sif(dir, FIX "glove_tiny_sif_v2.vsm");
+    check_tiny_sif(FIX "glove_tiny_sif_v2.vsm", "glove_tiny_sif_v2");
+    check_tiny_sif(fresh, "glove_tiny_sif_v2");
+    size_t na, nb;
+    unsigned char *a = slurp(FIX "glove_tiny_sif_v2.vsm", &na), *b = slurp(fresh, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+}
+
+/* Writes img's sections again (valid checksums), with GMET's version and GSIF replaced. */
+static void rewrite(const unsigned char *img, size_t len, const char *out, uint32_t version, const void *gsif,
+                    size_t gsif_len, int drop_gsif)
+{
+    static vs_container c;
+    assert_int_equal(vs_container_open(&c, img, len, 0, "sif"), VS_OK);
+    vs_container_writer *w;
+    assert_int_equal(vs_container_create(out, 3, &w), VS_OK);
+    for (uint32_t i = 0; i < c.count; i++) {
+        const vs_section *s = &c.sections[i];
+        static unsigned char buf[1 << 16];
+        assert_true(s->length <= sizeof buf);
+        memcpy(buf, img + s->offset, s->length);
+        if (s->tag == VS_TAG('G', 'M', 'E', 'T')) memcpy(buf, &version, 4);
+        if (s->tag == VS_TAG('G', 'S', 'I', 'F')) {
+            if (drop_gsif) continue;
+            if (gsif) {
+                assert_int_equal(vs_container_add(w, s->tag, s->flags, gsif, gsif_len), VS_OK);
+                continue;
+            }
+        }
+        assert_int_equal(vs_container_add(w, s->tag, s->flags, buf, s->length), VS_OK);
+    }
+    assert_int_equal(vs_container_commit(w), VS_OK);
+}
+
+static void sif_errors(void **state)
+{
+    (void)state;
+    char *dir = tu_tempdir(), path[600], bad[600], plain[600], corpus[600];
+    snprintf(path, sizeof path, "%s/sif.vsm", dir);
+    snprintf(bad, sizeof bad, "%s/bad.vsm", dir);
+    snprintf(plain, sizeof plain, "%s/plain.vsm", dir);
+    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
+    make_tiny_sif(dir, path);
+    size_t lines, len;
+    expect(vs_glove_make_sif(path, corpus, bad, "x", SIF_A, &lines), VS_ERR_INVALID_ARG, "already a SIF model");
+    expect(vs_glove_make_sif(plain, corpus, bad, "x", 0, &lines), VS_ERR_INVALID_ARG, "must be > 0");
+    expect(vs_glove_make_sif(plain, "/nonexistent/c.txt", bad, "x", SIF_A, &lines), VS_ERR_NOT_FOUND, "c.txt");
+    FILE *f = fopen(corpus, "w");
+    fputs("zebra quux\n\n", f);
+    fclose(f);
+    expect(vs_glove_make_sif(plain, corpus, bad, "x", SIF_A, &lines), VS_ERR_EMPTY, "no line with a known word");
+    f = fopen(corpus, "w");
+    fputs("cat\n\xff\xfe dog\n", f);
+    fclose(f);
+    expect(vs_glove_make_sif(plain, corpus, bad, "x", SIF_A, &lines), VS_ERR_CORRUPT, "corpus.txt:2: invalid UTF-8");
+    /* The writer refuses weights outside [0, 1] and components that are not unit length. */
+    char *words[2] = {"a", "b"};
+    float vecs[4] = {1, 0, 0, 1}, wts[2] = {0.5f, 1.5f}, comp[2] = {1, 0}, half[2] = {0.5f, 0};
+    vs_glove_sif s = {SIF_A, wts, 1, comp};
+    expect(vs_glove_write(bad, "x", words, 2, 2, vecs, 1, &s), VS_ERR_INVALID_ARG, "not in [0, 1]");
+    wts[1] = 1;
+    s.components = half;
+    expect(vs_glove_write(bad, "x", words, 2, 2, vecs, 1, &s), VS_ERR_INVALID_ARG, "not of unit length");
+    /* The reader: versions, a missing or inconsistent GSIF. */
+    unsigned char *img = slurp(path, &len);
+    vs_model *m = NULL;
+    rewrite(img, len, bad, 3, NULL, 0, 0);
+    expect(vs_model_open(bad, &m), VS_ERR_VERSION, "model format version 3 is newer than this build reads (2)");
+    rewrite(img, len, bad, 0, NULL, 0, 0);
+    expect(vs_model_open(bad, &m), VS_ERR_CORRUPT, "version 0");
+    rewrite(img, len, bad, 2, NULL, 0, 1);
+    expect(vs_model_open(bad, &m), VS_ERR_CORRUPT, "without its GSIF section");
+    rewrite(img, len, bad, 1, NULL, 0, 0); /* version 1 ignores GSIF: plain averages */
+    assert_int_equal(vs_model_open(bad, &m), VS_OK);
+    float v[4];
+    embed1(m, "the cat", v);
+    assert_vec(v, 1, 0, 0, 0);
+    vs_model_free(m);
+    static vs_container c;
+    assert_int_equal(vs_container_open(&c, img, len, 0, "sif"), VS_OK);
+    uint64_t glen;
+    const unsigned char *g0 = vs_container_find(&c, VS_TAG('G', 'S', 'I', 'F'), &glen);
+    assert_int_equal(glen, 16 + 4 * (10 + 4));
+    unsigned char g[16 + 4 * 14];
+    float x;
+    struct { size_t at; float val; const char *msg; } cases[] = {
+        {16 + 4 * 3, 1.01f, "SIF weight of word 3 is not in [0, 1]"},
+        {16 + 4 * 3, -0.5f, "SIF weight of word 3 is not in [0, 1]"},
+        {16 + 4 * 3, NAN, "SIF weight of word 3 is not in [0, 1]"},
+        {16 + 4 * 10, 0.9f, "SIF component 0 is not of unit length"},
+        {16 + 4 * 11, INFINITY, "SIF component 0 is not of unit length"},
+        {4, 0.0f, "does not fit the model"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(g, g0, sizeof g);
+        x = cases[i].val;
+        memcpy(g + cases[i].at, &x, 4);
+        rewrite(img, len, bad, 2, g, sizeof g, 0);
+        expect(vs_model_open(bad, &m), VS_ERR_CORRUPT, cases[i].msg);
+    }
+    memcpy(g, g0, sizeof g);
+    g[0] = 9; /* more components than allowed */
+    rewrite(img, len, bad, 2, g, sizeof g, 0);
+    expect(vs_model_open(bad, &m), VS_ERR_CORRUPT, "does not fit the model");
+    g[0] = 0; /* no component: the size no longer matches */
+    rewrite(img, len, bad, 2, g, sizeof g, 0);
+    expect(vs_model_open(bad, &m), VS_ERR_CORRUPT, "does not fit the model");
+    rewrite(img, len, bad, 2, g, 16 + 4 * 10, 0); /* no component, and sized for none: valid */
+    assert_int_equal(vs_model_open(bad, &m), VS_OK);
+    embed1(m, "dog sat", v); /* weights only */
+    float n = sqrtf(sif_weight(2) * sif_weight(2) + sif_weight(3) * sif_weight(3));
+    assert_vec(v, 0, sif_weight(2) / n, sif_weight(3) / n, 0);
+    vs_model_free(m);
+    free(img);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +515,8 @@ int main(void)
         cmocka_unit_test(damaged_model_files_are_rejected),
         cmocka_unit_test(names_resolve_through_model_dir),
         cmocka_unit_test(format_v1_fixture_loads),
+        cmocka_unit_test(format_v2_sif_fixture_loads),
+        cmocka_unit_test(sif_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "storage/snapshot_manifest.h"
 #include "collection/wal.h"
+#include "embed/glove.h"
 #include "io/container.h"
 
 /* The generator's data (vec(), N, D) and writers, shared so fixture and test cannot drift. */
@@ -631,6 +632,7 @@ static const char *const KNOWN[][2] = {
     {"ivf_v1_l2.vsi", "test_ivf"}, {"ivf_v1_cosine.vsi", "test_ivf"},
     {"ivf_sq8_v1_l2.vsi", "test_ivf_codes"}, {"ivf_pq4fs_rflat_v1_l2.vsi", "test_ivf_codes"},
     {"pq8_v1_l2.vsi", "test_ivf_codes"}, {"embed/glove_tiny_v1.vsm", "test_embed_glove"},
+    {"embed/glove_tiny_sif_v2.vsm", "test_embed_glove"},
     {"hnsw_sq8_l1_l2_b8986e5.vsi", "test_format_fixtures (refused)"},
     {"collection_v1/collection.vsc", "test_format_fixtures"}, {"collection_v1/index-2.vsi", "test_format_fixtures"},
     {"collection_v1/wal-2.log", "test_format_fixtures"}, {"manifest_v1.vsm", "test_format_fixtures"},
@@ -651,7 +653,7 @@ static int known(const char *rel)
 }
 
 typedef struct {
-    uint32_t container, wal, manifest, payload;
+    uint32_t container, wal, manifest, payload, glove;
     size_t files;
 } newest;
 
@@ -686,6 +688,9 @@ static void scan(const char *sub, newest *nw)
         /* A payload file (container kind 4) also carries its own version, first in PHDR at 64. */
         if (slot == &nw->container && got >= 68 && get_u32(h + 36) == 4 && get_u32(h + 64) > nw->payload)
             nw->payload = get_u32(h + 64);
+        /* A GloVe model (kind 3) too: GMET, written first, starts with its format version. */
+        if (slot == &nw->container && got >= 68 && get_u32(h + 36) == 3 && get_u32(h + 64) > nw->glove)
+            nw->glove = get_u32(h + 64);
         if (!known(rel)) fail_msg("tests/fixtures/%s: a versioned file no test checks (add it to a test and README.md)", rel);
         if (v > *slot) *slot = v;
         nw->files++;
@@ -743,6 +748,19 @@ static void versions_have_fixtures(void **state)
     if (payload_now != nw.payload)
         fail_msg("payload indexes are written as version %u but the newest fixture has %u: add a fixture", payload_now,
                  nw.payload);
+    /* GloVe models: the newest format (SIF) this build writes has a fixture. */
+    snprintf(path, sizeof path, "%s/g.vsm", dir);
+    char *words[2] = {"a", "b"};
+    float vecs[4] = {1, 0, 0, 1}, weights[2] = {0.5f, 1}, comp[2] = {0, 1};
+    vs_glove_sif sif = {1e-3f, weights, 1, comp};
+    assert_int_equal(vs_glove_write(path, "g", words, 2, 2, vecs, 1, &sif), VS_OK);
+    read_all(path, &b, &n);
+    uint32_t glove_now = get_u32(b + 64);
+    free(b);
+    print_message("glove model %-18u %u\n", glove_now, nw.glove);
+    assert_int_equal(glove_now, VS_GLOVE_FORMAT_VERSION);
+    if (glove_now != nw.glove)
+        fail_msg("GloVe models are written as format %u but the newest fixture has %u: add a fixture", glove_now, nw.glove);
     print_message("format      this build writes  newest fixture\n");
     print_message("container   %-18u %u\nwal         %-18u %u\nmanifest    %-18u %u\n", container_now, nw.container,
                   wal_now, nw.wal, manifest_now, nw.manifest);

@@ -337,13 +337,17 @@ static void generated_models(void)
     vs_fuzz_stats before = vs_fuzz_glove_model_stats;
     char *words[] = {"the", "cat", "sat", "on", "mat", "naïve"};
     float *x = tu_random_vectors(6, 3, 77);
-    for (int f32 = 0; f32 <= 1; f32++) {
+    /* Version 2 (SIF): a weight per word and one common component of unit length. */
+    const float weights[6] = {0.01f, 0.5f, 0.9f, 0.2f, 1.0f, 0.0f}, comp[3] = {0.6f, 0.0f, 0.8f};
+    const vs_glove_sif sif = {1e-3f, weights, 1, comp};
+    for (int v = 0; v < 3; v++) {
+        int f32 = v == 1;
         char path[1200], name[64];
         snprintf(path, sizeof path, "%s/seed.vsm", dir);
-        assert_int_equal(vs_glove_write(path, "tiny", words, 6, 3, x, f32), VS_OK);
+        assert_int_equal(vs_glove_write(path, "tiny", words, 6, 3, x, f32, v == 2 ? &sif : NULL), VS_OK);
         size_t len;
         uint8_t *b = read_file(path, &len);
-        snprintf(name, sizeof name, "glove-6x3-%s.vsm", f32 ? "f32" : "f16");
+        snprintf(name, sizeof name, "glove-6x3-%s%s.vsm", f32 ? "f32" : "f16", v == 2 ? "-sif" : "");
         keep_seed("glove_model", name, b, len);
         mutate_container(vs_fuzz_glove_model, &vs_fuzz_glove_model_stats, name, b, len);
         free(b);

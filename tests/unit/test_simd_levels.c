@@ -320,31 +320,95 @@ static int check_bert(vs_simd_level level)
  * table of the level that this CPU can run (AVX2 without VNNI on a VNNI machine too), against
  * the scalar reference, bit for bit: the sums are integer (int8) or exact products added in
  * one order (bf16), and the float epilogues are the same. The reference itself is checked
- * against a plain triple loop over the unpacked int8 values. Shapes cover every tile and
+ * against a plain triple loop over the unpacked int8 values, and the activation quantizer
+ * against its definition (the row's range mapped onto -127..127 around its middle, rounded
+ * to nearest even: both ends reached, offset rows included). Shapes cover every tile and
  * tail; one case has every |a8| = |w8| = 127, where a u8 x s8 vpmaddubsw pair would saturate. */
+/* Split int8 (vs_qlinear_split, qgemm.h) through vs_qlinear_forward at this level, against a
+ * plain loop of its definition (residuals one level down, sums in int64, the kernels' float
+ * epilogue order), bit for bit; and much closer to the float product than plain int8 (the
+ * point of it): at least 20 times, in the largest error over the output, for k >= 64. q8 and a8, sa, za
+ * (the scalar quantizer's) and want (plain int8) are the caller's. */
+static void split_case(vs_qlinear *q8, const float *w, const float *a, const float *bias, const int8_t *a8,
+                       const float *sa, const float *za, const float *want, size_t m, size_t n, size_t k)
+{
+    assert_int_equal(vs_qlinear_split(q8, w), VS_OK);
+    const vs_qlinear *lo = q8->lo;
+    assert_non_null(lo);
+    void *scratch = aligned_alloc(64, (vs_qlinear_scratch_bytes(m, k, n) + 63) / 64 * 64);
+    float *got = malloc(m * n * sizeof *got);
+    assert_int_equal(vs_qlinear_forward(q8, VS_PRECISION_INT8, m, a, k, got, n, scratch), VS_OK);
+    double err_split = 0, err_plain = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            int64_t s1 = 0, s2 = 0, ws = 0, wrs = 0;
+            double exact = bias[j];
+            for (size_t t = 0; t < k; t++) {
+                int8_t x = a8[i * q8->kp + t], wv = q8->w8[vs_qpack_at(j, t, q8->kp, 4)];
+                float rv = nearbyintf(((a[i * k + t] - za[i]) - sa[i] * (float)x) * (254.0f / sa[i]));
+                int8_t r8 = (int8_t)(rv > 127 ? 127 : rv < -127 ? -127 : rv);
+                float wr = nearbyintf((w[j * k + t] - q8->sw[j] * (float)wv) * (254.0f / q8->sw[j]));
+                int8_t wr8 = (int8_t)(wr > 127 ? 127 : wr < -127 ? -127 : wr);
+                if (lo->w8[vs_qpack_at(j, t, lo->kp, 4)] != wr8 || lo->w8[vs_qpack_at(j, q8->kp + t, lo->kp, 4)] != wv)
+                    fail_msg("%s: split weights (%zu, %zu) differ from their definition", lvl, j, t);
+                s1 += (int64_t)x * wv;
+                s2 += (int64_t)x * wr8 + (int64_t)r8 * wv;
+                ws += wv, wrs += wr8;
+                exact += (double)a[i * k + t] * w[j * k + t];
+            }
+            float swlo = q8->sw[j] / 254.0f, wf = q8->sw[j] * (float)ws + swlo * (float)wrs;
+            float hi = ((float)s1 * (sa[i] * q8->sw[j]) + za[i] * wf) + bias[j];
+            float lov = ((float)s2 * (sa[i] * swlo) + 0.0f * lo->wf[j]) + lo->bias[j];
+            if (hi + lov != got[i * n + j])
+                fail_msg("%s: split int8 m=%zu n=%zu k=%zu (%zu,%zu): %.9g, definition %.9g", lvl, m, n, k, i, j,
+                         got[i * n + j], hi + lov);
+            err_split = fmax(err_split, fabs(got[i * n + j] - exact));
+            err_plain = fmax(err_plain, fabs(want[i * n + j] - exact));
+        }
+    if (k >= 64 && !(err_split * 20 <= err_plain)) /* short rows are nearly exact either way */
+        fail_msg("%s: split int8 m=%zu n=%zu k=%zu: largest error %.3g, plain int8 %.3g: not 20 times smaller", lvl, m,
+                 n, k, err_split, err_plain);
+    free(scratch);
+    free(got);
+}
+
 static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, size_t n, size_t k, int extreme)
 {
     float *w = malloc(n * k * sizeof *w), *a = malloc(m * k * sizeof *a), *bias = malloc(n * sizeof *bias);
     for (size_t i = 0; i < n * k; i++) w[i] = extreme ? (rnd() & 1 ? 1.0f : -1.0f) : rndf() * (float)(1 + i % 7);
     for (size_t i = 0; i < m * k; i++) a[i] = extreme ? (rnd() & 1 ? 3.0f : -3.0f) : rndf() * (float)(1 + i % 5);
+    for (size_t i = 0; !extreme && i < m; i += 3) /* every third row offset, as a GELU output is */
+        for (size_t t = 0; t < k; t++) a[i * k + t] = 2.5f + 0.5f * a[i * k + t];
     for (size_t j = 0; j < n; j++) bias[j] = rndf();
     vs_qlinear q8, qb;
     assert_int_equal(vs_qlinear_init(&q8, VS_PRECISION_INT8, w, bias, n, k), VS_OK);
     assert_int_equal(vs_qlinear_init(&qb, VS_PRECISION_BF16, w, bias, n, k), VS_OK);
     int8_t *a8 = malloc(m * q8.kp);
     uint16_t *ab = malloc(m * qb.kp * sizeof *ab);
-    float *sa = malloc(m * sizeof *sa), *want = malloc(m * n * sizeof *want), *got = malloc(m * n * sizeof *got);
-    vs_qgemm_scalar.quant_rows(m, k, a, k, a8, q8.kp, sa);
-    for (size_t i = 0; i < m; i++) /* the quantizer against nearbyintf: round to nearest even */
+    float *sa = malloc(m * sizeof *sa), *za = malloc(m * sizeof *za), *want = malloc(m * n * sizeof *want),
+          *got = malloc(m * n * sizeof *got);
+    vs_qgemm_scalar.quant_rows(m, k, a, k, a8, q8.kp, sa, za);
+    for (size_t i = 0; i < m; i++) { /* the quantizer against its definition */
+        float mx = a[i * k], mn = a[i * k];
+        int lo = 127, hi = -127;
+        for (size_t t = 0; t < k; t++) mx = fmaxf(mx, a[i * k + t]), mn = fminf(mn, a[i * k + t]);
+        if (fabsf(za[i] - (mx + mn) / 2) > 1e-6f * (fabsf(mx) + fabsf(mn)) ||
+            (mx > mn && fabsf(sa[i] - (mx - mn) / 254) > 1e-6f * (mx - mn)))
+            fail_msg("%s: row %zu of %g..%g: zero point %g, scale %g", lvl, i, mn, mx, za[i], sa[i]);
         for (size_t t = 0; t < k; t++) {
-            float v = nearbyintf(a[i * k + t] / sa[i]);
-            if (fabsf(v - a8[i * q8.kp + t]) > (fabsf(fabsf(a[i * k + t] / sa[i]) - floorf(fabsf(a[i * k + t] / sa[i])) - 0.5f) < 1e-3f ? 1.0f : 0.0f))
-                fail_msg("%s: quantized a[%zu][%zu] = %d, round(%.9g) = %g", lvl, i, t, a8[i * q8.kp + t],
-                         a[i * k + t] / sa[i], v);
+            float x = (a[i * k + t] - za[i]) / sa[i], v = nearbyintf(x);
+            int8_t got8 = a8[i * q8.kp + t];
+            lo = got8 < lo ? got8 : lo, hi = got8 > hi ? got8 : hi;
+            if (fabsf(v - got8) > (fabsf(fabsf(x) - floorf(fabsf(x)) - 0.5f) < 1e-3f ? 1.0f : 0.0f) &&
+                !(fabsf(x) > 126.99f && abs(got8) == 127))
+                fail_msg("%s: quantized a[%zu][%zu] = %d, round(%.9g) = %g", lvl, i, t, got8, x, v);
         }
+        if (mx > mn && (lo != -127 || hi != 127))
+            fail_msg("%s: row %zu uses codes %d..%d, not the whole range -127..127", lvl, i, lo, hi);
+    }
     for (size_t i = 0; i < m; i++)
         for (size_t t = 0; t < qb.kp; t++) ab[i * qb.kp + t] = t < k ? vs_f32_to_bf16(a[i * k + t]) : 0;
-    vs_qgemm_scalar.linear_s8s8(m, a8, sa, &q8, want, n);
+    vs_qgemm_scalar.linear_s8s8(m, a8, sa, za, &q8, want, n);
     for (size_t i = 0; i < m; i++) /* the reference: a plain loop over unpacked values */
         for (size_t j = 0; j < n; j++) {
             int64_t s = 0;
@@ -353,23 +417,26 @@ static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, s
                     fail_msg("extreme case: a value is not +-127");
                 s += (int64_t)a8[i * q8.kp + t] * q8.w8[vs_qpack_at(j, t, q8.kp, 4)];
             }
-            float v = (float)s * (sa[i] * q8.sw[j]);
-            if (v + bias[j] != want[i * n + j])
+            int64_t ws = 0;
+            for (size_t t = 0; t < k; t++) ws += q8.w8[vs_qpack_at(j, t, q8.kp, 4)];
+            float v = (float)s * (sa[i] * q8.sw[j]), zp = za[i] * (q8.sw[j] * (float)ws);
+            if ((v + zp) + bias[j] != want[i * n + j])
                 fail_msg("%s: scalar int8 reference m=%zu n=%zu k=%zu (%zu,%zu): %.9g, plain loop %.9g", lvl, m, n, k,
-                         i, j, want[i * n + j], v + bias[j]);
+                         i, j, want[i * n + j], (v + zp) + bias[j]);
         }
     for (size_t t = 0; t < nk; t++) {
         int8_t *a8k = malloc(m * q8.kp);
-        float *sak = malloc(m * sizeof *sak);
+        float *sak = malloc(m * sizeof *sak), *zak = malloc(m * sizeof *zak);
         memset(a8k, 0x55, m * q8.kp);
-        ks[t]->quant_rows(m, k, a, k, a8k, q8.kp, sak);
-        if (memcmp(a8k, a8, m * q8.kp) || memcmp(sak, sa, m * sizeof *sa))
+        ks[t]->quant_rows(m, k, a, k, a8k, q8.kp, sak, zak);
+        if (memcmp(a8k, a8, m * q8.kp) || memcmp(sak, sa, m * sizeof *sa) || memcmp(zak, za, m * sizeof *za))
             fail_msg("%s: activation quantization %s m=%zu k=%zu differs from the scalar reference", lvl, ks[t]->name,
                      m, k);
         free(a8k);
         free(sak);
+        free(zak);
         memset(got, 0xff, m * n * sizeof *got);
-        ks[t]->linear_s8s8(m, a8, sa, &q8, got, n);
+        ks[t]->linear_s8s8(m, a8, sa, za, &q8, got, n);
         if (memcmp(got, want, m * n * sizeof *got))
             fail_msg("%s: int8 GEMM %s m=%zu n=%zu k=%zu%s differs from the scalar reference", lvl, ks[t]->name, m, n,
                      k, extreme ? " (all +-127)" : "");
@@ -379,11 +446,12 @@ static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, s
         ks[t]->linear_bf16(m, ab, &qb, got, n);
         if (memcmp(got, want, m * n * sizeof *got))
             fail_msg("%s: bf16 GEMM %s m=%zu n=%zu k=%zu differs from the reference", lvl, ks[t]->name, m, n, k);
-        vs_qgemm_scalar.linear_s8s8(m, a8, sa, &q8, want, n);
+        vs_qgemm_scalar.linear_s8s8(m, a8, sa, za, &q8, want, n);
     }
+    if (!extreme) split_case(&q8, w, a, bias, a8, sa, za, want, m, n, k);
     vs_qlinear_free(&q8);
     vs_qlinear_free(&qb);
-    free(w); free(a); free(bias); free(a8); free(ab); free(sa); free(want); free(got);
+    free(w); free(a); free(bias); free(a8); free(ab); free(sa); free(za); free(want); free(got);
 }
 
 static int check_qgemm(vs_simd_level level)
