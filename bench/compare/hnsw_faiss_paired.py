@@ -29,15 +29,14 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vs_ctypes import search_params  # noqa: E402
 import numpy as np  # noqa: E402
 import faiss  # noqa: E402
 
 K = 10
 
 
-class SearchParams(ctypes.Structure):
-    _fields_ = [("n_threads", ctypes.c_uint32), ("filter", ctypes.c_void_p), ("nprobe", ctypes.c_uint32),
-                ("ef_search", ctypes.c_uint32), ("k_factor", ctypes.c_float)]
 
 
 def read_vecs(path, dtype):
@@ -76,7 +75,7 @@ def main():
     lib = ctypes.CDLL(os.path.abspath(a.lib))
     lib.vs_index_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.vs_index_search.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_uint32,
-                                    ctypes.POINTER(SearchParams), ctypes.c_void_p, ctypes.c_void_p]
+                                    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
 
     xq = read_vecs(os.path.join(a.data, "queries.fvecs"), np.float32)
@@ -121,7 +120,7 @@ def main():
     if len(f_efs) != len(efs):
         sys.exit("--ef-faiss needs as many values as --ef")
     for ef, f_ef in zip(efs, f_efs):
-        p = SearchParams(n_threads=1, filter=None, nprobe=0, ef_search=ef, k_factor=1.0)
+        p = search_params(lib, n_threads=1, filter=None, nprobe=0, ef_search=ef, k_factor=1.0)
         pref = ctypes.byref(p)
         fx.hnsw.efSearch = f_ef
         t_vs = t_f = 0.0

@@ -26,17 +26,14 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vs_ctypes import search_params  # noqa: E402
 import numpy as np  # noqa: E402
 import faiss  # noqa: E402
 
 K = 10
 
 
-class SearchParams(ctypes.Structure):
-    # vecscale.h's vs_search_params (0.2: struct_size first, the size this layout has).
-    _fields_ = [("struct_size", ctypes.c_size_t), ("n_threads", ctypes.c_uint32), ("filter", ctypes.c_void_p),
-                ("nprobe", ctypes.c_uint32),
-                ("ef_search", ctypes.c_uint32), ("k_factor", ctypes.c_float)]
 
 
 def read_vecs(path, dtype):
@@ -74,7 +71,7 @@ def main():
     lib = ctypes.CDLL(os.path.abspath(a.lib))
     lib.vs_index_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.vs_index_search.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_uint32,
-                                    ctypes.POINTER(SearchParams), ctypes.c_void_p, ctypes.c_void_p]
+                                    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
     faiss.omp_set_num_threads(1)
 
@@ -112,8 +109,7 @@ def main():
     ids = np.empty((nq, K), dtype=np.int64)
 
     def run_vs(nprobe):
-        p = SearchParams(struct_size=ctypes.sizeof(SearchParams), n_threads=1, filter=None, nprobe=nprobe,
-                         ef_search=0, k_factor=a.k_factor)
+        p = search_params(lib, n_threads=1, filter=None, nprobe=nprobe, ef_search=0, k_factor=a.k_factor)
         d = xq_vs.shape[1]
         t0 = time.process_time()
         if a.mode == "batch":

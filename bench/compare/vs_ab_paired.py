@@ -14,14 +14,13 @@ import os
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vs_ctypes import search_params  # noqa: E402
 import numpy as np
 
 K = 10
 
 
-class SearchParams(ctypes.Structure):
-    _fields_ = [("n_threads", ctypes.c_uint32), ("filter", ctypes.c_void_p), ("nprobe", ctypes.c_uint32),
-                ("ef_search", ctypes.c_uint32), ("k_factor", ctypes.c_float)]
 
 
 def read_vecs(path, dtype):
@@ -38,7 +37,7 @@ def open_lib(path, index):
     lib = ctypes.CDLL(os.path.abspath(path), mode=os.RTLD_LOCAL)
     lib.vs_index_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.vs_index_search.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_uint32,
-                                    ctypes.POINTER(SearchParams), ctypes.c_void_p, ctypes.c_void_p]
+                                    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.vs_last_error.restype = ctypes.c_char_p
     ix = ctypes.c_void_p()
     if lib.vs_index_load(index.encode(), ctypes.byref(ix)):
@@ -63,8 +62,7 @@ def main():
     qp, dp = xq.ctypes.data, dist.ctypes.data
     print("%-4s %-8s %9s %10s %7s" % ("side", "params", "recall@10", "qps", "B/A"))
     for ef in [int(v) for v in a.ef.split(",")]:
-        p = SearchParams(n_threads=1, filter=None, nprobe=0, ef_search=ef, k_factor=1.0)
-        pref = ctypes.byref(p)
+        ps = [search_params(lib, n_threads=1, filter=None, nprobe=0, ef_search=ef, k_factor=1.0) for lib, _ in sides]
         t = [0.0, 0.0]
         turn = 0
         for _ in range(a.rounds):
@@ -76,7 +74,7 @@ def main():
                     t0 = time.thread_time()
                     rc = 0
                     for i in range(b0, b1):
-                        rc |= search(ix, 1, qp + 4 * d * i, K, pref, dp + 4 * K * i, ip + 8 * K * i)
+                        rc |= search(ix, 1, qp + 4 * d * i, K, ctypes.byref(ps[s]), dp + 4 * K * i, ip + 8 * K * i)
                     t[s] += time.thread_time() - t0
                     if rc:
                         sys.exit(lib.vs_last_error().decode())
