@@ -30,27 +30,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vs_ctypes import search_params  # noqa: E402
+from vs_ctypes import K, read_vecs, recall, search_params  # noqa: E402
 import numpy as np  # noqa: E402
 import faiss  # noqa: E402
 
-K = 10
-
-
-
-
-def read_vecs(path, dtype):
-    raw = np.fromfile(path, dtype=np.int32)
-    d = int(raw[0])
-    rows = raw.reshape(-1, d + 1)
-    return np.ascontiguousarray(rows[:, 1:]).view(dtype)
-
-
-def recall(ids, gt):
-    hit = 0
-    for a, b in zip(ids, gt):
-        hit += len(set(a[:K].tolist()) & set(b[:K].tolist()))
-    return hit / float(len(gt) * K)
 
 
 def main():

@@ -30,3 +30,23 @@ def search_params(lib, **fields):
     if is_abi_02(lib):
         return SearchParams(struct_size=ctypes.sizeof(SearchParams), **fields)
     return SearchParams01(**fields)
+
+
+K = 10
+
+
+def read_vecs(path, dtype):
+    """An .fvecs/.ivecs file as an (n, d) array of dtype."""
+    import numpy as np
+    raw = np.fromfile(path, dtype=np.int32)
+    d = int(raw[0])
+    rows = raw.reshape(-1, d + 1)
+    return np.ascontiguousarray(rows[:, 1:]).view(dtype)
+
+
+def recall(ids, gt):
+    """recall@K of result rows against ground-truth rows."""
+    hit = 0
+    for a, b in zip(ids, gt):
+        hit += len(set(a[:K].tolist()) & set(b[:K].tolist()))
+    return hit / float(len(gt) * K)
