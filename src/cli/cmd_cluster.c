@@ -16,7 +16,9 @@ static const char *CLUSTER_HELP =
     "       vecscale cluster status --etcd URL\n\n"
     "init writes the shard map: shard s is served by the nodes s*R .. s*R+R-1 of --nodes.\n"
     "join keeps node ID registered under an etcd lease while http://HOST:PORT/health answers\n"
-    "(run it beside 'vecscale serve'; it withdraws the node within a second of it failing).\n"
+    "(run it beside 'vecscale serve'). A node whose /health has not answered for twice the TTL\n"
+    "(at least 3 s) is withdrawn, so a node busy with a long request stays; one whose process\n"
+    "died drops out when its lease expires (one TTL).\n"
     "status prints the shard map and which replicas are live.\n"
     "--prefix KEY (default /vecscale/) namespaces several clusters in one etcd.\n";
 

@@ -1,5 +1,5 @@
 /* The registration loop behind vs_member_run (member.h): check health, renew the lease,
- * register anew after an expiry, withdraw while unhealthy. */
+ * register anew after an expiry, withdraw once unhealthy for the grace period. */
 #include "cluster/member.h"
 
 #include <stdio.h>
@@ -11,15 +11,32 @@
 #include "core/error.h"
 #include "http/http_client.h"
 
-static int healthy(CURL *c, const char *url)
+/* 1 when the node's /health answers 200 within timeout_ms; otherwise 0 with the reason in why. */
+static int healthy(CURL *c, const char *url, long timeout_ms, char *why, size_t cap)
 {
-    char h[600];
+    char h[600], errbuf[CURL_ERROR_SIZE];
     snprintf(h, sizeof h, "%s/health", url);
-    vs_http_timeouts to = {.total_ms = 1000};
-    vs_http_setup(c, h, &to, NULL);
+    vs_http_timeouts to = {.total_ms = timeout_ms};
+    vs_http_setup(c, h, &to, errbuf);
+    /* A kept-alive connection stays with one of the server's poll threads, which a long
+     * request (a /save) can hold for seconds while the others answer: a new connection asks
+     * whether the server can take a request now. */
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     vs_http_discard(c);
     CURLcode cc = curl_easy_perform(c);
-    return cc == CURLE_OK && vs_http_status(c) == 200;
+    long status = vs_http_status(c);
+    if (cc == CURLE_OK && status == 200) return 1;
+    if (cc != CURLE_OK) snprintf(why, cap, "%s", vs_http_strerror(cc, errbuf));
+    else snprintf(why, cap, "HTTP %ld", status);
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void sleep_ms(unsigned ms, volatile sig_atomic_t *stop)
@@ -61,25 +78,42 @@ int vs_member_run(const vs_member_config *cfg, volatile sig_atomic_t *stop)
         if (!warned++) fprintf(stderr, "vecscale: waiting for etcd: %s\n", vs_last_error());
         sleep_ms(500, stop);
     }
+    /* A busy node is not a dead one: a long /save can hold the server's threads past the
+     * health check's timeout, and withdrawing then left a shard without replicas while every
+     * node of it was fine. So the node withdraws only after its /health has failed for the
+     * whole grace period (a dead process loses its lease within one TTL anyway). */
+    double grace = vs_member_grace_s(ttl), failing_since = 0;
+    /* A check that times out plus the pause after it stay within half the TTL, so the lease
+     * is renewed in time while the node rides out a busy spell. */
+    unsigned pause_ms = ttl * 1000 / 4 > 200 ? ttl * 1000 / 4 : 200;
+    long check_ms = ttl * 1000 / 4 < 1000 ? (long)ttl * 1000 / 4 : 1000;
+    int reg_failed = 0;
     while (!*stop) {
-        int up = healthy(c, cfg->url);
+        char why[CURL_ERROR_SIZE + 32] = "";
+        int up = healthy(c, cfg->url, check_ms, why, sizeof why);
+        if (up) failing_since = 0;
+        else if (!failing_since) failing_since = now_s();
         if (up && !lease) {
             if (vs_etcd_lease_grant(e, (int)ttl, &lease) == VS_OK && vs_etcd_put(e, key, value, lease) == VS_OK) {
                 if (!cfg->quiet) printf("registered %s at %s (lease %llx, ttl %u s)\n", cfg->node_id, cfg->url,
                                         (unsigned long long)lease, ttl);
                 fflush(stdout);
+                reg_failed = 0;
             } else {
+                if (!reg_failed++) fprintf(stderr, "vecscale: registering %s failed (retrying): %s\n", cfg->node_id,
+                                           vs_last_error());
                 lease = 0;
             }
-        } else if (up) {
+        } else if (lease && (up || now_s() - failing_since < grace)) {
             if (vs_etcd_lease_keepalive(e, lease) == VS_ERR_NOT_FOUND) lease = 0; /* expired: register anew */
         } else if (lease) {
             vs_etcd_lease_revoke(e, lease); /* withdraw at once rather than wait out the TTL */
-            if (!cfg->quiet) printf("%s does not answer: withdrawn\n", cfg->url);
+            if (!cfg->quiet) printf("%s has not answered for %.1f s (%s): withdrawn\n", cfg->url,
+                                    now_s() - failing_since, why);
             fflush(stdout);
             lease = 0;
         }
-        sleep_ms(ttl * 1000 / 4 > 200 ? ttl * 1000 / 4 : 200, stop);
+        sleep_ms(pause_ms, stop);
     }
     rc = VS_OK;
 out:
