@@ -17,7 +17,7 @@ static const char *HELP =
     "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
     "                       [--s3-profile NAME] [--s3-timeout SECONDS] [--snapshot-keep K]]\n"
     "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
-    "                       [--prefix /vecscale/] [--resync] [--nats nats://HOST:4222[,...]]]\n\n"
+    "                       [--prefix /vecscale/] [--resync] [--nats nats://HOST:4222[,...] [--log-keep N]]]\n\n"
     "Serves the collections in DIR/collections over HTTP (GET /openapi.json describes every route;\n"
     "GET / is a search page). Routes without /collections/{name} act on the collection 'default',\n"
     "created on first start from --model (text embedded with that model, cosine) or --dim (vectors\n"
@@ -41,7 +41,9 @@ static const char *HELP =
     "--nats (with --cluster): the cluster's writes come from NATS JetStream (issue 16): this node\n"
     "follows every stream of its shard (vs-<collection>-<shard>) as durable consumer\n"
     "replica-<node-id> and applies it in order, recording the applied sequence with each\n"
-    "collection's data, so it resumes exactly where it stopped.\n"
+    "collection's data, so it resumes exactly where it stopped. With --snapshot-uri, each publish\n"
+    "trims the saved collection's stream: it keeps what the snapshot does not hold, what any\n"
+    "replica's consumer has not acknowledged, and --log-keep N more messages (default 10000).\n"
     "--resync (with both): before serving, ask a live peer of the shard to save (and so publish)\n"
     "every collection and restore that generation; the local collections are moved aside to\n"
     "DIR/.before-resync-TIME. For a replica that was down longer than the router's queue of\n"
@@ -50,7 +52,7 @@ static const char *HELP =
 int cmd_serve(int argc, char **argv)
 {
     vs_server_config cfg = {.host = "127.0.0.1", .port = 8000, .api_key = getenv("VECSCALE_API_KEY")};
-    serve_extras x = {0};
+    serve_extras x = {.log_keep = 10000};
     uint32_t u = 0;
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},      {"host", required_argument, 0, 'H'},
@@ -69,6 +71,7 @@ int cmd_serve(int argc, char **argv)
         {"resync", no_argument, 0, 11},        {"snapshot-keep", required_argument, 0, 12},
         {"snapshot-interval", required_argument, 0, 13},
         {"precision", required_argument, 0, 14},  {"nats", required_argument, 0, 15},
+        {"log-keep", required_argument, 0, 16},
         {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -140,6 +143,12 @@ int cmd_serve(int argc, char **argv)
             break;
         }
         case 15: x.nats = optarg; break;
+        case 16: {
+            uint32_t k = 0;
+            if (cli_parse_u32(optarg, 0, 100000000, &k)) return cli_usage_error("serve", "bad --log-keep '%s'", optarg);
+            x.log_keep = k;
+            break;
+        }
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }

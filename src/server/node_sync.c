@@ -9,6 +9,7 @@
 
 #include "cluster/cluster_map.h"
 #include "cluster/member.h"
+#include "log/retention.h"
 #include "server/log_apply.h"
 #include "server/server_impl.h" /* now_seconds */
 #include "storage/snapshot_data.h"
@@ -91,9 +92,32 @@ int serve_extras_prepare(serve_extras *x)
     return 0;
 }
 
-static int on_save(void *ctx, const char *collection, char **json)
+/* With the write log: the saved collection's stream drops what this snapshot and every
+ * replica's consumer cover (retention.h); reported under "log" in the publish's answer. */
+static void retain_log(serve_extras *x, const char *collection, uint64_t covered, cJSON *o)
 {
-    (void)collection; /* the whole data directory is one generation: every collection is in it */
+    if (!x->retain_js && vs_js_open(x->nats, 3000, &x->retain_js) != VS_OK) {
+        cJSON_AddStringToObject(o, "log_error", vs_last_error());
+        return;
+    }
+    vs_js_retention r;
+    if (vs_js_retain(x->retain_js, collection, x->shard, covered, x->log_keep, &r) != VS_OK) {
+        cJSON_AddStringToObject(o, "log_error", vs_last_error()); /* nothing dropped; the next save tries again */
+        return;
+    }
+    cJSON *l = cJSON_AddObjectToObject(o, "log");
+    cJSON_AddNumberToObject(l, "covered", (double)covered);
+    cJSON_AddNumberToObject(l, "acked_floor", (double)r.acked_floor);
+    cJSON_AddNumberToObject(l, "consumers", r.consumers);
+    if (r.held_by[0]) cJSON_AddStringToObject(l, "held_by", r.held_by);
+    cJSON_AddNumberToObject(l, "first_before", (double)r.first_before);
+    cJSON_AddNumberToObject(l, "kept_from", (double)r.kept_from);
+}
+
+static int on_save(void *ctx, const char *collection, uint64_t log_position, char **json)
+{
+    /* The whole data directory is one generation: every collection is in it; the log of the
+     * one just saved is trimmed. */
     serve_extras *x = ctx;
     vs_snapshot_stats st = {0};
     pthread_mutex_lock(&x->mu);
@@ -121,6 +145,7 @@ static int on_save(void *ctx, const char *collection, char **json)
         } else if (x->keep) {
             cJSON_AddStringToObject(o, "gc_error", vs_last_error());
         }
+        if (x->nats && log_position) retain_log(x, collection, log_position, o);
     } else {
         cJSON_AddStringToObject(o, "error", vs_last_error());
         fprintf(stderr, "vecscale serve: publishing %s to %s failed: %s\n", x->data_dir, x->uri, vs_last_error());
@@ -196,5 +221,7 @@ void serve_extras_free(serve_extras *x)
     on_stop(x);
     vs_s3_free(x->s3_handle);
     x->s3_handle = NULL;
+    vs_js_close(x->retain_js);
+    x->retain_js = NULL;
     pthread_mutex_destroy(&x->mu);
 }

@@ -27,6 +27,7 @@ typedef struct {
     int resync;               /* catch up from a live peer's fresh snapshot first */
     const char *nats;         /* --nats: follow the shard's JetStream streams (log_apply.h) */
     uint32_t keep;            /* after each publish, gc down to this many generations (0 = all) */
+    uint64_t log_keep;        /* with nats: messages kept below what retention may drop (retention.h) */
     int quiet;
     /* state */
     char uri[1200];           /* effective snapshot URI */
@@ -38,6 +39,7 @@ typedef struct {
     int member_started;
     volatile sig_atomic_t stop;
     struct log_applier *applier;
+    struct vs_js *retain_js;  /* the publisher's connection for trimming streams (under mu) */
 } serve_extras;
 
 /* Finds this node's shard (waiting for etcd), then restores the data directory. Prints what it

@@ -121,6 +121,7 @@ int route_save(request *r, coll_ref *ref)
         cJSON_Delete(body);
         return r->status;
     }
+    uint64_t log_position = vs_collection_log_position(ref->c); /* before: the snapshot holds at least this */
     int rc = vs_collection_snapshot(ref->c);
     if (rc) {
         cJSON_Delete(body);
@@ -133,7 +134,7 @@ int route_save(request *r, coll_ref *ref)
     int replaced = 0, export_rc = name ? export_collection(r->srv->cfg.data_dir, ref, name, &replaced, root, sizeof root) : 0;
     if (export_rc) snprintf(export_error, sizeof export_error, "%s", vs_last_error());
     char *published = NULL;
-    int failed = r->srv->cfg.on_save && r->srv->cfg.on_save(r->srv->cfg.hook_ctx, ref->name, &published);
+    int failed = r->srv->cfg.on_save && r->srv->cfg.on_save(r->srv->cfg.hook_ctx, ref->name, log_position, &published);
     sb *o = &r->out;
     sb_printf(o, "{\"saved\":true,\"total_vectors\":%zu,\"snapshot_generation\":%llu", in.count,
               (unsigned long long)in.generation);

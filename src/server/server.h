@@ -31,11 +31,13 @@ typedef struct {
      * src/cli/serve_extras.c); each may be NULL. on_listening runs once the port is bound
      * (non-zero stops the server); on_stop runs first thing at shutdown, before requests in
      * flight finish. on_save runs after each successful POST /save on the request's thread
-     * (calls may overlap) and returns 0 or non-zero; *json receives a JSON object describing
-     * what it did or why it failed (malloc'd, freed by the server; may stay NULL). */
+     * (calls may overlap) and returns 0 or non-zero; log_position is the write-log sequence
+     * the collection had applied before the snapshot began (the snapshot holds at least that
+     * much; 0 without a log); *json receives a JSON object describing what it did or why it
+     * failed (malloc'd, freed by the server; may stay NULL). */
     int (*on_listening)(void *ctx, unsigned port, vs_server_handle *srv);
     void (*on_stop)(void *ctx);
-    int (*on_save)(void *ctx, const char *collection, char **json);
+    int (*on_save)(void *ctx, const char *collection, uint64_t log_position, char **json);
     /* With the cluster's write log: messages of the node's streams not yet applied (returns 0
      * while unknown); shown in GET /health ("log_lag") and /metrics. NULL = no log. */
     int (*log_lag)(void *ctx, uint64_t *lag);

@@ -6,6 +6,10 @@ same --snapshot-uri: it restores the snapshot, resumes its stream at P + 1 (with
 slowed to 20 ms a message, a replay from the start could not be at P on its first answer),
 and ends with exactly r0's state.
 
+Retention (src/log/retention.h, --log-keep 0 here): r1 first follows the stream to Q and stops,
+so its durable consumer holds the stream at Q when r0's save covers P > Q (the trim keeps Q + 1
+on); once both replicas applied L, a second save trims the stream to nothing below L + 1.
+
 Usage: test_log_snapshot.py VECSCALE LOG_PUB SCRATCH  (env: the nats fixture's VS_NATS_ENV_FILE,
 VS_NATS_SH, VS_NATS_DIR; the radosgw fixture's VS_S3_ENV_FILE)"""
 import os
@@ -48,7 +52,7 @@ pub = None
 
 def start(node):
     servers[node] = Server(VS, os.path.join(T, node), "--cluster", ETCD, "--node-id", node, "--ttl", "2", "--nats", NATS,
-                           "--snapshot-uri", URI, log=os.path.join(T, node + ".log"))
+                           "--snapshot-uri", URI, "--log-keep", "0", log=os.path.join(T, node + ".log"))
 
 
 def publish(op, msg_id, body):
@@ -99,12 +103,22 @@ try:
     pub = subprocess.Popen([LOG_PUB, NATS, COLL, "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     publish("create", "create:" + COLL, '{"name":"%s","dimension":%d,"metric":"l2","index":"Flat"}' % (COLL, D))
-    P = adds(120)
+    start("r1")
+    Q = adds(40)
+    check(wait_position("r1", Q), "r1 applied the stream to %d" % Q)
+    servers.pop("r1").stop()  # its durable consumer stays, acknowledged to Q
+    P = adds(80)
     check(wait_position("r0", P), "r0 applied the stream to %d" % P)
     save = servers["r0"].ok("POST", "/collections/%s/save" % COLL)
-    check(save.get("published", {}).get("generation", 0) >= 1, "r0's save published the shard", save)
+    pubd = save.get("published", {})
+    check(pubd.get("generation", 0) >= 1, "r0's save published the shard", save)
+    log = pubd.get("log", {})
+    check(log.get("covered") == P and log.get("acked_floor") == Q and log.get("held_by") == "replica-r1"
+          and log.get("first_before") == 1 and log.get("kept_from") == Q + 1,
+          "the save trims the stream below %d only: r1's consumer (stopped at %d) still needs the rest" % (Q + 1, Q), pubd)
     L = adds(80)
     check(wait_position("r0", L), "r0 applied the tail to %d" % L)
+    shutil.rmtree(os.path.join(T, "r1"))  # wiped while down: it comes back from the snapshot
 
     os.environ["VECSCALE_TEST_APPLY_DELAY_MS"] = "20"
     start("r1")
@@ -126,6 +140,10 @@ try:
                for n in ("r0", "r1")]
         same += res[0] == res[1]
     check(same == 50, "50 queries give the same top 5 on r0 and r1", same)
+    log = servers["r0"].ok("POST", "/collections/%s/save" % COLL).get("published", {}).get("log", {})
+    check(log.get("covered") == L and log.get("acked_floor") == L and log.get("consumers") == 2
+          and log.get("first_before") == Q + 1 and log.get("kept_from") == L + 1,
+          "with both replicas at %d, the next save trims everything the snapshot holds" % L, log)
 finally:
     if pub:
         pub.stdin.close()
