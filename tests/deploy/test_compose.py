@@ -375,6 +375,9 @@ def test_cluster(env):
         proj.compose("up", "-d", "--no-deps", "n1")
         proj.wait_healthy(["n1"], 90)
         wait("n1 live and caught up", lambda: live_count(R) == 4 and caught_up(R), 60)
+        out = run("docker", "logs", proj.container("n1")).stdout.decode(errors="replace")
+        check("restored s3://%s/cluster/shard-0" % env["S3_BUCKET"] in out, "the new n1 restored shard 0's snapshot from S3",
+              out[-1500:])
         verify_all(node, acked, "n1 on an empty volume (S3 snapshot + the stream's tail)")
     except Exception:
         proj.dump_logs()
