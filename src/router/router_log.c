@@ -281,6 +281,7 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
         uint32_t *owner = malloc((size_t)n * sizeof *owner);
         uint64_t *seqs = calloc(m->n_shards, sizeof *seqs);
         int bad = !rows || !count || !owner || !seqs, i = 0;
+        double max_id = -1;
         const cJSON *id;
         cJSON_ArrayForEach(id, ids)
         {
@@ -289,8 +290,11 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
                 owner[i] = vs_shard_of_key(id->valuestring, m->n_shards);
             else if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble != floor(id->valuedouble)) bad = 2;
             else owner[i] = vs_shard_of((int64_t)id->valuedouble, m->n_shards);
+            if (cJSON_IsNumber(id) && id->valuedouble > max_id) max_id = id->valuedouble;
             i++;
         }
+        /* automatic ids (router_log_docs.c) must not reuse these: a replica would refuse them */
+        if (!bad && max_id >= 0) router_ids_note(r, coll, (int64_t)max_id);
         if (bad == 2) router_error(out, 400, "invalid_id", "'ids' must be non-negative integers or string ids (1 to 256 bytes of UTF-8)");
         else if (bad) router_error(out, 500, "internal", "out of memory");
         if (!bad) {
