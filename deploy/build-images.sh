@@ -3,6 +3,7 @@
 #   vecscale/base:bookworm     debootstrap --variant=minbase, imported (deploy/images/base.sh)
 #   vecscale/vecscale:TAG      the command, library, header, runtime packages, glove-100 and glove-100-sif
 #   vecscale/etcd:TAG          Debian's etcd-server
+#   vecscale/nats:TAG          Debian's nats-server (JetStream: the cluster's write log)
 #   vecscale/s3:TAG            Debian's Ceph: monitor + OSD + radosgw (deploy/images/s3-start.sh)
 # Usage: deploy/build-images.sh [BUILD_DIR]   (default build/; built here if it has no vecscale)
 # TAG is $VECSCALE_IMAGE_TAG (default latest). Starts a Docker engine if none runs
@@ -53,7 +54,8 @@ build() { # image dockerfile context
 build "vecscale/vecscale:$TAG" deploy/images/vecscale.Dockerfile "$ctx"
 empty="$ctx/empty"; mkdir "$empty"
 build "vecscale/etcd:$TAG" deploy/images/etcd.Dockerfile "$empty"
-mkdir "$ctx/s3"; cp deploy/images/s3-start.sh deploy/images/s3-health.sh "$ctx/s3/"
+build "vecscale/nats:$TAG" deploy/images/nats.Dockerfile "$empty"
+mkdir "$ctx/s3"; cp deploy/images/s3-start.sh deploy/images/s3-health.sh scripts/ceph_single_conf.sh "$ctx/s3/"
 touch -d "@$EPOCH" "$ctx/s3"/*
 build "vecscale/s3:$TAG" deploy/images/s3.Dockerfile "$ctx/s3"
 
@@ -62,6 +64,7 @@ for m in glove-100 glove-100-sif; do
     docker run --rm "vecscale/vecscale:$TAG" model info $m >/dev/null || die "vecscale/vecscale:$TAG cannot open $m"
 done
 docker run --rm --entrypoint etcd "vecscale/etcd:$TAG" --version >/dev/null || die "vecscale/etcd:$TAG: etcd does not run"
+docker run --rm "vecscale/nats:$TAG" --version >/dev/null || die "vecscale/nats:$TAG: nats-server does not run"
 docker run --rm --entrypoint sh "vecscale/s3:$TAG" -c 'command -v ceph-mon && command -v ceph-osd && command -v radosgw' >/dev/null \
     || die "vecscale/s3:$TAG lacks a Ceph daemon"
 docker images --format '{{.Repository}}:{{.Tag}} {{.Size}} {{.ID}}' | grep -E "^vecscale/(base:bookworm|[a-z0-9]+:$TAG) " | sort >&2

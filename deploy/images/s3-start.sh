@@ -5,9 +5,11 @@
 # the monitor's port is fixed once the volume exists. If any daemon exits, the others are
 # stopped and this script exits 1, so the container's restart policy restarts the whole store;
 # SIGTERM stops all three and exits 0.
-# Like tests/integration/radosgw.sh, except for the object store (BlueStore: what is written
-# stays written across restarts and crashes; the tests' memstore keeps it in RAM only).
+# Its ceph.conf is tests/integration/radosgw.sh's (both from scripts/ceph_single_conf.sh, which
+# the image holds), except for the object store (BlueStore: what is written stays written across
+# restarts and crashes; the tests' memstore keeps it in RAM only).
 set -eu
+. "${VS_CEPH_CONF_SH:-/usr/local/lib/vecscale/ceph_single_conf.sh}"
 : "${S3_PORT:?}" "${S3_MON_PORT:?}" "${S3_ACCESS_KEY:?}" "${S3_SECRET_KEY:?}" "${S3_BUCKET:?}"
 PMIN="${S3_CEPH_PORT_MIN:-$((S3_MON_PORT + 1))}"
 PMAX="${S3_CEPH_PORT_MAX:-$((PMIN + 99))}"
@@ -19,62 +21,21 @@ mkdir -p "$D/mon" "$D/osd" "$D/rgw" "$D/log" "$D/run"
 [ -s "$D/fsid" ] || { cat /proc/sys/kernel/random/uuid > "$D/fsid.tmp"; mv "$D/fsid.tmp" "$D/fsid"; }
 fsid=$(cat "$D/fsid")
 # Written on every start from the environment; the monitor's own map keeps its first address.
-cat > "$conf" <<CONF
-[global]
-fsid = $fsid
-mon host = v1:127.0.0.1:$S3_MON_PORT
-public addr = 127.0.0.1
-ms bind msgr2 = false
-ms bind port min = $PMIN
-ms bind port max = $PMAX
-auth cluster required = none
-auth service required = none
-auth client required = none
-keyring = /dev/null
-run dir = $D/run
-admin socket =
-log file = $D/log/\$name.log
-pid file = $D/run/\$name.pid
-log to stderr = false
-err to stderr = true
-mon cluster log file = $D/log/cluster.log
-osd pool default size = 1
-osd pool default min size = 1
-osd pool default pg num = 8
-osd pool default pgp num = 8
-osd pool default pg autoscale mode = off
-osd crush chooseleaf type = 0
-mon allow pool size one = true
-mon warn on pool no redundancy = false
-mon max pg per osd = 1000
-mon data avail crit = 1
-mon data avail warn = 2
-mon osd full ratio = 0.95
-[mon]
-mon data = $D/mon
-mon initial members = a
-[osd]
-osd data = $D/osd
-osd objectstore = bluestore
+# The settings shared with the tests' fixture are in ceph_single_conf.sh (scripts/ in the
+# source tree); this store's own: BlueStore on the volume, Ceph's default full ratio.
+CEPH_GLOBAL_EXTRA="mon osd full ratio = 0.95"
+CEPH_OSD_EXTRA="osd objectstore = bluestore
 bluestore block path = $D/bluestore.img
 bluestore block create = true
 bluestore block size = ${S3_OSD_BYTES:-10737418240}
 bluestore fsck on mkfs = false
 osd memory target = ${S3_OSD_MEMORY:-939524096}
-osd max object size = 134217728
-osd heartbeat grace = 60
 # Placed in the CRUSH map once, at creation (below), not by the OSD at each start: its start-up
-# commands could reach the monitor before the OSD knew the cluster's fsid ("wrong fsid", EPERM,
+# commands could reach the monitor before the OSD knew the cluster's fsid ('wrong fsid', EPERM,
 # the OSD exits; about one first start in five here).
 osd crush update on start = false
-osd class update on start = false
-[client]
-rgw frontends = beast endpoint=127.0.0.1:$S3_PORT
-rgw data = $D/rgw
-rgw dns name = localhost
-rgw enable usage log = false
-rgw thread pool size = 32
-CONF
+osd class update on start = false"
+ceph_single_conf "$conf" "$D" "$fsid" "$S3_MON_PORT" "$PMIN" "$PMAX" "$S3_PORT"
 export CEPH_CONF="$conf"
 
 wait_for() { # seconds pid what command...: until command succeeds, while the daemon pid lives

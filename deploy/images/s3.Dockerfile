@@ -6,6 +6,8 @@ RUN apt-get update && apt-get install -y ceph-mon ceph-osd radosgw ceph-common c
     && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache \
     && mkdir -p /var/lib/vecscale-s3 && chown ceph:ceph /var/lib/vecscale-s3
 COPY s3-start.sh s3-health.sh /usr/local/bin/
+# The ceph.conf it shares with the tests' fixture (scripts/ceph_single_conf.sh).
+COPY ceph_single_conf.sh /usr/local/lib/vecscale/
 USER ceph
 WORKDIR /var/lib/vecscale-s3
 ENTRYPOINT ["/usr/local/bin/s3-start.sh"]

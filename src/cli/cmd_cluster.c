@@ -36,7 +36,7 @@ static const char *ROUTE_HELP =
     "replica of its shard; GET /stats and /collections sum every shard; POST /save saves on\n"
     "every node. GET /cluster shows the shard map and live replicas.\n"
 "--nats nats://HOST:4222[,...]: writes go through NATS JetStream instead (issue 16): POST\n"
-    "/collections, POST .../vectors, POST .../index ({\"documents\": [{id, text, metadata}]}) and\n"
+    "/collections, POST .../vectors, POST .../index (texts get ids from etcd, as without --nats) and\n"
     "DELETE .../documents/{id} are published to the owning\n"
     "shards' streams (vs-<collection>-<shard>, --log-replicas copies, default 3) and answered once\n"
     "stored; replicas (serve --nats) apply them. A body's \"request_id\" makes a retried request\n"

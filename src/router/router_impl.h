@@ -39,6 +39,7 @@ typedef struct {
     size_t n_ids;
     double started;
     struct vs_js *js; /* --nats: writes go through the replicated log (router_log.c) */
+    int default_log_ready; /* the default collection's streams exist (router_log.c); under lock */
     /* --nats: each replica's lag behind its streams (GET /health "log_lag"), refreshed with
      * the map; -1 = unknown. Guarded by lock. */
     int64_t lag[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
@@ -156,6 +157,9 @@ size_t router_unescape(char *s);
  * .../documents/{id} published to the owning shards' streams, answered once stored. Returns 1
  * when (method, url) is one of those (and *out is the answer), 0 to let the caller route it. */
 int router_log_route(router *r, const char *method, const char *url, const char *body, size_t len, router_reply *out);
+/* POST /index's bodies (texts or documents, with or without ids) as {"documents": [{id, ...}]}
+ * with ids from etcd where none were given; takes req; NULL after an error in out. */
+cJSON *router_log_documents(router *r, const char *coll, cJSON *req, router_reply *out);
 /* Refreshes r->lag for m's live replicas (router_log.c). */
 void router_log_poll_lag(router *r, const vs_cluster_map *m);
 /* Whether replica i of shard s lags more than --max-lag (lock held). */

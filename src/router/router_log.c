@@ -217,11 +217,31 @@ static int js_ready(router *r, router_reply *out)
     return 0;
 }
 
+/* Every server has the default collection from its start (serve --model), and one server
+ * takes its writes without a POST /collections: so the router makes its streams, once per
+ * router (creating an existing stream is a no-op). 0 after a 503 in out. */
+static int default_streams(router *r, router_reply *out)
+{
+    pthread_mutex_lock(&r->lock);
+    int ready = r->default_log_ready;
+    uint32_t shards = r->map.n_shards;
+    pthread_mutex_unlock(&r->lock);
+    for (uint32_t s = 0; !ready && s < shards; s++)
+        if (vs_js_ensure_stream(r->js, "default", s, r->cfg->log_replicas ? (int)r->cfg->log_replicas : 3, DUP_WINDOW_S) != VS_OK)
+            return router_error(out, 503, "log_unavailable", "shard %u: no stream for the default collection: %s", s,
+                                vs_last_error()), 0;
+    pthread_mutex_lock(&r->lock);
+    r->default_log_ready = 1;
+    pthread_mutex_unlock(&r->lock);
+    return 1;
+}
+
 /* Publishes one part; on failure sets a 503 naming the shard and returns 0. */
 static int publish(router *r, const char *coll, uint32_t shard, const char *op, const char *body, const char *msg_id,
                    uint64_t *seq, router_reply *out)
 {
     int dup = 0;
+    if (!strcmp(coll, "default") && !default_streams(r, out)) return 0;
     int rc = vs_js_publish(r->js, coll, shard, op, body, strlen(body), msg_id, PUBLISH_BUDGET_MS, seq, &dup);
     if (rc == VS_OK) return 1;
     if (rc == VS_ERR_NOT_FOUND)
@@ -261,6 +281,7 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
         uint32_t *owner = malloc((size_t)n * sizeof *owner);
         uint64_t *seqs = calloc(m->n_shards, sizeof *seqs);
         int bad = !rows || !count || !owner || !seqs, i = 0;
+        double max_id = -1;
         const cJSON *id;
         cJSON_ArrayForEach(id, ids)
         {
@@ -269,8 +290,11 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
                 owner[i] = vs_shard_of_key(id->valuestring, m->n_shards);
             else if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble != floor(id->valuedouble)) bad = 2;
             else owner[i] = vs_shard_of((int64_t)id->valuedouble, m->n_shards);
+            if (cJSON_IsNumber(id) && id->valuedouble > max_id) max_id = id->valuedouble;
             i++;
         }
+        /* automatic ids (router_log_docs.c) must not reuse these: a replica would refuse them */
+        if (!bad && max_id >= 0) router_ids_note(r, coll, (int64_t)max_id);
         if (bad == 2) router_error(out, 400, "invalid_id", "'ids' must be non-negative integers or string ids (1 to 256 bytes of UTF-8)");
         else if (bad) router_error(out, 500, "internal", "out of memory");
         if (!bad) {
@@ -323,8 +347,8 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
     free(m);
 }
 
-/* POST .../index with {"documents": [{"id", "text", "metadata"}...], "skip_empty"}: split by
- * the documents' ids; each replica embeds its part with the collection's model (models are
+/* POST .../index (any shape, made {"documents": [{"id", "text", "metadata"}...], "skip_empty"}
+ * with ids by router_log_documents): split by the documents' ids; each replica embeds its part with the collection's model (models are
  * deterministic, so the replicas store the same vectors). */
 static void router_log_index(router *r, const char *path, const char *body, size_t len, router_reply *out)
 {
@@ -336,7 +360,8 @@ static void router_log_index(router *r, const char *path, const char *body, size
     uint32_t shards = r->map.n_shards;
     pthread_mutex_unlock(&r->lock);
     if (!have) return router_error(out, 503, "no_cluster", "the router has not read the shard map from etcd yet");
-    cJSON *req = cJSON_ParseWithLength(body, len);
+    cJSON *req = router_log_documents(r, coll, cJSON_ParseWithLength(body, len), out);
+    if (!req) return;
     const cJSON *docs = cJSON_GetObjectItemCaseSensitive(req, "documents"), *skip = cJSON_GetObjectItemCaseSensitive(req, "skip_empty");
     int n = cJSON_IsArray(docs) ? cJSON_GetArraySize(docs) : -1;
     wait_opts w;
@@ -346,8 +371,8 @@ static void router_log_index(router *r, const char *path, const char *body, size
     if (!ok) {
         router_error(out, 500, "internal", "out of memory");
     } else if (n < 1) {
-        router_error(out, 400, "bad_request", "through the router, /index takes {\"documents\": [{\"id\", \"text\", "
-                                              "\"metadata\"}, ...]}: each document's id decides its shard");
+        router_error(out, 400, "bad_request", "/index takes a non-empty list of texts or of documents {id, text, metadata}, "
+                                              "bare or as {\"texts\"} or {\"documents\"}");
         ok = 0;
     } else if (!read_wait(req, &w, out)) {
         ok = 0;
@@ -401,6 +426,11 @@ static void router_log_index(router *r, const char *path, const char *body, size
             }
         }
         if (ok) {
+            /* as one server answers (added, ids), with what the log adds */
+            cJSON *ids = cJSON_AddArrayToObject(o, "ids");
+            for (d = docs->child; d; d = d->next)
+                cJSON_AddItemToArray(ids, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(d, "id"), 1));
+            cJSON_AddNumberToObject(o, "added", n);
             cJSON_AddNumberToObject(o, "documents", n);
             cJSON_AddItemToObject(o, "stored", stored);
             if (w.wait_applied) wait_applied(r, coll, seqs, &w, o);

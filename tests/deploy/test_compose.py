@@ -2,14 +2,19 @@
 """The deployment of deploy/, run for real in Docker (issue 20): builds the images
 (deploy/build-images.sh from the release build), then
 
- cluster (deploy/vecscale-cluster/docker-compose.yml): up, every container healthy with a restart policy on the
-   host network; the seed's requests through the router: /index with bare lists of texts (embedded
-   by the shards, ids given by the router), text and vector searches, GET /documents/{id}, /stats
-   (the whole collection, a row per shard) and /save (every node; each shard published to S3); one
-   node container killed: searches and /stats through the router still answer in full (its peer
-   serves the shard) and /index goes on; the node started again holds every acknowledged document
-   (its log, plus the adds the router queued for it); a node's and the router's process killed -9: Docker restarts them and
-   nothing acknowledged is lost; down -v: no container, volume or listening port left.
+ cluster (deploy/vecscale-cluster/docker-compose.yml, writes through a 3-node NATS JetStream
+   log): up, every container healthy with a restart policy on the host network; the seed's
+   requests through the router: /index with bare lists of texts (ids given by the router,
+   published to the shards' streams, embedded by each replica), text and vector searches, GET
+   /documents/{id}, /stats (the whole collection, a row per shard) and /save (every node; each
+   shard published to S3); one node container killed: searches and /stats through the router
+   still answer in full (its peer serves the shard) and /index goes on; the node started again
+   holds every acknowledged document (it replays the stream from its position); one NATS
+   container killed, writes acknowledged meanwhile, another NATS node killed -9 and restarted by
+   Docker: every acknowledged document on both replicas of its shard; a node's and the router's
+   process killed -9: Docker restarts them and nothing acknowledged is lost; a node recreated on
+   an empty volume comes back from the S3 snapshot plus the stream's tail with every
+   acknowledged document; down -v: no container, volume or listening port left.
  one server (deploy/vecscale-single/docker-compose.yml): /index with a bare list of texts, /search,
    /stats, /save (published to S3); the process killed -9 and restarted by Docker with every
    document; the S3 store killed -9 and restarted on its volume; the server's data volume
@@ -235,7 +240,7 @@ def kill9_process(proj, service):
 
 def test_cluster(env):
     proj = Project("vsdeploytest%dc" % os.getpid(), "deploy/vecscale-cluster/docker-compose.yml", env)
-    services = ["etcd", "s3", "n0", "n1", "n2", "n3", "router"]
+    services = ["etcd", "nats1", "nats2", "nats3", "s3", "n0", "n1", "n2", "n3", "router"]
     try:
         t = time.monotonic()
         proj.compose("up", "-d")
@@ -251,17 +256,22 @@ def test_cluster(env):
         node = {n: "http://127.0.0.1:%s" % env["NODE%d_PORT" % n] for n in range(4)}
         wait("4 replicas live in the router's view", lambda: live_count(R) == 4, 30)
 
-        # The seed's requests, all through the router: /index with bare lists of texts (the shards
-        # embed them; the router gives the ids), /search, /stats, /save.
+        # The seed's requests, all through the router: /index with a bare list of texts (the router
+        # gives the ids and publishes them to the shards' streams; each replica embeds them),
+        # /search, /stats, /save. The answer comes once the log stored the write; the second
+        # batch also waits until every replica applied it ("wait": "applied").
         texts = texts_for(range(100))
         acked, id_of = {}, {}
-        for lo in (0, 50):
-            st, ans = http("POST", R + "/index", texts[lo:lo + 50])
-            check(st == 200 and ans.get("added") == 50 and len(set(ans.get("ids", []))) == 50 and not ans.get("queued_for")
-                  and not ans.get("partial"), "/index through the router: 50 texts (a bare list) added", "%d %r" % (st, ans))
+        for lo, body in ((0, texts[:50]), (50, {"texts": texts[50:], "wait": "applied", "wait_timeout_ms": 60000})):
+            st, ans = http("POST", R + "/index", body, timeout=70)
+            check(st == 200 and ans.get("added") == 50 and len(set(ans.get("ids", []))) == 50 and len(ans.get("stored", [])) == 2
+                  and (lo == 0 or ans.get("applied") is True), "/index through the router: 50 texts (%s) stored in the log"
+                  % ("a bare list" if lo == 0 else "{texts}, applied"), "%d %r" % (st, ans))
             acked.update(zip(ans["ids"], texts[lo:lo + 50]))
             id_of.update(zip(texts[lo:lo + 50], ans["ids"]))
-        check(len(acked) == 100 and ans["total"] == 100, "100 distinct ids over both shards, total 100", repr(ans))
+        check(len(acked) == 100, "100 distinct ids over both shards", repr(ans))
+        wait("every replica applied the 100 documents", lambda: http("GET", R + "/stats")[1].get("total_vectors") == 100
+             and all(r["log_lag"] == 0 for sh in http("GET", R + "/cluster")[1]["shards"] for r in sh), 60)
 
         # Searches through the router: a document's own text finds it first (score 1), at either shard.
         for t in (texts[3], texts[58], texts[91]):
@@ -304,17 +314,39 @@ def test_cluster(env):
               "n0 down: /stats through the router still whole", "%d %r" % (st, ans))
         mtexts = texts_for(range(100, 140))
         st, ans = http("POST", R + "/index", mtexts)
-        check(st == 200 and ans.get("added") == 40 and ans.get("total") == 140 and "n0" in json.dumps(ans.get("queued_for")),
-              "n0 down: 40 texts indexed through the router, queued for n0", "%d %r" % (st, ans))
+        check(st == 200 and ans.get("added") == 40 and len(set(ans.get("ids", [])) - set(acked)) == 40,
+              "n0 down: 40 texts indexed through the router, stored in the log", "%d %r" % (st, ans))
         acked.update(zip(ans["ids"], mtexts))
         id_of.update(zip(mtexts, ans["ids"]))
 
-        # Started again: its own log, plus what the router queued for it.
+        # Started again: its own write-ahead log, then the stream from the position it recorded.
         proj.compose("start", "n0")
         proj.wait_healthy(["n0"], 60)
-        wait("n0 live and its queue replayed",
-             lambda: all(r["live"] and r["pending_adds"] == 0 for sh in http("GET", R + "/cluster")[1]["shards"] for r in sh), 30)
-        verify_all(node, acked, "after n0's restart")
+        wait("n0 live and caught up with its streams", lambda: caught_up(R), 60)
+        verify_all(node, acked, "after n0's restart (the log replayed what it missed)")
+
+        # The log itself: one NATS node down (docker kill: it stays down), writes go on and are
+        # acknowledged by the other two (R=3: a quorum of 2); it comes back and catches up; then
+        # another is killed -9 and restarted by Docker. Nothing acknowledged is lost.
+        run("docker", "kill", proj.container("nats1"))
+        ktexts = texts_for(range(145, 175))
+        st, ans = http("POST", R + "/index", ktexts, timeout=60)
+        check(st == 200 and ans.get("added") == 30, "nats1 down: 30 texts indexed through the router, stored by the other two",
+              "%d %r" % (st, ans))
+        acked.update(zip(ans["ids"], ktexts))
+        id_of.update(zip(ktexts, ans["ids"]))
+        verify_all(node, acked, "nats1 down")
+        proj.compose("start", "nats1")
+        proj.wait_healthy(["nats1"], 60)
+        kill9_process(proj, "nats2")
+        ktexts = texts_for(range(175, 185))
+        st, ans = http("POST", R + "/index", {"texts": ktexts, "wait": "applied", "wait_timeout_ms": 60000}, timeout=70)
+        check(st == 200 and ans.get("added") == 10 and ans.get("applied") is True,
+              "nats2 killed -9: 10 texts indexed through the router, applied", "%d %r" % (st, ans))
+        acked.update(zip(ans["ids"], ktexts))
+        proj.wait_healthy(["nats1", "nats2", "nats3"], 60)
+        wait("every replica caught up", lambda: caught_up(R), 60)
+        verify_all(node, acked, "after nats1 was stopped and nats2 killed -9, both restarted")
 
         # Crashes: Docker's restart policy brings a node and the router back, nothing lost.
         kill9_process(proj, "n2")
@@ -330,11 +362,23 @@ def test_cluster(env):
               "/index through the restarted router: new ids, none reused (the counter is in etcd)", "%d %r" % (st, ans))
         acked.update(zip(ans["ids"], ntexts))
 
-        # A new container for n1 (as after an image update): its data is on the named volume.
-        proj.compose("up", "-d", "--force-recreate", "--no-deps", "n1")
-        proj.wait_healthy(["n1"], 60)
-        wait("n1 live again", lambda: live_count(R) == 4, 30)
-        verify_all(node, acked, "after n1's container was recreated on its volume")
+        # A new container for n3 (as after an image update): its data is on the named volume.
+        proj.compose("up", "-d", "--force-recreate", "--no-deps", "n3")
+        proj.wait_healthy(["n3"], 60)
+        wait("n3 live again", lambda: live_count(R) == 4, 30)
+        verify_all(node, acked, "after n3's container was recreated on its volume")
+
+        # n1's volume lost: the new n1 restores shard 0's snapshot from S3 (the /save above) and
+        # replays the stream after it, so what it holds came from the log and S3 only.
+        proj.compose("rm", "-s", "-f", "n1")
+        run("docker", "volume", "rm", proj.name + "_n1")
+        proj.compose("up", "-d", "--no-deps", "n1")
+        proj.wait_healthy(["n1"], 90)
+        wait("n1 live and caught up", lambda: live_count(R) == 4 and caught_up(R), 60)
+        out = run("docker", "logs", proj.container("n1")).stdout.decode(errors="replace")
+        check("restored s3://%s/cluster/shard-0" % env["S3_BUCKET"] in out, "the new n1 restored shard 0's snapshot from S3",
+              out[-1500:])
+        verify_all(node, acked, "n1 on an empty volume (S3 snapshot + the stream's tail)")
     except Exception:
         proj.dump_logs()
         raise
@@ -347,19 +391,31 @@ def live_count(router):
     return sum(r["live"] for sh in ans["shards"] for r in sh) if st == 200 else -1
 
 
-def verify_all(node, acked, when):
-    """Every acknowledged document on exactly the two replicas of one shard, with its text."""
-    where = {}
-    for i, text in acked.items():
-        hits = []
-        for n in range(4):
-            st, doc = http("GET", "%s/documents/%d" % (node[n], i))
-            if st == 200 and doc.get("text") == text:
-                hits.append(n)
-            elif st != 404:
-                check(False, "GET /documents/%d on n%d" % (i, n), "%d %r" % (st, doc))
-        where[i] = hits
-    bad = {i: h for i, h in where.items() if h not in ([0, 1], [2, 3])}
+def caught_up(router):
+    """Every replica live, and none behind its streams (log_lag 0, as the router polls it)."""
+    st, ans = http("GET", router + "/cluster")
+    return st == 200 and all(r["live"] and r.get("log_lag") == 0 for sh in ans["shards"] for r in sh)
+
+
+def verify_all(node, acked, when, secs=60):
+    """Every acknowledged document on exactly the two replicas of one shard, with its text
+    (replicas apply the log asynchronously: given up to secs to get there)."""
+    deadline = time.monotonic() + secs
+    while True:
+        where = {}
+        for i, text in acked.items():
+            hits = []
+            for n in range(4):
+                st, doc = http("GET", "%s/documents/%d" % (node[n], i))
+                if st == 200 and doc.get("text") == text:
+                    hits.append(n)
+                elif st != 404:
+                    check(False, "GET /documents/%d on n%d" % (i, n), "%d %r" % (st, doc))
+            where[i] = hits
+        bad = {i: h for i, h in where.items() if h not in ([0, 1], [2, 3])}
+        if not bad or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     check(not bad, "%s: all %d acknowledged documents on both replicas of their shard" % (when, len(acked)),
           "misplaced: %r" % dict(list(bad.items())[:10]))
 
@@ -448,14 +504,17 @@ def main():
         log("     images built in %.1f s:\n%s" % (time.monotonic() - t, p.stderr.decode(errors="replace").strip()))
 
         env = base_env()
-        singles, ranges = pick_ports(12, 2, 20)
+        cluster_ports = ["ROUTER_PORT", "NODE0_PORT", "NODE1_PORT", "NODE2_PORT", "NODE3_PORT", "ETCD_PORT", "ETCD_PEER_PORT",
+                         "S3_PORT", "S3_MON_PORT"] + ["NATS%d_%sPORT" % (i, k) for i in (1, 2, 3) for k in ("", "CLUSTER_", "MON_")]
+        single_ports = ["SERVER_PORT", "SINGLE_S3_PORT", "SINGLE_S3_MON_PORT"]
+        singles, ranges = pick_ports(len(cluster_ports) + len(single_ports), 2, 20)
         cl = dict(env)
-        for k, port in zip(["ROUTER_PORT", "NODE0_PORT", "NODE1_PORT", "NODE2_PORT", "NODE3_PORT", "ETCD_PORT",
-                            "ETCD_PEER_PORT", "S3_PORT", "S3_MON_PORT"], singles):
+        for k, port in zip(cluster_ports, singles):
+            check(k in env, "deploy/.env sets %s" % k)
             cl[k] = str(port)
         cl["S3_CEPH_PORT_MIN"], cl["S3_CEPH_PORT_MAX"] = str(ranges[0]), str(ranges[0] + 19)
         sg = dict(env)
-        for k, port in zip(["SERVER_PORT", "SINGLE_S3_PORT", "SINGLE_S3_MON_PORT"], singles[9:]):
+        for k, port in zip(single_ports, singles[len(cluster_ports):]):
             sg[k] = str(port)
         sg["SINGLE_S3_CEPH_PORT_MIN"], sg["SINGLE_S3_CEPH_PORT_MAX"] = str(ranges[1]), str(ranges[1] + 19)
         # The two deployments are independent (own projects, ports, volumes): run side by side.

@@ -29,6 +29,7 @@
 # (it stops waiting as soon as that daemon has exited); its logs are kept in DIR.failed.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/ceph_single_conf.sh"
 
 cmd="${1:-}"; dir="${2:-}"
 [ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -113,65 +114,19 @@ start() {
     rgw_port=$(pick_port $((mon_port + 1)))
     fsid=$(cat /proc/sys/kernel/random/uuid)
     conf="$dir/ceph.conf"
-    cat > "$conf" <<CONF
-[global]
-fsid = $fsid
-mon host = v1:127.0.0.1:$mon_port
-public addr = 127.0.0.1
-ms bind msgr2 = false
-ms bind port min = $((rgw_port + 1))
-ms bind port max = $((rgw_port + 400))
-auth cluster required = none
-auth service required = none
-auth client required = none
-keyring = /dev/null
-run dir = $dir/run
-admin socket =
-log file = $dir/log/\$name.log
-pid file = $dir/run/\$name.pid
-log to stderr = false
-err to stderr = true
-mon cluster log file = $dir/log/cluster.log
-osd pool default size = 1
-osd pool default min size = 1
-osd pool default pg num = 8
-osd pool default pgp num = 8
-osd pool default pg autoscale mode = off
-osd crush chooseleaf type = 0
-mon allow pool size one = true
-mon allow pool delete = true
-mon warn on pool no redundancy = false
-mon max pg per osd = 1000
-mon data avail crit = 1
-mon data avail warn = 2
-mon osd full ratio = 0.99
+    # The settings the deployment's S3 image shares (scripts/ceph_single_conf.sh), and this
+    # fixture's own: nothing on disk (memstore), a mgr, full only when memory is.
+    CEPH_GLOBAL_EXTRA="mon osd full ratio = 0.99
 mon osd backfillfull ratio = 0.99
-mon osd nearfull ratio = 0.99
-[mon]
-mon data = $dir/mon
-mon initial members = a
-# Each map change (osd new, the OSD's boot, every pool radosgw creates) otherwise waits out the
-# default 1 s gathering window: 13 s -> ~8 s per start.
-paxos propose interval = 0.1
-[osd]
-osd data = $dir/osd
-osd objectstore = memstore
+mon osd nearfull ratio = 0.99"
+    CEPH_OSD_EXTRA="osd objectstore = memstore
 # Room for the 1 GiB round-trip test plus radosgw's own pools; allocated only as written.
-memstore device bytes = 3221225472
-osd max object size = 134217728
-osd heartbeat grace = 60
-[mgr]
+memstore device bytes = 3221225472"
+    CEPH_SECTIONS="[mgr]
 mgr data = $dir/mgr
 # Only what status needs: the always-on python modules would cost seconds of start-up.
-mgr initial modules =
-[client]
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
-rgw data = $dir/rgw
-rgw dns name = localhost
-rgw enable usage log = false
-rgw crypt require ssl = false
-rgw thread pool size = 32
-CONF
+mgr initial modules ="
+    ceph_single_conf "$conf" "$dir" "$fsid" "$mon_port" "$((rgw_port + 1))" "$((rgw_port + 400))" "$rgw_port"
     export CEPH_CONF="$conf"
     monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$mon_port]" "$dir/monmap" \
         >"$dir/log/monmaptool.out" 2>&1 || fail "the monitor" "$dir/log/monmaptool.out" "monmaptool failed"

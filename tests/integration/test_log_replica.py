@@ -253,6 +253,27 @@ try:
                                                         {"query": "a puppy", "k": 3})["results"]])
     check(answers[0] == answers[1] and answers[0][0] == 0, "both replicas embed alike: 'a puppy' finds 'a small dog' first",
           answers)
+    # The single server's other shapes through the log: texts without ids get ids from the
+    # router (the collection's counter in etcd, pushed past the ids given above and by /vectors).
+    reply = rpost("/collections/%s/vectors" % TX, {"vectors": [[0.1] * 100], "ids": [500], "wait": "applied",
+                                                   "wait_timeout_ms": 30000})
+    check(reply.get("added") == 1 and reply.get("applied") is True, "a vector with id 500 through the log", reply)
+    reply = rpost("/collections/%s/index" % TX, {"texts": ["blue sky", "warm bread"], "wait": "applied",
+                                                 "wait_timeout_ms": 30000})
+    got = reply.get("ids", [])
+    check(reply.get("applied") is True and reply.get("added") == 2 and len(set(got)) == 2 and min(got) > 500,
+          "{texts} through the log: 2 documents with new ids above the given ones, applied", reply)
+    reply = rpost("/collections/%s/index" % TX, ["white snow"])
+    check(reply.get("added") == 1 and len(reply.get("ids", [])) == 1 and reply["ids"][0] not in got + list(range(10)) + [500],
+          "a bare list of texts through the log: a new id", reply)
+    got.append(reply["ids"][0])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(servers[n].request("GET", "/collections/%s/documents/%d" % (TX, got[2]))[0] != 200
+                                              for n in ("r0", "r1")):
+        time.sleep(0.1)
+    for n in ("r0", "r1"):
+        texts = [servers[n].request("GET", "/collections/%s/documents/%d" % (TX, i))[1].get("text") for i in got]
+        check(texts == ["blue sky", "warm bread", "white snow"], "%s holds the 3 documents indexed without ids" % n, texts)
     subprocess.run([LOG_PUB, NATS, TX, "1", "delete"])
     print("log replica test: %d vectors, %d deletes, stream sequence %d" % (len(expected), len(deleted), last))
 finally:

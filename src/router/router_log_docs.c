@@ -1,0 +1,69 @@
+/* POST /index through the log in every shape a single server takes (a bare list of texts,
+ * {"texts": [...]}, documents with or without ids), so that a client cannot tell the cluster
+ * from one server. The log needs an id on every document (it decides the shard, and a replica
+ * that applies a message twice recognises it by its ids), so documents without one get ids
+ * from the collection's counter in etcd, as on the direct path (router_ids.c). Ids given by
+ * the client push that counter past them. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "router/router_impl.h"
+
+/* The fields of an object body the log path reads besides the texts or documents. */
+static const char *const kept[] = {"skip_empty", "wait", "wait_timeout_ms", "request_id", NULL};
+
+static int is_array_of(const cJSON *a, cJSON_bool (*is)(const cJSON *))
+{
+    if (!cJSON_IsArray(a) || !a->child) return 0;
+    for (const cJSON *e = a->child; e; e = e->next)
+        if (!is(e)) return 0;
+    return 1;
+}
+
+cJSON *router_log_documents(router *r, const char *coll, cJSON *req, router_reply *out)
+{
+    const cJSON *texts = NULL, *docs = NULL;
+    if (is_array_of(req, cJSON_IsString)) texts = req;
+    else if (is_array_of(req, cJSON_IsObject)) docs = req;
+    else if (cJSON_IsObject(req) && is_array_of(cJSON_GetObjectItemCaseSensitive(req, "texts"), cJSON_IsString))
+        texts = cJSON_GetObjectItemCaseSensitive(req, "texts");
+    else if (cJSON_IsObject(req) && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(req, "documents")))
+        docs = cJSON_GetObjectItemCaseSensitive(req, "documents");
+    else return req; /* the caller refuses it with the shapes it takes */
+
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "documents");
+    for (size_t k = 0; cJSON_IsObject(req) && kept[k]; k++) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(req, kept[k]);
+        if (f) cJSON_AddItemToObject(o, kept[k], cJSON_Duplicate(f, 1));
+    }
+    int n = 0, without = 0;
+    double max_id = -1;
+    for (const cJSON *e = texts ? texts->child : docs->child; e; e = e->next, n++) {
+        cJSON *d = texts ? cJSON_CreateObject() : cJSON_Duplicate(e, 1);
+        if (texts) cJSON_AddStringToObject(d, "text", e->valuestring);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "id");
+        if (!id) without++;
+        else if (cJSON_IsNumber(id) && id->valuedouble > max_id) max_id = id->valuedouble;
+        cJSON_AddItemToArray(list, d);
+    }
+    if (without && without != n) {
+        cJSON_Delete(o), cJSON_Delete(req);
+        router_error(out, 400, "bad_request", "either every document has an 'id' or none does (%d of %d have one)", n - without, n);
+        return NULL;
+    }
+    if (without) {
+        int64_t first = 0;
+        if (router_ids_reserve(r, coll, (size_t)n, &first) != VS_OK) {
+            cJSON_Delete(o), cJSON_Delete(req);
+            router_error(out, 503, "ids_unavailable", "no ids for the documents: %s", vs_last_error());
+            return NULL;
+        }
+        int64_t i = first;
+        for (cJSON *d = list->child; d; d = d->next) cJSON_AddNumberToObject(d, "id", (double)i++);
+    } else if (max_id >= 0 && max_id == floor(max_id)) {
+        router_ids_note(r, coll, (int64_t)max_id);
+    }
+    cJSON_Delete(req);
+    return o;
+}
