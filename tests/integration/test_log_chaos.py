@@ -105,7 +105,10 @@ def diagnose(why):
     print("--- diagnostics: %s" % why, flush=True)
     for n in NODES:
         srv = servers.get(n)
-        st, reply = (None, "not started") if srv is None else srv.request("GET", "/collections/" + COLL, timeout=5)
+        try:
+            st, reply = (None, "not started") if srv is None else srv.request("GET", "/collections/" + COLL, timeout=5)
+        except OSError as e:  # refused or timed out: the replica is down or wedged
+            st, reply = None, "no answer (%s)" % e
         pos = reply.get("log_position", 0) if st == 200 and isinstance(reply, dict) else reply
         print("replica %s (shard %d): applied log position %s, %s documents" % (
             n, NODES.index(n) // 2, pos, reply.get("total_vectors") if isinstance(reply, dict) else "?"))
