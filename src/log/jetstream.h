@@ -57,7 +57,8 @@ int vs_js_publish(vs_js *js, const char *collection, uint32_t shard, const char 
  * flight per fetch batch). The caller's own record of what it applied is the truth: the
  * consumer delivers from stream sequence next_seq on, and an existing durable whose
  * acknowledged floor is not next_seq - 1 (a replica restored from an older snapshot, or one
- * whose acks were lost in a crash) is deleted and created anew at next_seq. */
+ * whose acks were lost in a crash), or whose info the cluster cannot give (its Raft group lost
+ * quorum), is deleted and created anew at next_seq. */
 int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const char *durable, uint64_t next_seq,
                         vs_js_consumer **out);
 void vs_js_consumer_close(vs_js_consumer *c);
@@ -74,7 +75,10 @@ typedef struct {
 /* Fetches up to max messages (waiting at most wait_ms for the first) and calls fn for each in
  * stream order; a message fn returns VS_OK for is acknowledged, and the first non-VS_OK return
  * stops the batch (that message and the rest are redelivered later) and is returned. *got is
- * the count fn accepted. A wait with nothing to deliver is VS_OK with *got = 0. */
+ * the count fn accepted. A wait with nothing to deliver is VS_OK with *got = 0, unless the
+ * consumer delivered nothing for seconds although the stream holds the next sequence (a
+ * consumer stalled by NATS node crashes): then VS_ERR_NETWORK says so, and the next fetch
+ * re-creates the consumer there. */
 int vs_js_consumer_fetch(vs_js_consumer *c, int max, uint32_t wait_ms, int (*fn)(const vs_js_msg *m, void *ctx),
                          void *ctx, int *got);
 /* Messages in the stream after what this consumer delivered (the replica's lag). */

@@ -4,7 +4,16 @@
  * not promise that once a message goes unacknowledged (it is redelivered after AckWait, while
  * later ones are delivered now), so this side keeps the next sequence it expects and, on any
  * gap or failed apply, deletes the consumer and creates it again at that sequence. Messages
- * below it (redeliveries of what was applied) are acknowledged and skipped. */
+ * below it (redeliveries of what was applied) are acknowledged and skipped.
+ *
+ * A consumer can also stop delivering without any error: a pull whose messages died with a
+ * NATS node leaves them unacknowledged until AckWait, and after kill -9s of NATS nodes a
+ * clustered consumer's Raft group can be left with no working leader (seen under load in
+ * log_chaos: the replicas' views of one consumer disagreed by 300 sequences, none delivered,
+ * and every fetch simply timed out, for good). Only the stream tells: when fetches delivered
+ * nothing for a while although the stream holds sequence `next`, the consumer is re-created
+ * at `next`; the wait before that doubles after each re-creation that did not help (a
+ * consumer still electing its leader under load is not torn down in a loop). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +21,25 @@
 #include "core/error.h"
 #include "log/jetstream_impl.h"
 
+/* A consumer that delivered nothing for STALL_MS while its stream holds what it should
+ * deliver is re-created; each re-creation without progress doubles the wait, up to
+ * STALL_MAX_MS (below the consumer's 30 s AckWait, after which the server redelivers
+ * anyway). STALL_MS is above an ordinary failover of the consumer's leader (Raft's 2-5 s
+ * election after its node died): at 3 s, log_chaos under ASan re-created consumers 1-6
+ * times a run in mid-election, churn that helps nothing. VECSCALE_TEST_STALL_MS overrides
+ * the first wait (tests). */
+#define STALL_MS 8000u
+#define STALL_MAX_MS 24000u
+
 struct vs_js_consumer {
     vs_js *js;
     natsSubscription *sub;
     char stream[128], subject[128], durable[128];
     uint64_t next; /* the stream sequence the caller applies next */
     int reset;     /* recreate the consumer at `next` before the next fetch */
+    uint64_t idle_since_ms; /* last delivery, or the consumer's (re-)creation */
+    uint32_t stall_ms;      /* how long no delivery is tolerated (see STALL_MS) */
+    uint32_t stall_base_ms;
 };
 
 static void unbind(vs_js_consumer *c)
@@ -84,7 +106,36 @@ static int bind(vs_js_consumer *c)
         return js_fail(s, jerr, what);
     }
     c->reset = 0;
+    c->idle_since_ms = js_now_ms();
     return VS_OK;
+}
+
+/* After a fetch that delivered nothing: VS_OK while that is normal (the stream holds nothing
+ * past what was applied, or the wait has not run out); otherwise marks the consumer for
+ * re-creation and says why (VS_ERR_NETWORK). */
+static int check_stall(vs_js_consumer *c)
+{
+    uint64_t now = js_now_ms();
+    if (now - c->idle_since_ms < c->stall_ms) return VS_OK;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetStreamInfo(&si, c->js->ctx, c->stream, NULL, &jerr);
+    uint64_t first = s == NATS_OK ? si->State.FirstSeq : 0, last = s == NATS_OK ? si->State.LastSeq : 0;
+    jsStreamInfo_Destroy(si);
+    c->idle_since_ms = now; /* the next look comes a full wait later */
+    if (s != NATS_OK) return VS_OK; /* no stream leader to ask: a fetch error will tell */
+    if (last < c->next) {
+        c->stall_ms = c->stall_base_ms; /* caught up: idle is normal */
+        return VS_OK;
+    }
+    uint32_t waited = c->stall_ms;
+    c->stall_ms = waited >= STALL_MAX_MS / 2 ? STALL_MAX_MS : waited * 2;
+    c->reset = 1;
+    return vs_fail(VS_ERR_NETWORK,
+                   "jetstream: consumer %s on %s delivered nothing for %u ms although the stream holds sequences "
+                   "%llu to %llu and this replica needs %llu: re-creating it there",
+                   c->durable, c->stream, waited, (unsigned long long)first, (unsigned long long)last,
+                   (unsigned long long)c->next);
 }
 
 int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const char *durable, uint64_t next_seq,
@@ -97,6 +148,10 @@ int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const
     if (!c) return vs_fail(VS_ERR_NOMEM, "jetstream: out of memory");
     c->js = js;
     c->next = next_seq ? next_seq : 1;
+    const char *stall = getenv("VECSCALE_TEST_STALL_MS");
+    unsigned long base = stall ? strtoul(stall, NULL, 10) : 0;
+    c->stall_base_ms = base >= 100 && base <= STALL_MAX_MS ? (uint32_t)base : STALL_MS;
+    c->stall_ms = c->stall_base_ms;
     snprintf(c->durable, sizeof c->durable, "%s", durable);
     int rc = vs_js_stream_name(collection, shard, c->stream, sizeof c->stream);
     if (rc == VS_OK) rc = js_subject(collection, shard, c->subject, sizeof c->subject);
@@ -105,20 +160,17 @@ int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const
         return rc;
     }
     /* Reuse the durable only when its acknowledged floor is exactly what the caller applied
-     * and nothing is in flight; anything else is re-created at the caller's sequence. */
+     * and nothing is in flight; anything else is re-created at the caller's sequence. So is
+     * one whose info cannot be had: a consumer whose Raft group lost quorum ("JetStream
+     * system temporarily unavailable") never answers again, and only a new one (a new
+     * group) delivers. */
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, js->ctx, c->stream, c->durable, NULL, &jerr);
     int reuse = s == NATS_OK && ci->AckFloor.Stream + 1 == c->next && ci->Delivered.Stream + 1 == c->next &&
                 ci->Config && ci->Config->AckPolicy == js_AckExplicit;
     jsConsumerInfo_Destroy(ci);
-    if (s != NATS_OK && jerr != JSConsumerNotFoundErr) {
-        char what[300];
-        snprintf(what, sizeof what, "consumer info %s on %s", c->durable, c->stream);
-        rc = js_fail(s, jerr, what);
-    } else if (!reuse) {
-        rc = create_and_bind(c, s == NATS_OK);
-    }
+    if (!reuse) rc = create_and_bind(c, !(s != NATS_OK && jerr == JSConsumerNotFoundErr));
     if (rc == VS_OK) rc = bind(c);
     if (rc != VS_OK) {
         vs_js_consumer_close(c);
@@ -148,7 +200,7 @@ int vs_js_consumer_fetch(vs_js_consumer *c, int max, uint32_t wait_ms, int (*fn)
     natsMsgList list = {0};
     jsErrCode jerr = 0;
     natsStatus s = natsSubscription_Fetch(&list, c->sub, max, wait_ms ? wait_ms : 1, &jerr);
-    if (s == NATS_TIMEOUT) return VS_OK; /* nothing to deliver within wait_ms */
+    if (s == NATS_TIMEOUT) return check_stall(c); /* nothing delivered within wait_ms */
     if (s != NATS_OK) {
         char what[300];
         snprintf(what, sizeof what, "fetch from %s", c->stream);
@@ -170,6 +222,7 @@ int vs_js_consumer_fetch(vs_js_consumer *c, int max, uint32_t wait_ms, int (*fn)
         jsMsgMetaData_Destroy(meta);
         if (seq < c->next) { /* redelivered after the caller applied it */
             natsMsg_Ack(msg, NULL);
+            c->idle_since_ms = js_now_ms();
             continue;
         }
         if (seq > c->next) {
@@ -199,6 +252,8 @@ int vs_js_consumer_fetch(vs_js_consumer *c, int max, uint32_t wait_ms, int (*fn)
             break;
         }
         c->next = seq + 1;
+        c->idle_since_ms = js_now_ms();
+        c->stall_ms = c->stall_base_ms;
         accepted++;
         if (last_acked) natsMsg_Ack(last_acked, NULL);
         last_acked = msg;

@@ -2,8 +2,9 @@
  * tests/integration/nats.sh): ordered publish and consume of adds and deletes, a stream that
  * keeps taking writes while its leader's node is killed with -9, a retried publish stored
  * once, a durable consumer that resumes where its replica stopped (and in order after a failed
- * apply), a replica behind the stream's retention told to restore a snapshot, and a cluster
- * that is not there. */
+ * apply), a consumer that stops delivering re-created (not left to the 30 s AckWait), a
+ * replica behind the stream's retention told to restore a snapshot, and a cluster that is not
+ * there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,6 +286,76 @@ static void durable_consumer_resumes_where_the_replica_stopped(void **state)
     vs_js_close(js);
 }
 
+static int refuse(const vs_js_msg *m, void *ctx)
+{
+    (void)m;
+    (void)ctx;
+    return VS_ERR_IO;
+}
+
+/* A consumer that stops delivering without an error (here: its messages went to a pull that
+ * died before acknowledging them, so the server holds them until the 30 s AckWait; after NATS
+ * node crashes, also a consumer whose Raft group lost its working leader) is re-created at
+ * the replica's next sequence once the stream shows there is something to deliver; a consumer
+ * that is idle because it is caught up is left alone. */
+static void stalled_consumer_is_recreated(void **state)
+{
+    (void)state;
+    char coll[80], body[32], id[64];
+    coll_name(coll, sizeof coll, "stall");
+    setenv("VECSCALE_TEST_STALL_MS", "1000", 1);
+    vs_js *js = open_js();
+    assert_int_equal(vs_js_ensure_stream(js, coll, 0, 3, 120), VS_OK);
+    uint64_t seq = 0;
+    for (int i = 0; i < 10; i++) {
+        snprintf(body, sizeof body, "{\"id\":%d}", i);
+        snprintf(id, sizeof id, "add:%d:s", i);
+        publish_ok(js, coll, "add", body, id, &seq);
+    }
+    sink *s = calloc(1, sizeof *s);
+    vs_js_consumer *c = NULL;
+    assert_int_equal(vs_js_consumer_open(js, coll, 0, "replica-s", 1, &c), VS_OK);
+    drain(c, s, 5);
+
+    /* A second binding of the same durable (as after a reconnect) takes 6..10 and goes away
+     * without acknowledging them: the server considers them delivered. */
+    vs_js_consumer *thief = NULL;
+    assert_int_equal(vs_js_consumer_open(js, coll, 0, "replica-s", 6, &thief), VS_OK);
+    int got = -1;
+    assert_int_equal(vs_js_consumer_fetch(thief, 16, 2000, refuse, NULL, &got), VS_ERR_IO);
+    assert_int_equal(got, 0);
+    vs_js_consumer_close(thief);
+
+    time_t t0 = time(NULL);
+    int stalls = 0;
+    while (s->n < 10 && time(NULL) - t0 < 12) {
+        int rc = vs_js_consumer_fetch(c, 16, 200, collect, s, &got);
+        if (rc == VS_ERR_NETWORK && strstr(vs_last_error(), "delivered nothing")) stalls++;
+        else if (rc != VS_OK && rc != VS_ERR_NETWORK) fail_msg("fetch: %s", vs_last_error());
+    }
+    /* Well before the 30 s AckWait would have handed them out again. */
+    print_message("6..10 after %d s, %d stall(s) seen\n", (int)(time(NULL) - t0), stalls);
+    assert_int_equal(s->n, 10);
+    for (int i = 0; i < 10; i++) assert_int_equal(s->seqs[i], (uint64_t)i + 1);
+    assert_true(stalls >= 1);
+
+    /* Caught up: idle for three stall periods without being re-created. */
+    t0 = time(NULL);
+    while (time(NULL) - t0 < 4) {
+        int rc = vs_js_consumer_fetch(c, 16, 200, collect, s, &got);
+        if (rc != VS_OK) fail_msg("an idle, caught-up consumer: %s", vs_last_error());
+    }
+    /* And one more message still arrives through it. */
+    publish_ok(js, coll, "add", "{\"id\":10}", "add:10:s", &seq);
+    drain(c, s, 11);
+    assert_int_equal(s->seqs[10], 11);
+    vs_js_consumer_close(c);
+    free(s);
+    unsetenv("VECSCALE_TEST_STALL_MS");
+    assert_int_equal(vs_js_delete_stream(js, coll, 0), VS_OK);
+    vs_js_close(js);
+}
+
 static void no_cluster_is_a_bounded_clear_error(void **state)
 {
     (void)state;
@@ -306,6 +377,7 @@ int main(void)
         cmocka_unit_test(retried_publish_is_stored_once),
         cmocka_unit_test(quorum_keeps_taking_writes_while_the_leader_dies),
         cmocka_unit_test(durable_consumer_resumes_where_the_replica_stopped),
+        cmocka_unit_test(stalled_consumer_is_recreated),
         cmocka_unit_test(no_cluster_is_a_bounded_clear_error),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

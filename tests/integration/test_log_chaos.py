@@ -97,13 +97,64 @@ acked, deleted = {}, set()
 stats = {"writes": 0, "retries": 0, "kills": {"router": 0, "replica": 0, "nats": 0}}
 
 
-def write(method, path, body):
-    """Sends until acknowledged (200/201), alternating routers; returns the reply."""
+def diagnose(why):
+    """Prints what a stuck write needs to be explained: each replica's applied log position
+    against its shard's stream, each NATS node's view of the stream and of every replica's
+    durable consumer (delivered, acknowledged, pending, Raft leader and which peers are
+    current), and the log lines of the replicas' appliers."""
+    print("--- diagnostics: %s" % why, flush=True)
+    for n in NODES:
+        srv = servers.get(n)
+        try:
+            st, reply = (None, "not started") if srv is None else srv.request("GET", "/collections/" + COLL, timeout=5)
+        except OSError as e:  # refused or timed out: the replica is down or wedged
+            st, reply = None, "no answer (%s)" % e
+        pos = reply.get("log_position", 0) if st == 200 and isinstance(reply, dict) else reply
+        print("replica %s (shard %d): applied log position %s, %s documents" % (
+            n, NODES.index(n) // 2, pos, reply.get("total_vectors") if isinstance(reply, dict) else "?"))
+    for i in (1, 2, 3):
+        try:
+            with open(os.path.join(NATS_DIR, "n%d" % i, "mon_port")) as f:
+                mon = f.read().strip()
+            with urllib.request.urlopen("http://127.0.0.1:%s/jsz?streams=true&consumers=true" % mon, timeout=5) as resp:
+                jsz = json.loads(resp.read().decode())
+        except (OSError, ValueError) as e:
+            print("NATS node n%d: no answer (%s)" % (i, e))
+            continue
+        print("NATS node n%d: meta leader %s" % (i, jsz.get("meta_cluster", {}).get("leader")))
+        for acc in jsz.get("account_details", []):
+            for st in acc.get("stream_detail", []):
+                if not st["name"].startswith("vs-%s-" % COLL):
+                    continue
+                cl = st.get("cluster", {})
+                print("  stream %s: sequences %s..%s, leader %s" % (st["name"], st["state"]["first_seq"], st["state"]["last_seq"],
+                                                                   cl.get("leader")))
+                for c in st.get("consumer_detail") or []:
+                    cc = c.get("cluster", {})
+                    print("    consumer %s: delivered %s, ack floor %s, pending %s, ack pending %s, waiting pulls %s, "
+                          "leader %s, peers current %s" % (
+                              c["name"], c["delivered"]["stream_seq"], c["ack_floor"]["stream_seq"], c["num_pending"],
+                              c["num_ack_pending"], c.get("num_waiting"), cc.get("leader"),
+                              {r["name"]: r.get("current") for r in cc.get("replicas", [])}))
+    for n in NODES:
+        try:
+            with open(os.path.join(T, n + ".log"), errors="replace") as f:
+                lines = [ln.rstrip() for ln in f if " log: " in ln]
+        except OSError:
+            lines = []
+        print("%s log: %d applier line(s)%s" % (n, len(lines), "".join("\n  " + ln for ln in lines[-8:])))
+    print("--- end of diagnostics", flush=True)
+
+
+def write(method, path, body, budget_s=120.0, timeout=20.0):
+    """Sends until acknowledged (200/201), alternating routers, for at most budget_s; returns
+    the reply. Each try waits at most `timeout` for the answer."""
     tries = 0
+    deadline = time.monotonic() + budget_s
     while True:
         names = sorted(routers)
         r = routers[names[(stats["writes"] + tries) % len(names)]]
-        st, reply = call(r.url, method, path, body)
+        st, reply = call(r.url, method, path, body, timeout=timeout)
         if st in (200, 201):
             if tries:
                 stats["retries"] += tries
@@ -111,8 +162,10 @@ def write(method, path, body):
         if st is not None and st < 500:
             raise AssertionError("%s %s refused with %s: %s" % (method, path, st, reply))
         tries += 1
-        if tries > 400:
-            raise AssertionError("%s %s never acknowledged: %s %s" % (method, path, st, reply))
+        if time.monotonic() > deadline:
+            diagnose("%s %s not acknowledged in %.0f s" % (method, path, budget_s))
+            raise AssertionError("%s %s never acknowledged in %.0f s (%d tries): %s %s" % (method, path, budget_s, tries,
+                                                                                          st, reply))
         time.sleep(0.05)
 
 
@@ -196,13 +249,23 @@ try:
     deadline = time.monotonic() + 30
     while str(call(routers["A"].url, "GET", "/cluster")[1]).count("'live': True") < 4:
         if time.monotonic() > deadline:
+            diagnose("replicas not all back")
             raise AssertionError("replicas did not come back: %s" % (call(routers["A"].url, "GET", "/cluster"),))
         time.sleep(0.1)
     fin = [next_id, next_id + 1, next_id + 2, next_id + 3]
     vecs = [[0.0] * D for _ in fin]
+    # The router answers by WAIT_S at the latest ("applied": false then); the client waits
+    # longer than that, so a write that cannot be applied is a failure that says why, not a
+    # client timeout retried until ctest kills the test.
+    WAIT_S = 100
+    t_fin = time.monotonic()
     reply = write("POST", "/collections/%s/vectors" % COLL, {"vectors": vecs, "ids": fin, "request_id": "final",
-                                                            "wait": "applied", "wait_timeout_ms": 120000})
-    check(reply.get("applied") is True, "a last write waited until every replica applied it", reply)
+                                                            "wait": "applied", "wait_timeout_ms": WAIT_S * 1000},
+                  budget_s=WAIT_S + 60, timeout=WAIT_S + 30)
+    if reply.get("applied") is not True:
+        diagnose("the last write was not applied by every replica in %d s" % WAIT_S)
+    check(reply.get("applied") is True, "a last write waited until every replica applied it (%.1f s)" % (
+        time.monotonic() - t_fin), reply)
     acked.update(zip(fin, vecs))
 
     by_shard = [{i: v for i, v in acked.items() if shard_of(i) == s} for s in range(SHARDS)]
