@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "vecscale.h"
 
 /* Parses a decimal in [lo, hi] at *p, advancing it. */
@@ -71,11 +72,11 @@ static int parse_codes(const char *spec, const char **pp, vs_factory_spec *s)
     return fail_at(spec, p, "unknown encoding");
 }
 
-int vs_factory_parse(const char *spec, vs_factory_spec *out)
+static int parse(const char *spec, vs_factory_spec *out)
 {
-    if (!spec || !out) return vs_fail(VS_ERR_INVALID_ARG, "factory string is NULL");
     vs_factory_spec s;
     memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
     const char *p = spec;
     if (*p == '\0') return fail_at(spec, p, "empty string");
 
@@ -113,9 +114,25 @@ int vs_factory_parse(const char *spec, vs_factory_spec *out)
     return VS_OK;
 }
 
-int vs_factory_format(const vs_factory_spec *s, char *buf, size_t cap)
+/* The caller's struct may be shorter than ours (vecscale.h, "Options and result structs"):
+ * checked first, and only its bytes are written. */
+int vs_factory_parse(const char *spec, vs_factory_spec *out)
 {
-    if (!s || !buf || cap == 0) return vs_fail(VS_ERR_INVALID_ARG, "vs_factory_format: bad arguments");
+    if (!spec || !out) return vs_fail(VS_ERR_INVALID_ARG, "factory string is NULL");
+    size_t n = 0;
+    int rc = vs_result_size(out, sizeof *out, VS_FACTORY_SPEC_V1, "vs_factory_spec", &n);
+    if (rc) return rc;
+    vs_factory_spec s;
+    rc = parse(spec, &s);
+    if (rc == VS_OK) vs_result_write(out, &s, n);
+    return rc;
+}
+
+int vs_factory_format(const vs_factory_spec *caller_spec, char *buf, size_t cap)
+{
+    if (!caller_spec || !buf || cap == 0) return vs_fail(VS_ERR_INVALID_ARG, "vs_factory_format: bad arguments");
+    VS_READ_OPTIONS(vs_factory_spec, given, caller_spec, VS_FACTORY_SPEC_V1);
+    const vs_factory_spec *s = &given;
     char coarse[32] = "", codes[32], refine[8] = "";
     if (s->coarse == VS_COARSE_IVF) snprintf(coarse, sizeof coarse, "IVF%u,", s->nlist);
     else if (s->coarse == VS_COARSE_HNSW) snprintf(coarse, sizeof coarse, "HNSW%u,", s->hnsw_m);

@@ -62,7 +62,7 @@ int vs_index_create(const vs_index_options *caller_opts, vs_index **out)
         return vs_fail(VS_ERR_DIMENSION, "dimension %u is out of range 1..%u", opts->dim, VS_MAX_DIM);
     if ((unsigned)opts->metric > VS_METRIC_COSINE)
         return vs_fail(VS_ERR_INVALID_ARG, "unknown metric %d", (int)opts->metric);
-    vs_factory_spec spec;
+    vs_factory_spec spec = {.struct_size = sizeof spec};
     int rc = vs_factory_parse(opts->factory ? opts->factory : "Flat", &spec);
     if (rc) return rc;
     const vs_index_ops *ops = vs_index_ops_for(&spec);

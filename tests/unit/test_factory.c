@@ -30,7 +30,7 @@ static void valid_strings(void **state)
         {"SQ8,RFlat", "SQ8,RFlat", VS_COARSE_NONE, 0, 0, VS_CODE_SQ8, 0, 0, 0, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        vs_factory_spec s;
+        vs_factory_spec s = {.struct_size = sizeof s};
         if (vs_factory_parse(cases[i].in, &s) != VS_OK) {
             print_error("%s: %s\n", cases[i].in, vs_last_error());
             fail();
@@ -59,7 +59,7 @@ static void invalid_strings(void **state)
         "IVF1024,PQ32x4fs,RFlat,", "HNSW32SQ8",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        vs_factory_spec s;
+        vs_factory_spec s = {.struct_size = sizeof s};
         int rc = vs_factory_parse(bad[i], &s);
         if (rc != VS_ERR_FACTORY) {
             print_error("\"%s\" gave %d, expected VS_ERR_FACTORY\n", bad[i], rc);
@@ -67,7 +67,7 @@ static void invalid_strings(void **state)
         }
         assert_non_null(strstr(vs_last_error(), "position"));
     }
-    vs_factory_spec s;
+    vs_factory_spec s = {.struct_size = sizeof s};
     assert_int_equal(vs_factory_parse(NULL, &s), VS_ERR_INVALID_ARG);
     char small[4];
     assert_int_equal(vs_factory_parse("IVF4096,Flat", &s), VS_OK);
