@@ -3,7 +3,7 @@
  *
  * The groups below follow the library's layers, lowest first: common (errors, version,
  * messages, options structs, metrics) → kernels and vector files → quantizers and indexes →
- * embedding → collections → storage (S3, snapshots) → cluster (sharded indexes). A group
+ * embedding → collections → storage (S3, snapshots) → cluster (routing helpers). A group
  * uses only the groups before it.
  *
  * Conventions (they hold for every function below):
@@ -238,6 +238,8 @@ VS_API void vs_matrix_free(vs_matrix *m);
 /** @defgroup factory Factory strings
  * FAISS-style index descriptions: "Flat", "IVF4096,Flat", "IVF4096,PQ32x4fs,RFlat",
  * "HNSW32", "HNSW32,SQ8", "SQ8", "PQ16", "IVF1024,SQfp16", ... Whitespace is not allowed.
+ * A leading "Shards{n}," (n = 1..VS_MAX_SHARDS) makes a sharded index of n indexes of the rest
+ * ("Shards4,HNSW32", "Shards8,IVF1024,PQ32x4fs,RFlat"): see "Sharded indexes".
  * @{ */
 typedef enum { VS_COARSE_NONE = 0, VS_COARSE_IVF = 1, VS_COARSE_HNSW = 2 } vs_coarse_kind;
 typedef enum {
@@ -261,6 +263,7 @@ typedef struct {
     uint32_t pq_bits;   /**< bits per PQ code, 4..8 */
     int pq_fastscan;    /**< "fs" suffix: 4-bit SIMD fast-scan layout */
     int refine_flat;    /**< ",RFlat": re-rank on the original vectors */
+    uint32_t shards;    /**< "Shards{n},": n shards of the rest (0 = not sharded) */
 } vs_factory_spec;
 
 /** Parses a factory string without creating anything; out->struct_size must be set. */
@@ -462,6 +465,43 @@ VS_API int vs_index_add_matrix(vs_index *index, const vs_matrix *m, const int64_
 VS_API int vs_index_search_matrix(const vs_index *index, const vs_matrix *queries, uint32_t k,
                            const vs_search_params *params, float *distances, int64_t *ids);
 
+/** @} */
+
+/** @defgroup sharded Sharded indexes
+ * The factory prefix "Shards{n}," makes one index of n shards of the rest, as FAISS's
+ * IndexShards, behind the same vs_index handle as every other type: every call of the
+ * "Indexes" and "Persistence" groups works on it.
+ *  - Each ID lives in shard vs_shard_of(id, n) (the rule the cluster router routes by): add
+ *    gives each vector to its shard, all or nothing as vs_index_add (IDs refused before any
+ *    shard changes); remove and get go to the owning shard.
+ *  - train trains every shard on the same vectors (shards made from one seed train alike).
+ *  - search asks every shard, in parallel when params->n_threads > 1 (threads go to shards
+ *    first, any left over into each shard's search), and merges their top-k: ties go to the
+ *    smaller ID, so the result does not depend on the thread count; the same answers as one
+ *    index of the base type over the same data where that index is exact. Range search merges
+ *    every shard's hits.
+ *  - save, save_buffer, load and view keep all shards in one file (each shard's own image in
+ *    one section, checked by its own checksums when loaded: a view copies the shards).
+ *  - Thread-safety as vs_index; an HNSW base keeps its rule (one add or remove beside any
+ *    number of searches), which the sharded index then has as a whole.
+ * @{ */
+#define VS_MAX_SHARDS 4096
+
+/** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
+ *  stable across versions and machines. */
+VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
+/** Wraps existing indexes (same dimension, metric and factory string) as the shards of one
+ *  index ("Shards{n},<their factory>"), taking ownership of every one of them on success; on
+ *  failure the caller keeps them. Their IDs must follow vs_shard_of for adds, removes and
+ *  gets to reach them, which searches do not need. Automatic IDs continue after the largest
+ *  vs_index_next_id of the shards. *out owned by the caller (vs_index_free frees the shards). */
+VS_API int vs_index_shards_from(vs_index **shards, uint32_t n_shards, vs_index **out);
+/** Number of shards of a sharded index; 0 for any other index (or NULL). */
+VS_API uint32_t vs_index_shard_count(const vs_index *index);
+/** Shard i of a sharded index, still owned by it (for save, stats, or searching one shard;
+ *  adding to it directly bypasses the ID routing); NULL if index is not sharded or i is out
+ *  of range. */
+VS_API vs_index *vs_index_shard(const vs_index *index, uint32_t i);
 /** @} */
 
 /** @defgroup persistence Persistence
@@ -1076,50 +1116,39 @@ VS_API int vs_snapshot_gc(vs_s3 *s3, const char *uri, uint32_t keep, uint32_t gr
                           vs_snapshot_gc_stats *stats);
 /** @} */
 
-/* ==== Cluster: sharded indexes (the router and membership live in the command) ============ */
+/* ==== Cluster: routing helpers (the router and membership live in the command) ============ */
 
-/** @defgroup sharded Sharded index
- * Several indexes behind one: each ID lives in the shard vs_shard_of(id, n_shards) names (the
- * same rule the cluster router uses), a search asks every shard and merges their top-k, as
- * FAISS's IndexShards. Thread-safety follows vs_index: searches may run concurrently;
- * add/remove/train must not overlap anything else.
+/** @defgroup cluster Cluster routing helpers, and the old sharded-index calls
  * @{ */
-typedef struct vs_sharded_index vs_sharded_index;
-
-/** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
- *  stable across versions and machines. */
-VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
 /** The shard that owns a document id given as text (vecscale.h, "Document ids"): a canonical
  *  integer ("17") goes where the integer goes; a string id by its XXH3-64 (shifted right by
  *  one) through vs_shard_of. The cluster router routes string ids of POST /vectors by it.
  *  An invalid key gives shard 0 (check it with vs_collection_key_check first). */
 VS_API uint32_t vs_shard_of_key(const char *key, uint32_t n_shards);
 
-/** Creates n_shards (1..4096) empty indexes made from opts. *out owned by the caller. */
-VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out);
-/** Wraps existing indexes (same dimension and metric), taking ownership of every one of them
- *  on success; on failure the caller keeps them. Their IDs must follow vs_shard_of for adds
- *  and removes to reach them, which searches do not need. */
-VS_API int vs_sharded_from(vs_index **shards, uint32_t n_shards, vs_sharded_index **out);
-VS_API void vs_sharded_free(vs_sharded_index *s);
-
-/** Trains every shard on the same vectors (shards created from one seed train identically).
- *  n_threads of the creating options' vs_index_options applies per shard. */
-VS_API int vs_sharded_train(vs_sharded_index *s, size_t n, const float *vectors);
-/** Adds vectors, each to the shard owning its ID; ids NULL assigns IDs after the largest seen.
- *  As vs_index_add, nothing is added if a vector is not finite or an ID is negative, repeated
- *  in the batch or already stored (all checked before any shard changes). */
-VS_API int vs_sharded_add(vs_sharded_index *s, size_t n, const float *vectors, const int64_t *ids);
-VS_API int vs_sharded_remove(vs_sharded_index *s, size_t n, const int64_t *ids, size_t *n_removed);
-/** Searches every shard, in parallel when params->n_threads > 1 (threads are shared out over
- *  the shards and joined before returning), and merges: same output contract as
- *  vs_index_search. */
+/** Deprecated: the sharded index before it was an index type ("Sharded indexes"). A
+ *  vs_sharded_index is a vs_index made with "Shards{n},"; each call below is the vs_index_*
+ *  call it names, kept so existing callers compile and behave as before. */
+typedef struct vs_sharded_index vs_sharded_index;
+#define VS_SHARDED_DEPRECATED(use) __attribute__((deprecated("use " use)))
+/** vs_index_create with "Shards{n_shards}," before opts->factory (1..VS_MAX_SHARDS shards). */
+VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out)
+    VS_SHARDED_DEPRECATED("vs_index_create with the factory prefix \"Shards{n},\"");
+VS_API int vs_sharded_from(vs_index **shards, uint32_t n_shards, vs_sharded_index **out)
+    VS_SHARDED_DEPRECATED("vs_index_shards_from");
+VS_API void vs_sharded_free(vs_sharded_index *s) VS_SHARDED_DEPRECATED("vs_index_free");
+VS_API int vs_sharded_train(vs_sharded_index *s, size_t n, const float *vectors)
+    VS_SHARDED_DEPRECATED("vs_index_train");
+VS_API int vs_sharded_add(vs_sharded_index *s, size_t n, const float *vectors, const int64_t *ids)
+    VS_SHARDED_DEPRECATED("vs_index_add");
+VS_API int vs_sharded_remove(vs_sharded_index *s, size_t n, const int64_t *ids, size_t *n_removed)
+    VS_SHARDED_DEPRECATED("vs_index_remove");
 VS_API int vs_sharded_search(const vs_sharded_index *s, size_t nq, const float *queries, uint32_t k,
-                             const vs_search_params *params, float *distances, int64_t *ids);
-VS_API size_t vs_sharded_size(const vs_sharded_index *s);
-VS_API uint32_t vs_sharded_count(const vs_sharded_index *s);
-/** Shard i, still owned by s (for save, stats, or searching one shard). */
-VS_API vs_index *vs_sharded_shard(const vs_sharded_index *s, uint32_t i);
+                             const vs_search_params *params, float *distances, int64_t *ids)
+    VS_SHARDED_DEPRECATED("vs_index_search");
+VS_API size_t vs_sharded_size(const vs_sharded_index *s) VS_SHARDED_DEPRECATED("vs_index_size");
+VS_API uint32_t vs_sharded_count(const vs_sharded_index *s) VS_SHARDED_DEPRECATED("vs_index_shard_count");
+VS_API vs_index *vs_sharded_shard(const vs_sharded_index *s, uint32_t i) VS_SHARDED_DEPRECATED("vs_index_shard");
 
 /** Merges the best-first result rows of n_lists searches of the same nq queries (list j has
  *  k_in[j] results per query in dists[j] / idss[j]; id -1 marks padding) into the best k per

@@ -69,7 +69,7 @@ static int check_usable(IndexObject *s)
 static int hnsw_factory(const char *factory)
 {
     vs_factory_spec sp = {.struct_size = sizeof sp};
-    return factory && vs_factory_parse(factory, &sp) == VS_OK && sp.coarse == VS_COARSE_HNSW;
+    return factory && vs_factory_parse(factory, &sp) == VS_OK && sp.coarse == VS_COARSE_HNSW && !sp.shards;
 }
 
 static IndexObject *alloc_index(PyTypeObject *type)

@@ -125,7 +125,7 @@ static int setup_index_kind(vs_collection *c)
     vs_factory_spec spec = {.struct_size = sizeof spec};
     int rc = vs_factory_parse(c->factory, &spec);
     if (rc) return rc;
-    c->hnsw = spec.coarse == VS_COARSE_HNSW && !c->staging;
+    c->hnsw = spec.coarse == VS_COARSE_HNSW && !spec.shards && !c->staging; /* sharded: writes take index_rw */
     if (c->train_min == 0) c->train_min = spec.coarse == VS_COARSE_IVF ? 39 * spec.nlist : 1000;
     return VS_OK;
 }

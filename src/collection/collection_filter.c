@@ -239,7 +239,7 @@ static set_path choose_path(const vs_collection *c, uint64_t card, size_t n, uin
     int fits = (double)card * c->dim <= EXACT_MAX_FLOATS;
     vs_factory_spec spec = {.struct_size = sizeof spec};
     if (c->staging || vs_factory_parse(c->factory, &spec)) return fits && card * 4 < n ? PATH_EXACT : PATH_BITSET;
-    if (spec.coarse == VS_COARSE_HNSW) {
+    if (spec.coarse == VS_COARSE_HNSW && !spec.shards) {
         double ef = p && p->ef_search ? p->ef_search : (k > 64 ? k : 64);
         if (ef < k) ef = k;
         if (fits && (double)card * card < ef * 2.0 * spec.hnsw_m * (double)n) return PATH_EXACT;

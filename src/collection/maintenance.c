@@ -378,7 +378,7 @@ static int catchup_step(vs_collection *c, void *arg)
             pthread_rwlock_unlock(&c->index_rw);
             r->ix = old; /* freed by the caller, outside the locks */
             vs_factory_spec spec = {.struct_size = sizeof spec};
-            c->hnsw = !vs_factory_parse(c->factory, &spec) && spec.coarse == VS_COARSE_HNSW;
+            c->hnsw = !vs_factory_parse(c->factory, &spec) && spec.coarse == VS_COARSE_HNSW && !spec.shards;
             c->delta = NULL;
             vs_collection_refresh_info(c);
             pthread_mutex_unlock(&c->write_mu);

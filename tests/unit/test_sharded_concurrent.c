@@ -9,7 +9,7 @@
 enum { N = 4000, NQ = 32, D = 16, K = 5, THREADS = 3 };
 
 typedef struct {
-    const vs_sharded_index *s;
+    const vs_index *s;
     const float *q;
     const int64_t *want;
     tu_overlap *ov;
@@ -25,7 +25,7 @@ static void *run(void *arg)
     for (int r = 0; r < 5; r++) {
         tu_read_mark mark;
         vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = 4, .filter = tu_reader_begin(j->ov, &mark, r == 0)};
-        if (vs_sharded_search(j->s, NQ, j->q, K, &p, d, ids) != VS_OK || memcmp(ids, j->want, sizeof ids)) j->ok = 0;
+        if (vs_index_search(j->s, NQ, j->q, K, &p, d, ids) != VS_OK || memcmp(ids, j->want, sizeof ids)) j->ok = 0;
         tu_reader_end(j->ov, &mark);
     }
     return NULL;
@@ -35,13 +35,14 @@ static void concurrent_searches(void **state)
 {
     (void)state;
     float *x = tu_random_vectors(N, D, 3), *q = tu_random_vectors(NQ, D, 4);
-    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2};
-    vs_sharded_index *s = NULL;
-    assert_int_equal(vs_sharded_create(&o, 4, &s), VS_OK);
-    assert_int_equal(vs_sharded_add(s, N, x, NULL), VS_OK);
+    vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = D, .metric = VS_METRIC_L2,
+                          .factory = "Shards4,Flat"};
+    vs_index *s = NULL;
+    assert_int_equal(vs_index_create(&o, &s), VS_OK);
+    assert_int_equal(vs_index_add(s, N, x, NULL), VS_OK);
     int64_t want[NQ * K];
     float d[NQ * K];
-    assert_int_equal(vs_sharded_search(s, NQ, q, K, NULL, d, want), VS_OK);
+    assert_int_equal(vs_index_search(s, NQ, q, K, NULL, d, want), VS_OK);
     job jobs[THREADS];
     tu_overlap ov = {0};
     for (int i = 0; i < THREADS; i++) jobs[i] = (job){s, q, want, &ov, 0};
@@ -49,7 +50,7 @@ static void concurrent_searches(void **state)
     for (int i = 0; i < THREADS; i++) assert_true(jobs[i].ok);
     print_message("%ld of %ld searches overlapped another\n", atomic_load(&ov.reads_overlapped), atomic_load(&ov.reads));
     assert_true(atomic_load(&ov.reads_overlapped) > 0);
-    vs_sharded_free(s);
+    vs_index_free(s);
     free(x);
     free(q);
 }
