@@ -17,13 +17,12 @@
 
 #include "server/server_impl.h"
 #include "core/error.h"
+#include "http/http_server.h"
 
 #define DEFAULT_COLLECTION "default"
 
 typedef struct {
-    char *buf;
-    size_t len, cap;
-    int too_large;
+    vs_http_upload up;
     double t0;
 } conn_state;
 
@@ -298,18 +297,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, request *r)
         sb_puts(&r->out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
         r->content_type = "application/json";
     }
-    size_t len = r->out.len;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, r->out.s ? r->out.s : (char *)"", 
-                                                                r->out.s ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(r->out.s);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
-    if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r->status, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return vs_http_send(conn, (unsigned)r->status, r->content_type, r->out.s, r->out.len,
+                        r->status == 401 ? "WWW-Authenticate" : NULL, "Bearer");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -323,34 +312,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->t0 = now_seconds();
         *con_cls = st;
         atomic_fetch_add(&s->in_flight, 1);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) st->too_large = 1;
+        vs_http_upload_start(&st->up, conn, s->cfg.max_body);
         return MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (st->too_large || st->len + n > s->cfg.max_body) {
-            st->too_large = 1; /* keep reading and discard: the reply comes at the end */
-            return MHD_YES;
-        }
-        if (st->len + n + 1 > st->cap) {
-            size_t cap = st->cap ? st->cap : 4096;
-            while (cap < st->len + n + 1) cap *= 2;
-            char *b = realloc(st->buf, cap);
-            if (!b) return MHD_NO;
-            st->buf = b;
-            st->cap = cap;
-        }
-        memcpy(st->buf + st->len, upload_data, n);
-        st->len += n;
-        return MHD_YES;
+        return vs_http_upload_add(&st->up, upload_data, n, s->cfg.max_body) ? MHD_NO : MHD_YES;
     }
-    request r = {.srv = s, .method = method, .path = url, .body = st->buf ? st->buf : "", .body_len = st->len,
+    const vs_buf *body = &st->up.body;
+    request r = {.srv = s, .method = method, .path = url, .body = body->data ? body->data : "", .body_len = body->len,
                  .t0 = st->t0, .route = R_OTHER, .status = 200};
-    if (st->buf) st->buf[st->len] = 0;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &r);
-    if (st->too_large)
+    if (st->up.too_large)
         reply_error(&r, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (--max-body)", s->cfg.max_body);
     else
         dispatch(&r, conn);
@@ -365,21 +339,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     vs_server *s = cls;
     conn_state *st = *con_cls;
     if (!st) return;
-    free(st->buf);
+    vs_http_upload_free(&st->up);
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
-}
-
-static int write_port_file(const char *path, unsigned port)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    fprintf(f, "%u\n", port);
-    if (fclose(f)) return -1;
-    return rename(tmp, path);
 }
 
 static int create_default(vs_server *s)
@@ -470,16 +433,15 @@ int vs_server_run(const vs_server_config *cfg)
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_UNESCAPE_CALLBACK, vs_http_unescape, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "vecscale serve: cannot listen on %s:%u: %s\n", s->cfg.host, s->cfg.port, strerror(errno));
         registry_close(&s->reg);
         free(s);
         return 1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info ? info->port : s->cfg.port;
-    if (s->cfg.port_file && write_port_file(s->cfg.port_file, port))
+    unsigned port = vs_http_bound_port(d, s->cfg.port);
+    if (s->cfg.port_file && vs_http_write_port_file(s->cfg.port_file, port))
         fprintf(stderr, "vecscale serve: cannot write %s: %s\n", s->cfg.port_file, strerror(errno));
     char **names;
     size_t nn = registry_names(&s->reg, &names);
