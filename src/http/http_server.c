@@ -106,6 +106,30 @@ enum MHD_Result vs_http_send(struct MHD_Connection *conn, unsigned status, const
     return ok;
 }
 
+static int path_matches(const vs_http_route *row, const char *path)
+{
+    return row->prefix ? !strncmp(path, row->path, strlen(row->path)) : !strcmp(path, row->path);
+}
+
+const void *vs_http_route_find(const void *table, size_t n, size_t stride, const char *method, const char *path,
+                               const void **first, char *allow, size_t cap)
+{
+    const vs_http_route *row = NULL, *head = NULL;
+    size_t used = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const vs_http_route *t = (const vs_http_route *)((const char *)table + i * stride);
+        if (!path_matches(t, path)) continue;
+        if (!head) head = t;
+        else if (strcmp(t->path, head->path)) continue; /* another path's rows */
+        if (!row && !strcmp(method, t->method)) row = t;
+        int w = snprintf(allow + used, cap - used, "%s%s", used ? ", " : "", t->method);
+        if (w > 0 && used + (size_t)w < cap) used += (size_t)w;
+    }
+    *first = head;
+    return row;
+}
+
 unsigned vs_http_bound_port(struct MHD_Daemon *d, unsigned asked)
 {
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -41,6 +41,22 @@ char *vs_http_error_body(const char *code, const char *message, size_t *len);
 enum MHD_Result vs_http_send(struct MHD_Connection *conn, unsigned status, const char *content_type, char *body,
                              size_t len, const char *header, const char *value);
 
+/* One row of a routing table: a path (exact, or with prefix != 0 every path starting with it)
+ * and a method. A program's row type starts with this struct and adds its handler; a path has
+ * one row per method it answers, and the order of its rows is the order of the 405's Allow
+ * list. */
+typedef struct {
+    const char *path;
+    int prefix;
+    const char *method;
+} vs_http_route;
+
+/* The row of table (n rows, `stride` bytes apart) for method and path, or NULL; *first gets the
+ * path's first row (NULL: no row has this path: a 404) and allow the methods of its rows,
+ * ", "-separated (for the 405 when the method has no row). */
+const void *vs_http_route_find(const void *table, size_t n, size_t stride, const char *method, const char *path,
+                               const void **first, char *allow, size_t cap);
+
 /* The port daemon d listens on (`asked` when libmicrohttpd cannot say): port 0 asks the
  * kernel for a free one. */
 unsigned vs_http_bound_port(struct MHD_Daemon *d, unsigned asked);

@@ -174,6 +174,50 @@ static void health(router *r, router_reply *rep)
     cJSON_Delete(o);
 }
 
+/* The router's own routes (the rest belong to collections: collection_routes), looked up as
+ * the server looks up its own (http/http_server.c): rows of one path in Allow order. */
+typedef struct {
+    vs_http_route at;
+    void (*fn)(router *r, const char *url, const char *body, size_t len, router_reply *rep);
+} router_row;
+
+static void do_health(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    health(r, rep);
+}
+static void do_from_any_node(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)body, (void)len;
+    router_from_any_node(r, url, rep);
+}
+static void do_cluster(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    cluster_status(r, rep);
+}
+static void do_collections(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    router_collections(r, rep);
+}
+static void do_create(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url;
+    router_collection_create(r, body, len, rep);
+}
+
+static const router_row ROUTER_ROUTES[] = {
+    {{"/health", 0, "GET"}, do_health},
+    {{"/", 0, "GET"}, do_from_any_node},
+    {{"/openapi.json", 0, "GET"}, do_from_any_node},
+    {{"/cluster", 0, "GET"}, do_cluster},
+    {{"/collections", 0, "GET"}, do_collections},
+    {{"/collections", 0, "POST"}, do_create},
+    {{"/collections/", 0, "GET"}, do_collections},
+    {{"/collections/", 0, "POST"}, do_create},
+};
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *data_size, void **con_cls)
 {
@@ -194,6 +238,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     router_reply rep = {0};
     params q = {0};
+    const void *first;
+    char allow[64];
+    const router_row *row = vs_http_route_find(ROUTER_ROUTES, sizeof ROUTER_ROUTES / sizeof ROUTER_ROUTES[0],
+                                               sizeof ROUTER_ROUTES[0], method, url, &first, allow, sizeof allow);
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, take_param, &q);
     const char *body = u->body.data ? u->body.data : "";
     size_t len = u->body.len;
@@ -204,19 +252,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
     else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
         /* --nats: the write went to the shards' streams (router_log.c) */
-    } else if (!strcmp(url, "/health")) {
-        if (!strcmp(method, "GET")) health(r, &rep);
-        else not_allowed(&rep, method, url, "GET");
-    } else if (!strcmp(url, "/") || !strcmp(url, "/openapi.json")) {
-        if (!strcmp(method, "GET")) router_from_any_node(r, url, &rep);
-        else not_allowed(&rep, method, url, "GET");
-    } else if (!strcmp(url, "/cluster")) {
-        if (!strcmp(method, "GET")) cluster_status(r, &rep);
-        else not_allowed(&rep, method, url, "GET");
-    } else if (!strcmp(url, "/collections") || !strcmp(url, "/collections/")) {
-        if (!strcmp(method, "GET")) router_collections(r, &rep);
-        else if (!strcmp(method, "POST")) router_collection_create(r, body, len, &rep);
-        else not_allowed(&rep, method, url, "GET, POST");
+    } else if (row) {
+        row->fn(r, url, body, len, &rep);
+    } else if (first) {
+        not_allowed(&rep, method, url, allow);
     } else if (!strncmp(url, "/collections/", 13)) {
         const char *name = url + 13, *slash = strchr(name, '/');
         size_t n = slash ? (size_t)(slash - name) : strlen(name);

@@ -53,18 +53,14 @@ static int authorized(vs_server *s, struct MHD_Connection *conn)
     return 0;
 }
 
-static int method_is(const request *r, const char *m) { return !strcmp(r->method, m); }
-
 /* The routing table. A path has one row per method it answers; the first row of a path names
  * the metrics route of a request with another method, and its rows' methods, in order, form
  * the Allow list of the 405. `prefix` rows match any path that starts with `path` and hand the
  * rest to the handler (a document id). Server rows run `fn`; collection rows run `cfn` with the
  * collection (borrowed; a handler that releases it sets it to NULL) and its name. */
 typedef struct {
-    const char *path;
-    int prefix;
-    const char *method;
-    int route; /* R_* of metrics.h */
+    vs_http_route at; /* path, prefix, method: the shared lookup (http/http_server.c) */
+    int route;        /* R_* of metrics.h */
     int (*fn)(request *r);
     int (*cfn)(request *r, coll_ref **ref, const char *name, const char *rest);
 } route_row;
@@ -115,37 +111,32 @@ static int do_delete(request *r, coll_ref **ref, const char *name, const char *r
 
 /* Behind the API key (except the first three). */
 static const route_row SERVER_ROUTES[] = {
-    {"/", 0, "GET", R_PAGE, route_page, NULL},
-    {"/health", 0, "GET", R_HEALTH, route_health, NULL},
-    {"/openapi.json", 0, "GET", R_OPENAPI, route_openapi, NULL},
-    {"/metrics", 0, "GET", R_METRICS, route_metrics, NULL},
-    {"/collections", 0, "GET", R_COLLECTIONS_LIST, route_collections_list, NULL},
-    {"/collections", 0, "POST", R_COLLECTION_CREATE, route_collection_create, NULL},
-    {"/collections/", 0, "GET", R_COLLECTIONS_LIST, route_collections_list, NULL},
-    {"/collections/", 0, "POST", R_COLLECTION_CREATE, route_collection_create, NULL},
+    {{"/", 0, "GET"}, R_PAGE, route_page, NULL},
+    {{"/health", 0, "GET"}, R_HEALTH, route_health, NULL},
+    {{"/openapi.json", 0, "GET"}, R_OPENAPI, route_openapi, NULL},
+    {{"/metrics", 0, "GET"}, R_METRICS, route_metrics, NULL},
+    {{"/collections", 0, "GET"}, R_COLLECTIONS_LIST, route_collections_list, NULL},
+    {{"/collections", 0, "POST"}, R_COLLECTION_CREATE, route_collection_create, NULL},
+    {{"/collections/", 0, "GET"}, R_COLLECTIONS_LIST, route_collections_list, NULL},
+    {{"/collections/", 0, "POST"}, R_COLLECTION_CREATE, route_collection_create, NULL},
 };
 #define N_PUBLIC_ROUTES 3 /* the page, health and the OpenAPI document need no key */
 
 /* Under /collections/{name}, or at the top for the default collection (the seed's routes). */
 static const route_row COLLECTION_ROUTES[] = {
-    {"/search", 0, "POST", R_SEARCH, NULL, do_search},
-    {"/search/batch", 0, "POST", R_SEARCH_BATCH, NULL, do_search_batch},
-    {"/index", 0, "POST", R_INDEX, NULL, do_index},
-    {"/vectors", 0, "POST", R_VECTORS, NULL, do_vectors},
-    {"/documents/", 1, "GET", R_DOC_GET, NULL, do_document},
-    {"/documents/", 1, "DELETE", R_DOC_DELETE, NULL, do_document},
-    {"/stats", 0, "GET", R_STATS, NULL, do_stats},
-    {"", 0, "GET", R_COLLECTION_GET, NULL, do_stats},
-    {"", 0, "DELETE", R_COLLECTION_DELETE, NULL, do_delete},
-    {"/save", 0, "POST", R_SAVE, NULL, do_save},
+    {{"/search", 0, "POST"}, R_SEARCH, NULL, do_search},
+    {{"/search/batch", 0, "POST"}, R_SEARCH_BATCH, NULL, do_search_batch},
+    {{"/index", 0, "POST"}, R_INDEX, NULL, do_index},
+    {{"/vectors", 0, "POST"}, R_VECTORS, NULL, do_vectors},
+    {{"/documents/", 1, "GET"}, R_DOC_GET, NULL, do_document},
+    {{"/documents/", 1, "DELETE"}, R_DOC_DELETE, NULL, do_document},
+    {{"/stats", 0, "GET"}, R_STATS, NULL, do_stats},
+    {{"", 0, "GET"}, R_COLLECTION_GET, NULL, do_stats},
+    {{"", 0, "DELETE"}, R_COLLECTION_DELETE, NULL, do_delete},
+    {{"/save", 0, "POST"}, R_SAVE, NULL, do_save},
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static int path_matches(const char *pattern, int prefix, const char *path)
-{
-    return prefix ? !strncmp(path, pattern, strlen(pattern)) : !strcmp(path, pattern);
-}
 
 static int not_allowed(request *r, const char *allow)
 {
@@ -157,18 +148,9 @@ static int not_allowed(request *r, const char *allow)
 static const route_row *lookup(const route_row *table, size_t n, const char *p, const request *r,
                                const route_row **first, char *allow, size_t cap)
 {
-    const route_row *row = NULL;
-    size_t used = 0;
-    *first = NULL;
-    allow[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (!path_matches(table[i].path, table[i].prefix, p)) continue;
-        if (!*first) *first = &table[i];
-        else if (strcmp(table[i].path, (*first)->path)) continue; /* another path's rows */
-        if (!row && method_is(r, table[i].method)) row = &table[i];
-        int w = snprintf(allow + used, cap - used, "%s%s", used ? ", " : "", table[i].method);
-        if (w > 0 && used + (size_t)w < cap) used += (size_t)w;
-    }
+    const void *head;
+    const route_row *row = vs_http_route_find(table, n, sizeof *table, r->method, p, &head, allow, cap);
+    *first = head;
     return row;
 }
 
@@ -194,7 +176,7 @@ static int collection_routes(request *r, const char *name, const char *rest)
         rc = not_allowed(r, allow);
     } else {
         r->route = row->route;
-        rc = row->cfn(r, &ref, name, rest + (row->prefix ? strlen(row->path) : strlen(rest)));
+        rc = row->cfn(r, &ref, name, rest + (row->at.prefix ? strlen(row->at.path) : strlen(rest)));
     }
     registry_put(ref);
     return rc;

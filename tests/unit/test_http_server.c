@@ -1,6 +1,6 @@
 /* The server side of src/http/ that the server and the router share: URL percent-decoding
- * (%00 must not cut an id short), the JSON error body both answer with, the body limit, and
- * the port file. */
+ * (%00 must not cut an id short), the JSON error body both answer with, the body limit, the
+ * routing lookup, and the port file. */
 #include "test_util.h"
 
 #include "http/http_server.h"
@@ -46,6 +46,43 @@ static void upload_stops_at_the_limit(void **state)
     assert_null(u.body.data);
 }
 
+/* The routing lookup both programs use: exact and prefix rows, a method a path lacks (405 and
+ * its Allow list, in row order), an unknown path (404). */
+static void routes_are_found_by_path_then_method(void **state)
+{
+    (void)state;
+    typedef struct {
+        vs_http_route at;
+        int id;
+    } row;
+    static const row table[] = {
+        {{"/collections", 0, "GET"}, 1}, {{"/collections", 0, "POST"}, 2}, {{"/documents/", 1, "GET"}, 3},
+        {{"/documents/", 1, "DELETE"}, 4}, {{"", 0, "GET"}, 5}, {{"/collections/", 0, "GET"}, 6},
+    };
+    const size_t n = sizeof table / sizeof table[0];
+    const void *first;
+    char allow[64];
+    const row *r = vs_http_route_find(table, n, sizeof table[0], "POST", "/collections", &first, allow, sizeof allow);
+    assert_non_null(r);
+    assert_int_equal(r->id, 2);
+    assert_ptr_equal(first, &table[0]);
+    assert_string_equal(allow, "GET, POST");
+    r = vs_http_route_find(table, n, sizeof table[0], "DELETE", "/documents/a/b", &first, allow, sizeof allow);
+    assert_int_equal(r->id, 4);
+    r = vs_http_route_find(table, n, sizeof table[0], "PUT", "/documents/x", &first, allow, sizeof allow);
+    assert_null(r);
+    assert_ptr_equal(first, &table[2]);
+    assert_string_equal(allow, "GET, DELETE");
+    r = vs_http_route_find(table, n, sizeof table[0], "GET", "", &first, allow, sizeof allow);
+    assert_int_equal(r->id, 5);
+    r = vs_http_route_find(table, n, sizeof table[0], "GET", "/collections/", &first, allow, sizeof allow);
+    assert_int_equal(r->id, 6); /* not the exact "/collections" rows */
+    r = vs_http_route_find(table, n, sizeof table[0], "GET", "/nothing", &first, allow, sizeof allow);
+    assert_null(r);
+    assert_null(first);
+    assert_string_equal(allow, "");
+}
+
 static void port_file_is_written_whole(void **state)
 {
     (void)state;
@@ -68,6 +105,7 @@ int main(void)
         cmocka_unit_test(unescape_keeps_ids_whole),
         cmocka_unit_test(error_body_is_json),
         cmocka_unit_test(upload_stops_at_the_limit),
+        cmocka_unit_test(routes_are_found_by_path_then_method),
         cmocka_unit_test(port_file_is_written_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
