@@ -103,7 +103,7 @@ static void run_cases(vs_collection *c, const float *base, size_t n, uint32_t di
         int64_t *gt = ground_truth(base, n, dim, q, nq, cases[f].allowed);
         size_t allowed = 0;
         for (size_t i = 0; i < n; i++) allowed += !cases[f].allowed || cases[f].allowed[i];
-        vs_filter_report rep = {0};
+        vs_filter_report rep = {.struct_size = sizeof rep};
         /* Warm-up: the first filtered call may start an automatic build; wait for it. */
         if (cases[f].json) {
             for (int t = 0; t < 600; t++) {

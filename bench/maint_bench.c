@@ -98,7 +98,7 @@ static void *client(void *arg)
             if (i < MAX_ADDS) add_ms[i] = b - a;
             if (getenv("MB_SLOW") && b - a > atof(getenv("MB_SLOW")))
                 fprintf(stderr, "  slow add: due at %.3f s, %.1f ms\n", (a - t0) / 1e3, b - a);
-            vs_collection_info in;
+            vs_collection_info in = {.struct_size = sizeof in};
             if (atomic_load(&trained_at) < 0 && vs_collection_info_get(col, &in) == VS_OK && in.trained) {
                 atomic_store(&trained_at, i);
                 fprintf(stderr, "  trained, seen at %.3f s\n", (b - t0) / 1e3);
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < na; i++) add_max = add_ms[i] > add_max ? add_ms[i] : add_max;
     qsort(add_ms, (size_t)na, sizeof *add_ms, cmp);
     qsort(search_ms, (size_t)ns, sizeof *search_ms, cmp);
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     vs_collection_info_get(col, &in);
     double med = pct(add_ms, na, 0.5), p99 = pct(add_ms, na, 0.99);
     printf("adds: %ld in %.1f s, median %.3f ms, p99 %.3f ms, p99/median %.2f, p99.9 %.3f ms, max %.1f ms\n", na,

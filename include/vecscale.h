@@ -3,15 +3,16 @@
  *
  * The groups below follow the library's layers, lowest first: common (errors, version,
  * messages, options structs, metrics) → kernels and vector files → quantizers and indexes →
- * embedding → collections → storage (S3, snapshots) → cluster (sharded indexes). A group
+ * embedding → collections → storage (S3, snapshots) → cluster (routing helpers). A group
  * uses only the groups before it.
  *
  * Conventions (they hold for every function below):
  *  - Every name is prefixed `vs_`; handles are opaque and created through an out-parameter.
  *  - Errors: one contract, stated in the "Errors and version" group (int codes, a thread-local
  *    message from vs_last_error()). The library never calls exit() or abort().
- *  - Options: every options struct starts with `size_t struct_size` and has an _init function;
- *    the rule is stated once, in the "Options structs" group.
+ *  - Options and results: every options struct starts with `size_t struct_size` and has an _init
+ *    function; every struct the library fills for the caller starts with `size_t struct_size`
+ *    too; the rules are stated once, in the "Options and result structs" group.
  *  - Release: everything the caller owns is released by a function named after it ending in
  *    `_free` (vs_index_free, vs_model_free, vs_buffer_free, ...), which returns nothing and
  *    accepts NULL. The one exception is vs_collection_close: closing a collection flushes its
@@ -39,7 +40,8 @@
  *    write to a loaded or viewed HNSW index (which copies the file image) must not overlap
  *    any other call.
  *  - ABI: while the major version is 0, the minor version is the ABI (the shared library is
- *    libvecscale.so.MAJOR.MINOR, VS_ABI_VERSION); 0.2 changed signatures from 0.1.
+ *    libvecscale.so.MAJOR.MINOR, VS_ABI_VERSION); 0.2 changed signatures from 0.1 and put
+ *    struct_size in the options structs; 0.3 put it in the result structs.
  */
 #ifndef VECSCALE_H
 #define VECSCALE_H
@@ -130,8 +132,8 @@ typedef void (*vs_log_fn)(vs_log_level level, const char *message, void *ctx);
 VS_API void vs_set_log_handler(vs_log_fn fn, void *ctx);
 /** @} */
 
-/** @defgroup options Options structs
- * Every options struct (vs_index_options, vs_search_params, vs_kmeans_params,
+/** @defgroup options Options and result structs
+ * Options. Every options struct (vs_index_options, vs_search_params, vs_kmeans_params,
  * vs_model_options, vs_model_pull_options, vs_collection_options, vs_maintenance_policy,
  * vs_s3_options) starts with `size_t struct_size`, so that later versions can add fields at
  * its end without breaking programs compiled against this header:
@@ -146,6 +148,26 @@ VS_API void vs_set_log_handler(vs_log_fn fn, void *ctx);
  *  - A struct_size smaller than sizeof(size_t) (other than 0) or larger than the library's own
  *    struct (a header newer than the library) is VS_ERR_INVALID_ARG.
  *  - An options pointer documented as "may be NULL" means all defaults.
+ *
+ * Results. Every struct the library fills for the caller (vs_factory_spec from
+ * vs_factory_parse, vs_collection_info, vs_filter_report, vs_payload_index_info,
+ * vs_snapshot_stats, vs_snapshot_gc_stats) starts with `size_t struct_size` too, which the
+ * caller sets before the call; there is no _init, a zeroed struct is a valid one:
+ *      vs_collection_info info = {.struct_size = sizeof info};   (or = {0})
+ *  - The library writes at most struct_size bytes: the fields a shorter struct (an older
+ *    header) has are filled, the later ones it does not have are not, and no byte past
+ *    struct_size is touched. struct_size itself is never written.
+ *  - struct_size 0 means the layout of 0.3, the first version with struct_size in these
+ *    structs.
+ *  - A struct_size smaller than sizeof(size_t) (other than 0) or larger than the library's own
+ *    struct is VS_ERR_INVALID_ARG, naming the struct, before the call does anything (a
+ *    snapshot is not published, a search not run).
+ *  - An array of results (vs_collection_payload_indexes) is laid out by the struct_size of its
+ *    first element: every element is that many bytes, and each element's struct_size is set
+ *    to it.
+ *  - Structs the library allocates and owns (vs_matrix from vs_matrix_read, vs_range_result,
+ *    the vs_s3_object a listing callback receives) are read through the returned pointer and
+ *    may gain fields at their end; do not copy them by value into a struct of your own.
  * @{ */
 /** @} */
 
@@ -216,6 +238,8 @@ VS_API void vs_matrix_free(vs_matrix *m);
 /** @defgroup factory Factory strings
  * FAISS-style index descriptions: "Flat", "IVF4096,Flat", "IVF4096,PQ32x4fs,RFlat",
  * "HNSW32", "HNSW32,SQ8", "SQ8", "PQ16", "IVF1024,SQfp16", ... Whitespace is not allowed.
+ * A leading "Shards{n}," (n = 1..VS_MAX_SHARDS) makes a sharded index of n indexes of the rest
+ * ("Shards4,HNSW32", "Shards8,IVF1024,PQ32x4fs,RFlat"): see "Sharded indexes".
  * @{ */
 typedef enum { VS_COARSE_NONE = 0, VS_COARSE_IVF = 1, VS_COARSE_HNSW = 2 } vs_coarse_kind;
 typedef enum {
@@ -227,7 +251,10 @@ typedef enum {
     VS_CODE_PQ = 5
 } vs_code_kind;
 
+/** A parsed factory string (a result struct of vs_factory_parse, an input of
+ *  vs_factory_format: see "Options and result structs"). */
 typedef struct {
+    size_t struct_size; /**< set by the caller (sizeof(vs_factory_spec), or 0) */
     vs_coarse_kind coarse;
     uint32_t nlist;     /**< IVF lists (coarse == VS_COARSE_IVF) */
     uint32_t hnsw_m;    /**< HNSW M (coarse == VS_COARSE_HNSW) */
@@ -236,9 +263,10 @@ typedef struct {
     uint32_t pq_bits;   /**< bits per PQ code, 4..8 */
     int pq_fastscan;    /**< "fs" suffix: 4-bit SIMD fast-scan layout */
     int refine_flat;    /**< ",RFlat": re-rank on the original vectors */
+    uint32_t shards;    /**< "Shards{n},": n shards of the rest (0 = not sharded) */
 } vs_factory_spec;
 
-/** Parses a factory string without creating anything. */
+/** Parses a factory string without creating anything; out->struct_size must be set. */
 VS_API int vs_factory_parse(const char *spec, vs_factory_spec *out);
 /** Writes the canonical factory string of `spec` into buf (NUL-terminated, truncated to cap). */
 VS_API int vs_factory_format(const vs_factory_spec *spec, char *buf, size_t cap);
@@ -251,7 +279,7 @@ VS_API int vs_factory_format(const vs_factory_spec *spec, char *buf, size_t cap)
  * @{ */
 typedef enum { VS_KMEANS_INIT_RANDOM = 0, VS_KMEANS_INIT_PLUSPLUS = 1 } vs_kmeans_init;
 
-/** Parameters of vs_kmeans (an options struct: see "Options structs"); zero means the
+/** Parameters of vs_kmeans (an options struct: see "Options and result structs"); zero means the
  *  default given. */
 typedef struct {
     size_t struct_size;               /**< sizeof(vs_kmeans_params), set by vs_kmeans_params_init */
@@ -328,7 +356,7 @@ VS_API int vs_product_quantizer_load_buffer(const void *buf, size_t len, vs_prod
  * @{ */
 typedef struct vs_index vs_index;
 
-/** Options of vs_index_create (an options struct: see "Options structs"). */
+/** Options of vs_index_create (an options struct: see "Options and result structs"). */
 typedef struct {
     size_t struct_size;  /**< sizeof(vs_index_options), set by vs_index_options_init */
     uint32_t dim;        /**< vector dimension, 1..65536 */
@@ -379,7 +407,7 @@ typedef struct {
     void *ctx;
 } vs_filter;
 
-/** Per-call search parameters (an options struct: see "Options structs"). */
+/** Per-call search parameters (an options struct: see "Options and result structs"). */
 typedef struct {
     size_t struct_size;      /**< sizeof(vs_search_params), set by vs_search_params_init */
     uint32_t n_threads;      /**< threads for this call; 0 or 1 = the calling thread only */
@@ -437,6 +465,43 @@ VS_API int vs_index_add_matrix(vs_index *index, const vs_matrix *m, const int64_
 VS_API int vs_index_search_matrix(const vs_index *index, const vs_matrix *queries, uint32_t k,
                            const vs_search_params *params, float *distances, int64_t *ids);
 
+/** @} */
+
+/** @defgroup sharded Sharded indexes
+ * The factory prefix "Shards{n}," makes one index of n shards of the rest, as FAISS's
+ * IndexShards, behind the same vs_index handle as every other type: every call of the
+ * "Indexes" and "Persistence" groups works on it.
+ *  - Each ID lives in shard vs_shard_of(id, n) (the rule the cluster router routes by): add
+ *    gives each vector to its shard, all or nothing as vs_index_add (IDs refused before any
+ *    shard changes); remove and get go to the owning shard.
+ *  - train trains every shard on the same vectors (shards made from one seed train alike).
+ *  - search asks every shard, in parallel when params->n_threads > 1 (threads go to shards
+ *    first, any left over into each shard's search), and merges their top-k: ties go to the
+ *    smaller ID, so the result does not depend on the thread count; the same answers as one
+ *    index of the base type over the same data where that index is exact. Range search merges
+ *    every shard's hits.
+ *  - save, save_buffer, load and view keep all shards in one file (each shard's own image in
+ *    one section, checked by its own checksums when loaded: a view copies the shards).
+ *  - Thread-safety as vs_index; an HNSW base keeps its rule (one add or remove beside any
+ *    number of searches), which the sharded index then has as a whole.
+ * @{ */
+#define VS_MAX_SHARDS 4096
+
+/** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
+ *  stable across versions and machines. */
+VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
+/** Wraps existing indexes (same dimension, metric and factory string) as the shards of one
+ *  index ("Shards{n},<their factory>"), taking ownership of every one of them on success; on
+ *  failure the caller keeps them. Their IDs must follow vs_shard_of for adds, removes and
+ *  gets to reach them, which searches do not need. Automatic IDs continue after the largest
+ *  vs_index_next_id of the shards. *out owned by the caller (vs_index_free frees the shards). */
+VS_API int vs_index_shards_from(vs_index **shards, uint32_t n_shards, vs_index **out);
+/** Number of shards of a sharded index; 0 for any other index (or NULL). */
+VS_API uint32_t vs_index_shard_count(const vs_index *index);
+/** Shard i of a sharded index, still owned by it (for save, stats, or searching one shard;
+ *  adding to it directly bypasses the ID routing); NULL if index is not sharded or i is out
+ *  of range. */
+VS_API vs_index *vs_index_shard(const vs_index *index, uint32_t i);
 /** @} */
 
 /** @defgroup persistence Persistence
@@ -517,7 +582,7 @@ typedef enum {
 VS_API int vs_precision_parse(const char *name, vs_precision *out);
 /** Static name: "default", "fp32", "bf16", "int8". */
 VS_API const char *vs_precision_name(vs_precision p);
-/** Options of vs_model_open_with (an options struct: see "Options structs"). */
+/** Options of vs_model_open_with (an options struct: see "Options and result structs"). */
 typedef struct {
     size_t struct_size;     /**< sizeof(vs_model_options), set by vs_model_options_init */
     vs_precision precision; /**< VS_PRECISION_DEFAULT = the model's default */
@@ -562,7 +627,7 @@ VS_API int vs_model_tokenize(const vs_model *m, const char *text, int32_t *ids, 
 VS_API const char *vs_model_name(const vs_model *m);
 /** Whether output vectors have unit length (1 for both built-in kinds with their defaults). */
 VS_API int vs_model_normalizes(const vs_model *m);
-/** Options of vs_model_pull (an options struct: see "Options structs"). */
+/** Options of vs_model_pull (an options struct: see "Options and result structs"). */
 typedef struct {
     size_t struct_size;   /**< sizeof(vs_model_pull_options), set by vs_model_pull_options_init */
     const char *endpoint; /**< hub base URL; NULL = $HF_ENDPOINT or "https://huggingface.co" */
@@ -620,7 +685,7 @@ VS_API int vs_model_import_glove(const char *text_path, const char *out_path, in
  * @{ */
 typedef struct vs_collection vs_collection;
 
-/** Options of vs_collection_create (an options struct: see "Options structs"). */
+/** Options of vs_collection_create (an options struct: see "Options and result structs"). */
 typedef struct {
     size_t struct_size;      /**< sizeof(vs_collection_options), set by vs_collection_options_init */
     uint32_t dim;            /**< vector dimension */
@@ -686,7 +751,7 @@ VS_API int vs_collection_set_log_position(vs_collection *c, uint64_t position);
 /** The last position set (0 = never). */
 VS_API uint64_t vs_collection_log_position(vs_collection *c);
 
-/** When the maintenance thread acts (an options struct: see "Options structs"). */
+/** When the maintenance thread acts (an options struct: see "Options and result structs"). */
 typedef struct {
     size_t struct_size;           /**< sizeof(vs_maintenance_policy), set by vs_maintenance_policy_init */
     uint64_t snapshot_log_bytes;  /**< snapshot once the log holds this much (0 = the collection's snapshot_log_bytes) */
@@ -717,7 +782,9 @@ VS_API int vs_collection_start_maintenance(vs_collection *c, const vs_maintenanc
  *  VS_OK if none runs. */
 VS_API int vs_collection_stop_maintenance(vs_collection *c);
 
+/** A collection's statistics (a result struct: see "Options and result structs"). */
 typedef struct {
+    size_t struct_size;      /**< set by the caller (sizeof(vs_collection_info), or 0) */
     uint32_t dim;
     vs_metric metric;
     size_t count;            /**< documents (= vectors) */
@@ -853,8 +920,9 @@ typedef struct vs_payload_index_spec {
     vs_payload_type type;
 } vs_payload_index_spec;
 
-/** What a filtered search did. */
+/** What a filtered search did (a result struct: see "Options and result structs"). */
 typedef struct {
+    size_t struct_size;     /**< set by the caller (sizeof(vs_filter_report), or 0) */
     int indexed;            /**< 1 = answered from payload indexes (and the allowed set below) */
     int exact;              /**< 1 = the allowed set was small: exact scan of its vectors */
     int post_filter;        /**< 1 = the set was large: unfiltered graph search for about
@@ -883,7 +951,9 @@ VS_API int vs_collection_count_where(vs_collection *c, const char *filter_json, 
  *  is a no-op (an automatic one becomes declared); another type is VS_ERR_INVALID_ARG. */
 VS_API int vs_collection_create_payload_index(vs_collection *c, const char *field, vs_payload_type type);
 
+/** One payload index (a result struct: see "Options and result structs"). */
 typedef struct {
+    size_t struct_size;      /**< set by the caller in out[0]; the library sets every element's */
     char field[VS_PAYLOAD_FIELD_MAX];
     vs_payload_type type;
     int ready;               /**< 0 while being built */
@@ -893,7 +963,8 @@ typedef struct {
     size_t memory_bytes;
 } vs_payload_index_info;
 
-/** Copies up to cap index descriptions into out (caller-owned) and the total into *n. */
+/** Copies up to cap index descriptions into out (caller-owned, cap elements of
+ *  out[0].struct_size bytes each; out may be NULL when cap is 0) and the total into *n. */
 VS_API int vs_collection_payload_indexes(const vs_collection *c, vs_payload_index_info *out, size_t cap, size_t *n);
 /** Enables (1) or disables (0) automatic payload indexes for this open collection. */
 VS_API int vs_collection_set_auto_index(vs_collection *c, int enabled);
@@ -913,7 +984,7 @@ VS_API const char *vs_payload_type_name(vs_payload_type type);
  * @{ */
 typedef struct vs_s3 vs_s3;
 
-/** Options of vs_s3_open (an options struct: see "Options structs"). Every NULL/0 field falls
+/** Options of vs_s3_open (an options struct: see "Options and result structs"). Every NULL/0 field falls
  *  back, in order, to the
  *  environment (AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
  *  AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE), then to the shared files
@@ -1006,7 +1077,9 @@ VS_API int vs_s3_delete(vs_s3 *s3, const char *bucket, const char *key);
  * publishers cannot overwrite each other (the later one takes the next generation). Pull
  * verifies sizes and XXH3-128 checksums of everything before anything appears at the target.
  * @{ */
+/** What a snapshot push or pull did (a result struct: see "Options and result structs"). */
 typedef struct {
+    size_t struct_size;      /**< set by the caller (sizeof(vs_snapshot_stats), or 0) */
     uint64_t generation;     /**< manifest generation written or read */
     uint64_t files;          /**< files in the snapshot */
     uint64_t bytes;          /**< total bytes of the files */
@@ -1023,7 +1096,9 @@ VS_API int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, con
                             vs_snapshot_stats *stats);
 /** The latest published generation at uri (VS_ERR_NOT_FOUND if none). */
 VS_API int vs_snapshot_latest(vs_s3 *s3, const char *uri, uint64_t *generation);
+/** What a snapshot gc did (a result struct: see "Options and result structs"). */
 typedef struct {
+    size_t struct_size;           /**< set by the caller (sizeof(vs_snapshot_gc_stats), or 0) */
     uint64_t generations_kept;    /**< manifests left */
     uint64_t oldest_kept;         /**< the oldest generation left */
     uint64_t manifests_deleted;
@@ -1041,50 +1116,39 @@ VS_API int vs_snapshot_gc(vs_s3 *s3, const char *uri, uint32_t keep, uint32_t gr
                           vs_snapshot_gc_stats *stats);
 /** @} */
 
-/* ==== Cluster: sharded indexes (the router and membership live in the command) ============ */
+/* ==== Cluster: routing helpers (the router and membership live in the command) ============ */
 
-/** @defgroup sharded Sharded index
- * Several indexes behind one: each ID lives in the shard vs_shard_of(id, n_shards) names (the
- * same rule the cluster router uses), a search asks every shard and merges their top-k, as
- * FAISS's IndexShards. Thread-safety follows vs_index: searches may run concurrently;
- * add/remove/train must not overlap anything else.
+/** @defgroup cluster Cluster routing helpers, and the old sharded-index calls
  * @{ */
-typedef struct vs_sharded_index vs_sharded_index;
-
-/** The shard that owns `id` among n_shards (a fixed 64-bit mix of the ID, modulo n_shards):
- *  stable across versions and machines. */
-VS_API uint32_t vs_shard_of(int64_t id, uint32_t n_shards);
 /** The shard that owns a document id given as text (vecscale.h, "Document ids"): a canonical
  *  integer ("17") goes where the integer goes; a string id by its XXH3-64 (shifted right by
  *  one) through vs_shard_of. The cluster router routes string ids of POST /vectors by it.
  *  An invalid key gives shard 0 (check it with vs_collection_key_check first). */
 VS_API uint32_t vs_shard_of_key(const char *key, uint32_t n_shards);
 
-/** Creates n_shards (1..4096) empty indexes made from opts. *out owned by the caller. */
-VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out);
-/** Wraps existing indexes (same dimension and metric), taking ownership of every one of them
- *  on success; on failure the caller keeps them. Their IDs must follow vs_shard_of for adds
- *  and removes to reach them, which searches do not need. */
-VS_API int vs_sharded_from(vs_index **shards, uint32_t n_shards, vs_sharded_index **out);
-VS_API void vs_sharded_free(vs_sharded_index *s);
-
-/** Trains every shard on the same vectors (shards created from one seed train identically).
- *  n_threads of the creating options' vs_index_options applies per shard. */
-VS_API int vs_sharded_train(vs_sharded_index *s, size_t n, const float *vectors);
-/** Adds vectors, each to the shard owning its ID; ids NULL assigns IDs after the largest seen.
- *  As vs_index_add, nothing is added if a vector is not finite or an ID is negative, repeated
- *  in the batch or already stored (all checked before any shard changes). */
-VS_API int vs_sharded_add(vs_sharded_index *s, size_t n, const float *vectors, const int64_t *ids);
-VS_API int vs_sharded_remove(vs_sharded_index *s, size_t n, const int64_t *ids, size_t *n_removed);
-/** Searches every shard, in parallel when params->n_threads > 1 (threads are shared out over
- *  the shards and joined before returning), and merges: same output contract as
- *  vs_index_search. */
+/** Deprecated: the sharded index before it was an index type ("Sharded indexes"). A
+ *  vs_sharded_index is a vs_index made with "Shards{n},"; each call below is the vs_index_*
+ *  call it names, kept so existing callers compile and behave as before. */
+typedef struct vs_sharded_index vs_sharded_index;
+#define VS_SHARDED_DEPRECATED(use) __attribute__((deprecated("use " use)))
+/** vs_index_create with "Shards{n_shards}," before opts->factory (1..VS_MAX_SHARDS shards). */
+VS_API int vs_sharded_create(const vs_index_options *opts, uint32_t n_shards, vs_sharded_index **out)
+    VS_SHARDED_DEPRECATED("vs_index_create with the factory prefix \"Shards{n},\"");
+VS_API int vs_sharded_from(vs_index **shards, uint32_t n_shards, vs_sharded_index **out)
+    VS_SHARDED_DEPRECATED("vs_index_shards_from");
+VS_API void vs_sharded_free(vs_sharded_index *s) VS_SHARDED_DEPRECATED("vs_index_free");
+VS_API int vs_sharded_train(vs_sharded_index *s, size_t n, const float *vectors)
+    VS_SHARDED_DEPRECATED("vs_index_train");
+VS_API int vs_sharded_add(vs_sharded_index *s, size_t n, const float *vectors, const int64_t *ids)
+    VS_SHARDED_DEPRECATED("vs_index_add");
+VS_API int vs_sharded_remove(vs_sharded_index *s, size_t n, const int64_t *ids, size_t *n_removed)
+    VS_SHARDED_DEPRECATED("vs_index_remove");
 VS_API int vs_sharded_search(const vs_sharded_index *s, size_t nq, const float *queries, uint32_t k,
-                             const vs_search_params *params, float *distances, int64_t *ids);
-VS_API size_t vs_sharded_size(const vs_sharded_index *s);
-VS_API uint32_t vs_sharded_count(const vs_sharded_index *s);
-/** Shard i, still owned by s (for save, stats, or searching one shard). */
-VS_API vs_index *vs_sharded_shard(const vs_sharded_index *s, uint32_t i);
+                             const vs_search_params *params, float *distances, int64_t *ids)
+    VS_SHARDED_DEPRECATED("vs_index_search");
+VS_API size_t vs_sharded_size(const vs_sharded_index *s) VS_SHARDED_DEPRECATED("vs_index_size");
+VS_API uint32_t vs_sharded_count(const vs_sharded_index *s) VS_SHARDED_DEPRECATED("vs_index_shard_count");
+VS_API vs_index *vs_sharded_shard(const vs_sharded_index *s, uint32_t i) VS_SHARDED_DEPRECATED("vs_index_shard");
 
 /** Merges the best-first result rows of n_lists searches of the same nq queries (list j has
  *  k_in[j] results per query in dists[j] / idss[j]; id -1 marks padding) into the best k per

@@ -1,7 +1,8 @@
 """vecscale's vs_search_params for ctypes, in the layout of the library actually loaded.
 
-ABI 0.2 put a `struct_size` field first (vecscale.h, "Options structs"); 0.1 libraries, which the
-before/after harnesses still load, have no such field. A 0.2 library exports vs_version_string.
+ABI 0.2 put a `struct_size` field first (vecscale.h, "Options and result structs"; 0.3 kept this
+struct as it was); 0.1 libraries, which the before/after harnesses still load, have no such
+field. A 0.2 or later library exports vs_version_string.
 """
 import ctypes
 

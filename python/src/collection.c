@@ -36,7 +36,7 @@ static CollObject *c_alloc(PyTypeObject *type, vs_collection *c)
     }
     s->lock_ok = 1;
     s->c = c;
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     vs_collection_info_get(c, &in);
     s->dim = in.dim;
     s->metric = in.metric;
@@ -863,7 +863,7 @@ static PyObject *get_info(CollObject *s, void *c)
 {
     (void)c;
     if (vspy_coll_usable(s)) return NULL;
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     int rc = 0, closed = 0;
     Py_BEGIN_ALLOW_THREADS
     vspy_rdlock(&s->lock);

@@ -40,7 +40,7 @@ PyObject *vspy_coll_count(CollObject *s, PyObject *args, PyObject *kw)
         return NULL;
     }
     uint64_t n = 0;
-    vs_filter_report rep;
+    vs_filter_report rep = {.struct_size = sizeof rep};
     memset(&rep, 0, sizeof rep);
     int rc = 0, closed = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -103,6 +103,7 @@ PyObject *vspy_coll_payload_indexes(CollObject *s, void *c)
             return PyErr_NoMemory();
         }
         in = nb;
+        in[0].struct_size = sizeof *in; /* the layout of every element */
     }
     PyObject *list = closed ? vspy_closed("Collection") : rc ? vspy_raise(rc, 0) : PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {

@@ -68,8 +68,8 @@ static int check_usable(IndexObject *s)
 
 static int hnsw_factory(const char *factory)
 {
-    vs_factory_spec sp;
-    return factory && vs_factory_parse(factory, &sp) == VS_OK && sp.coarse == VS_COARSE_HNSW;
+    vs_factory_spec sp = {.struct_size = sizeof sp};
+    return factory && vs_factory_parse(factory, &sp) == VS_OK && sp.coarse == VS_COARSE_HNSW && !sp.shards;
 }
 
 static IndexObject *alloc_index(PyTypeObject *type)

@@ -127,7 +127,7 @@ static int build(const build_args *a, const char *factory, const cli_docs *d, vs
         cli_progress_update(&bar, i + nb);
     }
     cli_progress_finish(&bar);
-    vs_collection_info info;
+    vs_collection_info info = {.struct_size = sizeof info};
     /* Adds never train: the training (train_min = every document) runs here. */
     if (!status) (void)vs_collection_maintain(col); /* a failure shows as untrained below */
     if (!status && (rc = vs_collection_info_get(col, &info))) status = cli_fail(a->output, rc);
@@ -190,7 +190,7 @@ int cmd_build_docs(int argc, char **argv)
     char factory[256];
     if (apply_nlist(a.spec, a.nlist, factory, sizeof factory))
         return cli_usage_error("build", "--nlist needs an IVF index (--index IVF), not '%s'", a.spec);
-    vs_factory_spec spec;
+    vs_factory_spec spec = {.struct_size = sizeof spec};
     if ((rc = vs_factory_parse(factory, &spec))) return cli_fail("--index", rc);
     char out[PATH_MAX - 64];
     snprintf(out, sizeof out, "%s", a.output);

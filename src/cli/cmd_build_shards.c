@@ -205,7 +205,7 @@ int cmd_build_shards(int argc, char **argv)
         snprintf(dir, sizeof dir, "%s/shard-%u", work, k);
         snprintf(uri, sizeof uri, "%s%sshard-%u", a.output, a.output[strlen(a.output) - 1] == '/' ? "" : "/", k);
         rc = build_shard(&a, m, metric, trained_path, trained, k, dir);
-        vs_snapshot_stats st = {0};
+        vs_snapshot_stats st = {.struct_size = sizeof st};
         if (!rc) rc = vs_data_publish(s3, dir, uri, &st);
         if (!rc) {
             printf("published %s generation %llu: %llu files, %.1f MiB\n", uri, (unsigned long long)st.generation,

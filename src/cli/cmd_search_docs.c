@@ -111,7 +111,7 @@ int cmd_search_docs(int argc, char **argv)
     int rc = vs_collection_open(dir, &col);
     if (rc) return cli_fail(dir, rc);
     vs_collection_set_auto_index(col, 0); /* one query: no background index build to wait for */
-    vs_collection_info info;
+    vs_collection_info info = {.struct_size = sizeof info};
     rc = vs_collection_info_get(col, &info);
     if (rc) {
         vs_collection_close(col);
@@ -141,7 +141,7 @@ int cmd_search_docs(int argc, char **argv)
     double t0 = cli_now();
     if (!status && (rc = vs_model_embed_known(m, queries, nq, 1, q, known))) status = cli_fail("--query", rc);
     vs_search_params p = {.struct_size = sizeof(vs_search_params), .nprobe = nprobe, .ef_search = ef};
-    vs_filter_report fr;
+    vs_filter_report fr = {.struct_size = sizeof fr};
     if (!status && (rc = vs_collection_search_where(col, nq, q, k, &p, filter, scores, ids, &fr)))
         status = cli_fail(filter ? "--filter" : "search", rc);
     if (!status && filter && !fr.indexed)

@@ -110,7 +110,7 @@ int cmd_snapshot(int argc, char **argv)
 
     vs_s3 *s3 = NULL;
     if ((rc = vs_s3_open(&o, &s3))) return cli_fail("snapshot", rc);
-    vs_snapshot_stats st = {0};
+    vs_snapshot_stats st = {.struct_size = sizeof st};
     double t0 = cli_now();
     if (!strcmp(verb, "push")) {
         if (create_bucket && (rc = vs_s3_create_bucket(s3, bucket))) {
@@ -129,7 +129,7 @@ int cmd_snapshot(int argc, char **argv)
                    (unsigned long long)st.generation, argv[optind + 1], (unsigned long long)st.files,
                    (double)st.bytes / 1048576.0, cli_now() - t0);
     } else if (!strcmp(verb, "gc")) {
-        vs_snapshot_gc_stats g;
+        vs_snapshot_gc_stats g = {.struct_size = sizeof g};
         rc = vs_snapshot_gc(s3, uri, keep, grace_s, dry_run, &g);
         if (rc == VS_OK)
             printf("%s %s: kept %llu generations (from %llu), %s %llu manifests and %llu segments (%.1f MiB); "

@@ -122,10 +122,10 @@ static void free_collection(vs_collection *c)
  * waits behind a Flat stand-in until train_min vectors arrived. */
 static int setup_index_kind(vs_collection *c)
 {
-    vs_factory_spec spec;
+    vs_factory_spec spec = {.struct_size = sizeof spec};
     int rc = vs_factory_parse(c->factory, &spec);
     if (rc) return rc;
-    c->hnsw = spec.coarse == VS_COARSE_HNSW && !c->staging;
+    c->hnsw = spec.coarse == VS_COARSE_HNSW && !spec.shards && !c->staging; /* sharded: writes take index_rw */
     if (c->train_min == 0) c->train_min = spec.coarse == VS_COARSE_IVF ? 39 * spec.nlist : 1000;
     return VS_OK;
 }
@@ -398,10 +398,15 @@ int vs_collection_info_get(const vs_collection *cc, vs_collection_info *out)
     /* const: nothing the caller can observe changes; the locks taken are not state. */
     vs_collection *c = (vs_collection *)cc;
     if (!c || !out) return vs_fail(VS_ERR_INVALID_ARG, "collection and out must not be NULL");
+    /* The caller's struct may be shorter than ours (vecscale.h, "Options and result structs"). */
+    size_t n = 0;
+    int rc = vs_result_size(out, sizeof *out, VS_COLLECTION_INFO_V1, "vs_collection_info", &n);
+    if (rc) return rc;
     pthread_mutex_lock(&c->info_mu);
-    *out = c->info;
+    vs_collection_info in = c->info;
     pthread_mutex_unlock(&c->info_mu);
-    out->count = atomic_load(&c->count);
+    in.count = atomic_load(&c->count);
+    vs_result_write(out, &in, n);
     return VS_OK;
 }
 

@@ -237,9 +237,9 @@ static set_path choose_path(const vs_collection *c, uint64_t card, size_t n, uin
     if (vs_collection_filter_path) return (set_path)(vs_collection_filter_path - 1);
     if (card == 0 || n == 0) return PATH_BITSET;
     int fits = (double)card * c->dim <= EXACT_MAX_FLOATS;
-    vs_factory_spec spec;
+    vs_factory_spec spec = {.struct_size = sizeof spec};
     if (c->staging || vs_factory_parse(c->factory, &spec)) return fits && card * 4 < n ? PATH_EXACT : PATH_BITSET;
-    if (spec.coarse == VS_COARSE_HNSW) {
+    if (spec.coarse == VS_COARSE_HNSW && !spec.shards) {
         double ef = p && p->ef_search ? p->ef_search : (k > 64 ? k : 64);
         if (ef < k) ef = k;
         if (fits && (double)card * card < ef * 2.0 * spec.hnsw_m * (double)n) return PATH_EXACT;
@@ -383,11 +383,10 @@ static int search_post(vs_collection *c, vs_fcache_entry *e, size_t n, size_t nq
     return rc;
 }
 
-int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
-                               const vs_search_params *caller_params, const char *filter_json, float *distances,
-                               int64_t *ids, vs_filter_report *report)
+static int search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
+                        const vs_search_params *caller_params, const char *filter_json, float *distances,
+                        int64_t *ids, vs_filter_report *report)
 {
-    if (report) memset(report, 0, sizeof *report);
     VS_READ_OPTIONS(vs_search_params, given, caller_params, VS_SEARCH_PARAMS_V1);
     const vs_search_params *params = &given;
     if (!c) return vs_fail(VS_ERR_INVALID_ARG, "collection must not be NULL");
@@ -437,9 +436,8 @@ int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries
     return rc;
 }
 
-int vs_collection_count_where(vs_collection *c, const char *filter_json, uint64_t *count, vs_filter_report *report)
+static int count_where(vs_collection *c, const char *filter_json, uint64_t *count, vs_filter_report *report)
 {
-    if (report) memset(report, 0, sizeof *report);
     if (!c || !count) return vs_fail(VS_ERR_INVALID_ARG, "collection and count must not be NULL");
     if (!filter_json || !filter_json[0]) {
         *count = vs_collection_size(c);
@@ -459,4 +457,34 @@ int vs_collection_count_where(vs_collection *c, const char *filter_json, uint64_
     }
     compiled_free(&cp);
     return VS_OK;
+}
+
+/* The caller's report may be shorter than ours (vecscale.h, "Options and result structs"):
+ * its size is checked before the search, and only its bytes are written after. */
+int vs_collection_search_where(vs_collection *c, size_t nq, const float *queries, uint32_t k,
+                               const vs_search_params *params, const char *filter_json, float *distances,
+                               int64_t *ids, vs_filter_report *report)
+{
+    size_t n = 0;
+    if (report) {
+        int rc = vs_result_size(report, sizeof *report, VS_FILTER_REPORT_V1, "vs_filter_report", &n);
+        if (rc) return rc;
+    }
+    vs_filter_report full = {.struct_size = sizeof full};
+    int rc = search_where(c, nq, queries, k, params, filter_json, distances, ids, report ? &full : NULL);
+    if (report) vs_result_write(report, &full, n);
+    return rc;
+}
+
+int vs_collection_count_where(vs_collection *c, const char *filter_json, uint64_t *count, vs_filter_report *report)
+{
+    size_t n = 0;
+    if (report) {
+        int rc = vs_result_size(report, sizeof *report, VS_FILTER_REPORT_V1, "vs_filter_report", &n);
+        if (rc) return rc;
+    }
+    vs_filter_report full = {.struct_size = sizeof full};
+    int rc = count_where(c, filter_json, count, report ? &full : NULL);
+    if (report) vs_result_write(report, &full, n);
+    return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "collection/collection_impl.h"
 #include "core/error.h"
+#include "core/options.h"
 #include "core/log.h"
 
 #define BUILD_CHUNK 4096
@@ -271,19 +272,28 @@ int vs_collection_payload_indexes(const vs_collection *cc, vs_payload_index_info
     /* const: nothing the caller can observe changes; the locks taken are not state. */
     vs_collection *c = (vs_collection *)cc;
     if (!c || !n || (cap && !out)) return vs_fail(VS_ERR_INVALID_ARG, "collection, out and n must not be NULL");
+    /* The elements are out[0].struct_size bytes apart, maybe fewer than ours (vecscale.h,
+     * "Options and result structs"). */
+    size_t stride = 0;
+    if (cap) {
+        int rc = vs_result_size(out, sizeof *out, VS_PAYLOAD_INDEX_INFO_V1, "vs_payload_index_info", &stride);
+        if (rc) return rc;
+    }
     pthread_rwlock_rdlock(&c->payload_rw);
     *n = c->payload.n_ix;
     for (size_t i = 0; i < c->payload.n_ix && i < cap; i++) {
         const vs_pindex *x = c->payload.ix[i];
-        vs_payload_index_info *o = &out[i];
-        memset(o, 0, sizeof *o);
-        snprintf(o->field, sizeof o->field, "%s", x->field);
-        o->type = x->type;
-        o->ready = x->state == VS_PIX_READY;
-        o->automatic = x->automatic;
-        o->documents = roaring_bitmap_get_cardinality(x->present);
-        o->values = vs_pindex_values(x);
-        o->memory_bytes = vs_pindex_memory(x);
+        vs_payload_index_info o = {.struct_size = stride};
+        snprintf(o.field, sizeof o.field, "%s", x->field);
+        o.type = x->type;
+        o.ready = x->state == VS_PIX_READY;
+        o.automatic = x->automatic;
+        o.documents = roaring_bitmap_get_cardinality(x->present);
+        o.values = vs_pindex_values(x);
+        o.memory_bytes = vs_pindex_memory(x);
+        void *dst = (char *)out + i * stride;
+        memcpy(dst, &o.struct_size, sizeof o.struct_size);
+        vs_result_write(dst, &o, stride);
     }
     pthread_rwlock_unlock(&c->payload_rw);
     return VS_OK;

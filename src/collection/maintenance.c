@@ -377,8 +377,8 @@ static int catchup_step(vs_collection *c, void *arg)
             c->staging = 0;
             pthread_rwlock_unlock(&c->index_rw);
             r->ix = old; /* freed by the caller, outside the locks */
-            vs_factory_spec spec;
-            c->hnsw = !vs_factory_parse(c->factory, &spec) && spec.coarse == VS_COARSE_HNSW;
+            vs_factory_spec spec = {.struct_size = sizeof spec};
+            c->hnsw = !vs_factory_parse(c->factory, &spec) && spec.coarse == VS_COARSE_HNSW && !spec.shards;
             c->delta = NULL;
             vs_collection_refresh_info(c);
             pthread_mutex_unlock(&c->write_mu);
@@ -503,6 +503,7 @@ static int index_list_step(vs_collection *c, void *arg)
     int rc = vs_collection_payload_indexes(c, NULL, 0, &n);
     if (rc || !n) return rc;
     if (!(l->info = calloc(n, sizeof *l->info))) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    l->info[0].struct_size = sizeof *l->info;
     rc = vs_collection_payload_indexes(c, l->info, n, &now);
     l->n = now < n ? now : n; /* declared meanwhile: the next snapshot */
     return rc;

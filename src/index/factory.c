@@ -1,5 +1,6 @@
-/* FAISS-style factory strings: "[IVF<n>,|HNSW<M>,]<codes>[,RFlat]" where <codes> is Flat,
- * SQ8, SQ4, SQfp16, SQbf16 or PQ<m>[x<bits>][fs]. "HNSW32" alone means HNSW32,Flat. */
+/* FAISS-style factory strings: "[Shards<n>,][IVF<n>,|HNSW<M>,]<codes>[,RFlat]" where <codes> is
+ * Flat, SQ8, SQ4, SQfp16, SQbf16 or PQ<m>[x<bits>][fs]. "HNSW32" alone means HNSW32,Flat;
+ * "Shards<n>," puts n indexes of the rest behind one (sharded.c). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "vecscale.h"
 
 /* Parses a decimal in [lo, hi] at *p, advancing it. */
@@ -71,13 +73,20 @@ static int parse_codes(const char *spec, const char **pp, vs_factory_spec *s)
     return fail_at(spec, p, "unknown encoding");
 }
 
-int vs_factory_parse(const char *spec, vs_factory_spec *out)
+static int parse(const char *spec, vs_factory_spec *out)
 {
-    if (!spec || !out) return vs_fail(VS_ERR_INVALID_ARG, "factory string is NULL");
     vs_factory_spec s;
     memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
     const char *p = spec;
     if (*p == '\0') return fail_at(spec, p, "empty string");
+    if (strncmp(p, "Shards", 6) == 0) {
+        p += 6;
+        if (!parse_uint(&p, 1, VS_MAX_SHARDS, &s.shards)) return fail_at(spec, p, "Shards needs a count 1..4096");
+        if (*p != ',') return fail_at(spec, p, "Shards<n> must be followed by ',' and the shards' index");
+        p++;
+        if (strncmp(p, "Shards", 6) == 0) return fail_at(spec, p, "shards of shards are not supported");
+    }
 
     if (strncmp(p, "IVF", 3) == 0) {
         p += 3;
@@ -113,10 +122,27 @@ int vs_factory_parse(const char *spec, vs_factory_spec *out)
     return VS_OK;
 }
 
-int vs_factory_format(const vs_factory_spec *s, char *buf, size_t cap)
+/* The caller's struct may be shorter than ours (vecscale.h, "Options and result structs"):
+ * checked first, and only its bytes are written. */
+int vs_factory_parse(const char *spec, vs_factory_spec *out)
 {
-    if (!s || !buf || cap == 0) return vs_fail(VS_ERR_INVALID_ARG, "vs_factory_format: bad arguments");
-    char coarse[32] = "", codes[32], refine[8] = "";
+    if (!spec || !out) return vs_fail(VS_ERR_INVALID_ARG, "factory string is NULL");
+    size_t n = 0;
+    int rc = vs_result_size(out, sizeof *out, VS_FACTORY_SPEC_V1, "vs_factory_spec", &n);
+    if (rc) return rc;
+    vs_factory_spec s;
+    rc = parse(spec, &s);
+    if (rc == VS_OK) vs_result_write(out, &s, n);
+    return rc;
+}
+
+int vs_factory_format(const vs_factory_spec *caller_spec, char *buf, size_t cap)
+{
+    if (!caller_spec || !buf || cap == 0) return vs_fail(VS_ERR_INVALID_ARG, "vs_factory_format: bad arguments");
+    VS_READ_OPTIONS(vs_factory_spec, given, caller_spec, VS_FACTORY_SPEC_V1);
+    const vs_factory_spec *s = &given;
+    char shards[24] = "", coarse[32] = "", codes[32], refine[8] = "";
+    if (s->shards) snprintf(shards, sizeof shards, "Shards%u,", s->shards);
     if (s->coarse == VS_COARSE_IVF) snprintf(coarse, sizeof coarse, "IVF%u,", s->nlist);
     else if (s->coarse == VS_COARSE_HNSW) snprintf(coarse, sizeof coarse, "HNSW%u,", s->hnsw_m);
     switch (s->code) {
@@ -132,7 +158,7 @@ int vs_factory_format(const vs_factory_spec *s, char *buf, size_t cap)
     default: return vs_fail(VS_ERR_INVALID_ARG, "unknown encoding %d", (int)s->code);
     }
     if (s->refine_flat) snprintf(refine, sizeof refine, ",RFlat");
-    int n = snprintf(buf, cap, "%s%s%s", coarse, codes, refine);
+    int n = snprintf(buf, cap, "%s%s%s%s", shards, coarse, codes, refine);
     if (n < 0 || (size_t)n >= cap) return vs_fail(VS_ERR_INVALID_ARG, "factory string buffer too small");
     return VS_OK;
 }

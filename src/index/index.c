@@ -16,6 +16,12 @@
 
 const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
 {
+    if (spec->shards) {
+        /* Shards of any index that exists. */
+        vs_factory_spec base = *spec;
+        base.shards = 0;
+        return vs_index_ops_for(&base) ? &vs_sharded_ops : NULL;
+    }
     if (spec->refine_flat) {
         /* Re-ranking wraps any base index that exists; Flat needs none. */
         vs_factory_spec base = *spec;
@@ -31,7 +37,7 @@ const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
     vs_factory_format(spec, name, sizeof name);
     vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised, but vecscale %s does not provide it "
             "(available: Flat, IVF{n},Flat|SQ8|SQ4|SQfp16|SQbf16|PQ{m}[x{bits}][fs], PQ{m}[x{bits}][fs], SQ*, "
-            "HNSW{M},Flat, and \",RFlat\" after any of them)", name, vs_version_string());
+            "HNSW{M},Flat, \",RFlat\" after any of them, and \"Shards{n},\" before)", name, vs_version_string());
     return NULL;
 }
 
@@ -62,7 +68,7 @@ int vs_index_create(const vs_index_options *caller_opts, vs_index **out)
         return vs_fail(VS_ERR_DIMENSION, "dimension %u is out of range 1..%u", opts->dim, VS_MAX_DIM);
     if ((unsigned)opts->metric > VS_METRIC_COSINE)
         return vs_fail(VS_ERR_INVALID_ARG, "unknown metric %d", (int)opts->metric);
-    vs_factory_spec spec;
+    vs_factory_spec spec = {.struct_size = sizeof spec};
     int rc = vs_factory_parse(opts->factory ? opts->factory : "Flat", &spec);
     if (rc) return rc;
     const vs_index_ops *ops = vs_index_ops_for(&spec);

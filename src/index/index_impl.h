@@ -71,6 +71,7 @@ extern const vs_index_ops vs_flat_ops;
 extern const vs_index_ops vs_hnsw_ops; /* src/index/hnsw*.c */
 extern const vs_index_ops vs_ivf_ops;  /* src/index/ivf*.c */
 extern const vs_index_ops vs_refine_ops; /* src/index/refine.c */
+extern const vs_index_ops vs_sharded_ops; /* src/index/sharded*.c */
 
 /* Per-call filter resolved against one index. */
 static inline int vs_filter_allows(const vs_filter *f, int64_t id)

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "http/http_client.h"
+#include "http/http_server.h"
 #include "log/jetstream.h"
 #include "router/router_impl.h"
 
@@ -27,20 +28,11 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
-typedef struct {
-    vs_buf body;
-    int too_big;
-} upload;
-
 static enum MHD_Result send_reply(struct MHD_Connection *c, router_reply *rep)
 {
-    const char *b = rep->body ? rep->body : "{}";
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(b), (void *)b, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", rep->content_type[0] ? rep->content_type : "application/json");
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)rep->status, resp);
-    MHD_destroy_response(resp);
-    cJSON_free(rep->body);
-    return ret;
+    char *b = rep->body ? rep->body : strdup("{}"); /* bodies are malloc'd (cJSON's default hooks) */
+    return vs_http_send(c, (unsigned)rep->status, rep->content_type[0] ? rep->content_type : NULL, b, b ? strlen(b) : 0,
+                        NULL, NULL);
 }
 
 static void cluster_status(router *r, router_reply *out)
@@ -182,49 +174,88 @@ static void health(router *r, router_reply *rep)
     cJSON_Delete(o);
 }
 
+/* The router's own routes (the rest belong to collections: collection_routes), looked up as
+ * the server looks up its own (http/http_server.c): rows of one path in Allow order. */
+typedef struct {
+    vs_http_route at;
+    void (*fn)(router *r, const char *url, const char *body, size_t len, router_reply *rep);
+} router_row;
+
+static void do_health(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    health(r, rep);
+}
+static void do_from_any_node(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)body, (void)len;
+    router_from_any_node(r, url, rep);
+}
+static void do_cluster(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    cluster_status(r, rep);
+}
+static void do_collections(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    router_collections(r, rep);
+}
+static void do_create(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url;
+    router_collection_create(r, body, len, rep);
+}
+
+static const router_row ROUTER_ROUTES[] = {
+    {{"/health", 0, "GET"}, do_health},
+    {{"/", 0, "GET"}, do_from_any_node},
+    {{"/openapi.json", 0, "GET"}, do_from_any_node},
+    {{"/cluster", 0, "GET"}, do_cluster},
+    {{"/collections", 0, "GET"}, do_collections},
+    {{"/collections", 0, "POST"}, do_create},
+    {{"/collections/", 0, "GET"}, do_collections},
+    {{"/collections/", 0, "POST"}, do_create},
+};
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *data_size, void **con_cls)
 {
     (void)version;
     router *r = cls;
     if (!*con_cls) { /* first call: headers only */
-        upload *u = calloc(1, sizeof *u);
+        vs_http_upload *u = calloc(1, sizeof *u);
         if (!u) return MHD_NO;
+        vs_http_upload_start(u, c, MAX_BODY);
         *con_cls = u;
         return MHD_YES;
     }
-    upload *u = *con_cls;
+    vs_http_upload *u = *con_cls;
     if (*data_size) {
-        if (u->body.len + *data_size > MAX_BODY) u->too_big = 1;
-        else if (vs_buf_append(&u->body, data, *data_size)) u->too_big = 1;
+        if (vs_http_upload_add(u, data, *data_size, MAX_BODY)) u->too_large = 1; /* out of memory: 413 too */
         *data_size = 0;
         return MHD_YES;
     }
     router_reply rep = {0};
     params q = {0};
+    const void *first;
+    char allow[64];
+    const router_row *row = vs_http_route_find(ROUTER_ROUTES, sizeof ROUTER_ROUTES / sizeof ROUTER_ROUTES[0],
+                                               sizeof ROUTER_ROUTES[0], method, url, &first, allow, sizeof allow);
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, take_param, &q);
     const char *body = u->body.data ? u->body.data : "";
     size_t len = u->body.len;
-    if (u->too_big) router_error(&rep, 413, "too_large", "the body exceeds %u bytes", MAX_BODY);
+    if (u->too_large) router_error(&rep, 413, "too_large", "the body exceeds %u bytes", MAX_BODY);
     else if (q.names[0])
         router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
                      "the JSON body)", q.names, method, url);
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
     else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
         /* --nats: the write went to the shards' streams (router_log.c) */
-    } else if (!strcmp(url, "/health")) {
-        if (!strcmp(method, "GET")) health(r, &rep);
-        else not_allowed(&rep, method, url, "GET");
-    } else if (!strcmp(url, "/") || !strcmp(url, "/openapi.json")) {
-        if (!strcmp(method, "GET")) router_from_any_node(r, url, &rep);
-        else not_allowed(&rep, method, url, "GET");
-    } else if (!strcmp(url, "/cluster")) {
-        if (!strcmp(method, "GET")) cluster_status(r, &rep);
-        else not_allowed(&rep, method, url, "GET");
-    } else if (!strcmp(url, "/collections") || !strcmp(url, "/collections/")) {
-        if (!strcmp(method, "GET")) router_collections(r, &rep);
-        else if (!strcmp(method, "POST")) router_collection_create(r, body, len, &rep);
-        else not_allowed(&rep, method, url, "GET, POST");
+    } else if (row) {
+        row->fn(r, url, body, len, &rep);
+    } else if (first) {
+        not_allowed(&rep, method, url, allow);
     } else if (!strncmp(url, "/collections/", 13)) {
         const char *name = url + 13, *slash = strchr(name, '/');
         size_t n = slash ? (size_t)(slash - name) : strlen(name);
@@ -241,19 +272,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return send_reply(c, &rep);
 }
 
-/* Percent-decoding of the path and the query (router_unescape: %00 cannot cut an id short). */
-static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
-{
-    (void)cls, (void)c;
-    return router_unescape(s);
-}
-
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     (void)cls, (void)c, (void)toe;
-    upload *u = *con_cls;
+    vs_http_upload *u = *con_cls;
     if (u) {
-        vs_buf_free(&u->body);
+        vs_http_upload_free(u);
         free(u);
     }
     *con_cls = NULL;
@@ -343,7 +367,7 @@ int vs_router_run(const vs_router_config *in)
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, handle, r,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, vs_http_unescape, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
     if (!d) {
         vs_etcd_free(f.e);
@@ -351,18 +375,8 @@ int vs_router_run(const vs_router_config *in)
         free(r);
         return vs_fail(VS_ERR_IO, "route: cannot listen on %s:%u", cfg.host, cfg.port);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info ? info->port : cfg.port;
-    if (cfg.port_file) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", cfg.port_file);
-        FILE *pf = fopen(tmp, "w");
-        if (pf) {
-            fprintf(pf, "%u\n", port);
-            fclose(pf);
-            rename(tmp, cfg.port_file);
-        }
-    }
+    unsigned port = vs_http_bound_port(d, cfg.port);
+    if (cfg.port_file) vs_http_write_port_file(cfg.port_file, port); /* as before: a failure is not reported */
     pthread_t th;
     int have_thread = pthread_create(&th, NULL, refresh_loop, &f) == 0;
     if (!cfg.quiet) printf("vecscale route: listening on http://%s:%u (etcd %s)\n", cfg.host, port, cfg.etcd);

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "http/http_client.h"
+#include "http/http_server.h"
 #include "router/router_impl.h"
 
 double router_now(void)
@@ -27,13 +28,8 @@ void router_error(router_reply *out, int status, const char *code, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject(), *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
-    cJSON_AddItemToObject(o, "error", e);
     out->status = status;
-    out->body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    out->body = vs_http_error_body(code, msg, NULL); /* the body the server's errors have too */
 }
 
 void router_note_failure(router *r, uint32_t shard, uint32_t replica)

@@ -149,9 +149,6 @@ void router_save(router *r, const char *path, const char *name, router_reply *ou
  * known[s] (when not negative) is taken as shard s's count without asking it. -1 if a shard
  * did not answer. */
 double router_cluster_total(router *r, const vs_cluster_map *m, const char *coll_prefix, const double *known);
-/* Percent-decoding in place, as the server's (doc_ids.c): %00 becomes 0xFF, which no id
- * accepts, rather than a NUL that would cut "a%00b" to the id "a". Returns the new length. */
-size_t router_unescape(char *s);
 
 /* --nats (router_log.c): POST /collections, POST .../vectors, POST .../index and DELETE
  * .../documents/{id} published to the owning shards' streams, answered once stored. Returns 1

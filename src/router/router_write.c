@@ -31,24 +31,6 @@ static void coll_prefix(const char *path, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, path);
 }
 
-size_t router_unescape(char *s)
-{
-    char *w = s;
-    for (const char *p = s; *p; p++) {
-        unsigned hi, lo;
-        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
-            sscanf(p + 1, "%1x%1x", &hi, &lo) == 2) {
-            unsigned v = hi * 16 + lo;
-            *w++ = (char)(v ? v : 0xFF);
-            p += 2;
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = 0;
-    return (size_t)(w - s);
-}
-
 int router_document_path(const char *prefix, const char *id, char *out, size_t cap)
 {
     char *enc = curl_easy_escape(NULL, id, 0);

@@ -57,30 +57,3 @@ int render_doc_id(sb *o, vs_collection *c, int64_t id)
     else sb_printf(o, "%lld", (long long)id);
     return VS_OK;
 }
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* The HTTP library's percent-decoding, except that %00 becomes the byte 0xFF: a NUL would cut
- * "/documents/a%00b" to the id "a" (another document); 0xFF is never valid UTF-8, so such an id
- * is refused (400 invalid_id) instead. */
-size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s)
-{
-    (void)cls;
-    (void)conn;
-    char *w = s;
-    for (const char *p = s; *p; p++) {
-        int hi, lo;
-        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
-            int v = hi * 16 + lo;
-            *w++ = (char)(v ? v : 0xFF);
-            p += 2;
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = 0;
-    return (size_t)(w - s);
-}

@@ -117,7 +117,7 @@ int serve_resync(serve_extras *x)
         else if (rename(cur, keep)) rc = vs_fail(VS_ERR_IO, "rename %s to %s: %s", cur, keep, strerror(errno));
         else moved = 1;
     }
-    vs_snapshot_stats ss = {0};
+    vs_snapshot_stats ss = {.struct_size = sizeof ss};
     int restored = 0;
     if (rc == VS_OK) rc = vs_data_restore(x->s3_handle, x->data_dir, x->uri, gen, &ss, &restored);
     if (rc && moved) {

@@ -70,7 +70,7 @@ int serve_extras_prepare(serve_extras *x)
     }
     if ((rc = vs_s3_open(&x->s3, &x->s3_handle))) return node_fail("serve --snapshot-uri", rc);
     if (x->resync && (rc = serve_resync(x))) return rc;
-    vs_snapshot_stats st = {0};
+    vs_snapshot_stats st = {.struct_size = sizeof st};
     int restored = 0;
     double t0 = now_seconds();
     rc = vs_data_restore(x->s3_handle, x->data_dir, x->uri, 0, &st, &restored);
@@ -119,7 +119,7 @@ static int on_save(void *ctx, const char *collection, uint64_t log_position, cha
     /* The whole data directory is one generation: every collection is in it; the log of the
      * one just saved is trimmed. */
     serve_extras *x = ctx;
-    vs_snapshot_stats st = {0};
+    vs_snapshot_stats st = {.struct_size = sizeof st};
     pthread_mutex_lock(&x->mu);
     double t0 = now_seconds();
     int rc = vs_data_publish(x->s3_handle, x->data_dir, x->uri, &st);
@@ -136,7 +136,7 @@ static int on_save(void *ctx, const char *collection, uint64_t log_position, cha
         cJSON_AddRawToObject(o, "seconds", t);
         /* Old generations go once a new one stands; a failure here loses nothing and is only
          * reported: the next publish collects again. */
-        vs_snapshot_gc_stats g;
+        vs_snapshot_gc_stats g = {.struct_size = sizeof g};
         if (x->keep && vs_snapshot_gc(x->s3_handle, x->uri, x->keep, 3600, 0, &g) == VS_OK) {
             cJSON *c = cJSON_AddObjectToObject(o, "collected");
             cJSON_AddNumberToObject(c, "generations_kept", (double)g.generations_kept);

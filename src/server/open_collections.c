@@ -63,7 +63,7 @@ static coll_ref *new_ref(registry *r, const char *name)
  * collection usable with vectors; text requests then get a clear error. */
 static void attach_model(coll_ref *ref)
 {
-    vs_collection_info info;
+    vs_collection_info info = {.struct_size = sizeof info};
     if (vs_collection_info_get(ref->c, &info) || !info.model[0]) return;
     if (models_open(info.model, &ref->model))
         fprintf(stderr, "vecscale serve: collection %s: model %s unavailable: %s\n", ref->name, info.model,

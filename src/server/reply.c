@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "server/server_impl.h"
+#include "http/http_server.h"
 
 int reply_error(request *r, int status, const char *code, const char *fmt, ...)
 {
@@ -18,11 +19,10 @@ int reply_error(request *r, int status, const char *code, const char *fmt, ...)
     r->out = (sb){0};
     r->status = status;
     r->content_type = "application/json";
-    sb_puts(&r->out, "{\"error\":{\"code\":");
-    sb_json_string(&r->out, code);
-    sb_puts(&r->out, ",\"message\":");
-    sb_json_string(&r->out, msg);
-    sb_puts(&r->out, "}}");
+    char *body = vs_http_error_body(code, msg, NULL); /* the body the router's errors have too */
+    if (body) sb_puts(&r->out, body);
+    else r->out.failed = 1; /* send_reply answers 500 out of memory */
+    free(body);
     return status;
 }
 

@@ -19,7 +19,7 @@ static double rss_mb(void)
 /* Payload indexes of the collection (declared or automatic; ready or being built). */
 static void render_payload_indexes(sb *o, vs_collection *c)
 {
-    vs_payload_index_info info[64];
+    vs_payload_index_info info[64] = {{.struct_size = sizeof info[0]}};
     size_t n = 0;
     sb_puts(o, ",\"payload_indexes\":[");
     if (vs_collection_payload_indexes(c, info, 64, &n) == VS_OK)
@@ -36,7 +36,7 @@ static void render_payload_indexes(sb *o, vs_collection *c)
 
 static void render_stats(sb *o, coll_ref *ref)
 {
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     vs_collection_info_get(ref->c, &in);
     sb_puts(o, "{\"name\":");
     sb_json_string(o, ref->name);
@@ -127,7 +127,7 @@ int route_save(request *r, coll_ref *ref)
         cJSON_Delete(body);
         return reply_vs_error(r, rc);
     }
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     vs_collection_info_get(ref->c, &in);
     /* The local snapshot stands even when exporting or publishing it fails: the reply says so. */
     char root[4096] = "", export_error[1100] = "";
@@ -292,6 +292,7 @@ int route_metrics(request *r)
     vs_collection_info *info = calloc(n + 1, sizeof *info);
     for (size_t i = 0; info && i < n; i++) {
         coll_ref *ref = registry_get(&r->srv->reg, names[i]);
+        info[i].struct_size = sizeof *info;
         if (ref) {
             vs_collection_info_get(ref->c, &info[i]);
             registry_put(ref);

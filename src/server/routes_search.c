@@ -130,7 +130,7 @@ static int finish_search(request *r, coll_ref *ref, const char *query, const flo
         free(ids);
         return reply_error(r, 500, "internal", "out of memory");
     }
-    vs_filter_report rep;
+    vs_filter_report rep = {.struct_size = sizeof rep};
     int rc = vs_collection_search_where(ref->c, 1, vec, (uint32_t)k, p, filter, scores, ids, &rep);
     if (rc) {
         free(scores);
@@ -266,7 +266,7 @@ int route_search_batch(request *r, coll_ref *ref)
         goto done;
     }
     if (qs && !embed_texts(r, ref, texts, n, x, known)) goto done;
-    vs_filter_report rep;
+    vs_filter_report rep = {.struct_size = sizeof rep};
     int rc = vs_collection_search_where(ref->c, n, x, (uint32_t)k, &p, filter, scores, ids, &rep);
     if (rc) {
         reply_search_error(r, rc, filter);

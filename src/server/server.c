@@ -17,13 +17,12 @@
 
 #include "server/server_impl.h"
 #include "core/error.h"
+#include "http/http_server.h"
 
 #define DEFAULT_COLLECTION "default"
 
 typedef struct {
-    char *buf;
-    size_t len, cap;
-    int too_large;
+    vs_http_upload up;
     double t0;
 } conn_state;
 
@@ -54,18 +53,14 @@ static int authorized(vs_server *s, struct MHD_Connection *conn)
     return 0;
 }
 
-static int method_is(const request *r, const char *m) { return !strcmp(r->method, m); }
-
 /* The routing table. A path has one row per method it answers; the first row of a path names
  * the metrics route of a request with another method, and its rows' methods, in order, form
  * the Allow list of the 405. `prefix` rows match any path that starts with `path` and hand the
  * rest to the handler (a document id). Server rows run `fn`; collection rows run `cfn` with the
  * collection (borrowed; a handler that releases it sets it to NULL) and its name. */
 typedef struct {
-    const char *path;
-    int prefix;
-    const char *method;
-    int route; /* R_* of metrics.h */
+    vs_http_route at; /* path, prefix, method: the shared lookup (http/http_server.c) */
+    int route;        /* R_* of metrics.h */
     int (*fn)(request *r);
     int (*cfn)(request *r, coll_ref **ref, const char *name, const char *rest);
 } route_row;
@@ -116,37 +111,32 @@ static int do_delete(request *r, coll_ref **ref, const char *name, const char *r
 
 /* Behind the API key (except the first three). */
 static const route_row SERVER_ROUTES[] = {
-    {"/", 0, "GET", R_PAGE, route_page, NULL},
-    {"/health", 0, "GET", R_HEALTH, route_health, NULL},
-    {"/openapi.json", 0, "GET", R_OPENAPI, route_openapi, NULL},
-    {"/metrics", 0, "GET", R_METRICS, route_metrics, NULL},
-    {"/collections", 0, "GET", R_COLLECTIONS_LIST, route_collections_list, NULL},
-    {"/collections", 0, "POST", R_COLLECTION_CREATE, route_collection_create, NULL},
-    {"/collections/", 0, "GET", R_COLLECTIONS_LIST, route_collections_list, NULL},
-    {"/collections/", 0, "POST", R_COLLECTION_CREATE, route_collection_create, NULL},
+    {{"/", 0, "GET"}, R_PAGE, route_page, NULL},
+    {{"/health", 0, "GET"}, R_HEALTH, route_health, NULL},
+    {{"/openapi.json", 0, "GET"}, R_OPENAPI, route_openapi, NULL},
+    {{"/metrics", 0, "GET"}, R_METRICS, route_metrics, NULL},
+    {{"/collections", 0, "GET"}, R_COLLECTIONS_LIST, route_collections_list, NULL},
+    {{"/collections", 0, "POST"}, R_COLLECTION_CREATE, route_collection_create, NULL},
+    {{"/collections/", 0, "GET"}, R_COLLECTIONS_LIST, route_collections_list, NULL},
+    {{"/collections/", 0, "POST"}, R_COLLECTION_CREATE, route_collection_create, NULL},
 };
 #define N_PUBLIC_ROUTES 3 /* the page, health and the OpenAPI document need no key */
 
 /* Under /collections/{name}, or at the top for the default collection (the seed's routes). */
 static const route_row COLLECTION_ROUTES[] = {
-    {"/search", 0, "POST", R_SEARCH, NULL, do_search},
-    {"/search/batch", 0, "POST", R_SEARCH_BATCH, NULL, do_search_batch},
-    {"/index", 0, "POST", R_INDEX, NULL, do_index},
-    {"/vectors", 0, "POST", R_VECTORS, NULL, do_vectors},
-    {"/documents/", 1, "GET", R_DOC_GET, NULL, do_document},
-    {"/documents/", 1, "DELETE", R_DOC_DELETE, NULL, do_document},
-    {"/stats", 0, "GET", R_STATS, NULL, do_stats},
-    {"", 0, "GET", R_COLLECTION_GET, NULL, do_stats},
-    {"", 0, "DELETE", R_COLLECTION_DELETE, NULL, do_delete},
-    {"/save", 0, "POST", R_SAVE, NULL, do_save},
+    {{"/search", 0, "POST"}, R_SEARCH, NULL, do_search},
+    {{"/search/batch", 0, "POST"}, R_SEARCH_BATCH, NULL, do_search_batch},
+    {{"/index", 0, "POST"}, R_INDEX, NULL, do_index},
+    {{"/vectors", 0, "POST"}, R_VECTORS, NULL, do_vectors},
+    {{"/documents/", 1, "GET"}, R_DOC_GET, NULL, do_document},
+    {{"/documents/", 1, "DELETE"}, R_DOC_DELETE, NULL, do_document},
+    {{"/stats", 0, "GET"}, R_STATS, NULL, do_stats},
+    {{"", 0, "GET"}, R_COLLECTION_GET, NULL, do_stats},
+    {{"", 0, "DELETE"}, R_COLLECTION_DELETE, NULL, do_delete},
+    {{"/save", 0, "POST"}, R_SAVE, NULL, do_save},
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static int path_matches(const char *pattern, int prefix, const char *path)
-{
-    return prefix ? !strncmp(path, pattern, strlen(pattern)) : !strcmp(path, pattern);
-}
 
 static int not_allowed(request *r, const char *allow)
 {
@@ -158,18 +148,9 @@ static int not_allowed(request *r, const char *allow)
 static const route_row *lookup(const route_row *table, size_t n, const char *p, const request *r,
                                const route_row **first, char *allow, size_t cap)
 {
-    const route_row *row = NULL;
-    size_t used = 0;
-    *first = NULL;
-    allow[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (!path_matches(table[i].path, table[i].prefix, p)) continue;
-        if (!*first) *first = &table[i];
-        else if (strcmp(table[i].path, (*first)->path)) continue; /* another path's rows */
-        if (!row && method_is(r, table[i].method)) row = &table[i];
-        int w = snprintf(allow + used, cap - used, "%s%s", used ? ", " : "", table[i].method);
-        if (w > 0 && used + (size_t)w < cap) used += (size_t)w;
-    }
+    const void *head;
+    const route_row *row = vs_http_route_find(table, n, sizeof *table, r->method, p, &head, allow, cap);
+    *first = head;
     return row;
 }
 
@@ -195,7 +176,7 @@ static int collection_routes(request *r, const char *name, const char *rest)
         rc = not_allowed(r, allow);
     } else {
         r->route = row->route;
-        rc = row->cfn(r, &ref, name, rest + (row->prefix ? strlen(row->path) : strlen(rest)));
+        rc = row->cfn(r, &ref, name, rest + (row->at.prefix ? strlen(row->at.path) : strlen(rest)));
     }
     registry_put(ref);
     return rc;
@@ -298,18 +279,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, request *r)
         sb_puts(&r->out, "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}");
         r->content_type = "application/json";
     }
-    size_t len = r->out.len;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, r->out.s ? r->out.s : (char *)"", 
-                                                                r->out.s ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(r->out.s);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/json");
-    if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r->status, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return vs_http_send(conn, (unsigned)r->status, r->content_type, r->out.s, r->out.len,
+                        r->status == 401 ? "WWW-Authenticate" : NULL, "Bearer");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -323,34 +294,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->t0 = now_seconds();
         *con_cls = st;
         atomic_fetch_add(&s->in_flight, 1);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) st->too_large = 1;
+        vs_http_upload_start(&st->up, conn, s->cfg.max_body);
         return MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (st->too_large || st->len + n > s->cfg.max_body) {
-            st->too_large = 1; /* keep reading and discard: the reply comes at the end */
-            return MHD_YES;
-        }
-        if (st->len + n + 1 > st->cap) {
-            size_t cap = st->cap ? st->cap : 4096;
-            while (cap < st->len + n + 1) cap *= 2;
-            char *b = realloc(st->buf, cap);
-            if (!b) return MHD_NO;
-            st->buf = b;
-            st->cap = cap;
-        }
-        memcpy(st->buf + st->len, upload_data, n);
-        st->len += n;
-        return MHD_YES;
+        return vs_http_upload_add(&st->up, upload_data, n, s->cfg.max_body) ? MHD_NO : MHD_YES;
     }
-    request r = {.srv = s, .method = method, .path = url, .body = st->buf ? st->buf : "", .body_len = st->len,
+    const vs_buf *body = &st->up.body;
+    request r = {.srv = s, .method = method, .path = url, .body = body->data ? body->data : "", .body_len = body->len,
                  .t0 = st->t0, .route = R_OTHER, .status = 200};
-    if (st->buf) st->buf[st->len] = 0;
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &r);
-    if (st->too_large)
+    if (st->up.too_large)
         reply_error(&r, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (--max-body)", s->cfg.max_body);
     else
         dispatch(&r, conn);
@@ -365,21 +321,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     vs_server *s = cls;
     conn_state *st = *con_cls;
     if (!st) return;
-    free(st->buf);
+    vs_http_upload_free(&st->up);
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
-}
-
-static int write_port_file(const char *path, unsigned port)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
-    fprintf(f, "%u\n", port);
-    if (fclose(f)) return -1;
-    return rename(tmp, path);
 }
 
 static int create_default(vs_server *s)
@@ -470,16 +415,15 @@ int vs_server_run(const vs_server_config *cfg)
         flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_UNESCAPE_CALLBACK, vs_http_unescape, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "vecscale serve: cannot listen on %s:%u: %s\n", s->cfg.host, s->cfg.port, strerror(errno));
         registry_close(&s->reg);
         free(s);
         return 1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = info ? info->port : s->cfg.port;
-    if (s->cfg.port_file && write_port_file(s->cfg.port_file, port))
+    unsigned port = vs_http_bound_port(d, s->cfg.port);
+    if (s->cfg.port_file && vs_http_write_port_file(s->cfg.port_file, port))
         fprintf(stderr, "vecscale serve: cannot write %s: %s\n", s->cfg.port_file, strerror(errno));
     char **names;
     size_t nn = registry_names(&s->reg, &names);

@@ -83,8 +83,6 @@ int export_collection(const char *data_dir, const coll_ref *ref, const char *nam
 int read_doc_id(request *r, const cJSON *v, const char *what, char **out);
 void render_key(sb *o, const char *key);
 int render_doc_id(sb *o, vs_collection *c, int64_t id);
-struct MHD_Connection;
-size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s); /* MHD_OPTION_UNESCAPE_CALLBACK */
 
 /* Route handlers. `ref` is the target collection (NULL for routes without one). */
 int route_search(request *r, coll_ref *ref);

@@ -9,6 +9,7 @@
 
 #include "storage/snapshot.h"
 #include "core/error.h"
+#include "core/options.h"
 
 typedef struct {
     uint64_t *gens;
@@ -144,11 +145,8 @@ static void set_free(name_set *s)
     memset(s, 0, sizeof *s);
 }
 
-int vs_snapshot_gc(vs_s3 *s3, const char *uri, uint32_t keep, uint32_t grace_s, int dry_run, vs_snapshot_gc_stats *st)
+static int gc(vs_s3 *s3, const char *uri, uint32_t keep, uint32_t grace_s, int dry_run, vs_snapshot_gc_stats *st)
 {
-    vs_snapshot_gc_stats local;
-    if (!st) st = &local;
-    memset(st, 0, sizeof *st);
     if (!s3 || !uri) return vs_fail(VS_ERR_INVALID_ARG, "vs_snapshot_gc: NULL argument");
     if (!keep) return vs_fail(VS_ERR_INVALID_ARG, "snapshot gc: keep at least one generation");
     vs_snap_uri u;
@@ -206,5 +204,20 @@ out:
     free(gens.gens);
     set_free(&kept);
     set_free(&sc.doomed);
+    return rc;
+}
+
+/* The caller's struct may be shorter than this library's (vecscale.h, "Options and result
+ * structs"): its size is checked before any work, and only its bytes are written after. */
+int vs_snapshot_gc(vs_s3 *s3, const char *uri, uint32_t keep, uint32_t grace_s, int dry_run, vs_snapshot_gc_stats *st)
+{
+    size_t n = 0;
+    if (st) {
+        int rc = vs_result_size(st, sizeof *st, VS_SNAPSHOT_GC_STATS_V1, "vs_snapshot_gc_stats", &n);
+        if (rc) return rc;
+    }
+    vs_snapshot_gc_stats full = {.struct_size = sizeof full};
+    int rc = gc(s3, uri, keep, grace_s, dry_run, &full);
+    if (st) vs_result_write(st, &full, n);
     return rc;
 }

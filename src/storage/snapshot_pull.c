@@ -16,6 +16,7 @@
 
 #include "storage/snapshot.h"
 #include "core/error.h"
+#include "core/options.h"
 
 int vs_snap_parse_uri(const char *uri, vs_snap_uri *out)
 {
@@ -148,11 +149,8 @@ static int dir_usable(const char *dir, int remove_empty)
                    dir);
 }
 
-int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, const char *dir, vs_snapshot_stats *stats)
+static int pull(vs_s3 *s3, const char *uri, uint64_t generation, const char *dir, vs_snapshot_stats *stats)
 {
-    vs_snapshot_stats local = {0};
-    if (!stats) stats = &local;
-    memset(stats, 0, sizeof *stats);
     if (!s3 || !uri || !dir || !*dir) return vs_fail(VS_ERR_INVALID_ARG, "vs_snapshot_pull: NULL argument");
     vs_snap_uri u;
     int rc = vs_snap_parse_uri(uri, &u);
@@ -224,5 +222,20 @@ int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, const char
         stats->bytes_transferred = stats->bytes;
     }
     vs_manifest_clear(&m);
+    return rc;
+}
+
+/* The caller's struct may be shorter than this library's (vecscale.h, "Options and result
+ * structs"): its size is checked before any work, and only its bytes are written after. */
+int vs_snapshot_pull(vs_s3 *s3, const char *uri, uint64_t generation, const char *dir, vs_snapshot_stats *stats)
+{
+    size_t n = 0;
+    if (stats) {
+        int rc = vs_result_size(stats, sizeof *stats, VS_SNAPSHOT_STATS_V1, "vs_snapshot_stats", &n);
+        if (rc) return rc;
+    }
+    vs_snapshot_stats full = {.struct_size = sizeof full};
+    int rc = pull(s3, uri, generation, dir, &full);
+    if (stats) vs_result_write(stats, &full, n);
     return rc;
 }

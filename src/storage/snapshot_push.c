@@ -13,6 +13,7 @@
 
 #include "storage/snapshot.h"
 #include "core/error.h"
+#include "core/options.h"
 
 /* The manifest's file list, plus each file's mtime to notice a change during the push. */
 typedef struct {
@@ -145,11 +146,8 @@ static int upload_missing(vs_s3 *s3, const vs_snap_uri *u, const char *dir, file
     return VS_OK;
 }
 
-int vs_snapshot_push(vs_s3 *s3, const char *dir, const char *uri, vs_snapshot_stats *stats)
+static int push(vs_s3 *s3, const char *dir, const char *uri, vs_snapshot_stats *stats)
 {
-    vs_snapshot_stats local = {0};
-    if (!stats) stats = &local;
-    memset(stats, 0, sizeof *stats);
     if (!s3 || !dir || !uri) return vs_fail(VS_ERR_INVALID_ARG, "vs_snapshot_push: NULL argument");
     vs_snap_uri u;
     int rc = vs_snap_parse_uri(uri, &u);
@@ -191,5 +189,20 @@ int vs_snapshot_push(vs_s3 *s3, const char *dir, const char *uri, vs_snapshot_st
     for (size_t i = 0; i < l.n; i++) free(l.files[i].path);
     free(l.files);
     free(l.mtimes);
+    return rc;
+}
+
+/* The caller's struct may be shorter than this library's (vecscale.h, "Options and result
+ * structs"): its size is checked before any work, and only its bytes are written after. */
+int vs_snapshot_push(vs_s3 *s3, const char *dir, const char *uri, vs_snapshot_stats *stats)
+{
+    size_t n = 0;
+    if (stats) {
+        int rc = vs_result_size(stats, sizeof *stats, VS_SNAPSHOT_STATS_V1, "vs_snapshot_stats", &n);
+        if (rc) return rc;
+    }
+    vs_snapshot_stats full = {.struct_size = sizeof full};
+    int rc = push(s3, dir, uri, &full);
+    if (stats) vs_result_write(stats, &full, n);
     return rc;
 }

@@ -96,7 +96,7 @@ int vs_fuzz_load_index(const uint8_t *data, size_t size)
     VS_FUZZ_CHECK(dim >= 1 && dim <= 65536 && dim == vs_fuzz_get32(meta));
     VS_FUZZ_CHECK((uint32_t)metric == vs_fuzz_get32(meta + 4) && metric <= VS_METRIC_COSINE);
     VS_FUZZ_CHECK(n == vs_fuzz_get64(meta + 8));
-    vs_factory_spec spec;
+    vs_factory_spec spec = {.struct_size = sizeof spec};
     VS_FUZZ_CHECK(vs_factory_parse(vs_index_factory(ix), &spec) == VS_OK);
     float *q = calloc(dim, sizeof *q);
     if (q) {

@@ -146,7 +146,7 @@ static void round_trip_and_dedup(void **state)
     make_dir(src, "first");
     char ub[128];
     const char *uri = uri_of("rt", ub, sizeof ub);
-    vs_snapshot_stats st;
+    vs_snapshot_stats st = {.struct_size = sizeof st};
     assert_int_equal(vs_snapshot_latest(s3, uri, &st.generation), VS_ERR_NOT_FOUND);
     assert_int_equal(vs_snapshot_push(s3, src, uri, &st), VS_OK);
     assert_int_equal(st.generation, 1);
@@ -199,7 +199,7 @@ static void corruption_detected(void **state)
     make_dir(src, "corrupt-me");
     char ub[128];
     const char *uri = uri_of("cor", ub, sizeof ub);
-    vs_snapshot_stats st;
+    vs_snapshot_stats st = {.struct_size = sizeof st};
     assert_int_equal(vs_snapshot_push(s3, src, uri, &st), VS_OK);
 
     /* one flipped byte in a stored segment, same size */
@@ -265,7 +265,7 @@ static void *publish(void *arg)
         snprintf(cmd, sizeof cmd, "mkdir -p '%s/sub' && printf '%s' > '%s/top.txt' && head -c 100000 /dev/urandom > '%s/sub/r'",
                  src, tag, src, src);
         if (system(cmd)) p->rc = -1;
-        vs_snapshot_stats st;
+        vs_snapshot_stats st = {.struct_size = sizeof st};
         char ub[128];
         if (!p->rc) p->rc = vs_snapshot_push(s3, src, uri_of("conc", ub, sizeof ub), &st);
         p->generations[i] = st.generation;
@@ -294,7 +294,7 @@ static void concurrent_publishers(void **state)
             seen[g] = 1;
             char dst[600], path[700], want[64];
             snprintf(dst, sizeof dst, "%s/conc_dst%llu", work, (unsigned long long)g);
-            vs_snapshot_stats st;
+            vs_snapshot_stats st = {.struct_size = sizeof st};
             char ub[128];
             assert_int_equal(vs_snapshot_pull(s3, uri_of("conc", ub, sizeof ub), g, dst, &st), VS_OK);
             snprintf(path, sizeof path, "%s/top.txt", dst);
@@ -318,7 +318,7 @@ static void wrong_credentials(void **state)
     vs_s3_options o = {.struct_size = sizeof(vs_s3_options), .secret_key = "definitely-not-the-secret", .retries = UINT32_MAX};
     vs_s3 *s3 = NULL;
     assert_int_equal(vs_s3_open(&o, &s3), VS_OK);
-    vs_snapshot_stats st;
+    vs_snapshot_stats st = {.struct_size = sizeof st};
     char ub[128];
     assert_int_equal(vs_snapshot_push(s3, src, uri_of("cred", ub, sizeof ub), &st), VS_ERR_AUTH);
     assert_non_null(strstr(vs_last_error(), "access denied"));
@@ -363,7 +363,7 @@ static void big_index_round_trip(void **state)
     vs_s3_options o = {.struct_size = sizeof(vs_s3_options), .part_size = 64u << 20};
     vs_s3 *s3 = NULL;
     assert_int_equal(vs_s3_open(&o, &s3), VS_OK);
-    vs_snapshot_stats st;
+    vs_snapshot_stats st = {.struct_size = sizeof st};
     char ub[128];
     int rc = vs_snapshot_push(s3, src, uri_of("big", ub, sizeof ub), &st);
     if (rc) fprintf(stderr, "%s\n", vs_last_error());

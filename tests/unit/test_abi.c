@@ -1,8 +1,11 @@
-/* The header's stability rules (vecscale.h, "Options structs" and "Persistence"): an options
- * struct from an older, shorter header (struct_size = the offset of a later field) gets the
- * defaults for the fields it lacks, whatever bytes follow it; struct_size 0 is the full 0.2
+/* The header's stability rules (vecscale.h, "Options and result structs" and "Persistence"): an
+ * options struct from an older, shorter header (struct_size = the offset of a later field) gets
+ * the defaults for the fields it lacks, whatever bytes follow it; struct_size 0 is the full 0.2
  * layout; a size the library does not know is refused; the _init functions write the
- * documented defaults. vs_index_save_buffer is the inverse of vs_index_load_buffer for every
+ * documented defaults. A result struct from an older header is filled up to its struct_size and
+ * not a byte further (allocated at exactly that size, so ASan sees any overrun), an array of
+ * them is laid out by the first element's size, and a size the library cannot fill is refused
+ * before the call does anything. vs_index_save_buffer is the inverse of vs_index_load_buffer for every
  * index type (and writes the bytes vs_index_save writes), and quantizers survive their files. */
 #include <stddef.h>
 
@@ -387,6 +390,207 @@ static void product_quantizer_files(void **state)
     tu_rmdir(dir);
 }
 
+/* A collection of N documents with metadata {"g": i % 3} and a keyword index on "g", plus
+ * a declared integer index on "n". */
+static vs_collection *small_collection(char **dir)
+{
+    *dir = tu_tempdir();
+    vs_payload_index_spec pix[2] = {{"g", VS_PAYLOAD_KEYWORD}, {"n", VS_PAYLOAD_INTEGER}};
+    vs_collection_options o;
+    vs_collection_options_init(&o);
+    o.dim = D;
+    o.payload_indexes = pix;
+    o.n_payload_indexes = 2;
+    o.no_auto_index = 1;
+    vs_collection *c = NULL;
+    if (vs_collection_create(*dir, &o, &c)) fail_msg("create: %s", vs_last_error());
+    char (*meta)[48] = malloc(N * sizeof *meta);
+    const char **mp = malloc(N * sizeof *mp);
+    for (int i = 0; i < N; i++) {
+        snprintf(meta[i], sizeof meta[i], "{\"g\": \"g%d\", \"n\": %d}", i % 3, i);
+        mp[i] = meta[i];
+    }
+    if (vs_collection_add(c, N, data, NULL, NULL, mp, NULL)) fail_msg("add: %s", vs_last_error());
+    free(meta);
+    free(mp);
+    return c;
+}
+
+/* The bytes of `p` from `from` to `to` all hold `v`. */
+static int bytes_are(const void *p, size_t from, size_t to, uint8_t v)
+{
+    for (size_t i = from; i < to; i++)
+        if (((const uint8_t *)p)[i] != v) return 0;
+    return 1;
+}
+
+/* A result struct as a caller built against an older header holds it: exactly `size` bytes
+ * on the heap (ASan reports a write of one byte more), filled with 0xee, struct_size = size. */
+static void *old_struct(size_t size)
+{
+    void *p = malloc(size);
+    memset(p, 0xee, size);
+    memcpy(p, &size, sizeof size);
+    return p;
+}
+
+/* The old struct's bytes as the current struct (zero beyond them), then frees it. */
+static void read_old(void *full, size_t full_size, void *old, size_t size)
+{
+    memset(full, 0, full_size);
+    memcpy(full, old, size);
+    free(old);
+}
+
+/* A caller whose header ended before a field: the fields it has are filled as for a full
+ * struct, nothing past its size is written. */
+static void shorter_result_structs_are_filled_within_their_size(void **state)
+{
+    (void)state;
+    char *dir;
+    vs_collection *c = small_collection(&dir);
+    vs_collection_info full = {.struct_size = sizeof full};
+    assert_int_equal(vs_collection_info_get(c, &full), VS_OK);
+    assert_int_equal(full.count, N);
+    assert_string_equal(full.factory, "Flat");
+
+    size_t old = offsetof(vs_collection_info, log_bytes);
+    void *raw = old_struct(old);
+    assert_int_equal(vs_collection_info_get(c, raw), VS_OK);
+    vs_collection_info in;
+    read_old(&in, sizeof in, raw, old);
+    assert_int_equal(in.struct_size, old); /* the caller's, untouched */
+    assert_int_equal(in.dim, D);
+    assert_int_equal(in.count, N);
+    assert_int_equal(in.generation, full.generation);
+    /* struct_size 0 is the full 0.3 layout. */
+    vs_collection_info zero;
+    memset(&zero, 0xee, sizeof zero);
+    zero.struct_size = 0;
+    assert_int_equal(vs_collection_info_get(c, &zero), VS_OK);
+    assert_string_equal(zero.model, full.model);
+    assert_string_equal(zero.factory, "Flat");
+
+    /* A report that ends inside `unindexed`: the flags are written, the text cut at the size. */
+    size_t rold = offsetof(vs_filter_report, unindexed) + 4;
+    raw = old_struct(rold);
+    float d[K];
+    int64_t id[K];
+    assert_int_equal(vs_collection_search_where(c, 1, queries, K, NULL, "{\"g\": \"g1\"}", d, id, raw), VS_OK);
+    vs_filter_report rep;
+    read_old(&rep, sizeof rep, raw, rold);
+    assert_int_equal(rep.indexed, 1);
+    assert_int_equal(rep.allowed, N / 3);
+    uint64_t count = 0;
+    raw = old_struct(offsetof(vs_filter_report, allowed));
+    assert_int_equal(vs_collection_count_where(c, "{\"g\": \"g2\"}", &count, raw), VS_OK);
+    read_old(&rep, sizeof rep, raw, offsetof(vs_filter_report, allowed));
+    assert_int_equal(count, N / 3);
+    assert_int_equal(rep.indexed, 1);
+    assert_int_equal(rep.allowed, 0);
+
+    /* An array of payload index descriptions in the old element size: each element that many
+     * bytes, each one's struct_size set to it. */
+    size_t el = offsetof(vs_payload_index_info, values);
+    uint8_t *arr = malloc(2 * el);
+    memset(arr, 0xee, 2 * el);
+    memcpy(arr, &el, sizeof el);
+    size_t n = 0;
+    assert_int_equal(vs_collection_payload_indexes(c, (vs_payload_index_info *)arr, 2, &n), VS_OK);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        vs_payload_index_info e;
+        memset(&e, 0, sizeof e);
+        memcpy(&e, arr + i * el, el);
+        assert_int_equal(e.struct_size, el);
+        assert_string_equal(e.field, i ? "n" : "g");
+        assert_int_equal(e.type, i ? VS_PAYLOAD_INTEGER : VS_PAYLOAD_KEYWORD);
+        assert_int_equal(e.documents, N);
+    }
+    free(arr);
+
+    /* A factory spec from a header that ended before pq_m: coarse and nlist filled... */
+    size_t fold = offsetof(vs_factory_spec, pq_m);
+    raw = old_struct(fold);
+    assert_int_equal(vs_factory_parse("IVF77,SQ8", raw), VS_OK);
+    /* ... and, as an input, read as zero in the fields it lacks (no RFlat). */
+    char name[64];
+    assert_int_equal(vs_factory_format(raw, name, sizeof name), VS_OK);
+    assert_string_equal(name, "IVF77,SQ8");
+    vs_factory_spec fs;
+    read_old(&fs, sizeof fs, raw, fold);
+    assert_int_equal(fs.coarse, VS_COARSE_IVF);
+    assert_int_equal(fs.nlist, 77);
+    assert_int_equal(fs.code, VS_CODE_SQ8);
+
+    /* Snapshot stats: checked before any work, filled within the size on the way out. */
+    raw = old_struct(offsetof(vs_snapshot_stats, bytes));
+    assert_int_equal(vs_snapshot_push(NULL, dir, "s3://b/p", raw), VS_ERR_INVALID_ARG);
+    assert_null(strstr(vs_last_error(), "struct_size")); /* refused for the NULL client */
+    vs_snapshot_stats ss;
+    read_old(&ss, sizeof ss, raw, offsetof(vs_snapshot_stats, bytes));
+    assert_int_equal(ss.generation, 0); /* what a failed push reports, within the size */
+    assert_int_equal(ss.files, 0);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    tu_rmdir(dir);
+}
+
+/* A struct_size that cannot be filled (smaller than the size field, or from a newer header)
+ * is refused, naming the struct, and the call does nothing. */
+static void unfillable_result_sizes_are_refused(void **state)
+{
+    (void)state;
+    char *dir;
+    vs_collection *c = small_collection(&dir);
+    vs_collection_info in;
+    memset(&in, 0xee, sizeof in);
+    in.struct_size = 4;
+    assert_int_equal(vs_collection_info_get(c, &in), VS_ERR_INVALID_ARG);
+    assert_non_null(strstr(vs_last_error(), "vs_collection_info.struct_size is 4"));
+    assert_true(bytes_are(&in, sizeof in.struct_size, sizeof in, 0xee));
+    in.struct_size = sizeof in + 8;
+    assert_int_equal(vs_collection_info_get(c, &in), VS_ERR_INVALID_ARG);
+    assert_true(bytes_are(&in, sizeof in.struct_size, sizeof in, 0xee));
+
+    float d[K];
+    int64_t id[K];
+    memset(id, 0x55, sizeof id);
+    vs_filter_report rep = {.struct_size = 1};
+    assert_int_equal(vs_collection_search_where(c, 1, queries, K, NULL, "{\"g\": \"g1\"}", d, id, &rep),
+                     VS_ERR_INVALID_ARG);
+    assert_non_null(strstr(vs_last_error(), "vs_filter_report.struct_size"));
+    assert_true(bytes_are(id, 0, sizeof id, 0x55)); /* no search ran */
+    uint64_t count = 7;
+    assert_int_equal(vs_collection_count_where(c, "{\"g\": \"g1\"}", &count, &rep), VS_ERR_INVALID_ARG);
+    assert_int_equal(count, 7);
+
+    vs_payload_index_info info[2] = {{.struct_size = sizeof info[0] * 2}};
+    size_t n = 99;
+    assert_int_equal(vs_collection_payload_indexes(c, info, 2, &n), VS_ERR_INVALID_ARG);
+    assert_non_null(strstr(vs_last_error(), "vs_payload_index_info.struct_size"));
+    assert_int_equal(n, 99);
+    /* A sizing call (cap 0) reads no element. */
+    assert_int_equal(vs_collection_payload_indexes(c, NULL, 0, &n), VS_OK);
+    assert_int_equal(n, 2);
+
+    vs_factory_spec fs = {.struct_size = 2};
+    assert_int_equal(vs_factory_parse("Flat", &fs), VS_ERR_INVALID_ARG);
+    assert_non_null(strstr(vs_last_error(), "vs_factory_spec.struct_size"));
+
+    char *empty = tu_tempdir();
+    vs_snapshot_stats ss = {.struct_size = sizeof ss + 1};
+    assert_int_equal(vs_snapshot_push(NULL, dir, "s3://b/p", &ss), VS_ERR_INVALID_ARG);
+    assert_non_null(strstr(vs_last_error(), "vs_snapshot_stats.struct_size"));
+    assert_int_equal(vs_snapshot_pull(NULL, "s3://b/p", 0, empty, &ss), VS_ERR_INVALID_ARG);
+    assert_non_null(strstr(vs_last_error(), "vs_snapshot_stats.struct_size"));
+    vs_snapshot_gc_stats gs = {.struct_size = 3};
+    assert_int_equal(vs_snapshot_gc(NULL, "s3://b/p", 1, 0, 1, &gs), VS_ERR_INVALID_ARG);
+    assert_non_null(strstr(vs_last_error(), "vs_snapshot_gc_stats.struct_size"));
+    tu_rmdir(empty);
+    assert_int_equal(vs_collection_close(c), VS_OK);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +602,8 @@ int main(void)
         cmocka_unit_test(save_buffer_round_trips_every_type),
         cmocka_unit_test(scalar_quantizer_files),
         cmocka_unit_test(product_quantizer_files),
+        cmocka_unit_test(shorter_result_structs_are_filled_within_their_size),
+        cmocka_unit_test(unfillable_result_sizes_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -80,7 +80,7 @@ static void test_add_search_reopen(void **state)
     /* Automatic IDs continue after the largest ever used. */
     assert_int_equal(vs_collection_add(c, 1, x, NULL, NULL, NULL, got), VS_OK);
     assert_int_equal(got[0], 1097);
-    vs_collection_info info;
+    vs_collection_info info = {.struct_size = sizeof info};
     assert_int_equal(vs_collection_info_get(c, &info), VS_OK);
     assert_string_equal(info.model, "test-model");
     assert_int_equal(info.count, 100);
@@ -248,7 +248,7 @@ static void test_ivf_trains_when_enough(void **state)
     int64_t ids[400];
     for (int i = 0; i < 400; i++) ids[i] = 10 * i;
     assert_int_equal(vs_collection_add(c, 150, x, ids, NULL, NULL, NULL), VS_OK);
-    vs_collection_info info;
+    vs_collection_info info = {.struct_size = sizeof info};
     assert_int_equal(vs_collection_info_get(c, &info), VS_OK);
     assert_int_equal(info.trained, 0);
     assert_string_equal(info.factory, "IVF4,Flat");

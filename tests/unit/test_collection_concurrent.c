@@ -143,7 +143,7 @@ static void run(const char *factory)
     assert_true(atomic_load(&S.ov.writes_overlapped) > 0);
     size_t expect = WRITERS * (PER_WRITER - PER_WRITER / BATCH / 5) + BASE;
     assert_int_equal(vs_collection_size(S.c), expect);
-    vs_collection_info info;
+    vs_collection_info info = {.struct_size = sizeof info};
     assert_int_equal(vs_collection_info_get(S.c, &info), VS_OK);
     print_message("%s: %ld searches during the writes; %llu log syncs since the last snapshot\n", factory,
                   atomic_load(&S.searches), (unsigned long long)info.log_syncs);

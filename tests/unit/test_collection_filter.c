@@ -66,7 +66,7 @@ static void check_filter(vs_collection *c, const fo_node *f, const live_set *ls,
         expect += (size_t)fo_eval(f, &m);
     }
     uint64_t count = 0;
-    vs_filter_report rep;
+    vs_filter_report rep = {.struct_size = sizeof rep};
     int rc = vs_collection_count_where(c, json, &count, &rep);
     if (rc) fail_msg("%s: %s", json, vs_last_error());
     if (count != expect) fail_msg("count_where(%s) = %llu, oracle %zu", json, (unsigned long long)count, expect);
@@ -208,7 +208,7 @@ static void hnsw_topk(void **state)
         }
         float d[10];
         int64_t got[10];
-        vs_filter_report rep;
+        vs_filter_report rep = {.struct_size = sizeof rep};
         vs_search_params p = {.struct_size = sizeof(vs_search_params), .ef_search = 64};
         assert_int_equal(vs_collection_search_where(c, 1, q, 10, &p, json, d, got, &rep), VS_OK);
         assert_int_equal(rep.indexed, 1);
@@ -298,7 +298,7 @@ static void correlated_filter(void **state)
         assert_int_equal(vs_collection_search(c, 1, q, 160, NULL, d, got), VS_OK);
         for (int i = 0; i < 160; i++) near_allowed += got[i] >= 0 && x[got[i] * DIM] > 0.55f;
         short_of_candidates += near_allowed < 10;
-        vs_filter_report rep;
+        vs_filter_report rep = {.struct_size = sizeof rep};
         assert_int_equal(vs_collection_search_where(c, 1, q, 10, NULL, "{\"far\": true}", d, got, &rep), VS_OK);
         assert_int_equal(rep.post_filter, 1);
         int hits = 0;
@@ -369,7 +369,7 @@ static void string_ids(void **state)
                 expect += live[i] && fo_eval(f, &m);
             }
             uint64_t count = 0;
-            vs_filter_report rep;
+            vs_filter_report rep = {.struct_size = sizeof rep};
             assert_int_equal(vs_collection_count_where(c, json, &count, &rep), VS_OK);
             assert_int_equal(rep.indexed, 1);
             if (count != expect) fail_msg("%s: count %llu, oracle %zu", json, (unsigned long long)count, expect);
@@ -434,7 +434,7 @@ static void updates_and_reopen(void **state)
     assert_int_equal(vs_collection_open(dir, &c), VS_OK);
     run_random_filters(c, &ls, 60, 300, 1);
     size_t nix = 0;
-    vs_payload_index_info info[8];
+    vs_payload_index_info info[8] = {{.struct_size = sizeof info[0]}};
     assert_int_equal(vs_collection_payload_indexes(c, info, 8, &nix), VS_OK);
     assert_int_equal(nix, 6);
     for (size_t i = 0; i < nix; i++) assert_int_equal(info[i].ready, 1);
@@ -478,7 +478,7 @@ static void updates_and_reopen(void **state)
 static int wait_ready(vs_collection *c, size_t want)
 {
     for (int t = 0; t < 2000; t++) {
-        vs_payload_index_info info[8];
+        vs_payload_index_info info[8] = {{.struct_size = sizeof info[0]}};
         size_t n = 0, ready = 0;
         assert_int_equal(vs_collection_payload_indexes(c, info, 8, &n), VS_OK);
         for (size_t i = 0; i < n && i < 8; i++) ready += (size_t)info[i].ready;
@@ -503,12 +503,12 @@ static void automatic_indexes(void **state)
     live_add(&ls, ids, N, 1);
     fo_node red = {.op = FO_COLOR_EQ, .a = 0};
     check_filter(c, &red, &ls, 0); /* first use: per document, build starts */
-    vs_filter_report rep;
+    vs_filter_report rep = {.struct_size = sizeof rep};
     uint64_t n;
     assert_int_equal(vs_collection_count_where(c, "{\"year\": {\"gte\": 2000}, \"flag\": true, \"score\": {\"lt\": 50}}", &n, &rep),
                      VS_OK);
     assert_true(wait_ready(c, 4));
-    vs_payload_index_info info[8];
+    vs_payload_index_info info[8] = {{.struct_size = sizeof info[0]}};
     size_t nix = 0;
     assert_int_equal(vs_collection_payload_indexes(c, info, 8, &nix), VS_OK);
     assert_int_equal(nix, 4);
@@ -588,7 +588,7 @@ static void errors(void **state)
     expect_error(c, "{\"color\": {}}", "empty operator object");
     /* A field of mixed types takes both, per document (no automatic index fits it). */
     uint64_t n;
-    vs_filter_report rep;
+    vs_filter_report rep = {.struct_size = sizeof rep};
     assert_int_equal(vs_collection_count_where(c, "{\"mixed\": \"a\"}", &n, &rep), VS_OK);
     assert_int_equal(n, 1);
     assert_int_equal(rep.indexed, 0);

@@ -84,7 +84,7 @@ static void *reader(void *arg)
         vector_of((int64_t)(rng % 100000), q);
         uint64_t e0 = atomic_load(&epoch);
         long w0 = atomic_load(&n_rounds);
-        vs_filter_report rep;
+        vs_filter_report rep = {.struct_size = sizeof rep};
         int rc = vs_collection_search_where(coll, 1, q, 20, NULL, json, d, ids, &rep);
         if (atomic_load(&n_rounds) != w0) atomic_fetch_add(&reads_overlapped, 1);
         if (rc) fail_msg("%s: %s", json, vs_last_error());
@@ -136,7 +136,7 @@ static void filters_beside_writer(void **state)
     /* Quiet now: wait for the builds, then every index agrees with the oracle. */
     int ready = 0;
     for (int t = 0; t < 4000 && !ready; t++) {
-        vs_payload_index_info info[8];
+        vs_payload_index_info info[8] = {{.struct_size = sizeof info[0]}};
         size_t n = 0;
         assert_int_equal(vs_collection_payload_indexes(coll, info, 8, &n), VS_OK);
         ready = n == 5;
@@ -156,7 +156,7 @@ static void filters_beside_writer(void **state)
             fo_meta m = fo_meta_of(id);
             expect += (uint64_t)fo_eval(f, &m);
         }
-        vs_filter_report rep;
+        vs_filter_report rep = {.struct_size = sizeof rep};
         assert_int_equal(vs_collection_count_where(coll, json, &got, &rep), VS_OK);
         assert_int_equal(rep.indexed, 1);
         if (got != expect) fail_msg("%s: %llu, oracle %llu", json, (unsigned long long)got, (unsigned long long)expect);

@@ -117,7 +117,7 @@ static void run(const char *factory)
     assert_int_equal(vs_collection_add(c, N, x, ids, NULL, NULL, NULL), VS_OK);
     assert_int_equal(vs_collection_maintain(c), VS_OK); /* IVF: trains */
     assert_int_equal(vs_collection_snapshot(c), VS_OK);
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     assert_int_equal(vs_collection_info_get(c, &in), VS_OK);
     assert_int_equal(vs_collection_close(c), VS_OK);
     snprintf(fs.index, sizeof fs.index, "%s/index-%llu.vsi", dir, (unsigned long long)in.generation);

@@ -110,7 +110,7 @@ static void test_failed_sync_declares_no_index(void **state)
     assert_int_equal(vs_collection_open(dir, &c), VS_OK);
     assert_int_equal(n_indexes(c), 0);
     assert_int_equal(vs_collection_create_payload_index(c, "n", VS_PAYLOAD_INTEGER), VS_OK);
-    vs_payload_index_info info[2];
+    vs_payload_index_info info[2] = {{.struct_size = sizeof info[0]}};
     size_t n = 0;
     assert_int_equal(vs_collection_payload_indexes(c, info, 2, &n), VS_OK);
     assert_int_equal(n, 1);
@@ -134,7 +134,7 @@ static void test_adds_never_maintain(void **state)
     assert_int_equal(vs_collection_create(dir, &o, &c), VS_OK);
     float *x = tu_random_vectors(400, D, 12);
     for (int i = 0; i < 400; i += 20) assert_int_equal(vs_collection_add(c, 20, x + i * D, NULL, NULL, NULL, NULL), VS_OK);
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     assert_int_equal(vs_collection_info_get(c, &in), VS_OK);
     /* 400 vectors over train_min 100 and a log 4 times the snapshot size: yet nothing ran. */
     assert_int_equal(in.trained, 0);
@@ -268,7 +268,7 @@ static void kill_during(vs_maint_step step)
     assert_int_equal(tc.bad, 0);
     /* At most the one add in flight at the kill is there without its acknowledgement. */
     assert_true(n == (size_t)acked + 1 || n == (size_t)acked + 2);
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     vs_collection_info_get(c, &in);
     print_message("killed at step %d: %lld acknowledged, %zu after reopen, generation %llu\n", (int)step,
                   (long long)acked + 1, n, (unsigned long long)in.generation);

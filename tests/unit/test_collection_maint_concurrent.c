@@ -218,7 +218,7 @@ static void test_no_add_lost_or_duplicated(void **state)
     assert_int_equal(vs_collection_stop_maintenance(S.c), VS_OK);
     atomic_store(&vs_maint_test_hook, NULL);
     assert_int_equal(atomic_load(&S.bad), 0);
-    vs_collection_info in;
+    vs_collection_info in = {.struct_size = sizeof in};
     assert_int_equal(vs_collection_info_get(S.c, &in), VS_OK);
     print_message("%ld of %ld searches overlapped a write, %ld of %ld writes a search; %ld of %ld snapshots and %ld "
                   "training(s) overlapped a completed write; generation %llu, trained %d\n",

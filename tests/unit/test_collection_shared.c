@@ -42,7 +42,7 @@ static void test_shards_share_training(void **state)
                 ids[n++] = (int64_t)i;
             }
         assert_int_equal(vs_collection_add(c[s], n, buf, ids, NULL, NULL, NULL), VS_OK);
-        vs_collection_info in;
+        vs_collection_info in = {.struct_size = sizeof in};
         vs_collection_info_get(c[s], &in);
         assert_true(in.trained);
         assert_string_equal(in.factory, "IVF16,SQ8");

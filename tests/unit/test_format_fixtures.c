@@ -268,7 +268,7 @@ static void check_collection(const char *fixture, int keyed)
     }
     vs_collection *c;
     if (vs_collection_open(dir, &c)) fail_msg("%s", vs_last_error());
-    vs_collection_info info;
+    vs_collection_info info = {.struct_size = sizeof info};
     assert_int_equal(vs_collection_info_get(c, &info), VS_OK);
     assert_int_equal(info.dim, D);
     assert_int_equal(info.metric, VS_METRIC_L2);
@@ -369,7 +369,7 @@ static void payload_fixture(void **state)
     vs_collection *c;
     if (vs_collection_open(dir, &c)) fail_msg("%s", vs_last_error());
     assert_int_equal(vs_collection_set_auto_index(c, 0), VS_OK);
-    vs_payload_index_info info[8];
+    vs_payload_index_info info[8] = {{.struct_size = sizeof info[0]}};
     size_t n = 0;
     assert_int_equal(vs_collection_payload_indexes(c, info, 8, &n), VS_OK);
     assert_int_equal(n, 4);
@@ -392,7 +392,7 @@ static void payload_fixture(void **state)
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         uint64_t got = 0;
-        vs_filter_report r;
+        vs_filter_report r = {.struct_size = sizeof r};
         if (vs_collection_count_where(c, f[i].filter, &got, &r)) fail_msg("%s: %s", f[i].filter, vs_last_error());
         if (got != f[i].count || !r.indexed)
             fail_msg("%s: %llu documents (indexed %d), expected %llu from the index", f[i].filter,
