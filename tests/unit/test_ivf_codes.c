@@ -303,6 +303,63 @@ static int by_key_id(const void *a, const void *b)
  * exact keys, the smaller ID whatever order they arrive in. Every vector is added twice (IDs
  * i + n first, then i: same code, same key): a result holding the larger twin must hold the
  * smaller. */
+/* A one-thread search keeps its scratch for the next (ivf_search.c): a later search with
+ * another k, nprobe or batch size, or under another SIMD level, must give what it gives with
+ * no scratch kept (dropped before each call). */
+static void scratch_reuse_one_query(void **state)
+{
+    (void)state;
+    enum { NB = 3000, KMAX = 30 };
+    float *base = clustered(NB, D, 41), *q = clustered(NQ, D, 42);
+    float s0[4 * KMAX], s1[4 * KMAX], s2[4 * KMAX], s3[4 * KMAX];
+    int64_t i0[4 * KMAX], i1[4 * KMAX], i2[4 * KMAX], i3[4 * KMAX];
+    const uint32_t ks[] = {5, 12, 5, 30, 1, 12};
+    const uint32_t nps[] = {2, 4, 4, 1, 16, 3};
+    const size_t nqs[] = {1, 1, 4, 1, 2, 1};
+    const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_IP};
+    for (size_t mi = 0; mi < 2; mi++) {
+        vs_index *ix = build("IVF16,PQ8x4fs", metrics[mi], base, NB);
+        vs_ivf *v = ix->impl;
+        const vs_simd_level top = vs_simd_active();
+        for (size_t t = 0; t < 3 * 6; t++) {
+            /* Search a (k, nprobe, nq of step c) then b (those of step c + 1), each with a fresh
+             * scratch, then a, b, a with the scratch kept between them. */
+            size_t c = t % 6, e = (t + 1) % 6;
+            const float *xa = q + (t % NQ) * D, *xb = q + ((t + 7) % NQ) * D;
+            vs_search_params pa = {.nprobe = nps[c]}, pb = {.nprobe = nps[e]};
+            /* From step 12 on, a and b run at different SIMD levels (each compared with a
+             * fresh search at its own level: levels may differ in the last bit). */
+            const vs_simd_level la = t >= 12 && t % 2 ? VS_SIMD_SCALAR : top;
+            const vs_simd_level lb = t >= 12 && !(t % 2) ? VS_SIMD_SCALAR : top;
+            vs_simd_force(la);
+            vs_ivf_scratch_drop(v);
+            assert_int_equal(vs_ivf_search(ix, nqs[c], xa, ks[c], &pa, s0, i0), VS_OK);
+            vs_simd_force(lb);
+            vs_ivf_scratch_drop(v);
+            assert_int_equal(vs_ivf_search(ix, nqs[e], xb, ks[e], &pb, s2, i2), VS_OK);
+            assert_non_null(atomic_load(&v->scratch)); /* kept for the next search */
+            vs_ivf_scratch_drop(v);
+            for (int r = 0; r < 3; r++) {
+                int isb = r == 1;
+                size_t nq = isb ? nqs[e] : nqs[c];
+                uint32_t k = isb ? ks[e] : ks[c];
+                vs_simd_force(isb ? lb : la);
+                assert_int_equal(vs_ivf_search(ix, nq, isb ? xb : xa, k, isb ? &pb : &pa, s1, i1), VS_OK);
+                memcpy(s3, isb ? s2 : s0, sizeof s3);
+                memcpy(i3, isb ? i2 : i0, sizeof i3);
+                for (size_t j = 0; j < nq * k; j++)
+                    if (s3[j] != s1[j] || i3[j] != i1[j])
+                        fail_msg("%s step %zu search %d (k %u nq %zu) rank %zu: fresh %lld %g, reused %lld %g",
+                                 mi ? "ip" : "l2", t, r, k, nq, j, (long long)i3[j], s3[j], (long long)i1[j], s1[j]);
+            }
+        }
+        vs_simd_force(top);
+        vs_index_free(ix);
+    }
+    free(base);
+    free(q);
+}
+
 static void fastscan_candidates_unordered(void **state)
 {
     (void)state;
@@ -536,6 +593,7 @@ int main(void)
         cmocka_unit_test(fastscan_query_block_equals_per_query),
         cmocka_unit_test(fastscan_many_subquantizers),
         cmocka_unit_test(fastscan_candidates_unordered),
+        cmocka_unit_test(scratch_reuse_one_query),
         cmocka_unit_test(training_errors),
         cmocka_unit_test(codec_fixtures),
         cmocka_unit_test(ids_without_map_still_unique),
