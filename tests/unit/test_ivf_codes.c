@@ -364,7 +364,7 @@ static void scratch_reuse_one_query(void **state)
     float *base = clustered(NB, D, 41), *q = clustered(NQ, D, 42);
     float s0[4 * KMAX], s1[4 * KMAX], s2[4 * KMAX], s3[4 * KMAX];
     int64_t i0[4 * KMAX], i1[4 * KMAX], i2[4 * KMAX], i3[4 * KMAX];
-    const uint32_t ks[] = {5, 12, 5, 30, 1, 12};
+    const uint32_t ks[] = {5, 12, 12, 30, 1, 12}; /* steps 1 -> 2: same k, 4x the (query, probe) pairs */
     const uint32_t nps[] = {2, 4, 4, 1, 16, 3};
     const size_t nqs[] = {1, 1, 4, 1, 2, 1};
     const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_IP};
