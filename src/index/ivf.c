@@ -55,6 +55,7 @@ static void ivf_destroy(vs_index *ix)
     free_lists(v);
     free(v->centroids);
     free(v->cnorms);
+    vs_ivf_scratch_drop(v);
     vs_ivf_codec_destroy(&v->codec);
     vs_idmap_destroy(&v->map);
     free(v);
@@ -64,6 +65,7 @@ int vs_ivf_prepare_lists(vs_index *ix)
 {
     vs_ivf *v = ivf_of(ix);
     free_lists(v);
+    vs_ivf_scratch_drop(v);
     free(v->cnorms);
     v->cnorms = NULL;
     v->owned = 1;

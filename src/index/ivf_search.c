@@ -31,6 +31,7 @@ enum { ROW_BLOCK = 1024, QUERY_CHUNK = 8, QBLOCK = 64, MAX_WORKERS = 256 };
 
 typedef struct {
     vs_ivf_scanner sc;
+    uint32_t k;        /* the reservoir's k */
     vs_reservoir res;  /* fast-scan candidates, flushed into the heap after the lists */
     vs_reservoir *rp;  /* the reservoir of the query being scanned (res, or one of qres) */
     /* Query-block fast-scan (search_block): per query of a block its table (L2: the -2<q, p>
@@ -317,28 +318,52 @@ static void search_task(size_t task, unsigned worker, void *ctx)
     for (size_t i = q0; i < q1; i++) search_query(J, &J->ws[worker], i);
 }
 
+static void free_worker(worker_scratch *w)
+{
+    free(w->row);
+    free(w->pos);
+    free(w->ckeys);
+    free(w->clists);
+    free(w->visited);
+    vs_ivf_scanner_destroy(&w->sc);
+    vs_reservoir_free(&w->res);
+    free(w->qtab);
+    free(w->qlut);
+    free(w->glut);
+    free(w->qnorm);
+    free(w->qbias);
+    free(w->qscale);
+    free(w->refs);
+    for (unsigned r = 0; w->qres && r < QBLOCK; r++) vs_reservoir_free(&w->qres[r]);
+    free(w->qres);
+}
+
 static void free_scratch(worker_scratch *ws, unsigned n)
 {
-    for (unsigned i = 0; ws && i < n; i++) {
-        free(ws[i].row);
-        free(ws[i].pos);
-        free(ws[i].ckeys);
-        free(ws[i].clists);
-        free(ws[i].visited);
-        vs_ivf_scanner_destroy(&ws[i].sc);
-        vs_reservoir_free(&ws[i].res);
-        free(ws[i].qtab);
-        free(ws[i].qlut);
-        free(ws[i].glut);
-        free(ws[i].qnorm);
-        free(ws[i].qbias);
-        free(ws[i].qscale);
-        free(ws[i].refs);
-        for (unsigned r = 0; ws[i].qres && r < QBLOCK; r++) vs_reservoir_free(&ws[i].qres[r]);
-        free(ws[i].qres);
-    }
+    for (unsigned i = 0; ws && i < n; i++) free_worker(&ws[i]);
     free(ws);
 }
+
+/* The kept scratch of a one-thread, per-query search: one worker and the coarse results of
+ * up to `cap` (query, probe) pairs. */
+struct vs_ivf_scratch {
+    worker_scratch *ws;
+    float *pkeys;
+    int64_t *probe;
+    size_t cap;
+    int level;         /* SIMD level its scanner's kernels were chosen at */
+};
+
+static void drop(struct vs_ivf_scratch *s)
+{
+    if (!s) return;
+    free_scratch(s->ws, 1);
+    free(s->pkeys);
+    free(s->probe);
+    free(s);
+}
+
+void vs_ivf_scratch_drop(vs_ivf *v) { drop(atomic_exchange(&v->scratch, NULL)); }
 
 /* VECSCALE_IVF_QUERY_BLOCK=1 turns the query-block path on for fast-scan batches. It is off
  * by default: on this 2-core Sapphire Rapids it measured no faster than the per-query path
@@ -371,12 +396,23 @@ static int ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k,
     search_job J = {.ix = ix, .v = v, .q = q, .nq = nq, .k = k, .nprobe = nprobe,
                     .filter = p ? p->filter : NULL, .keys = keys, .ids = ids, .block = block,
                     .unsorted = unsorted, .collect = vs_fs_collect_kernel()};
-    float *pkeys = malloc(nq * nprobe * sizeof *pkeys);
-    int64_t *probe = malloc(nq * nprobe * sizeof *probe);
-    J.ws = calloc(threads, sizeof *J.ws);
+    /* One thread, per-query path: reuse the scratch the previous such search left, if its
+     * reservoir has this k and its coarse arrays are large enough. The cache is not index
+     * state (a const search may take it): the atomic exchange gives it to one search. */
+    const int reuse = threads == 1 && !block;
+    vs_ivf *mv = (vs_ivf *)v;
+    struct vs_ivf_scratch *kept = reuse ? atomic_exchange(&mv->scratch, NULL) : NULL;
+    if (kept && (kept->ws->k != k || kept->cap < nq * nprobe || kept->level != (int)vs_simd_active())) {
+        drop(kept);
+        kept = NULL;
+    }
+    float *pkeys = kept ? kept->pkeys : malloc(nq * nprobe * sizeof *pkeys);
+    int64_t *probe = kept ? kept->probe : malloc(nq * nprobe * sizeof *probe);
+    J.ws = kept ? kept->ws : calloc(threads, sizeof *J.ws);
     int ok = pkeys && probe && J.ws;
-    for (unsigned w = 0; ok && w < threads; w++) {
+    for (unsigned w = 0; ok && !kept && w < threads; w++) {
         worker_scratch *s = &J.ws[w];
+        s->k = k;
         s->row = malloc(ROW_BLOCK * sizeof *s->row);
         s->pos = malloc(ROW_BLOCK * sizeof *s->pos);
         s->ckeys = malloc(v->nlist * sizeof *s->ckeys);
@@ -404,6 +440,16 @@ static int ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k,
         J.probe = probe;
         J.pkeys = pkeys;
         vs_parallel_for(tasks, threads, search_task, &J);
+    }
+    if (ok && reuse) {
+        struct vs_ivf_scratch *box = kept ? kept : malloc(sizeof *box);
+        if (box) {
+            *box = (struct vs_ivf_scratch){.ws = J.ws, .pkeys = pkeys, .probe = probe, .cap = nq * nprobe,
+                                           .level = vs_simd_active()};
+            struct vs_ivf_scratch *none = NULL;
+            if (atomic_compare_exchange_strong(&mv->scratch, &none, box)) return rc;
+            free(box); /* another search returned its scratch first: free ours */
+        }
     }
     free_scratch(J.ws, threads);
     free(pkeys);
