@@ -21,19 +21,26 @@ static inline __attribute__((always_inline)) void tile(int mr, size_t i, size_t 
     const size_t kq = q->kp / 4;
     const int8_t *w = q->w8 + jb * kq * 64;
     QDOT_SETUP;
-    __m256i acc[MR][2];
-    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    /* named registers, not an array: GCC 12 copied an accumulator array on every k step */
+#define R4(X) X(0) X(1) X(2) X(3)
+#define T4_DECL(r) __m256i c##r##a = _mm256_setzero_si256(), c##r##b = _mm256_setzero_si256();
+#define T4_STEP(r)                                                                                          \
+    if ((r) < mr) {                                                                                         \
+        int32_t av;                                                                                         \
+        memcpy(&av, a + (i + (size_t)(r)) * q->kp + 4 * g, 4);                                             \
+        __m256i ab = _mm256_set1_epi32(av);                                                                 \
+        PREP(ab);                                                                                           \
+        c##r##a = QDOT(c##r##a, ab, b0);                                                                    \
+        c##r##b = QDOT(c##r##b, ab, b1);                                                                    \
+    }
+    R4(T4_DECL)
     for (size_t g = 0; g < kq; g++, w += 64) {
         __m256i b0 = _mm256_load_si256((const __m256i *)w), b1 = _mm256_load_si256((const __m256i *)(w + 32));
-        for (int r = 0; r < mr; r++) {
-            int32_t av;
-            memcpy(&av, a + (i + (size_t)r) * q->kp + 4 * g, 4);
-            __m256i ab = _mm256_set1_epi32(av);
-            PREP(ab);
-            acc[r][0] = QDOT(acc[r][0], ab, b0);
-            acc[r][1] = QDOT(acc[r][1], ab, b1);
-        }
+        R4(T4_STEP)
     }
+    __m256i acc[MR][2];
+#define T4_SAVE(r) if ((r) < mr) acc[r][0] = c##r##a, acc[r][1] = c##r##b;
+    R4(T4_SAVE)
     const size_t j0 = jb * 16;
     for (int r = 0; r < mr; r++) {
         size_t row = i + (size_t)r;
