@@ -1,5 +1,6 @@
 /* Which qgemm table runs: the active SIMD level (vs_simd_active: CPUID + XGETBV, lowered by
- * VECSCALE_SIMD or vs_simd_force) picks the family, the CPU's VNNI / BF16 flags the member. */
+ * VECSCALE_SIMD or vs_simd_force) picks the family, the CPU's VNNI / BF16 / AMX flags the member
+ * (AMX only once Linux has granted the tile state, qgemm_amx.c). */
 #include <stddef.h>
 
 #include "embed/qgemm_kernels.h"
@@ -23,6 +24,7 @@ int vs_qgemm_kernels_usable(const vs_qgemm_kernels *k)
     if (k == &vs_qgemm_avx2) return d >= VS_SIMD_AVX2;
     if (k == &vs_qgemm_avxvnni) return d >= VS_SIMD_AVX2 && has(1);
     if (k == &vs_qgemm_avx512) return d >= VS_SIMD_AVX512 && has(0) && has(2);
+    if (k == &vs_qgemm_amx) return d >= VS_SIMD_AVX512 && vs_qgemm_amx_ready();
     if (k == &vs_qgemm_avx512_nobf16) return d >= VS_SIMD_AVX512 && has(0);
     return 0;
 }
@@ -31,6 +33,7 @@ const vs_qgemm_kernels *vs_qgemm_kernels_get(void)
 {
     vs_simd_level l = vs_simd_active();
     if (l >= VS_SIMD_AVX512 && has(0)) {
+        if (vs_qgemm_amx_ready()) return &vs_qgemm_amx;
         return has(2) ? &vs_qgemm_avx512 : &vs_qgemm_avx512_nobf16;
     }
     if (l >= VS_SIMD_AVX2) return has(1) ? &vs_qgemm_avxvnni : &vs_qgemm_avx2;

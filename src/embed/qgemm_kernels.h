@@ -23,6 +23,15 @@ typedef struct {
 } vs_qgemm_kernels;
 
 extern const vs_qgemm_kernels vs_qgemm_scalar, vs_qgemm_avx2, vs_qgemm_avxvnni, vs_qgemm_avx512;
+/* AMX int8 + AMX-BF16 (qgemm_amx.c): at the AVX512 level where the CPU has AMX and the kernel
+ * grants the tile state (vs_qgemm_amx_ready; VECSCALE_NO_AMX=1 in the environment keeps the
+ * AVX512 kernels, for comparisons). Its int8 is bit-identical to the reference, its bf16 is not
+ * (another summation order inside a tile instruction). */
+extern const vs_qgemm_kernels vs_qgemm_amx;
+int vs_qgemm_amx_ready(void);
+/* Bytes of zeros after packed weights: an AMX B tile of the last block reads up to 15 groups of
+ * 64 bytes past it (qgemm_amx.c). */
+#define VS_QPACK_SLACK 1024
 /* The AVX512-VNNI table without bf16, for CPUs that have VNNI but not AVX512-BF16. */
 extern const vs_qgemm_kernels vs_qgemm_avx512_nobf16;
 
