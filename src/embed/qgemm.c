@@ -126,10 +126,15 @@ static void residual_rows(size_t m, size_t k, const float *a, size_t lda, const 
         const int8_t *q = a8 + i * kp;
         int8_t *o = out + i * 2 * kp;
         float s = sa[i], inv = 254.0f / s, z = za[i];
+        const float magic = 12582912.0f; /* round to nearest even as nearbyintf, but vectorised
+                                          * (qgemm_quant_impl.h): exact while |v| < 2^22; larger
+                                          * values (none: |v| <= 127 + rounding) clamp alike */
         memcpy(o, q, kp);
         for (size_t t = 0; t < k; t++) {
-            float v = nearbyintf(((r[t] - z) - s * (float)q[t]) * inv);
-            o[kp + t] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            float v = ((r[t] - z) - s * (float)q[t]) * inv;
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            v = (v + magic) - magic;
+            o[kp + t] = (int8_t)(int32_t)v;
         }
         memset(o + kp + k, 0, kp - k);
     }
