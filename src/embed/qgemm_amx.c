@@ -81,8 +81,8 @@ static void pad_rows(const uint8_t *a, size_t kp, size_t kpad, size_t i0, size_t
     }
 }
 
-/* 32 rows (two A tiles from ar, stride kpad) x 32 channels (blocks w0, w0 + bstride) summed
- * over nk chunks of 64 bytes into the 2 x 2 result tiles, stored to out[32][32]. */
+/* 32 rows (two A tiles from ar, stride kpad) x 32 channels (blocks w0, w0 + bstride) summed over
+ * nk chunks of 64 bytes into the 2 x 2 result tiles 0-3 (left there: STORE_TILES fetches them). */
 #define MAC(DOT)                                                                                            \
     _tile_zero(0);                                                                                          \
     _tile_zero(1);                                                                                          \
@@ -97,21 +97,13 @@ static void pad_rows(const uint8_t *a, size_t kp, size_t kpad, size_t i0, size_t
         DOT(1, 4, 7);                                                                                       \
         DOT(2, 5, 6);                                                                                       \
         DOT(3, 5, 7);                                                                                       \
-    }                                                                                                       \
-    _tile_stored(0, out, 128);                                                                              \
-    _tile_stored(1, out + 16, 128);                                                                         \
-    _tile_stored(2, out + 512, 128);                                                                        \
-    _tile_stored(3, out + 528, 128);
-
-static void block_s8(const uint8_t *ar, size_t kpad, size_t nk, const uint8_t *w0, size_t bstride, int32_t *out)
-{
-    MAC(_tile_dpbssd)
-}
-
-static void block_bf16(const uint8_t *ar, size_t kpad, size_t nk, const uint8_t *w0, size_t bstride, float *out)
-{
-    MAC(_tile_dpbf16ps)
-}
+    }
+/* The result tiles as out[32][32] (row stride 128 bytes). */
+#define STORE_TILES(out)                                                                                    \
+    _tile_stored(0, (out), 128);                                                                            \
+    _tile_stored(1, (out) + 16, 128);                                                                       \
+    _tile_stored(2, (out) + 512, 128);                                                                      \
+    _tile_stored(3, (out) + 528, 128);
 
 static inline __mmask16 tail_mask(const vs_qlinear *q, size_t j)
 {
@@ -122,79 +114,95 @@ static inline __mmask16 tail_mask(const vs_qlinear *q, size_t j)
 /* The padded copy for one block of rows; NULL without memory (the caller falls back). */
 static uint8_t *pad_buffer(size_t kpad) { return aligned_alloc(64, IB * kpad); }
 
+/* Float epilogues of one finished 32 x 32 block (rows i.., channel blocks jb, jb + 1), the
+ * scalar reference's operations lane by lane. */
+static void epi_s8(const int32_t *out, size_t i, size_t rows, size_t jb, const float *sa, const float *za,
+                   const vs_qlinear *q, float *c, size_t ldc)
+{
+    for (int h = 0; h < 2; h++) {
+        size_t j = (jb + (size_t)h) * 16;
+        __mmask16 mk = tail_mask(q, j);
+        if (!mk) break;
+        __m512 sw = _mm512_loadu_ps(q->sw + j), bias = _mm512_loadu_ps(q->bias + j), wf = _mm512_loadu_ps(q->wf + j);
+        for (size_t r = 0; r < rows; r++) {
+            size_t row = i + r;
+            __m512i acc = _mm512_load_si512(out + r * 32 + 16 * h);
+            __m512 s = _mm512_mul_ps(_mm512_set1_ps(sa[row]), sw);
+            __m512 zp = _mm512_mul_ps(_mm512_set1_ps(za[row]), wf);
+            __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), s), zp), bias);
+            _mm512_mask_storeu_ps(c + row * ldc + j, mk, v);
+        }
+    }
+}
+
+static void epi_bf16(const float *out, size_t i, size_t rows, size_t jb, const vs_qlinear *q, float *c, size_t ldc)
+{
+    for (int h = 0; h < 2; h++) {
+        size_t j = (jb + (size_t)h) * 16;
+        __mmask16 mk = tail_mask(q, j);
+        if (!mk) break;
+        __m512 bias = _mm512_loadu_ps(q->bias + j);
+        for (size_t r = 0; r < rows; r++)
+            _mm512_mask_storeu_ps(c + (i + r) * ldc + j, mk, _mm512_add_ps(_mm512_load_ps(out + r * 32 + 16 * h), bias));
+    }
+}
+
+/* Blocks of 128 rows (their padded copy), channel pairs, 32-row tiles. Software-pipelined: the
+ * tile instructions of one 32 x 32 block are issued before the vector epilogue of the previous
+ * one (kept in the other half of out), so the tile unit and the vector units overlap; at K = 384
+ * the epilogue is about a third of the tile work. */
+#define SWEEP_AMX(DOT, OUT_T, EPI_CALL)                                                                     \
+    _Alignas(64) OUT_T out[2][32 * 32];                                                                     \
+    int have = 0, cur = 0;                                                                                  \
+    size_t pi = 0, prow = 0, pjb = 0;                                                                       \
+    tiles_on();                                                                                             \
+    for (size_t i0 = 0; i0 < m; i0 += IB) {                                                                 \
+        size_t i1 = i0 + IB < m ? i0 + IB : m;                                                              \
+        if (have) { /* the copy is about to change: finish the pending block first */                       \
+            EPI_CALL(out[cur ^ 1], pi, prow, pjb);                                                          \
+            have = 0;                                                                                       \
+        }                                                                                                   \
+        pad_rows((const uint8_t *)a, kb, kpad, i0, i1, buf);                                                \
+        for (size_t jb = 0; jb < q->np / 16; jb += 2) {                                                     \
+            const uint8_t *w0 = wbase + jb * bstride;                                                       \
+            for (size_t i = i0; i < i1; i += 32) {                                                          \
+                const uint8_t *ar = buf + (i - i0) * kpad;                                                  \
+                MAC(DOT)                                                                                    \
+                if (have) EPI_CALL(out[cur ^ 1], pi, prow, pjb);                                            \
+                STORE_TILES(out[cur])                                                                       \
+                have = 1, pi = i, prow = i1 - i < 32 ? i1 - i : 32, pjb = jb, cur ^= 1;                     \
+            }                                                                                               \
+        }                                                                                                   \
+    }                                                                                                       \
+    if (have) EPI_CALL(out[cur ^ 1], pi, prow, pjb);                                                        \
+    _tile_release();                                                                                        \
+    free(buf);
+
 static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
                         size_t ldc)
 {
-    const size_t kp = q->kp, kpad = round_up(kp, 64), nk = kpad / 64, kq = kp / 4;
+    const size_t kb = q->kp, kpad = round_up(kb, 64), nk = kpad / 64, bstride = q->kp / 4 * 64;
+    const uint8_t *wbase = (const uint8_t *)q->w8;
     uint8_t *buf = pad_buffer(kpad);
     if (!buf) {
         vs_qgemm_avx512.linear_s8s8(m, a, sa, za, q, c, ldc);
         return;
     }
-    _Alignas(64) int32_t out[32 * 32];
-    tiles_on();
-    for (size_t i0 = 0; i0 < m; i0 += IB) {
-        size_t i1 = i0 + IB < m ? i0 + IB : m;
-        pad_rows((const uint8_t *)a, kp, kpad, i0, i1, buf);
-        for (size_t jb = 0; jb < q->np / 16; jb += 2) {
-            const uint8_t *w0 = (const uint8_t *)q->w8 + jb * kq * 64;
-            for (size_t i = i0; i < i1; i += 32) {
-                block_s8(buf + (i - i0) * kpad, kpad, nk, w0, kq * 64, out);
-                size_t rows = i1 - i < 32 ? i1 - i : 32;
-                for (int h = 0; h < 2; h++) {
-                    size_t j = (jb + (size_t)h) * 16;
-                    __mmask16 mk = tail_mask(q, j);
-                    if (!mk) break;
-                    __m512 sw = _mm512_loadu_ps(q->sw + j), bias = _mm512_loadu_ps(q->bias + j),
-                           wf = _mm512_loadu_ps(q->wf + j);
-                    for (size_t r = 0; r < rows; r++) {
-                        size_t row = i + r;
-                        __m512i acc = _mm512_load_si512(out + r * 32 + 16 * h);
-                        __m512 s = _mm512_mul_ps(_mm512_set1_ps(sa[row]), sw);
-                        __m512 zp = _mm512_mul_ps(_mm512_set1_ps(za[row]), wf);
-                        __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), s), zp), bias);
-                        _mm512_mask_storeu_ps(c + row * ldc + j, mk, v);
-                    }
-                }
-            }
-        }
-    }
-    _tile_release();
-    free(buf);
+#define EPI8(o, i, rows, jb) epi_s8(o, i, rows, jb, sa, za, q, c, ldc)
+    SWEEP_AMX(_tile_dpbssd, int32_t, EPI8)
 }
 
 static void linear_bf16(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc)
 {
-    const size_t kb = q->kp * 2, kpad = round_up(kb, 64), nk = kpad / 64, kq = q->kp / 2;
+    const size_t kb = q->kp * 2, kpad = round_up(kb, 64), nk = kpad / 64, bstride = q->kp / 2 * 64;
+    const uint8_t *wbase = (const uint8_t *)q->wbf;
     uint8_t *buf = pad_buffer(kpad);
     if (!buf) {
         vs_qgemm_avx512.linear_bf16(m, a, q, c, ldc);
         return;
     }
-    _Alignas(64) float out[32 * 32];
-    tiles_on();
-    for (size_t i0 = 0; i0 < m; i0 += IB) {
-        size_t i1 = i0 + IB < m ? i0 + IB : m;
-        pad_rows((const uint8_t *)a, kb, kpad, i0, i1, buf);
-        for (size_t jb = 0; jb < q->np / 16; jb += 2) {
-            const uint8_t *w0 = (const uint8_t *)(q->wbf + jb * kq * 32);
-            for (size_t i = i0; i < i1; i += 32) {
-                block_bf16(buf + (i - i0) * kpad, kpad, nk, w0, kq * 64, out);
-                size_t rows = i1 - i < 32 ? i1 - i : 32;
-                for (int h = 0; h < 2; h++) {
-                    size_t j = (jb + (size_t)h) * 16;
-                    __mmask16 mk = tail_mask(q, j);
-                    if (!mk) break;
-                    __m512 bias = _mm512_loadu_ps(q->bias + j);
-                    for (size_t r = 0; r < rows; r++)
-                        _mm512_mask_storeu_ps(c + (i + r) * ldc + j, mk,
-                                              _mm512_add_ps(_mm512_load_ps(out + r * 32 + 16 * h), bias));
-                }
-            }
-        }
-    }
-    _tile_release();
-    free(buf);
+#define EPIBF(o, i, rows, jb) epi_bf16(o, i, rows, jb, q, c, ldc)
+    SWEEP_AMX(_tile_dpbf16ps, float, EPIBF)
 }
 
 const vs_qgemm_kernels vs_qgemm_amx = {"amx", quant_rows, linear_s8s8, linear_bf16};
