@@ -29,7 +29,7 @@
 
 #define ARCH_REQ_XCOMP_PERM_ 0x1023
 #define XFEATURE_XTILEDATA_ 18
-#define IB 128 /* rows per block of the padded copy (8 tiles of 16) */
+#define PAD_BYTES 65536 /* the padded copy of a block of rows, on the stack */
 
 int vs_qgemm_amx_ready(void)
 {
@@ -111,8 +111,13 @@ static inline __mmask16 tail_mask(const vs_qlinear *q, size_t j)
     return nn >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nn) - 1);
 }
 
-/* The padded copy for one block of rows; NULL without memory (the caller falls back). */
-static uint8_t *pad_buffer(size_t kpad) { return aligned_alloc(64, IB * kpad); }
+/* Rows per block of the padded copy: up to 128 (8 tiles of 16), a multiple of 32, within
+ * PAD_BYTES; 0 for rows longer than 2 KB (k > 2048 int8, 1024 bf16): the AVX512 kernels then. */
+static size_t block_rows(size_t kpad)
+{
+    size_t r = PAD_BYTES / kpad / 32 * 32;
+    return r > 128 ? 128 : r;
+}
 
 /* Float epilogues of one finished 32 x 32 block (rows i.., channel blocks jb, jb + 1), the
  * scalar reference's operations lane by lane. */
@@ -147,7 +152,7 @@ static void epi_bf16(const float *out, size_t i, size_t rows, size_t jb, const v
     }
 }
 
-/* Blocks of 128 rows (their padded copy), channel pairs, 32-row tiles. Software-pipelined: the
+/* Blocks of ib rows (their padded copy), channel pairs, 32-row tiles. Software-pipelined: the
  * tile instructions of one 32 x 32 block are issued before the vector epilogue of the previous
  * one (kept in the other half of out), so the tile unit and the vector units overlap; at K = 384
  * the epilogue is about a third of the tile work. */
@@ -156,8 +161,8 @@ static void epi_bf16(const float *out, size_t i, size_t rows, size_t jb, const v
     int have = 0, cur = 0;                                                                                  \
     size_t pi = 0, prow = 0, pjb = 0;                                                                       \
     tiles_on();                                                                                             \
-    for (size_t i0 = 0; i0 < m; i0 += IB) {                                                                 \
-        size_t i1 = i0 + IB < m ? i0 + IB : m;                                                              \
+    for (size_t i0 = 0; i0 < m; i0 += ib) {                                                                 \
+        size_t i1 = i0 + ib < m ? i0 + ib : m;                                                              \
         if (have) { /* the copy is about to change: finish the pending block first */                       \
             EPI_CALL(out[cur ^ 1], pi, prow, pjb);                                                          \
             have = 0;                                                                                       \
@@ -175,19 +180,19 @@ static void epi_bf16(const float *out, size_t i, size_t rows, size_t jb, const v
         }                                                                                                   \
     }                                                                                                       \
     if (have) EPI_CALL(out[cur ^ 1], pi, prow, pjb);                                                        \
-    _tile_release();                                                                                        \
-    free(buf);
+    _tile_release();
 
 static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
                         size_t ldc)
 {
     const size_t kb = q->kp, kpad = round_up(kb, 64), nk = kpad / 64, bstride = q->kp / 4 * 64;
     const uint8_t *wbase = (const uint8_t *)q->w8;
-    uint8_t *buf = pad_buffer(kpad);
-    if (!buf) {
+    const size_t ib = block_rows(kpad);
+    if (!ib) {
         vs_qgemm_avx512.linear_s8s8(m, a, sa, za, q, c, ldc);
         return;
     }
+    _Alignas(64) uint8_t buf[PAD_BYTES];
 #define EPI8(o, i, rows, jb) epi_s8(o, i, rows, jb, sa, za, q, c, ldc)
     SWEEP_AMX(_tile_dpbssd, int32_t, EPI8)
 }
@@ -196,11 +201,12 @@ static void linear_bf16(size_t m, const uint16_t *a, const vs_qlinear *q, float 
 {
     const size_t kb = q->kp * 2, kpad = round_up(kb, 64), nk = kpad / 64, bstride = q->kp / 2 * 64;
     const uint8_t *wbase = (const uint8_t *)q->wbf;
-    uint8_t *buf = pad_buffer(kpad);
-    if (!buf) {
+    const size_t ib = block_rows(kpad);
+    if (!ib) {
         vs_qgemm_avx512.linear_bf16(m, a, q, c, ldc);
         return;
     }
+    _Alignas(64) uint8_t buf[PAD_BYTES];
 #define EPIBF(o, i, rows, jb) epi_bf16(o, i, rows, jb, q, c, ldc)
     SWEEP_AMX(_tile_dpbf16ps, float, EPIBF)
 }

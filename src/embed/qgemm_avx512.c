@@ -5,7 +5,6 @@
  * int32 lane (a + 128, compensated: qgemm.h); vdpbf16ps two bf16 products into each fp32 lane. Epilogues as the scalar
  * reference's, lane-wise, in its order. */
 #include <immintrin.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "embed/qgemm_kernels.h"
@@ -142,30 +141,30 @@ static inline __attribute__((always_inline)) void sweep8(int flip, size_t i0, si
     }
 }
 
-/* Rows in blocks of 64: their a + 128 copy (64 * kp bytes, on the stack when small) stays in L2
- * while every channel pair sweeps it, the pair's weights in L1. Without memory for the copy the
- * broadcasts are flipped one by one instead (slower, same result). */
+/* Rows in blocks of up to 64: their a + 128 copy (32 KB on the stack: 64 rows up to k = 512,
+ * fewer beyond) stays in L1/L2 while every channel pair sweeps it, the pair's weights in L1.
+ * Rows longer than 4 KB (k > 4096) flip each broadcast instead (slower, same result). */
 static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
                         size_t ldc)
 {
     const size_t kp = q->kp;
-    _Alignas(64) uint8_t small[64 * 512];
-    uint8_t *buf = kp <= 512 ? small : malloc(64 * kp);
-    if (!buf) {
+    _Alignas(64) uint8_t buf[32768];
+    size_t ib = sizeof buf / kp;
+    ib = ib >= 64 ? 64 : ib / MR * MR;
+    if (!ib) {
         for (size_t i0 = 0; i0 < m; i0 += 64)
             sweep8(1, i0, i0 + 64 < m ? i0 + 64 : m, (const uint8_t *)a + i0 * kp, sa, za, q, c, ldc);
         return;
     }
     const __m512i sign = _mm512_set1_epi8((char)0x80);
-    for (size_t i0 = 0; i0 < m; i0 += 64) {
-        size_t i1 = i0 + 64 < m ? i0 + 64 : m, nb = (i1 - i0) * kp, t = 0;
+    for (size_t i0 = 0; i0 < m; i0 += ib) {
+        size_t i1 = i0 + ib < m ? i0 + ib : m, nb = (i1 - i0) * kp, t = 0;
         const int8_t *src = a + i0 * kp;
         for (; t + 64 <= nb; t += 64)
-            _mm512_storeu_si512(buf + t, _mm512_xor_si512(_mm512_loadu_si512(src + t), sign));
+            _mm512_store_si512(buf + t, _mm512_xor_si512(_mm512_loadu_si512(src + t), sign));
         for (; t < nb; t++) buf[t] = (uint8_t)(src[t] ^ 0x80);
         sweep8(0, i0, i1, buf, sa, za, q, c, ldc);
     }
-    if (buf != small) free(buf);
 }
 
 static void linear_bf16(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc)

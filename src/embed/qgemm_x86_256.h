@@ -7,7 +7,6 @@
  * swept per channel block so the block's weights stay in L1. The epilogue is the scalar
  * reference's, lane-wise, in its order. */
 #include <immintrin.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "embed/qgemm_kernels.h"
@@ -87,26 +86,27 @@ static inline __attribute__((always_inline)) void sweep(int pre, size_t i0, size
     }
 }
 
-/* Rows in blocks of 64, their ROWPREP'd copy made once per block (not once per row, k step and
- * channel block: that was one of the three vector operations per vpdpbusd pair); the block's
- * weights stay in L1. Without memory for the copy, ROWPREP per broadcast (same result). */
+/* Rows in blocks of up to 64, their ROWPREP'd copy (32 KB on the stack: 64 rows up to k = 512,
+ * fewer beyond) made once per block, not once per row, k step and channel block (that was one
+ * of the three vector operations per vpdpbusd pair); the block's weights stay in L1. Rows
+ * longer than 8 KB get ROWPREP per broadcast instead (same result). */
 static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
                         size_t ldc)
 {
     const size_t kp = q->kp;
-    _Alignas(32) uint8_t small[64 * 512];
-    uint8_t *buf = kp <= 512 ? small : malloc(64 * kp);
-    if (!buf) {
+    _Alignas(32) uint8_t buf[32768];
+    size_t ib = sizeof buf / kp;
+    ib = ib >= 64 ? 64 : ib / MR * MR;
+    if (!ib) {
         for (size_t i0 = 0; i0 < m; i0 += 64) sweep(0, i0, i0 + 64 < m ? i0 + 64 : m, a, NULL, sa, za, q, c, ldc);
         return;
     }
-    for (size_t i0 = 0; i0 < m; i0 += 64) {
-        size_t i1 = i0 + 64 < m ? i0 + 64 : m, nb = (i1 - i0) * kp, t = 0;
+    for (size_t i0 = 0; i0 < m; i0 += ib) {
+        size_t i1 = i0 + ib < m ? i0 + ib : m, nb = (i1 - i0) * kp, t = 0;
         const int8_t *src = a + i0 * kp;
         for (; t + 32 <= nb; t += 32)
-            _mm256_storeu_si256((__m256i *)(buf + t), ROWPREP(_mm256_loadu_si256((const __m256i *)(src + t))));
+            _mm256_store_si256((__m256i *)(buf + t), ROWPREP(_mm256_loadu_si256((const __m256i *)(src + t))));
         for (; t < nb; t++) buf[t] = ROWPREP1(src[t]);
         sweep(1, i0, i1, a, buf, sa, za, q, c, ldc);
     }
-    if (buf != small) free(buf);
 }
