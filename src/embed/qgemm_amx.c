@@ -29,7 +29,7 @@
 
 #define ARCH_REQ_XCOMP_PERM_ 0x1023
 #define XFEATURE_XTILEDATA_ 18
-#define PAD_BYTES 65536 /* the padded copy of a block of rows, on the stack */
+#define PAD_BYTES 131072 /* the padded copy of a block of rows, on the stack */
 
 int vs_qgemm_amx_ready(void)
 {
@@ -112,7 +112,7 @@ static inline __mmask16 tail_mask(const vs_qlinear *q, size_t j)
 }
 
 /* Rows per block of the padded copy: up to 128 (8 tiles of 16), a multiple of 32, within
- * PAD_BYTES; 0 for rows longer than 2 KB (k > 2048 int8, 1024 bf16): the AVX512 kernels then. */
+ * PAD_BYTES; 0 for rows longer than 4 KB (k > 4096 int8, 2048 bf16): the AVX512 kernels then. */
 static size_t block_rows(size_t kpad)
 {
     size_t r = PAD_BYTES / kpad / 32 * 32;

@@ -495,9 +495,9 @@ static int check_qgemm(vs_simd_level level)
             for (size_t c = 0; c < sizeof K / sizeof *K; c++)
                 if ((a + b + c) % 3 == 0 || M[a] == 67) qgemm_case(ks, nk, M[a], N[b], K[c], 0);
     qgemm_case(ks, nk, 9, 40, 1536, 1);
-    /* long rows: AMX in 32-row blocks (k = 1536), AMX handing over to AVX512 (k > 2048 int8,
-     * > 1024 bf16), the per-broadcast transform of the AVX512 (k > 4096) and 256-bit (k > 8192)
-     * kernels */
+    /* long rows: AMX in 64- and 32-row blocks (k = 1536 int8 / bf16, k = 2100 int8), AMX handing
+     * over to AVX512 (k > 4096 int8, > 2048 bf16), the per-broadcast transform of the AVX512
+     * (k > 4096) and 256-bit (k > 8192) kernels */
     qgemm_case(ks, nk, 67, 40, 1536, 0);
     qgemm_case(ks, nk, 9, 20, 2100, 0);
     qgemm_case(ks, nk, 5, 17, 8200, 0);
