@@ -35,7 +35,13 @@ for t in $THREADS; do
     for mode in fp32 bf16 int8; do
         /usr/bin/python3 bench/embed_torch.py --model "$D/minilm" --ids "$D/ids.txt" --threads "$t" --modes "$mode" --out "$D/torch$t" | grep -v "quantized engine" || true
         case " $PRECS " in *" $mode "*)
-            "$VS" embed --model "$D/minilm" --input "$D/glosses.txt" --threads "$t" --batch-size "$VS_BATCH" --precision "$mode" --output "$D/vs$t.$mode.npy" ;;
+            # CPU time as PyTorch's (the encoding only): the whole run's user + sys minus a
+            # one-text run's (model load, weight conversion, tokenizer)
+            head -1 "$D/glosses.txt" >"$D/one.txt"
+            /usr/bin/time -o "$D/cpu1" -f "%U %S" "$VS" embed --model "$D/minilm" --input "$D/one.txt" --threads "$t" --precision "$mode" --output "$D/one.npy" 2>/dev/null
+            /usr/bin/time -o "$D/cpu" -f "%U %S" "$VS" embed --model "$D/minilm" --input "$D/glosses.txt" --threads "$t" --batch-size "$VS_BATCH" --precision "$mode" --output "$D/vs$t.$mode.npy"
+            awk -v n="$N" -v m="$mode" -v t="$t" 'NR == FNR { fixed = $1 + $2; next } { all = $1 + $2 }
+                END { printf "vecscale %s threads=%s: CPU %.2f s, %.2f s of it model load: %.1f sentences per CPU second\n", m, t, all, fixed, n / (all - fixed) }' "$D/cpu1" "$D/cpu" ;;
         esac
     done
 done

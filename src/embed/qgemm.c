@@ -21,19 +21,19 @@ int vs_qlinear_init(vs_qlinear *q, vs_precision p, const float *w, const float *
     if (!q->bias) return vs_fail(VS_ERR_NOMEM, "out of memory");
     if (bias) memcpy(q->bias, bias, n * sizeof(float));
     if (p == VS_PRECISION_BF16) {
-        q->wbf = aligned_alloc(64, q->np * q->kp * sizeof(uint16_t));
+        q->wbf = aligned_alloc(64, q->np * q->kp * sizeof(uint16_t) + VS_QPACK_SLACK);
         if (!q->wbf) goto nomem;
-        memset(q->wbf, 0, q->np * q->kp * sizeof(uint16_t));
+        memset(q->wbf, 0, q->np * q->kp * sizeof(uint16_t) + VS_QPACK_SLACK);
         for (size_t j = 0; j < n; j++)
             for (size_t t = 0; t < k; t++) q->wbf[vs_qpack_at(j, t, q->kp, 2)] = vs_f32_to_bf16(w[j * k + t]);
         return VS_OK;
     }
-    q->w8 = aligned_alloc(64, q->np * q->kp);
+    q->w8 = aligned_alloc(64, q->np * q->kp + VS_QPACK_SLACK);
     q->sw = calloc(q->np, sizeof(float));
     q->wsum = calloc(q->np, sizeof(int32_t));
     q->wf = calloc(q->np, sizeof(float));
     if (!q->w8 || !q->sw || !q->wsum || !q->wf) goto nomem;
-    memset(q->w8, 0, q->np * q->kp);
+    memset(q->w8, 0, q->np * q->kp + VS_QPACK_SLACK);
     for (size_t j = 0; j < n; j++) {
         const float *r = w + j * k;
         float mx = 0;
@@ -64,7 +64,7 @@ int vs_qlinear_split(vs_qlinear *q, const float *w)
     q->lo = lo;
     const size_t n = q->n, k = q->k, kp2 = 2 * q->kp;
     *lo = (vs_qlinear){.n = n, .k = kp2, .np = q->np, .kp = kp2};
-    lo->w8 = aligned_alloc(64, q->np * kp2);
+    lo->w8 = aligned_alloc(64, q->np * kp2 + VS_QPACK_SLACK);
     lo->sw = calloc(q->np, sizeof(float));
     lo->wsum = calloc(q->np, sizeof(int32_t));
     lo->wf = calloc(q->np, sizeof(float));
@@ -73,7 +73,7 @@ int vs_qlinear_split(vs_qlinear *q, const float *w)
         vs_qlinear_free(q);
         return vs_fail(VS_ERR_NOMEM, "out of memory for a split %zu x %zu weight", n, k);
     }
-    memset(lo->w8, 0, q->np * kp2);
+    memset(lo->w8, 0, q->np * kp2 + VS_QPACK_SLACK);
     for (size_t j = 0; j < n; j++) {
         const float *r = w + j * k;
         float s = q->sw[j], inv = 254.0f / s;
@@ -126,10 +126,15 @@ static void residual_rows(size_t m, size_t k, const float *a, size_t lda, const 
         const int8_t *q = a8 + i * kp;
         int8_t *o = out + i * 2 * kp;
         float s = sa[i], inv = 254.0f / s, z = za[i];
+        const float magic = 12582912.0f; /* round to nearest even as nearbyintf, but vectorised
+                                          * (qgemm_quant_impl.h): exact while |v| < 2^22; larger
+                                          * values (none: |v| <= 127 + rounding) clamp alike */
         memcpy(o, q, kp);
         for (size_t t = 0; t < k; t++) {
-            float v = nearbyintf(((r[t] - z) - s * (float)q[t]) * inv);
-            o[kp + t] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            float v = ((r[t] - z) - s * (float)q[t]) * inv;
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            v = (v + magic) - magic;
+            o[kp + t] = (int8_t)(int32_t)v;
         }
         memset(o + kp + k, 0, kp - k);
     }

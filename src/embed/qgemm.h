@@ -31,7 +31,11 @@
  * resolution of about 16 bits; results still identical at every SIMD level.
  *
  * bf16: weights and activations rounded to bfloat16 (nearest even), products summed in fp32 by
- * vdpbf16ps (AVX512-BF16). Only offered where the CPU has it.
+ * vdpbf16ps (AVX512-BF16) or tdpbf16ps (AMX-BF16, another summation order). Only offered where
+ * the CPU has AVX512-BF16.
+ *
+ * Where Linux grants AMX, both run on tiles (qgemm_amx.c): tdpbssd multiplies s8 x s8 directly,
+ * so int8 stays bit-identical to every other level.
  *
  * Packed weight layout (both kinds): blocks of 16 output channels, and inside a block groups of
  * G consecutive k (G = 4 int8 / 2 bf16) of each channel: w[jb][k / G][16][G]. One 64-byte line

@@ -1,6 +1,9 @@
 /* Which qgemm table runs: the active SIMD level (vs_simd_active: CPUID + XGETBV, lowered by
- * VECSCALE_SIMD or vs_simd_force) picks the family, the CPU's VNNI / BF16 flags the member. */
+ * VECSCALE_SIMD or vs_simd_force) picks the family, the CPU's VNNI / BF16 / AMX flags the member
+ * (AMX only once Linux has granted the tile state, qgemm_amx.c). */
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "embed/qgemm_kernels.h"
 
@@ -23,14 +26,33 @@ int vs_qgemm_kernels_usable(const vs_qgemm_kernels *k)
     if (k == &vs_qgemm_avx2) return d >= VS_SIMD_AVX2;
     if (k == &vs_qgemm_avxvnni) return d >= VS_SIMD_AVX2 && has(1);
     if (k == &vs_qgemm_avx512) return d >= VS_SIMD_AVX512 && has(0) && has(2);
+    if (k == &vs_qgemm_amx) return d >= VS_SIMD_AVX512 && vs_qgemm_amx_ready();
     if (k == &vs_qgemm_avx512_nobf16) return d >= VS_SIMD_AVX512 && has(0);
     return 0;
+}
+
+/* VECSCALE_QGEMM=<table name> (benchmarks: the AVX2 vpmaddubsw kernel on a VNNI machine, say)
+ * picks a table below the automatic choice, if this CPU and the active level can run it. */
+static const vs_qgemm_kernels *forced(vs_simd_level l)
+{
+    static const vs_qgemm_kernels *const all[] = {&vs_qgemm_scalar, &vs_qgemm_avx2, &vs_qgemm_avxvnni,
+                                                  &vs_qgemm_avx512_nobf16, &vs_qgemm_avx512, &vs_qgemm_amx};
+    static const vs_simd_level need[] = {VS_SIMD_SCALAR, VS_SIMD_AVX2, VS_SIMD_AVX2,
+                                         VS_SIMD_AVX512, VS_SIMD_AVX512, VS_SIMD_AVX512};
+    const char *name = getenv("VECSCALE_QGEMM");
+    if (!name || !*name) return NULL;
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (!strcmp(name, all[i]->name) && l >= need[i] && vs_qgemm_kernels_usable(all[i])) return all[i];
+    return NULL;
 }
 
 const vs_qgemm_kernels *vs_qgemm_kernels_get(void)
 {
     vs_simd_level l = vs_simd_active();
+    const vs_qgemm_kernels *f = forced(l);
+    if (f) return f;
     if (l >= VS_SIMD_AVX512 && has(0)) {
+        if (vs_qgemm_amx_ready()) return &vs_qgemm_amx;
         return has(2) ? &vs_qgemm_avx512 : &vs_qgemm_avx512_nobf16;
     }
     if (l >= VS_SIMD_AVX2) return has(1) ? &vs_qgemm_avxvnni : &vs_qgemm_avx2;

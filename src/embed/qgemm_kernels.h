@@ -1,6 +1,7 @@
 /* The int8 and bf16 GEMM kernels behind vs_qlinear (qgemm.h), one table per instruction set:
  * scalar reference (qgemm_scalar.c), AVX2 vpmaddubsw + vpmaddwd (qgemm_avx2.c), AVX-VNNI and
- * AVX512-VNNI vpdpbusd (qgemm_avxvnni.c, qgemm_avx512.c; the latter also AVX512-BF16 vdpbf16ps).
+ * AVX512-VNNI vpdpbusd (qgemm_avxvnni.c, qgemm_avx512.c; the latter also AVX512-BF16 vdpbf16ps),
+ * AMX tdpbssd / tdpbf16ps (qgemm_amx.c; its bf16 alone is not bit-identical, see there).
  * Every kernel computes the integer sums exactly and then the same float epilogue in the same
  * order (files built with -ffp-contract=off), so all levels give bit-identical results. */
 #ifndef VS_EMBED_QGEMM_KERNELS_H
@@ -23,6 +24,15 @@ typedef struct {
 } vs_qgemm_kernels;
 
 extern const vs_qgemm_kernels vs_qgemm_scalar, vs_qgemm_avx2, vs_qgemm_avxvnni, vs_qgemm_avx512;
+/* AMX int8 + AMX-BF16 (qgemm_amx.c): at the AVX512 level where the CPU has AMX and the kernel
+ * grants the tile state (vs_qgemm_amx_ready; VECSCALE_NO_AMX=1 in the environment keeps the
+ * AVX512 kernels, for comparisons). Its int8 is bit-identical to the reference, its bf16 is not
+ * (another summation order inside a tile instruction). */
+extern const vs_qgemm_kernels vs_qgemm_amx;
+int vs_qgemm_amx_ready(void);
+/* Bytes of zeros after packed weights: an AMX B tile of the last block reads up to 15 groups of
+ * 64 bytes past it (qgemm_amx.c). */
+#define VS_QPACK_SLACK 1024
 /* The AVX512-VNNI table without bf16, for CPUs that have VNNI but not AVX512-BF16. */
 extern const vs_qgemm_kernels vs_qgemm_avx512_nobf16;
 
