@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "collection/collection_impl.h"
 #include "core/error.h"
@@ -19,6 +20,16 @@ int vs_collection_key_check(const char *key, int64_t *int_id)
     int rc = vs_key_classify(key, key ? strlen(key) : 0, &v);
     if (int_id) *int_id = v;
     return rc;
+}
+
+/* Here, not beside vs_shard_of in index/sharded.c: what a key is (an integer written as text,
+ * or a string id) is the collection's rule, and the index layer must not link it in. */
+uint32_t vs_shard_of_key(const char *key, uint32_t n_shards)
+{
+    int64_t as_int = -1;
+    if (!key || vs_collection_key_check(key, &as_int) != VS_OK) return 0;
+    if (as_int >= 0) return vs_shard_of(as_int, n_shards); /* "17" is 17, on 17's shard */
+    return vs_shard_of((int64_t)(XXH3_64bits(key, strlen(key)) >> 1), n_shards);
 }
 
 void vs_key_batch_free(vs_key_batch *kb)

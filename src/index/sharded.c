@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -20,14 +19,6 @@ uint32_t vs_shard_of(int64_t id, uint32_t n_shards)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
     return (uint32_t)(z % n_shards);
-}
-
-uint32_t vs_shard_of_key(const char *key, uint32_t n_shards)
-{
-    int64_t as_int = -1;
-    if (!key || vs_collection_key_check(key, &as_int) != VS_OK) return 0;
-    if (as_int >= 0) return vs_shard_of(as_int, n_shards); /* "17" is 17, on 17's shard */
-    return vs_shard_of((int64_t)(XXH3_64bits(key, strlen(key)) >> 1), n_shards);
 }
 
 static void free_shards(vs_index **sh, uint32_t n)
