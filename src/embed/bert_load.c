@@ -191,11 +191,16 @@ int vs_bert_load(const char *dir, vs_bert **out)
 int vs_bert_set_precision(vs_bert *b, vs_precision p)
 {
     if (p == VS_PRECISION_DEFAULT) p = VS_PRECISION_FP32;
-    if (p == VS_PRECISION_BF16 && !vs_qgemm_kernels_get()->linear_bf16)
+    const vs_qgemm_kernels *k = vs_qgemm_kernels_get();
+    if (p == VS_PRECISION_BF16 && !k->linear_bf16)
         return vs_fail(VS_ERR_UNSUPPORTED,
                        "precision bf16 needs AVX512-BF16 (vdpbf16ps): %s (use fp32 or int8)",
                        vs_qgemm_bf16_supported() ? "VECSCALE_SIMD / vs_simd_force is below avx512"
                                                  : "this CPU does not have it");
+    if (p == VS_PRECISION_BF16 && !vs_qgemm_bf16_offered(k))
+        return vs_fail(VS_ERR_UNSUPPORTED,
+                       "precision bf16 is offered with AMX-BF16 only: this CPU's AVX512-BF16 kernel (%s) is "
+                       "slower than fp32 (use fp32 or int8)", k->name);
     b->precision = p;
     if (p == VS_PRECISION_FP32) return VS_OK;
     const size_t H = b->cfg.hidden, I = b->cfg.inter;

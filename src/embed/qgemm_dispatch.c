@@ -19,6 +19,13 @@ static int has(int which)
 
 int vs_qgemm_bf16_supported(void) { return vs_simd_detected() >= VS_SIMD_AVX512 && has(0) && has(2); }
 
+int vs_qgemm_bf16_offered(const vs_qgemm_kernels *k)
+{
+    if (!k || !k->linear_bf16) return 0;
+    const char *forced_name = getenv("VECSCALE_QGEMM");
+    return k == &vs_qgemm_amx || (forced_name && !strcmp(forced_name, k->name));
+}
+
 int vs_qgemm_kernels_usable(const vs_qgemm_kernels *k)
 {
     vs_simd_level d = vs_simd_detected();

@@ -46,6 +46,11 @@ const vs_qgemm_kernels *vs_qgemm_kernels_get(void);
 int vs_qgemm_kernels_usable(const vs_qgemm_kernels *k);
 /* Whether the bf16 kernels exist on this CPU (whatever the SIMD level). */
 int vs_qgemm_bf16_supported(void);
+/* Whether a model may run in bf16 on table k: only where bf16 beats fp32, i.e. on AMX-BF16
+ * (tdpbf16ps); AVX512-BF16 alone (vdpbf16ps) measured 0.8x fp32 (193 vs 239 sentences per CPU
+ * second, bench/RESULTS_embeddings.md), so it is refused rather than silently slower, unless
+ * VECSCALE_QGEMM names k (benchmarks). */
+int vs_qgemm_bf16_offered(const vs_qgemm_kernels *k);
 
 /* Index of weight (j, k) in the packed layout, G values per group. */
 static inline size_t vs_qpack_at(size_t j, size_t k, size_t kp, size_t g)

@@ -146,7 +146,11 @@ static void low_precision_close_to_fp32(void **state)
     assert_int_equal(vs_simd_force(start), VS_OK);
     vs_model *m = NULL;
     vs_model_options o = {.struct_size = sizeof(vs_model_options), .precision = VS_PRECISION_BF16};
-    if (vs_qgemm_kernels_get()->linear_bf16) {
+    /* bf16 only where it beats fp32 (AMX): the AVX512-BF16 table alone is refused */
+    assert_false(vs_qgemm_bf16_offered(&vs_qgemm_avx512));
+    assert_false(vs_qgemm_bf16_offered(&vs_qgemm_avx512_nobf16));
+    assert_int_equal(vs_qgemm_bf16_offered(&vs_qgemm_amx), 1);
+    if (vs_qgemm_bf16_offered(vs_qgemm_kernels_get())) {
         float *b = embed_at(dir, VS_PRECISION_BF16, &n, &dim);
         cosines(f, b, n, dim, &mean, &min);
         print_message("bf16 vs fp32: mean cosine %.7f, min %.7f\n", mean, min);
@@ -156,6 +160,9 @@ static void low_precision_close_to_fp32(void **state)
         assert_int_equal(vs_simd_force(VS_SIMD_AVX2), VS_OK);
         expect(vs_model_open_with(dir, &o, &m), VS_ERR_UNSUPPORTED, "below avx512");
         assert_int_equal(vs_simd_force(start), VS_OK);
+    } else if (vs_qgemm_kernels_get()->linear_bf16) {
+        print_message("bf16: AVX512-BF16 without AMX at %s: checking the refusal\n", vs_simd_name(start));
+        expect(vs_model_open_with(dir, &o, &m), VS_ERR_UNSUPPORTED, "AMX-BF16 only");
     } else {
         print_message("bf16: not offered at %s on this CPU: checking the refusal\n", vs_simd_name(start));
         expect(vs_model_open_with(dir, &o, &m), VS_ERR_UNSUPPORTED, "needs AVX512-BF16");
