@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "http/http_client.h"
 #include "log/jetstream.h"
 #include "router/router_impl.h"
 
@@ -107,10 +108,26 @@ static int read_wait(const cJSON *req, wait_opts *w, router_reply *out)
     return 1;
 }
 
-static size_t sink(char *p, size_t sz, size_t n, void *ctx)
+/* A number field of a replica's JSON answer to GET url within timeout_ms: 1 and *out, or 0
+ * (unreachable, not 200, not JSON, no such number). */
+static int replica_number(CURL *h, const char *url, long timeout_ms, const char *field, double *out)
 {
-    vs_buf *b = ctx;
-    return vs_buf_append(b, p, sz * n) ? 0 : sz * n;
+    vs_buf b = {0};
+    vs_http_timeouts to = {.total_ms = timeout_ms};
+    vs_http_setup(h, url, &to, NULL);
+    vs_http_collect(h, &b);
+    int found = 0;
+    if (curl_easy_perform(h) == CURLE_OK && vs_http_status(h) == 200 && b.data) {
+        cJSON *o = cJSON_ParseWithLength(b.data, b.len);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
+        if (cJSON_IsNumber(v)) {
+            *out = v->valuedouble;
+            found = 1;
+        }
+        cJSON_Delete(o);
+    }
+    vs_buf_free(&b);
+    return found;
 }
 
 /* The replica's applied position of collection coll (0 when unknown or unreachable). */
@@ -118,24 +135,8 @@ static uint64_t replica_position(CURL *h, const char *url, const char *coll)
 {
     char u[700];
     snprintf(u, sizeof u, "%s/collections/%s", url, coll);
-    vs_buf b = {0};
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, u);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 500L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    uint64_t pos = 0;
-    long code = 0;
-    if (curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
-        code == 200 && b.data) {
-        cJSON *o = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "log_position");
-        if (cJSON_IsNumber(p)) pos = (uint64_t)p->valuedouble;
-        cJSON_Delete(o);
-    }
-    vs_buf_free(&b);
-    return pos;
+    double pos = 0;
+    return replica_number(h, u, 500, "log_position", &pos) ? (uint64_t)pos : 0;
 }
 
 /* Waits until every live replica of each shard s with seqs[s] > 0 applied seqs[s]; adds
@@ -143,7 +144,8 @@ static uint64_t replica_position(CURL *h, const char *url, const char *coll)
 static void wait_applied(router *r, const char *coll, const uint64_t *seqs, const wait_opts *w, cJSON *o)
 {
     vs_cluster_map *m = malloc(sizeof *m);
-    CURL *h = curl_easy_init();
+    CURL *h = NULL;
+    vs_http_easy(&h);
     cJSON *behind = cJSON_CreateArray();
     double deadline = router_now() + w->timeout_ms / 1000.0;
     int done = 0;
@@ -181,27 +183,16 @@ int router_lagging(const router *r, uint32_t s, uint32_t i)
 
 void router_log_poll_lag(router *r, const vs_cluster_map *m)
 {
-    CURL *h = curl_easy_init();
+    CURL *h = NULL;
+    vs_http_easy(&h);
     for (uint32_t s = 0; h && s < m->n_shards; s++)
         for (uint32_t i = 0; i < m->n_replicas[s]; i++) {
             int64_t lag = -1;
             if (m->replicas[s][i].url[0]) {
                 char u[700];
                 snprintf(u, sizeof u, "%s/health", m->replicas[s][i].url);
-                vs_buf b = {0};
-                curl_easy_reset(h);
-                curl_easy_setopt(h, CURLOPT_URL, u);
-                curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300L);
-                curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-                curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-                if (curl_easy_perform(h) == CURLE_OK && b.data) {
-                    cJSON *o = cJSON_ParseWithLength(b.data, b.len);
-                    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "log_lag");
-                    if (cJSON_IsNumber(l)) lag = (int64_t)l->valuedouble;
-                    cJSON_Delete(o);
-                }
-                vs_buf_free(&b);
+                double v = 0;
+                if (replica_number(h, u, 300, "log_lag", &v)) lag = (int64_t)v;
             }
             pthread_mutex_lock(&r->lock);
             r->lag[s][i] = lag;
