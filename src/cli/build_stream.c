@@ -130,8 +130,12 @@ static int ckpt_read(const char *path, ckpt *c)
 static int ckpt_same_build(const ckpt *a, const ckpt *b, const char *path)
 {
     if (a->size != b->size || a->mtime != b->mtime || a->head != b->head || a->rows != b->rows || a->dim != b->dim)
-        return vs_fail(VS_ERR_INVALID_ARG, "%s: the input changed since the checkpoint (size, mtime, first 4 KiB "
-                       "or rows differ); start again without --resume", path);
+        return vs_fail(VS_ERR_INVALID_ARG, "%s: the input changed since the checkpoint (checkpoint: %llu bytes, "
+                       "%llu rows of %u, mtime %lld ns, head %016llx; now: %llu bytes, %llu rows of %u, mtime %lld ns, "
+                       "head %016llx); start again without --resume", path, (unsigned long long)a->size,
+                       (unsigned long long)a->rows, a->dim, (long long)a->mtime, (unsigned long long)a->head,
+                       (unsigned long long)b->size, (unsigned long long)b->rows, b->dim, (long long)b->mtime,
+                       (unsigned long long)b->head);
     if (a->chunk != b->chunk || a->train != b->train || a->every != b->every || a->metric != b->metric ||
         a->ru8 != b->ru8 || strcmp(a->factory, b->factory))
         return vs_fail(VS_ERR_INVALID_ARG, "%s: the checkpoint was made with other parameters (index \"%s\", "
