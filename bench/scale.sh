@@ -22,12 +22,16 @@ VS="${VS:-$HERE/../build/vecscale}"
 SPEC="IVF${NLIST},PQ${M}x4fs,Ru8"
 B="$W/base_$N.bvecs"; Q="$W/queries_$NQ.bvecs"; GT="$W/gt_${N}_q$NQ.ivecs"; IDX="$W/idx_${N}_IVF${NLIST}_PQ${M}"
 mkdir -p "$W"
-[ -x "$W/synth_u8" ] || gcc -O3 -march=native -fopenmp "$HERE/synth_u8.c" -lm -o "$W/synth_u8"
+[ "$W/synth_u8" -nt "$HERE/synth_u8.c" ] || gcc -O3 -march=native -fopenmp "$HERE/synth_u8.c" -lm -o "$W/synth_u8"
 echo "== $(date -u +%FT%TZ) N=$N $SPEC git $(git -C "$HERE" rev-parse --short HEAD) load $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ ! -s "$B" ]; then
     bigger=$(ls "$W"/base_*.bvecs 2>/dev/null | while read -r f; do
         n=${f##*/base_}; n=${n%.bvecs}; [ "$n" -gt "$N" ] && echo "$f"; done | head -1)
+    smaller=$(ls "$W"/base_*.bvecs 2>/dev/null | while read -r f; do
+        n=${f##*/base_}; n=${n%.bvecs}; [ "$n" -lt "$N" ] && echo "$n"; done | sort -n | tail -1)
     if [ -n "$bigger" ]; then head -c $((N * 132)) "$bigger" >"$B.tmp"
+    elif [ -n "$smaller" ]; then # the smaller base, then its continuation
+        { cat "$W/base_$smaller.bvecs"; "$W/synth_u8" $((N - smaller)) 128 1000 1 1 "$smaller"; } >"$B.tmp"
     else /usr/bin/time -f "generate: %e s" "$W/synth_u8" "$N" 128 1000 1 1 >"$B.tmp"; fi
     mv "$B.tmp" "$B"
 fi

@@ -1,7 +1,7 @@
 /* BIGANN-like uint8 vectors (.bvecs on stdout) for bench/scale.sh: a Gaussian mixture with
  * anisotropic, randomly oriented clusters, clipped to 0..255 like SIFT descriptors.
  *
- *   synth_u8 N DIM K PARAM_SEED SAMPLE_SEED > out.bvecs
+ *   synth_u8 N DIM K PARAM_SEED SAMPLE_SEED [FIRST_ROW] > out.bvecs
  *
  * The mixture (drawn from PARAM_SEED, so a base and its queries share it):
  *   - a global mean profile m_j ~ U(4, 60) per dimension (SIFT's bins have different means);
@@ -13,7 +13,8 @@
  * A row picks cluster k with probability w_k and is round(c_k + U_k (s_k * z) + 4 e) clipped to
  * [0, 255] (z in R^R, e in R^DIM standard normal); clipping at 0 makes the many zeros of SIFT.
  * Row r draws from its own generator seeded by (SAMPLE_SEED, r), so the output does not
- * depend on the thread count. */
+ * depend on the thread count, and FIRST_ROW (default 0) writes rows FIRST_ROW.. of the same
+ * stream: a larger base is a smaller one plus its continuation. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,13 +35,14 @@ static double gauss(uint64_t *s) { return sqrt(-2 * log(unif(s))) * cos(6.283185
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: synth_u8 N DIM K PARAM_SEED SAMPLE_SEED > out.bvecs\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: synth_u8 N DIM K PARAM_SEED SAMPLE_SEED [FIRST_ROW] > out.bvecs\n");
         return 2;
     }
     size_t n = strtoull(argv[1], NULL, 10);
     int d = atoi(argv[2]), K = atoi(argv[3]);
     uint64_t ps = strtoull(argv[4], NULL, 10), ss = strtoull(argv[5], NULL, 10);
+    uint64_t first = argc == 7 ? strtoull(argv[6], NULL, 10) : 0;
     if (!n || d < R || d > 4096 || K < 1) return 2;
     float *cent = malloc((size_t)K * d * sizeof *cent), *basis = malloc((size_t)K * R * d * sizeof *basis);
     double *cdf = malloc((size_t)K * sizeof *cdf), *m = malloc((size_t)d * sizeof *m);
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
         size_t bn = n - b0 < BLOCK ? n - b0 : BLOCK;
 #pragma omp parallel for schedule(static)
         for (size_t r = 0; r < bn; r++) {
-            uint64_t s = ss * 0x9E3779B97F4A7C15ull ^ (b0 + r) * 0xD1B54A32D192ED03ull;
+            uint64_t s = ss * 0x9E3779B97F4A7C15ull ^ (first + b0 + r) * 0xD1B54A32D192ED03ull;
             splitmix(&s);
             double u = unif(&s);
             int lo = 0, hi = K - 1;
