@@ -1,8 +1,68 @@
-/* `vecscale groundtruth`: exact top-k neighbours with the Flat index, as .ivecs. */
+/* `vecscale groundtruth`: exact top-k neighbours with the Flat index, as .ivecs.
+ * A .fvecs / .bvecs / .npy base is read in chunks (io/vecstream.h), never whole: each chunk
+ * becomes a Flat index that answers every query (blocked OpenBLAS sgemm, exact re-scoring of
+ * its top k), and a per-query heap of k keeps the best over all chunks. Memory is two copies
+ * of one chunk (the rows and the Flat index's) whatever the base's size. */
 #include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "cli/build_stream.h"
 #include "cli/cli.h"
+#include "io/vecstream.h"
+#include "kernels/topk.h"
+
+enum { GT_CHUNK = 262144 };
+
+static int gt_chunked(const char *base, const vs_matrix *q, vs_metric metric, uint32_t k, uint32_t threads,
+                      int64_t *best_ids, size_t *nbase)
+{
+    vs_vecstream in;
+    int rc = vs_vecstream_open(base, 0, &in);
+    if (rc) return rc;
+    if (in.dim != q->dim) {
+        vs_vecstream_close(&in);
+        fprintf(stderr, "vecscale: the base has dimension %u, the queries %u\n", in.dim, q->dim);
+        return VS_ERR_DIMENSION;
+    }
+    const size_t nq = q->n;
+    float *x = malloc((size_t)GT_CHUNK * in.dim * sizeof *x);
+    float *hk = malloc(nq * k * sizeof *hk), *ck = malloc(nq * k * sizeof *ck);
+    int64_t *ci = malloc(nq * k * sizeof *ci);
+    if (!x || !hk || !ck || !ci) rc = VS_ERR_NOMEM;
+    for (size_t i = 0; !rc && i < nq; i++) vs_heap_reset(hk + i * k, best_ids + i * k, k);
+    vs_search_params p = {.struct_size = sizeof(vs_search_params), .n_threads = threads};
+    cli_progress bar;
+    cli_progress_start(&bar, "exact k-NN", in.n);
+    for (size_t at = 0; at < in.n && !rc; at += GT_CHUNK) {
+        size_t n = in.n - at < GT_CHUNK ? in.n - at : GT_CHUNK;
+        rc = vs_vecstream_read(&in, at, n, NULL, x);
+        vs_index *ix = NULL;
+        vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = in.dim, .metric = metric, .factory = "Flat"};
+        if (!rc) rc = vs_index_create(&o, &ix);
+        if (!rc) rc = vs_index_add(ix, n, x, NULL);
+        if (!rc) rc = vs_index_search(ix, nq, q->data, k, &p, ck, ci);
+        vs_index_free(ix);
+        /* Scores to keys (smaller is better) and chunk rows to base rows. */
+        for (size_t i = 0; !rc && i < nq; i++)
+            for (uint32_t j = 0; j < k; j++) {
+                int64_t id = ci[i * k + j];
+                if (id < 0) continue;
+                float key = metric == VS_METRIC_L2 ? ck[i * k + j] : -ck[i * k + j];
+                vs_heap_push(hk + i * k, best_ids + i * k, k, key, id + (int64_t)at);
+            }
+        cli_progress_update(&bar, at + n);
+    }
+    cli_progress_finish(&bar);
+    for (size_t i = 0; !rc && i < nq; i++) vs_heap_sort(hk + i * k, best_ids + i * k, k);
+    *nbase = in.n;
+    free(x);
+    free(hk);
+    free(ck);
+    free(ci);
+    vs_vecstream_close(&in);
+    return rc;
+}
 
 static const char *HELP =
     "usage: vecscale groundtruth --base FILE --queries FILE --output FILE.ivecs\n"
@@ -43,10 +103,28 @@ int cmd_groundtruth(int argc, char **argv)
     float *d = NULL;
     int64_t *ids = NULL;
     int32_t *gt = NULL;
-    if ((rc = cli_read_f32(base, &b))) return cli_fail(base, rc);
-    if ((rc = cli_read_f32(queries, &q))) {
-        vs_matrix_free(b);
-        return cli_fail(queries, rc);
+    if ((rc = cli_read_f32(queries, &q))) return cli_fail(queries, rc);
+    if (cli_stream_input(base)) {
+        size_t nbase = 0;
+        ids = malloc(q->n * k * sizeof *ids);
+        gt = malloc(q->n * k * sizeof *gt);
+        rc = ids && gt ? gt_chunked(base, q, metric, k, threads, ids, &nbase) : VS_ERR_NOMEM;
+        if (!rc) {
+            for (size_t i = 0; i < q->n * k; i++) gt[i] = (int32_t)ids[i];
+            vs_matrix m = {.n = q->n, .dim = k, .dtype = VS_DTYPE_I32, .data = gt};
+            rc = vs_matrix_write(out, &m);
+        }
+        if (!rc) printf("wrote %s: top-%u of %zu queries over %zu base vectors (%s, streamed)\n", out, k, q->n, nbase,
+                        vs_metric_name(metric));
+        else cli_fail(base, rc);
+        free(ids);
+        free(gt);
+        vs_matrix_free(q);
+        return rc ? 1 : 0;
+    }
+    if ((rc = cli_read_f32(base, &b))) {
+        vs_matrix_free(q);
+        return cli_fail(base, rc);
     }
     vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = b->dim, .metric = metric, .factory = "Flat"};
     rc = vs_index_create(&o, &ix);

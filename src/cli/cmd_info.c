@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "index/rerank_u8.h"
 #include "io/container.h"
 
 static const char *HELP =
     "usage: vecscale info DIR|FILE [--verify] [--json]\n\n"
     "Describes an index: format version, factory string, metric, dimension, vectors, memory and\n"
-    "the file's sections. --verify also checks the checksums of the bulk sections.\n";
+    "the file's sections. --verify also checks the checksums of the bulk sections (and of a\n"
+    "uint8 re-ranking store, DIR/rerank.vsr). \"RAM to serve\" is what a search needs resident:\n"
+    "the whole index file (codes, IDs, centroids); the re-ranking store stays on disk.\n";
 
 static void print_sections(const char *path)
 {
@@ -62,19 +65,41 @@ int cmd_info(int argc, char **argv)
     if (rc) return cli_fail(path, rc);
     struct stat st;
     stat(path, &st);
+    char spath[4300];
+    snprintf(spath, sizeof spath, "%s/" VS_RU8_FILE, argv[optind]);
+    vs_ru8_store store = {.fd = -1};
+    int ru8 = strcmp(path, argv[optind]) != 0 && access(spath, F_OK) == 0;
+    if (ru8) {
+        rc = vs_ru8_open(&store, spath);
+        if (!rc && verify) rc = vs_ru8_verify(&store);
+        if (rc) {
+            vs_index_free(ix);
+            return cli_fail(spath, rc);
+        }
+    }
+    size_t nvec = vs_index_size(ix);
+    double ram_per = nvec ? (double)st.st_size / (double)nvec : 0;
+    double disk_per = ru8 && nvec ? (double)store.rows * store.dim / (double)nvec : 0;
     if (json) {
         printf("{\"path\":\"%s\",\"factory\":\"%s\",\"metric\":\"%s\",\"dimension\":%u,\"vectors\":%zu,"
-               "\"file_bytes\":%lld,\"code_bytes_per_vector\":%zu,\"verified\":%s}\n",
+               "\"file_bytes\":%lld,\"code_bytes_per_vector\":%zu,\"ram_bytes_per_vector\":%.2f,"
+               "\"rerank_disk_bytes_per_vector\":%.2f,\"verified\":%s}\n",
                path, vs_index_factory(ix), vs_metric_name(vs_index_metric(ix)), vs_index_dim(ix), vs_index_size(ix),
-               (long long)st.st_size, vs_index_code_size(ix), verify ? "true" : "false");
+               (long long)st.st_size, vs_index_code_size(ix), ram_per, disk_per, verify ? "true" : "false");
     } else {
         printf("index: %s\nfactory: %s\nmetric: %s\ndimension: %u\nvectors: %zu\nfile size: %.1f MiB\n"
                "code size: %zu bytes per vector\nchecksums: %s\n",
                path, vs_index_factory(ix), vs_metric_name(vs_index_metric(ix)), vs_index_dim(ix), vs_index_size(ix),
                (double)st.st_size / (1 << 20), vs_index_code_size(ix),
                verify ? "all verified" : "metadata verified (use --verify for bulk data)");
+        printf("RAM to serve: %.2f bytes per vector (the index file: codes, IDs, centroids)\n", ram_per);
+        if (ru8)
+            printf("re-ranking store: %s, %llu uint8 vectors, %.2f bytes per vector on disk (read with pread, "
+                   "not in RAM)%s\n", spath, (unsigned long long)store.rows, disk_per,
+                   verify ? ", checksum verified" : "");
         print_sections(path);
     }
+    vs_ru8_close(&store);
     vs_index_free(ix);
     return 0;
 }

@@ -3,9 +3,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/docs_input.h"
+#include "index/rerank_u8.h"
 
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
@@ -15,7 +17,9 @@ static const char *HELP =
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
     "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
     "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes;\n"
-    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4).\n"
+    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4) and on a\n"
+    "directory with a uint8 re-ranking store (DIR/rerank.vsr, from \",Ru8\"; default 10), whose\n"
+    "vectors are read from disk with pread per query, not mapped.\n"
     "With --query TEXT it searches a document collection instead: see search --query x --help.\n";
 
 enum { SEARCH_CHUNK = 1024 };
@@ -91,16 +95,40 @@ int cmd_search(int argc, char **argv)
     vs_index *ix;
     int rc = load ? vs_index_load(path, &ix) : vs_index_view(path, &ix);
     if (rc) return cli_fail(path, rc);
+    /* A ",Ru8" build: the base index gives k * k_factor candidates, the store re-ranks them. */
+    char spath[4300];
+    vs_ru8_store store = {.fd = -1};
+    snprintf(spath, sizeof spath, "%s/" VS_RU8_FILE, dir);
+    int ru8 = strcmp(path, dir) != 0 && access(spath, F_OK) == 0;
+    if (ru8 && (rc = vs_ru8_open(&store, spath)) != VS_OK) {
+        vs_index_free(ix);
+        return cli_fail(spath, rc);
+    }
+    if (ru8 && (store.dim != vs_index_dim(ix) || store.rows != vs_index_size(ix))) {
+        fprintf(stderr, "vecscale: %s holds %llu rows of %u but the index %zu of %u\n", spath,
+                (unsigned long long)store.rows, store.dim, vs_index_size(ix), vs_index_dim(ix));
+        vs_ru8_close(&store);
+        vs_index_free(ix);
+        return 1;
+    }
+    uint32_t kc = k;
+    if (ru8) {
+        double want = (double)k * (k_factor > 0 ? k_factor : 10);
+        kc = want > 100000 ? 100000 : (uint32_t)want;
+    }
     vs_matrix *q;
     rc = vs_matrix_read(queries, max_q, &q);
     if (!rc) rc = vs_matrix_to_f32(q);
     if (rc) {
+        vs_ru8_close(&store);
         vs_index_free(ix);
         return cli_fail(queries, rc);
     }
     float *d = malloc(q->n * k * sizeof *d);
     int64_t *ids = malloc(q->n * k * sizeof *ids);
-    if (!d || !ids) {
+    float *cd = ru8 ? malloc((size_t)SEARCH_CHUNK * kc * sizeof *cd) : NULL;
+    int64_t *cid = ru8 ? malloc((size_t)SEARCH_CHUNK * kc * sizeof *cid) : NULL;
+    if (!d || !ids || (ru8 && (!cd || !cid))) {
         fprintf(stderr, "vecscale: out of memory\n");
         rc = VS_ERR_NOMEM;
         goto out;
@@ -116,7 +144,16 @@ int cmd_search(int argc, char **argv)
     double t0 = cli_search_clock();
     for (size_t i = 0; i < q->n && !rc; i += SEARCH_CHUNK) {
         size_t n = q->n - i < SEARCH_CHUNK ? q->n - i : SEARCH_CHUNK;
-        rc = vs_index_search(ix, n, (const float *)q->data + i * q->dim, k, &p, d + i * k, ids + i * k);
+        const float *qi = (const float *)q->data + i * q->dim;
+        if (ru8) {
+            rc = vs_index_search(ix, n, qi, kc, &p, cd, cid);
+            if (!rc) rc = vs_ru8_rerank(&store, vs_index_metric(ix), n, qi, kc, cid, k, threads, d + i * k, ids + i * k);
+            /* Keys to the scores vs_index_search reports: IP scores are inner products. */
+            if (!rc && vs_index_metric(ix) == VS_METRIC_IP)
+                for (size_t j = i * k; j < (i + n) * k; j++) d[j] = -d[j];
+        } else {
+            rc = vs_index_search(ix, n, qi, k, &p, d + i * k, ids + i * k);
+        }
         cli_progress_update(&bar, i + n);
     }
     double ms = (cli_search_clock() - t0) * 1e3;
@@ -153,6 +190,9 @@ int cmd_search(int argc, char **argv)
 out:
     free(d);
     free(ids);
+    free(cd);
+    free(cid);
+    vs_ru8_close(&store);
     vs_matrix_free(q);
     vs_index_free(ix);
     return rc ? 1 : 0;

@@ -1,0 +1,291 @@
+/* The uint8 re-ranking store (see rerank_u8.h). */
+#include "index/rerank_u8.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "kernels/topk.h"
+
+enum { HEAD_USED = 64, ELEM_U8 = 2 };
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t r = pwrite(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+int vs_ru8_writer_open(vs_ru8_writer *w, const char *part_path, uint32_t dim, uint64_t keep_rows)
+{
+    memset(w, 0, sizeof *w);
+    snprintf(w->part, sizeof w->part, "%s", part_path);
+    w->dim = dim;
+    w->fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (w->fd < 0) return vs_fail(VS_ERR_IO, "%s: %s", part_path, strerror(errno));
+    struct stat st;
+    uint64_t want = VS_RU8_HEADER + keep_rows * dim;
+    if (fstat(w->fd, &st) || (keep_rows && (uint64_t)st.st_size < want)) {
+        vs_ru8_writer_close(w);
+        return vs_fail(VS_ERR_CORRUPT, "%s: holds fewer than the %llu rows the checkpoint covers", part_path,
+                       (unsigned long long)keep_rows);
+    }
+    /* Rows past the checkpoint were written by the interrupted run: drop them. */
+    if (ftruncate(w->fd, (off_t)want)) {
+        vs_ru8_writer_close(w);
+        return vs_fail(VS_ERR_IO, "%s: %s", part_path, strerror(errno));
+    }
+    w->rows = keep_rows;
+    return VS_OK;
+}
+
+int vs_ru8_writer_append(vs_ru8_writer *w, const uint8_t *rows, size_t n)
+{
+    if (pwrite_all(w->fd, rows, n * w->dim, VS_RU8_HEADER + w->rows * w->dim))
+        return vs_fail(VS_ERR_IO, "%s: write failed: %s", w->part, strerror(errno));
+    w->rows += n;
+    return VS_OK;
+}
+
+int vs_ru8_writer_sync(vs_ru8_writer *w)
+{
+    return fdatasync(w->fd) ? vs_fail(VS_ERR_IO, "%s: fdatasync: %s", w->part, strerror(errno)) : VS_OK;
+}
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* XXH3-64 of bytes [off, off + len) of fd, read in pieces. */
+static int hash_range(int fd, uint64_t off, uint64_t len, uint64_t *out, const char *name)
+{
+    enum { PIECE = 8 << 20 };
+    uint8_t *buf = malloc(PIECE);
+    XXH3_state_t *st = XXH3_createState();
+    int rc = buf && st && XXH3_64bits_reset(st) == XXH_OK ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    for (uint64_t at = 0; at < len && !rc; at += PIECE) {
+        size_t n = len - at < PIECE ? (size_t)(len - at) : PIECE;
+        if (pread_all(fd, buf, n, off + at)) rc = vs_fail(VS_ERR_IO, "%s: read failed", name);
+        else XXH3_64bits_update(st, buf, n);
+    }
+    if (!rc) *out = XXH3_64bits_digest(st);
+    free(buf);
+    XXH3_freeState(st);
+    return rc;
+}
+
+int vs_ru8_writer_finish(vs_ru8_writer *w, const char *final_path)
+{
+    uint8_t h[VS_RU8_HEADER];
+    memset(h, 0, sizeof h);
+    uint64_t sum = 0;
+    int rc = hash_range(w->fd, VS_RU8_HEADER, w->rows * w->dim, &sum, w->part);
+    if (rc) goto out;
+    memcpy(h, VS_RU8_MAGIC, 8);
+    put32(h + 8, VS_RU8_VERSION);
+    put32(h + 12, VS_RU8_HEADER);
+    put32(h + 16, w->dim);
+    put32(h + 20, ELEM_U8);
+    put64(h + 24, w->rows);
+    put64(h + 32, VS_RU8_HEADER);
+    put64(h + 40, sum);
+    put64(h + 56, XXH3_64bits(h, 56));
+    if (pwrite_all(w->fd, h, sizeof h, 0) || fsync(w->fd)) {
+        rc = vs_fail(VS_ERR_IO, "%s: %s", w->part, strerror(errno));
+        goto out;
+    }
+    if (rename(w->part, final_path)) {
+        rc = vs_fail(VS_ERR_IO, "rename %s -> %s: %s", w->part, final_path, strerror(errno));
+        goto out;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", final_path);
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd)) rc = vs_fail(VS_ERR_IO, "fsync of the directory of %s: %s", final_path, strerror(errno));
+        close(dfd);
+    }
+out:
+    vs_ru8_writer_close(w);
+    return rc;
+}
+
+void vs_ru8_writer_close(vs_ru8_writer *w)
+{
+    if (w->fd >= 0) close(w->fd);
+    w->fd = -1;
+}
+
+int vs_ru8_open(vs_ru8_store *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->fd < 0) return vs_fail(errno == ENOENT ? VS_ERR_NOT_FOUND : VS_ERR_IO, "%s: %s", path, strerror(errno));
+    uint8_t h[HEAD_USED];
+    struct stat st;
+    int rc = VS_OK;
+    if (fstat(s->fd, &st) || st.st_size < VS_RU8_HEADER || pread_all(s->fd, h, sizeof h, 0))
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: too short for a re-ranking store header", path);
+    else if (memcmp(h, VS_RU8_MAGIC, 8))
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: not a re-ranking store (bad magic)", path);
+    else if (get64(h + 56) != XXH3_64bits(h, 56))
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: header checksum mismatch", path);
+    else if (get32(h + 8) != VS_RU8_VERSION)
+        rc = vs_fail(VS_ERR_VERSION, "%s: re-ranking store version %u (this vecscale reads %u)", path, get32(h + 8),
+                     VS_RU8_VERSION);
+    else if (get32(h + 12) != VS_RU8_HEADER || get64(h + 32) != VS_RU8_HEADER || get32(h + 20) != ELEM_U8 ||
+             get32(h + 16) == 0 || get32(h + 16) > 65536)
+        rc = vs_fail(VS_ERR_CORRUPT, "%s: header holds invalid values", path);
+    if (!rc) {
+        s->dim = get32(h + 16);
+        s->rows = get64(h + 24);
+        s->data_checksum = get64(h + 40);
+        if (s->rows > ((uint64_t)1 << 50) / s->dim || (uint64_t)st.st_size != VS_RU8_HEADER + s->rows * s->dim)
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: file size %lld does not match %llu rows of %u bytes", path,
+                         (long long)st.st_size, (unsigned long long)s->rows, s->dim);
+    }
+    /* The reads are scattered rows of dim bytes: without this, a miss also reads ahead
+     * (128 KiB by default) around the row, which costs a cold search disk time for pages it
+     * will not use. */
+    if (!rc) (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_RANDOM);
+    if (rc) vs_ru8_close(s);
+    return rc;
+}
+
+int vs_ru8_verify(const vs_ru8_store *s)
+{
+    uint64_t sum;
+    (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* one pass front to back */
+    int rc = hash_range(s->fd, VS_RU8_HEADER, s->rows * s->dim, &sum, s->path);
+    (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_RANDOM);
+    if (!rc && sum != s->data_checksum) rc = vs_fail(VS_ERR_CORRUPT, "%s: data checksum mismatch", s->path);
+    return rc;
+}
+
+void vs_ru8_close(vs_ru8_store *s)
+{
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+}
+
+typedef struct {
+    const vs_ru8_store *s;
+    vs_metric metric;
+    const float *q;
+    uint32_t kc, k;
+    const int64_t *cids;
+    float *keys;
+    int64_t *ids;
+    uint8_t **bufs; /* per worker: kc rows */
+    int64_t **order;
+    int failed;
+} rerank_job;
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void rerank_one(size_t i, unsigned worker, void *ctx)
+{
+    rerank_job *J = ctx;
+    const vs_ru8_store *s = J->s;
+    const size_t d = s->dim;
+    const float *q = J->q + i * d;
+    float *kh = J->keys + i * J->k;
+    int64_t *lh = J->ids + i * J->k;
+    vs_heap_reset(kh, lh, J->k);
+    int64_t *ord = J->order[worker];
+    uint8_t *buf = J->bufs[worker];
+    size_t n = 0;
+    for (uint32_t c = 0; c < J->kc; c++) {
+        int64_t id = J->cids[i * J->kc + c];
+        if (id >= 0 && (uint64_t)id < s->rows) ord[n++] = id;
+    }
+    /* Sorted by offset: the reads walk the file forward and neighbours merge into one. */
+    qsort(ord, n, sizeof *ord, cmp_i64);
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++)
+        if (!m || ord[j] != ord[m - 1]) ord[m++] = ord[j];
+    for (size_t j = 0; j < m;) {
+        size_t e = j + 1;
+        while (e < m && ord[e] == ord[e - 1] + 1) e++;
+        if (pread_all(s->fd, buf + j * d, (e - j) * d, VS_RU8_HEADER + (uint64_t)ord[j] * d)) {
+            __atomic_store_n(&J->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        j = e;
+    }
+    for (size_t j = 0; j < m; j++) {
+        const uint8_t *x = buf + j * d;
+        float acc = 0;
+        if (J->metric == VS_METRIC_L2) {
+            for (size_t t = 0; t < d; t++) {
+                float diff = q[t] - (float)x[t];
+                acc += diff * diff;
+            }
+        } else {
+            for (size_t t = 0; t < d; t++) acc -= q[t] * (float)x[t];
+        }
+        if (acc <= kh[0]) vs_heap_push(kh, lh, J->k, acc, ord[j]);
+    }
+    vs_heap_sort(kh, lh, J->k);
+}
+
+int vs_ru8_rerank(const vs_ru8_store *s, vs_metric metric, size_t nq, const float *q, uint32_t kc,
+                  const int64_t *cids, uint32_t k, unsigned n_threads, float *keys, int64_t *ids)
+{
+    if (metric == VS_METRIC_COSINE)
+        return vs_fail(VS_ERR_UNSUPPORTED, "re-ranking on uint8 vectors supports l2 and ip, not cosine");
+    unsigned w = n_threads ? n_threads : 1;
+    rerank_job J = {.s = s, .metric = metric, .q = q, .kc = kc, .k = k, .cids = cids, .keys = keys, .ids = ids};
+    J.bufs = calloc(w, sizeof *J.bufs);
+    J.order = calloc(w, sizeof *J.order);
+    int rc = J.bufs && J.order ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    for (unsigned t = 0; t < w && !rc; t++) {
+        J.bufs[t] = malloc((size_t)kc * s->dim);
+        J.order[t] = malloc((size_t)kc * sizeof(int64_t));
+        if (!J.bufs[t] || !J.order[t]) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
+    if (!rc) {
+        vs_parallel_for(nq, w, rerank_one, &J);
+        if (J.failed) rc = vs_fail(VS_ERR_IO, "%s: read failed during re-ranking", s->path);
+    }
+    for (unsigned t = 0; J.bufs && t < w; t++) free(J.bufs[t]);
+    for (unsigned t = 0; J.order && t < w; t++) free(J.order[t]);
+    free(J.bufs);
+    free(J.order);
+    return rc;
+}
