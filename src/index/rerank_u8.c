@@ -13,37 +13,10 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "io/fd_io.h"
 #include "kernels/topk.h"
 
 enum { HEAD_USED = 64, ELEM_U8 = 2 };
-
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t r = pread(fd, p, len, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p += r;
-        len -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t r = pwrite(fd, p, len, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p += r;
-        len -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return 0;
-}
 
 int vs_ru8_writer_open(vs_ru8_writer *w, const char *part_path, uint32_t dim, uint64_t keep_rows)
 {
@@ -70,7 +43,7 @@ int vs_ru8_writer_open(vs_ru8_writer *w, const char *part_path, uint32_t dim, ui
 
 int vs_ru8_writer_append(vs_ru8_writer *w, const uint8_t *rows, size_t n)
 {
-    if (pwrite_all(w->fd, rows, n * w->dim, VS_RU8_HEADER + w->rows * w->dim))
+    if (vs_pwrite_all(w->fd, rows, n * w->dim, VS_RU8_HEADER + w->rows * w->dim))
         return vs_fail(VS_ERR_IO, "%s: write failed: %s", w->part, strerror(errno));
     w->rows += n;
     return VS_OK;
@@ -95,7 +68,7 @@ static int hash_range(int fd, uint64_t off, uint64_t len, uint64_t *out, const c
     int rc = buf && st && XXH3_64bits_reset(st) == XXH_OK ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
     for (uint64_t at = 0; at < len && !rc; at += PIECE) {
         size_t n = len - at < PIECE ? (size_t)(len - at) : PIECE;
-        if (pread_all(fd, buf, n, off + at)) rc = vs_fail(VS_ERR_IO, "%s: read failed", name);
+        if (vs_pread_all(fd, buf, n, off + at)) rc = vs_fail(VS_ERR_IO, "%s: read failed", name);
         else XXH3_64bits_update(st, buf, n);
     }
     if (!rc) *out = XXH3_64bits_digest(st);
@@ -120,7 +93,7 @@ int vs_ru8_writer_finish(vs_ru8_writer *w, const char *final_path)
     put64(h + 32, VS_RU8_HEADER);
     put64(h + 40, sum);
     put64(h + 56, XXH3_64bits(h, 56));
-    if (pwrite_all(w->fd, h, sizeof h, 0) || fsync(w->fd)) {
+    if (vs_pwrite_all(w->fd, h, sizeof h, 0) || fsync(w->fd)) {
         rc = vs_fail(VS_ERR_IO, "%s: %s", w->part, strerror(errno));
         goto out;
     }
@@ -155,7 +128,7 @@ int vs_ru8_open(vs_ru8_store *s, const char *path)
     uint8_t h[HEAD_USED];
     struct stat st;
     int rc = VS_OK;
-    if (fstat(s->fd, &st) || st.st_size < VS_RU8_HEADER || pread_all(s->fd, h, sizeof h, 0))
+    if (fstat(s->fd, &st) || st.st_size < VS_RU8_HEADER || vs_pread_all(s->fd, h, sizeof h, 0))
         rc = vs_fail(VS_ERR_CORRUPT, "%s: too short for a re-ranking store header", path);
     else if (memcmp(h, VS_RU8_MAGIC, 8))
         rc = vs_fail(VS_ERR_CORRUPT, "%s: not a re-ranking store (bad magic)", path);
@@ -242,7 +215,7 @@ static void rerank_one(size_t i, unsigned worker, void *ctx)
     for (size_t j = 0; j < m;) {
         size_t e = j + 1;
         while (e < m && ord[e] == ord[e - 1] + 1) e++;
-        if (pread_all(s->fd, buf + j * d, (e - j) * d, VS_RU8_HEADER + (uint64_t)ord[j] * d)) {
+        if (vs_pread_all(s->fd, buf + j * d, (e - j) * d, VS_RU8_HEADER + (uint64_t)ord[j] * d)) {
             __atomic_store_n(&J->failed, 1, __ATOMIC_RELAXED);
             return;
         }

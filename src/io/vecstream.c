@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "core/error.h"
+#include "io/fd_io.h"
 #include "io/npy.h"
 
 #define MAX_DIM 65536u
@@ -25,20 +26,6 @@ static int ends_with(const char *s, const char *suf)
     return n >= m && strcasecmp(s + n - m, suf) == 0;
 }
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t r = pread(fd, p, len, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p += r;
-        len -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return 0;
-}
-
 static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -48,7 +35,7 @@ static int open_texmex(vs_vecstream *s, size_t esize)
 {
     uint8_t h[4];
     if (s->file_size == 0) return vs_fail(VS_ERR_EMPTY, "%s: file is empty (no vectors)", s->name);
-    if (s->file_size < 4 || pread_all(s->fd, h, 4, 0))
+    if (s->file_size < 4 || vs_pread_all(s->fd, h, 4, 0))
         return vs_fail(VS_ERR_CORRUPT, "%s: truncated at row 0 (no dimension header)", s->name);
     uint32_t d = le32(h);
     if (d == 0 || d > MAX_DIM)
@@ -110,7 +97,7 @@ int vs_vecstream_open(const char *path, size_t max_rows, vs_vecstream *s)
     if (!rc) {
         uint8_t h[4096];
         size_t len = s->file_size < sizeof h ? (size_t)s->file_size : sizeof h;
-        if (pread_all(s->fd, h, len, 0)) rc = vs_fail(VS_ERR_IO, "%s: cannot read", path);
+        if (vs_pread_all(s->fd, h, len, 0)) rc = vs_fail(VS_ERR_IO, "%s: cannot read", path);
         else s->head_hash = XXH3_64bits(h, len);
     }
     if (rc) {
@@ -157,7 +144,7 @@ int vs_vecstream_read(const vs_vecstream *s, size_t first, size_t count, void *r
     int rc = VS_OK;
     for (size_t at = 0; at < count && !rc; at += per) {
         size_t c = count - at < per ? count - at : per;
-        if (pread_all(s->fd, buf, c * s->row_bytes, s->data_off + (uint64_t)(first + at) * s->row_bytes)) {
+        if (vs_pread_all(s->fd, buf, c * s->row_bytes, s->data_off + (uint64_t)(first + at) * s->row_bytes)) {
             rc = vs_fail(VS_ERR_IO, "%s: read failed at row %zu (file changed or shrank?)", s->name, first + at);
             break;
         }
@@ -175,7 +162,7 @@ int vs_vecstream_gather(const vs_vecstream *s, const size_t *rows, size_t count,
     int rc = VS_OK;
     for (size_t i = 0; i < count && !rc; i++) {
         if (rows[i] >= s->n) rc = vs_fail(VS_ERR_INVALID_ARG, "%s: row %zu is past its %zu rows", s->name, rows[i], s->n);
-        else if (pread_all(s->fd, buf, s->row_bytes, s->data_off + (uint64_t)rows[i] * s->row_bytes))
+        else if (vs_pread_all(s->fd, buf, s->row_bytes, s->data_off + (uint64_t)rows[i] * s->row_bytes))
             rc = vs_fail(VS_ERR_IO, "%s: read failed at row %zu", s->name, rows[i]);
         else rc = unpack(s, buf, rows[i], 1, NULL, f32 + i * s->dim);
     }
