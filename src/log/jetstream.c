@@ -170,19 +170,27 @@ int vs_js_ensure_stream(vs_js *js, const char *collection, uint32_t shard, int r
     }
 }
 
-int vs_js_stream_seqs(vs_js *js, const char *collection, uint32_t shard, uint64_t *first, uint64_t *last)
+/* The shard's stream info (caller destroys *si), or the NATS error. */
+static int stream_info(vs_js *js, const char *collection, uint32_t shard, jsStreamInfo **si)
 {
     char name[128];
     int rc = vs_js_stream_name(collection, shard, name, sizeof name);
     if (rc != VS_OK) return rc;
-    jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, js->ctx, name, NULL, &jerr);
+    natsStatus s = js_GetStreamInfo(si, js->ctx, name, NULL, &jerr);
     if (s != NATS_OK) {
         char what[200];
         snprintf(what, sizeof what, "stream info %s", name);
         return js_fail(s, jerr, what);
     }
+    return VS_OK;
+}
+
+int vs_js_stream_seqs(vs_js *js, const char *collection, uint32_t shard, uint64_t *first, uint64_t *last)
+{
+    jsStreamInfo *si = NULL;
+    int rc = stream_info(js, collection, shard, &si);
+    if (rc != VS_OK) return rc;
     if (first) *first = si->State.FirstSeq;
     if (last) *last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
@@ -216,17 +224,9 @@ int vs_js_list_streams(vs_js *js, int (*fn)(const char *collection, uint32_t sha
 
 int vs_js_stream_leader(vs_js *js, const char *collection, uint32_t shard, char *out, size_t cap)
 {
-    char name[128];
-    int rc = vs_js_stream_name(collection, shard, name, sizeof name);
-    if (rc != VS_OK) return rc;
     jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_GetStreamInfo(&si, js->ctx, name, NULL, &jerr);
-    if (s != NATS_OK) {
-        char what[200];
-        snprintf(what, sizeof what, "stream info %s", name);
-        return js_fail(s, jerr, what);
-    }
+    int rc = stream_info(js, collection, shard, &si);
+    if (rc != VS_OK) return rc;
     snprintf(out, cap, "%s", si->Cluster && si->Cluster->Leader ? si->Cluster->Leader : "");
     jsStreamInfo_Destroy(si);
     return VS_OK;
