@@ -244,6 +244,30 @@ static int publish(router *r, const char *coll, uint32_t shard, const char *op, 
     return 0;
 }
 
+/* One shard's part of a multi-document write: its message id names the op, the shard, the
+ * part's first id and size and the request's nonce (so a retry is stored once); the stored
+ * sequence goes to *seq and to `stored`. Frees part (NULL: out of memory). */
+static int publish_part(router *r, const char *coll, uint32_t s, const char *op, char *part, const cJSON *first,
+                        size_t count, const char *nonce, uint64_t *seq, cJSON *stored, router_reply *out)
+{
+    char msg_id[300];
+    if (cJSON_IsString(first))
+        snprintf(msg_id, sizeof msg_id, "%s:%s:%u:k%016llx+%zu:%s", op, coll, s,
+                 (unsigned long long)fnv(first->valuestring), count, nonce);
+    else
+        snprintf(msg_id, sizeof msg_id, "%s:%s:%u:%.0f+%zu:%s", op, coll, s, first->valuedouble, count, nonce);
+    int ok = part && publish(r, coll, s, op, part, msg_id, seq, out);
+    if (!part) router_error(out, 500, "internal", "out of memory");
+    cJSON_free(part);
+    if (ok) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "shard", s);
+        cJSON_AddNumberToObject(e, "sequence", (double)*seq);
+        cJSON_AddItemToArray(stored, e);
+    }
+    return ok;
+}
+
 static void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out)
 {
     if (!js_ready(r, out)) return;
@@ -301,23 +325,8 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
             for (uint32_t s = 0; ok && s < m->n_shards; s++) {
                 size_t c = count[s + 1] - count[s];
                 if (!c) continue;
-                char *part = router_sub_body(req, rows + count[s], c);
-                const cJSON *first = cJSON_GetArrayItem(ids, (int)rows[count[s]]);
-                char msg_id[300];
-                if (cJSON_IsString(first))
-                    snprintf(msg_id, sizeof msg_id, "vectors:%s:%u:k%016llx+%zu:%s", coll, s,
-                             (unsigned long long)fnv(first->valuestring), c, nonce);
-                else
-                    snprintf(msg_id, sizeof msg_id, "vectors:%s:%u:%.0f+%zu:%s", coll, s, first->valuedouble, c, nonce);
-                ok = part && publish(r, coll, s, "vectors", part, msg_id, &seqs[s], out);
-                if (!part) router_error(out, 500, "internal", "out of memory");
-                cJSON_free(part);
-                if (ok) {
-                    cJSON *e = cJSON_CreateObject();
-                    cJSON_AddNumberToObject(e, "shard", s);
-                    cJSON_AddNumberToObject(e, "sequence", (double)seqs[s]);
-                    cJSON_AddItemToArray(stored, e);
-                }
+                ok = publish_part(r, coll, s, "vectors", router_sub_body(req, rows + count[s], c),
+                                  cJSON_GetArrayItem(ids, (int)rows[count[s]]), c, nonce, &seqs[s], stored, out);
             }
             if (ok) {
                 cJSON_AddNumberToObject(o, "added", n);
@@ -399,22 +408,8 @@ static void router_log_index(router *r, const char *path, const char *body, size
             const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"), 0);
             const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
             int cnt = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"));
-            char msg_id[300];
-            if (cJSON_IsString(fid))
-                snprintf(msg_id, sizeof msg_id, "index:%s:%u:k%016llx+%d:%s", coll, s,
-                         (unsigned long long)fnv(fid->valuestring), cnt, nonce);
-            else
-                snprintf(msg_id, sizeof msg_id, "index:%s:%u:%.0f+%d:%s", coll, s, fid->valuedouble, cnt, nonce);
-            char *part = cJSON_PrintUnformatted(parts[s]);
-            ok = part && publish(r, coll, s, "index", part, msg_id, &seqs[s], out);
-            if (!part) router_error(out, 500, "internal", "out of memory");
-            cJSON_free(part);
-            if (ok) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddNumberToObject(e, "shard", s);
-                cJSON_AddNumberToObject(e, "sequence", (double)seqs[s]);
-                cJSON_AddItemToArray(stored, e);
-            }
+            ok = publish_part(r, coll, s, "index", cJSON_PrintUnformatted(parts[s]), fid, (size_t)cnt, nonce, &seqs[s],
+                              stored, out);
         }
         if (ok) {
             /* as one server answers (added, ids), with what the log adds */
