@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "http/http_client.h"
+#include "http/http_metrics.h"
 #include "http/http_server.h"
 #include "log/jetstream.h"
 #include "router/router_impl.h"
@@ -174,12 +175,53 @@ static void health(router *r, router_reply *rep)
     cJSON_Delete(o);
 }
 
+/* The routes as GET /metrics labels them; names shared with the server's where the route is
+ * the same. */
+enum {
+    RR_PAGE, RR_HEALTH, RR_METRICS, RR_OPENAPI, RR_CLUSTER, RR_SEARCH, RR_SEARCH_BATCH, RR_INDEX, RR_VECTORS,
+    RR_DOC_GET, RR_DOC_DELETE, RR_STATS, RR_SAVE, RR_COLLECTIONS_LIST, RR_COLLECTION_CREATE, RR_COLLECTION_GET,
+    RR_COLLECTION_DELETE, RR_OTHER, RR_COUNT
+};
+static const char *const ROUTE_NAMES[RR_COUNT] = {
+    "page", "health", "metrics", "openapi", "cluster", "search", "search_batch", "index", "vectors", "document_get",
+    "document_delete", "stats", "save", "collections_list", "collection_create", "collection_get",
+    "collection_delete", "other"};
+
+/* The metrics label of a collection route (rest: the path after the collection's prefix). */
+static int collection_route_id(const char *method, const char *prefix, const char *rest)
+{
+    int get = !strcmp(method, "GET");
+    if (!strcmp(rest, "/search")) return RR_SEARCH;
+    if (!strcmp(rest, "/search/batch")) return RR_SEARCH_BATCH;
+    if (!strcmp(rest, "/vectors")) return RR_VECTORS;
+    if (!strcmp(rest, "/index")) return RR_INDEX;
+    if (!strncmp(rest, "/documents/", 11)) return get ? RR_DOC_GET : RR_DOC_DELETE;
+    if (!strcmp(rest, "/stats")) return RR_STATS;
+    if (!*rest && *prefix) return get ? RR_COLLECTION_GET : RR_COLLECTION_DELETE;
+    if (!strcmp(rest, "/save")) return RR_SAVE;
+    return RR_OTHER;
+}
+
 /* The router's own routes (the rest belong to collections: collection_routes), looked up as
  * the server looks up its own (http/http_server.c): rows of one path in Allow order. */
 typedef struct {
     vs_http_route at;
+    int route; /* RR_* */
     void (*fn)(router *r, const char *url, const char *body, size_t len, router_reply *rep);
 } router_row;
+
+static void do_metrics(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    vs_buf o = {0};
+    if (vs_http_metrics_render(r->metrics, &o) || vs_buf_append(&o, "", 1)) {
+        vs_buf_free(&o);
+        return router_error(rep, 500, "internal", "out of memory rendering the metrics");
+    }
+    rep->status = 200;
+    rep->body = o.data; /* malloc'd, NUL-terminated */
+    snprintf(rep->content_type, sizeof rep->content_type, "%s", VS_HTTP_METRICS_CONTENT_TYPE);
+}
 
 static void do_health(router *r, const char *url, const char *body, size_t len, router_reply *rep)
 {
@@ -208,15 +250,22 @@ static void do_create(router *r, const char *url, const char *body, size_t len, 
 }
 
 static const router_row ROUTER_ROUTES[] = {
-    {{"/health", 0, "GET"}, do_health},
-    {{"/", 0, "GET"}, do_from_any_node},
-    {{"/openapi.json", 0, "GET"}, do_from_any_node},
-    {{"/cluster", 0, "GET"}, do_cluster},
-    {{"/collections", 0, "GET"}, do_collections},
-    {{"/collections", 0, "POST"}, do_create},
-    {{"/collections/", 0, "GET"}, do_collections},
-    {{"/collections/", 0, "POST"}, do_create},
+    {{"/health", 0, "GET"}, RR_HEALTH, do_health},
+    {{"/metrics", 0, "GET"}, RR_METRICS, do_metrics},
+    {{"/", 0, "GET"}, RR_PAGE, do_from_any_node},
+    {{"/openapi.json", 0, "GET"}, RR_OPENAPI, do_from_any_node},
+    {{"/cluster", 0, "GET"}, RR_CLUSTER, do_cluster},
+    {{"/collections", 0, "GET"}, RR_COLLECTIONS_LIST, do_collections},
+    {{"/collections", 0, "POST"}, RR_COLLECTION_CREATE, do_create},
+    {{"/collections/", 0, "GET"}, RR_COLLECTIONS_LIST, do_collections},
+    {{"/collections/", 0, "POST"}, RR_COLLECTION_CREATE, do_create},
 };
+
+/* What a connection carries between libmicrohttpd's calls. */
+typedef struct {
+    vs_http_upload up;
+    double t0; /* when the request arrived (the latency histogram) */
+} conn_state;
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *data_size, void **con_cls)
@@ -224,19 +273,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     router *r = cls;
     if (!*con_cls) { /* first call: headers only */
-        vs_http_upload *u = calloc(1, sizeof *u);
-        if (!u) return MHD_NO;
-        vs_http_upload_start(u, c, MAX_BODY);
-        *con_cls = u;
+        conn_state *st = calloc(1, sizeof *st);
+        if (!st) return MHD_NO;
+        st->t0 = router_now();
+        vs_http_upload_start(&st->up, c, MAX_BODY);
+        vs_http_metrics_enter(r->metrics);
+        *con_cls = st;
         return MHD_YES;
     }
-    vs_http_upload *u = *con_cls;
+    conn_state *st = *con_cls;
+    vs_http_upload *u = &st->up;
     if (*data_size) {
         if (vs_http_upload_add(u, data, *data_size, MAX_BODY)) u->too_large = 1; /* out of memory: 413 too */
         *data_size = 0;
         return MHD_YES;
     }
     router_reply rep = {0};
+    int route = RR_OTHER;
     params q = {0};
     const void *first;
     char allow[64];
@@ -253,6 +306,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
         /* --nats: the write went to the shards' streams (router_log.c) */
     } else if (row) {
+        route = row->route;
         row->fn(r, url, body, len, &rep);
     } else if (first) {
         not_allowed(&rep, method, url, allow);
@@ -263,22 +317,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (n == 0 || n >= 80) router_error(&rep, 404, "collection_not_found", "bad collection name");
         else {
             snprintf(prefix, sizeof prefix, "/collections/%.*s", (int)n, name);
+            route = collection_route_id(method, prefix, name + n);
             collection_routes(r, method, url, prefix, name + n, &q, body, len, &rep);
         }
     } else {
+        route = collection_route_id(method, "", url);
         collection_routes(r, method, url, "", url, &q, body, len, &rep);
     }
     if (!rep.status) router_error(&rep, 500, "internal", "no answer");
+    vs_http_metrics_record(r->metrics, (size_t)route, rep.status, router_now() - st->t0);
     return send_reply(c, &rep);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
-    vs_http_upload *u = *con_cls;
-    if (u) {
-        vs_http_upload_free(u);
-        free(u);
+    (void)c, (void)toe;
+    router *r = cls;
+    conn_state *st = *con_cls;
+    if (st) {
+        vs_http_upload_free(&st->up);
+        free(st);
+        vs_http_metrics_leave(r->metrics);
     }
     *con_cls = NULL;
 }
@@ -327,7 +386,10 @@ int vs_router_run(const vs_router_config *in)
     if (!cfg.host) cfg.host = "127.0.0.1";
     if (!cfg.max_lag) cfg.max_lag = 1000;
     router *r = calloc(1, sizeof *r);
-    if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (!r || !(r->metrics = vs_http_metrics_create(ROUTE_NAMES, RR_COUNT))) {
+        free(r);
+        return vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
     for (uint32_t s = 0; s < VS_CLUSTER_MAX_SHARDS; s++)
@@ -340,12 +402,14 @@ int vs_router_run(const vs_router_config *in)
     int rc = vs_etcd_open(cfg.etcd, 1000, &f.e);
     if (!rc && (rc = vs_etcd_open(cfg.etcd, 1000, &r->ids_etcd))) vs_etcd_free(f.e);
     if (rc) {
+        vs_http_metrics_free(r->metrics);
         free(r);
         return rc;
     }
     vs_http_init(); /* done by vs_etcd_open already; the fan-out's handles rely on it */
     if (cfg.nats && (rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
         vs_etcd_free(f.e);
+        vs_http_metrics_free(r->metrics);
         free(r);
         vs_js_shutdown();
         return rc;
@@ -356,6 +420,7 @@ int vs_router_run(const vs_router_config *in)
     if (inet_pton(AF_INET, cfg.host, &addr.sin_addr) != 1) {
         vs_etcd_free(f.e);
         vs_etcd_free(r->ids_etcd);
+        vs_http_metrics_free(r->metrics);
         free(r);
         return vs_fail(VS_ERR_INVALID_ARG, "route: --host must be an IPv4 address, not '%s'", cfg.host);
     }
@@ -366,12 +431,13 @@ int vs_router_run(const vs_router_config *in)
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, handle, r,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, r,
         MHD_OPTION_UNESCAPE_CALLBACK, vs_http_unescape, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
     if (!d) {
         vs_etcd_free(f.e);
         vs_etcd_free(r->ids_etcd);
+        vs_http_metrics_free(r->metrics);
         free(r);
         return vs_fail(VS_ERR_IO, "route: cannot listen on %s:%u", cfg.host, cfg.port);
     }
@@ -399,6 +465,7 @@ int vs_router_run(const vs_router_config *in)
     }
     pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
+    vs_http_metrics_free(r->metrics);
     free(r);
     return VS_OK;
 }

@@ -43,6 +43,7 @@ typedef struct {
     /* --nats: each replica's lag behind its streams (GET /health "log_lag"), refreshed with
      * the map; -1 = unknown. Guarded by lock. */
     int64_t lag[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
+    struct vs_http_metrics *metrics; /* GET /metrics (http/http_metrics.h) */
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
