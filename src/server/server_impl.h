@@ -14,6 +14,7 @@
 typedef struct vs_server_handle {
     vs_server_config cfg;
     registry reg;
+    struct deferred *slow; /* POST /save runs there, off the poll threads (deferred.h) */
     atomic_int in_flight;
     double started;
 } vs_server;
