@@ -16,6 +16,7 @@ typedef struct vs_server_handle {
     vs_server_config cfg;
     registry reg;
     vs_http_metrics *metrics; /* requests, latencies, in flight (http/http_metrics.h) */
+    struct deferred *slow; /* POST /save runs there, off the poll threads (deferred.h) */
     double started;
 } vs_server;
 
