@@ -103,54 +103,103 @@ static void not_allowed(router_reply *rep, const char *method, const char *url, 
     router_error(rep, 405, "method_not_allowed", "%s %s is not supported; use %s", method, url, allow);
 }
 
-/* The routes of one collection: prefix "" (the default collection, the seed's routes) or
- * "/collections/{name}"; rest is what follows it. */
-static void collection_routes(router *r, const char *method, const char *url, const char *prefix, const char *rest,
-                              const params *q, const char *body, size_t len, router_reply *rep)
+/* The routes as GET /metrics labels them; names shared with the server's where the route is
+ * the same. */
+enum {
+    RR_PAGE, RR_HEALTH, RR_METRICS, RR_OPENAPI, RR_CLUSTER, RR_SEARCH, RR_SEARCH_BATCH, RR_INDEX, RR_VECTORS,
+    RR_DOC_GET, RR_DOC_DELETE, RR_STATS, RR_SAVE, RR_COLLECTIONS_LIST, RR_COLLECTION_CREATE, RR_COLLECTION_GET,
+    RR_COLLECTION_DELETE, RR_OTHER, RR_COUNT
+};
+static const char *const ROUTE_NAMES[RR_COUNT] = {
+    "page", "health", "metrics", "openapi", "cluster", "search", "search_batch", "index", "vectors", "document_get",
+    "document_delete", "stats", "save", "collections_list", "collection_create", "collection_get",
+    "collection_delete", "other"};
+
+/* A call of one collection's route: prefix "" (the default collection, the seed's routes) or
+ * "/collections/{name}"; arg is what follows a prefix row's path (a document id). */
+typedef struct {
+    router *r;
+    const char *method, *url, *prefix, *arg;
+    const params *q;
+    const char *body;
+    size_t len;
+} coll_call;
+
+static void do_search(const coll_call *c, router_reply *rep) { router_search(c->r, c->url, c->body, c->len, rep); }
+static void do_search_batch(const coll_call *c, router_reply *rep)
 {
-    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    if (q->n_path && strcmp(rest, "/save")) {
+    router_search_batch(c->r, c->url, c->body, c->len, rep);
+}
+static void do_vectors(const coll_call *c, router_reply *rep) { router_add(c->r, c->url, c->body, c->len, rep); }
+static void do_index(const coll_call *c, router_reply *rep) { router_index(c->r, c->url, c->body, c->len, rep); }
+static void do_doc_get(const coll_call *c, router_reply *rep) { router_get_document(c->r, c->prefix, c->arg, rep); }
+static void do_doc_delete(const coll_call *c, router_reply *rep) { router_delete(c->r, c->prefix, c->arg, rep); }
+static void do_stats(const coll_call *c, router_reply *rep) { router_stats(c->r, c->url, rep); }
+static void do_coll_delete(const coll_call *c, router_reply *rep) { router_collection_delete(c->r, c->prefix, rep); }
+
+/* POST .../save: the export's name in ?path= or in the body's "path", once. */
+static void do_save(const coll_call *c, router_reply *rep)
+{
+    if (c->q->n_path > 1) return router_error(rep, 400, "invalid_parameter", "query parameter 'path' is given twice");
+    const char *name = c->q->path;
+    cJSON *b = c->len ? cJSON_ParseWithLength(c->body, c->len) : NULL;
+    const cJSON *bp = cJSON_GetObjectItemCaseSensitive(b, "path");
+    if (c->len && !cJSON_IsObject(b)) router_error(rep, 400, "invalid_json", "the body must be a JSON object");
+    else if (b && (cJSON_GetArraySize(b) != (bp ? 1 : 0)))
+        router_error(rep, 400, "unknown_field", "unknown field in the body of a save (allowed: path)");
+    else if (bp && !cJSON_IsString(bp))
+        router_error(rep, 400, "invalid_path", "'path' must be a string: the name of an export inside each node's "
+                                               "data directory");
+    else if (bp && name)
+        router_error(rep, 400, "invalid_path", "'path' is given both in the query string and in the body: give it once");
+    else router_save(c->r, c->url, bp ? bp->valuestring : name, rep);
+    cJSON_Delete(b);
+}
+
+/* The routes of one collection, looked up as the server looks up its own (the same table
+ * layout, http/http_server.c): a path has one row per method, in the order of the 405's Allow
+ * list; the first row of a path labels a request with another method in the metrics. The
+ * empty path is the collection itself (/collections/{name}; the default's rest, a whole URL,
+ * is never empty). */
+typedef struct {
+    vs_http_route at;
+    int route; /* RR_* */
+    void (*fn)(const coll_call *c, router_reply *rep);
+} coll_row;
+
+static const coll_row COLLECTION_ROUTES[] = {
+    {{"/search", 0, "POST"}, RR_SEARCH, do_search},
+    {{"/search/batch", 0, "POST"}, RR_SEARCH_BATCH, do_search_batch},
+    {{"/vectors", 0, "POST"}, RR_VECTORS, do_vectors},
+    {{"/index", 0, "POST"}, RR_INDEX, do_index},
+    {{"/documents/", 1, "GET"}, RR_DOC_GET, do_doc_get},
+    {{"/documents/", 1, "DELETE"}, RR_DOC_DELETE, do_doc_delete},
+    {{"/stats", 0, "GET"}, RR_STATS, do_stats},
+    {{"", 0, "GET"}, RR_COLLECTION_GET, do_stats},
+    {{"", 0, "DELETE"}, RR_COLLECTION_DELETE, do_coll_delete},
+    {{"/save", 0, "POST"}, RR_SAVE, do_save},
+};
+
+/* Answers a collection route (rest: the path after the prefix); returns its RR_* label. */
+static int collection_routes(coll_call *c, const char *rest, router_reply *rep)
+{
+    const void *head;
+    char allow[64];
+    const coll_row *row = vs_http_route_find(COLLECTION_ROUTES, sizeof COLLECTION_ROUTES / sizeof COLLECTION_ROUTES[0],
+                                             sizeof COLLECTION_ROUTES[0], c->method, rest, &head, allow, sizeof allow);
+    const coll_row *first = head;
+    int route = first ? first->route : RR_OTHER;
+    if (c->q->n_path && (!first || first->fn != do_save))
         router_error(rep, 400, "unknown_parameter", "unknown query parameter 'path': %s %s takes no query parameters "
-                     "(options go in the JSON body)", method, url);
-    } else if (!strcmp(rest, "/search")) {
-        if (post) router_search(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/search/batch")) {
-        if (post) router_search_batch(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/vectors")) {
-        if (post) router_add(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/index")) {
-        if (post) router_index(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strncmp(rest, "/documents/", 11)) {
-        if (get) router_get_document(r, prefix, rest + 11, rep);
-        else if (!strcmp(method, "DELETE")) router_delete(r, prefix, rest + 11, rep);
-        else not_allowed(rep, method, url, "GET, DELETE");
-    } else if (!strcmp(rest, "/stats") || (!*rest && *prefix)) {
-        if (get) router_stats(r, url, rep);
-        else if (!*rest && !strcmp(method, "DELETE")) router_collection_delete(r, prefix, rep);
-        else not_allowed(rep, method, url, *rest ? "GET" : "GET, DELETE");
-    } else if (!strcmp(rest, "/save")) {
-        if (!post) return not_allowed(rep, method, url, "POST");
-        if (q->n_path > 1) return router_error(rep, 400, "invalid_parameter", "query parameter 'path' is given twice");
-        const char *name = q->path;
-        cJSON *b = len ? cJSON_ParseWithLength(body, len) : NULL;
-        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(b, "path");
-        if (len && !cJSON_IsObject(b)) router_error(rep, 400, "invalid_json", "the body must be a JSON object");
-        else if (b && (cJSON_GetArraySize(b) != (bp ? 1 : 0)))
-            router_error(rep, 400, "unknown_field", "unknown field in the body of a save (allowed: path)");
-        else if (bp && !cJSON_IsString(bp))
-            router_error(rep, 400, "invalid_path", "'path' must be a string: the name of an export inside each node's "
-                                                   "data directory");
-        else if (bp && name)
-            router_error(rep, 400, "invalid_path", "'path' is given both in the query string and in the body: give it once");
-        else router_save(r, url, bp ? bp->valuestring : name, rep);
-        cJSON_Delete(b);
-    } else {
-        router_error(rep, 404, "not_found", "no route %s %s", method, url);
-    }
+                     "(options go in the JSON body)", c->method, c->url);
+    else if (row) {
+        c->arg = rest + (row->at.prefix ? strlen(row->at.path) : strlen(rest));
+        row->fn(c, rep);
+    } else if (first)
+        not_allowed(rep, c->method, c->url, allow);
+    else
+        router_error(rep, 404, "not_found", "no route %s %s", c->method, c->url);
+    return route;
 }
 
 static void health(router *r, router_reply *rep)
@@ -173,33 +222,6 @@ static void health(router *r, router_reply *rep)
     rep->status = 200;
     rep->body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-}
-
-/* The routes as GET /metrics labels them; names shared with the server's where the route is
- * the same. */
-enum {
-    RR_PAGE, RR_HEALTH, RR_METRICS, RR_OPENAPI, RR_CLUSTER, RR_SEARCH, RR_SEARCH_BATCH, RR_INDEX, RR_VECTORS,
-    RR_DOC_GET, RR_DOC_DELETE, RR_STATS, RR_SAVE, RR_COLLECTIONS_LIST, RR_COLLECTION_CREATE, RR_COLLECTION_GET,
-    RR_COLLECTION_DELETE, RR_OTHER, RR_COUNT
-};
-static const char *const ROUTE_NAMES[RR_COUNT] = {
-    "page", "health", "metrics", "openapi", "cluster", "search", "search_batch", "index", "vectors", "document_get",
-    "document_delete", "stats", "save", "collections_list", "collection_create", "collection_get",
-    "collection_delete", "other"};
-
-/* The metrics label of a collection route (rest: the path after the collection's prefix). */
-static int collection_route_id(const char *method, const char *prefix, const char *rest)
-{
-    int get = !strcmp(method, "GET");
-    if (!strcmp(rest, "/search")) return RR_SEARCH;
-    if (!strcmp(rest, "/search/batch")) return RR_SEARCH_BATCH;
-    if (!strcmp(rest, "/vectors")) return RR_VECTORS;
-    if (!strcmp(rest, "/index")) return RR_INDEX;
-    if (!strncmp(rest, "/documents/", 11)) return get ? RR_DOC_GET : RR_DOC_DELETE;
-    if (!strcmp(rest, "/stats")) return RR_STATS;
-    if (!*rest && *prefix) return get ? RR_COLLECTION_GET : RR_COLLECTION_DELETE;
-    if (!strcmp(rest, "/save")) return RR_SAVE;
-    return RR_OTHER;
 }
 
 /* The router's own routes (the rest belong to collections: collection_routes), looked up as
@@ -317,12 +339,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (n == 0 || n >= 80) router_error(&rep, 404, "collection_not_found", "bad collection name");
         else {
             snprintf(prefix, sizeof prefix, "/collections/%.*s", (int)n, name);
-            route = collection_route_id(method, prefix, name + n);
-            collection_routes(r, method, url, prefix, name + n, &q, body, len, &rep);
+            coll_call cc = {r, method, url, prefix, NULL, &q, body, len};
+            route = collection_routes(&cc, name + n, &rep);
         }
     } else {
-        route = collection_route_id(method, "", url);
-        collection_routes(r, method, url, "", url, &q, body, len, &rep);
+        coll_call cc = {r, method, url, "", NULL, &q, body, len};
+        route = collection_routes(&cc, url, &rep);
     }
     if (!rep.status) router_error(&rep, 500, "internal", "no answer");
     vs_http_metrics_record(r->metrics, (size_t)route, rep.status, router_now() - st->t0);

@@ -251,6 +251,16 @@ try:
         st, r = R.request(method, p, ["cat"] if method == "POST" else None)
         check(st == 400 and r["error"]["code"] == "unknown_parameter", "%s %s: 400 unknown_parameter" % (method, p), r)
     check(node_has(0, 3) or node_has(2, 3), "document 3 still there after the refused DELETE ?verbose=1")
+    # The router's collection routes are a table like the server's: the same 404s and 405s
+    # (the Allow list in row order), the same refusal of 'path' outside a save.
+    for method, p in (("GET", "/search"), ("PUT", "/documents/3"), ("DELETE", "/stats"), ("GET", "/save"),
+                      ("GET", "/save?path=x"), ("GET", "/nope"), ("GET", "/search?path=x"), ("GET", "/nope?path=x")):
+        (rs, r), (ss, s) = both(method, p)
+        check(rs == ss and r["error"]["code"] == s["error"]["code"], "%s %s: the router answers as one server" % (method, p),
+              rs, r, ss, s)
+        if rs == 405:
+            allow = s["error"]["message"].split("use ")[-1]
+            check(r["error"]["message"].endswith("use " + allow), "%s %s: 405 allows %s" % (method, p, allow), r, s)
     # The router's own /metrics, rendered by the HTTP layer's registry as the server's is.
     with urllib.request.urlopen(R.url + "/metrics", timeout=30) as resp:
         m = resp.read().decode()
