@@ -68,8 +68,9 @@ int cmd_info(int argc, char **argv)
     const vs_ru8_store *store = vs_refine_u8_store(ix);
     int ru8 = store != NULL;
     if (ru8 && verify && (rc = vs_ru8_verify(store)) != VS_OK) {
+        cli_fail(store->path, rc); /* before the free: the path is the store's */
         vs_index_free(ix);
-        return cli_fail(store->path, rc);
+        return 1;
     }
     size_t nvec = vs_index_size(ix);
     double ram_per = nvec ? (double)st.st_size / (double)nvec : 0;
