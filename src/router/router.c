@@ -250,7 +250,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
                      "the JSON body)", q.names, method, url);
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
-    else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
+    else if (r->js && router_log_api(r, method, url, body, len, &rep)) {
         /* --nats: the write went to the shards' streams (router_log.c) */
     } else if (row) {
         row->fn(r, url, body, len, &rep);

@@ -157,6 +157,22 @@ int router_log_route(router *r, const char *method, const char *url, const char 
 /* POST /index's bodies (texts or documents, with or without ids) as {"documents": [{id, ...}]}
  * with ids from etcd where none were given; takes req; NULL after an error in out. */
 cJSON *router_log_documents(router *r, const char *coll, cJSON *req, router_reply *out);
+/* The server's checks of a write body (router_check.c): each sets the server's 400 in out
+ * and returns 0 / NULL on a refusal. */
+cJSON *router_parse(const char *body, size_t len, router_reply *out);
+int router_only_fields(const cJSON *o, const char *const *allowed, router_reply *out);
+/* One id as the server reads it: its owning shard and *int_id (the integer it names or -1). */
+int router_read_id(const cJSON *v, const char *body, size_t len, const char *what, uint32_t n_shards, uint32_t *owner,
+                   int64_t *int_id, router_reply *out);
+/* POST /index's three shapes made {"documents": [{text, metadata}], "skip_empty"}; *given =
+ * the documents' ids when they have them. */
+cJSON *router_index_request(const char *body, size_t len, cJSON **given, router_reply *out);
+/* An id as one server shows it back: integers (also "17") as numbers, others as strings. */
+cJSON *router_shown_id(const cJSON *id);
+/* Writes and collection admin through the log with one server's checks and replies
+ * (router_log_api.c); 1 when (method, url) is a write (and *out its answer). */
+int router_log_api(router *r, const char *method, const char *url, const char *body, size_t len, router_reply *out);
+
 /* Refreshes r->lag for m's live replicas (router_log.c). */
 void router_log_poll_lag(router *r, const vs_cluster_map *m);
 /* Whether replica i of shard s lags more than --max-lag (lock held). */

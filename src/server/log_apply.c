@@ -93,6 +93,9 @@ static int apply_one(const vs_js_msg *m, void *ctx)
             return VS_OK;
         }
         snprintf(path, sizeof path, "/collections/%s/documents/%.*s", f->coll, (int)m->len, (const char *)m->data);
+    } else if (!strcmp(m->op, "drop")) { /* DELETE /collections/{name} through a router */
+        method = "DELETE";
+        snprintf(path, sizeof path, "/collections/%s", f->coll);
     } else {
         /* A newer writer's operation: applying the rest around it would diverge. */
         fprintf(stderr, "vecscale serve: log: %s sequence %llu: unknown operation '%s'; stopped here\n", f->coll,
@@ -144,7 +147,9 @@ static void follow(log_applier *a, followed *f, uint32_t wait_ms)
         fprintf(stderr, "vecscale serve: log: %s: %s\n", f->coll, vs_last_error());
     if (f->applied > before) {
         /* Durable with the collection's data; a crash before this re-applies the batch. */
-        if (vs_server_set_log_position(a->srv, f->coll, f->applied) != VS_OK && !f->warned++)
+        /* (a dropped collection has no position to record: a restart replays its stream) */
+        int prc = vs_server_set_log_position(a->srv, f->coll, f->applied);
+        if (prc != VS_OK && prc != VS_ERR_NOT_FOUND && !f->warned++)
             fprintf(stderr, "vecscale serve: log: %s: recording position %llu: %s\n", f->coll,
                     (unsigned long long)f->applied, vs_last_error());
     }
