@@ -93,8 +93,10 @@ for _ in $(seq 200); do
     after=$(count 0); peer=$(count 1)
     [ -n "$after" ] && [ "$after" = "$peer" ] && [ "$after" -gt "$before" ] && break; sleep 0.1
 done
-echo "n0: $before vectors before, $after after coming back wiped; n1 holds $peer"
+all=$(curl -s "$R/stats" | grep -o '"total_vectors":[0-9]*' | head -1 | grep -o '[0-9]*$')
+echo "n0: $before vectors before, $after after coming back wiped; n1 holds $peer; the cluster $all"
 grep -q "restored $U/c/shard-0 generation 1" "$T/n0b.log" && [ "$after" = "$peer" ] && [ "$after" -gt "$before" ] \
+    && [ "$all" = 20400 ] \
     && ok "a wiped replica restores the snapshot and replays its stream to what its peer holds" \
     || { bad "wiped replica back from snapshot + stream"; cat "$T/n0b.log"; }
 
