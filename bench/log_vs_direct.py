@@ -9,6 +9,9 @@ interleave the three kinds (direct, log, log + "wait": "applied"), so all three 
 load; then each kind runs alone with THREADS concurrent clients for SECONDS to compare
 throughput. Prints p50/p99 latency and adds/s per kind and the ratios.
 
+The direct path was removed after these measurements (a router now needs --nats): this
+script runs against a build of commit 6aff574 or earlier (bench/RESULTS_log.md).
+
 Usage: bench/log_vs_direct.py VECSCALE [ROUNDS=300] [BATCH=10] [THREADS=4] [SECONDS=5]"""
 import json
 import os

@@ -1,5 +1,5 @@
 /* The router's fan-out (router.h): one libcurl multi handle per request, one leg per shard
- * (search, reads) or per live replica (writes: router_write.c), retries on the next replica
+ * (search, reads), retries on the next replica
  * within the request's time budget, and the top-k merge of search answers. */
 #include <cjson/cJSON.h>
 #include <math.h>

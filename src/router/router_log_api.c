@@ -167,7 +167,7 @@ static void api_index(router *r, const char *url, const char *prefix, const char
 /* DELETE .../documents/{id}: answered {"deleted": id, "total"} as one server. */
 static void api_delete(router *r, const char *url, const char *prefix, router_reply *out)
 {
-    const char *key = strstr(url, "/documents/") + 11;
+    const char *key = url + strlen(prefix) + 11; /* after <prefix>/documents/ */
     if (vs_collection_key_check(key, NULL))
         return router_error(out, 400, "invalid_id", "document id in the path: %s", vs_last_error());
     router_log_route(r, "DELETE", url, "", 0, out);
@@ -317,7 +317,7 @@ int router_log_api(router *r, const char *method, const char *url, const char *b
     else if (del && *prefix && !url[strlen(prefix)]) api_drop(r, prefix, out);
     else if (post && !strcmp(url + strlen(prefix), "/vectors")) api_vectors(r, url, prefix, body, len, out);
     else if (post && !strcmp(url + strlen(prefix), "/index")) api_index(r, url, prefix, body, len, out);
-    else if (del && !strncmp(url + strlen(prefix), "/documents/", 11) && url[strlen(prefix) + 11] && strlen(url) < 600) api_delete(r, url, prefix, out);
+    else if (del && !strncmp(url + strlen(prefix), "/documents/", 11)) api_delete(r, url, prefix, out);
     else return 0;
     if (!out->status) router_error(out, 500, "internal", "no answer");
     return 1;

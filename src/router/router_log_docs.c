@@ -2,7 +2,7 @@
  * {"texts": [...]}, documents with or without ids), so that a client cannot tell the cluster
  * from one server. The log needs an id on every document (it decides the shard, and a replica
  * that applies a message twice recognises it by its ids), so documents without one get ids
- * from the collection's counter in etcd, as on the direct path (router_ids.c). Ids given by
+ * from the collection's counter in etcd (router_ids.c). Ids given by
  * the client push that counter past them. */
 #include <cjson/cJSON.h>
 #include <math.h>

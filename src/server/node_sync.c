@@ -69,7 +69,6 @@ int serve_extras_prepare(serve_extras *x)
         return 2;
     }
     if ((rc = vs_s3_open(&x->s3, &x->s3_handle))) return node_fail("serve --snapshot-uri", rc);
-    if (x->resync && (rc = serve_resync(x))) return rc;
     vs_snapshot_stats st = {.struct_size = sizeof st};
     int restored = 0;
     double t0 = now_seconds();

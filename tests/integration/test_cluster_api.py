@@ -247,6 +247,10 @@ try:
     (rs, r), (ss, s) = both("POST", "/search", {"query": "the big cat", "k": 3})
     check(rs == ss == 200 and [h["id"] for h in r["results"]] == [h["id"] for h in s["results"]],
           "text search through the router = one server's", r, s)
+    (rs, r), (ss, s) = both("POST", "/search", {"query": "zebra quux", "k": 1})
+    check(rs == ss == 200 and r["results"] == s["results"] == [] and
+          r.get("warning", {}).get("code") == s["warning"]["code"] == "no_known_word",
+          "a query of no known word: the shards' warning passed on, as one server", r, s)
 
     # --- POST /search/batch: each query merged over the shards --------------------------------
     for body in ({"queries": ["the big cat", "dog on the mat", "zzqqxx"], "k": 4},
@@ -303,7 +307,8 @@ try:
                   "GET %s through the router: the server's, same content type (%s)" % (p, via.headers["Content-Type"]))
     h = R.ok("GET", "/health")
     check(h["status"] == "ok" and h["shards"] == SHARDS and h["shards_live"] == SHARDS, "GET /health", h)
-    for method, p in (("GET", "/stats?x=1"), ("POST", "/index?k=1"), ("GET", "/documents/3?x=1"),
+    for method, p in (("GET", "/health?x=1"), ("GET", "/cluster?verbose"), ("POST", "/search?k=3"),
+                      ("GET", "/stats?x=1"), ("POST", "/index?k=1"), ("GET", "/documents/3?x=1"),
                       ("DELETE", "/documents/3?verbose=1"), ("GET", "/collections?all=1"), ("POST", "/save?force=1"),
                       ("GET", "/stats?path=x"), ("POST", "/vectors?x=1"), ("POST", "/collections?x=1")):
         st, r = R.request(method, p, ["cat"] if method == "POST" else None)
