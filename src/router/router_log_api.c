@@ -258,15 +258,22 @@ static void api_create(router *r, const char *body, size_t len, router_reply *ou
         } else {
             router_log_route(r, "POST", "/collections", body, len, out);
             router_reply st = {0};
-            /* answered with the collection's stats once every live replica created it */
-            if (out->status == 201 && replicas_say(r, prefix, 200, wait_timeout(req), NULL)) {
-                router_stats(r, prefix, &st);
-                if (st.status == 200) {
-                    free(out->body);
-                    out->body = st.body;
-                    st.body = NULL;
-                }
+            /* answered with the collection's stats once every live replica created it; else
+             * (a replica refused it, e.g. a model it cannot open, or the deadline passed) the
+             * log's answer with "applied": false */
+            int made = out->status == 201 && replicas_say(r, prefix, 200, wait_timeout(req), NULL);
+            if (made) router_stats(r, prefix, &st);
+            cJSON *o = out->status == 201 && st.status != 200 ? cJSON_Parse(out->body) : NULL;
+            if (st.status == 200) {
+                free(out->body);
+                out->body = st.body;
+                st.body = NULL;
+            } else if (cJSON_IsObject(o)) {
+                cJSON_AddBoolToObject(o, "applied", 0);
+                char *b = cJSON_PrintUnformatted(o);
+                if (b) free(out->body), out->body = b;
             }
+            cJSON_Delete(o);
             free(st.body);
         }
     }

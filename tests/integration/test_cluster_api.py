@@ -345,6 +345,14 @@ try:
     check(rs == ss == 400 and r["error"]["code"] == s["error"]["code"] and
           all(nodes[i].request("GET", "/collections/bad%20name!")[0] == 404 for i in range(4)),
           "a refused create creates nothing", r, s)
+    # a create only a replica can refuse (a model it cannot open): the log stored it, no replica
+    # made it, and the answer says so rather than pretend
+    ghost = {"name": "ghost", "model": os.path.join(T, "nope.vsm")}
+    rs, r = R.request("POST", "/collections", dict(ghost, wait_timeout_ms=1500))
+    ss, s = S.request("POST", "/collections", ghost)
+    check(ss == 400 and rs == 201 and r.get("applied") is False and
+          all(nodes[i].request("GET", "/collections/ghost")[0] == 404 for i in range(4)),
+          "a create the replicas refuse: \"applied\": false, created nowhere", r, s)
     # created again after the drop: empty, its ids from 0 again
     (rs, r), (ss, s) = both("POST", "/collections", spec)
     check(rs == ss == 201 and r["total_vectors"] == s["total_vectors"] == 0, "created again after the drop: empty", r, s)
