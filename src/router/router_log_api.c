@@ -5,7 +5,8 @@
  *   POST .../vectors   ids optional (automatic ids from etcd, router_ids.c); answer "added",
  *                      "total", "ids" as one server, plus the log's "stored" (and "applied")
  *   POST .../index     the server's three body shapes and field rules; "total" added
- *   DELETE .../documents/{id}   answer {"deleted": id, "total"} plus the stored sequence
+ *   DELETE .../documents/{id}   answer {"deleted": id, "total"} plus the stored sequence; 404
+ *                      document_not_found when a replica that applied its whole stream lacks it
  *   POST /collections  409 collection_exists when the cluster has it; answered with the new
  *                      collection's stats (201) once its replicas created it
  *   DELETE /collections/{name}  published to every shard's stream as a "drop" (the replicas
@@ -61,9 +62,9 @@ static void add_total(router *r, const char *prefix, router_reply *out, const cJ
         if (total >= 0) cJSON_AddNumberToObject(o, "total", total);
         else cJSON_AddNullToObject(o, "total");
         /* the ids as one server shows them ("17" as 17), the request's or the log's answer's */
-        cJSON *had = cJSON_DetachItemFromObjectCaseSensitive(o, "ids"), *shown = cJSON_AddArrayToObject(o, "ids");
-        const cJSON *id;
-        const cJSON *from = ids ? ids : had;
+        cJSON *had = cJSON_DetachItemFromObjectCaseSensitive(o, "ids");
+        const cJSON *id, *from = ids ? ids : had;
+        cJSON *shown = from ? cJSON_AddArrayToObject(o, "ids") : NULL;
         cJSON_ArrayForEach(id, from) cJSON_AddItemToArray(shown, router_shown_id(id));
         cJSON_Delete(had);
         char *b = cJSON_PrintUnformatted(o);
@@ -164,12 +165,62 @@ static void api_index(router *r, const char *url, const char *prefix, const char
     free(m);
 }
 
-/* DELETE .../documents/{id}: answered {"deleted": id, "total"} as one server. */
+/* One server answers 404 for a document it does not hold. The router says the same when a live
+ * replica of the owning shard has applied the shard's stream up to its last sequence and does
+ * not hold the document: no write stored before this delete can still add it. 1 and the
+ * replica's 404 in out; 0 (the delete is published) when that cannot be told. */
+static int absent_now(router *r, const char *prefix, const char *key, router_reply *out)
+{
+    const char *coll = *prefix ? prefix + 13 : "default";
+    vs_cluster_map *m = malloc(sizeof *m);
+    CURL *h = NULL;
+    int found = 0;
+    router_reply no_map = {0};
+    if (m && router_snapshot_map(r, m, &no_map) && vs_http_easy(&h) == VS_OK) {
+        uint32_t s = vs_shard_of_key(key, m->n_shards);
+        uint64_t first = 0, last = 0;
+        char url[1600], doc[1400];
+        for (uint32_t i = 0; i < m->n_replicas[s] && !found; i++) {
+            if (!m->replicas[s][i].url[0]) continue;
+            if (vs_js_stream_seqs(r->js, coll, s, &first, &last) != VS_OK) break;
+            snprintf(url, sizeof url, "%s/collections/%s", m->replicas[s][i].url, coll);
+            vs_buf b = {0};
+            vs_http_timeouts to = {.total_ms = 1000};
+            vs_http_setup(h, url, &to, NULL);
+            vs_http_collect(h, &b);
+            cJSON *st = curl_easy_perform(h) == CURLE_OK && vs_http_status(h) == 200 ? cJSON_ParseWithLength(b.data, b.len) : NULL;
+            const cJSON *pos = cJSON_GetObjectItemCaseSensitive(st, "log_position");
+            int current = cJSON_IsNumber(pos) && pos->valuedouble >= (double)last;
+            cJSON_Delete(st);
+            vs_buf_free(&b);
+            if (!current || !router_document_path(prefix, key, doc, sizeof doc)) continue;
+            snprintf(url, sizeof url, "%s%s", m->replicas[s][i].url, doc);
+            b = (vs_buf){0};
+            vs_http_setup(h, url, &to, NULL);
+            vs_http_collect(h, &b);
+            if (curl_easy_perform(h) == CURLE_OK && vs_http_status(h) == 404 && b.data &&
+                strstr(b.data, "\"document_not_found\"")) {
+                out->status = 404;
+                out->body = strndup(b.data, b.len);
+                found = out->body != NULL;
+            }
+            vs_buf_free(&b);
+            break; /* one current replica's word is the shard's */
+        }
+    }
+    if (h) curl_easy_cleanup(h);
+    free(no_map.body);
+    free(m);
+    return found;
+}
+
+/* DELETE .../documents/{id}: answered {"deleted": id, "total"} as one server, 404 when absent. */
 static void api_delete(router *r, const char *url, const char *prefix, router_reply *out)
 {
     const char *key = url + strlen(prefix) + 11; /* after <prefix>/documents/ */
     if (vs_collection_key_check(key, NULL))
         return router_error(out, 400, "invalid_id", "document id in the path: %s", vs_last_error());
+    if (absent_now(r, prefix, key, out)) return;
     router_log_route(r, "DELETE", url, "", 0, out);
     if (out->status != 200) return;
     cJSON *o = cJSON_Parse(out->body), *k = cJSON_CreateString(key), *shown = router_shown_id(k);

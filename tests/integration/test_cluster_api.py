@@ -12,7 +12,7 @@ requests go to both and the replies are compared:
     known word) is acknowledged by the log and stored nowhere;
   - POST /vectors with and without ids; "wait": "applied" (read-your-writes, "total" included);
   - GET /documents/{id} (string ids, percent-encoded ones) and DELETE /documents/{id} (gone from
-    both replicas); GET /stats and GET /collections summed over the shards with one row per shard;
+    both replicas; 404 for one that no replica holds once they applied their stream); GET /stats and GET /collections summed over the shards with one row per shard;
     POST /save on every node, its `path` rule as one server; GET /health; unknown query
     parameters 400; POST /collections and DELETE /collections/{name} through the log;
   - a node killed -9 mid-way: GET falls over to the other replica, a delete made while it is down
@@ -278,8 +278,13 @@ try:
           "DELETE: deleted as one server, with the total", r, s)
     check(settled() and len(holders) == 2 and not any(node_has(n, "doc-a/b") for n in holders),
           "deleted on both replicas", holders)
+    for p in ("/documents/doc-a%2Fb", "/documents/nope", "/collections/default/documents/999999"):
+        (rs, r), (ss, s) = both("DELETE", p)
+        check(rs == ss == 404 and r["error"]["code"] == s["error"]["code"] == "document_not_found",
+              "DELETE %s of a document no replica holds: 404 as one server" % p, r, s)
     (rs, r), (ss, s) = both("DELETE", "/documents/17")
-    check(rs == ss == 200 and r["deleted"] == s["deleted"] == 17, "DELETE /documents/17: the id shown as a number", r, s)
+    check(rs == ss == 200 and r["deleted"] == s["deleted"] == 17 and "ids" not in r,
+          "DELETE /documents/17: the id shown as a number", r, s)
     (rs, r), (ss, s) = both("DELETE", "/documents/")
     check(rs == ss and rs >= 400, "DELETE without an id refused as one server", rs, r, ss, s)
 
