@@ -17,6 +17,8 @@ struct router_ids {
     char coll[80];
     int64_t floor; /* the etcd counter is known to be at least this */
     int64_t owed;  /* a floor etcd was away for: raised on the next reservation */
+    int64_t lease; /* the requests' records (router_ids_reserve_for) made until lease_until */
+    double lease_until;
 };
 
 static struct router_ids *state_of(router *r, const char *coll)
@@ -75,6 +77,60 @@ int router_ids_reserve(router *r, const char *coll, size_t n, int64_t *first)
     struct router_ids *st = state_of(r, coll);
     int rc = st ? advance(r, st, st->owed, n, first) : vs_fail(VS_ERR_NOMEM, "out of memory");
     if (rc == VS_OK) st->owed = 0;
+    pthread_mutex_unlock(&r->ids_lock);
+    return rc;
+}
+
+/* A retried request must get the ids of its first attempt: they name the documents in the
+ * log's message ids (Nats-Msg-Id), which is how the stream stores the retry once, and the
+ * client was told them. Ids cannot be a hash of the request_id alone (JSON numbers hold 53
+ * bits: random ids would collide within a few million requests, and a collision is a
+ * document the replicas refuse), so the first attempt reserves them from the counter and
+ * records "first count" under <prefix>request_ids/<collection>/<request_id> for as long as
+ * the stream deduplicates (a lease of keep_s to 2 * keep_s, one per keep_s per collection). */
+int router_ids_reserve_for(router *r, const char *coll, const char *request_id, size_t n, uint32_t keep_s,
+                           int64_t *first)
+{
+    char key[800], val[64];
+    snprintf(key, sizeof key, "%srequest_ids/%s/%s", r->cfg->prefix, *coll ? coll : "default", request_id);
+    pthread_mutex_lock(&r->ids_lock);
+    struct router_ids *st = state_of(r, coll);
+    int rc = st ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    for (int attempt = 0; rc == VS_OK && attempt < 2; attempt++) {
+        char *cur = NULL;
+        rc = vs_etcd_get(r->ids_etcd, key, &cur);
+        if (rc == VS_OK) {
+            long long at = -1;
+            size_t count = 0;
+            if (sscanf(cur, "%lld %zu", &at, &count) != 2 || at < 0)
+                rc = vs_fail(VS_ERR_CORRUPT, "etcd key %s holds '%.40s', not 'first count'", key, cur);
+            else if (count != n)
+                rc = vs_fail(VS_ERR_CONFLICT, "request_id '%s' was used for a request of %zu documents, this one has %zu",
+                             request_id, count, n);
+            else *first = at;
+            free(cur);
+            break;
+        }
+        if (rc != VS_ERR_NOT_FOUND) break;
+        double now = router_now();
+        if (!st->lease || now >= st->lease_until) {
+            rc = vs_etcd_lease_grant(r->ids_etcd, (int)(2 * keep_s), &st->lease);
+            if (rc != VS_OK) break;
+            st->lease_until = now + keep_s;
+        }
+        rc = advance(r, st, st->owed, n, first);
+        if (rc != VS_OK) break;
+        st->owed = 0;
+        snprintf(val, sizeof val, "%" PRId64 " %zu", *first, n);
+        int made = 0;
+        rc = vs_etcd_cas_lease(r->ids_etcd, key, NULL, val, st->lease, &made);
+        if (rc == VS_OK && made) break;
+        /* another attempt of the same request recorded its ids first: take those (the range
+         * just reserved stays unused) */
+        if (rc == VS_OK) rc = attempt ? vs_fail(VS_ERR_CONFLICT, "etcd key %s vanished while read", key) : VS_OK;
+        if (rc == VS_OK) continue;
+        if (rc == VS_ERR_NOT_FOUND) st->lease = 0; /* expired meanwhile: the next try grants one */
+    }
     pthread_mutex_unlock(&r->ids_lock);
     return rc;
 }

@@ -43,6 +43,9 @@ typedef struct {
     /* --nats: each replica's lag behind its streams (GET /health "log_lag"), refreshed with
      * the map; -1 = unknown. Guarded by lock. */
     int64_t lag[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
+    /* --nats: messages each replica refused when applying them (its /health "log_refused");
+     * -1 = unknown. Guarded by lock. */
+    int64_t log_refused[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
@@ -100,6 +103,12 @@ void router_delivery_free(router_delivery *d);
  * over the cluster and above every integer id a write through a router has used there
  * (router_ids.c). */
 int router_ids_reserve(router *r, const char *coll, size_t n, int64_t *first);
+/* The same for a request the client named (request_id): the first call records in etcd where
+ * its n ids start (for at least `keep_s` seconds), and a retry, through this router or
+ * another, gets the same ids. VS_ERR_CONFLICT if the request_id named a request of another
+ * size. */
+int router_ids_reserve_for(router *r, const char *coll, const char *request_id, size_t n, uint32_t keep_s,
+                           int64_t *first);
 /* Notes that integer ids up to max_id are in use, so automatic ids start after it. With etcd
  * away the write goes on: the floor is kept and raised before the next reservation. */
 void router_ids_note(router *r, const char *coll, int64_t max_id);
@@ -157,6 +166,16 @@ int router_log_route(router *r, const char *method, const char *url, const char 
 /* POST /index's bodies (texts or documents, with or without ids) as {"documents": [{id, ...}]}
  * with ids from etcd where none were given; takes req; NULL after an error in out. */
 cJSON *router_log_documents(router *r, const char *coll, cJSON *req, router_reply *out);
+/* The stream's duplicate window: a retry within it is stored once. */
+#define ROUTER_LOG_DUP_WINDOW_S 600
+/* The body's "request_id" when it can name a request in message ids (1 to 64 bytes, no
+ * white space), else NULL (router_log.c). */
+const char *router_log_request_id(const cJSON *req);
+/* What a replica would refuse is refused before publishing (router_log_check.c): 1 = go on,
+ * 0 = *out holds the refusal. /index: docs (the documents as they will be published, ids or
+ * not) are checked by one live replica without storing; /vectors: dimension and types. */
+int router_log_check_index(router *r, const char *coll, const cJSON *docs, const cJSON *skip, router_reply *out);
+int router_log_check_vectors(router *r, const char *coll, const cJSON *req, router_reply *out);
 /* Refreshes r->lag for m's live replicas (router_log.c). */
 void router_log_poll_lag(router *r, const vs_cluster_map *m);
 /* Whether replica i of shard s lags more than --max-lag (lock held). */

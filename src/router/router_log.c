@@ -27,7 +27,7 @@
 #include "log/jetstream.h"
 #include "router/router_impl.h"
 
-#define DUP_WINDOW_S 600
+#define DUP_WINDOW_S ROUTER_LOG_DUP_WINDOW_S
 #define PUBLISH_BUDGET_MS 15000
 
 /* The collection a write path names: /collections/NAME/... or the default collection. */
@@ -45,12 +45,20 @@ static int path_collection(const char *path, char *out, size_t cap)
     return 1;
 }
 
+const char *router_log_request_id(const cJSON *req)
+{
+    const cJSON *rid = cJSON_IsObject(req) ? cJSON_GetObjectItemCaseSensitive(req, "request_id") : NULL;
+    if (cJSON_IsString(rid) && rid->valuestring[0] && strlen(rid->valuestring) <= 64 &&
+        !strpbrk(rid->valuestring, " \t\r\n"))
+        return rid->valuestring;
+    return NULL;
+}
+
 static void new_nonce(const cJSON *req, char *out, size_t cap)
 {
-    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(req, "request_id");
-    if (cJSON_IsString(rid) && rid->valuestring[0] && strlen(rid->valuestring) <= 64 &&
-        !strpbrk(rid->valuestring, " \t\r\n")) {
-        snprintf(out, cap, "c-%s", rid->valuestring);
+    const char *rid = router_log_request_id(req);
+    if (rid) {
+        snprintf(out, cap, "c-%s", rid);
         return;
     }
     uint64_t v[2] = {0, 0};
@@ -108,9 +116,9 @@ static int read_wait(const cJSON *req, wait_opts *w, router_reply *out)
     return 1;
 }
 
-/* A number field of a replica's JSON answer to GET url within timeout_ms: 1 and *out, or 0
- * (unreachable, not 200, not JSON, no such number). */
-static int replica_number(CURL *h, const char *url, long timeout_ms, const char *field, double *out)
+/* Number fields of a replica's JSON answer to GET url within timeout_ms: bit k of the result
+ * says out[k] was found (0: unreachable, not 200, not JSON, no such numbers). */
+static int replica_numbers(CURL *h, const char *url, long timeout_ms, const char *const *fields, int n, double *out)
 {
     vs_buf b = {0};
     vs_http_timeouts to = {.total_ms = timeout_ms};
@@ -119,15 +127,22 @@ static int replica_number(CURL *h, const char *url, long timeout_ms, const char 
     int found = 0;
     if (curl_easy_perform(h) == CURLE_OK && vs_http_status(h) == 200 && b.data) {
         cJSON *o = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
-        if (cJSON_IsNumber(v)) {
-            *out = v->valuedouble;
-            found = 1;
+        for (int k = 0; k < n; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fields[k]);
+            if (cJSON_IsNumber(v)) {
+                out[k] = v->valuedouble;
+                found |= 1 << k;
+            }
         }
         cJSON_Delete(o);
     }
     vs_buf_free(&b);
     return found;
+}
+
+static int replica_number(CURL *h, const char *url, long timeout_ms, const char *field, double *out)
+{
+    return replica_numbers(h, url, timeout_ms, &field, 1, out);
 }
 
 /* The replica's applied position of collection coll (0 when unknown or unreachable). */
@@ -187,15 +202,19 @@ void router_log_poll_lag(router *r, const vs_cluster_map *m)
     vs_http_easy(&h);
     for (uint32_t s = 0; h && s < m->n_shards; s++)
         for (uint32_t i = 0; i < m->n_replicas[s]; i++) {
-            int64_t lag = -1;
+            int64_t lag = -1, refused = -1;
             if (m->replicas[s][i].url[0]) {
                 char u[700];
                 snprintf(u, sizeof u, "%s/health", m->replicas[s][i].url);
-                double v = 0;
-                if (replica_number(h, u, 300, "log_lag", &v)) lag = (int64_t)v;
+                static const char *const fields[] = {"log_lag", "log_refused"};
+                double v[2] = {0, 0};
+                int got = replica_numbers(h, u, 300, fields, 2, v);
+                if (got & 1) lag = (int64_t)v[0];
+                if (got & 2) refused = (int64_t)v[1];
             }
             pthread_mutex_lock(&r->lock);
             r->lag[s][i] = lag;
+            r->log_refused[s][i] = refused;
             pthread_mutex_unlock(&r->lock);
         }
     if (h) curl_easy_cleanup(h);
@@ -308,10 +327,12 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
             if (cJSON_IsNumber(id) && id->valuedouble > max_id) max_id = id->valuedouble;
             i++;
         }
-        /* automatic ids (router_log_docs.c) must not reuse these: a replica would refuse them */
-        if (!bad && max_id >= 0) router_ids_note(r, coll, (int64_t)max_id);
         if (bad == 2) router_error(out, 400, "invalid_id", "'ids' must be non-negative integers or string ids (1 to 256 bytes of UTF-8)");
         else if (bad) router_error(out, 500, "internal", "out of memory");
+        /* what a replica would refuse must not be acknowledged */
+        else if (!router_log_check_vectors(r, coll, req, out)) bad = 3;
+        /* automatic ids (router_log_docs.c) must not reuse these: a replica would refuse them */
+        if (!bad && max_id >= 0) router_ids_note(r, coll, (int64_t)max_id);
         if (!bad) {
             for (int j = 0; j < n; j++) count[owner[j] + 1]++;
             for (uint32_t s = 0; s < m->n_shards; s++) count[s + 1] += count[s];

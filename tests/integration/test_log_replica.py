@@ -274,6 +274,70 @@ try:
     for n in ("r0", "r1"):
         texts = [servers[n].request("GET", "/collections/%s/documents/%d" % (TX, i))[1].get("text") for i in got]
         check(texts == ["blue sky", "warm bread", "white snow"], "%s holds the 3 documents indexed without ids" % n, texts)
+
+    # A retried /index without ids but with a request_id gets the first attempt's ids, hence
+    # the same message ids: the stream stores it once and the reply is the same.
+    def rcall(path, body, method="POST"):
+        try:
+            return 200, rpost(path, body, method)
+        except _u.HTTPError as e:
+            return e.code, _json.loads(e.read() or b"{}")
+
+    before = servers["r0"].ok("GET", "/collections/" + TX)["total_vectors"]
+    retry = {"texts": ["green hills", "dark forest"], "request_id": "retry-%d" % os.getpid(), "wait": "applied",
+             "wait_timeout_ms": 30000}
+    first, again = rpost("/collections/%s/index" % TX, retry), rpost("/collections/%s/index" % TX, retry)
+    check(first.get("ids") == again.get("ids") and first.get("stored") == again.get("stored") and again.get("applied"),
+          "a retried /index without ids (same request_id) gets the same ids and stream sequences", first, again)
+    for n in ("r0", "r1"):
+        st = servers[n].ok("GET", "/collections/" + TX)
+        check(st["total_vectors"] == before + 2, "%s stored the retried request once (%d documents)" % (n, before + 2), st)
+    st, reply = rcall("/collections/%s/index" % TX, dict(retry, texts=["one text"]))
+    check(st == 409 and reply["error"]["code"] == "request_id_reused", "a request_id reused for another request: 409",
+          st, reply)
+
+    # What a replica would refuse is refused by the router before publishing, naming the
+    # document; nothing of the request reaches the log.
+    seq_before = servers["r0"].ok("GET", "/collections/" + TX)["log_position"]
+    st, reply = rcall("/collections/%s/index" % TX, {"documents": [{"id": 900, "text": "blue sky"},
+                                                                   {"id": 901, "text": "qzxqv wqkpz"}]})
+    check(st == 400 and reply["error"]["code"] == "empty_embedding" and "text 1" in reply["error"]["message"],
+          "a text with no word the model knows: 400 before publishing, naming document 1", st, reply)
+    st, reply = rcall("/collections/%s/index" % TX, {"texts": ["fine words", ""]})
+    check(st == 400 and "1" in reply["error"]["message"], "an empty text: 400 before publishing", st, reply)
+    st, reply = rcall("/collections/%s/index" % TX, {"texts": ["word " * 220000]})
+    check(st == 400, "an over-long text: 400 before publishing", st, reply)
+    st, reply = rcall("/collections/%s/index" % COLL, {"texts": ["a small dog"]})
+    check(st == 400 and reply["error"]["code"] == "no_model", "/index to a collection without a model: 400", st, reply)
+    st, reply = rcall("/collections/%s/vectors" % TX, {"vectors": [[0.5] * 99], "ids": [902]})
+    check(st == 400 and reply["error"]["code"] == "dimension_mismatch", "a vector of the wrong dimension: 400", st, reply)
+    st, reply = rcall("/collections/%s/vectors" % TX, {"vectors": [[0.5] * 100], "ids": [903], "metadata": [7]})
+    check(st == 400, "metadata that is not an object: 400", st, reply)
+    st, reply = rcall("/collections/nosuch%d/index" % os.getpid(), {"texts": ["a small dog"]})
+    check(st == 404, "/index to a collection that does not exist: 404", st, reply)
+    reply = rpost("/collections/%s/index" % TX, {"documents": [{"id": 904, "text": "calm sea"}], "wait": "applied",
+                                                 "wait_timeout_ms": 30000})
+    check(reply.get("applied") is True, "a good document after the refused ones is applied", reply)
+    for n in ("r0", "r1"):
+        st = servers[n].ok("GET", "/collections/" + TX)
+        check(st["log_position"] == seq_before + 1 and servers[n].request("GET", "/collections/%s/documents/900" % TX)[0] == 404,
+              "%s: the refused requests never reached the log (position %d -> %d)" % (n, seq_before, st["log_position"]), st)
+
+    # A write that still fails when applied (here one that skipped the router's checks) is
+    # counted: the replica's /health and /metrics, and the router's GET /cluster.
+    for n in ("r0", "r1"):
+        check(servers[n].ok("GET", "/health").get("log_refused") == 0, "%s refused nothing so far" % n)
+    bad, _ = publish("vectors", "vectors:bad-dim", '{"vectors":[[1,2]],"ids":[99999]}')
+    check(wait_position(["r0", "r1"], bad), "both replicas passed the refused message %d" % bad)
+    for n in ("r0", "r1"):
+        check(servers[n].ok("GET", "/health").get("log_refused") == 1, "%s counts the message it refused" % n)
+        st, metrics = servers[n].request("GET", "/metrics")
+        check("vecscale_log_refused_total 1" in metrics, "%s's /metrics has vecscale_log_refused_total 1" % n)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(replica(n).get("log_refused") == 1 for n in ("r0", "r1")):
+        time.sleep(0.2)
+    check(all(replica(n).get("log_refused") == 1 for n in ("r0", "r1")), "the router's GET /cluster shows log_refused 1",
+          replica("r0"), replica("r1"))
     subprocess.run([LOG_PUB, NATS, TX, "1", "delete"])
     print("log replica test: %d vectors, %d deletes, stream sequence %d" % (len(expected), len(deleted), last))
 finally:
