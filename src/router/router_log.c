@@ -263,28 +263,87 @@ static int publish(router *r, const char *coll, uint32_t shard, const char *op, 
     return 0;
 }
 
-/* One shard's part of a multi-document write: its message id names the op, the shard, the
- * part's first id and size and the request's nonce (so a retry is stored once); the stored
- * sequence goes to *seq and to `stored`. Frees part (NULL: out of memory). */
-static int publish_part(router *r, const char *coll, uint32_t s, const char *op, char *part, const cJSON *first,
-                        size_t count, const char *nonce, uint64_t *seq, cJSON *stored, router_reply *out)
-{
+/* One shard's part of a multi-document write, published on a thread of its own. Its message id
+ * names the op, the shard, the part's first id and size and the request's nonce (so a retry
+ * is stored once). */
+typedef struct {
+    router *r;
+    const char *coll, *op;
+    uint32_t shard;
+    char *body; /* cJSON_free'd after publishing; NULL = out of memory */
     char msg_id[300];
+    uint64_t seq;
+    int ok, threaded;
+    router_reply err;
+    pthread_t th;
+} part_job;
+
+static void part_init(part_job *j, router *r, const char *coll, uint32_t s, const char *op, char *body, const cJSON *first,
+                      size_t count, const char *nonce)
+{
+    memset(j, 0, sizeof *j);
+    j->r = r, j->coll = coll, j->op = op, j->shard = s, j->body = body;
     if (cJSON_IsString(first))
-        snprintf(msg_id, sizeof msg_id, "%s:%s:%u:k%016llx+%zu:%s", op, coll, s,
+        snprintf(j->msg_id, sizeof j->msg_id, "%s:%s:%u:k%016llx+%zu:%s", op, coll, s,
                  (unsigned long long)fnv(first->valuestring), count, nonce);
     else
-        snprintf(msg_id, sizeof msg_id, "%s:%s:%u:%.0f+%zu:%s", op, coll, s, first->valuedouble, count, nonce);
-    int ok = part && publish(r, coll, s, op, part, msg_id, seq, out);
-    if (!part) router_error(out, 500, "internal", "out of memory");
-    cJSON_free(part);
-    if (ok) {
+        snprintf(j->msg_id, sizeof j->msg_id, "%s:%s:%u:%.0f+%zu:%s", op, coll, s, first->valuedouble, count, nonce);
+}
+
+static void *part_run(void *p)
+{
+    part_job *j = p;
+    if (!j->body) router_error(&j->err, 500, "internal", "out of memory");
+    j->ok = j->body && publish(j->r, j->coll, j->shard, j->op, j->body, j->msg_id, &j->seq, &j->err);
+    cJSON_free(j->body);
+    j->body = NULL;
+    return NULL;
+}
+
+/* Publishes the parts at once, each waiting for its own JetStream ack on its thread, while
+ * `meanwhile(ctx)` (if any) runs on the caller's: a request costs the slowest part, not the
+ * sum (bench/RESULTS_log.md). Then seqs[shard] and `stored` in shard order; on a failure 0
+ * and the first failed shard's error in out (parts stored before it stay stored: a retry with
+ * the same request_id stores only the rest). */
+static int publish_parts(part_job *jobs, size_t n, void (*meanwhile)(void *), void *ctx, uint64_t *seqs, cJSON *stored,
+                         router_reply *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((n > 1 || meanwhile) && i + 1 < n + (meanwhile != NULL))
+            jobs[i].threaded = pthread_create(&jobs[i].th, NULL, part_run, &jobs[i]) == 0;
+    if (meanwhile) meanwhile(ctx);
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].threaded) pthread_join(jobs[i].th, NULL);
+        else part_run(&jobs[i]);
+    }
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!jobs[i].ok) {
+            if (ok) *out = jobs[i].err;
+            else free(jobs[i].err.body);
+            ok = 0;
+            continue;
+        }
+        seqs[jobs[i].shard] = jobs[i].seq;
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "shard", s);
-        cJSON_AddNumberToObject(e, "sequence", (double)*seq);
+        cJSON_AddNumberToObject(e, "shard", jobs[i].shard);
+        cJSON_AddNumberToObject(e, "sequence", (double)jobs[i].seq);
         cJSON_AddItemToArray(stored, e);
     }
     return ok;
+}
+
+typedef struct {
+    router *r;
+    const char *coll;
+    double max_id;
+} note_ctx;
+
+/* Automatic ids (router_log_docs.c) must not reuse a client's: a replica would refuse them. */
+static void note_ids(void *p)
+{
+    note_ctx *x = p;
+    if (x->max_id >= 0) router_ids_note(x->r, x->coll, (int64_t)x->max_id);
 }
 
 static void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out)
@@ -331,8 +390,6 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
         else if (bad) router_error(out, 500, "internal", "out of memory");
         /* what a replica would refuse must not be acknowledged */
         else if (!router_log_check_vectors(r, coll, req, out)) bad = 3;
-        /* automatic ids (router_log_docs.c) must not reuse these: a replica would refuse them */
-        if (!bad && max_id >= 0) router_ids_note(r, coll, (int64_t)max_id);
         if (!bad) {
             for (int j = 0; j < n; j++) count[owner[j] + 1]++;
             for (uint32_t s = 0; s < m->n_shards; s++) count[s + 1] += count[s];
@@ -342,13 +399,19 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
             char nonce[80];
             new_nonce(req, nonce, sizeof nonce);
             cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
-            int ok = 1;
-            for (uint32_t s = 0; ok && s < m->n_shards; s++) {
+            part_job *jobs = calloc(m->n_shards, sizeof *jobs);
+            size_t n_jobs = 0;
+            for (uint32_t s = 0; jobs && s < m->n_shards; s++) {
                 size_t c = count[s + 1] - count[s];
-                if (!c) continue;
-                ok = publish_part(r, coll, s, "vectors", router_sub_body(req, rows + count[s], c),
-                                  cJSON_GetArrayItem(ids, (int)rows[count[s]]), c, nonce, &seqs[s], stored, out);
+                if (c)
+                    part_init(&jobs[n_jobs++], r, coll, s, "vectors", router_sub_body(req, rows + count[s], c),
+                              cJSON_GetArrayItem(ids, (int)rows[count[s]]), c, nonce);
             }
+            /* the ids' note (an etcd write when they pass the counter) overlaps the publishing */
+            note_ctx nc = {r, coll, max_id};
+            int ok = jobs && publish_parts(jobs, n_jobs, note_ids, &nc, seqs, stored, out);
+            if (!jobs) router_error(out, 500, "internal", "out of memory");
+            free(jobs);
             if (ok) {
                 cJSON_AddNumberToObject(o, "added", n);
                 cJSON_AddItemToObject(o, "stored", stored);
@@ -424,14 +487,18 @@ static void router_log_index(router *r, const char *path, const char *body, size
         char nonce[80];
         new_nonce(req, nonce, sizeof nonce);
         cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
-        for (uint32_t s = 0; ok && s < shards; s++) {
+        part_job *jobs = calloc(shards, sizeof *jobs);
+        size_t n_jobs = 0;
+        for (uint32_t s = 0; jobs && s < shards; s++) {
             if (!parts[s]) continue;
             const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"), 0);
             const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
             int cnt = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"));
-            ok = publish_part(r, coll, s, "index", cJSON_PrintUnformatted(parts[s]), fid, (size_t)cnt, nonce, &seqs[s],
-                              stored, out);
+            part_init(&jobs[n_jobs++], r, coll, s, "index", cJSON_PrintUnformatted(parts[s]), fid, (size_t)cnt, nonce);
         }
+        ok = jobs && publish_parts(jobs, n_jobs, NULL, NULL, seqs, stored, out);
+        if (!jobs) router_error(out, 500, "internal", "out of memory");
+        free(jobs);
         if (ok) {
             /* as one server answers (added, ids), with what the log adds */
             cJSON *ids = cJSON_AddArrayToObject(o, "ids");
