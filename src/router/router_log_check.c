@@ -210,9 +210,16 @@ static int bad_vector(const cJSON *vecs, uint32_t dim, char *why, size_t cap)
     return 0;
 }
 
+/* A replica refuses more per request than its --max-batch (default 10000); a shard's part
+ * can be the whole request. A replica started with a smaller one still refuses (counted). */
+#define MAX_BATCH 10000
+
 int router_log_check_vectors(router *r, const char *coll, const cJSON *req, router_reply *out)
 {
     const cJSON *vecs = cJSON_GetObjectItemCaseSensitive(req, "vectors");
+    if (cJSON_GetArraySize(vecs) > MAX_BATCH)
+        return router_error(out, 400, "batch_too_large", "%d vectors; at most %d per request through the write log "
+                            "(the replicas' default --max-batch)", cJSON_GetArraySize(vecs), MAX_BATCH), 0;
     static const char *const parallel[] = {"texts", "metadata"};
     for (int f = 0; f < 2; f++) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, parallel[f]);

@@ -313,6 +313,9 @@ try:
     check(st == 400 and reply["error"]["code"] == "dimension_mismatch", "a vector of the wrong dimension: 400", st, reply)
     st, reply = rcall("/collections/%s/vectors" % TX, {"vectors": [[0.5] * 100], "ids": [903], "metadata": [7]})
     check(st == 400, "metadata that is not an object: 400", st, reply)
+    st, reply = rcall("/collections/%s/vectors" % COLL, {"vectors": [[0.5] * D] * 10001, "ids": list(range(10 ** 6, 10 ** 6 + 10001))})
+    check(st == 400 and reply["error"]["code"] == "batch_too_large", "more vectors than a replica takes at once: 400",
+          st, reply)
     st, reply = rcall("/collections/nosuch%d/index" % os.getpid(), {"texts": ["a small dog"]})
     check(st == 404, "/index to a collection that does not exist: 404", st, reply)
     reply = rpost("/collections/%s/index" % TX, {"documents": [{"id": 904, "text": "calm sea"}], "wait": "applied",
