@@ -318,6 +318,14 @@ try:
           st, reply)
     st, reply = rcall("/collections/nosuch%d/index" % os.getpid(), {"texts": ["a small dog"]})
     check(st == 404, "/index to a collection that does not exist: 404", st, reply)
+    total = servers["r0"].ok("GET", "/collections/" + TX)["total_vectors"]
+    dry = servers["r0"].ok("POST", "/collections/%s/index" % TX, {"documents": [{"id": 950, "text": "calm sea"},
+                                                                            {"id": 951, "text": "qzxqv"}],
+                                                                "skip_empty": True, "dry_run": True})
+    check(dry.get("valid") is True and dry.get("would_add") == 1 and dry.get("skipped") == [1]
+          and servers["r0"].ok("GET", "/collections/" + TX)["total_vectors"] == total
+          and servers["r0"].request("GET", "/collections/%s/documents/950" % TX)[0] == 404,
+          "a replica's dry_run checks and embeds, stores nothing", dry)
     reply = rpost("/collections/%s/index" % TX, {"documents": [{"id": 904, "text": "calm sea"}], "wait": "applied",
                                                  "wait_timeout_ms": 30000})
     check(reply.get("applied") is True, "a good document after the refused ones is applied", reply)
