@@ -176,6 +176,8 @@ const char *router_log_request_id(const cJSON *req);
  * not) are checked by one live replica without storing; /vectors: dimension and types. */
 int router_log_check_index(router *r, const char *coll, const cJSON *docs, const cJSON *skip, router_reply *out);
 int router_log_check_vectors(router *r, const char *coll, const cJSON *req, router_reply *out);
+/* 409 duplicate_id (as one server) when an id appears twice among ids[0..n). */
+int router_log_check_unique(const cJSON *const *ids, int n, router_reply *out);
 /* Refreshes r->lag for m's live replicas (router_log.c). */
 void router_log_poll_lag(router *r, const vs_cluster_map *m);
 /* Whether replica i of shard s lags more than --max-lag (lock held). */

@@ -391,6 +391,14 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
         /* what a replica would refuse must not be acknowledged */
         else if (!router_log_check_vectors(r, coll, req, out)) bad = 3;
         if (!bad) {
+            const cJSON **list = malloc((size_t)n * sizeof *list);
+            int k = 0;
+            for (const cJSON *e = ids->child; list && e; e = e->next) list[k++] = e;
+            if (!list) router_error(out, 500, "internal", "out of memory"), bad = 1;
+            else if (!router_log_check_unique(list, n, out)) bad = 3;
+            free(list);
+        }
+        if (!bad) {
             for (int j = 0; j < n; j++) count[owner[j] + 1]++;
             for (uint32_t s = 0; s < m->n_shards; s++) count[s + 1] += count[s];
             size_t *fill = calloc(m->n_shards, sizeof *fill);

@@ -242,3 +242,42 @@ int router_log_check_vectors(router *r, const char *coll, const cJSON *req, rout
     if (bad) return router_error(out, 400, bad == 2 ? "dimension_mismatch" : "invalid_vector", "%s", why), 0;
     return 1;
 }
+
+typedef struct {
+    char *key; /* the id as a replica keys it: an integer's digits, else "s:" + the string */
+    int pos;
+} id_key;
+
+static int by_key(const void *a, const void *b) { return strcmp(((const id_key *)a)->key, ((const id_key *)b)->key); }
+
+int router_log_check_unique(const cJSON *const *ids, int n, router_reply *out)
+{
+    id_key *k = calloc((size_t)n, sizeof *k);
+    int ok = k != NULL, dup = -1;
+    for (int i = 0; ok && i < n; i++) {
+        char buf[300];
+        int64_t v = -1;
+        if (cJSON_IsNumber(ids[i])) snprintf(buf, sizeof buf, "%.0f", ids[i]->valuedouble);
+        else if (cJSON_IsString(ids[i]) && vs_collection_key_check(ids[i]->valuestring, &v) == VS_OK && v >= 0)
+            snprintf(buf, sizeof buf, "%lld", (long long)v); /* "7" is id 7, as on a replica */
+        else snprintf(buf, sizeof buf, "s:%s", cJSON_IsString(ids[i]) ? ids[i]->valuestring : "");
+        k[i].pos = i;
+        ok = (k[i].key = strdup(buf)) != NULL;
+    }
+    if (ok) qsort(k, (size_t)n, sizeof *k, by_key);
+    for (int i = 1; ok && i < n && dup < 0; i++)
+        if (!strcmp(k[i - 1].key, k[i].key)) dup = i;
+    /* A replica refuses the whole batch with 409, the answer it gives a write applied twice,
+     * so the log would count it applied: one server answers 409, and so does the router. */
+    if (dup >= 0) {
+        int a = k[dup - 1].pos < k[dup].pos ? k[dup - 1].pos : k[dup].pos;
+        int b = k[dup - 1].pos < k[dup].pos ? k[dup].pos : k[dup - 1].pos;
+        router_error(out, 409, "duplicate_id", "id \"%s\" appears twice in the batch (positions %d and %d)",
+                     k[dup].key + (strncmp(k[dup].key, "s:", 2) ? 0 : 2), a, b);
+    } else if (!ok) {
+        router_error(out, 500, "internal", "out of memory");
+    }
+    for (int i = 0; k && i < n; i++) free(k[i].key);
+    free(k);
+    return ok && dup < 0;
+}

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "router/router_impl.h"
 
@@ -55,6 +56,18 @@ cJSON *router_log_documents(router *r, const char *coll, cJSON *req, router_repl
         cJSON_Delete(o), cJSON_Delete(req);
         router_error(out, 400, "bad_request", "either every document has an 'id' or none does (%d of %d have one)", n - without, n);
         return NULL;
+    }
+    if (!without) { /* ids given: each once, as a replica takes them */
+        const cJSON **ids = malloc((size_t)n * sizeof *ids);
+        int k = 0;
+        for (const cJSON *d = list->child; ids && d; d = d->next) ids[k++] = cJSON_GetObjectItemCaseSensitive(d, "id");
+        int unique = ids && router_log_check_unique(ids, n, out);
+        if (!ids) router_error(out, 500, "internal", "out of memory");
+        free(ids);
+        if (!unique) {
+            cJSON_Delete(o), cJSON_Delete(req);
+            return NULL;
+        }
     }
     if (!router_log_check_index(r, coll, list, cJSON_GetObjectItemCaseSensitive(o, "skip_empty"), out)) {
         cJSON_Delete(o), cJSON_Delete(req);

@@ -316,6 +316,13 @@ try:
     st, reply = rcall("/collections/%s/vectors" % COLL, {"vectors": [[0.5] * D] * 10001, "ids": list(range(10 ** 6, 10 ** 6 + 10001))})
     check(st == 400 and reply["error"]["code"] == "batch_too_large", "more vectors than a replica takes at once: 400",
           st, reply)
+    st, reply = rcall("/collections/%s/vectors" % TX, {"vectors": [[0.5] * 100] * 3, "ids": [905, 906, "905"]})
+    check(st == 409 and reply["error"]["code"] == "duplicate_id" and "positions 0 and 2" in reply["error"]["message"],
+          "an id twice in one /vectors request: 409 before publishing (a replica would refuse it as a re-applied write)",
+          st, reply)
+    st, reply = rcall("/collections/%s/index" % TX, {"documents": [{"id": "d-1", "text": "blue sky"},
+                                                                   {"id": "d-1", "text": "red sky"}]})
+    check(st == 409 and reply["error"]["code"] == "duplicate_id", "an id twice in one /index request: 409", st, reply)
     st, reply = rcall("/collections/nosuch%d/index" % os.getpid(), {"texts": ["a small dog"]})
     check(st == 404, "/index to a collection that does not exist: 404", st, reply)
     total = servers["r0"].ok("GET", "/collections/" + TX)["total_vectors"]
