@@ -52,11 +52,13 @@ static void cluster_status(router *r, router_reply *out)
             cJSON_AddBoolToObject(rep, "live", m.replicas[s][i].url[0] != 0);
             if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
             pthread_mutex_lock(&r->lock);
-            int64_t lag = r->lag[s][i];
+            int64_t lag = r->lag[s][i], refused = r->log_refused[s][i];
             int lagging = router_lagging(r, s, i);
             pthread_mutex_unlock(&r->lock);
             if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
             else cJSON_AddNullToObject(rep, "log_lag");
+            if (refused >= 0) cJSON_AddNumberToObject(rep, "log_refused", (double)refused);
+            else cJSON_AddNullToObject(rep, "log_refused");
             cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
             cJSON_AddItemToArray(reps, rep);
         }
@@ -321,7 +323,7 @@ int vs_router_run(const vs_router_config *in)
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
     for (uint32_t s = 0; s < VS_CLUSTER_MAX_SHARDS; s++)
-        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = -1;
+        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = r->log_refused[s][i] = -1;
     pthread_mutex_init(&r->ids_lock, NULL);
     r->started = router_now();
     refresher f = {r, NULL};

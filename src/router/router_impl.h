@@ -31,6 +31,9 @@ typedef struct {
     /* each replica's lag behind its streams (GET /health "log_lag"), refreshed with
      * the map; -1 = unknown. Guarded by lock. */
     int64_t lag[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
+    /* --nats: messages each replica refused when applying them (its /health "log_refused");
+     * -1 = unknown. Guarded by lock. */
+    int64_t log_refused[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
@@ -71,6 +74,12 @@ int router_snapshot_map(router *r, vs_cluster_map *m, router_reply *out);
  * over the cluster and above every integer id a write through a router has used there
  * (router_ids.c). */
 int router_ids_reserve(router *r, const char *coll, size_t n, int64_t *first);
+/* The same for a request the client named (request_id): the first call records in etcd where
+ * its n ids start (for at least `keep_s` seconds), and a retry, through this router or
+ * another, gets the same ids. VS_ERR_CONFLICT if the request_id named a request of another
+ * size. */
+int router_ids_reserve_for(router *r, const char *coll, const char *request_id, size_t n, uint32_t keep_s,
+                           int64_t *first);
 /* Notes that integer ids up to max_id are in use, so automatic ids start after it. With etcd
  * away the write goes on: the floor is kept and raised before the next reservation. */
 void router_ids_note(router *r, const char *coll, int64_t max_id);
@@ -134,6 +143,18 @@ cJSON *router_shown_id(const cJSON *id);
  * (router_log_api.c); 1 when (method, url) is a write (and *out its answer). */
 int router_log_api(router *r, const char *method, const char *url, const char *body, size_t len, router_reply *out);
 
+/* The stream's duplicate window: a retry within it is stored once. */
+#define ROUTER_LOG_DUP_WINDOW_S 600
+/* The body's "request_id" when it can name a request in message ids (1 to 64 bytes, no
+ * white space), else NULL (router_log.c). */
+const char *router_log_request_id(const cJSON *req);
+/* What a replica would refuse is refused before publishing (router_log_check.c): 1 = go on,
+ * 0 = *out holds the refusal. /index: docs (the documents as they will be published, ids or
+ * not) are checked by one live replica without storing; /vectors: dimension and types. */
+int router_log_check_index(router *r, const char *coll, const cJSON *docs, const cJSON *skip, router_reply *out);
+int router_log_check_vectors(router *r, const char *coll, const cJSON *req, router_reply *out);
+/* 409 duplicate_id (as one server) when an id appears twice among ids[0..n). */
+int router_log_check_unique(const cJSON *const *ids, int n, router_reply *out);
 /* Refreshes r->lag for m's live replicas (router_log.c). */
 void router_log_poll_lag(router *r, const vs_cluster_map *m);
 /* Whether replica i of shard s lags more than --max-lag (lock held). */

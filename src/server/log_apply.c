@@ -36,6 +36,10 @@ struct log_applier {
     size_t n;
     atomic_uint_fast64_t max_lag;
     atomic_int lag_known;
+    /* Messages a replica refused (a 4xx other than the 404 / 409 of a re-applied write): the
+     * router checks writes before publishing, so any is a bug or a writer that skipped the
+     * checks; counted in /health and /metrics, shown per replica in the router's GET /cluster. */
+    atomic_uint_fast64_t refused;
 };
 
 static void sleep_ms(unsigned ms)
@@ -115,9 +119,11 @@ static int apply_one(const vs_js_msg *m, void *ctx)
     f->warned = 0;
     /* 409 / 404 on a message applied before a crash are the expected no-ops; other 4xx are
      * the write's own fault, refused alike by every replica. */
-    if (status >= 400 && status != 409 && status != 404)
-        fprintf(stderr, "vecscale serve: log: %s sequence %llu (%s) refused with %d: %.300s\n", f->coll,
-                (unsigned long long)m->seq, m->op, status, reply ? reply : "");
+    if (status >= 400 && status != 409 && status != 404) {
+        atomic_fetch_add(&x->a->refused, 1);
+        fprintf(stderr, "vecscale serve: log: %s sequence %llu (%s, message %s) refused with %d: %.300s\n", f->coll,
+                (unsigned long long)m->seq, m->op, m->msg_id ? m->msg_id : "", status, reply ? reply : "");
+    }
     free(reply);
     f->applied = m->seq;
     return VS_OK;
@@ -239,3 +245,5 @@ uint64_t log_applier_lag(log_applier *a, int *known)
     if (known) *known = a ? atomic_load(&a->lag_known) : 0;
     return a ? (uint64_t)atomic_load(&a->max_lag) : 0;
 }
+
+uint64_t log_applier_refused(log_applier *a) { return a ? (uint64_t)atomic_load(&a->refused) : 0; }

@@ -7,9 +7,9 @@ requests go to both and the replies are compared:
   - POST /index in its three shapes (bare texts, bare documents, {texts|documents, skip_empty}):
     added / total / ids as one server (automatic ids unique over the cluster, after the largest
     integer id given), each document on the shard its id hashes to, on both replicas; refusals
-    the server makes from the body alone (status and error code) as one server, before anything
-    is stored; what only a replica finds when it applies a write (an id it holds, a text of no
-    known word) is acknowledged by the log and stored nowhere;
+    (status and error code) as one server, before anything is stored (a text of no known word
+    found by a replica's dry run); an id a replica already holds, found only when it applies the
+    write, is acknowledged by the log and stored nowhere;
   - POST /vectors with and without ids; "wait": "applied" (read-your-writes, "total" included);
   - GET /documents/{id} (string ids, percent-encoded ones) and DELETE /documents/{id} (gone from
     both replicas; 404 for one that no replica holds once they applied their stream); GET /stats and GET /collections summed over the shards with one row per shard;
@@ -205,7 +205,8 @@ try:
            ([{"id": 1, "text": "cat"}, {"text": "dog"}], None), ([{"id": -1, "text": "cat"}], None),
            ([{"id": "", "text": "cat"}], None), ([{"id": 5, "text": "cat", "colour": 1}], None),
            ([{"id": 5, "text": "cat", "metadata": 3}], None), ({"texts": ["cat"], "skip_empty": 1}, None),
-           ([{"id": 2 ** 60, "text": "cat"}], None), (None, '{"texts": ["cat"'), (None, '"cat"')]
+           ([{"id": 2 ** 60, "text": "cat"}], None), (None, '{"texts": ["cat"'), (None, '"cat"'),
+           (None, '["cat", "zzqqxx", "dog"]')]  # no known word: found by a replica's dry run
     for body, raw in bad:
         (rs, r), (ss, s) = both("POST", "/index", body, raw)
         rc = r.get("error", {}).get("code") if isinstance(r, dict) else r
@@ -217,9 +218,9 @@ try:
         (rs, r), (ss, s) = both("POST", "/vectors", body)
         check(rs == ss == 400 and r["error"]["code"] == s["error"]["code"], "/vectors refused as one server: %s" %
               json.dumps(body)[:80], r, s)
-    # what a replica finds when it applies (an id it holds: 409 on one server; no known word:
-    # 400) is acknowledged by the log and refused alike by every replica: nothing stored
-    for body in ([{"id": 0, "text": "cat"}], ["zzqqxx"]):
+    # an id a replica holds (409 on one server) is found only when it applies the write: the log
+    # acknowledges it and every replica refuses it alike: nothing stored
+    for body in ([{"id": 0, "text": "cat"}],):
         st, r = R.request("POST", "/index", {"documents": body} if isinstance(body[0], dict) else {"texts": body,
                           "wait": "applied"})
         check(st == 200 and r["stored"], "acknowledged once stored in the log: %s" % json.dumps(body), st, r)
