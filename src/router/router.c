@@ -51,20 +51,15 @@ static void cluster_status(router *r, router_reply *out)
             cJSON_AddStringToObject(rep, "node", m.replicas[s][i].id);
             cJSON_AddBoolToObject(rep, "live", m.replicas[s][i].url[0] != 0);
             if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
-            router_hints h;
-            router_hints_stats(r, s, i, &h);
-            if (r->js) {
-                pthread_mutex_lock(&r->lock);
-                int64_t lag = r->lag[s][i];
-                int lagging = router_lagging(r, s, i);
-                pthread_mutex_unlock(&r->lock);
-                if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
-                else cJSON_AddNullToObject(rep, "log_lag");
-                cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
-            }
-            cJSON_AddNumberToObject(rep, "pending_adds", (double)h.count);
-            cJSON_AddNumberToObject(rep, "replayed_adds", (double)h.replayed);
-            if (h.overflowed) cJSON_AddBoolToObject(rep, "resync_needed", 1);
+            pthread_mutex_lock(&r->lock);
+            int64_t lag = r->lag[s][i], refused = r->log_refused[s][i];
+            int lagging = router_lagging(r, s, i);
+            pthread_mutex_unlock(&r->lock);
+            if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
+            else cJSON_AddNullToObject(rep, "log_lag");
+            if (refused >= 0) cJSON_AddNumberToObject(rep, "log_refused", (double)refused);
+            else cJSON_AddNullToObject(rep, "log_refused");
+            cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
             cJSON_AddItemToArray(reps, rep);
         }
         cJSON_AddItemToArray(shards, reps);
@@ -117,19 +112,16 @@ static void collection_routes(router *r, const char *method, const char *url, co
     } else if (!strcmp(rest, "/search/batch")) {
         if (post) router_search_batch(r, url, body, len, rep);
         else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/vectors")) {
-        if (post) router_add(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/index")) {
-        if (post) router_index(r, url, body, len, rep);
+    } else if (!strcmp(rest, "/vectors") || !strcmp(rest, "/index")) {
+        if (post) router_log_api(r, method, url, body, len, rep); /* writes: through the log */
         else not_allowed(rep, method, url, "POST");
     } else if (!strncmp(rest, "/documents/", 11)) {
         if (get) router_get_document(r, prefix, rest + 11, rep);
-        else if (!strcmp(method, "DELETE")) router_delete(r, prefix, rest + 11, rep);
+        else if (!strcmp(method, "DELETE")) router_log_api(r, method, url, body, len, rep);
         else not_allowed(rep, method, url, "GET, DELETE");
     } else if (!strcmp(rest, "/stats") || (!*rest && *prefix)) {
         if (get) router_stats(r, url, rep);
-        else if (!*rest && !strcmp(method, "DELETE")) router_collection_delete(r, prefix, rep);
+        else if (!*rest && !strcmp(method, "DELETE")) router_log_api(r, method, url, body, len, rep);
         else not_allowed(rep, method, url, *rest ? "GET" : "GET, DELETE");
     } else if (!strcmp(rest, "/save")) {
         if (!post) return not_allowed(rep, method, url, "POST");
@@ -203,8 +195,7 @@ static void do_collections(router *r, const char *url, const char *body, size_t 
 }
 static void do_create(router *r, const char *url, const char *body, size_t len, router_reply *rep)
 {
-    (void)url;
-    router_collection_create(r, body, len, rep);
+    router_log_api(r, "POST", url, body, len, rep);
 }
 
 static const router_row ROUTER_ROUTES[] = {
@@ -250,8 +241,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
                      "the JSON body)", q.names, method, url);
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
-    else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
-        /* --nats: the write went to the shards' streams (router_log.c) */
+    else if (router_log_api(r, method, url, body, len, &rep)) {
+        /* a write: checked, then published to the shards' streams (router_log_api.c) */
     } else if (row) {
         row->fn(r, url, body, len, &rep);
     } else if (first) {
@@ -302,8 +293,7 @@ static void *refresh_loop(void *p)
             r->have_map = 1;
             pthread_mutex_unlock(&r->lock);
             warned = 0;
-            if (!r->js) router_hints_replay(r, m); /* replicas that came back catch up */
-            else router_log_poll_lag(r, m);
+            router_log_poll_lag(r, m);
         } else if (!warned++) {
             /* keep serving with the last view; etcd being away does not stop searches */
             fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
@@ -326,16 +316,16 @@ int vs_router_run(const vs_router_config *in)
     if (!cfg.prefix) cfg.prefix = "/vecscale/";
     if (!cfg.host) cfg.host = "127.0.0.1";
     if (!cfg.max_lag) cfg.max_lag = 1000;
+    if (!cfg.nats || !*cfg.nats)
+        return vs_fail(VS_ERR_INVALID_ARG, "route: a router needs the cluster's write log: give --nats nats://HOST:4222");
     router *r = calloc(1, sizeof *r);
     if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
     for (uint32_t s = 0; s < VS_CLUSTER_MAX_SHARDS; s++)
-        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = -1;
-    pthread_mutex_init(&r->hint_lock, NULL);
+        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = r->log_refused[s][i] = -1;
     pthread_mutex_init(&r->ids_lock, NULL);
     r->started = router_now();
-    r->hint_cap_bytes = cfg.hint_mib ? (size_t)cfg.hint_mib << 20 : (size_t)256 << 20;
     refresher f = {r, NULL};
     int rc = vs_etcd_open(cfg.etcd, 1000, &f.e);
     if (!rc && (rc = vs_etcd_open(cfg.etcd, 1000, &r->ids_etcd))) vs_etcd_free(f.e);
@@ -344,8 +334,9 @@ int vs_router_run(const vs_router_config *in)
         return rc;
     }
     vs_http_init(); /* done by vs_etcd_open already; the fan-out's handles rely on it */
-    if (cfg.nats && (rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
+    if ((rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
         vs_etcd_free(f.e);
+        vs_etcd_free(r->ids_etcd);
         free(r);
         vs_js_shutdown();
         return rc;
@@ -390,14 +381,12 @@ int vs_router_run(const vs_router_config *in)
     if (have_thread) pthread_join(th, NULL);
     vs_etcd_free(f.e);
     vs_etcd_free(r->ids_etcd);
-    router_hints_free(r);
     router_ids_free(r);
     pthread_mutex_destroy(&r->ids_lock);
     if (r->js) {
         vs_js_close(r->js);
         vs_js_shutdown();
     }
-    pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
     free(r);
     return VS_OK;

@@ -272,6 +272,8 @@ int route_health(request *r)
         sb_printf(&r->out, ",\"log_lag\":%llu", (unsigned long long)lag);
     else if (r->srv->cfg.log_lag)
         sb_puts(&r->out, ",\"log_lag\":null");
+    if (r->srv->cfg.log_refused)
+        sb_printf(&r->out, ",\"log_refused\":%llu", (unsigned long long)r->srv->cfg.log_refused(r->srv->cfg.hook_ctx));
     sb_puts(&r->out, "}");
     r->status = 200;
     return 200;
@@ -313,6 +315,10 @@ int route_metrics(request *r)
     if (r->srv->cfg.log_lag && r->srv->cfg.log_lag(r->srv->cfg.hook_ctx, &lag))
         sb_printf(o, "# HELP vecscale_log_lag Messages of this node's write-log streams not yet applied.\n"
                      "# TYPE vecscale_log_lag gauge\nvecscale_log_lag %llu\n", (unsigned long long)lag);
+    if (r->srv->cfg.log_refused)
+        sb_printf(o, "# HELP vecscale_log_refused_total Write-log messages this node refused when applying them.\n"
+                     "# TYPE vecscale_log_refused_total counter\nvecscale_log_refused_total %llu\n",
+                  (unsigned long long)r->srv->cfg.log_refused(r->srv->cfg.hook_ctx));
     sb_printf(o, "# HELP vecscale_http_in_flight Requests being handled.\n# TYPE vecscale_http_in_flight gauge\n"
                  "vecscale_http_in_flight %d\n", atomic_load(&r->srv->in_flight));
     sb_printf(o, "# HELP vecscale_process_resident_bytes Resident memory.\n# TYPE vecscale_process_resident_bytes gauge\n"
