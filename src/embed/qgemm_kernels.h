@@ -21,7 +21,22 @@ typedef struct {
     /* C[i][j] = sum over k pairs, in order, of acc += a[2t+1] w[2t+1]; acc += a[2t] w[2t] (each
      * product exact in fp32), then + bias[j]; a has rows of q->kp bf16 values. NULL: no bf16. */
     void (*linear_bf16)(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc);
+    /* int16 layers (qgemm.h; the tables above AVX2 use the AVX2 kernels): rows quantized to
+     * lv levels, and
+     * C[i][j] = ((float)(sum_k a[i][k] w16[j][k]) * (sa[i] * sw[j]) + za[i] * wf[j]) + bias[j]. */
+    void (*quant_rows16)(size_t m, size_t k, const float *a, size_t lda, int16_t *q, size_t kp, int lv, float *sa,
+                         float *za);
+    void (*linear_s16)(size_t m, const int16_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
+                       size_t ldc);
+    /* 1: int8 models load their layers as int16 here (vs_qlinear_init_s16): the AVX2 table. */
+    int wide;
 } vs_qgemm_kernels;
+
+/* The AVX2 int16 kernels (qgemm_avx2_s16.c), also used by the tables above AVX2. */
+void vs_qgemm_avx2_quant_rows16(size_t m, size_t k, const float *a, size_t lda, int16_t *q, size_t kp, int lv,
+                                float *sa, float *za);
+void vs_qgemm_avx2_linear_s16(size_t m, const int16_t *a, const float *sa, const float *za, const vs_qlinear *q,
+                              float *c, size_t ldc);
 
 extern const vs_qgemm_kernels vs_qgemm_scalar, vs_qgemm_avx2, vs_qgemm_avxvnni, vs_qgemm_avx512;
 /* AMX int8 + AMX-BF16 (qgemm_amx.c): at the AVX512 level where the CPU has AMX and the kernel
