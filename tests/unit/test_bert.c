@@ -157,7 +157,7 @@ static void low_precision_close_to_fp32(void **state)
         double mean16, min16;
         cosines(f, w16, n, dim, &mean16, &min16);
         print_message("int8 as int16 layers (avx2) vs fp32: mean cosine %.7f, min %.7f\n", mean16, min16);
-        assert_true(min16 >= 0.9999 && min16 > min);
+        assert_true(min16 >= 0.9999 && (wide || min16 > min));
         assert_true(memcmp(f, w16, n * dim * sizeof *f) != 0);
         if (wide) assert_memory_equal(q, w16, n * dim * sizeof *q);
         else assert_true(memcmp(q, w16, n * dim * sizeof *q) != 0);
