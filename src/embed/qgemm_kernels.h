@@ -1,9 +1,11 @@
 /* The int8 and bf16 GEMM kernels behind vs_qlinear (qgemm.h), one table per instruction set:
- * scalar reference (qgemm_scalar.c), AVX2 vpmaddubsw + vpmaddwd (qgemm_avx2.c), AVX-VNNI and
+ * scalar reference (qgemm_scalar.c), AVX2 vpmaddubsw + vpmaddwd (qgemm_avx2.c; int16 layers:
+ * qgemm_avx2_s16.c), AVX-VNNI and
  * AVX512-VNNI vpdpbusd (qgemm_avxvnni.c, qgemm_avx512.c; the latter also AVX512-BF16 vdpbf16ps),
  * AMX tdpbssd / tdpbf16ps (qgemm_amx.c; its bf16 alone is not bit-identical, see there).
  * Every kernel computes the integer sums exactly and then the same float epilogue in the same
- * order (files built with -ffp-contract=off), so all levels give bit-identical results. */
+ * order (files built with -ffp-contract=off), so all levels give bit-identical results (per
+ * scheme: an int16 layer, what the AVX2 table loads, has results of its own, qgemm.h). */
 #ifndef VS_EMBED_QGEMM_KERNELS_H
 #define VS_EMBED_QGEMM_KERNELS_H
 
