@@ -18,7 +18,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 N=$(wc -l <"$IN")
 head -1 "$IN" >"$T/one.txt"
-for rep in $(seq "$R"); do
+for _ in $(seq "$R"); do
     i=0
     for spec in "$@"; do
         i=$((i + 1))
