@@ -52,20 +52,15 @@ static void cluster_status(router *r, router_reply *out)
             cJSON_AddStringToObject(rep, "node", m.replicas[s][i].id);
             cJSON_AddBoolToObject(rep, "live", m.replicas[s][i].url[0] != 0);
             if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
-            router_hints h;
-            router_hints_stats(r, s, i, &h);
-            if (r->js) {
-                pthread_mutex_lock(&r->lock);
-                int64_t lag = r->lag[s][i];
-                int lagging = router_lagging(r, s, i);
-                pthread_mutex_unlock(&r->lock);
-                if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
-                else cJSON_AddNullToObject(rep, "log_lag");
-                cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
-            }
-            cJSON_AddNumberToObject(rep, "pending_adds", (double)h.count);
-            cJSON_AddNumberToObject(rep, "replayed_adds", (double)h.replayed);
-            if (h.overflowed) cJSON_AddBoolToObject(rep, "resync_needed", 1);
+            pthread_mutex_lock(&r->lock);
+            int64_t lag = r->lag[s][i], refused = r->log_refused[s][i];
+            int lagging = router_lagging(r, s, i);
+            pthread_mutex_unlock(&r->lock);
+            if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
+            else cJSON_AddNullToObject(rep, "log_lag");
+            if (refused >= 0) cJSON_AddNumberToObject(rep, "log_refused", (double)refused);
+            else cJSON_AddNullToObject(rep, "log_refused");
+            cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
             cJSON_AddItemToArray(reps, rep);
         }
         cJSON_AddItemToArray(shards, reps);
@@ -130,12 +125,13 @@ static void do_search_batch(const coll_call *c, router_reply *rep)
 {
     router_search_batch(c->r, c->url, c->body, c->len, rep);
 }
-static void do_vectors(const coll_call *c, router_reply *rep) { router_add(c->r, c->url, c->body, c->len, rep); }
-static void do_index(const coll_call *c, router_reply *rep) { router_index(c->r, c->url, c->body, c->len, rep); }
+/* Writes: checked, then published to the owning shards' streams (router_log_api.c). */
+static void do_write(const coll_call *c, router_reply *rep)
+{
+    router_log_api(c->r, c->method, c->url, c->body, c->len, rep);
+}
 static void do_doc_get(const coll_call *c, router_reply *rep) { router_get_document(c->r, c->prefix, c->arg, rep); }
-static void do_doc_delete(const coll_call *c, router_reply *rep) { router_delete(c->r, c->prefix, c->arg, rep); }
 static void do_stats(const coll_call *c, router_reply *rep) { router_stats(c->r, c->url, rep); }
-static void do_coll_delete(const coll_call *c, router_reply *rep) { router_collection_delete(c->r, c->prefix, rep); }
 
 /* POST .../save: the export's name in ?path= or in the body's "path", once. */
 static void do_save(const coll_call *c, router_reply *rep)
@@ -170,13 +166,13 @@ typedef struct {
 static const coll_row COLLECTION_ROUTES[] = {
     {{"/search", 0, "POST"}, RR_SEARCH, do_search},
     {{"/search/batch", 0, "POST"}, RR_SEARCH_BATCH, do_search_batch},
-    {{"/vectors", 0, "POST"}, RR_VECTORS, do_vectors},
-    {{"/index", 0, "POST"}, RR_INDEX, do_index},
+    {{"/vectors", 0, "POST"}, RR_VECTORS, do_write},
+    {{"/index", 0, "POST"}, RR_INDEX, do_write},
     {{"/documents/", 1, "GET"}, RR_DOC_GET, do_doc_get},
-    {{"/documents/", 1, "DELETE"}, RR_DOC_DELETE, do_doc_delete},
+    {{"/documents/", 1, "DELETE"}, RR_DOC_DELETE, do_write},
     {{"/stats", 0, "GET"}, RR_STATS, do_stats},
     {{"", 0, "GET"}, RR_COLLECTION_GET, do_stats},
-    {{"", 0, "DELETE"}, RR_COLLECTION_DELETE, do_coll_delete},
+    {{"", 0, "DELETE"}, RR_COLLECTION_DELETE, do_write},
     {{"/save", 0, "POST"}, RR_SAVE, do_save},
 };
 
@@ -267,8 +263,7 @@ static void do_collections(router *r, const char *url, const char *body, size_t 
 }
 static void do_create(router *r, const char *url, const char *body, size_t len, router_reply *rep)
 {
-    (void)url;
-    router_collection_create(r, body, len, rep);
+    router_log_api(r, "POST", url, body, len, rep);
 }
 
 static const router_row ROUTER_ROUTES[] = {
@@ -325,9 +320,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
                      "the JSON body)", q.names, method, url);
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
-    else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
-        /* --nats: the write went to the shards' streams (router_log.c) */
-    } else if (row) {
+    else if (row) {
         route = row->route;
         row->fn(r, url, body, len, &rep);
     } else if (first) {
@@ -383,8 +376,7 @@ static void *refresh_loop(void *p)
             r->have_map = 1;
             pthread_mutex_unlock(&r->lock);
             warned = 0;
-            if (!r->js) router_hints_replay(r, m); /* replicas that came back catch up */
-            else router_log_poll_lag(r, m);
+            router_log_poll_lag(r, m);
         } else if (!warned++) {
             /* keep serving with the last view; etcd being away does not stop searches */
             fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
@@ -407,6 +399,8 @@ int vs_router_run(const vs_router_config *in)
     if (!cfg.prefix) cfg.prefix = "/vecscale/";
     if (!cfg.host) cfg.host = "127.0.0.1";
     if (!cfg.max_lag) cfg.max_lag = 1000;
+    if (!cfg.nats || !*cfg.nats)
+        return vs_fail(VS_ERR_INVALID_ARG, "route: a router needs the cluster's write log: give --nats nats://HOST:4222");
     router *r = calloc(1, sizeof *r);
     if (!r || !(r->metrics = vs_http_metrics_create(ROUTE_NAMES, RR_COUNT))) {
         free(r);
@@ -415,11 +409,9 @@ int vs_router_run(const vs_router_config *in)
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
     for (uint32_t s = 0; s < VS_CLUSTER_MAX_SHARDS; s++)
-        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = -1;
-    pthread_mutex_init(&r->hint_lock, NULL);
+        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = r->log_refused[s][i] = -1;
     pthread_mutex_init(&r->ids_lock, NULL);
     r->started = router_now();
-    r->hint_cap_bytes = cfg.hint_mib ? (size_t)cfg.hint_mib << 20 : (size_t)256 << 20;
     refresher f = {r, NULL};
     int rc = vs_etcd_open(cfg.etcd, 1000, &f.e);
     if (!rc && (rc = vs_etcd_open(cfg.etcd, 1000, &r->ids_etcd))) vs_etcd_free(f.e);
@@ -429,9 +421,10 @@ int vs_router_run(const vs_router_config *in)
         return rc;
     }
     vs_http_init(); /* done by vs_etcd_open already; the fan-out's handles rely on it */
-    if (cfg.nats && (rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
+    if ((rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
         vs_etcd_free(f.e);
         vs_http_metrics_free(r->metrics);
+        vs_etcd_free(r->ids_etcd);
         free(r);
         vs_js_shutdown();
         return rc;
@@ -478,14 +471,12 @@ int vs_router_run(const vs_router_config *in)
     if (have_thread) pthread_join(th, NULL);
     vs_etcd_free(f.e);
     vs_etcd_free(r->ids_etcd);
-    router_hints_free(r);
     router_ids_free(r);
     pthread_mutex_destroy(&r->ids_lock);
     if (r->js) {
         vs_js_close(r->js);
         vs_js_shutdown();
     }
-    pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
     vs_http_metrics_free(r->metrics);
     free(r);

@@ -1,7 +1,7 @@
 /* The router's fan-out (router.h): one libcurl multi handle per request, one leg per shard
- * (search, reads) or per live replica (writes: router_write.c), retries on the next replica
- * within the request's time budget, and the top-k merge of search answers (router_merge_hits, for
- * one search and for each query of a batch). */
+ * (searches, reads, saves), retries on the next replica within the request's time budget, and
+ * the top-k merge of search answers (router_merge_hits, for one search and for each query of a
+ * batch). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -89,8 +89,8 @@ static int start_try(CURLM *multi, const vs_cluster_map *m, leg *l, const char *
 }
 
 /* Runs every leg to completion: success, a 4xx (the request itself is bad: no retry), or no
- * replica left. With retry == 0 a failed leg is not moved to another replica (adds go to
- * every replica themselves). */
+ * replica left. With retry == 0 a failed leg is not moved to another replica (a save goes to
+ * every node itself). */
 void router_run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, const char *path, const char *body,
                      size_t len, int retry)
 {

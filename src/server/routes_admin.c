@@ -273,6 +273,8 @@ int route_health(request *r)
         sb_printf(&r->out, ",\"log_lag\":%llu", (unsigned long long)lag);
     else if (r->srv->cfg.log_lag)
         sb_puts(&r->out, ",\"log_lag\":null");
+    if (r->srv->cfg.log_refused)
+        sb_printf(&r->out, ",\"log_refused\":%llu", (unsigned long long)r->srv->cfg.log_refused(r->srv->cfg.hook_ctx));
     sb_puts(&r->out, "}");
     r->status = 200;
     return 200;
@@ -316,6 +318,12 @@ int route_metrics(request *r)
     if (r->srv->cfg.log_lag && r->srv->cfg.log_lag(r->srv->cfg.hook_ctx, &lag)) {
         bad |= vs_http_metrics_family(&o, "vecscale_log_lag", "gauge", "Messages of this node's write-log streams not yet applied.");
         bad |= vs_http_metrics_sample(&o, "vecscale_log_lag", NULL, NULL, (double)lag);
+    }
+    if (r->srv->cfg.log_refused) {
+        bad |= vs_http_metrics_family(&o, "vecscale_log_refused_total", "counter",
+                                      "Write-log messages this node refused when applying them.");
+        bad |= vs_http_metrics_sample(&o, "vecscale_log_refused_total", NULL, NULL,
+                                      (double)r->srv->cfg.log_refused(r->srv->cfg.hook_ctx));
     }
     bad |= vs_http_metrics_family(&o, "vecscale_process_resident_bytes", "gauge", "Resident memory.");
     bad |= vs_http_metrics_sample(&o, "vecscale_process_resident_bytes", NULL, NULL, round(rss_mb() * 1024 * 1024));
