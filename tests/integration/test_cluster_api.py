@@ -338,8 +338,9 @@ try:
           'vecscale_http_requests_total{route="health",code="200"} 1\n' in m and
           'vecscale_http_requests_total{route="stats",code="400"} 1\n' in m and
           'vecscale_http_request_duration_seconds_count{route="search"} ' in m and
+          'vecscale_http_requests_total{route="vectors",code="200"} ' in m and
           "vecscale_http_in_flight 1\n" in m,
-          "GET /metrics on the router: requests by route and code, histograms, in flight", ctype, m[:1500])
+          "GET /metrics on the router: requests by route (writes too) and code, histograms, in flight", ctype, m[:1500])
 
     # --- collections created and dropped on every shard, through the log ----------------------
     spec = {"name": "books", "model": MODEL, "index": "Flat"}
