@@ -7,7 +7,6 @@
 
 #include "cli/cli.h"
 #include "cli/docs_input.h"
-#include "index/rerank_u8.h"
 
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
@@ -91,44 +90,19 @@ int cmd_search(int argc, char **argv)
     }
     if (!dir || !queries) return cli_usage_error("search", "--index and --queries are required");
     char path[4200];
-    cli_index_file(dir, path, sizeof path);
     vs_index *ix;
-    int rc = load ? vs_index_load(path, &ix) : vs_index_view(path, &ix);
+    int rc = cli_open_index(dir, load, path, sizeof path, &ix);
     if (rc) return cli_fail(path, rc);
-    /* A ",Ru8" build: the base index gives k * k_factor candidates, the store re-ranks them. */
-    char spath[4300];
-    vs_ru8_store store = {.fd = -1};
-    snprintf(spath, sizeof spath, "%s/" VS_RU8_FILE, dir);
-    int ru8 = strcmp(path, dir) != 0 && access(spath, F_OK) == 0;
-    if (ru8 && (rc = vs_ru8_open(&store, spath)) != VS_OK) {
-        vs_index_free(ix);
-        return cli_fail(spath, rc);
-    }
-    if (ru8 && (store.dim != vs_index_dim(ix) || store.rows != vs_index_size(ix))) {
-        fprintf(stderr, "vecscale: %s holds %llu rows of %u but the index %zu of %u\n", spath,
-                (unsigned long long)store.rows, store.dim, vs_index_size(ix), vs_index_dim(ix));
-        vs_ru8_close(&store);
-        vs_index_free(ix);
-        return 1;
-    }
-    uint32_t kc = k;
-    if (ru8) {
-        double want = (double)k * (k_factor > 0 ? k_factor : 10);
-        kc = want > 100000 ? 100000 : (uint32_t)want;
-    }
     vs_matrix *q;
     rc = vs_matrix_read(queries, max_q, &q);
     if (!rc) rc = vs_matrix_to_f32(q);
     if (rc) {
-        vs_ru8_close(&store);
         vs_index_free(ix);
         return cli_fail(queries, rc);
     }
     float *d = malloc(q->n * k * sizeof *d);
     int64_t *ids = malloc(q->n * k * sizeof *ids);
-    float *cd = ru8 ? malloc((size_t)SEARCH_CHUNK * kc * sizeof *cd) : NULL;
-    int64_t *cid = ru8 ? malloc((size_t)SEARCH_CHUNK * kc * sizeof *cid) : NULL;
-    if (!d || !ids || (ru8 && (!cd || !cid))) {
+    if (!d || !ids) {
         fprintf(stderr, "vecscale: out of memory\n");
         rc = VS_ERR_NOMEM;
         goto out;
@@ -145,15 +119,7 @@ int cmd_search(int argc, char **argv)
     for (size_t i = 0; i < q->n && !rc; i += SEARCH_CHUNK) {
         size_t n = q->n - i < SEARCH_CHUNK ? q->n - i : SEARCH_CHUNK;
         const float *qi = (const float *)q->data + i * q->dim;
-        if (ru8) {
-            rc = vs_index_search(ix, n, qi, kc, &p, cd, cid);
-            if (!rc) rc = vs_ru8_rerank(&store, vs_index_metric(ix), n, qi, kc, cid, k, threads, d + i * k, ids + i * k);
-            /* Keys to the scores vs_index_search reports: IP scores are inner products. */
-            if (!rc && vs_index_metric(ix) == VS_METRIC_IP)
-                for (size_t j = i * k; j < (i + n) * k; j++) d[j] = -d[j];
-        } else {
-            rc = vs_index_search(ix, n, qi, k, &p, d + i * k, ids + i * k);
-        }
+        rc = vs_index_search(ix, n, qi, k, &p, d + i * k, ids + i * k);
         cli_progress_update(&bar, i + n);
     }
     double ms = (cli_search_clock() - t0) * 1e3;
@@ -190,9 +156,6 @@ int cmd_search(int argc, char **argv)
 out:
     free(d);
     free(ids);
-    free(cd);
-    free(cid);
-    vs_ru8_close(&store);
     vs_matrix_free(q);
     vs_index_free(ix);
     return rc ? 1 : 0;

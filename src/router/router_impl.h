@@ -34,6 +34,7 @@ typedef struct {
     /* --nats: messages each replica refused when applying them (its /health "log_refused");
      * -1 = unknown. Guarded by lock. */
     int64_t log_refused[VS_CLUSTER_MAX_SHARDS][VS_CLUSTER_MAX_REPLICAS];
+    struct vs_http_metrics *metrics; /* GET /metrics (http/http_metrics.h) */
 } router;
 
 /* An HTTP answer being built: status and JSON body (malloc'd). */
@@ -87,16 +88,12 @@ void router_ids_note(router *r, const char *coll, int64_t max_id);
 void router_ids_drop(router *r, const char *coll);
 void router_ids_free(router *r);
 
-/* One search result of a shard, for the merge. */
-typedef struct {
-    cJSON *item;
-    double score;
-    int64_t id;      /* integer ids */
-    const char *key; /* string ids (vecscale.h, "Document ids"), else NULL */
-} hit;
-/* qsort orders, best first (ties by id: integers first, then string ids in byte order). */
-int router_cmp_distance(const void *a, const void *b);
-int router_cmp_similarity(const void *a, const void *b);
+/* The merged top k of the shards' result arrays lists[0..n) ([{"id","score",...}], items
+ * without a number score or an id skipped): best first by the metric's order, equal scores by
+ * id (integers first, then string ids in byte order), so the result does not depend on which
+ * shard answered first. A new array of references to the items: print it before the lists'
+ * owners are deleted. */
+cJSON *router_merge_hits(const cJSON *const *lists, size_t n_lists, long k, int metric);
 
 /* POST <path> with a search body: fan out, retry, merge. */
 void router_search(router *r, const char *path, const char *body, size_t len, router_reply *out);

@@ -288,7 +288,7 @@ int vs_server_apply(vs_server *s, const char *method, const char *path, const ch
     request r = {.srv = s, .method = method, .path = path, .body = copy, .body_len = len, .t0 = now_seconds(),
                  .route = R_OTHER, .status = 200};
     dispatch(&r, NULL);
-    metrics_record(r.route, r.status, now_seconds() - r.t0);
+    vs_http_metrics_record(s->metrics, r.route, r.status, now_seconds() - r.t0);
     free(copy);
     if (r.out.failed) r.status = 500;
     if (reply && !r.out.failed && r.out.s) {
@@ -349,7 +349,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!(st = calloc(1, sizeof *st))) return MHD_NO;
         st->t0 = now_seconds();
         *con_cls = st;
-        atomic_fetch_add(&s->in_flight, 1);
+        vs_http_metrics_enter(s->metrics);
         vs_http_upload_start(&st->up, conn, s->cfg.max_body);
         return MHD_YES;
     }
@@ -362,7 +362,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         slow_request *q = st->slow;
         if (!atomic_load(&q->done)) return MHD_YES;
         st->slow = NULL;
-        metrics_record(q->r.route, q->r.status, now_seconds() - st->t0);
+        vs_http_metrics_record(s->metrics, q->r.route, q->r.status, now_seconds() - st->t0);
         enum MHD_Result res = send_reply(conn, &q->r);
         free(q);
         return res;
@@ -379,7 +379,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else {
         dispatch(&r, conn);
     }
-    metrics_record(r.route, r.status, now_seconds() - st->t0);
+    vs_http_metrics_record(s->metrics, r.route, r.status, now_seconds() - st->t0);
     return send_reply(conn, &r);
 }
 
@@ -397,7 +397,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     vs_http_upload_free(&st->up);
     free(st);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->in_flight, 1);
+    vs_http_metrics_leave(s->metrics);
 }
 
 static int create_default(vs_server *s)
@@ -432,10 +432,19 @@ static int create_default(vs_server *s)
     return 0;
 }
 
+static void free_server(vs_server *s)
+{
+    vs_http_metrics_free(s->metrics);
+    free(s);
+}
+
 int vs_server_run(const vs_server_config *cfg)
 {
     vs_server *s = calloc(1, sizeof *s);
-    if (!s) return 1;
+    if (!s || !(s->metrics = vs_http_metrics_create(server_route_names, R_COUNT))) {
+        free(s);
+        return 1;
+    }
     s->cfg = *cfg;
     if (!s->cfg.host) s->cfg.host = "127.0.0.1";
     if (!s->cfg.max_body) s->cfg.max_body = 64u << 20;
@@ -460,19 +469,19 @@ int vs_server_run(const vs_server_config *cfg)
     vs_maintenance_policy maint = {.struct_size = sizeof(vs_maintenance_policy), .snapshot_interval_s = cfg->snapshot_interval_s ? cfg->snapshot_interval_s : 300};
     if (registry_open(&s->reg, cfg->data_dir, &maint, err, sizeof err)) {
         fprintf(stderr, "vecscale serve: %s\n", err);
-        free(s);
+        free_server(s);
         return 1;
     }
     if (create_default(s)) {
         registry_close(&s->reg);
-        free(s);
+        free_server(s);
         return 1;
     }
 
     if (!(s->slow = deferred_start(DEFERRED_THREADS))) {
         fprintf(stderr, "vecscale serve: cannot start the save threads\n");
         registry_close(&s->reg);
-        free(s);
+        free_server(s);
         return 1;
     }
 
@@ -501,7 +510,7 @@ int vs_server_run(const vs_server_config *cfg)
         fprintf(stderr, "vecscale serve: cannot listen on %s:%u: %s\n", s->cfg.host, s->cfg.port, strerror(errno));
         deferred_stop(s->slow);
         registry_close(&s->reg);
-        free(s);
+        free_server(s);
         return 1;
     }
     unsigned port = vs_http_bound_port(d, s->cfg.port);
@@ -523,7 +532,7 @@ int vs_server_run(const vs_server_config *cfg)
     MHD_socket lfd = MHD_quiesce_daemon(d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     double deadline = now_seconds() + s->cfg.timeout_s;
-    while (atomic_load(&s->in_flight) > 0 && now_seconds() < deadline) {
+    while (vs_http_metrics_in_flight(s->metrics) > 0 && now_seconds() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -535,13 +544,13 @@ int vs_server_run(const vs_server_config *cfg)
     models_close_all();
     if (!s->cfg.quiet) printf("vecscale serve: %s received; logs flushed, stopped\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
-    free(s);
+    free_server(s);
     return 0;
 
 bad_host:
     fprintf(stderr, "vecscale serve: --host %s is not a numeric IPv4 or IPv6 address\n", s->cfg.host);
     deferred_stop(s->slow);
     registry_close(&s->reg);
-    free(s);
+    free_server(s);
     return 2;
 }

@@ -320,6 +320,27 @@ try:
         st, r = R.request(method, p, ["cat"] if method == "POST" else None)
         check(st == 400 and r["error"]["code"] == "unknown_parameter", "%s %s: 400 unknown_parameter" % (method, p), r)
     check(node_has(0, 3) or node_has(2, 3), "document 3 still there after the refused DELETE ?verbose=1")
+    # The router's collection routes are a table like the server's: the same 404s and 405s
+    # (the Allow list in row order), the same refusal of 'path' outside a save.
+    for method, p in (("GET", "/search"), ("PUT", "/documents/3"), ("DELETE", "/stats"), ("GET", "/save"),
+                      ("GET", "/save?path=x"), ("GET", "/nope"), ("GET", "/search?path=x"), ("GET", "/nope?path=x")):
+        (rs, r), (ss, s) = both(method, p)
+        check(rs == ss and r["error"]["code"] == s["error"]["code"], "%s %s: the router answers as one server" % (method, p),
+              rs, r, ss, s)
+        if rs == 405:
+            allow = s["error"]["message"].split("use ")[-1]
+            check(r["error"]["message"].endswith("use " + allow), "%s %s: 405 allows %s" % (method, p, allow), r, s)
+    # The router's own /metrics, rendered by the HTTP layer's registry as the server's is.
+    with urllib.request.urlopen(R.url + "/metrics", timeout=30) as resp:
+        m = resp.read().decode()
+        ctype = resp.headers["Content-Type"]
+    check(ctype.startswith("text/plain; version=0.0.4") and
+          'vecscale_http_requests_total{route="health",code="200"} 1\n' in m and
+          'vecscale_http_requests_total{route="stats",code="400"} 1\n' in m and
+          'vecscale_http_request_duration_seconds_count{route="search"} ' in m and
+          'vecscale_http_requests_total{route="vectors",code="200"} ' in m and
+          "vecscale_http_in_flight 1\n" in m,
+          "GET /metrics on the router: requests by route (writes too) and code, histograms, in flight", ctype, m[:1500])
 
     # --- collections created and dropped on every shard, through the log ----------------------
     spec = {"name": "books", "model": MODEL, "index": "Flat"}
