@@ -702,6 +702,16 @@ static void pq_codes_vectors_when_better(void **state)
             assert_memory_equal(i0, i1, NQ * K * sizeof *i0);
             assert_int_equal(vs_index_search(view, NQ, q, K, &p, s1, i1), VS_OK);
             assert_memory_equal(i0, i1, NQ * K * sizeof *i0);
+            if (f == 1) { /* query blocks share the query's table too: the per-query results */
+                vs_search_params pb = {.struct_size = sizeof pb, .nprobe = 4};
+                assert_int_equal(setenv("VECSCALE_IVF_QUERY_BLOCK", "1", 1), 0);
+                assert_int_equal(vs_index_search(ix, NQ, q, K, &pb, s0, i0), VS_OK);
+                assert_int_equal(setenv("VECSCALE_IVF_QUERY_BLOCK", "0", 1), 0);
+                assert_int_equal(vs_index_search(ix, NQ, q, K, &pb, s1, i1), VS_OK);
+                assert_int_equal(unsetenv("VECSCALE_IVF_QUERY_BLOCK"), 0);
+                assert_memory_equal(i0, i1, NQ * K * sizeof *i0);
+                assert_memory_equal(s0, s1, NQ * K * sizeof *s0);
+            }
             vs_index_free(flat);
             vs_index_free(ix);
             vs_index_free(back);
