@@ -26,14 +26,14 @@ RUNS=${RUNS:-3}
 ROUNDS=${ROUNDS:-2}
 NQ=${NQ:-2000}
 : "${FAISS_PY:?set FAISS_PY to the directory holding the native FAISS python package}"
-export PYTHONPATH=$FAISS_PY FAISS_OPT_LEVEL=avx512
+export PYTHONPATH="$FAISS_PY" FAISS_OPT_LEVEL=avx512
 PY=/usr/bin/python3
 G=$DATA/glove-100
 F=$DATA/fashion-mnist-784
 VS=$ROOT/build/vecscale
 OUT=${1:-/dev/stdout}
 mkdir -p "$IDX"
-[ -x "$VS" ] && [ -f "$LIB" ] || { echo "issue21.sh: build vecscale first (cmake --build build)" >&2; exit 1; }
+if [ ! -x "$VS" ] || [ ! -f "$LIB" ]; then echo "issue21.sh: build vecscale first (cmake --build build)" >&2; exit 1; fi
 sh bench/compare/build.sh >&2
 
 say() { echo "== $* $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"; }
@@ -70,18 +70,18 @@ vs_build "$F" l2 HNSW16 "$IDX/fashion-HNSW16-bfs.vsi" --efc 200 --param ef=10
         say "IVF Fashion PQ196 $mode"
         $PY bench/compare/ivf_paired.py --lib "$LIB" --data "$F" --metric l2 --vs-index "$IDX/issue21-f196.vsi" \
             --faiss-index "$IDX/issue21-f196.faiss" --factory IVF256,PQ196x4fs,RFlat --nprobe 3,4,5,6 --k-factor 4 \
-            --runs "$RUNS" --mode $mode --nq $nq
+            --runs "$RUNS" --mode $mode --nq "$nq"
         say "IVF Fashion PQ392 $mode"
         $PY bench/compare/ivf_paired.py --lib "$LIB" --data "$F" --metric l2 --vs-index "$IDX/issue21-f392.vsi" \
             --faiss-index "$IDX/issue21-f392.faiss" --factory IVF256,PQ392x4fs,RFlat --nprobe 4,8 --k-factor 1 \
-            --runs "$RUNS" --mode $mode --nq $nq
+            --runs "$RUNS" --mode $mode --nq "$nq"
         say "IVF GloVe PQ50 $mode"
         $PY bench/compare/ivf_paired.py --lib "$LIB" --data "$G" --metric cosine --vs-index "$IDX/issue21-g50.vsi" \
             --faiss-index "$IDX/issue21-g50.faiss" --factory IVF2048,PQ50x4fs,RFlat --nprobe 48,64,80,96,112,128 \
-            --k-factor 15 --runs "$RUNS" --mode $mode --nq $nq
+            --k-factor 15 --runs "$RUNS" --mode $mode --nq "$nq"
         say "Flat GloVe $mode"
         $PY bench/compare/ivf_paired.py --lib "$LIB" --data "$G" --metric cosine --vs-index "$IDX/issue21-gflat.vsi" \
-            --faiss-index "$IDX/issue21-gflat.faiss" --factory Flat --nprobe 1 --runs "$RUNS" --mode $mode --nq $nq
+            --faiss-index "$IDX/issue21-gflat.faiss" --factory Flat --nprobe 1 --runs "$RUNS" --mode $mode --nq "$nq"
     done
     for mode in block single; do
         say "HNSW16 GloVe $mode (vecscale, FAISS, hnswlib)"
