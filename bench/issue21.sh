@@ -12,7 +12,7 @@
 # missing), LIB (default build/libvecscale.so), FAISS_PY (directory holding the faiss
 # package; FAISS_OPT_LEVEL=avx512 is set, as that build needs), RUNS (IVF rounds, default 3),
 # ROUNDS (HNSW rounds, default 2), NQ (queries of the one-per-call IVF rows, default 2000).
-# With every index present it takes about 15 minutes on the 2-core VM of bench/RESULTS.md
+# With every index present it takes about 20 minutes on the 2-core VM of bench/RESULTS.md
 # (quiet); building the missing ones adds up to an hour (FAISS's GloVe HNSW about 8 min,
 # hnswlib's about 10, FAISS's GloVe IVF2048 about 9).
 set -eu
