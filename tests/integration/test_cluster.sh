@@ -35,7 +35,12 @@ start_node() { # i: serve on a free port with its own data dir, registered as no
     port[$i]=$(cat "$T/n$i.port")
 }
 for i in 0 1 2 3 4 5 6 7; do start_node $i; done
-"$VS" route --cluster "$E" --nats "$NATS_URL" --port 0 --port-file "$T/router.port" --attempt-timeout 500 >"$T/router.log" 2>&1 &
+# A killed replica is seen at once (connection reset or refused), not by the attempt timeout;
+# that timeout only has to outlast a slow answer. At 500 ms a search on a replica taking the
+# killed one's share (up to 1.9 s under ASan on a loaded machine) timed out on both replicas
+# and answered partial. Below wrk's 5 s, so a retried search still counts as answered.
+"$VS" route --cluster "$E" --nats "$NATS_URL" --port 0 --port-file "$T/router.port" --attempt-timeout 2000 \
+    --request-timeout 4500 >"$T/router.log" 2>&1 &
 pids+=($!); disown $!
 wait_file "$T/router.port"
 R="http://127.0.0.1:$(cat "$T/router.port")"
