@@ -199,8 +199,19 @@ int vs_js_consumer_fetch(vs_js_consumer *c, int max, uint32_t wait_ms, int (*fn)
     }
     natsMsgList list = {0};
     jsErrCode jerr = 0;
-    natsStatus s = natsSubscription_Fetch(&list, c->sub, max, wait_ms ? wait_ms : 1, &jerr);
-    if (s == NATS_TIMEOUT) return check_stall(c); /* nothing delivered within wait_ms */
+    natsStatus s;
+    if (wait_ms) {
+        s = natsSubscription_Fetch(&list, c->sub, max, wait_ms, &jerr);
+    } else {
+        /* The stream's answer now: a replica looks at all its streams this way and waits only
+         * on their notes, so one stream's add never waits behind another's idle fetch. */
+        jsFetchRequest req;
+        jsFetchRequest_Init(&req);
+        req.Batch = max;
+        req.NoWait = true;
+        s = natsSubscription_FetchRequest(&list, c->sub, &req);
+    }
+    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return check_stall(c); /* nothing delivered */
     if (s != NATS_OK) {
         char what[300];
         snprintf(what, sizeof what, "fetch from %s", c->stream);

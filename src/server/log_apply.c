@@ -139,11 +139,13 @@ static int open_consumer(log_applier *a, followed *f)
     return vs_js_consumer_open(a->js, f->coll, a->shard, a->durable, pos + 1, &f->consumer);
 }
 
-static void follow(log_applier *a, followed *f, uint32_t wait_ms)
+/* Applies what f's stream holds (waiting at most wait_ms for the first message; 0: what is
+ * there now); returns how many messages were applied. */
+static int follow(log_applier *a, followed *f, uint32_t wait_ms)
 {
     if (!f->consumer && open_consumer(a, f) != VS_OK) {
         if (!f->warned++) fprintf(stderr, "vecscale serve: log: %s: %s\n", f->coll, vs_last_error());
-        return;
+        return 0;
     }
     uint64_t before = f->applied;
     apply_ctx x = {a, f};
@@ -159,7 +161,44 @@ static void follow(log_applier *a, followed *f, uint32_t wait_ms)
             fprintf(stderr, "vecscale serve: log: %s: recording position %llu: %s\n", f->coll,
                     (unsigned long long)f->applied, vs_last_error());
     }
+    return got;
 }
+
+static followed *find_followed(log_applier *a, const char *coll)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (!strcmp(a->items[i].coll, coll)) return &a->items[i];
+    return NULL;
+}
+
+static void update_lag(log_applier *a)
+{
+    uint64_t worst = 0;
+    int all = 1;
+    for (size_t i = 0; i < a->n; i++) {
+        followed *f = &a->items[i];
+        uint64_t p = 0;
+        if (f->consumer && vs_js_consumer_pending(f->consumer, &p) == VS_OK) {
+            f->lag = p;
+            f->lag_known = 1;
+        }
+        if (!f->lag_known) all = 0;
+        if (f->lag > worst) worst = f->lag;
+    }
+    atomic_store(&a->max_lag, worst);
+    atomic_store(&a->lag_known, all);
+}
+
+/* How the applier waits for work: it looks at every followed stream without waiting (a
+ * sweep), then waits on the streams' notes (one subscription for all of them, see
+ * vs_js_notify_open) and fetches only the stream a note names. An add's apply therefore never
+ * waits behind another stream's fetch timeout, however many idle collections the replica
+ * follows. Sweeps still run every SWEEP_S (notes are hints: lost while reconnecting, absent on
+ * a stream made before them) and at once after a full batch (more is waiting). */
+#define SWEEP_S 0.5
+/* A note can come before the consumer's own NATS node holds the message (the stream's
+ * leader republishes it): the fetch it triggers waits this long for it. */
+#define NOTE_WAIT_MS 100u
 
 static void *applier_main(void *arg)
 {
@@ -169,7 +208,11 @@ static void *applier_main(void *arg)
         if (!warned++) fprintf(stderr, "vecscale serve: log: waiting for NATS: %s\n", vs_last_error());
         sleep_ms(500);
     }
-    double next_scan = 0, next_lag = 0;
+    vs_js_notify *notes = NULL;
+    if (a->js && vs_js_notify_open(a->js, a->shard, &notes) != VS_OK)
+        fprintf(stderr, "vecscale serve: log: %s; looking at every stream every %.1f s instead\n", vs_last_error(),
+                SWEEP_S);
+    double next_scan = 0, next_lag = 0, next_sweep = 0;
     while (!atomic_load(&a->stop)) {
         double t = now_s();
         if (t >= next_scan) {
@@ -181,26 +224,37 @@ static void *applier_main(void *arg)
             sleep_ms(100);
             continue;
         }
-        uint32_t wait = (uint32_t)(100 / a->n) + 1;
-        for (size_t i = 0; i < a->n && !atomic_load(&a->stop); i++) follow(a, &a->items[i], wait);
+        if (t >= next_sweep) {
+            int more = 0;
+            for (size_t i = 0; i < a->n && !atomic_load(&a->stop); i++)
+                if (follow(a, &a->items[i], 0) == FETCH_BATCH) more = 1;
+            next_sweep = more ? t : t + SWEEP_S;
+        }
         if (t >= next_lag) {
-            uint64_t worst = 0;
-            int all = 1;
-            for (size_t i = 0; i < a->n; i++) {
-                followed *f = &a->items[i];
-                uint64_t p = 0;
-                if (f->consumer && vs_js_consumer_pending(f->consumer, &p) == VS_OK) {
-                    f->lag = p;
-                    f->lag_known = 1;
-                }
-                if (!f->lag_known) all = 0;
-                if (f->lag > worst) worst = f->lag;
-            }
-            atomic_store(&a->max_lag, worst);
-            atomic_store(&a->lag_known, all);
+            update_lag(a);
             next_lag = t + 0.5;
         }
+        double left = next_sweep - now_s();
+        if (left > 0.1) left = 0.1; /* stop and the scans stay prompt */
+        uint32_t wait = left > 0 ? (uint32_t)(left * 1000) + 1 : 1;
+        if (!notes) {
+            sleep_ms(wait);
+            continue;
+        }
+        char coll[80];
+        uint64_t seq = 0;
+        for (int rc = vs_js_notify_next(notes, wait, coll, sizeof coll, &seq); rc == VS_OK && !atomic_load(&a->stop);
+             rc = vs_js_notify_next(notes, 1, coll, sizeof coll, &seq)) {
+            followed *f = find_followed(a, coll);
+            if (!f) { /* a stream created since the last listing */
+                next_scan = next_sweep = 0;
+                continue;
+            }
+            if (seq && seq <= f->applied) continue; /* applied already (a batch, or a note repeated) */
+            if (follow(a, f, NOTE_WAIT_MS) == FETCH_BATCH) next_sweep = 0;
+        }
     }
+    vs_js_notify_close(notes);
     for (size_t i = 0; i < a->n; i++) vs_js_consumer_close(a->items[i].consumer);
     vs_js_close(a->js);
     return NULL;
