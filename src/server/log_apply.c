@@ -18,6 +18,11 @@ typedef struct {
     char coll[80];
     vs_js_consumer *consumer;
     uint64_t applied;  /* last applied (and, after a batch, recorded) stream sequence */
+    /* Up to here a 409 / 404 is a message applied before a crash: the position is recorded
+     * after each fetched batch, so at most one batch past the recorded one can have been
+     * applied already when the consumer is opened. Past it, one is a real conflict. */
+    uint64_t replay_until;
+    uint64_t failed_seq; /* a message whose apply failed (5xx) and may have half-happened */
     uint64_t lag;
     int lag_known;
     int warned;
@@ -110,6 +115,7 @@ static int apply_one(const vs_js_msg *m, void *ctx)
     int status = vs_server_apply(x->a->srv, method, path, !strcmp(method, "DELETE") ? "" : m->data,
                                  !strcmp(method, "DELETE") ? 0 : m->len, &reply);
     if (status >= 500) {
+        f->failed_seq = m->seq;
         if (!f->warned++)
             fprintf(stderr, "vecscale serve: log: %s sequence %llu (%s) failed with %d: %s; retrying\n", f->coll,
                     (unsigned long long)m->seq, m->op, status, reply ? reply : "");
@@ -117,9 +123,13 @@ static int apply_one(const vs_js_msg *m, void *ctx)
         return VS_ERR_IO;
     }
     f->warned = 0;
-    /* 409 / 404 on a message applied before a crash are the expected no-ops; other 4xx are
-     * the write's own fault, refused alike by every replica. */
-    if (status >= 400 && status != 409 && status != 404) {
+    /* A 409 on a message applied before a crash (or before a failed attempt's 5xx) and a 404
+     * (a delete of what is gone: deletes are idempotent) are the expected no-ops; any other
+     * 4xx is the write's own fault, refused alike by every replica: so is a 409 past the
+     * replay window, an add of an id the collection already held, which the router should
+     * have refused before publishing. */
+    int reapplied = status == 404 || (status == 409 && (m->seq <= f->replay_until || m->seq == f->failed_seq));
+    if (status >= 400 && !reapplied) {
         atomic_fetch_add(&x->a->refused, 1);
         fprintf(stderr, "vecscale serve: log: %s sequence %llu (%s, message %s) refused with %d: %.300s\n", f->coll,
                 (unsigned long long)m->seq, m->op, m->msg_id ? m->msg_id : "", status, reply ? reply : "");
@@ -136,6 +146,7 @@ static int open_consumer(log_applier *a, followed *f)
     uint64_t pos = 0;
     if (vs_server_log_position(a->srv, f->coll, &pos) != VS_OK) pos = 0;
     f->applied = pos;
+    f->replay_until = pos + FETCH_BATCH;
     return vs_js_consumer_open(a->js, f->coll, a->shard, a->durable, pos + 1, &f->consumer);
 }
 
