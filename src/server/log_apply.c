@@ -274,6 +274,8 @@ static void *applier_main(void *arg)
             if (seq && seq <= f->applied) continue; /* applied already (a batch, or a note repeated) */
             drain(a, f, NOTE_WAIT_MS);
             if (seq) update_lag(a, f, seq);
+            double t2 = now_s();
+            if (t2 >= next_step || t2 >= next_scan) break; /* a steady flow of notes must not starve them */
         }
     }
     vs_js_notify_close(notes);
