@@ -72,8 +72,8 @@ typedef struct {
     size_t len;
 } vs_js_msg;
 
-/* Fetches up to max messages (waiting at most wait_ms for the first; 0: none, an answer of
- * what is there now) and calls fn for each in
+/* Fetches up to max messages (waiting at most wait_ms for the first; 0: a few ms, for what is
+ * there now) and calls fn for each in
  * stream order; a message fn returns VS_OK for is acknowledged, and the first non-VS_OK return
  * stops the batch (that message and the rest are redelivered later) and is returned. *got is
  * the count fn accepted. A wait with nothing to deliver is VS_OK with *got = 0, unless the

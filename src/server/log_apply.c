@@ -239,6 +239,7 @@ static void *applier_main(void *arg)
                 SWEEP_S);
     double next_scan = 0, next_step = 0;
     size_t turn = 0;
+    followed *again = NULL; /* a noted message its fetch did not bring: looked at once more */
     while (!atomic_load(&a->stop)) {
         double t = now_s();
         if (t >= next_scan) {
@@ -249,6 +250,11 @@ static void *applier_main(void *arg)
         if (!a->n) {
             sleep_ms(100);
             continue;
+        }
+        if (again) {
+            drain(a, again, NOTE_WAIT_MS);
+            update_lag(a, again, 0);
+            again = NULL;
         }
         if (t >= next_step) {
             followed *f = &a->items[turn++ % a->n];
@@ -274,6 +280,7 @@ static void *applier_main(void *arg)
             if (seq && seq <= f->applied) continue; /* applied already (a batch, or a note repeated) */
             drain(a, f, NOTE_WAIT_MS);
             if (seq) update_lag(a, f, seq);
+            if (f->applied < seq) again = f; /* else its lag would wait for its turn (2 s) */
             double t2 = now_s();
             if (t2 >= next_step || t2 >= next_scan) break; /* a steady flow of notes must not starve them */
         }
