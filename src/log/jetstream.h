@@ -62,6 +62,10 @@ int vs_js_publish(vs_js *js, const char *collection, uint32_t shard, const char 
 int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const char *durable, uint64_t next_seq,
                         vs_js_consumer **out);
 void vs_js_consumer_close(vs_js_consumer *c);
+/* The last stream sequence the durable had delivered (to this process or one before it) when
+ * it was opened: 0 for a new durable, UINT64_MAX when the cluster could not say. Nothing past
+ * it can have been applied before a restart. */
+uint64_t vs_js_consumer_delivered_before(const vs_js_consumer *c);
 
 /* One delivered message: stream sequence, op header, msg id, body. */
 typedef struct {

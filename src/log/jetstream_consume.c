@@ -43,6 +43,7 @@ struct vs_js_consumer {
     uint64_t idle_since_ms; /* last delivery, or the consumer's (re-)creation */
     uint32_t stall_ms;      /* how long no delivery is tolerated (see STALL_MS) */
     uint32_t stall_base_ms;
+    uint64_t delivered_before; /* the durable's last delivered sequence when opened; UINT64_MAX: unknown */
 };
 
 static void unbind(vs_js_consumer *c)
@@ -170,6 +171,7 @@ int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const
     jsConsumerInfo *ci = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_GetConsumerInfo(&ci, js->ctx, c->stream, c->durable, NULL, &jerr);
+    c->delivered_before = s == NATS_OK ? ci->Delivered.Stream : (jerr == JSConsumerNotFoundErr ? 0 : UINT64_MAX);
     int reuse = s == NATS_OK && ci->AckFloor.Stream + 1 == c->next && ci->Delivered.Stream + 1 == c->next &&
                 ci->Config && ci->Config->AckPolicy == js_AckExplicit;
     jsConsumerInfo_Destroy(ci);
@@ -182,6 +184,8 @@ int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const
     *out = c;
     return VS_OK;
 }
+
+uint64_t vs_js_consumer_delivered_before(const vs_js_consumer *c) { return c ? c->delivered_before : UINT64_MAX; }
 
 void vs_js_consumer_close(vs_js_consumer *c)
 {

@@ -18,9 +18,8 @@ typedef struct {
     char coll[80];
     vs_js_consumer *consumer;
     uint64_t applied;  /* last applied (and, after a batch, recorded) stream sequence */
-    /* Up to here a 409 / 404 is a message applied before a crash: the position is recorded
-     * after each fetched batch, so at most one batch past the recorded one can have been
-     * applied already when the consumer is opened. Past it, one is a real conflict. */
+    /* Up to here a 409 is a message applied before a crash (the position is recorded after
+     * each fetched batch): what the durable had delivered when opened. Past it, a real conflict. */
     uint64_t replay_until;
     uint64_t failed_seq; /* a message whose apply failed (5xx) and may have half-happened */
     uint64_t lag;
@@ -146,8 +145,12 @@ static int open_consumer(log_applier *a, followed *f)
     uint64_t pos = 0;
     if (vs_server_log_position(a->srv, f->coll, &pos) != VS_OK) pos = 0;
     f->applied = pos;
-    f->replay_until = pos + FETCH_BATCH;
-    return vs_js_consumer_open(a->js, f->coll, a->shard, a->durable, pos + 1, &f->consumer);
+    int rc = vs_js_consumer_open(a->js, f->coll, a->shard, a->durable, pos + 1, &f->consumer);
+    /* Only what the durable had delivered can have been applied before a restart; when the
+     * cluster cannot say, at most the batch after the recorded position. */
+    uint64_t d = rc == VS_OK ? vs_js_consumer_delivered_before(f->consumer) : UINT64_MAX;
+    f->replay_until = d == UINT64_MAX ? pos + FETCH_BATCH : d > pos ? d : pos;
+    return rc;
 }
 
 /* Applies what f's stream holds (waiting at most wait_ms for the first message; 0: what is
@@ -221,8 +224,9 @@ static void update_lag(log_applier *a, followed *one, uint64_t noted_seq)
 
 static void drain(log_applier *a, followed *f, uint32_t wait_ms)
 {
-    for (int got = follow(a, f, wait_ms); got == FETCH_BATCH && !atomic_load(&a->stop); got = follow(a, f, 0)) {
-    }
+    /* a replica catching up shows its lag between batches (the router stops searching it) */
+    for (int got = follow(a, f, wait_ms); got == FETCH_BATCH && !atomic_load(&a->stop); got = follow(a, f, 0))
+        update_lag(a, f, 0);
 }
 
 static void *applier_main(void *arg)
