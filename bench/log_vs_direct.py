@@ -16,7 +16,12 @@ Usage: bench/log_vs_direct.py VECSCALE [ROUNDS=300] [BATCH=10] [THREADS=4] [SECO
                               [--shards N] [--log-binary NAME=PATH ...]
 --shards N: N shards x 2 replicas (default 1). --log-binary NAME=PATH adds a log router run
 from another build (say, the commit before a change) on the same cluster as kind "log:NAME",
-interleaved with the others like them: a paired before/after in one run."""
+interleaved with the others like them: a paired before/after in one run.
+--replica-binary NAME=PATH starts a second cluster (its own NATS, etcd, replicas and router, all
+from PATH) whose "wait": "applied" adds are kind "log+applied:NAME", interleaved alike: a paired
+before/after of the replicas' applier. --idle N creates N more collections in each cluster that
+get no writes (a replica then follows N + 1 streams). The direct kind is left out when the
+build's router no longer has the direct path (it needs --nats)."""
 import json
 import os
 import random
@@ -28,13 +33,18 @@ import threading
 import time
 import urllib.request
 
-ARGS, EXTRA, SHARDS = [], {}, 1
+ARGS, EXTRA, SHARDS, REPLICA_BIN, IDLE = [], {}, 1, {}, 0
 _a = sys.argv[1:]
 while _a:
     x = _a.pop(0)
     if x == "--log-binary":
         name, path = _a.pop(0).split("=", 1)
         EXTRA[name] = path
+    elif x == "--replica-binary":
+        name, path = _a.pop(0).split("=", 1)
+        REPLICA_BIN[name] = path
+    elif x == "--idle":
+        IDLE = int(_a.pop(0))
     elif x == "--shards":
         SHARDS = int(_a.pop(0))
     else:
@@ -79,32 +89,50 @@ def pct(xs, p):
 
 LOAD0 = os.getloadavg()[0]
 try:
-    nats = env_of("nats.sh", os.path.join(T, "nats"), "NATS_URL")
-    etcd = env_of("etcd.sh", os.path.join(T, "etcd"), "ETCD_ENDPOINT")
-    names = ["r%d" % i for i in range(2 * SHARDS)]
-    subprocess.run([VS, "cluster", "init", "--etcd", etcd, "--shards", str(SHARDS), "--replicas", "2", "--nodes",
-                    ",".join(names), "--metric", "l2"], check=True, stdout=subprocess.DEVNULL)
-    nodes = []
-    for n in names:
-        pf = os.path.join(T, n + ".port")
-        procs.append(subprocess.Popen([VS, "serve", "--data", os.path.join(T, n), "--port", "0", "--port-file", pf,
-                                       "--cluster", etcd, "--node-id", n, "--nats", nats, "--quiet"],
-                                      stdout=subprocess.DEVNULL, stderr=open(os.path.join(T, n + ".log"), "w")))
-        nodes.append("http://127.0.0.1:%d" % wait_port(pf))
-    routers = {}
-    for name, binary, extra in [("log", VS, ["--nats", nats]), ("direct", VS, [])] + \
-            [("log:" + k, v, ["--nats", nats]) for k, v in EXTRA.items()]:
-        pf = os.path.join(T, name + ".port")
-        procs.append(subprocess.Popen([binary, "route", "--cluster", etcd, "--port", "0", "--port-file", pf, "--quiet"] + extra,
-                                      stdout=subprocess.DEVNULL, stderr=open(os.path.join(T, name + ".log"), "w")))
-        routers[name] = "http://127.0.0.1:%d" % wait_port(pf)
+    def start_cluster(tag, vs, with_direct):
+        nats = env_of("nats.sh", os.path.join(T, tag + "nats"), "NATS_URL")
+        etcd = env_of("etcd.sh", os.path.join(T, tag + "etcd"), "ETCD_ENDPOINT")
+        names = ["r%d" % i for i in range(2 * SHARDS)]
+        subprocess.run([vs, "cluster", "init", "--etcd", etcd, "--shards", str(SHARDS), "--replicas", "2", "--nodes",
+                        ",".join(names), "--metric", "l2"], check=True, stdout=subprocess.DEVNULL)
+        nodes = []
+        for n in names:
+            pf = os.path.join(T, tag + n + ".port")
+            procs.append(subprocess.Popen([vs, "serve", "--data", os.path.join(T, tag + n), "--port", "0", "--port-file", pf,
+                                           "--cluster", etcd, "--node-id", n, "--nats", nats, "--quiet"],
+                                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(T, tag + n + ".log"), "w")))
+            nodes.append("http://127.0.0.1:%d" % wait_port(pf))
+        routers = {}
+        for name, binary, extra in [("log", vs, ["--nats", nats])] + ([("direct", vs, [])] if with_direct else []) + \
+                [("log:" + k, v, ["--nats", nats]) for k, v in (EXTRA.items() if with_direct else [])]:
+            pf = os.path.join(T, tag + name + ".port")
+            p = subprocess.Popen([binary, "route", "--cluster", etcd, "--port", "0", "--port-file", pf, "--quiet"] + extra,
+                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(T, tag + name + ".log"), "w"))
+            procs.append(p)
+            for _ in range(100):
+                if os.path.exists(pf) or p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if p.poll() is not None and name == "direct":
+                continue  # this build's router has no direct path any more
+            routers[name] = "http://127.0.0.1:%d" % wait_port(pf)
+        return nats, etcd, nodes, routers
+
+    nats, etcd, nodes, routers = start_cluster("", VS, True)
+    others = {k: start_cluster(k + "-", v, False) for k, v in REPLICA_BIN.items()}
     time.sleep(1.0)  # both routers read the map and the live nodes
     spec = {"dimension": D, "metric": "l2", "index": "Flat"}
     post(routers["log"], "/collections", dict(spec, name="bl"))
     for k in EXTRA:  # a collection each: the routers' id counters in etcd stay apart
         post(routers["log:" + k], "/collections", dict(spec, name="bl_" + k))
-    for u in nodes:
-        post(u, "/collections", dict(spec, name="bd"))
+    for o in others.values():
+        post(o[3]["log"], "/collections", dict(spec, name="bl"))
+    for i in range(IDLE):  # streams the replicas follow that get no writes
+        for r in [routers["log"]] + [o[3]["log"] for o in others.values()]:
+            post(r, "/collections", dict(spec, name="idle%d" % i))
+    if "direct" in routers:
+        for u in nodes:
+            post(u, "/collections", dict(spec, name="bd"))
     time.sleep(1.5)  # the replicas found the new stream and applied its creation
     rng = random.Random(5)
     next_id = [0]
@@ -118,9 +146,12 @@ try:
         b.update(extra or {})
         return b
 
-    kinds = {"direct": (routers["direct"], "/collections/bd/vectors", None),
-             "log": (routers["log"], "/collections/bl/vectors", None),
+    kinds = {"log": (routers["log"], "/collections/bl/vectors", None),
              "log+applied": (routers["log"], "/collections/bl/vectors", {"wait": "applied"})}
+    if "direct" in routers:
+        kinds["direct"] = (routers["direct"], "/collections/bd/vectors", None)
+    for k, o in others.items():
+        kinds["log+applied:" + k] = (o[3]["log"], "/collections/bl/vectors", {"wait": "applied"})
     for k in EXTRA:
         kinds["log:" + k] = (routers["log:" + k], "/collections/bl_%s/vectors" % k, None)
     lat = {k: [] for k in kinds}
@@ -136,7 +167,7 @@ try:
             t0 = time.perf_counter()
             reply = post(u, p, b)
             lat[k].append((time.perf_counter() - t0) * 1e3)
-            if k == "log+applied" and reply.get("applied") is not True:
+            if k.startswith("log+applied") and reply.get("applied") is not True:
                 raise SystemExit("wait: applied not reached: %s" % reply)
     # Throughput: the kinds take turns in 5 slices each, so a change in the machine's load
     # (shared, 2 cores) hits all of them alike.
@@ -160,13 +191,18 @@ try:
                 t.join()
             spent[k] += time.monotonic() - t0
     tput = {k: done[k] * BATCH / spent[k] for k in kinds}
-    print("write path, %d shard(s) x 2 replicas, NATS R=3," % SHARDS + " %d-vector adds of dim %d, %d interleaved rounds; "
+    print("write path, %d shard(s) x 2 replicas, NATS R=3, %d idle collections," % (SHARDS, IDLE) + " %d-vector adds of dim %d, %d interleaved rounds; "
           "throughput with %d clients, %.0f s each in 5 alternating slices (loopback, load avg %.0f at the start, %.0f at the end, %s)" % (
               BATCH, D, ROUNDS, THREADS, SECONDS, LOAD0, os.getloadavg()[0], time.strftime("%Y-%m-%d")))
-    print("%-12s %9s %9s %14s" % ("path", "p50 ms", "p99 ms", "vectors/s"))
+    print("%-18s %9s %9s %14s" % ("path", "p50 ms", "p99 ms", "vectors/s"))
     for k in kinds:
-        print("%-12s %9.2f %9.2f %14.0f" % (k, pct(lat[k], 50), pct(lat[k], 99), tput[k]))
-    print("log / direct throughput: %.2fx; added p50 latency: log %+.2f ms, log+applied %+.2f ms" % (
+        print("%-18s %9.2f %9.2f %14.0f" % (k, pct(lat[k], 50), pct(lat[k], 99), tput[k]))
+    for k in REPLICA_BIN:
+        print("log+applied p50 / log+applied:%s p50: %.2fx; p99: %.2fx" % (
+            k, pct(lat["log+applied"], 50) / pct(lat["log+applied:" + k], 50),
+            pct(lat["log+applied"], 99) / pct(lat["log+applied:" + k], 99)))
+    if "direct" in kinds:
+        print("log / direct throughput: %.2fx; added p50 latency: log %+.2f ms, log+applied %+.2f ms" % (
         tput["log"] / tput["direct"], pct(lat["log"], 50) - pct(lat["direct"], 50),
         pct(lat["log+applied"], 50) - pct(lat["direct"], 50)))
     for k in EXTRA:
@@ -180,6 +216,7 @@ finally:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             p.kill()
-    subprocess.run([os.path.join(FIX, "nats.sh"), "stop", os.path.join(T, "nats")])
-    subprocess.run([os.path.join(FIX, "etcd.sh"), "stop", os.path.join(T, "etcd")])
+    for tag in [""] + [k + "-" for k in REPLICA_BIN]:
+        subprocess.run([os.path.join(FIX, "nats.sh"), "stop", os.path.join(T, tag + "nats")])
+        subprocess.run([os.path.join(FIX, "etcd.sh"), "stop", os.path.join(T, tag + "etcd")])
     shutil.rmtree(T, ignore_errors=True)

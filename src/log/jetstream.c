@@ -152,6 +152,18 @@ int vs_js_ensure_stream(vs_js *js, const char *collection, uint32_t shard, int r
     cfg.Replicas = replicas;
     cfg.Duplicates = (int64_t)(dup_window_s ? dup_window_s : 120) * 1000000000LL;
     cfg.DenyDelete = true; /* replicas rely on every sequence being there until a snapshot covers it */
+    /* Each stored message's headers (no body) go out again on "vsn.<collection>.<shard>": a
+     * replica following many streams waits on that one subject instead of on every stream's
+     * fetch in turn (vs_js_notify_open). */
+    char note[128];
+    int nn = snprintf(note, sizeof note, "vsn.%s.%u", collection, shard);
+    if (nn < 0 || (size_t)nn >= sizeof note) return vs_fail(VS_ERR_INVALID_ARG, "jetstream: subject buffer too small");
+    jsRePublish rp;
+    jsRePublish_Init(&rp);
+    rp.Source = subject;
+    rp.Destination = note;
+    rp.HeadersOnly = true;
+    cfg.RePublish = &rp;
     /* Creating is idempotent for an identical config; a stream that exists with another
      * config (say, other replicas) is left alone: it is the cluster's, not this caller's. */
     for (int attempt = 0;; attempt++) {
@@ -312,4 +324,57 @@ int vs_js_publish(vs_js *js, const char *collection, uint32_t shard, const char 
     char what[300];
     snprintf(what, sizeof what, "publish %s to %s", msg_id, name);
     return js_fail(s, jerr, what);
+}
+
+struct vs_js_notify {
+    natsSubscription *sub;
+};
+
+int vs_js_notify_open(vs_js *js, uint32_t shard, vs_js_notify **out)
+{
+    if (!js || !out) return vs_fail(VS_ERR_INVALID_ARG, "jetstream: notify needs a handle");
+    *out = NULL;
+    vs_js_notify *n = calloc(1, sizeof *n);
+    if (!n) return vs_fail(VS_ERR_NOMEM, "jetstream: out of memory");
+    char subj[64];
+    snprintf(subj, sizeof subj, "vsn.*.%u", shard);
+    natsStatus s = natsConnection_SubscribeSync(&n->sub, js->nc, subj);
+    /* Notes are hints: a slow applier may drop them rather than make the server cut it off. */
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(n->sub, 4096, 4 * 1024 * 1024);
+    if (s != NATS_OK) {
+        natsSubscription_Destroy(n->sub);
+        free(n);
+        return js_fail(s, 0, "subscribe to the log's notes");
+    }
+    *out = n;
+    return VS_OK;
+}
+
+void vs_js_notify_close(vs_js_notify *n)
+{
+    if (!n) return;
+    natsSubscription_Unsubscribe(n->sub);
+    natsSubscription_Destroy(n->sub);
+    free(n);
+}
+
+int vs_js_notify_next(vs_js_notify *n, uint32_t wait_ms, char *collection, size_t cap, uint64_t *seq)
+{
+    natsMsg *m = NULL;
+    /* libnats reads a timeout of 0 as "none"; 1 ms is the shortest real wait */
+    natsStatus s = natsSubscription_NextMsg(&m, n->sub, wait_ms ? (int64_t)wait_ms : 1);
+    if (s == NATS_TIMEOUT) return VS_ERR_NOT_FOUND;
+    if (s != NATS_OK) return js_fail(s, 0, "next log note");
+    const char *subj = natsMsg_GetSubject(m), *v = NULL;
+    const char *a = strchr(subj, '.'), *b = a ? strrchr(subj, '.') : NULL;
+    int rc = VS_OK;
+    if (!a || b <= a + 1 || (size_t)(b - a - 1) >= cap) {
+        rc = vs_fail(VS_ERR_CORRUPT, "jetstream: log note on %.100s", subj);
+    } else {
+        memcpy(collection, a + 1, (size_t)(b - a - 1));
+        collection[b - a - 1] = 0;
+        *seq = natsMsgHeader_Get(m, "Nats-Sequence", &v) == NATS_OK && v ? strtoull(v, NULL, 10) : 0;
+    }
+    natsMsg_Destroy(m);
+    return rc;
 }

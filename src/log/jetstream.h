@@ -62,6 +62,10 @@ int vs_js_publish(vs_js *js, const char *collection, uint32_t shard, const char 
 int vs_js_consumer_open(vs_js *js, const char *collection, uint32_t shard, const char *durable, uint64_t next_seq,
                         vs_js_consumer **out);
 void vs_js_consumer_close(vs_js_consumer *c);
+/* The last stream sequence the durable had delivered (to this process or one before it) when
+ * it was opened: 0 for a new durable, UINT64_MAX when the cluster could not say. Nothing past
+ * it can have been applied before a restart. */
+uint64_t vs_js_consumer_delivered_before(const vs_js_consumer *c);
 
 /* One delivered message: stream sequence, op header, msg id, body. */
 typedef struct {
@@ -72,7 +76,8 @@ typedef struct {
     size_t len;
 } vs_js_msg;
 
-/* Fetches up to max messages (waiting at most wait_ms for the first) and calls fn for each in
+/* Fetches up to max messages (waiting at most wait_ms for the first; 0: a few ms, for what is
+ * there now) and calls fn for each in
  * stream order; a message fn returns VS_OK for is acknowledged, and the first non-VS_OK return
  * stops the batch (that message and the rest are redelivered later) and is returned. *got is
  * the count fn accepted. A wait with nothing to deliver is VS_OK with *got = 0, unless the
@@ -81,6 +86,16 @@ typedef struct {
  * re-creates the consumer there. */
 int vs_js_consumer_fetch(vs_js_consumer *c, int max, uint32_t wait_ms, int (*fn)(const vs_js_msg *m, void *ctx),
                          void *ctx, int *got);
+/* Notes of stored messages (headers only, republished by each stream; see
+ * vs_js_ensure_stream) for every collection's stream of one shard. next waits at most wait_ms
+ * for one and gives its collection and stream sequence; VS_ERR_NOT_FOUND when none came.
+ * Notes are hints (lost across a reconnect, absent for streams made before them): a reader
+ * still looks at its streams now and then. */
+typedef struct vs_js_notify vs_js_notify;
+int vs_js_notify_open(vs_js *js, uint32_t shard, vs_js_notify **out);
+void vs_js_notify_close(vs_js_notify *n);
+int vs_js_notify_next(vs_js_notify *n, uint32_t wait_ms, char *collection, size_t cap, uint64_t *seq);
+
 /* Messages in the stream after what this consumer delivered (the replica's lag). */
 int vs_js_consumer_pending(vs_js_consumer *c, uint64_t *pending);
 

@@ -151,6 +151,12 @@ const char *router_log_request_id(const cJSON *req);
 int router_log_check_index(router *r, const char *coll, const cJSON *docs, const cJSON *skip, router_reply *out);
 int router_log_check_vectors(router *r, const char *coll, const cJSON *req, router_reply *out);
 /* 409 duplicate_id (as one server) when an id appears twice among ids[0..n). */
+/* Whether shard `shard`'s collection already holds one of `ids` (a dry run of /vectors on one
+ * of its live replicas): 1 = none (or no live replica to ask); 0 = replied, *conflict 1 when that reply is the 409
+ * duplicate_id one server gives (a retry with a request_id whose first try was stored may
+ * still go on: the log's dedup answers it as the first time). */
+int router_log_check_held(router *r, const char *coll, uint32_t shard, const cJSON *ids, int *conflict,
+                          router_reply *out);
 int router_log_check_unique(const cJSON *const *ids, int n, router_reply *out);
 /* Refreshes r->lag for m's live replicas (router_log.c). */
 void router_log_poll_lag(router *r, const vs_cluster_map *m);

@@ -248,11 +248,13 @@ static int default_streams(router *r, router_reply *out)
 
 /* Publishes one part; on failure sets a 503 naming the shard and returns 0. */
 static int publish(router *r, const char *coll, uint32_t shard, const char *op, const char *body, const char *msg_id,
-                   uint64_t *seq, router_reply *out)
+                   uint64_t *seq, int *dup_out, router_reply *out)
 {
     int dup = 0;
+    *dup_out = 0;
     if (!strcmp(coll, "default") && !default_streams(r, out)) return 0;
     int rc = vs_js_publish(r->js, coll, shard, op, body, strlen(body), msg_id, PUBLISH_BUDGET_MS, seq, &dup);
+    *dup_out = dup;
     if (rc == VS_OK) return 1;
     if (rc == VS_ERR_NOT_FOUND)
         router_error(out, 404, "collection_not_found",
@@ -274,6 +276,8 @@ typedef struct {
     char msg_id[300];
     uint64_t seq;
     int ok, threaded;
+    int dup;      /* the log held this message already (a retry's) */
+    int conflict; /* the shard holds one of the part's ids (check_held) */
     router_reply err;
     pthread_t th;
 } part_job;
@@ -294,7 +298,7 @@ static void *part_run(void *p)
 {
     part_job *j = p;
     if (!j->body) router_error(&j->err, 500, "internal", "out of memory");
-    j->ok = j->body && publish(j->r, j->coll, j->shard, j->op, j->body, j->msg_id, &j->seq, &j->err);
+    j->ok = j->body && publish(j->r, j->coll, j->shard, j->op, j->body, j->msg_id, &j->seq, &j->dup, &j->err);
     cJSON_free(j->body);
     j->body = NULL;
     return NULL;
@@ -331,6 +335,48 @@ static int publish_parts(part_job *jobs, size_t n, void (*meanwhile)(void *), vo
         cJSON_AddItemToArray(stored, e);
     }
     return ok;
+}
+
+/* An add of an id the collection holds is 409 duplicate_id on one server, and so it is here,
+ * before publishing (once stored, a replica could only count it refused): ids[i] are jobs[i]'s
+ * ids, checked on a replica of its shard. A retry of a request whose first try was stored
+ * finds its own ids: with a request_id, a conflicting part is published all the same, and the
+ * log's dedup answers it as the first time (held_after_publish); without one, it is 409 as on
+ * one server. 1 = go on; 0 = replied. */
+static int check_held(router *r, const char *coll, part_job *jobs, size_t n, cJSON *const *ids, const cJSON *req,
+                      router_reply *out)
+{
+    router_reply first = {0};
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        router_reply e = {0};
+        if (router_log_check_held(r, coll, jobs[i].shard, ids[i], &jobs[i].conflict, &e)) continue;
+        if (!jobs[i].conflict) {
+            free(first.body);
+            *out = e;
+            return 0;
+        }
+        if (any++) free(e.body);
+        else first = e;
+    }
+    if (any && !router_log_request_id(req)) {
+        *out = first;
+        return 0;
+    }
+    free(first.body);
+    return 1;
+}
+
+/* After publishing: a conflicting part the log did not hold already was no retry but a new
+ * request reusing ids (its message is refused by the replicas and counted in log_refused). */
+static int held_after_publish(const part_job *jobs, size_t n, const char *coll, router_reply *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].conflict && !jobs[i].dup)
+            return router_error(out, 409, "duplicate_id",
+                                "an id of this request is already in collection '%s' (shard %u), and the log holds no "
+                                "earlier request with this request_id", coll, jobs[i].shard), 0;
+    return 1;
 }
 
 typedef struct {
@@ -409,16 +455,26 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
             cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
             part_job *jobs = calloc(m->n_shards, sizeof *jobs);
             size_t n_jobs = 0;
-            for (uint32_t s = 0; jobs && s < m->n_shards; s++) {
+            cJSON **part_ids = calloc(m->n_shards, sizeof *part_ids);
+            for (uint32_t s = 0; jobs && part_ids && s < m->n_shards; s++) {
                 size_t c = count[s + 1] - count[s];
-                if (c)
-                    part_init(&jobs[n_jobs++], r, coll, s, "vectors", router_sub_body(req, rows + count[s], c),
-                              cJSON_GetArrayItem(ids, (int)rows[count[s]]), c, nonce);
+                if (!c) continue;
+                part_ids[n_jobs] = cJSON_CreateArray();
+                for (size_t q = 0; q < c; q++)
+                    cJSON_AddItemToArray(part_ids[n_jobs], cJSON_Duplicate(cJSON_GetArrayItem(ids, (int)rows[count[s] + q]), 0));
+                part_init(&jobs[n_jobs++], r, coll, s, "vectors", router_sub_body(req, rows + count[s], c),
+                          cJSON_GetArrayItem(ids, (int)rows[count[s]]), c, nonce);
             }
+            int ok = jobs && part_ids;
+            if (!ok) router_error(out, 500, "internal", "out of memory");
+            else ok = check_held(r, coll, jobs, n_jobs, part_ids, req, out);
+            for (size_t q = 0; jobs && part_ids && q < n_jobs; q++) cJSON_Delete(part_ids[q]);
+            free(part_ids);
             /* the ids' note (an etcd write when they pass the counter) overlaps the publishing */
             note_ctx nc = {r, coll, max_id};
-            int ok = jobs && publish_parts(jobs, n_jobs, note_ids, &nc, seqs, stored, out);
-            if (!jobs) router_error(out, 500, "internal", "out of memory");
+            ok = ok && publish_parts(jobs, n_jobs, note_ids, &nc, seqs, stored, out) &&
+                 held_after_publish(jobs, n_jobs, coll, out);
+            for (size_t q = 0; !ok && jobs && q < n_jobs; q++) cJSON_free(jobs[q].body); /* unpublished */
             free(jobs);
             if (ok) {
                 cJSON_AddNumberToObject(o, "added", n);
@@ -504,8 +560,20 @@ static void router_log_index(router *r, const char *path, const char *body, size
             int cnt = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"));
             part_init(&jobs[n_jobs++], r, coll, s, "index", cJSON_PrintUnformatted(parts[s]), fid, (size_t)cnt, nonce);
         }
-        ok = jobs && publish_parts(jobs, n_jobs, NULL, NULL, seqs, stored, out);
-        if (!jobs) router_error(out, 500, "internal", "out of memory");
+        cJSON **part_ids = calloc(shards, sizeof *part_ids);
+        ok = jobs && part_ids;
+        for (size_t q = 0; ok && q < n_jobs; q++) {
+            part_ids[q] = cJSON_CreateArray();
+            const cJSON *pd;
+            cJSON_ArrayForEach(pd, cJSON_GetObjectItemCaseSensitive(parts[jobs[q].shard], "documents"))
+                cJSON_AddItemToArray(part_ids[q], cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(pd, "id"), 0));
+        }
+        if (!ok) router_error(out, 500, "internal", "out of memory");
+        else ok = check_held(r, coll, jobs, n_jobs, part_ids, req, out);
+        for (size_t q = 0; part_ids && q < n_jobs; q++) cJSON_Delete(part_ids[q]);
+        free(part_ids);
+        ok = ok && publish_parts(jobs, n_jobs, NULL, NULL, seqs, stored, out) && held_after_publish(jobs, n_jobs, coll, out);
+        for (size_t q = 0; !ok && jobs && q < n_jobs; q++) cJSON_free(jobs[q].body); /* unpublished */
         free(jobs);
         if (ok) {
             /* as one server answers (added, ids), with what the log adds */
@@ -550,7 +618,8 @@ static void router_log_delete(router *r, const char *path, router_reply *out)
     if (strlen(key) <= 64) snprintf(msg_id, sizeof msg_id, "delete:%s:%u:%s:%s", coll, s, key, nonce);
     else snprintf(msg_id, sizeof msg_id, "delete:%s:%u:k%016llx:%s", coll, s, (unsigned long long)fnv(key), nonce);
     uint64_t seq = 0;
-    if (!publish(r, coll, s, "delete", key, msg_id, &seq, out)) return;
+    int dup = 0;
+    if (!publish(r, coll, s, "delete", key, msg_id, &seq, &dup, out)) return;
     char buf[200];
     snprintf(buf, sizeof buf, "{\"deleted\":\"stored\",\"shard\":%u,\"sequence\":%llu}", s, (unsigned long long)seq);
     out->status = 200;
@@ -593,8 +662,9 @@ static void router_log_create(router *r, const char *body, size_t len, router_re
                     break;
                 }
                 uint64_t seq = 0;
+                int dup = 0;
                 snprintf(msg_id, sizeof msg_id, "create:%s:%u:%s", name->valuestring, s, nonce);
-                ok = publish(r, name->valuestring, s, "create", create_body, msg_id, &seq, out);
+                ok = publish(r, name->valuestring, s, "create", create_body, msg_id, &seq, &dup, out);
             }
             cJSON_free(create_body);
             if (ok) {

@@ -30,10 +30,11 @@ typedef struct {
     char who[80];
 } answer;
 
-/* One exchange with the first live replica that answers (any shard: they all hold every
- * collection with the same settings and model). A 404 for the collection while its stream
- * exists is a create not applied yet: asked again until CREATE_WAIT_S. */
-static void ask_replica(router *r, const char *coll, const char *path, const char *body, answer *a)
+/* One exchange with the first live replica that answers (of shard `only`, or of any shard
+ * when it is -1: they all hold every collection with the same settings and model). A 404 for
+ * the collection while its stream exists is a create not applied yet: asked again until
+ * CREATE_WAIT_S. */
+static void ask_replica(router *r, const char *coll, long only, const char *path, const char *body, answer *a)
 {
     vs_cluster_map *m = malloc(sizeof *m);
     CURL *h = NULL;
@@ -54,7 +55,7 @@ static void ask_replica(router *r, const char *coll, const char *path, const cha
             uint32_t idx = (uint32_t)((start + k) % total), s = 0;
             while (idx >= m->n_replicas[s]) idx -= m->n_replicas[s++];
             const char *url = m->replicas[s][idx].url;
-            if (!url[0]) continue;
+            if (!url[0] || (only >= 0 && s != (uint32_t)only)) continue;
             char u[2048];
             snprintf(u, sizeof u, "%s%s", url, path);
             vs_http_timeouts to = {.connect_ms = 1000, .total_ms = ASK_TIMEOUT_MS};
@@ -132,9 +133,32 @@ int router_log_check_index(router *r, const char *coll, const cJSON *docs, const
     char path[200];
     snprintf(path, sizeof path, "/collections/%s/index", coll);
     answer a = {0};
-    ask_replica(r, coll, path, body, &a);
+    ask_replica(r, coll, -1, path, body, &a);
     cJSON_free(body);
     int ok = a.status == 200 || relay(&a, coll, out);
+    vs_buf_free(&a.body);
+    return ok;
+}
+
+int router_log_check_held(router *r, const char *coll, uint32_t shard, const cJSON *ids, int *conflict,
+                          router_reply *out)
+{
+    *conflict = 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemReferenceToObject(o, "ids", (cJSON *)ids);
+    cJSON_AddTrueToObject(o, "dry_run");
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!body) return router_error(out, 500, "internal", "out of memory"), 0;
+    char path[200];
+    snprintf(path, sizeof path, "/collections/%s/vectors", coll);
+    answer a = {0};
+    ask_replica(r, coll, (long)shard, path, body, &a);
+    cJSON_free(body);
+    /* No live replica of the shard: the log still takes the write (a shard down must not stop
+     * writes); a conflict is then found when the replicas apply it, and counted there. */
+    int ok = a.status == 200 || a.status == 0 || relay(&a, coll, out);
+    *conflict = a.status == 409;
     vs_buf_free(&a.body);
     return ok;
 }
@@ -170,7 +194,7 @@ ask:;
     char path[200];
     snprintf(path, sizeof path, "/collections/%s", coll);
     answer a = {0};
-    ask_replica(r, coll, path, NULL, &a);
+    ask_replica(r, coll, -1, path, NULL, &a);
     uint32_t d = 0;
     if (a.status == 200) {
         cJSON *o = cJSON_ParseWithLength(a.body.data, a.body.len);

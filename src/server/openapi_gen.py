@@ -80,12 +80,13 @@ schemas = {
         {"type": "object", "additionalProperties": False, "oneOf": [{"required": ["texts"]}, {"required": ["documents"]}], "properties": {
           "texts": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "documents": {"type": "array", "minItems": 1, "items": ref("Document")},
           "skip_empty": {"type": "boolean", "description": "leave out texts with no word the model knows and list their positions in 'skipped' (else 400 empty_embedding)"},
-          "dry_run": {"type": "boolean", "description": "check and embed everything, store nothing: 200 {\"valid\": true, \"would_add\", \"skipped\"} or the error the request would get (ids the collection holds are not checked); a cluster router asks a replica so before publishing to the write log"}}},
+          "dry_run": {"type": "boolean", "description": "check and embed everything, store nothing: 200 {\"valid\": true, \"would_add\", \"skipped\"} or the error the request would get (ids the collection holds are not checked: a dry run of /vectors does that); a cluster router asks a replica so before publishing to the write log"}}},
         {"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "texts, automatic IDs"},
         {"type": "array", "minItems": 1, "items": ref("Document"), "description": "documents: every one with an id or none"}]},
   "VectorsRequest": {"type": "object", "additionalProperties": False, "required": ["vectors"], "properties": {
       "vectors": {"type": "array", "items": ref("Vector")}, "ids": {"type": "array", "items": ref("DocId")},
-      "texts": {"type": "array", "items": {"type": ["string", "null"]}}, "metadata": {"type": "array", "items": {"type": ["object", "null"]}}}},
+      "texts": {"type": "array", "items": {"type": ["string", "null"]}}, "metadata": {"type": "array", "items": {"type": ["object", "null"]}},
+      "dry_run": {"type": "boolean", "description": "check only whether the collection holds one of 'ids' (then 'vectors' may be left out): 200 {\"valid\": true, \"would_add\"} or 409 duplicate_id, nothing stored; a cluster router asks a replica of each owning shard so before publishing to the write log"}}},
   "AddResponse": {"type": "object", "required": ["added", "total", "ids"], "properties": {
       "added": {"type": "integer"}, "total": {"type": "integer", "description": "documents in the collection after the add"},
       "ids": {"type": "array", "items": ref("DocId"), "description": "the added documents' IDs, in request order"},

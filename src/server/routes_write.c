@@ -98,11 +98,50 @@ static int commit(request *r, coll_ref *ref, batch *b, const char *skipped)
     return 200;
 }
 
+/* {"ids": [...], "dry_run": true}: 409 duplicate_id, as the add would be answered, when the
+ * collection holds one of the ids; else {"valid": true}. A cluster router asks the owning
+ * shard's replica so before it publishes an add to the log (where a replica could no longer
+ * refuse it to the client). Nothing else of an add is looked at: the router checks the rest. */
+static int held_ids(request *r, coll_ref *ref, const cJSON *ids)
+{
+    if (!cJSON_IsArray(ids) || !cJSON_GetArraySize(ids))
+        return reply_error(r, 400, "bad_request", "a dry run of /vectors checks 'ids': a non-empty array");
+    size_t i = 0;
+    for (const cJSON *e = ids->child; e; e = e->next, i++) {
+        char what[48], *key = NULL;
+        int64_t id;
+        snprintf(what, sizeof what, "'ids'[%zu]", i);
+        if (!read_doc_id(r, e, what, &key)) return r->status;
+        int rc = vs_collection_lookup_key(ref->c, key, &id);
+        if (rc == VS_OK) {
+            reply_error(r, 409, "duplicate_id", "id %s is already in collection '%s'", key, ref->name);
+            free(key);
+            return r->status;
+        }
+        free(key);
+        if (rc != VS_ERR_NOT_FOUND) return reply_vs_error(r, rc);
+    }
+    sb_printf(&r->out, "{\"valid\":true,\"added\":0,\"would_add\":%zu}", i);
+    r->status = 200;
+    return 200;
+}
+
 int route_vectors(request *r, coll_ref *ref)
 {
-    static const char *const allowed[] = {"vectors", "ids", "texts", "metadata", NULL};
+    static const char *const allowed[] = {"vectors", "ids", "texts", "metadata", "dry_run", NULL};
     cJSON *o = parse_object(r);
     if (!o || !only_fields(r, o, allowed)) {
+        cJSON_Delete(o);
+        return r->status;
+    }
+    const cJSON *dry = cJSON_GetObjectItemCaseSensitive(o, "dry_run");
+    if (dry && !cJSON_IsBool(dry)) {
+        reply_error(r, 400, "bad_request", "'dry_run' must be true or false");
+        cJSON_Delete(o);
+        return r->status;
+    }
+    if (cJSON_IsTrue(dry)) {
+        held_ids(r, ref, cJSON_GetObjectItemCaseSensitive(o, "ids"));
         cJSON_Delete(o);
         return r->status;
     }
@@ -314,7 +353,8 @@ int route_index(request *r, coll_ref *ref)
     } else if (cJSON_IsTrue(dry)) {
         /* Everything but storing: a cluster router asks a replica so before it publishes to
          * the log (whose replicas could no longer refuse the client). Ids the collection
-         * holds are not checked: a retried request is stored once by the log's dedup. */
+         * holds are not checked here (any shard's replica answers this): the router asks the
+         * owning shards' replicas with a dry run of /vectors. */
         sb_printf(&r->out, "{\"valid\":true,\"added\":0,\"would_add\":%zu,\"skipped\":%s}", b.n,
                   cJSON_IsTrue(skip) ? skipped.s : "[]");
         r->status = 200;

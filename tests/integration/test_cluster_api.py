@@ -218,13 +218,16 @@ try:
         (rs, r), (ss, s) = both("POST", "/vectors", body)
         check(rs == ss == 400 and r["error"]["code"] == s["error"]["code"], "/vectors refused as one server: %s" %
               json.dumps(body)[:80], r, s)
-    # an id a replica holds (409 on one server) is found only when it applies the write: the log
-    # acknowledges it and every replica refuses it alike: nothing stored
-    for body in ([{"id": 0, "text": "cat"}],):
-        st, r = R.request("POST", "/index", {"documents": body} if isinstance(body[0], dict) else {"texts": body,
-                          "wait": "applied"})
-        check(st == 200 and r["stored"], "acknowledged once stored in the log: %s" % json.dumps(body), st, r)
-    check(settled(), "the replicas applied (refused) them")
+    # an id the collection holds: 409 duplicate_id as on one server, checked on the owning
+    # shard's replica before the log stores anything (0 and 100 are on different shards)
+    for path, body in (("/index", {"documents": [{"id": 0, "text": "cat"}]}),
+                       ("/index", {"documents": [{"id": 100, "text": "cat"}, {"id": 9000, "text": "dog"}]}),
+                       ("/vectors", {"vectors": v1, "ids": [0]}), ("/vectors", {"vectors": v1 * 2, "ids": [9001, 100]}),
+                       ("/vectors", {"vectors": v1, "ids": ["doc-a/b"]})):
+        (rs, r), (ss, s) = both("POST", path, body)
+        check(rs == ss == 409 and r["error"]["code"] == s["error"]["code"] == "duplicate_id",
+              "an id the collection holds, refused as one server: %s %s" % (path, json.dumps(body)[:80]), rs, r, ss, s)
+    check(settled(), "nothing to apply")
     after = R.ok("GET", "/stats")["total_vectors"]
     check(after == before, "refused writes stored nothing", before, after)
 
@@ -238,10 +241,19 @@ try:
           sum(node_has(n, r["ids"][0]) for n in range(4)) == 2, "read-your-writes: both replicas have it", r)
     check(S.ok("POST", "/vectors", {"vectors": [vec, vec], "ids": r["ids"]})["total"] == r["total"],
           "POST /vectors: total as one server", r)
-    r2 = R.ok("POST", "/vectors", {"vectors": [vec], "ids": ["v-x"], "request_id": "once"})
-    r3 = R.ok("POST", "/vectors", {"vectors": [vec], "ids": ["v-x"], "request_id": "once"})
-    check(r2["stored"] == r3["stored"], "a retried request_id is stored once (same stream sequence)", r2, r3)
+    r2 = R.ok("POST", "/vectors", {"vectors": [vec], "ids": ["v-x"], "request_id": "once", "wait": "applied"})
+    # the retry finds v-x applied: the log's dedup answers it as the first time, not 409
+    r3 = R.ok("POST", "/vectors", {"vectors": [vec], "ids": ["v-x"], "request_id": "once", "wait": "applied"})
+    check(r2["stored"] == r3["stored"] and r3["added"] == 1, "a retried request_id is stored once (same stream sequence)",
+          r2, r3)
     S.ok("POST", "/vectors", {"vectors": [vec], "ids": ["v-x"]})
+    (rs, r), (ss, s) = both("POST", "/vectors", {"vectors": [vec], "ids": ["v-x"]})
+    check(rs == ss == 409 and r["error"]["code"] == s["error"]["code"] == "duplicate_id",
+          "the same add again without a request_id: 409 as one server", rs, r, ss, s)
+    r4 = R.ok("POST", "/index", {"documents": [{"id": "t-x", "text": "cat"}], "request_id": "once-i", "wait": "applied"})
+    r5 = R.ok("POST", "/index", {"documents": [{"id": "t-x", "text": "cat"}], "request_id": "once-i", "wait": "applied"})
+    check(r4["stored"] == r5["stored"], "a retried /index with explicit ids and request_id: the first reply", r4, r5)
+    S.ok("POST", "/index", {"documents": [{"id": "t-x", "text": "cat"}]})
     check(settled(), "applied")
 
     # --- searches see the documents ---------------------------------------------------------
