@@ -648,8 +648,11 @@ static void router_log_create(router *r, const char *body, size_t len, router_re
         } else {
             char nonce[80], msg_id[200];
             new_nonce(req, nonce, sizeof nonce);
-            /* The replicas take the collection's own fields only. */
+            /* The replicas take the collection's own fields only: a "wait" left in the message
+             * made every replica refuse the create (400 unknown_field). */
             cJSON_DeleteItemFromObjectCaseSensitive(req, "request_id");
+            cJSON_DeleteItemFromObjectCaseSensitive(req, "wait");
+            cJSON_DeleteItemFromObjectCaseSensitive(req, "wait_timeout_ms");
             char *create_body = cJSON_PrintUnformatted(req);
             int ok = create_body != NULL;
             if (!ok) router_error(out, 500, "internal", "out of memory");

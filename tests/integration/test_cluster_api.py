@@ -392,6 +392,13 @@ try:
     check(ss == 400 and rs == 201 and r.get("applied") is False and
           all(nodes[i].request("GET", "/collections/ghost")[0] == 404 for i in range(4)),
           "a create the replicas refuse: \"applied\": false, created nowhere", r, s)
+    # the log's own fields are the router's: a "wait" must not reach the replicas' create
+    rs, r = R.request("POST", "/collections", {"name": "waited", "dimension": 4, "wait": "applied",
+                                               "wait_timeout_ms": 10000, "request_id": "create-waited"})
+    check(rs == 201 and r.get("applied") is not False and
+          all(nodes[i].request("GET", "/collections/waited")[0] == 200 for i in range(4)),
+          "POST /collections with \"wait\": created on every node", r)
+    check(R.request("DELETE", "/collections/waited")[0] == 200, "and dropped again")
     # created again after the drop: empty, its ids from 0 again
     (rs, r), (ss, s) = both("POST", "/collections", spec)
     check(rs == ss == 201 and r["total_vectors"] == s["total_vectors"] == 0, "created again after the drop: empty", r, s)
