@@ -12,17 +12,19 @@
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
     "                       [--groundtruth FILE] [--load] [--max-queries N] [--nprobe N] [--ef N]\n"
-    "                       [--k-factor F]\n\n"
+    "                       [--k-factor F] [--rerank-io auto|uring|pread] [--rerank-batch N]\n\n"
     "Searches the index in DIR (or an index file) with every vector of FILE. Prints one line per\n"
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
     "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
     "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes;\n"
     "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4) and on a\n"
     "directory with a uint8 re-ranking store (DIR/rerank.vsr, from \",Ru8\"; default 10), whose\n"
-    "vectors are read from disk with pread per query, not mapped.\n"
+    "vectors are read from disk, not mapped: the reads of --rerank-batch queries (default 64) are\n"
+    "issued together and stay in flight while the next batch is scanned. --rerank-io picks how:\n"
+    "io_uring, or pread after readahead hints (auto: io_uring when built with it and allowed).\n"
     "With --query TEXT it searches a document collection instead: see search --query x --help.\n";
 
-enum { SEARCH_CHUNK = 1024 };
+enum { SEARCH_CHUNK = 1024, RU8_BATCH = 64 };
 
 static void print_json(const float *d, const int64_t *ids, size_t nq, uint32_t k, double ms)
 {
@@ -41,18 +43,63 @@ static void print_json(const float *d, const int64_t *ids, size_t nq, uint32_t k
     printf("]}\n");
 }
 
+static int finish_ru8(vs_ru8_batch *b, vs_index *ix, const float *q, size_t at, size_t n, uint32_t k,
+                      unsigned threads, float *d, int64_t *ids)
+{
+    int rc = vs_ru8_batch_finish(b, vs_index_metric(ix), q + at * vs_index_dim(ix), k, threads, d + at * k, ids + at * k);
+    /* Keys to the scores vs_index_search reports: IP scores are inner products. */
+    if (!rc && vs_index_metric(ix) == VS_METRIC_IP)
+        for (size_t j = at * k; j < (at + n) * k; j++) d[j] = -d[j];
+    return rc;
+}
+
+/* ",Ru8": the base index gives k * k_factor candidates per query, the store re-ranks them. Two
+ * batches alternate: a batch's reads are issued right after its scan and are waited for only
+ * after the next batch's scan, so a cold disk works while the CPU scans. */
+static int search_ru8(vs_index *ix, const vs_ru8_store *st, const vs_search_params *p, const float *q, size_t nq,
+                      uint32_t k, uint32_t kc, uint32_t batch, vs_bread_mode io, float *d, int64_t *ids,
+                      cli_progress *bar)
+{
+    unsigned threads = p->n_threads;
+    vs_ru8_batch *b[2] = {NULL, NULL};
+    float *cd = malloc((size_t)batch * kc * sizeof *cd);
+    int64_t *cid = malloc((size_t)batch * kc * sizeof *cid);
+    int rc = cd && cid ? VS_OK : VS_ERR_NOMEM;
+    for (int j = 0; j < 2 && !rc; j++) rc = vs_ru8_batch_create(st, batch, kc, io, &b[j]);
+    if (!rc) fprintf(stderr, "re-ranking reads: %s, %u queries per batch\n", vs_ru8_batch_io(b[0]), batch);
+    size_t prev = 0, prev_n = 0;
+    for (size_t i = 0, c = 0; i < nq && !rc; i += batch, c++) {
+        size_t n = nq - i < batch ? nq - i : batch;
+        rc = vs_index_search(ix, n, q + i * vs_index_dim(ix), kc, p, cd, cid);
+        if (!rc) rc = vs_ru8_batch_start(b[c & 1], n, cid);
+        if (!rc && c) rc = finish_ru8(b[(c - 1) & 1], ix, q, prev, prev_n, k, threads, d, ids);
+        prev = i;
+        prev_n = n;
+        cli_progress_update(bar, i + n);
+        if (!rc && i + n == nq) rc = finish_ru8(b[c & 1], ix, q, prev, prev_n, k, threads, d, ids);
+    }
+    vs_ru8_batch_free(b[0]); /* waits for reads still in flight after an error */
+    vs_ru8_batch_free(b[1]);
+    free(cd);
+    free(cid);
+    return rc;
+}
+
 int cmd_search(int argc, char **argv)
 {
     const char *dir = NULL, *queries = NULL, *gt_path = NULL;
     uint32_t k = 10, threads = 1, max_q = 0, nprobe = 0, ef = 0;
     float k_factor = 0;
     int json = 0, load = 0;
+    uint32_t ru8_batch = RU8_BATCH;
+    vs_bread_mode ru8_io = VS_BREAD_AUTO;
     static const struct option opts[] = {
         {"index", required_argument, 0, 'x'}, {"queries", required_argument, 0, 'q'},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 't'},
         {"groundtruth", required_argument, 0, 'g'}, {"load", no_argument, 0, 'l'},
         {"max-queries", required_argument, 0, 'n'}, {"nprobe", required_argument, 0, 'P'},
         {"ef", required_argument, 0, 'E'}, {"k-factor", required_argument, 0, 'F'},
+        {"rerank-io", required_argument, 0, 'I'}, {"rerank-batch", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (cli_wants_text_query(argc, argv)) return cmd_search_docs(argc, argv);
     int c;
@@ -85,6 +132,15 @@ int cmd_search(int argc, char **argv)
                 return cli_usage_error("search", "bad --k-factor '%s' (1..1000)", optarg);
             break;
         }
+        case 'I':
+            if (!strcmp(optarg, "auto")) ru8_io = VS_BREAD_AUTO;
+            else if (!strcmp(optarg, "uring")) ru8_io = VS_BREAD_URING;
+            else if (!strcmp(optarg, "pread")) ru8_io = VS_BREAD_PREAD;
+            else return cli_usage_error("search", "--rerank-io must be auto, uring or pread, got '%s'", optarg);
+            break;
+        case 'B':
+            if (cli_parse_u32(optarg, 1, 4096, &ru8_batch)) return cli_usage_error("search", "bad --rerank-batch '%s' (1..4096)", optarg);
+            break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("search", "unknown option");
         }
@@ -126,9 +182,7 @@ int cmd_search(int argc, char **argv)
     }
     float *d = malloc(q->n * k * sizeof *d);
     int64_t *ids = malloc(q->n * k * sizeof *ids);
-    float *cd = ru8 ? malloc((size_t)SEARCH_CHUNK * kc * sizeof *cd) : NULL;
-    int64_t *cid = ru8 ? malloc((size_t)SEARCH_CHUNK * kc * sizeof *cid) : NULL;
-    if (!d || !ids || (ru8 && (!cd || !cid))) {
+    if (!d || !ids) {
         fprintf(stderr, "vecscale: out of memory\n");
         rc = VS_ERR_NOMEM;
         goto out;
@@ -142,18 +196,11 @@ int cmd_search(int argc, char **argv)
     cli_progress bar;
     cli_progress_start(&bar, "searching", q->n);
     double t0 = cli_search_clock();
-    for (size_t i = 0; i < q->n && !rc; i += SEARCH_CHUNK) {
+    if (ru8) rc = search_ru8(ix, &store, &p, q->data, q->n, k, kc, ru8_batch, ru8_io, d, ids, &bar);
+    for (size_t i = 0; i < q->n && !rc && !ru8; i += SEARCH_CHUNK) {
         size_t n = q->n - i < SEARCH_CHUNK ? q->n - i : SEARCH_CHUNK;
         const float *qi = (const float *)q->data + i * q->dim;
-        if (ru8) {
-            rc = vs_index_search(ix, n, qi, kc, &p, cd, cid);
-            if (!rc) rc = vs_ru8_rerank(&store, vs_index_metric(ix), n, qi, kc, cid, k, threads, d + i * k, ids + i * k);
-            /* Keys to the scores vs_index_search reports: IP scores are inner products. */
-            if (!rc && vs_index_metric(ix) == VS_METRIC_IP)
-                for (size_t j = i * k; j < (i + n) * k; j++) d[j] = -d[j];
-        } else {
-            rc = vs_index_search(ix, n, qi, k, &p, d + i * k, ids + i * k);
-        }
+        rc = vs_index_search(ix, n, qi, k, &p, d + i * k, ids + i * k);
         cli_progress_update(&bar, i + n);
     }
     double ms = (cli_search_clock() - t0) * 1e3;
@@ -190,8 +237,6 @@ int cmd_search(int argc, char **argv)
 out:
     free(d);
     free(ids);
-    free(cd);
-    free(cid);
     vs_ru8_close(&store);
     vs_matrix_free(q);
     vs_index_free(ix);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/batch_read.h"
 #include "vecscale.h"
 
 #define VS_RU8_MAGIC "VSRERANK"
@@ -56,9 +57,27 @@ void vs_ru8_close(vs_ru8_store *s);
 
 /* For each of nq queries (float32, dim), the kc candidate IDs cids (-1 = none) re-scored
  * exactly against the stored rows; the best k by key (L2: squared distance; IP: -<q,x>) go to
- * keys / ids, ascending, ties to the smaller ID. One query's rows are read together, sorted
- * by offset, adjacent rows in one pread. */
+ * keys / ids, ascending, ties to the smaller ID. A query's rows are sorted by offset, adjacent
+ * rows read as one range, and the reads of a batch of queries are issued together
+ * (io/batch_read.h: io_uring, or WILLNEED hints + pread), so a cold batch waits about one disk
+ * round trip rather than one per row. */
 int vs_ru8_rerank(const vs_ru8_store *s, vs_metric metric, size_t nq, const float *q, uint32_t kc,
                   const int64_t *cids, uint32_t k, unsigned n_threads, float *keys, int64_t *ids);
+
+/* The same in two steps, so that one batch's reads are in flight while the caller scans the
+ * next batch (vecscale search alternates two of these): _start sorts the candidates and issues
+ * the reads (cids may be reused once it returns), _finish waits for them and re-scores on up
+ * to n_threads threads (q: the same nq queries). A batch belongs to one thread at a time; the
+ * store stays shareable. io picks the read path (VS_BREAD_AUTO: io_uring if available). */
+typedef struct vs_ru8_batch vs_ru8_batch;
+int vs_ru8_batch_create(const vs_ru8_store *s, size_t max_nq, uint32_t kc, vs_bread_mode io, vs_ru8_batch **out);
+/* "io_uring" or "pread". */
+const char *vs_ru8_batch_io(const vs_ru8_batch *b);
+/* Test hook (vs_bread_set_max_io): reads complete in pieces of at most max_bytes. */
+void vs_ru8_batch_set_max_io(vs_ru8_batch *b, size_t max_bytes);
+int vs_ru8_batch_start(vs_ru8_batch *b, size_t nq, const int64_t *cids);
+int vs_ru8_batch_finish(vs_ru8_batch *b, vs_metric metric, const float *q, uint32_t k, unsigned n_threads,
+                        float *keys, int64_t *ids);
+void vs_ru8_batch_free(vs_ru8_batch *b);
 
 #endif
