@@ -1,5 +1,5 @@
 /* ",Ru8": re-ranking on the original uint8 vectors (1 byte per dimension), kept in a file of
- * their own beside the index and read with pread at search time, so serving needs only the
+ * their own beside the index and read in batches at search time, so serving needs only the
  * base index's codes, IDs and centroids in RAM. Row r of the store is the vector of ID r
  * (`vecscale build` numbers rows from 0).
  *
