@@ -85,7 +85,7 @@ def build(args, n, dim):
 
 def faiss_search(index, q, nprobe, kf, threads):
     faiss.omp_set_num_threads(threads)
-    faiss.extract_index_ivf(index).nprobe = nprobe
+    faiss.extract_index_ivf(index.base_index).nprobe = nprobe  # 1.7.3 does not look inside IndexRefine
     index.k_factor = kf
     c0, t0 = time.process_time(), time.time()
     _, ids = index.search(q, K)
@@ -128,8 +128,8 @@ def main():
     gt = gt.reshape(-1, gt[0] + 1)[:, 1:]
     print(f"== faiss {faiss.__version__}, N={n}, {nq} queries, load {os.getloadavg()}", flush=True)
     index = build(args, n, dim)
-    print(f"faiss in RAM: codes+ids {faiss.extract_index_ivf(index).invlists.compute_ntotal() * (args.m // 2 + 8) / 2**20:.0f} MiB "
-          f"(estimate), SQ8 refine {n * dim / 2**20:.0f} MiB", flush=True)
+    print(f"faiss in RAM: codes+ids {n * (args.m // 2 + 8) / 2**20:.0f} MiB, SQ8 refine {n * dim / 2**20:.0f} MiB",
+          flush=True)
     kfs = [float(x) for x in args.kfactors.split(",")]
     for r in range(1, args.rounds + 1):
         for t in [int(x) for x in args.threads.split(",")]:
