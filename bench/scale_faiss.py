@@ -116,6 +116,8 @@ def main():
     ap.add_argument("--m", type=int, default=32)
     ap.add_argument("--nprobe", type=int, default=8)
     ap.add_argument("--kfactors", default="20,30,40")
+    ap.add_argument("--faiss-kfactors", default=None, help="FAISS's own k_factors (default: --kfactors); "
+                    "rounds pair the i-th of each list")
     ap.add_argument("--threads", default="1")
     ap.add_argument("--build-threads", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=262144)
@@ -131,15 +133,18 @@ def main():
     print(f"faiss in RAM: codes+ids {n * (args.m // 2 + 8) / 2**20:.0f} MiB, SQ8 refine {n * dim / 2**20:.0f} MiB",
           flush=True)
     kfs = [float(x) for x in args.kfactors.split(",")]
+    fkfs = [float(x) for x in (args.faiss_kfactors or args.kfactors).split(",")]
     for r in range(1, args.rounds + 1):
         for t in [int(x) for x in args.threads.split(",")]:
-            for kf in kfs:
-                rec, qps = vs_search(args, args.nprobe, kf, t)
-                print(f"round={r} nprobe={args.nprobe} k_factor={kf:g} threads={t} vecscale: recall {rec:.4f} "
-                      f"qps_cpu {qps:.0f}", flush=True)
-                ids, qps_cpu, qps_wall = faiss_search(index, q, args.nprobe, kf, t)
-                print(f"round={r} nprobe={args.nprobe} k_factor={kf:g} threads={t} faiss: recall {recall(ids, gt):.4f} "
-                      f"qps_cpu {qps_cpu:.0f} qps_wall {qps_wall:.0f}", flush=True)
+            for i in range(max(len(kfs), len(fkfs))):
+                if i < len(kfs):
+                    rec, qps = vs_search(args, args.nprobe, kfs[i], t)
+                    print(f"round={r} nprobe={args.nprobe} k_factor={kfs[i]:g} threads={t} vecscale: recall {rec:.4f} "
+                          f"qps_cpu {qps:.0f}", flush=True)
+                if i < len(fkfs):
+                    ids, qps_cpu, qps_wall = faiss_search(index, q, args.nprobe, fkfs[i], t)
+                    print(f"round={r} nprobe={args.nprobe} k_factor={fkfs[i]:g} threads={t} faiss: recall "
+                          f"{recall(ids, gt):.4f} qps_cpu {qps_cpu:.0f} qps_wall {qps_wall:.0f}", flush=True)
     print(f"faiss process peak RSS {peak_rss_mib():.0f} MiB", flush=True)
 
 
