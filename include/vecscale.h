@@ -240,6 +240,9 @@ VS_API void vs_matrix_free(vs_matrix *m);
  * "HNSW32", "HNSW32,SQ8", "SQ8", "PQ16", "IVF1024,SQfp16", ... Whitespace is not allowed.
  * A leading "Shards{n}," (n = 1..VS_MAX_SHARDS) makes a sharded index of n indexes of the rest
  * ("Shards4,HNSW32", "Shards8,IVF1024,PQ32x4fs,RFlat"): see "Sharded indexes".
+ * A trailing ",RFlat" re-ranks the candidates on float32 vectors held with the index; ",Ru8"
+ * ("IVF65536,PQ32x4fs,Ru8") on uint8 vectors kept in a file of their own, read from disk per
+ * query (see vs_index_options.refine_store).
  * @{ */
 typedef enum { VS_COARSE_NONE = 0, VS_COARSE_IVF = 1, VS_COARSE_HNSW = 2 } vs_coarse_kind;
 typedef enum {
@@ -264,6 +267,7 @@ typedef struct {
     int pq_fastscan;    /**< "fs" suffix: 4-bit SIMD fast-scan layout */
     int refine_flat;    /**< ",RFlat": re-rank on the original vectors */
     uint32_t shards;    /**< "Shards{n},": n shards of the rest (0 = not sharded) */
+    int refine_u8;      /**< ",Ru8": re-rank on uint8 vectors kept in a file (vs_index_options.refine_store) */
 } vs_factory_spec;
 
 /** Parses a factory string without creating anything; out->struct_size must be set. */
@@ -365,6 +369,16 @@ typedef struct {
     uint32_t n_threads;  /**< threads vs_index_train / vs_index_add may use; 0 or 1 = caller only */
     uint32_t ef_construction; /**< HNSW build candidate list (0 = 200) */
     uint64_t seed;       /**< seed for training / level generation (0 = a fixed default) */
+    /** The uint8 re-ranking store of a ",Ru8" index (required for one, ignored otherwise): a
+     *  new empty file made at this path by vs_index_create, replacing one there, and owned by
+     *  the index from then on. Such an index keeps each added vector as uint8 in the store
+     *  (values must be integers 0..255; IDs are row numbers, so leave ids NULL) and reads the
+     *  candidates' rows back with pread per query instead of holding them in RAM. vs_index_save
+     *  commits the store and records its name in the index file, relative to the index file's
+     *  directory when it is in it (keep them together), absolute otherwise; vs_index_load and
+     *  vs_index_view open the store named there (a buffer's relative name against the current
+     *  directory). k_factor 0 means 10 candidates per result. l2 and ip; not under Shards. */
+    const char *refine_store;
 } vs_index_options;
 /** Fills *o with the defaults: metric L2, factory NULL ("Flat"), the caller's thread only,
  *  ef_construction 200, seed 0; dim 0 must be set. */

@@ -19,7 +19,7 @@ scripts/setup.sh || { echo "test.sh: scripts/setup.sh failed: nothing can be bui
 # release stage), bert_parity_minilm (PyTorch parity: test_bert runs the encoder under ASan in
 # unit) and browser_search_page (chromium drives the page; the server code under it runs in
 # test_server_api) - they re-test what the sanitizers already cover, at the suite's expense.
-ASAN_INTEGRATION='^(test_server_api|test_server_crash|test_etcd|test_member|test_jetstream|log_replica|log_chaos|log_snapshot|cluster_loopback|cluster_api|test_s3|test_snapshot|snapshot_cli|serve_snapshot|build_shards)$'
+ASAN_INTEGRATION='^(test_server_api|test_server_crash|test_etcd|test_member|test_jetstream|log_replica|log_chaos|log_snapshot|cluster_loopback|cluster_api|test_s3|test_snapshot|snapshot_cli|serve_snapshot|build_shards|server_deferred)$'
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT

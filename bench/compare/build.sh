@@ -26,6 +26,18 @@ else
   echo "build.sh: $bin is up to date" >&2
 fi
 
+# The C entry point into hnswlib that hnsw_faiss_paired.py --hnswlib loads.
+src=$ROOT/bench/compare/hnswlib_shim.cpp
+bin=$OUT/libhnswlib_shim.so
+if [ "${FORCE:-0}" = 1 ] || [ ! -f "$bin" ] || [ -n "$(find "$src" -newer "$bin")" ]; then
+  echo "build.sh: $CXX $CXXFLAGS -shared -fPIC -o $bin $src" >&2
+  # shellcheck disable=SC2086
+  $CXX $CXXFLAGS -shared -fPIC -o "$bin.tmp" "$src"
+  mv "$bin.tmp" "$bin"
+else
+  echo "build.sh: $bin is up to date" >&2
+fi
+
 # hnsw_paired links vecscale's static library: built only when VECSCALE_LIB names one.
 if [ -n "${VECSCALE_LIB:-}" ]; then
   src=$ROOT/bench/compare/hnsw_paired.cpp

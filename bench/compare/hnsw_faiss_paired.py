@@ -5,7 +5,8 @@ load. One search thread each.
   PYTHONPATH=/opt/faiss-py FAISS_OPT_LEVEL=avx512 /usr/bin/python3 bench/compare/hnsw_faiss_paired.py \
       --data DIR --metric l2|cosine --vs-index IDX.vsi --faiss-index IDX.faiss \
       [--M 16] [--efc 200] [--build-threads 2] [--ef 10,20,40] [--ef-faiss 20,30,50] [--rounds 2] [--block 20] \
-      [--mode block|single] [--lib build/libvecscale.so]
+      [--mode block|single] [--lib build/libvecscale.so] \
+      [--hnswlib IDX.bin --ef-hnswlib 20,30,50 [--hnswlib-shim bench/build/libhnswlib_shim.so]]
 
 DIR holds base.fvecs, queries.fvecs, groundtruth.ivecs. The vecscale index is a saved one
 (`vecscale bench --save`); the FAISS index is read from --faiss-index, or built as
@@ -17,8 +18,12 @@ alternating order, each timed by the thread's CPU clock (time.thread_time). --mo
 default): one call per block for each library (one thread), so Python's per-call cost (a few
 µs, more for FAISS's SWIG and numpy slicing than for ctypes) is spread over the block; single:
 one call per query. --ef-faiss gives FAISS its own efSearch in each pass, so each library can be
-measured at its lowest ef reaching a recall in the same interleaved pass. Rows: library, index,
-params, recall@10, queries/s, and vecscale's queries/s as a multiple of FAISS's.
+measured at its lowest ef reaching a recall in the same interleaved pass. --hnswlib adds a third
+library: an hnswlib index (hnswlib_bench --save) searched through bench/build/libhnswlib_shim.so
+(bench/compare/build.sh: -O3 -march=native), one query after another inside each block call,
+with its own ef per pass (--ef-hnswlib); the three take turns in rotating order. Rows:
+library, index, params, recall@10, queries/s, and vecscale's queries/s as a multiple of
+FAISS's (and of hnswlib's on the hnswlib row).
 """
 import argparse
 import ctypes
@@ -51,6 +56,10 @@ def main():
     ap.add_argument("--block", type=int, default=20)
     ap.add_argument("--mode", choices=("block", "single"), default="block")
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(__file__), "..", "..", "build", "libvecscale.so"))
+    ap.add_argument("--hnswlib", default="", help="an hnswlib index file: a third library in the same pass")
+    ap.add_argument("--ef-hnswlib", default="", help="hnswlib's ef per pass (as many as --ef)")
+    ap.add_argument("--hnswlib-shim", default=os.path.join(os.path.dirname(__file__), "..", "build",
+                                                            "libhnswlib_shim.so"))
     a = ap.parse_args()
 
     print("# faiss %s from %s; compile options: %s" % (faiss.__version__, os.path.dirname(faiss.__file__),
@@ -88,6 +97,21 @@ def main():
     faiss.omp_set_num_threads(1)
 
     nq, d = xq.shape
+    hl = None
+    if a.hnswlib:
+        shim = ctypes.CDLL(os.path.abspath(a.hnswlib_shim))
+        shim.hl_load.restype = ctypes.c_void_p
+        shim.hl_load.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int]
+        shim.hl_set_ef.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        shim.hl_search.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
+                                   ctypes.c_size_t, ctypes.c_void_p]
+        hl = shim.hl_load(a.hnswlib.encode(), d, 1 if a.metric == "cosine" else 0)
+        if not hl:
+            sys.exit("hl_load failed: %s" % a.hnswlib)
+    xq_h = np.ascontiguousarray(xq_f)
+    h_ids = np.empty((nq, K), dtype=np.int64)
+    hqptr = xq_h.ctypes.data
+    hiptr = h_ids.ctypes.data
     vs_ids = np.empty((nq, K), dtype=np.int64)
     vs_dist = np.empty((nq, K), dtype=np.float32)
     f_ids = np.empty((nq, K), dtype=np.int64)
@@ -102,18 +126,32 @@ def main():
     f_efs = [int(v) for v in a.ef_faiss.split(",")] if a.ef_faiss else efs
     if len(f_efs) != len(efs):
         sys.exit("--ef-faiss needs as many values as --ef")
-    for ef, f_ef in zip(efs, f_efs):
+    h_efs = [int(v) for v in a.ef_hnswlib.split(",")] if a.ef_hnswlib else efs
+    if len(h_efs) != len(efs):
+        sys.exit("--ef-hnswlib needs as many values as --ef")
+    libs = (0, 1, 2) if hl else (0, 1)
+    for ef, f_ef, h_ef in zip(efs, f_efs, h_efs):
         p = search_params(lib, n_threads=1, filter=None, nprobe=0, ef_search=ef, k_factor=1.0)
         pref = ctypes.byref(p)
         fx.hnsw.efSearch = f_ef
-        t_vs = t_f = 0.0
+        if hl:
+            shim.hl_set_ef(hl, h_ef)
+        t_vs = t_f = t_h = 0.0
         turn = 0
         for _ in range(a.rounds):
             for b0 in range(0, nq, a.block):
                 b1 = min(nq, b0 + a.block)
-                for who in ((0, 1) if turn % 2 == 0 else (1, 0)):
+                order = libs[turn % len(libs):] + libs[:turn % len(libs)]
+                for who in order:
                     t0 = time.thread_time()
-                    if who == 0:
+                    if who == 2:
+                        if single:
+                            for i in range(b0, b1):
+                                shim.hl_search(hl, hqptr + 4 * d * i, 1, d, K, hiptr + 8 * K * i)
+                        else:
+                            shim.hl_search(hl, hqptr + 4 * d * b0, b1 - b0, d, K, hiptr + 8 * K * b0)
+                        t_h += time.thread_time() - t0
+                    elif who == 0:
                         if single:
                             rc = 0
                             for i in range(b0, b1):
@@ -135,6 +173,9 @@ def main():
         print("%-9s %-10s %-8s %9.4f %10.1f %7.3f" % ("vecscale", "HNSW%d" % a.M, "ef=%d" % ef, recall(vs_ids, gt),
                                                      n / t_vs, t_f / t_vs))
         print("%-9s %-10s %-8s %9.4f %10.1f" % ("faiss", "HNSW%d" % a.M, "ef=%d" % f_ef, recall(f_ids, gt), n / t_f))
+        if hl:
+            print("%-9s %-10s %-8s %9.4f %10.1f %7.3f" % ("hnswlib", "HNSW%d" % a.M, "ef=%d" % h_ef, recall(h_ids, gt),
+                                                         n / t_h, t_h / t_vs))
         sys.stdout.flush()
 
 

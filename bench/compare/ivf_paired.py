@@ -108,7 +108,8 @@ def main():
         return t, recall(ids, gt)
 
     def run_faiss(nprobe):
-        ivf.nprobe = nprobe
+        if hasattr(ivf, "nprobe"):  # not for Flat (--factory Flat: exact search, nprobe ignored)
+            ivf.nprobe = nprobe
         if hasattr(top, "k_factor"):
             top.k_factor = a.k_factor
         t0 = time.process_time()

@@ -5,8 +5,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "index/index_impl.h"
+#include "index/rerank_u8.h"
 
 int cli_fail(const char *what, int rc)
 {
@@ -37,6 +40,29 @@ void cli_index_file(const char *p, char *buf, size_t cap)
     struct stat st;
     if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(buf, cap, "%s/index.vsi", p);
     else snprintf(buf, cap, "%s", p);
+}
+
+int cli_open_index(const char *dir_or_file, int load, char *path, size_t cap, vs_index **out)
+{
+    cli_index_file(dir_or_file, path, cap);
+    vs_index *ix;
+    int rc = load ? vs_index_load(path, &ix) : vs_index_view(path, &ix);
+    if (rc) return rc;
+    /* A directory `vecscale build` wrote with ",Ru8" before the store moved into the library:
+     * index.vsi holds the base index alone and the store sits beside it. */
+    char spath[4300];
+    snprintf(spath, sizeof spath, "%s/" VS_RU8_FILE, dir_or_file);
+    if (strcmp(path, dir_or_file) != 0 && !vs_refine_u8_store(ix) && access(spath, F_OK) == 0) {
+        vs_index *wrapped;
+        rc = vs_refine_u8_attach(ix, spath, &wrapped);
+        if (rc) {
+            vs_index_free(ix);
+            return rc;
+        }
+        ix = wrapped;
+    }
+    *out = ix;
+    return VS_OK;
 }
 
 int cli_mkdirs(const char *dir)

@@ -1,7 +1,7 @@
 /* Streaming build: the input is read in row ranges (io/vecstream.h), never whole, so the
  * build's memory is the training sample + one chunk + the index's in-memory part (codes,
- * IDs, centroids; with ",Ru8" the uint8 re-ranking rows go straight to DIR/rerank.vsr.part
- * on disk).
+ * IDs, centroids; with ",Ru8" the library's index appends the uint8 re-ranking rows straight
+ * to its store, DIR/rerank.vsr, on disk: src/index/refine_u8.c).
  *
  * Training sample: train_rows rows taken at an even stride over the whole file (row
  * j * N / S), so a file sorted by anything still trains on all of it; the default is
@@ -9,12 +9,13 @@
  * set as the in-memory build. k-means itself subsamples to 256 per centroid.
  *
  * Checkpoints (every checkpoint_rows rows, and once after training), in this order:
- * the re-ranking rows are fdatasync'ed, the partial index is saved atomically as
- * DIR/partial.vsi (its vector count is the rows done), then DIR/build.ckpt is replaced
- * atomically. build.ckpt names the input (size, mtime, XXH3-64 of its first 4 KiB, rows,
- * dimension) and the build's parameters; --resume refuses a checkpoint whose input or
- * parameters differ, loads partial.vsi, truncates the re-ranking part file to its row count
- * and continues at that row. Adds are deterministic and append in row order, so a resumed
+ * the partial index is saved as DIR/partial.vsi (vs_index_save: with ",Ru8" it commits the
+ * store's rows first, then writes the index file atomically; its vector count is the rows
+ * done), then DIR/build.ckpt is replaced atomically. build.ckpt names the input (size, mtime,
+ * XXH3-64 of its first 4 KiB, rows, dimension) and the build's parameters; --resume refuses a
+ * checkpoint whose input or parameters differ, loads partial.vsi (which opens the store and
+ * reads the rows partial.vsi was saved with; the first add cuts off the rest) and continues
+ * at that row. Adds are deterministic and append in row order, so a resumed
  * build writes the same index.vsi and rerank.vsr bytes as an uninterrupted one (tests/cli
  * kills a build mid-way and compares them).
  *
@@ -169,10 +170,9 @@ typedef struct {
     char ckpt[4200], partial[4200], index[4200], part[4200], store[4200];
 } paths;
 
-static int checkpoint(const paths *P, vs_index *ix, vs_ru8_writer *w, ckpt *c, size_t done)
+static int checkpoint(const paths *P, vs_index *ix, ckpt *c, size_t done)
 {
-    int rc = w ? vs_ru8_writer_sync(w) : VS_OK;
-    if (!rc) rc = vs_index_save(ix, P->partial);
+    int rc = vs_index_save(ix, P->partial);
     c->done = done;
     if (!rc) rc = ckpt_write(P->ckpt, c);
     return rc;
@@ -181,13 +181,12 @@ static int checkpoint(const paths *P, vs_index *ix, vs_ru8_writer *w, ckpt *c, s
 int cli_build_stream(const cli_stream_build *b)
 {
     double t0 = cli_now();
-    char base_spec[64];
-    size_t sl = strlen(b->spec);
-    int ru8 = sl > 4 && !strcmp(b->spec + sl - 4, ",Ru8");
-    if (sl >= sizeof base_spec) return cli_usage_error("build", "index string too long");
-    snprintf(base_spec, sizeof base_spec, "%.*s", (int)(ru8 ? sl - 4 : sl), b->spec);
+    vs_factory_spec fs = {.struct_size = sizeof fs};
+    int rc = vs_factory_parse(b->spec, &fs);
+    if (rc) return cli_fail("build", rc);
+    const int ru8 = fs.refine_u8;
     vs_vecstream in;
-    int rc = vs_vecstream_open(b->input, b->max_rows, &in);
+    rc = vs_vecstream_open(b->input, b->max_rows, &in);
     if (rc) return cli_fail(b->input, rc);
     if (ru8 && in.dtype != VS_DTYPE_U8) {
         vs_vecstream_close(&in);
@@ -210,17 +209,23 @@ int cli_build_stream(const cli_stream_build *b)
     snprintf(P.store, sizeof P.store, "%s/" VS_RU8_FILE, b->output);
 
     vs_index_options o = {.struct_size = sizeof(vs_index_options), .dim = in.dim, .metric = b->metric,
-                          .factory = base_spec, .n_threads = b->threads};
+                          .factory = b->spec, .n_threads = b->threads, .refine_store = P.store};
     vs_index *ix = NULL;
-    vs_ru8_writer w = {.fd = -1};
-    uint8_t *raw = NULL;
     float *x = NULL;
     size_t done = 0;
     ckpt want = {.dim = in.dim, .metric = (uint32_t)b->metric, .ru8 = (uint32_t)ru8, .size = in.file_size,
                  .head = in.head_hash, .rows = in.n, .chunk = b->chunk, .every = b->checkpoint_rows,
                  .mtime = in.mtime_ns};
     snprintf(want.factory, sizeof want.factory, "%s", b->spec);
-    rc = vs_index_create(&o, &ix);
+    /* Whether the type trains, from an empty index of the base alone: creating the ",Ru8"
+     * index itself would replace the store a resume needs. */
+    vs_factory_spec bs = fs;
+    bs.refine_u8 = 0;
+    char base_spec[64];
+    vs_factory_format(&bs, base_spec, sizeof base_spec);
+    vs_index_options po = o;
+    po.factory = base_spec;
+    rc = vs_index_create(&po, &ix);
     if (rc) {
         vs_vecstream_close(&in);
         return cli_fail("create index", rc);
@@ -228,11 +233,12 @@ int cli_build_stream(const cli_stream_build *b)
     size_t train = 0;
     if (!vs_index_is_trained(ix)) {
         uint32_t nlist = 1;
-        const char *p = strstr(base_spec, "IVF");
-        if (p) nlist = (uint32_t)strtoul(p + 3, NULL, 10);
+        if (fs.coarse == VS_COARSE_IVF) nlist = fs.nlist;
         train = b->train_rows ? b->train_rows : (size_t)nlist * 64 > 65536 ? (size_t)nlist * 64 : 65536;
         if (train > in.n) train = in.n;
     }
+    vs_index_free(ix);
+    ix = NULL;
     want.train = train;
     int resumed = 0;
     if (b->resume) {
@@ -241,11 +247,8 @@ int cli_build_stream(const cli_stream_build *b)
         if (!rc) rc = ckpt_same_build(&have, &want, P.ckpt);
         if (rc) goto out;
         if (access(P.partial, F_OK) == 0) {
-            vs_index *loaded;
-            rc = vs_index_load(P.partial, &loaded);
+            rc = vs_index_load(P.partial, &ix);
             if (rc) goto out;
-            vs_index_free(ix);
-            ix = loaded;
             /* A loaded index gets default options; the build's threads apply to its adds. */
             ix->n_threads = b->threads;
             done = vs_index_size(ix);
@@ -260,7 +263,15 @@ int cli_build_stream(const cli_stream_build *b)
     } else {
         unlink(P.ckpt);
         unlink(P.partial);
-        unlink(P.part);
+        unlink(P.part); /* left by a build of an older vecscale */
+    }
+    if (b->resume && !resumed && access(P.ckpt, F_OK) != 0) {
+        rc = vs_fail(VS_ERR_NOT_FOUND, "%s: nothing to resume", P.ckpt);
+        goto out;
+    }
+    if (!resumed) {
+        rc = vs_index_create(&o, &ix);
+        if (rc) goto out;
     }
     if (!resumed && !vs_index_is_trained(ix)) {
         double tt = cli_now();
@@ -268,24 +279,13 @@ int cli_build_stream(const cli_stream_build *b)
         if (rc) goto out;
         fprintf(stderr, "trained on %zu of %zu rows in %.1f s\n", train, in.n, cli_now() - tt);
     }
-    int final_store_done = ru8 && resumed && done == in.n && access(P.part, F_OK) != 0 && access(P.store, F_OK) == 0;
-    if (ru8 && !final_store_done) {
-        rc = vs_ru8_writer_open(&w, P.part, in.dim, done);
-        if (rc) goto out;
-    }
     const size_t every = b->checkpoint_rows && in.n > b->checkpoint_rows ? b->checkpoint_rows : 0;
-    if (b->resume && !resumed && access(P.ckpt, F_OK) != 0) {
-        rc = vs_fail(VS_ERR_NOT_FOUND, "%s: nothing to resume", P.ckpt);
-        goto out;
-    }
     if (every && !resumed) {
-        rc = checkpoint(&P, ix, ru8 ? &w : NULL, &want, 0);
+        rc = checkpoint(&P, ix, &want, 0);
         if (rc) goto out;
     }
-    const size_t es = vs_vecstream_esize(&in);
-    raw = ru8 ? malloc(b->chunk * in.dim * es) : NULL;
     x = malloc(b->chunk * in.dim * sizeof *x);
-    if (!x || (ru8 && !raw)) {
+    if (!x) {
         rc = vs_fail(VS_ERR_NOMEM, "out of memory for a chunk of %zu rows", b->chunk);
         goto out;
     }
@@ -294,41 +294,37 @@ int cli_build_stream(const cli_stream_build *b)
     cli_progress_start(&bar, "adding", in.n);
     while (done < in.n && !rc) {
         size_t n = in.n - done < b->chunk ? in.n - done : b->chunk;
-        rc = vs_vecstream_read(&in, done, n, raw, x);
+        rc = vs_vecstream_read(&in, done, n, NULL, x);
         if (!rc) rc = vs_index_add(ix, n, x, NULL);
-        if (!rc && ru8) rc = vs_ru8_writer_append(&w, raw, n);
         if (rc) break;
         done += n;
         since += n;
         if (crash && done >= crash) raise(SIGKILL);
         if (every && since >= every && done < in.n) {
-            rc = checkpoint(&P, ix, ru8 ? &w : NULL, &want, done);
+            rc = checkpoint(&P, ix, &want, done);
             since = 0;
         }
         cli_progress_update(&bar, done);
     }
     cli_progress_finish(&bar);
     if (rc) goto out;
-    /* Complete: the index, then the store, then the checkpoint goes (a crash in between
+    /* Complete: the index (with its store), then the checkpoint goes (a crash in between
      * resumes at the end and redoes these same steps). */
-    if (every) rc = checkpoint(&P, ix, ru8 && !final_store_done ? &w : NULL, &want, done);
+    if (every) rc = checkpoint(&P, ix, &want, done);
     if (!rc) rc = vs_index_save(ix, P.index);
-    if (!rc && ru8 && !final_store_done) rc = vs_ru8_writer_finish(&w, P.store);
     if (rc) goto out;
     unlink(P.partial);
     unlink(P.ckpt);
     struct stat st;
     stat(P.index, &st);
-    printf("built %s (%s%s, %s): %zu vectors of dimension %u in %.2f s, %.1f MiB on disk\n", P.index,
-           vs_index_factory(ix), ru8 ? ",Ru8" : "",
+    printf("built %s (%s, %s): %zu vectors of dimension %u in %.2f s, %.1f MiB on disk\n", P.index,
+           vs_index_factory(ix),
            vs_metric_name(b->metric), vs_index_size(ix), vs_index_dim(ix), cli_now() - t0,
            (double)st.st_size / (1 << 20));
     if (ru8 && stat(P.store, &st) == 0)
         printf("re-ranking store %s: %zu uint8 vectors, %.1f MiB on disk (read in batches at search time, not held in RAM)\n",
                P.store, in.n, (double)st.st_size / (1 << 20));
 out:
-    vs_ru8_writer_close(&w);
-    free(raw);
     free(x);
     vs_index_free(ix);
     vs_vecstream_close(&in);

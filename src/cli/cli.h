@@ -38,6 +38,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_read_f32(const char *path, vs_matrix **out);
 /* The index file inside an index directory ("DIR/index.vsi"); a path to a file is kept. */
 void cli_index_file(const char *dir_or_file, char *buf, size_t cap);
+/* Loads (load = 1) or views the index of a directory or file, its path into path. A ",Ru8"
+ * index opens its store itself; a directory of the older layout (base index + rerank.vsr
+ * version 1) gets its store attached. */
+int cli_open_index(const char *dir_or_file, int load, char *path, size_t cap, vs_index **out);
 /* Creates a directory and its parents. */
 int cli_mkdirs(const char *dir);
 double cli_now(void);

@@ -23,26 +23,25 @@ static const char *CLUSTER_HELP =
     "--prefix KEY (default /vecscale/) namespaces several clusters in one etcd.\n";
 
 static const char *ROUTE_HELP =
-    "usage: vecscale route --cluster URL [--host 127.0.0.1] [--port 8080] [--port-file FILE]\n"
-    "                      [--attempt-timeout MS] [--request-timeout MS] [--prefix /vecscale/]\n\n"
-    "Answers POST /search (and /collections/NAME/search) by asking one live replica of every\n"
-    "shard in parallel, retrying another replica after a failure or --attempt-timeout (1000 ms),\n"
-    "and merging the top k. When a shard has no live replica the answer has \"partial\": true and\n"
-    "\"missing_shards\". The other routes of vecscale serve answer as one server would:\n"
-    "POST /index and /vectors (documents without ids get ids unique over the cluster, from etcd)\n"
-    "and DELETE /documents/ID go to every replica of each document's shard; replicas that are\n"
-    "down or fail get them later, replayed in order once they are live again (queued in the\n"
-    "router's memory, up to --hint-mib MiB per replica, default 256). GET /documents/ID asks one\n"
-    "replica of its shard; GET /stats and /collections sum every shard; POST /save saves on\n"
-    "every node. GET /cluster shows the shard map and live replicas.\n"
-"--nats nats://HOST:4222[,...]: writes go through NATS JetStream instead (issue 16): POST\n"
-    "/collections, POST .../vectors, POST .../index (texts get ids from etcd, as without --nats) and\n"
-    "DELETE .../documents/{id} are published to the owning\n"
-    "shards' streams (vs-<collection>-<shard>, --log-replicas copies, default 3) and answered once\n"
-    "stored; replicas (serve --nats) apply them. A body's \"request_id\" makes a retried request\n"
-    "store once; \"wait\": \"applied\" answers once every live replica applied it. A replica more\n"
-    "than --max-lag messages (default 1000) behind its streams is searched only when no other\n"
-    "replica of its shard is current; GET /cluster shows each replica's log_lag.\n";
+    "usage: vecscale route --cluster URL --nats nats://HOST:4222[,...] [--host 127.0.0.1] [--port 8080]\n"
+    "                      [--port-file FILE] [--attempt-timeout MS] [--request-timeout MS]\n"
+    "                      [--prefix /vecscale/] [--log-replicas 3] [--max-lag 1000]\n\n"
+    "The single server's API over a sharded cluster: a client cannot tell it from one vecscale serve.\n"
+    "Writes go through the cluster's replicated log on NATS JetStream (a router needs one: --nats):\n"
+    "POST /collections, DELETE /collections/NAME, POST .../vectors and .../index (documents without\n"
+    "ids get ids unique over the cluster, from etcd) and DELETE .../documents/ID are checked as one\n"
+    "server checks them, split by the shard owning each document id, published to those shards'\n"
+    "streams (vs-<collection>-<shard>, --log-replicas copies) and answered once stored there; the\n"
+    "replicas (serve --nats) apply the streams in order. A body's \"request_id\" makes a retried\n"
+    "request store once; \"wait\": \"applied\" answers once every live replica applied it. The\n"
+    "router keeps no state: any number of routers can run.\n"
+    "POST /search (and /collections/NAME/search) asks one live replica of every shard in parallel,\n"
+    "retrying another replica after a failure or --attempt-timeout (1000 ms), and merges the top k;\n"
+    "a shard with no live replica makes the answer \"partial\": true with \"missing_shards\". A\n"
+    "replica more than --max-lag messages behind its streams is searched only when no other replica\n"
+    "of its shard is current. GET /documents/ID asks one replica of its shard; GET /stats and\n"
+    "/collections sum every shard; POST /save saves on every node. GET /cluster shows the shard map,\n"
+    "the live replicas and each one's log_lag.\n";
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
@@ -59,7 +58,7 @@ int cmd_route(int argc, char **argv)
         {"port", required_argument, 0, 'p'},    {"port-file", required_argument, 0, 'f'},
         {"attempt-timeout", required_argument, 0, 'a'}, {"request-timeout", required_argument, 0, 'r'},
         {"prefix", required_argument, 0, 'P'},  {"quiet", no_argument, 0, 'q'},
-        {"hint-mib", required_argument, 0, 'M'},  {"nats", required_argument, 0, 'n'},
+        {"nats", required_argument, 0, 'n'},
         {"log-replicas", required_argument, 0, 'R'}, {"max-lag", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int c;
@@ -82,9 +81,6 @@ int cmd_route(int argc, char **argv)
                 return cli_usage_error("route", "bad --request-timeout '%s'", optarg);
             break;
         case 'P': cfg.prefix = optarg; break;
-        case 'M':
-            if (cli_parse_u32(optarg, 1, 1048576, &cfg.hint_mib)) return cli_usage_error("route", "bad --hint-mib '%s'", optarg);
-            break;
         case 'n': cfg.nats = optarg; break;
         case 'R':
             if (cli_parse_u32(optarg, 1, 5, &cfg.log_replicas)) return cli_usage_error("route", "bad --log-replicas '%s'", optarg);
@@ -98,6 +94,9 @@ int cmd_route(int argc, char **argv)
         }
     }
     if (!cfg.etcd) return cli_usage_error("route", "--cluster http://HOST:2379 (etcd) is required");
+    if (!cfg.nats)
+        return cli_usage_error("route", "--nats nats://HOST:4222[,...] is required: a router writes through the "
+                                        "cluster's replicated log (NATS JetStream), which the replicas (serve --nats) apply");
     int rc = vs_router_run(&cfg);
     return rc ? cli_fail("route", rc) : 0;
 }

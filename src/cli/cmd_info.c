@@ -61,25 +61,20 @@ int cmd_info(int argc, char **argv)
     int rc = verify ? vs_index_verify_file(path) : VS_OK;
     if (rc) return cli_fail(path, rc);
     vs_index *ix;
-    rc = vs_index_view(path, &ix);
+    rc = cli_open_index(argv[optind], 0, path, sizeof path, &ix);
     if (rc) return cli_fail(path, rc);
     struct stat st;
     stat(path, &st);
-    char spath[4300];
-    snprintf(spath, sizeof spath, "%s/" VS_RU8_FILE, argv[optind]);
-    vs_ru8_store store = {.fd = -1};
-    int ru8 = strcmp(path, argv[optind]) != 0 && access(spath, F_OK) == 0;
-    if (ru8) {
-        rc = vs_ru8_open(&store, spath);
-        if (!rc && verify) rc = vs_ru8_verify(&store);
-        if (rc) {
-            vs_index_free(ix);
-            return cli_fail(spath, rc);
-        }
+    const vs_ru8_store *store = vs_refine_u8_store(ix);
+    int ru8 = store != NULL;
+    if (ru8 && verify && (rc = vs_ru8_verify(store)) != VS_OK) {
+        cli_fail(store->path, rc); /* before the free: the path is the store's */
+        vs_index_free(ix);
+        return 1;
     }
     size_t nvec = vs_index_size(ix);
     double ram_per = nvec ? (double)st.st_size / (double)nvec : 0;
-    double disk_per = ru8 && nvec ? (double)store.rows * store.dim / (double)nvec : 0;
+    double disk_per = ru8 && nvec ? (double)store->rows * store->dim / (double)nvec : 0;
     if (json) {
         printf("{\"path\":\"%s\",\"factory\":\"%s\",\"metric\":\"%s\",\"dimension\":%u,\"vectors\":%zu,"
                "\"file_bytes\":%lld,\"code_bytes_per_vector\":%zu,\"ram_bytes_per_vector\":%.2f,"
@@ -95,11 +90,10 @@ int cmd_info(int argc, char **argv)
         printf("RAM to serve: %.2f bytes per vector (the index file: codes, IDs, centroids)\n", ram_per);
         if (ru8)
             printf("re-ranking store: %s, %llu uint8 vectors, %.2f bytes per vector on disk (read in batches: io_uring "
-                   "or pread; not in RAM)%s\n", spath, (unsigned long long)store.rows, disk_per,
+                   "or pread; not in RAM)%s\n", store->path, (unsigned long long)store->rows, disk_per,
                    verify ? ", checksum verified" : "");
         print_sections(path);
     }
-    vs_ru8_close(&store);
     vs_index_free(ix);
     return 0;
 }

@@ -17,14 +17,14 @@ static const char *HELP =
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
     "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
     "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes;\n"
-    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4) and on a\n"
-    "directory with a uint8 re-ranking store (DIR/rerank.vsr, from \",Ru8\"; default 10), whose\n"
-    "vectors are read from disk, not mapped: the reads of --rerank-batch queries (default 64) are\n"
-    "issued together and stay in flight while the next batch is scanned. --rerank-io picks how:\n"
-    "io_uring, or pread after readahead hints (auto: io_uring when built with it and allowed).\n"
+    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4) and on \",Ru8\"\n"
+    "indexes (default 10), whose uint8 vectors (DIR/rerank.vsr) are read from disk, not mapped:\n"
+    "the reads of --rerank-batch queries (default 64) are issued together and stay in flight while\n"
+    "the next batch is scanned. --rerank-io picks how: io_uring, or pread after readahead hints\n"
+    "(auto: io_uring when built with it and allowed). Neither changes the answers.\n"
     "With --query TEXT it searches a document collection instead: see search --query x --help.\n";
 
-enum { SEARCH_CHUNK = 1024, RU8_BATCH = 64 };
+enum { SEARCH_CHUNK = 1024 };
 
 static void print_json(const float *d, const int64_t *ids, size_t nq, uint32_t k, double ms)
 {
@@ -43,45 +43,29 @@ static void print_json(const float *d, const int64_t *ids, size_t nq, uint32_t k
     printf("]}\n");
 }
 
-static int finish_ru8(vs_ru8_batch *b, vs_index *ix, const float *q, size_t at, size_t n, uint32_t k,
-                      unsigned threads, float *d, int64_t *ids)
+typedef struct {
+    cli_progress *bar;
+    uint32_t batch;
+} ru8_progress;
+
+static void on_ru8_progress(void *ctx, size_t done, const char *kind)
 {
-    int rc = vs_ru8_batch_finish(b, vs_index_metric(ix), q + at * vs_index_dim(ix), k, threads, d + at * k, ids + at * k);
-    /* Keys to the scores vs_index_search reports: IP scores are inner products. */
-    if (!rc && vs_index_metric(ix) == VS_METRIC_IP)
-        for (size_t j = at * k; j < (at + n) * k; j++) d[j] = -d[j];
-    return rc;
+    ru8_progress *P = ctx;
+    if (kind) fprintf(stderr, "re-ranking reads: %s, %u queries per batch\n", kind, P->batch);
+    else cli_progress_update(P->bar, done);
 }
 
-/* ",Ru8": the base index gives k * k_factor candidates per query, the store re-ranks them. Two
- * batches alternate: a batch's reads are issued right after its scan and are waited for only
- * after the next batch's scan, so a cold disk works while the CPU scans. */
-static int search_ru8(vs_index *ix, const vs_ru8_store *st, const vs_search_params *p, const float *q, size_t nq,
-                      uint32_t k, uint32_t kc, uint32_t batch, vs_bread_mode io, float *d, int64_t *ids,
-                      cli_progress *bar)
+/* ",Ru8": the index's own search (vs_refine_u8_search_io: two batches pipelined, a batch's
+ * store reads in flight while the next batch is scanned), with the batch size and the read
+ * path of the command line; the same answers as vs_index_search. */
+static int search_ru8(const vs_index *ix, const vs_search_params *p, const float *q, size_t nq, uint32_t k,
+                      uint32_t batch, vs_bread_mode io, float *d, int64_t *ids, cli_progress *bar)
 {
-    unsigned threads = p->n_threads;
-    vs_ru8_batch *b[2] = {NULL, NULL};
-    float *cd = malloc((size_t)batch * kc * sizeof *cd);
-    int64_t *cid = malloc((size_t)batch * kc * sizeof *cid);
-    int rc = cd && cid ? VS_OK : VS_ERR_NOMEM;
-    for (int j = 0; j < 2 && !rc; j++) rc = vs_ru8_batch_create(st, batch, kc, io, &b[j]);
-    if (!rc) fprintf(stderr, "re-ranking reads: %s, %u queries per batch\n", vs_ru8_batch_io(b[0]), batch);
-    size_t prev = 0, prev_n = 0;
-    for (size_t i = 0, c = 0; i < nq && !rc; i += batch, c++) {
-        size_t n = nq - i < batch ? nq - i : batch;
-        rc = vs_index_search(ix, n, q + i * vs_index_dim(ix), kc, p, cd, cid);
-        if (!rc) rc = vs_ru8_batch_start(b[c & 1], n, cid);
-        if (!rc && c) rc = finish_ru8(b[(c - 1) & 1], ix, q, prev, prev_n, k, threads, d, ids);
-        prev = i;
-        prev_n = n;
-        cli_progress_update(bar, i + n);
-        if (!rc && i + n == nq) rc = finish_ru8(b[c & 1], ix, q, prev, prev_n, k, threads, d, ids);
-    }
-    vs_ru8_batch_free(b[0]); /* waits for reads still in flight after an error */
-    vs_ru8_batch_free(b[1]);
-    free(cd);
-    free(cid);
+    ru8_progress P = {.bar = bar, .batch = batch};
+    int rc = vs_refine_u8_search_io(ix, nq, q, k, p, batch, io, on_ru8_progress, &P, d, ids);
+    /* Keys to the scores vs_index_search reports: IP scores are inner products. */
+    if (!rc && vs_index_metric(ix) == VS_METRIC_IP)
+        for (size_t j = 0; j < nq * k; j++) d[j] = -d[j];
     return rc;
 }
 
@@ -91,7 +75,7 @@ int cmd_search(int argc, char **argv)
     uint32_t k = 10, threads = 1, max_q = 0, nprobe = 0, ef = 0;
     float k_factor = 0;
     int json = 0, load = 0;
-    uint32_t ru8_batch = RU8_BATCH;
+    uint32_t ru8_batch = VS_RU8_BATCH;
     vs_bread_mode ru8_io = VS_BREAD_AUTO;
     static const struct option opts[] = {
         {"index", required_argument, 0, 'x'}, {"queries", required_argument, 0, 'q'},
@@ -147,36 +131,13 @@ int cmd_search(int argc, char **argv)
     }
     if (!dir || !queries) return cli_usage_error("search", "--index and --queries are required");
     char path[4200];
-    cli_index_file(dir, path, sizeof path);
     vs_index *ix;
-    int rc = load ? vs_index_load(path, &ix) : vs_index_view(path, &ix);
+    int rc = cli_open_index(dir, load, path, sizeof path, &ix);
     if (rc) return cli_fail(path, rc);
-    /* A ",Ru8" build: the base index gives k * k_factor candidates, the store re-ranks them. */
-    char spath[4300];
-    vs_ru8_store store = {.fd = -1};
-    snprintf(spath, sizeof spath, "%s/" VS_RU8_FILE, dir);
-    int ru8 = strcmp(path, dir) != 0 && access(spath, F_OK) == 0;
-    if (ru8 && (rc = vs_ru8_open(&store, spath)) != VS_OK) {
-        vs_index_free(ix);
-        return cli_fail(spath, rc);
-    }
-    if (ru8 && (store.dim != vs_index_dim(ix) || store.rows != vs_index_size(ix))) {
-        fprintf(stderr, "vecscale: %s holds %llu rows of %u but the index %zu of %u\n", spath,
-                (unsigned long long)store.rows, store.dim, vs_index_size(ix), vs_index_dim(ix));
-        vs_ru8_close(&store);
-        vs_index_free(ix);
-        return 1;
-    }
-    uint32_t kc = k;
-    if (ru8) {
-        double want = (double)k * (k_factor > 0 ? k_factor : 10);
-        kc = want > 100000 ? 100000 : (uint32_t)want;
-    }
     vs_matrix *q;
     rc = vs_matrix_read(queries, max_q, &q);
     if (!rc) rc = vs_matrix_to_f32(q);
     if (rc) {
-        vs_ru8_close(&store);
         vs_index_free(ix);
         return cli_fail(queries, rc);
     }
@@ -196,7 +157,8 @@ int cmd_search(int argc, char **argv)
     cli_progress bar;
     cli_progress_start(&bar, "searching", q->n);
     double t0 = cli_search_clock();
-    if (ru8) rc = search_ru8(ix, &store, &p, q->data, q->n, k, kc, ru8_batch, ru8_io, d, ids, &bar);
+    int ru8 = vs_refine_u8_store(ix) != NULL;
+    if (ru8) rc = search_ru8(ix, &p, q->data, q->n, k, ru8_batch, ru8_io, d, ids, &bar);
     for (size_t i = 0; i < q->n && !rc && !ru8; i += SEARCH_CHUNK) {
         size_t n = q->n - i < SEARCH_CHUNK ? q->n - i : SEARCH_CHUNK;
         const float *qi = (const float *)q->data + i * q->dim;
@@ -237,7 +199,6 @@ int cmd_search(int argc, char **argv)
 out:
     free(d);
     free(ids);
-    vs_ru8_close(&store);
     vs_matrix_free(q);
     vs_index_free(ix);
     return rc ? 1 : 0;

@@ -17,7 +17,7 @@ static const char *HELP =
     "                      [--snapshot-uri s3://BUCKET/PREFIX [--s3-endpoint URL] [--s3-region NAME]\n"
     "                       [--s3-profile NAME] [--s3-timeout SECONDS] [--snapshot-keep K]]\n"
     "                      [--cluster http://ETCD:2379 --node-id ID [--advertise URL] [--ttl SECONDS]\n"
-    "                       [--prefix /vecscale/] [--resync] [--nats nats://HOST:4222[,...] [--log-keep N]]]\n\n"
+    "                       [--prefix /vecscale/] [--nats nats://HOST:4222[,...] [--log-keep N]]]\n\n"
     "Serves the collections in DIR/collections over HTTP (GET /openapi.json describes every route;\n"
     "GET / is a search page). Routes without /collections/{name} act on the collection 'default',\n"
     "created on first start from --model (text embedded with that model, cosine) or --dim (vectors\n"
@@ -44,10 +44,8 @@ static const char *HELP =
     "collection's data, so it resumes exactly where it stopped. With --snapshot-uri, each publish\n"
     "trims the saved collection's stream: it keeps what the snapshot does not hold, what any\n"
     "replica's consumer has not acknowledged, and --log-keep N more messages (default 10000).\n"
-    "--resync (with both): before serving, ask a live peer of the shard to save (and so publish)\n"
-    "every collection and restore that generation; the local collections are moved aside to\n"
-    "DIR/.before-resync-TIME. For a replica that was down longer than the router's queue of\n"
-    "missed adds covers (or across a router restart).\n";
+    "A replica that was down resumes its streams where it stopped; one started on an empty DIR\n"
+    "restores the latest snapshot (--snapshot-uri) and replays only the stream after it.\n";
 
 int cmd_serve(int argc, char **argv)
 {
@@ -68,7 +66,7 @@ int cmd_serve(int argc, char **argv)
         {"s3-timeout", required_argument, 0, 5},  {"cluster", required_argument, 0, 6},
         {"node-id", required_argument, 0, 7},     {"advertise", required_argument, 0, 8},
         {"ttl", required_argument, 0, 9},         {"prefix", required_argument, 0, 10},
-        {"resync", no_argument, 0, 11},        {"snapshot-keep", required_argument, 0, 12},
+        {"snapshot-keep", required_argument, 0, 12},
         {"snapshot-interval", required_argument, 0, 13},
         {"precision", required_argument, 0, 14},  {"nats", required_argument, 0, 15},
         {"log-keep", required_argument, 0, 16},
@@ -128,7 +126,6 @@ int cmd_serve(int argc, char **argv)
             if (cli_parse_u32(optarg, 1, 3600, &x.ttl_s)) return cli_usage_error("serve", "bad --ttl '%s'", optarg);
             break;
         case 10: x.prefix = optarg; break;
-        case 11: x.resync = 1; break;
         case 12:
             if (cli_parse_u32(optarg, 1, 1000000, &x.keep)) return cli_usage_error("serve", "bad --snapshot-keep '%s'", optarg);
             break;
@@ -158,7 +155,6 @@ int cmd_serve(int argc, char **argv)
     if (cfg.api_key && !*cfg.api_key) cfg.api_key = NULL;
     if (x.etcd && !x.node_id) return cli_usage_error("serve", "--cluster needs --node-id");
     if (x.keep && !x.snapshot_uri) return cli_usage_error("serve", "--snapshot-keep needs --snapshot-uri");
-    if (x.resync && (!x.etcd || !x.snapshot_uri)) return cli_usage_error("serve", "--resync needs --cluster and --snapshot-uri");
     if (x.nats && !x.etcd) return cli_usage_error("serve", "--nats needs --cluster (the shard map says which shard to follow)");
     if (!x.etcd && (x.node_id || x.advertise)) return cli_usage_error("serve", "--node-id and --advertise need --cluster");
     if (x.etcd && !x.advertise && (!strcmp(cfg.host, "0.0.0.0") || !strcmp(cfg.host, "::")))

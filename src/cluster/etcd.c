@@ -279,6 +279,11 @@ int vs_etcd_delete(vs_etcd *e, const char *key)
 
 int vs_etcd_cas(vs_etcd *e, const char *key, const char *expect, const char *value, int *swapped)
 {
+    return vs_etcd_cas_lease(e, key, expect, value, 0, swapped);
+}
+
+int vs_etcd_cas_lease(vs_etcd *e, const char *key, const char *expect, const char *value, int64_t lease, int *swapped)
+{
     *swapped = 0;
     cJSON *b = cJSON_CreateObject(), *a = NULL, *cmp = cJSON_CreateObject(), *put = cJSON_CreateObject(),
           *op = cJSON_CreateObject();
@@ -294,6 +299,7 @@ int vs_etcd_cas(vs_etcd *e, const char *key, const char *expect, const char *val
     }
     cJSON_AddItemToObject(put, "key", b64_item(key, strlen(key)));
     cJSON_AddItemToObject(put, "value", b64_item(value, strlen(value)));
+    if (lease) cJSON_AddItemToObject(put, "lease", i64_item(lease));
     cJSON_AddItemToObject(op, "request_put", put);
     cJSON *cmps = cJSON_AddArrayToObject(b, "compare"), *ops = cJSON_AddArrayToObject(b, "success");
     cJSON_AddItemToArray(cmps, cmp);

@@ -30,6 +30,8 @@ int vs_etcd_delete(vs_etcd *e, const char *key);
 /* Compare-and-swap in one etcd transaction: sets key to value iff its value is `expect`
  * (NULL: iff the key is absent). *swapped says whether it did; VS_OK either way. */
 int vs_etcd_cas(vs_etcd *e, const char *key, const char *expect, const char *value, int *swapped);
+/* The same, the key put under `lease` (0 = none): it goes when the lease expires. */
+int vs_etcd_cas_lease(vs_etcd *e, const char *key, const char *expect, const char *value, int64_t lease, int *swapped);
 
 /* Standard base64 (RFC 4648), as the gateway encodes keys and values. Encode writes a
  * NUL-terminated string into out (cap >= 4 * ceil(n / 3) + 1); decode returns the byte count

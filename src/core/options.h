@@ -33,7 +33,7 @@ static inline int vs_options_read(void *dst, size_t dst_size, const void *src, s
 
 /* The size struct_size 0 stands for, per struct: the layout of 0.2. When a field is added to
  * one of these structs, replace its sizeof here by the offsetof of the first new field. */
-#define VS_INDEX_OPTIONS_V1 sizeof(vs_index_options)
+#define VS_INDEX_OPTIONS_V1 offsetof(vs_index_options, refine_store)
 #define VS_SEARCH_PARAMS_V1 sizeof(vs_search_params)
 #define VS_KMEANS_PARAMS_V1 sizeof(vs_kmeans_params)
 #define VS_S3_OPTIONS_V1 sizeof(vs_s3_options)
@@ -44,7 +44,7 @@ static inline int vs_options_read(void *dst, size_t dst_size, const void *src, s
 
 /* The size struct_size 0 stands for in a result struct: the layout of 0.3, the first version
  * whose result structs carry struct_size. Same rule as above when one of them grows. */
-#define VS_FACTORY_SPEC_V1 sizeof(vs_factory_spec)
+#define VS_FACTORY_SPEC_V1 offsetof(vs_factory_spec, refine_u8)
 #define VS_COLLECTION_INFO_V1 sizeof(vs_collection_info)
 #define VS_FILTER_REPORT_V1 sizeof(vs_filter_report)
 #define VS_PAYLOAD_INDEX_INFO_V1 sizeof(vs_payload_index_info)

@@ -204,7 +204,18 @@ int vs_bert_set_precision(vs_bert *b, vs_precision p)
     b->precision = p;
     if (p == VS_PRECISION_FP32) return VS_OK;
     const size_t H = b->cfg.hidden, I = b->cfg.inter;
-    for (uint32_t l = 0; l < b->cfg.layers; l++) {
+    /* AVX2 without VNNI: int8 runs as int16 (qgemm.h: as fast per product there, and accurate
+     * enough without split layers) */
+    const int wide = p == VS_PRECISION_INT8 && k->wide;
+    for (uint32_t l = 0; wide && l < b->cfg.layers; l++) {
+        vs_bert_layer *L = &b->layer[l];
+        int rc = vs_qlinear_init_s16(&L->q[0], L->qkv_w, L->qkv_b, 3 * H, H);
+        if (!rc) rc = vs_qlinear_init_s16(&L->q[1], L->ao_w, L->ao_b, H, H);
+        if (!rc) rc = vs_qlinear_init_s16(&L->q[2], L->in_w, L->in_b, I, H);
+        if (!rc) rc = vs_qlinear_init_s16(&L->q[3], L->out_w, L->out_b, H, I);
+        if (rc) return rc;
+    }
+    for (uint32_t l = 0; !wide && l < b->cfg.layers; l++) {
         vs_bert_layer *L = &b->layer[l];
         int rc = vs_qlinear_init(&L->q[0], p, L->qkv_w, L->qkv_b, 3 * H, H);
         if (!rc) rc = vs_qlinear_init(&L->q[1], p, L->ao_w, L->ao_b, H, H);

@@ -56,6 +56,49 @@ nomem:
     return vs_fail(VS_ERR_NOMEM, "out of memory for a %zu x %zu weight", n, k);
 }
 
+int vs_qlinear_s16_levels(size_t k)
+{
+    double l = floor(sqrt(2147483647.0 / (double)round_up(k ? k : 1, 4)));
+    return l > 16383 ? 16383 : (int)l;
+}
+
+int vs_qlinear_init_s16(vs_qlinear *q, const float *w, const float *bias, size_t n, size_t k)
+{
+    memset(q, 0, sizeof *q);
+    q->n = n;
+    q->k = k;
+    q->np = round_up(n, 32);
+    q->kp = round_up(k, 4);
+    q->lv = vs_qlinear_s16_levels(k);
+    q->bias = calloc(q->np, sizeof(float));
+    q->w16 = aligned_alloc(64, q->np * q->kp * sizeof(int16_t));
+    q->sw = calloc(q->np, sizeof(float));
+    q->wf = calloc(q->np, sizeof(float));
+    if (!q->bias || !q->w16 || !q->sw || !q->wf) {
+        vs_qlinear_free(q);
+        return vs_fail(VS_ERR_NOMEM, "out of memory for a %zu x %zu weight", n, k);
+    }
+    if (bias) memcpy(q->bias, bias, n * sizeof(float));
+    memset(q->w16, 0, q->np * q->kp * sizeof(int16_t));
+    const float lv = (float)q->lv;
+    for (size_t j = 0; j < n; j++) {
+        const float *r = w + j * k;
+        float mx = 0;
+        for (size_t t = 0; t < k; t++) mx = fabsf(r[t]) > mx ? fabsf(r[t]) : mx;
+        float s = mx > 0 ? mx / lv : 1.0f, inv = 1.0f / s;
+        int32_t sum = 0;
+        for (size_t t = 0; t < k; t++) {
+            float v = nearbyintf(r[t] * inv);
+            int16_t b = (int16_t)(v > lv ? lv : v < -lv ? -lv : v);
+            q->w16[vs_qpack_at(j, t, q->kp, 2)] = b;
+            sum += b;
+        }
+        q->sw[j] = s;
+        q->wf[j] = s * (float)sum;
+    }
+    return VS_OK;
+}
+
 int vs_qlinear_split(vs_qlinear *q, const float *w)
 {
     if (!q->w8) return vs_fail(VS_ERR_INVALID_ARG, "only an int8 layer can be split");
@@ -102,6 +145,7 @@ void vs_qlinear_free(vs_qlinear *q)
         free(q->lo);
     }
     free(q->w8);
+    free(q->w16);
     free(q->wbf);
     free(q->sw);
     free(q->wsum);
@@ -163,6 +207,12 @@ int vs_qlinear_forward(const vs_qlinear *q, vs_precision p, size_t m, const floa
         return VS_OK;
     }
     float *sa = (float *)(buf + round_up(m * q->kp * 2, 64)), *za = sa + m;
+    if (q->w16) { /* int16 layer (every table runs one: AVX2 kernels above it) */
+        int16_t *a16 = (int16_t *)buf;
+        k->quant_rows16(m, q->k, a, lda, a16, q->kp, q->lv, sa, za);
+        k->linear_s16(m, a16, sa, za, q, c, ldc);
+        return VS_OK;
+    }
     int8_t *a8 = (int8_t *)buf;
     if (!q->lo) {
         k->quant_rows(m, q->k, a, lda, a8, q->kp, sa, za);

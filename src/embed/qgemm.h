@@ -37,6 +37,20 @@
  * Where Linux grants AMX, both run on tiles (qgemm_amx.c): tdpbssd multiplies s8 x s8 directly,
  * so int8 stays bit-identical to every other level.
  *
+ * int16 (vs_qlinear_init_s16), what --precision int8 loads on AVX2-only machines: AVX2 has no
+ * non-saturating u8 x s8 dot product, and its exact s8 x s8 above costs vpsignb + vpmaddubsw +
+ * vpmaddwd + vpaddd per 32 products, 3 of them on the two multiply ports; vpmaddwd on int16
+ * operands does 16 products with 1 such instruction (+ vpaddd on any of three ports), so per
+ * product it is as fast, and its operands carry lv levels either side of zero instead of 127:
+ * lv = min(16383, floor(sqrt((2^31 - 1) / kp))), so kp * lv^2 bounds the int32 sum (2364 at
+ * k = 384, 1182 at k = 1536: 11-12 bits). No split layer is then needed (~16-bit operands at 3
+ * int8 products a weight: the int16 single pass is the cheaper way to the accuracy bar).
+ * Same formulas as int8 with 127 -> lv: weights symmetric per channel (sw = max|W| / lv),
+ * activations per row around the middle of their range (sa = (max - min) / (2 lv)), the zero
+ * point through wf = sw * sum_k w16. Its results differ from the int8 scheme's (so embeddings on
+ * an AVX2-only machine differ from other machines', by less than int8's own error); the scalar
+ * reference and the AVX2 kernel agree bit for bit.
+ *
  * Packed weight layout (both kinds): blocks of 16 output channels, and inside a block groups of
  * G consecutive k (G = 4 int8 / 2 bf16) of each channel: w[jb][k / G][16][G]. One 64-byte line
  * then feeds one vpdpbusd / vdpbf16ps of 16 lanes (or two 8-lane AVX2 steps). np is a multiple
@@ -52,6 +66,8 @@
 typedef struct vs_qlinear {
     size_t n, k, np, kp;
     int8_t *w8;     /* int8 */
+    int16_t *w16;   /* int16 (vs_qlinear_init_s16); sw, wf, bias as int8 */
+    int lv;         /* int16: levels either side of zero */
     uint16_t *wbf;  /* bf16 */
     float *sw;      /* int8: per-channel weight scale [np] */
     int32_t *wsum;  /* int8: per-channel sum of w8 [np], for the VNNI +128 offset */
@@ -62,6 +78,10 @@ typedef struct vs_qlinear {
 
 /* Quantizes / rounds W (n x k, a PyTorch Linear weight) and bias (n, may be NULL). */
 int vs_qlinear_init(vs_qlinear *q, vs_precision p, const float *w, const float *bias, size_t n, size_t k);
+/* The int16 form of an int8 layer (above): for tables with .wide set (vs_qgemm_kernels_get()). */
+int vs_qlinear_init_s16(vs_qlinear *q, const float *w, const float *bias, size_t n, size_t k);
+/* Levels either side of zero of an int16 layer with k inputs (above). */
+int vs_qlinear_s16_levels(size_t k);
 /* Makes an int8 vs_qlinear (initialised from the same w) a split one. */
 int vs_qlinear_split(vs_qlinear *q, const float *w);
 void vs_qlinear_free(vs_qlinear *q);

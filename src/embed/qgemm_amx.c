@@ -211,4 +211,5 @@ static void linear_bf16(size_t m, const uint16_t *a, const vs_qlinear *q, float 
     SWEEP_AMX(_tile_dpbf16ps, float, EPIBF)
 }
 
-const vs_qgemm_kernels vs_qgemm_amx = {"amx", quant_rows, linear_s8s8, linear_bf16};
+const vs_qgemm_kernels vs_qgemm_amx = {"amx", quant_rows, linear_s8s8, linear_bf16,
+                                       vs_qgemm_avx2_quant_rows16, vs_qgemm_avx2_linear_s16, 0};

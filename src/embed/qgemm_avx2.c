@@ -10,4 +10,6 @@
 #define COMP 0
 #include "embed/qgemm_x86_256.h"
 
-const vs_qgemm_kernels vs_qgemm_avx2 = {"avx2", quant_rows, linear_s8s8, NULL};
+/* int8 models load as int16 here (wide): same speed per product, no split layers (qgemm.h) */
+const vs_qgemm_kernels vs_qgemm_avx2 = {"avx2", quant_rows, linear_s8s8, NULL,
+                                        vs_qgemm_avx2_quant_rows16, vs_qgemm_avx2_linear_s16, 1};

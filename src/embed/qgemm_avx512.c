@@ -172,5 +172,7 @@ static void linear_bf16(size_t m, const uint16_t *a, const vs_qlinear *q, float 
     SWEEP(tilebf, a, q, c, ldc)
 }
 
-const vs_qgemm_kernels vs_qgemm_avx512 = {"avx512-vnni+bf16", quant_rows, linear_s8s8, linear_bf16};
-const vs_qgemm_kernels vs_qgemm_avx512_nobf16 = {"avx512-vnni", quant_rows, linear_s8s8, NULL};
+const vs_qgemm_kernels vs_qgemm_avx512 = {"avx512-vnni+bf16", quant_rows, linear_s8s8, linear_bf16,
+                                       vs_qgemm_avx2_quant_rows16, vs_qgemm_avx2_linear_s16, 0};
+const vs_qgemm_kernels vs_qgemm_avx512_nobf16 = {"avx512-vnni", quant_rows, linear_s8s8, NULL,
+                                       vs_qgemm_avx2_quant_rows16, vs_qgemm_avx2_linear_s16, 0};

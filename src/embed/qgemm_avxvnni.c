@@ -7,4 +7,5 @@
 #define COMP 1
 #include "embed/qgemm_x86_256.h"
 
-const vs_qgemm_kernels vs_qgemm_avxvnni = {"avx-vnni", quant_rows, linear_s8s8, NULL};
+const vs_qgemm_kernels vs_qgemm_avxvnni = {"avx-vnni", quant_rows, linear_s8s8, NULL,
+                                       vs_qgemm_avx2_quant_rows16, vs_qgemm_avx2_linear_s16, 0};

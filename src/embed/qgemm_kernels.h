@@ -1,9 +1,11 @@
 /* The int8 and bf16 GEMM kernels behind vs_qlinear (qgemm.h), one table per instruction set:
- * scalar reference (qgemm_scalar.c), AVX2 vpmaddubsw + vpmaddwd (qgemm_avx2.c), AVX-VNNI and
+ * scalar reference (qgemm_scalar.c), AVX2 vpmaddubsw + vpmaddwd (qgemm_avx2.c; int16 layers:
+ * qgemm_avx2_s16.c), AVX-VNNI and
  * AVX512-VNNI vpdpbusd (qgemm_avxvnni.c, qgemm_avx512.c; the latter also AVX512-BF16 vdpbf16ps),
  * AMX tdpbssd / tdpbf16ps (qgemm_amx.c; its bf16 alone is not bit-identical, see there).
  * Every kernel computes the integer sums exactly and then the same float epilogue in the same
- * order (files built with -ffp-contract=off), so all levels give bit-identical results. */
+ * order (files built with -ffp-contract=off), so all levels give bit-identical results (per
+ * scheme: an int16 layer, what the AVX2 table loads, has results of its own, qgemm.h). */
 #ifndef VS_EMBED_QGEMM_KERNELS_H
 #define VS_EMBED_QGEMM_KERNELS_H
 
@@ -21,7 +23,22 @@ typedef struct {
     /* C[i][j] = sum over k pairs, in order, of acc += a[2t+1] w[2t+1]; acc += a[2t] w[2t] (each
      * product exact in fp32), then + bias[j]; a has rows of q->kp bf16 values. NULL: no bf16. */
     void (*linear_bf16)(size_t m, const uint16_t *a, const vs_qlinear *q, float *c, size_t ldc);
+    /* int16 layers (qgemm.h; the tables above AVX2 use the AVX2 kernels): rows quantized to
+     * lv levels, and
+     * C[i][j] = ((float)(sum_k a[i][k] w16[j][k]) * (sa[i] * sw[j]) + za[i] * wf[j]) + bias[j]. */
+    void (*quant_rows16)(size_t m, size_t k, const float *a, size_t lda, int16_t *q, size_t kp, int lv, float *sa,
+                         float *za);
+    void (*linear_s16)(size_t m, const int16_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
+                       size_t ldc);
+    /* 1: int8 models load their layers as int16 here (vs_qlinear_init_s16): the AVX2 table. */
+    int wide;
 } vs_qgemm_kernels;
+
+/* The AVX2 int16 kernels (qgemm_avx2_s16.c), also used by the tables above AVX2. */
+void vs_qgemm_avx2_quant_rows16(size_t m, size_t k, const float *a, size_t lda, int16_t *q, size_t kp, int lv,
+                                float *sa, float *za);
+void vs_qgemm_avx2_linear_s16(size_t m, const int16_t *a, const float *sa, const float *za, const vs_qlinear *q,
+                              float *c, size_t ldc);
 
 extern const vs_qgemm_kernels vs_qgemm_scalar, vs_qgemm_avx2, vs_qgemm_avxvnni, vs_qgemm_avx512;
 /* AMX int8 + AMX-BF16 (qgemm_amx.c): at the AVX512 level where the CPU has AMX and the kernel

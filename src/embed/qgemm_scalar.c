@@ -2,6 +2,8 @@
 #include "embed/qgemm_kernels.h"
 #define QROWS quant_rows
 #include "embed/qgemm_quant_impl.h"
+#define QROWS16 quant_rows16
+#include "embed/qgemm_quant16_impl.h"
 
 static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
                         size_t ldc)
@@ -15,6 +17,26 @@ static void linear_s8s8(size_t m, const int8_t *a, const float *sa, const float 
             for (size_t g = 0; g < kq; g++)
                 for (int col = 0; col < 16; col++)
                     for (int t = 0; t < 4; t++) acc[col] += (int32_t)ar[4 * g + t] * w[g * 64 + col * 4 + t];
+            for (size_t j = jb * 16; j < jb * 16 + 16 && j < q->n; j++) {
+                float s = sa[i] * q->sw[j];
+                float v = (float)acc[j - jb * 16] * s;
+                float zp = za[i] * q->wf[j];
+                c[i * ldc + j] = (v + zp) + q->bias[j];
+            }
+        }
+}
+
+static void linear_s16(size_t m, const int16_t *a, const float *sa, const float *za, const vs_qlinear *q, float *c,
+                       size_t ldc)
+{ /* as linear_s8s8, over int16 pairs (layout G = 2); exact in int32 (kp * lv^2 < 2^31) */
+    const size_t kq = q->kp / 2;
+    for (size_t i = 0; i < m; i++)
+        for (size_t jb = 0; jb * 16 < q->n; jb++) {
+            int32_t acc[16] = {0};
+            const int16_t *w = q->w16 + jb * kq * 32, *ar = a + i * q->kp;
+            for (size_t g = 0; g < kq; g++)
+                for (int col = 0; col < 16; col++)
+                    for (int t = 0; t < 2; t++) acc[col] += (int32_t)ar[2 * g + t] * w[g * 32 + col * 2 + t];
             for (size_t j = jb * 16; j < jb * 16 + 16 && j < q->n; j++) {
                 float s = sa[i] * q->sw[j];
                 float v = (float)acc[j - jb * 16] * s;
@@ -38,4 +60,4 @@ void vs_qgemm_bf16_reference(size_t m, const uint16_t *a, const vs_qlinear *q, f
 }
 
 /* No bf16 here: a bf16 model on a machine without AVX512-BF16 is refused, never run slowly. */
-const vs_qgemm_kernels vs_qgemm_scalar = {"scalar", quant_rows, linear_s8s8, NULL};
+const vs_qgemm_kernels vs_qgemm_scalar = {"scalar", quant_rows, linear_s8s8, NULL, quant_rows16, linear_s16, 0};

@@ -1,5 +1,5 @@
 /* The one place vecscale sets up libcurl, for the S3 client, etcd, node membership, the model
- * hub, the router's fan-out and hand-off, and a server's resync: process-wide initialisation
+ * hub, the router's fan-out and its reads of the replicas: process-wide initialisation
  * once (curl_global_init is not thread-safe), the options every transfer needs (URL, no
  * signals, and always a bound: a connect timeout plus a total timeout or a stall limit, so no
  * call blocks forever), response bodies into a vs_buf, and the text of a failed transfer. */

@@ -1,4 +1,4 @@
-/* FAISS-style factory strings: "[Shards<n>,][IVF<n>,|HNSW<M>,]<codes>[,RFlat]" where <codes> is
+/* FAISS-style factory strings: "[Shards<n>,][IVF<n>,|HNSW<M>,]<codes>[,RFlat|,Ru8]" where <codes> is
  * Flat, SQ8, SQ4, SQfp16, SQbf16 or PQ<m>[x<bits>][fs]. "HNSW32" alone means HNSW32,Flat;
  * "Shards<n>," puts n indexes of the rest behind one (sharded.c). */
 #include <ctype.h>
@@ -110,10 +110,16 @@ static int parse(const char *spec, vs_factory_spec *out)
     if (rc) return rc;
     if (*p == ',') {
         p++;
-        if (!token_is(p, "RFlat")) return fail_at(spec, p, "only RFlat may follow the encoding");
-        if (s.code == VS_CODE_FLAT) return fail_at(spec, p, "RFlat re-ranks compressed codes; Flat needs none");
-        s.refine_flat = 1;
-        p += 5;
+        if (token_is(p, "RFlat")) {
+            s.refine_flat = 1;
+        } else if (token_is(p, "Ru8")) {
+            if (s.shards) return fail_at(spec, p, "Ru8 keeps one store file per index and cannot be sharded");
+            s.refine_u8 = 1;
+        } else {
+            return fail_at(spec, p, "only RFlat or Ru8 may follow the encoding");
+        }
+        if (s.code == VS_CODE_FLAT) return fail_at(spec, p, "re-ranking is for compressed codes; Flat needs none");
+        p += s.refine_flat ? 5 : 3;
     }
     if (*p != '\0') return fail_at(spec, p, "unexpected trailing characters");
     if (s.coarse == VS_COARSE_HNSW && s.code == VS_CODE_PQ)
@@ -142,6 +148,7 @@ int vs_factory_format(const vs_factory_spec *caller_spec, char *buf, size_t cap)
     VS_READ_OPTIONS(vs_factory_spec, given, caller_spec, VS_FACTORY_SPEC_V1);
     const vs_factory_spec *s = &given;
     char shards[24] = "", coarse[32] = "", codes[32], refine[8] = "";
+    if (s->refine_flat && s->refine_u8) return vs_fail(VS_ERR_INVALID_ARG, "RFlat and Ru8 exclude each other");
     if (s->shards) snprintf(shards, sizeof shards, "Shards%u,", s->shards);
     if (s->coarse == VS_COARSE_IVF) snprintf(coarse, sizeof coarse, "IVF%u,", s->nlist);
     else if (s->coarse == VS_COARSE_HNSW) snprintf(coarse, sizeof coarse, "HNSW%u,", s->hnsw_m);
@@ -158,6 +165,7 @@ int vs_factory_format(const vs_factory_spec *caller_spec, char *buf, size_t cap)
     default: return vs_fail(VS_ERR_INVALID_ARG, "unknown encoding %d", (int)s->code);
     }
     if (s->refine_flat) snprintf(refine, sizeof refine, ",RFlat");
+    if (s->refine_u8) snprintf(refine, sizeof refine, ",Ru8");
     int n = snprintf(buf, cap, "%s%s%s%s", shards, coarse, codes, refine);
     if (n < 0 || (size_t)n >= cap) return vs_fail(VS_ERR_INVALID_ARG, "factory string buffer too small");
     return VS_OK;

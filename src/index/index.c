@@ -22,6 +22,11 @@ const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
         base.shards = 0;
         return vs_index_ops_for(&base) ? &vs_sharded_ops : NULL;
     }
+    if (spec->refine_u8) {
+        vs_factory_spec base = *spec;
+        base.refine_u8 = 0;
+        return vs_index_ops_for(&base) ? &vs_refine_u8_ops : NULL;
+    }
     if (spec->refine_flat) {
         /* Re-ranking wraps any base index that exists; Flat needs none. */
         vs_factory_spec base = *spec;
@@ -37,7 +42,7 @@ const vs_index_ops *vs_index_ops_for(const vs_factory_spec *spec)
     vs_factory_format(spec, name, sizeof name);
     vs_fail(VS_ERR_UNSUPPORTED, "index type \"%s\" is recognised, but vecscale %s does not provide it "
             "(available: Flat, IVF{n},Flat|SQ8|SQ4|SQfp16|SQbf16|PQ{m}[x{bits}][fs], PQ{m}[x{bits}][fs], SQ*, "
-            "HNSW{M},Flat, \",RFlat\" after any of them, and \"Shards{n},\" before)", name, vs_version_string());
+            "HNSW{M},Flat, \",RFlat\" or \",Ru8\" after any of them, and \"Shards{n},\" before)", name, vs_version_string());
     return NULL;
 }
 
@@ -58,7 +63,7 @@ void vs_search_params_init(vs_search_params *p)
     p->k_factor = VS_REFINE_DEFAULT_K_FACTOR;
 }
 
-int vs_index_create(const vs_index_options *caller_opts, vs_index **out)
+static int create(const vs_index_options *caller_opts, const char *opening, vs_index **out)
 {
     if (!caller_opts || !out) return vs_fail(VS_ERR_INVALID_ARG, "vs_index_create: options and out must not be NULL");
     *out = NULL;
@@ -83,13 +88,23 @@ int vs_index_create(const vs_index_options *caller_opts, vs_index **out)
     ix->seed = opts->seed;
     ix->spec = spec;
     vs_factory_format(&spec, ix->factory, sizeof ix->factory);
+    ix->refine_store = opts->refine_store;
+    ix->opening = opening;
     rc = ops->init(ix);
+    ix->refine_store = NULL;
     if (rc) {
         free(ix);
         return rc;
     }
     *out = ix;
     return VS_OK;
+}
+
+int vs_index_create(const vs_index_options *opts, vs_index **out) { return create(opts, NULL, out); }
+
+int vs_index_create_opening(const vs_index_options *opts, const char *path, vs_index **out)
+{
+    return create(opts, path, out);
 }
 
 void vs_index_release_backing(vs_index *ix)

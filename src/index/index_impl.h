@@ -30,6 +30,8 @@ struct vs_index {
     uint64_t seed;            /* from vs_index_options (0 = type default) */
     int trained;
     vs_backing backing;
+    const char *refine_store; /* during vs_index_create only: vs_index_options.refine_store */
+    const char *opening;      /* during a load, view or attach only: the file ("" for a buffer) */
 };
 
 /* Arguments reaching the ops are valid: dims match, vectors are finite and (for cosine)
@@ -61,6 +63,10 @@ struct vs_index_ops {
     int (*load)(vs_index *ix, const vs_container *c, uint64_t ntotal, const char *origin);
 };
 
+/* vs_index_create for an index about to be filled from a file (index_io.c): `path` is the
+ * file ("" for a buffer), so types that keep data beside it (",Ru8") find it in their load. */
+int vs_index_create_opening(const vs_index_options *opts, const char *path, vs_index **out);
+
 /* Unmaps or frees the loaded file image, once an index has copied what it needs. */
 void vs_index_release_backing(vs_index *ix);
 
@@ -71,6 +77,7 @@ extern const vs_index_ops vs_flat_ops;
 extern const vs_index_ops vs_hnsw_ops; /* src/index/hnsw*.c */
 extern const vs_index_ops vs_ivf_ops;  /* src/index/ivf*.c */
 extern const vs_index_ops vs_refine_ops; /* src/index/refine.c */
+extern const vs_index_ops vs_refine_u8_ops; /* src/index/refine_u8.c */
 extern const vs_index_ops vs_sharded_ops; /* src/index/sharded*.c */
 
 /* Per-call filter resolved against one index. */
@@ -87,5 +94,10 @@ static inline int vs_filter_allows(const vs_filter *f, int64_t id)
 /* FAISS's IndexRefine defaults to k_factor 1, which only re-orders the base's results; 4 is
  * what re-ranking is for. */
 #define VS_REFINE_DEFAULT_K_FACTOR 4.0f
+
+/* Wraps an index file of the layout `vecscale build` wrote before the store moved into the
+ * library (the base index alone, DIR/rerank.vsr beside it, version 1) into a read-only ",Ru8"
+ * index; takes base on success. */
+int vs_refine_u8_attach(vs_index *base, const char *store_path, vs_index **out);
 
 #endif

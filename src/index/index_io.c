@@ -68,7 +68,7 @@ int vs_index_save_buffer(const vs_index *ix, void **buf, size_t *len)
 void vs_buffer_free(void *buf) { free(buf); }
 
 /* Builds an index over a verified file image; the caller attaches the image as backing. */
-static int open_image(const void *base, size_t size, int view, const char *origin, vs_index **out)
+static int open_image(const void *base, size_t size, int view, const char *origin, const char *path, vs_index **out)
 {
     vs_container *c = malloc(sizeof *c);
     if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
@@ -106,7 +106,7 @@ static int open_image(const void *base, size_t size, int view, const char *origi
     }
     vs_index_options opts = {.struct_size = sizeof(vs_index_options), .dim = dim, .metric = (vs_metric)metric, .factory = factory};
     vs_index *ix;
-    rc = vs_index_create(&opts, &ix);
+    rc = vs_index_create_opening(&opts, path, &ix);
     if (rc) {
         /* Keep the specific reason but say which file it came from. */
         char why[400];
@@ -116,6 +116,7 @@ static int open_image(const void *base, size_t size, int view, const char *origi
         goto done;
     }
     rc = ix->ops->load(ix, c, ntotal, origin);
+    ix->opening = NULL;
     if (rc) {
         vs_index_free(ix);
         goto done;
@@ -185,7 +186,7 @@ int vs_index_load(const char *path, vs_index **out)
     rc = read_all(fd, buf, size, path);
     close(fd);
     vs_index *ix = NULL;
-    if (!rc) rc = open_image(buf, size, 0, path, &ix);
+    if (!rc) rc = open_image(buf, size, 0, path, path, &ix);
     if (rc) {
         free(buf);
         return rc;
@@ -203,7 +204,7 @@ int vs_index_load_buffer(const void *data, size_t len, vs_index **out)
     if (!buf) return vs_fail(VS_ERR_NOMEM, "out of memory");
     if (len) memcpy(buf, data, len);
     vs_index *ix = NULL;
-    int rc = open_image(buf, len, 0, "buffer", &ix);
+    int rc = open_image(buf, len, 0, "buffer", "", &ix);
     if (rc) {
         free(buf);
         return rc;
@@ -238,7 +239,7 @@ int vs_index_view(const char *path, vs_index **out)
     int rc = map_file(path, &addr, &size);
     if (rc) return rc;
     vs_index *ix = NULL;
-    rc = open_image(addr, size, 1, path, &ix);
+    rc = open_image(addr, size, 1, path, path, &ix);
     if (rc) {
         munmap(addr, size);
         return rc;

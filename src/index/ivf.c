@@ -113,7 +113,7 @@ static int ivf_train(vs_index *ix, size_t n, const float *x)
         float *keys = malloc(n * sizeof *keys);
         int64_t *assign = malloc(n * sizeof *assign);
         rc = keys && assign ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory assigning training vectors");
-        if (!rc && v->codec.by_residual)
+        if (!rc && v->codec.kind == VS_CODE_PQ) /* residual training, whatever form wins */
             rc = vs_nearest_centroids(n, ix->dim, x, v->nlist, v->centroids, v->cnorms, 1,
                                       ix->n_threads > 1 ? ix->n_threads : 1, keys, assign);
         if (!rc) rc = vs_ivf_codec_train(ix, n, x, assign);
@@ -368,6 +368,7 @@ static size_t ivf_memory(const vs_index *ix)
     if (c->kind == VS_CODE_PQ) b += (size_t)c->pq.m * c->pq.ksub * c->pq.dsub * sizeof(float);
     if (c->term2) b += (size_t)v->nlist * c->pq.m * c->pq.ksub * sizeof(float);
     if (c->ct) b += (size_t)c->pq.m * c->pq.dsub * 16 * sizeof(float);
+    if (c->pnorm) b += (size_t)c->pq.m * c->pq.ksub * sizeof(float);
     if (c->sq.vmin) b += 2 * (size_t)ix->dim * sizeof(float);
     return b;
 }

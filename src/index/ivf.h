@@ -5,8 +5,9 @@
  * A flat coarse quantizer of nlist centroids (k-means, L2 or spherical inner product as
  * FAISS) partitions the vectors; list l holds the codes of the vectors whose nearest centroid
  * is l with a parallel array of user IDs. Codes are float32 rows (IVF-Flat), scalar-quantised
- * rows (IVF-SQ), PQ codes of the residual to the centroid (IVF-PQ), or 4-bit PQ codes of the
- * residual in fast-scan blocks of 32 (IVF-PQ fast-scan). Standalone SQ and PQ indexes are
+ * rows (IVF-SQ), PQ codes of the residual to the centroid or of the vector itself (IVF-PQ,
+ * whichever training measured the more accurate), or such 4-bit PQ codes in fast-scan blocks
+ * of 32 (IVF-PQ fast-scan). Standalone SQ and PQ indexes are
  * this index with one list. */
 #ifndef VS_INDEX_IVF_H
 #define VS_INDEX_IVF_H
@@ -33,7 +34,10 @@ typedef struct {
 typedef struct {
     vs_code_kind kind;
     int fastscan;     /* 4-bit PQ codes in blocks of 32 */
-    int by_residual;  /* PQ codes the residual x - centroid (as FAISS's IVFPQ) */
+    /* PQ codes the residual x - centroid (FAISS's IVFPQ, and its fast-scan "fsr"), or the
+     * vector itself (FAISS's fast-scan "fs" default). Chosen at training by distortion
+     * (vs_ivf_codec_train) and stored in the file. */
+    int by_residual;
     size_t code_size; /* bytes per vector in the flat layout (and half a byte per sub-code
                          in fast-scan blocks) */
     vs_sq sq;
@@ -44,6 +48,9 @@ typedef struct {
     float *term2;
     /* Fast-scan: the PQ centroids transposed for vs_fs_table (m x dsub x 16). */
     float *ct;
+    /* L2 PQ of the vectors themselves: ||p_jc||^2 (m x ksub), so a query's table is
+     * pnorm - 2 <q_j, p_jc> (the ||q||^2 term goes to the bias). */
+    float *pnorm;
 } vs_ivf_codec;
 
 #define VS_IVF_PRECOMPUTED_MAX ((size_t)512 << 20)
@@ -94,6 +101,13 @@ int vs_ivf_prepare_lists(vs_index *ix);
  * needs 96, with 1.6x the q/s at equal nprobe (one fast-scan table per query, shared by
  * every list, against one per probed list). test_ivf_codes cosine_is_ip_on_normalised. */
 static inline int vs_ivf_is_l2(const vs_index *ix) { return ix->metric == VS_METRIC_L2; }
+/* A PQ index whose lookup table depends on the query only, so one (quantised) table serves
+ * every probed list: inner product, or L2 codes of the vectors themselves. L2 residual codes
+ * need a table per probed list (term2[l] + the query's part). */
+static inline int vs_ivf_shared_table(const vs_index *ix)
+{
+    return !vs_ivf_is_l2(ix) || !((const vs_ivf *)ix->impl)->codec.by_residual;
+}
 
 /* Codec (ivf_codec.c). */
 int vs_ivf_codec_init(vs_ivf_codec *c, const vs_index *ix);

@@ -1,6 +1,7 @@
 /* IVF sections (see ARCHITECTURE.md):
  *   IVFH  u32 nlist | u32 code kind (0 = Flat) | u16 PQ m | u8 PQ bits | u8 fast-scan |
- *         u8 by-residual | 3 bytes zero                                   (verified)
+ *         u8 by-residual (PQ: 1 residual codes, 0 codes of the vectors) |
+ *         3 bytes zero                                                   (verified)
  *   ICEN  nlist x dim float32 centroids, only when trained             (verified)
  *   IQNT  quantizer: SQ8/SQ4 dim float32 minima then dim ranges; PQ
  *         m x ksub x dsub float32 sub-centroids; absent for Flat, fp16,
@@ -102,6 +103,9 @@ int vs_ivf_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char
     if (rc) return rc;
     uint8_t want[16];
     head_of(v, want);
+    /* PQ codes either the residual or the vector itself, as training chose (ivf_codec.c): the
+     * factory string does not say which. Readers before that choice refuse a 0 here. */
+    if (v->codec.kind == VS_CODE_PQ && (head[12] == 0 || head[12] == 1)) want[12] = head[12];
     if (memcmp(head, want, 16) != 0) {
         uint32_t nlist, code;
         memcpy(&nlist, head, 4);
@@ -110,6 +114,7 @@ int vs_ivf_load(vs_index *ix, const vs_container *c, uint64_t ntotal, const char
                        origin, nlist, code, ix->factory);
     }
     const uint32_t nlist = v->nlist;
+    v->codec.by_residual = want[12];
     /* META's trained flag is applied by the caller after load; it must agree with whether
      * centroids are present, or a "trained" index would search without centroids. */
     uint64_t mlen;

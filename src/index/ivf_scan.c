@@ -51,7 +51,17 @@ void vs_ivf_scanner_set_query(vs_ivf_scanner *s, const vs_index *ix, const float
     s->qnorm = kt->norm_sq(q, ix->dim);
     if (c->kind == VS_CODE_PQ) {
         size_t t = (size_t)c->pq.m * c->pq.ksub;
-        if (c->ct && (!vs_ivf_is_l2(ix) || c->term2)) {
+        if (vs_ivf_is_l2(ix) && !c->by_residual) {
+            /* Codes of the vectors themselves: ||q_j - p_jc||^2, one table for every list. */
+            if (c->pnorm) {
+                s->tabk(c->ct, q, c->pq.m, c->pq.dsub, -2.0f, s->ltab);
+                s->lutk(c->pnorm, s->ltab, c->pq.m, s->tab, s->lut, &s->lut_bias, &s->lut_scale);
+                s->lut_bias += s->qnorm;
+            } else {
+                vs_pq_table_l2(&c->pq, q, s->tab);
+                if (c->fastscan) s->lutk(s->tab, NULL, c->pq.m, NULL, s->lut, &s->lut_bias, &s->lut_scale);
+            }
+        } else if (c->ct && (!vs_ivf_is_l2(ix) || c->term2)) {
             s->tabk(c->ct, q, c->pq.m, c->pq.dsub, vs_ivf_is_l2(ix) ? -2.0f : -1.0f, s->tab);
             if (!vs_ivf_is_l2(ix)) s->lutk(s->tab, NULL, c->pq.m, NULL, s->lut, &s->lut_bias, &s->lut_scale);
         } else if (!vs_ivf_is_l2(ix)) {
@@ -83,6 +93,10 @@ float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float
          * probe costs O(m * 16), not O(dim): the table term2[l] + tab is built and quantised
          * in one pass. */
         float bias, qbias;
+        if (!c->by_residual) { /* the query's table, the same for every list */
+            *fs_scale = s->lut_scale;
+            return s->lut_bias;
+        }
         if (!l2) {
             bias = coarse ? *coarse : -kt->dot(q, cen, ix->dim);
             *fs_scale = s->lut_scale;
@@ -100,7 +114,9 @@ float vs_ivf_scanner_set_list(vs_ivf_scanner *s, const vs_index *ix, const float
     }
     float bias = 0;
     const float *table = s->tab;
-    if (l2) {
+    if (!c->by_residual) {
+        /* The query's table (L2 or negated inner product) with no centroid term. */
+    } else if (l2) {
         if (c->term2) {
             const float *T = c->term2 + l * t;
             for (size_t i = 0; i < t; i++) s->ltab[i] = T[i] + s->tab[i];

@@ -245,13 +245,13 @@ static void search_block(const search_job *J, worker_scratch *w, size_t q0, size
     const size_t d = J->ix->dim;
     const uint32_t m = c->pq.m, pairs = vs_fs_pairs(m);
     const size_t t = (size_t)m * 16, lb = vs_fs_block_bytes(m), bb = vs_fs_block_bytes(m);
-    const int l2 = vs_ivf_is_l2(J->ix);
+    const int per_list = !vs_ivf_shared_table(J->ix), resid = c->by_residual;
     const vs_fs_block_qb_fn kern = vs_fs_block_qb_kernel();
     size_t nref = 0;
     for (size_t i = q0; i < q1; i++) {
         size_t qi = i - q0;
         vs_ivf_scanner_set_query(&w->sc, J->ix, J->q + i * d);
-        if (l2) {
+        if (per_list) {
             memcpy(w->qtab + qi * t, w->sc.tab, t * sizeof *w->qtab);
         } else {
             memcpy(w->qlut + qi * lb, w->sc.lut, lb);
@@ -276,7 +276,7 @@ static void search_block(const search_job *J, worker_scratch *w, size_t q0, size
         unsigned ng = (unsigned)(r1 - r0);
         for (unsigned g = 0; g < ng; g++) {
             const struct probe_ref *R = &w->refs[r0 + g];
-            if (l2) {
+            if (per_list) {
                 float qb;
                 uint8_t *dst = w->glut + g * lb;
                 w->sc.lutk(c->term2 + l * t, w->qtab + R->qi * t, m, w->sc.ltab, dst, &qb, &scale[g]);
@@ -285,7 +285,7 @@ static void search_block(const search_job *J, worker_scratch *w, size_t q0, size
             } else {
                 luts[g] = w->qlut + R->qi * lb;
                 scale[g] = w->qscale[R->qi];
-                bias[g] = R->coarse + w->qbias[R->qi];
+                bias[g] = (resid ? R->coarse : 0.0f) + w->qbias[R->qi];
             }
             thr[g] = fs_threshold(w->qres[R->qi].thr, bias[g], scale[g]);
         }
@@ -388,7 +388,7 @@ static int ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k,
     const vs_ivf_codec *codec = &v->codec;
     /* Query blocks for a fast-scan batch whose per-list tables come from term2 (or are shared
      * by all lists, inner product); one query per call takes the per-query path. */
-    int block = codec->fastscan && nq > 1 && (!vs_ivf_is_l2(ix) || codec->term2) && query_blocks_enabled();
+    int block = codec->fastscan && nq > 1 && (vs_ivf_shared_table(ix) || codec->term2) && query_blocks_enabled();
     size_t chunk = block ? QBLOCK : QUERY_CHUNK;
     size_t tasks = (nq + chunk - 1) / chunk;
     if (threads > tasks) threads = (unsigned)tasks;
@@ -422,8 +422,8 @@ static int ivf_search(const vs_index *ix, size_t nq, const float *q, uint32_t k,
              (!v->codec.fastscan || !vs_reservoir_init(&s->res, k));
         if (ok && block) {
             size_t t = (size_t)codec->pq.m * 16, lb = vs_fs_block_bytes(codec->pq.m);
-            s->qtab = vs_ivf_is_l2(ix) ? malloc(QBLOCK * t * sizeof *s->qtab) : NULL;
-            s->qlut = vs_ivf_is_l2(ix) ? NULL : malloc(QBLOCK * lb);
+            s->qtab = vs_ivf_shared_table(ix) ? NULL : malloc(QBLOCK * t * sizeof *s->qtab);
+            s->qlut = vs_ivf_shared_table(ix) ? malloc(QBLOCK * lb) : NULL;
             s->glut = malloc(VS_FS_QB * lb);
             s->qnorm = malloc(QBLOCK * sizeof *s->qnorm);
             s->qbias = malloc(QBLOCK * sizeof *s->qbias);

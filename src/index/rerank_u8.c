@@ -16,137 +16,157 @@
 #include "io/fd_io.h"
 #include "kernels/topk.h"
 
-enum { HEAD_USED = 64, ELEM_U8 = 2 };
-
-int vs_ru8_writer_open(vs_ru8_writer *w, const char *part_path, uint32_t dim, uint64_t keep_rows)
-{
-    memset(w, 0, sizeof *w);
-    snprintf(w->part, sizeof w->part, "%s", part_path);
-    w->dim = dim;
-    w->fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (w->fd < 0) return vs_fail(VS_ERR_IO, "%s: %s", part_path, strerror(errno));
-    struct stat st;
-    uint64_t want = VS_RU8_HEADER + keep_rows * dim;
-    if (fstat(w->fd, &st) || (keep_rows && (uint64_t)st.st_size < want)) {
-        vs_ru8_writer_close(w);
-        return vs_fail(VS_ERR_CORRUPT, "%s: holds fewer than the %llu rows the checkpoint covers", part_path,
-                       (unsigned long long)keep_rows);
-    }
-    /* Rows past the checkpoint were written by the interrupted run: drop them. */
-    if (ftruncate(w->fd, (off_t)want)) {
-        vs_ru8_writer_close(w);
-        return vs_fail(VS_ERR_IO, "%s: %s", part_path, strerror(errno));
-    }
-    w->rows = keep_rows;
-    return VS_OK;
-}
-
-int vs_ru8_writer_append(vs_ru8_writer *w, const uint8_t *rows, size_t n)
-{
-    if (vs_pwrite_all(w->fd, rows, n * w->dim, VS_RU8_HEADER + w->rows * w->dim))
-        return vs_fail(VS_ERR_IO, "%s: write failed: %s", w->part, strerror(errno));
-    w->rows += n;
-    return VS_OK;
-}
-
-int vs_ru8_writer_sync(vs_ru8_writer *w)
-{
-    return fdatasync(w->fd) ? vs_fail(VS_ERR_IO, "%s: fdatasync: %s", w->part, strerror(errno)) : VS_OK;
-}
+enum { SLOT_BYTES = 64, SLOT_SUMMED = 56, SLOT_1 = 2048, ELEM_U8 = 2 };
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
-/* XXH3-64 of bytes [off, off + len) of fd, read in pieces. */
-static int hash_range(int fd, uint64_t off, uint64_t len, uint64_t *out, const char *name)
+static uint64_t slot_offset(int slot) { return slot ? SLOT_1 : 0; }
+
+static void slot_encode(uint8_t *h, uint32_t dim, uint64_t rows, uint64_t sum, uint64_t seq)
+{
+    memset(h, 0, SLOT_BYTES);
+    memcpy(h, VS_RU8_MAGIC, 8);
+    put32(h + 8, VS_RU8_VERSION);
+    put32(h + 12, VS_RU8_HEADER);
+    put32(h + 16, dim);
+    put32(h + 20, ELEM_U8);
+    put64(h + 24, rows);
+    put64(h + 32, VS_RU8_HEADER);
+    put64(h + 40, sum);
+    put64(h + 48, seq);
+    put64(h + 56, XXH3_64bits(h, SLOT_SUMMED));
+}
+
+static int dir_sync(const char *path)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return VS_OK;
+    int rc = fsync(dfd) ? vs_fail(VS_ERR_IO, "fsync of the directory of %s: %s", path, strerror(errno)) : VS_OK;
+    close(dfd);
+    return rc;
+}
+
+/* XXH3-64 state of bytes [off, off + len) of fd, read in pieces. */
+static int hash_range(int fd, uint64_t off, uint64_t len, XXH3_state_t *st, const char *name)
 {
     enum { PIECE = 8 << 20 };
     uint8_t *buf = malloc(PIECE);
-    XXH3_state_t *st = XXH3_createState();
-    int rc = buf && st && XXH3_64bits_reset(st) == XXH_OK ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    int rc = buf ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
     for (uint64_t at = 0; at < len && !rc; at += PIECE) {
         size_t n = len - at < PIECE ? (size_t)(len - at) : PIECE;
         if (vs_pread_all(fd, buf, n, off + at)) rc = vs_fail(VS_ERR_IO, "%s: read failed", name);
         else XXH3_64bits_update(st, buf, n);
     }
-    if (!rc) *out = XXH3_64bits_digest(st);
     free(buf);
+    return rc;
+}
+
+int vs_ru8_checksum(const vs_ru8_store *s, uint64_t *sum)
+{
+    XXH3_state_t *st = XXH3_createState();
+    if (!st || XXH3_64bits_reset(st) != XXH_OK) {
+        XXH3_freeState(st);
+        return vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
+    int rc = hash_range(s->fd, VS_RU8_HEADER, s->rows * s->dim, st, s->path);
+    if (!rc) *sum = XXH3_64bits_digest(st);
     XXH3_freeState(st);
     return rc;
 }
 
-int vs_ru8_writer_finish(vs_ru8_writer *w, const char *final_path)
+int vs_ru8_create(vs_ru8_store *s, const char *path, uint32_t dim)
 {
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (dim == 0 || dim > 65536) return vs_fail(VS_ERR_DIMENSION, "re-ranking store dimension %u is out of range", dim);
+    char tmp[4300];
+    snprintf(s->path, sizeof s->path, "%s", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return vs_fail(VS_ERR_IO, "%s: %s", tmp, strerror(errno));
     uint8_t h[VS_RU8_HEADER];
     memset(h, 0, sizeof h);
-    uint64_t sum = 0;
-    int rc = hash_range(w->fd, VS_RU8_HEADER, w->rows * w->dim, &sum, w->part);
-    if (rc) goto out;
-    memcpy(h, VS_RU8_MAGIC, 8);
-    put32(h + 8, VS_RU8_VERSION);
-    put32(h + 12, VS_RU8_HEADER);
-    put32(h + 16, w->dim);
-    put32(h + 20, ELEM_U8);
-    put64(h + 24, w->rows);
-    put64(h + 32, VS_RU8_HEADER);
-    put64(h + 40, sum);
-    put64(h + 56, XXH3_64bits(h, 56));
-    if (vs_pwrite_all(w->fd, h, sizeof h, 0) || fsync(w->fd)) {
-        rc = vs_fail(VS_ERR_IO, "%s: %s", w->part, strerror(errno));
-        goto out;
+    XXH3_state_t *st = XXH3_createState();
+    int rc = st && XXH3_64bits_reset(st) == XXH_OK ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        slot_encode(h, dim, 0, XXH3_64bits_digest(st), 1);
+        if (vs_pwrite_all(fd, h, sizeof h, 0) || fsync(fd) || rename(tmp, path))
+            rc = vs_fail(VS_ERR_IO, "%s: %s", path, strerror(errno));
     }
-    if (rename(w->part, final_path)) {
-        rc = vs_fail(VS_ERR_IO, "rename %s -> %s: %s", w->part, final_path, strerror(errno));
-        goto out;
+    if (!rc) rc = dir_sync(path);
+    if (rc) {
+        XXH3_freeState(st);
+        close(fd);
+        unlink(tmp);
+        return rc;
     }
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", final_path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd)) rc = vs_fail(VS_ERR_IO, "fsync of the directory of %s: %s", final_path, strerror(errno));
-        close(dfd);
-    }
-out:
-    vs_ru8_writer_close(w);
-    return rc;
+    s->fd = fd;
+    s->writable = 1;
+    s->dim = dim;
+    s->version = VS_RU8_VERSION;
+    s->data_checksum = XXH3_64bits_digest(st);
+    s->seq = 1;
+    s->hash = st;
+    s->cut = 1;
+    return VS_OK;
 }
 
-void vs_ru8_writer_close(vs_ru8_writer *w)
+/* The valid slot with the higher sequence into *h; -1 when neither is valid. */
+static int read_slots(int fd, uint8_t h[SLOT_BYTES], int *slot)
 {
-    if (w->fd >= 0) close(w->fd);
-    w->fd = -1;
+    uint8_t a[SLOT_BYTES], b[SLOT_BYTES];
+    int va = !vs_pread_all(fd, a, sizeof a, 0) && !memcmp(a, VS_RU8_MAGIC, 8) && get64(a + 56) == XXH3_64bits(a, SLOT_SUMMED);
+    int vb = !vs_pread_all(fd, b, sizeof b, SLOT_1) && !memcmp(b, VS_RU8_MAGIC, 8) && get64(b + 56) == XXH3_64bits(b, SLOT_SUMMED);
+    if (va && vb) *slot = get64(b + 48) > get64(a + 48);
+    else if (va || vb) *slot = vb;
+    else return -1;
+    memcpy(h, *slot ? b : a, SLOT_BYTES);
+    return 0;
 }
 
-int vs_ru8_open(vs_ru8_store *s, const char *path)
+int vs_ru8_open(vs_ru8_store *s, const char *path, uint64_t rows, int writable)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    s->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (s->fd < 0) return vs_fail(errno == ENOENT ? VS_ERR_NOT_FOUND : VS_ERR_IO, "%s: %s", path, strerror(errno));
-    uint8_t h[HEAD_USED];
+    uint8_t h[SLOT_BYTES] = {0}, magic[8] = {0};
     struct stat st;
     int rc = VS_OK;
-    if (fstat(s->fd, &st) || st.st_size < VS_RU8_HEADER || vs_pread_all(s->fd, h, sizeof h, 0))
+    if (fstat(s->fd, &st) || st.st_size < VS_RU8_HEADER)
         rc = vs_fail(VS_ERR_CORRUPT, "%s: too short for a re-ranking store header", path);
-    else if (memcmp(h, VS_RU8_MAGIC, 8))
-        rc = vs_fail(VS_ERR_CORRUPT, "%s: not a re-ranking store (bad magic)", path);
-    else if (get64(h + 56) != XXH3_64bits(h, 56))
-        rc = vs_fail(VS_ERR_CORRUPT, "%s: header checksum mismatch", path);
-    else if (get32(h + 8) != VS_RU8_VERSION)
-        rc = vs_fail(VS_ERR_VERSION, "%s: re-ranking store version %u (this vecscale reads %u)", path, get32(h + 8),
+    else if (read_slots(s->fd, h, &s->slot))
+        rc = vs_pread_all(s->fd, magic, 8, 0) || memcmp(magic, VS_RU8_MAGIC, 8)
+                 ? vs_fail(VS_ERR_CORRUPT, "%s: not a re-ranking store (bad magic)", path)
+                 : vs_fail(VS_ERR_CORRUPT, "%s: header checksum mismatch", path);
+    else if (get32(h + 8) > VS_RU8_VERSION || get32(h + 8) == 0)
+        rc = vs_fail(VS_ERR_VERSION, "%s: re-ranking store version %u (this vecscale reads 1..%u)", path, get32(h + 8),
                      VS_RU8_VERSION);
     else if (get32(h + 12) != VS_RU8_HEADER || get64(h + 32) != VS_RU8_HEADER || get32(h + 20) != ELEM_U8 ||
              get32(h + 16) == 0 || get32(h + 16) > 65536)
         rc = vs_fail(VS_ERR_CORRUPT, "%s: header holds invalid values", path);
     if (!rc) {
+        s->version = get32(h + 8);
         s->dim = get32(h + 16);
-        s->rows = get64(h + 24);
+        s->committed = get64(h + 24);
         s->data_checksum = get64(h + 40);
-        if (s->rows > ((uint64_t)1 << 50) / s->dim || (uint64_t)st.st_size != VS_RU8_HEADER + s->rows * s->dim)
+        s->seq = get64(h + 48);
+        uint64_t need = VS_RU8_HEADER + s->committed * s->dim;
+        /* Version 1 files are exactly their rows; version 2 may hold uncommitted rows after. */
+        if (s->committed > ((uint64_t)1 << 50) / s->dim || (uint64_t)st.st_size < need ||
+            (s->version == 1 && (uint64_t)st.st_size != need))
             rc = vs_fail(VS_ERR_CORRUPT, "%s: file size %lld does not match %llu rows of %u bytes", path,
-                         (long long)st.st_size, (unsigned long long)s->rows, s->dim);
+                         (long long)st.st_size, (unsigned long long)s->committed, s->dim);
+        else if (rows > s->committed)
+            rc = vs_fail(VS_ERR_CORRUPT, "%s: holds %llu committed rows, fewer than the %llu the index was saved with",
+                         path, (unsigned long long)s->committed, (unsigned long long)rows);
+        s->rows = rows ? rows : s->committed;
+        s->writable = writable;
     }
     /* The reads are scattered rows of dim bytes: without this, a miss also reads ahead
      * (128 KiB by default) around the row, which costs a cold search disk time for pages it
@@ -156,11 +176,58 @@ int vs_ru8_open(vs_ru8_store *s, const char *path)
     return rc;
 }
 
+int vs_ru8_append(vs_ru8_store *s, const uint8_t *rows, size_t n)
+{
+    if (!s->writable) return vs_fail(VS_ERR_UNSUPPORTED, "%s: the re-ranking store is open read-only", s->path);
+    if (!s->hash) {
+        /* The first append after an open: the running checksum covers the rows kept. */
+        XXH3_state_t *st = XXH3_createState();
+        int rc = st && XXH3_64bits_reset(st) == XXH_OK ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+        if (!rc) rc = hash_range(s->fd, VS_RU8_HEADER, s->rows * s->dim, st, s->path);
+        if (rc) {
+            XXH3_freeState(st);
+            return rc;
+        }
+        s->hash = st;
+    }
+    if (!s->cut) {
+        /* Rows past those the index holds were written by a writer that stopped (or by a
+         * later save the index predates): they go. */
+        if (ftruncate(s->fd, (off_t)(VS_RU8_HEADER + s->rows * s->dim)))
+            return vs_fail(VS_ERR_IO, "%s: %s", s->path, strerror(errno));
+        s->cut = 1;
+    }
+    if (vs_pwrite_all(s->fd, rows, n * s->dim, VS_RU8_HEADER + s->rows * s->dim))
+        return vs_fail(VS_ERR_IO, "%s: write failed: %s", s->path, strerror(errno));
+    XXH3_64bits_update(s->hash, rows, n * s->dim);
+    s->rows += n;
+    return VS_OK;
+}
+
+int vs_ru8_commit(vs_ru8_store *s)
+{
+    if (!s->writable || !s->hash) return VS_OK; /* nothing appended since the open */
+    uint64_t sum = XXH3_64bits_digest(s->hash);
+    if (s->rows == s->committed && sum == s->data_checksum && s->version == VS_RU8_VERSION) return VS_OK;
+    if (fdatasync(s->fd)) return vs_fail(VS_ERR_IO, "%s: fdatasync: %s", s->path, strerror(errno));
+    uint8_t h[SLOT_BYTES];
+    int slot = !s->slot;
+    slot_encode(h, s->dim, s->rows, sum, s->seq + 1);
+    if (vs_pwrite_all(s->fd, h, sizeof h, slot_offset(slot)) || fdatasync(s->fd))
+        return vs_fail(VS_ERR_IO, "%s: header write: %s", s->path, strerror(errno));
+    s->slot = slot;
+    s->seq++;
+    s->committed = s->rows;
+    s->data_checksum = sum;
+    s->version = VS_RU8_VERSION;
+    return VS_OK;
+}
+
 int vs_ru8_verify(const vs_ru8_store *s)
 {
     uint64_t sum;
     (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* one pass front to back */
-    int rc = hash_range(s->fd, VS_RU8_HEADER, s->rows * s->dim, &sum, s->path);
+    int rc = vs_ru8_checksum(s, &sum);
     (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_RANDOM);
     if (!rc && sum != s->data_checksum) rc = vs_fail(VS_ERR_CORRUPT, "%s: data checksum mismatch", s->path);
     return rc;
@@ -170,6 +237,30 @@ void vs_ru8_close(vs_ru8_store *s)
 {
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
+    XXH3_freeState(s->hash);
+    s->hash = NULL;
+}
+
+int vs_ru8_row(const vs_ru8_store *s, int64_t id, uint8_t *out)
+{
+    if (id < 0 || (uint64_t)id >= s->rows) return vs_fail(VS_ERR_NOT_FOUND, "id %lld is not in the index", (long long)id);
+    if (vs_pread_all(s->fd, out, s->dim, VS_RU8_HEADER + (uint64_t)id * s->dim))
+        return vs_fail(VS_ERR_IO, "%s: read failed", s->path);
+    return VS_OK;
+}
+
+float vs_ru8_key(vs_metric metric, const float *q, const uint8_t *x, size_t d)
+{
+    float acc = 0;
+    if (metric == VS_METRIC_L2) {
+        for (size_t t = 0; t < d; t++) {
+            float diff = q[t] - (float)x[t];
+            acc += diff * diff;
+        }
+    } else {
+        for (size_t t = 0; t < d; t++) acc -= q[t] * (float)x[t];
+    }
+    return acc;
 }
 
 struct vs_ru8_batch {
@@ -284,16 +375,7 @@ static void score_one(size_t i, unsigned worker, void *ctx)
     const uint8_t *rows = b->rows + i * b->kc * d;
     vs_heap_reset(kh, lh, b->k);
     for (size_t j = 0; j < b->cnt[i]; j++) {
-        const uint8_t *x = rows + j * d;
-        float acc = 0;
-        if (b->metric == VS_METRIC_L2) {
-            for (size_t t = 0; t < d; t++) {
-                float diff = q[t] - (float)x[t];
-                acc += diff * diff;
-            }
-        } else {
-            for (size_t t = 0; t < d; t++) acc -= q[t] * (float)x[t];
-        }
+        float acc = vs_ru8_key(b->metric, q, rows + j * d, d);
         if (acc <= kh[0]) vs_heap_push(kh, lh, b->k, acc, ord[j]);
     }
     vs_heap_sort(kh, lh, b->k);

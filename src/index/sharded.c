@@ -1,5 +1,5 @@
 /* The sharded index as an index type (vs_sharded_ops): shards owned by ID hash, searched in
- * parallel, results merged with vs_topk_merge (topk_merge.c, shared with the router). Files:
+ * parallel, results merged with vs_topk_merge (topk_merge.c). Files:
  * sharded_io.c; the deprecated vs_sharded_* calls: sharded_compat.c. */
 #include <stdio.h>
 #include <stdlib.h>

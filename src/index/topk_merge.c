@@ -1,5 +1,6 @@
 /* Merging per-shard top-k lists into one (vs_topk_merge): used by the in-process sharded
- * index and by the router, which merges the JSON answers of shard nodes. */
+ * index. (The router merges the JSON answers of shard nodes, whose ids may be strings, with
+ * router_merge_hits in router_fanout.c.) */
 #include <math.h>
 
 #include "core/error.h"

@@ -1,6 +1,7 @@
 /* Writer and validating reader of the section container (format documented in container.h). */
 #include "io/container.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -21,6 +22,7 @@ struct vs_container_writer {
     uint32_t kind, count;
     vs_section sections[VS_CONTAINER_MAX_SECTIONS];
     XXH3_state_t *open; /* the section between vs_container_begin and _end */
+    char target[4200];  /* the file's final path ("" for a memory writer) */
 };
 
 static uint64_t sink_size(const vs_container_writer *w) { return w->file ? vs_atomic_size(w->file) : w->mem_len; }
@@ -66,6 +68,7 @@ static int start(const char *path, uint32_t kind, vs_container_writer **out)
         return rc;
     }
     w->kind = kind;
+    if (path) snprintf(w->target, sizeof w->target, "%s", path);
     uint8_t placeholder[VS_CONTAINER_HEADER_SIZE] = {0};
     rc = sink_write(w, placeholder, sizeof placeholder);
     if (rc) {
@@ -82,6 +85,8 @@ int vs_container_create(const char *path, uint32_t kind, vs_container_writer **o
 }
 
 int vs_container_create_memory(uint32_t kind, vs_container_writer **out) { return start(NULL, kind, out); }
+
+const char *vs_container_target(const vs_container_writer *w) { return w->target[0] ? w->target : NULL; }
 
 int vs_container_add(vs_container_writer *w, uint32_t tag, uint32_t flags, const void *data, uint64_t len)
 {

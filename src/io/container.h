@@ -38,6 +38,9 @@ int vs_container_add_parts(vs_container_writer *w, uint32_t tag, uint32_t flags,
                            const uint64_t *lens, size_t n_parts);
 /* The same writer filling a heap buffer instead of a file (vs_index_save_buffer). */
 int vs_container_create_memory(uint32_t kind, vs_container_writer **out);
+/* The path a file writer will commit to; NULL for a memory writer. Sections that name files
+ * beside the index (the ",Ru8" store) use it to record them relative to it. */
+const char *vs_container_target(const vs_container_writer *w);
 /* Appends one section written in pieces as the caller produces them (e.g. HNSW records
  * renumbered on the way out), so it never needs to exist whole in memory: begin, any number
  * of writes, end. No other section may be added in between. */

@@ -128,6 +128,29 @@ void vs_pq_decode(const vs_pq *pq, size_t n, const uint8_t *codes, float *x)
         }
 }
 
+int vs_pq_distortion(const vs_pq *pq, size_t n, const float *x, unsigned threads, double *mse)
+{
+    enum { CHUNK = 1024 };
+    const size_t cs = vs_pq_code_size(pq);
+    size_t chunk = n < CHUNK ? n : CHUNK;
+    uint8_t *codes = malloc(chunk * cs + 1);
+    float *rec = malloc(chunk * pq->d * sizeof *rec + 1);
+    int rc = codes && rec ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory measuring PQ distortion");
+    const vs_kernel_table *kt = vs_kernels();
+    double sum = 0;
+    for (size_t i0 = 0; i0 < n && !rc; i0 += chunk) {
+        size_t bn = n - i0 < chunk ? n - i0 : chunk;
+        rc = vs_pq_encode(pq, bn, x + i0 * pq->d, codes, threads);
+        if (rc) break;
+        vs_pq_decode(pq, bn, codes, rec);
+        for (size_t i = 0; i < bn; i++) sum += kt->l2sq(x + (i0 + i) * pq->d, rec + i * pq->d, pq->d);
+    }
+    free(codes);
+    free(rec);
+    if (!rc) *mse = n ? sum / (double)n : 0;
+    return rc;
+}
+
 void vs_pq_table_l2(const vs_pq *pq, const float *q, float *tab)
 {
     const vs_kernel_table *kt = vs_kernels();

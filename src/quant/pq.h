@@ -33,6 +33,8 @@ int vs_pq_set_centroids(vs_pq *pq, const float *centroids);
 size_t vs_pq_code_size(const vs_pq *pq);
 int vs_pq_encode(const vs_pq *pq, size_t n, const float *x, uint8_t *codes, unsigned threads);
 void vs_pq_decode(const vs_pq *pq, size_t n, const uint8_t *codes, float *x);
+/* *mse = mean over the n rows of x of the squared distance to their reconstruction. */
+int vs_pq_distortion(const vs_pq *pq, size_t n, const float *x, unsigned threads, double *mse);
 
 static inline unsigned vs_pq_code_at(const vs_pq *pq, const uint8_t *code, uint32_t j)
 {

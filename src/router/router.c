@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "http/http_client.h"
+#include "http/http_metrics.h"
 #include "http/http_server.h"
 #include "log/jetstream.h"
 #include "router/router_impl.h"
@@ -51,20 +52,15 @@ static void cluster_status(router *r, router_reply *out)
             cJSON_AddStringToObject(rep, "node", m.replicas[s][i].id);
             cJSON_AddBoolToObject(rep, "live", m.replicas[s][i].url[0] != 0);
             if (m.replicas[s][i].url[0]) cJSON_AddStringToObject(rep, "url", m.replicas[s][i].url);
-            router_hints h;
-            router_hints_stats(r, s, i, &h);
-            if (r->js) {
-                pthread_mutex_lock(&r->lock);
-                int64_t lag = r->lag[s][i];
-                int lagging = router_lagging(r, s, i);
-                pthread_mutex_unlock(&r->lock);
-                if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
-                else cJSON_AddNullToObject(rep, "log_lag");
-                cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
-            }
-            cJSON_AddNumberToObject(rep, "pending_adds", (double)h.count);
-            cJSON_AddNumberToObject(rep, "replayed_adds", (double)h.replayed);
-            if (h.overflowed) cJSON_AddBoolToObject(rep, "resync_needed", 1);
+            pthread_mutex_lock(&r->lock);
+            int64_t lag = r->lag[s][i], refused = r->log_refused[s][i];
+            int lagging = router_lagging(r, s, i);
+            pthread_mutex_unlock(&r->lock);
+            if (lag >= 0) cJSON_AddNumberToObject(rep, "log_lag", (double)lag);
+            else cJSON_AddNullToObject(rep, "log_lag");
+            if (refused >= 0) cJSON_AddNumberToObject(rep, "log_refused", (double)refused);
+            else cJSON_AddNullToObject(rep, "log_refused");
+            cJSON_AddBoolToObject(rep, "searched", m.replicas[s][i].url[0] && !lagging);
             cJSON_AddItemToArray(reps, rep);
         }
         cJSON_AddItemToArray(shards, reps);
@@ -102,54 +98,104 @@ static void not_allowed(router_reply *rep, const char *method, const char *url, 
     router_error(rep, 405, "method_not_allowed", "%s %s is not supported; use %s", method, url, allow);
 }
 
-/* The routes of one collection: prefix "" (the default collection, the seed's routes) or
- * "/collections/{name}"; rest is what follows it. */
-static void collection_routes(router *r, const char *method, const char *url, const char *prefix, const char *rest,
-                              const params *q, const char *body, size_t len, router_reply *rep)
+/* The routes as GET /metrics labels them; names shared with the server's where the route is
+ * the same. */
+enum {
+    RR_PAGE, RR_HEALTH, RR_METRICS, RR_OPENAPI, RR_CLUSTER, RR_SEARCH, RR_SEARCH_BATCH, RR_INDEX, RR_VECTORS,
+    RR_DOC_GET, RR_DOC_DELETE, RR_STATS, RR_SAVE, RR_COLLECTIONS_LIST, RR_COLLECTION_CREATE, RR_COLLECTION_GET,
+    RR_COLLECTION_DELETE, RR_OTHER, RR_COUNT
+};
+static const char *const ROUTE_NAMES[RR_COUNT] = {
+    "page", "health", "metrics", "openapi", "cluster", "search", "search_batch", "index", "vectors", "document_get",
+    "document_delete", "stats", "save", "collections_list", "collection_create", "collection_get",
+    "collection_delete", "other"};
+
+/* A call of one collection's route: prefix "" (the default collection, the seed's routes) or
+ * "/collections/{name}"; arg is what follows a prefix row's path (a document id). */
+typedef struct {
+    router *r;
+    const char *method, *url, *prefix, *arg;
+    const params *q;
+    const char *body;
+    size_t len;
+} coll_call;
+
+static void do_search(const coll_call *c, router_reply *rep) { router_search(c->r, c->url, c->body, c->len, rep); }
+static void do_search_batch(const coll_call *c, router_reply *rep)
 {
-    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    if (q->n_path && strcmp(rest, "/save")) {
+    router_search_batch(c->r, c->url, c->body, c->len, rep);
+}
+/* Writes: checked, then published to the owning shards' streams (router_log_api.c). */
+static void do_write(const coll_call *c, router_reply *rep)
+{
+    router_log_api(c->r, c->method, c->url, c->body, c->len, rep);
+}
+static void do_doc_get(const coll_call *c, router_reply *rep) { router_get_document(c->r, c->prefix, c->arg, rep); }
+static void do_stats(const coll_call *c, router_reply *rep) { router_stats(c->r, c->url, rep); }
+
+/* POST .../save: the export's name in ?path= or in the body's "path", once. */
+static void do_save(const coll_call *c, router_reply *rep)
+{
+    if (c->q->n_path > 1) return router_error(rep, 400, "invalid_parameter", "query parameter 'path' is given twice");
+    const char *name = c->q->path;
+    cJSON *b = c->len ? cJSON_ParseWithLength(c->body, c->len) : NULL;
+    const cJSON *bp = cJSON_GetObjectItemCaseSensitive(b, "path");
+    if (c->len && !cJSON_IsObject(b)) router_error(rep, 400, "invalid_json", "the body must be a JSON object");
+    else if (b && (cJSON_GetArraySize(b) != (bp ? 1 : 0)))
+        router_error(rep, 400, "unknown_field", "unknown field in the body of a save (allowed: path)");
+    else if (bp && !cJSON_IsString(bp))
+        router_error(rep, 400, "invalid_path", "'path' must be a string: the name of an export inside each node's "
+                                               "data directory");
+    else if (bp && name)
+        router_error(rep, 400, "invalid_path", "'path' is given both in the query string and in the body: give it once");
+    else router_save(c->r, c->url, bp ? bp->valuestring : name, rep);
+    cJSON_Delete(b);
+}
+
+/* The routes of one collection, looked up as the server looks up its own (the same table
+ * layout, http/http_server.c): a path has one row per method, in the order of the 405's Allow
+ * list; the first row of a path labels a request with another method in the metrics. The
+ * empty path is the collection itself (/collections/{name}; the default's rest, a whole URL,
+ * is never empty). */
+typedef struct {
+    vs_http_route at;
+    int route; /* RR_* */
+    void (*fn)(const coll_call *c, router_reply *rep);
+} coll_row;
+
+static const coll_row COLLECTION_ROUTES[] = {
+    {{"/search", 0, "POST"}, RR_SEARCH, do_search},
+    {{"/search/batch", 0, "POST"}, RR_SEARCH_BATCH, do_search_batch},
+    {{"/vectors", 0, "POST"}, RR_VECTORS, do_write},
+    {{"/index", 0, "POST"}, RR_INDEX, do_write},
+    {{"/documents/", 1, "GET"}, RR_DOC_GET, do_doc_get},
+    {{"/documents/", 1, "DELETE"}, RR_DOC_DELETE, do_write},
+    {{"/stats", 0, "GET"}, RR_STATS, do_stats},
+    {{"", 0, "GET"}, RR_COLLECTION_GET, do_stats},
+    {{"", 0, "DELETE"}, RR_COLLECTION_DELETE, do_write},
+    {{"/save", 0, "POST"}, RR_SAVE, do_save},
+};
+
+/* Answers a collection route (rest: the path after the prefix); returns its RR_* label. */
+static int collection_routes(coll_call *c, const char *rest, router_reply *rep)
+{
+    const void *head;
+    char allow[64];
+    const coll_row *row = vs_http_route_find(COLLECTION_ROUTES, sizeof COLLECTION_ROUTES / sizeof COLLECTION_ROUTES[0],
+                                             sizeof COLLECTION_ROUTES[0], c->method, rest, &head, allow, sizeof allow);
+    const coll_row *first = head;
+    int route = first ? first->route : RR_OTHER;
+    if (c->q->n_path && (!first || first->fn != do_save))
         router_error(rep, 400, "unknown_parameter", "unknown query parameter 'path': %s %s takes no query parameters "
-                     "(options go in the JSON body)", method, url);
-    } else if (!strcmp(rest, "/search")) {
-        if (post) router_search(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/search/batch")) {
-        if (post) router_search_batch(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/vectors")) {
-        if (post) router_add(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strcmp(rest, "/index")) {
-        if (post) router_index(r, url, body, len, rep);
-        else not_allowed(rep, method, url, "POST");
-    } else if (!strncmp(rest, "/documents/", 11)) {
-        if (get) router_get_document(r, prefix, rest + 11, rep);
-        else if (!strcmp(method, "DELETE")) router_delete(r, prefix, rest + 11, rep);
-        else not_allowed(rep, method, url, "GET, DELETE");
-    } else if (!strcmp(rest, "/stats") || (!*rest && *prefix)) {
-        if (get) router_stats(r, url, rep);
-        else if (!*rest && !strcmp(method, "DELETE")) router_collection_delete(r, prefix, rep);
-        else not_allowed(rep, method, url, *rest ? "GET" : "GET, DELETE");
-    } else if (!strcmp(rest, "/save")) {
-        if (!post) return not_allowed(rep, method, url, "POST");
-        if (q->n_path > 1) return router_error(rep, 400, "invalid_parameter", "query parameter 'path' is given twice");
-        const char *name = q->path;
-        cJSON *b = len ? cJSON_ParseWithLength(body, len) : NULL;
-        const cJSON *bp = cJSON_GetObjectItemCaseSensitive(b, "path");
-        if (len && !cJSON_IsObject(b)) router_error(rep, 400, "invalid_json", "the body must be a JSON object");
-        else if (b && (cJSON_GetArraySize(b) != (bp ? 1 : 0)))
-            router_error(rep, 400, "unknown_field", "unknown field in the body of a save (allowed: path)");
-        else if (bp && !cJSON_IsString(bp))
-            router_error(rep, 400, "invalid_path", "'path' must be a string: the name of an export inside each node's "
-                                                   "data directory");
-        else if (bp && name)
-            router_error(rep, 400, "invalid_path", "'path' is given both in the query string and in the body: give it once");
-        else router_save(r, url, bp ? bp->valuestring : name, rep);
-        cJSON_Delete(b);
-    } else {
-        router_error(rep, 404, "not_found", "no route %s %s", method, url);
-    }
+                     "(options go in the JSON body)", c->method, c->url);
+    else if (row) {
+        c->arg = rest + (row->at.prefix ? strlen(row->at.path) : strlen(rest));
+        row->fn(c, rep);
+    } else if (first)
+        not_allowed(rep, c->method, c->url, allow);
+    else
+        router_error(rep, 404, "not_found", "no route %s %s", c->method, c->url);
+    return route;
 }
 
 static void health(router *r, router_reply *rep)
@@ -178,8 +224,22 @@ static void health(router *r, router_reply *rep)
  * the server looks up its own (http/http_server.c): rows of one path in Allow order. */
 typedef struct {
     vs_http_route at;
+    int route; /* RR_* */
     void (*fn)(router *r, const char *url, const char *body, size_t len, router_reply *rep);
 } router_row;
+
+static void do_metrics(router *r, const char *url, const char *body, size_t len, router_reply *rep)
+{
+    (void)url, (void)body, (void)len;
+    vs_buf o = {0};
+    if (vs_http_metrics_render(r->metrics, &o) || vs_buf_append(&o, "", 1)) {
+        vs_buf_free(&o);
+        return router_error(rep, 500, "internal", "out of memory rendering the metrics");
+    }
+    rep->status = 200;
+    rep->body = o.data; /* malloc'd, NUL-terminated */
+    snprintf(rep->content_type, sizeof rep->content_type, "%s", VS_HTTP_METRICS_CONTENT_TYPE);
+}
 
 static void do_health(router *r, const char *url, const char *body, size_t len, router_reply *rep)
 {
@@ -203,20 +263,26 @@ static void do_collections(router *r, const char *url, const char *body, size_t 
 }
 static void do_create(router *r, const char *url, const char *body, size_t len, router_reply *rep)
 {
-    (void)url;
-    router_collection_create(r, body, len, rep);
+    router_log_api(r, "POST", url, body, len, rep);
 }
 
 static const router_row ROUTER_ROUTES[] = {
-    {{"/health", 0, "GET"}, do_health},
-    {{"/", 0, "GET"}, do_from_any_node},
-    {{"/openapi.json", 0, "GET"}, do_from_any_node},
-    {{"/cluster", 0, "GET"}, do_cluster},
-    {{"/collections", 0, "GET"}, do_collections},
-    {{"/collections", 0, "POST"}, do_create},
-    {{"/collections/", 0, "GET"}, do_collections},
-    {{"/collections/", 0, "POST"}, do_create},
+    {{"/health", 0, "GET"}, RR_HEALTH, do_health},
+    {{"/metrics", 0, "GET"}, RR_METRICS, do_metrics},
+    {{"/", 0, "GET"}, RR_PAGE, do_from_any_node},
+    {{"/openapi.json", 0, "GET"}, RR_OPENAPI, do_from_any_node},
+    {{"/cluster", 0, "GET"}, RR_CLUSTER, do_cluster},
+    {{"/collections", 0, "GET"}, RR_COLLECTIONS_LIST, do_collections},
+    {{"/collections", 0, "POST"}, RR_COLLECTION_CREATE, do_create},
+    {{"/collections/", 0, "GET"}, RR_COLLECTIONS_LIST, do_collections},
+    {{"/collections/", 0, "POST"}, RR_COLLECTION_CREATE, do_create},
 };
+
+/* What a connection carries between libmicrohttpd's calls. */
+typedef struct {
+    vs_http_upload up;
+    double t0; /* when the request arrived (the latency histogram) */
+} conn_state;
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *data_size, void **con_cls)
@@ -224,19 +290,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     router *r = cls;
     if (!*con_cls) { /* first call: headers only */
-        vs_http_upload *u = calloc(1, sizeof *u);
-        if (!u) return MHD_NO;
-        vs_http_upload_start(u, c, MAX_BODY);
-        *con_cls = u;
+        conn_state *st = calloc(1, sizeof *st);
+        if (!st) return MHD_NO;
+        st->t0 = router_now();
+        vs_http_upload_start(&st->up, c, MAX_BODY);
+        vs_http_metrics_enter(r->metrics);
+        *con_cls = st;
         return MHD_YES;
     }
-    vs_http_upload *u = *con_cls;
+    conn_state *st = *con_cls;
+    vs_http_upload *u = &st->up;
     if (*data_size) {
         if (vs_http_upload_add(u, data, *data_size, MAX_BODY)) u->too_large = 1; /* out of memory: 413 too */
         *data_size = 0;
         return MHD_YES;
     }
     router_reply rep = {0};
+    int route = RR_OTHER;
     params q = {0};
     const void *first;
     char allow[64];
@@ -250,9 +320,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         router_error(&rep, 400, "unknown_parameter", "unknown query parameter(s) %s: %s %s takes none (options go in "
                      "the JSON body)", q.names, method, url);
     else if (strlen(url) > 1200) router_error(&rep, 414, "uri_too_long", "the path is longer than 1200 bytes");
-    else if (r->js && router_log_route(r, method, url, body, len, &rep)) {
-        /* --nats: the write went to the shards' streams (router_log.c) */
-    } else if (row) {
+    else if (row) {
+        route = row->route;
         row->fn(r, url, body, len, &rep);
     } else if (first) {
         not_allowed(&rep, method, url, allow);
@@ -263,22 +332,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (n == 0 || n >= 80) router_error(&rep, 404, "collection_not_found", "bad collection name");
         else {
             snprintf(prefix, sizeof prefix, "/collections/%.*s", (int)n, name);
-            collection_routes(r, method, url, prefix, name + n, &q, body, len, &rep);
+            coll_call cc = {r, method, url, prefix, NULL, &q, body, len};
+            route = collection_routes(&cc, name + n, &rep);
         }
     } else {
-        collection_routes(r, method, url, "", url, &q, body, len, &rep);
+        coll_call cc = {r, method, url, "", NULL, &q, body, len};
+        route = collection_routes(&cc, url, &rep);
     }
     if (!rep.status) router_error(&rep, 500, "internal", "no answer");
+    vs_http_metrics_record(r->metrics, (size_t)route, rep.status, router_now() - st->t0);
     return send_reply(c, &rep);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
-    vs_http_upload *u = *con_cls;
-    if (u) {
-        vs_http_upload_free(u);
-        free(u);
+    (void)c, (void)toe;
+    router *r = cls;
+    conn_state *st = *con_cls;
+    if (st) {
+        vs_http_upload_free(&st->up);
+        free(st);
+        vs_http_metrics_leave(r->metrics);
     }
     *con_cls = NULL;
 }
@@ -302,8 +376,7 @@ static void *refresh_loop(void *p)
             r->have_map = 1;
             pthread_mutex_unlock(&r->lock);
             warned = 0;
-            if (!r->js) router_hints_replay(r, m); /* replicas that came back catch up */
-            else router_log_poll_lag(r, m);
+            router_log_poll_lag(r, m);
         } else if (!warned++) {
             /* keep serving with the last view; etcd being away does not stop searches */
             fprintf(stderr, "vecscale route: reading the cluster from etcd: %s\n", vs_last_error());
@@ -326,26 +399,32 @@ int vs_router_run(const vs_router_config *in)
     if (!cfg.prefix) cfg.prefix = "/vecscale/";
     if (!cfg.host) cfg.host = "127.0.0.1";
     if (!cfg.max_lag) cfg.max_lag = 1000;
+    if (!cfg.nats || !*cfg.nats)
+        return vs_fail(VS_ERR_INVALID_ARG, "route: a router needs the cluster's write log: give --nats nats://HOST:4222");
     router *r = calloc(1, sizeof *r);
-    if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (!r || !(r->metrics = vs_http_metrics_create(ROUTE_NAMES, RR_COUNT))) {
+        free(r);
+        return vs_fail(VS_ERR_NOMEM, "out of memory");
+    }
     r->cfg = &cfg;
     pthread_mutex_init(&r->lock, NULL);
     for (uint32_t s = 0; s < VS_CLUSTER_MAX_SHARDS; s++)
-        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = -1;
-    pthread_mutex_init(&r->hint_lock, NULL);
+        for (uint32_t i = 0; i < VS_CLUSTER_MAX_REPLICAS; i++) r->lag[s][i] = r->log_refused[s][i] = -1;
     pthread_mutex_init(&r->ids_lock, NULL);
     r->started = router_now();
-    r->hint_cap_bytes = cfg.hint_mib ? (size_t)cfg.hint_mib << 20 : (size_t)256 << 20;
     refresher f = {r, NULL};
     int rc = vs_etcd_open(cfg.etcd, 1000, &f.e);
     if (!rc && (rc = vs_etcd_open(cfg.etcd, 1000, &r->ids_etcd))) vs_etcd_free(f.e);
     if (rc) {
+        vs_http_metrics_free(r->metrics);
         free(r);
         return rc;
     }
     vs_http_init(); /* done by vs_etcd_open already; the fan-out's handles rely on it */
-    if (cfg.nats && (rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
+    if ((rc = vs_js_open(cfg.nats, 3000, &r->js)) != VS_OK) {
         vs_etcd_free(f.e);
+        vs_http_metrics_free(r->metrics);
+        vs_etcd_free(r->ids_etcd);
         free(r);
         vs_js_shutdown();
         return rc;
@@ -356,6 +435,7 @@ int vs_router_run(const vs_router_config *in)
     if (inet_pton(AF_INET, cfg.host, &addr.sin_addr) != 1) {
         vs_etcd_free(f.e);
         vs_etcd_free(r->ids_etcd);
+        vs_http_metrics_free(r->metrics);
         free(r);
         return vs_fail(VS_ERR_INVALID_ARG, "route: --host must be an IPv4 address, not '%s'", cfg.host);
     }
@@ -366,12 +446,13 @@ int vs_router_run(const vs_router_config *in)
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, handle, r,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, r,
         MHD_OPTION_UNESCAPE_CALLBACK, vs_http_unescape, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_END);
     if (!d) {
         vs_etcd_free(f.e);
         vs_etcd_free(r->ids_etcd);
+        vs_http_metrics_free(r->metrics);
         free(r);
         return vs_fail(VS_ERR_IO, "route: cannot listen on %s:%u", cfg.host, cfg.port);
     }
@@ -390,15 +471,14 @@ int vs_router_run(const vs_router_config *in)
     if (have_thread) pthread_join(th, NULL);
     vs_etcd_free(f.e);
     vs_etcd_free(r->ids_etcd);
-    router_hints_free(r);
     router_ids_free(r);
     pthread_mutex_destroy(&r->ids_lock);
     if (r->js) {
         vs_js_close(r->js);
         vs_js_shutdown();
     }
-    pthread_mutex_destroy(&r->hint_lock);
     pthread_mutex_destroy(&r->lock);
+    vs_http_metrics_free(r->metrics);
     free(r);
     return VS_OK;
 }

@@ -1,6 +1,6 @@
 /* POST /search/batch through the router: the batch goes whole to one live replica of every
  * shard (next replica on failure), and each query's results are merged as one search's are
- * (router_fanout.c), giving one server's reply ({"results": [{"query", "results"[, "warning"]}]})
+ * (router_merge_hits, router_fanout.c), giving one server's reply ({"results": [{"query", "results"[, "warning"]}]})
  * plus "partial", "missing_shards" and "why" where shards did not answer. */
 #include <math.h>
 #include <stdio.h>
@@ -9,34 +9,17 @@
 
 #include "router/router_impl.h"
 
-/* The merged top k of query q over the shards' answers. */
+/* The merged top k of query q over the shards' answers (NULL: a shard that did not answer). */
 static cJSON *merge_query(cJSON *const *answers, uint32_t n_shards, int q, long k, int metric)
 {
-    size_t n = 0, cap = 0;
-    hit *hits = NULL;
+    const cJSON *lists[VS_CLUSTER_MAX_SHARDS];
+    size_t n = 0;
     for (uint32_t s = 0; s < n_shards; s++) {
         const cJSON *qa = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(answers[s], "results"), q);
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(qa, "results");
-        cJSON *it;
-        cJSON_ArrayForEach(it, res)
-        {
-            const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "score"), *id = cJSON_GetObjectItemCaseSensitive(it, "id");
-            if (!cJSON_IsNumber(sc) || !(cJSON_IsNumber(id) || cJSON_IsString(id))) continue;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 64;
-                hit *h = realloc(hits, cap * sizeof *h);
-                if (!h) break;
-                hits = h;
-            }
-            hits[n++] = (hit){it, sc->valuedouble, cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1,
-                              cJSON_IsString(id) ? id->valuestring : NULL};
-        }
+        if (cJSON_IsArray(res)) lists[n++] = res;
     }
-    if (n) qsort(hits, n, sizeof *hits, metric == VS_METRIC_L2 ? router_cmp_distance : router_cmp_similarity);
-    cJSON *out = cJSON_CreateArray();
-    for (size_t i = 0; i < n && (long)i < k; i++) cJSON_AddItemToArray(out, cJSON_Duplicate(hits[i].item, 1));
-    free(hits);
-    return out;
+    return router_merge_hits(lists, n, k, metric);
 }
 
 void router_search_batch(router *r, const char *path, const char *body, size_t len, router_reply *out)
@@ -104,7 +87,7 @@ void router_search_batch(router *r, const char *path, const char *body, size_t l
     cJSON_AddNumberToObject(o, "latency_ms", round((router_now() - t0) * 1e6) / 1e3);
     out->status = n_missing == (int)m->n_shards ? 503 : 200;
     out->body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    cJSON_Delete(o); /* before answers[]: the merged hits are references into them */
     for (uint32_t s = 0; s < m->n_shards; s++) cJSON_Delete(answers[s]);
     router_free_legs(legs, m->n_shards);
     free(m);

@@ -1,6 +1,7 @@
 /* The router's fan-out (router.h): one libcurl multi handle per request, one leg per shard
- * (search, reads) or per live replica (writes: router_write.c), retries on the next replica
- * within the request's time budget, and the top-k merge of search answers. */
+ * (searches, reads, saves), retries on the next replica within the request's time budget, and
+ * the top-k merge of search answers (router_merge_hits, for one search and for each query of a
+ * batch). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -88,8 +89,8 @@ static int start_try(CURLM *multi, const vs_cluster_map *m, leg *l, const char *
 }
 
 /* Runs every leg to completion: success, a 4xx (the request itself is bad: no retry), or no
- * replica left. With retry == 0 a failed leg is not moved to another replica (adds go to
- * every replica themselves). */
+ * replica left. With retry == 0 a failed leg is not moved to another replica (a save goes to
+ * every node itself). */
 void router_run_legs(router *r, const vs_cluster_map *m, leg *legs, size_t n, const char *path, const char *body,
                      size_t len, int retry)
 {
@@ -174,6 +175,14 @@ int router_snapshot_map(router *r, vs_cluster_map *m, router_reply *out)
     return have;
 }
 
+/* One search result of a shard, for the merge. */
+typedef struct {
+    const cJSON *item;
+    double score;
+    int64_t id;      /* integer ids */
+    const char *key; /* string ids (vecscale.h, "Document ids"), else NULL */
+} hit;
+
 /* Equal scores by id (integers first, then string ids in byte order), so the merge does not
  * depend on arrival order. */
 static int cmp_id(const hit *x, const hit *y)
@@ -184,18 +193,48 @@ static int cmp_id(const hit *x, const hit *y)
 }
 
 /* Best first. */
-int router_cmp_distance(const void *a, const void *b)
+static int cmp_distance(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? -1 : 1;
     return cmp_id(x, y);
 }
 
-int router_cmp_similarity(const void *a, const void *b)
+static int cmp_similarity(const void *a, const void *b)
 {
     const hit *x = a, *y = b;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
     return cmp_id(x, y);
+}
+
+cJSON *router_merge_hits(const cJSON *const *lists, size_t n_lists, long k, int metric)
+{
+    size_t n = 0, cap = 0;
+    hit *hits = NULL;
+    for (size_t s = 0; s < n_lists; s++) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, lists[s])
+        {
+            const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "score");
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+            if (!cJSON_IsNumber(sc) || !(cJSON_IsNumber(id) || cJSON_IsString(id))) continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                hit *h = realloc(hits, cap * sizeof *h);
+                if (!h) break;
+                hits = h;
+            }
+            hits[n++] = (hit){it, sc->valuedouble, cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1,
+                              cJSON_IsString(id) ? id->valuestring : NULL};
+        }
+    }
+    if (n) /* no hits: hits is NULL, which qsort must not get */
+        qsort(hits, n, sizeof *hits, metric == VS_METRIC_L2 ? cmp_distance : cmp_similarity);
+    cJSON *out = cJSON_CreateArray();
+    for (size_t i = 0; out && i < n && (long)i < k; i++)
+        cJSON_AddItemReferenceToArray(out, (cJSON *)hits[i].item);
+    free(hits);
+    return out;
 }
 
 void router_search(router *r, const char *path, const char *body, size_t len, router_reply *out)
@@ -234,8 +273,8 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
             return;
         }
     cJSON *answers[VS_CLUSTER_MAX_SHARDS] = {0};
-    size_t n_hits = 0, cap = 0;
-    hit *hits = NULL;
+    const cJSON *lists[VS_CLUSTER_MAX_SHARDS];
+    size_t n_lists = 0;
     cJSON *missing = cJSON_CreateArray(), *why = cJSON_CreateObject();
     for (uint32_t s = 0; s < m->n_shards; s++) {
         const cJSON *res = NULL;
@@ -249,26 +288,9 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
             cJSON_AddStringToObject(why, sid, legs[s].state == LEG_OK ? "unreadable answer" : legs[s].why);
             continue;
         }
-        cJSON *it;
-        cJSON_ArrayForEach(it, res)
-        {
-            const cJSON *sc = cJSON_GetObjectItemCaseSensitive(it, "score");
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
-            if (!cJSON_IsNumber(sc) || !(cJSON_IsNumber(id) || cJSON_IsString(id))) continue;
-            if (n_hits == cap) {
-                cap = cap ? 2 * cap : 64;
-                hit *h = realloc(hits, cap * sizeof *h);
-                if (!h) break;
-                hits = h;
-            }
-            hits[n_hits++] = (hit){it, sc->valuedouble, cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1,
-                                   cJSON_IsString(id) ? id->valuestring : NULL};
-        }
+        lists[n_lists++] = res;
     }
-    if (n_hits) /* no hits: hits is NULL, which qsort must not get */
-        qsort(hits, n_hits, sizeof *hits, m->metric == VS_METRIC_L2 ? router_cmp_distance : router_cmp_similarity);
-    cJSON *o = cJSON_CreateObject(), *results = cJSON_CreateArray();
-    for (size_t i = 0; i < n_hits && (long)i < k; i++) cJSON_AddItemReferenceToArray(results, hits[i].item);
+    cJSON *o = cJSON_CreateObject(), *results = router_merge_hits(lists, n_lists, k, m->metric);
     cJSON_AddItemToObject(o, "results", results);
     int partial = cJSON_GetArraySize(missing) > 0;
     cJSON_AddBoolToObject(o, "partial", partial);
@@ -289,9 +311,8 @@ void router_search(router *r, const char *path, const char *body, size_t len, ro
     out->body = cJSON_PrintUnformatted(o);
     /* Every shard down is not a search result at all. */
     out->status = cJSON_GetArraySize(missing) == (int)m->n_shards ? 503 : 200;
-    cJSON_Delete(o); /* references only: the items belong to answers[] */
+    cJSON_Delete(o); /* the hits are references: their items belong to answers[] */
     for (uint32_t s = 0; s < m->n_shards; s++) cJSON_Delete(answers[s]);
-    free(hits);
     router_free_legs(legs, m->n_shards);
     free(m);
 }

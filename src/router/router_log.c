@@ -27,7 +27,7 @@
 #include "log/jetstream.h"
 #include "router/router_impl.h"
 
-#define DUP_WINDOW_S 600
+#define DUP_WINDOW_S ROUTER_LOG_DUP_WINDOW_S
 #define PUBLISH_BUDGET_MS 15000
 
 /* The collection a write path names: /collections/NAME/... or the default collection. */
@@ -45,12 +45,20 @@ static int path_collection(const char *path, char *out, size_t cap)
     return 1;
 }
 
+const char *router_log_request_id(const cJSON *req)
+{
+    const cJSON *rid = cJSON_IsObject(req) ? cJSON_GetObjectItemCaseSensitive(req, "request_id") : NULL;
+    if (cJSON_IsString(rid) && rid->valuestring[0] && strlen(rid->valuestring) <= 64 &&
+        !strpbrk(rid->valuestring, " \t\r\n"))
+        return rid->valuestring;
+    return NULL;
+}
+
 static void new_nonce(const cJSON *req, char *out, size_t cap)
 {
-    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(req, "request_id");
-    if (cJSON_IsString(rid) && rid->valuestring[0] && strlen(rid->valuestring) <= 64 &&
-        !strpbrk(rid->valuestring, " \t\r\n")) {
-        snprintf(out, cap, "c-%s", rid->valuestring);
+    const char *rid = router_log_request_id(req);
+    if (rid) {
+        snprintf(out, cap, "c-%s", rid);
         return;
     }
     uint64_t v[2] = {0, 0};
@@ -108,9 +116,9 @@ static int read_wait(const cJSON *req, wait_opts *w, router_reply *out)
     return 1;
 }
 
-/* A number field of a replica's JSON answer to GET url within timeout_ms: 1 and *out, or 0
- * (unreachable, not 200, not JSON, no such number). */
-static int replica_number(CURL *h, const char *url, long timeout_ms, const char *field, double *out)
+/* Number fields of a replica's JSON answer to GET url within timeout_ms: bit k of the result
+ * says out[k] was found (0: unreachable, not 200, not JSON, no such numbers). */
+static int replica_numbers(CURL *h, const char *url, long timeout_ms, const char *const *fields, int n, double *out)
 {
     vs_buf b = {0};
     vs_http_timeouts to = {.total_ms = timeout_ms};
@@ -119,15 +127,22 @@ static int replica_number(CURL *h, const char *url, long timeout_ms, const char 
     int found = 0;
     if (curl_easy_perform(h) == CURLE_OK && vs_http_status(h) == 200 && b.data) {
         cJSON *o = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
-        if (cJSON_IsNumber(v)) {
-            *out = v->valuedouble;
-            found = 1;
+        for (int k = 0; k < n; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fields[k]);
+            if (cJSON_IsNumber(v)) {
+                out[k] = v->valuedouble;
+                found |= 1 << k;
+            }
         }
         cJSON_Delete(o);
     }
     vs_buf_free(&b);
     return found;
+}
+
+static int replica_number(CURL *h, const char *url, long timeout_ms, const char *field, double *out)
+{
+    return replica_numbers(h, url, timeout_ms, &field, 1, out);
 }
 
 /* The replica's applied position of collection coll (0 when unknown or unreachable). */
@@ -187,15 +202,19 @@ void router_log_poll_lag(router *r, const vs_cluster_map *m)
     vs_http_easy(&h);
     for (uint32_t s = 0; h && s < m->n_shards; s++)
         for (uint32_t i = 0; i < m->n_replicas[s]; i++) {
-            int64_t lag = -1;
+            int64_t lag = -1, refused = -1;
             if (m->replicas[s][i].url[0]) {
                 char u[700];
                 snprintf(u, sizeof u, "%s/health", m->replicas[s][i].url);
-                double v = 0;
-                if (replica_number(h, u, 300, "log_lag", &v)) lag = (int64_t)v;
+                static const char *const fields[] = {"log_lag", "log_refused"};
+                double v[2] = {0, 0};
+                int got = replica_numbers(h, u, 300, fields, 2, v);
+                if (got & 1) lag = (int64_t)v[0];
+                if (got & 2) refused = (int64_t)v[1];
             }
             pthread_mutex_lock(&r->lock);
             r->lag[s][i] = lag;
+            r->log_refused[s][i] = refused;
             pthread_mutex_unlock(&r->lock);
         }
     if (h) curl_easy_cleanup(h);
@@ -244,28 +263,87 @@ static int publish(router *r, const char *coll, uint32_t shard, const char *op, 
     return 0;
 }
 
-/* One shard's part of a multi-document write: its message id names the op, the shard, the
- * part's first id and size and the request's nonce (so a retry is stored once); the stored
- * sequence goes to *seq and to `stored`. Frees part (NULL: out of memory). */
-static int publish_part(router *r, const char *coll, uint32_t s, const char *op, char *part, const cJSON *first,
-                        size_t count, const char *nonce, uint64_t *seq, cJSON *stored, router_reply *out)
-{
+/* One shard's part of a multi-document write, published on a thread of its own. Its message id
+ * names the op, the shard, the part's first id and size and the request's nonce (so a retry
+ * is stored once). */
+typedef struct {
+    router *r;
+    const char *coll, *op;
+    uint32_t shard;
+    char *body; /* cJSON_free'd after publishing; NULL = out of memory */
     char msg_id[300];
+    uint64_t seq;
+    int ok, threaded;
+    router_reply err;
+    pthread_t th;
+} part_job;
+
+static void part_init(part_job *j, router *r, const char *coll, uint32_t s, const char *op, char *body, const cJSON *first,
+                      size_t count, const char *nonce)
+{
+    memset(j, 0, sizeof *j);
+    j->r = r, j->coll = coll, j->op = op, j->shard = s, j->body = body;
     if (cJSON_IsString(first))
-        snprintf(msg_id, sizeof msg_id, "%s:%s:%u:k%016llx+%zu:%s", op, coll, s,
+        snprintf(j->msg_id, sizeof j->msg_id, "%s:%s:%u:k%016llx+%zu:%s", op, coll, s,
                  (unsigned long long)fnv(first->valuestring), count, nonce);
     else
-        snprintf(msg_id, sizeof msg_id, "%s:%s:%u:%.0f+%zu:%s", op, coll, s, first->valuedouble, count, nonce);
-    int ok = part && publish(r, coll, s, op, part, msg_id, seq, out);
-    if (!part) router_error(out, 500, "internal", "out of memory");
-    cJSON_free(part);
-    if (ok) {
+        snprintf(j->msg_id, sizeof j->msg_id, "%s:%s:%u:%.0f+%zu:%s", op, coll, s, first->valuedouble, count, nonce);
+}
+
+static void *part_run(void *p)
+{
+    part_job *j = p;
+    if (!j->body) router_error(&j->err, 500, "internal", "out of memory");
+    j->ok = j->body && publish(j->r, j->coll, j->shard, j->op, j->body, j->msg_id, &j->seq, &j->err);
+    cJSON_free(j->body);
+    j->body = NULL;
+    return NULL;
+}
+
+/* Publishes the parts at once, each waiting for its own JetStream ack on its thread, while
+ * `meanwhile(ctx)` (if any) runs on the caller's: a request costs the slowest part, not the
+ * sum (bench/RESULTS_log.md). Then seqs[shard] and `stored` in shard order; on a failure 0
+ * and the first failed shard's error in out (parts stored before it stay stored: a retry with
+ * the same request_id stores only the rest). */
+static int publish_parts(part_job *jobs, size_t n, void (*meanwhile)(void *), void *ctx, uint64_t *seqs, cJSON *stored,
+                         router_reply *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((n > 1 || meanwhile) && i + 1 < n + (meanwhile != NULL))
+            jobs[i].threaded = pthread_create(&jobs[i].th, NULL, part_run, &jobs[i]) == 0;
+    if (meanwhile) meanwhile(ctx);
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].threaded) pthread_join(jobs[i].th, NULL);
+        else part_run(&jobs[i]);
+    }
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!jobs[i].ok) {
+            if (ok) *out = jobs[i].err;
+            else free(jobs[i].err.body);
+            ok = 0;
+            continue;
+        }
+        seqs[jobs[i].shard] = jobs[i].seq;
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "shard", s);
-        cJSON_AddNumberToObject(e, "sequence", (double)*seq);
+        cJSON_AddNumberToObject(e, "shard", jobs[i].shard);
+        cJSON_AddNumberToObject(e, "sequence", (double)jobs[i].seq);
         cJSON_AddItemToArray(stored, e);
     }
     return ok;
+}
+
+typedef struct {
+    router *r;
+    const char *coll;
+    double max_id;
+} note_ctx;
+
+/* Automatic ids (router_log_docs.c) must not reuse a client's: a replica would refuse them. */
+static void note_ids(void *p)
+{
+    note_ctx *x = p;
+    if (x->max_id >= 0) router_ids_note(x->r, x->coll, (int64_t)x->max_id);
 }
 
 static void router_log_add(router *r, const char *path, const char *body, size_t len, router_reply *out)
@@ -308,10 +386,18 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
             if (cJSON_IsNumber(id) && id->valuedouble > max_id) max_id = id->valuedouble;
             i++;
         }
-        /* automatic ids (router_log_docs.c) must not reuse these: a replica would refuse them */
-        if (!bad && max_id >= 0) router_ids_note(r, coll, (int64_t)max_id);
         if (bad == 2) router_error(out, 400, "invalid_id", "'ids' must be non-negative integers or string ids (1 to 256 bytes of UTF-8)");
         else if (bad) router_error(out, 500, "internal", "out of memory");
+        /* what a replica would refuse must not be acknowledged */
+        else if (!router_log_check_vectors(r, coll, req, out)) bad = 3;
+        if (!bad) {
+            const cJSON **list = malloc((size_t)n * sizeof *list);
+            int k = 0;
+            for (const cJSON *e = ids->child; list && e; e = e->next) list[k++] = e;
+            if (!list) router_error(out, 500, "internal", "out of memory"), bad = 1;
+            else if (!router_log_check_unique(list, n, out)) bad = 3;
+            free(list);
+        }
         if (!bad) {
             for (int j = 0; j < n; j++) count[owner[j] + 1]++;
             for (uint32_t s = 0; s < m->n_shards; s++) count[s + 1] += count[s];
@@ -321,13 +407,19 @@ static void router_log_add(router *r, const char *path, const char *body, size_t
             char nonce[80];
             new_nonce(req, nonce, sizeof nonce);
             cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
-            int ok = 1;
-            for (uint32_t s = 0; ok && s < m->n_shards; s++) {
+            part_job *jobs = calloc(m->n_shards, sizeof *jobs);
+            size_t n_jobs = 0;
+            for (uint32_t s = 0; jobs && s < m->n_shards; s++) {
                 size_t c = count[s + 1] - count[s];
-                if (!c) continue;
-                ok = publish_part(r, coll, s, "vectors", router_sub_body(req, rows + count[s], c),
-                                  cJSON_GetArrayItem(ids, (int)rows[count[s]]), c, nonce, &seqs[s], stored, out);
+                if (c)
+                    part_init(&jobs[n_jobs++], r, coll, s, "vectors", router_sub_body(req, rows + count[s], c),
+                              cJSON_GetArrayItem(ids, (int)rows[count[s]]), c, nonce);
             }
+            /* the ids' note (an etcd write when they pass the counter) overlaps the publishing */
+            note_ctx nc = {r, coll, max_id};
+            int ok = jobs && publish_parts(jobs, n_jobs, note_ids, &nc, seqs, stored, out);
+            if (!jobs) router_error(out, 500, "internal", "out of memory");
+            free(jobs);
             if (ok) {
                 cJSON_AddNumberToObject(o, "added", n);
                 cJSON_AddItemToObject(o, "stored", stored);
@@ -403,14 +495,18 @@ static void router_log_index(router *r, const char *path, const char *body, size
         char nonce[80];
         new_nonce(req, nonce, sizeof nonce);
         cJSON *o = cJSON_CreateObject(), *stored = cJSON_CreateArray();
-        for (uint32_t s = 0; ok && s < shards; s++) {
+        part_job *jobs = calloc(shards, sizeof *jobs);
+        size_t n_jobs = 0;
+        for (uint32_t s = 0; jobs && s < shards; s++) {
             if (!parts[s]) continue;
             const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"), 0);
             const cJSON *fid = cJSON_GetObjectItemCaseSensitive(f, "id");
             int cnt = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(parts[s], "documents"));
-            ok = publish_part(r, coll, s, "index", cJSON_PrintUnformatted(parts[s]), fid, (size_t)cnt, nonce, &seqs[s],
-                              stored, out);
+            part_init(&jobs[n_jobs++], r, coll, s, "index", cJSON_PrintUnformatted(parts[s]), fid, (size_t)cnt, nonce);
         }
+        ok = jobs && publish_parts(jobs, n_jobs, NULL, NULL, seqs, stored, out);
+        if (!jobs) router_error(out, 500, "internal", "out of memory");
+        free(jobs);
         if (ok) {
             /* as one server answers (added, ids), with what the log adds */
             cJSON *ids = cJSON_AddArrayToObject(o, "ids");

@@ -2,11 +2,16 @@
  * {"texts": [...]}, documents with or without ids), so that a client cannot tell the cluster
  * from one server. The log needs an id on every document (it decides the shard, and a replica
  * that applies a message twice recognises it by its ids), so documents without one get ids
- * from the collection's counter in etcd, as on the direct path (router_ids.c). Ids given by
- * the client push that counter past them. */
+ * from the collection's counter in etcd (router_ids.c); with a
+ * "request_id" a retry gets the ids of the first attempt, hence the same message ids, and
+ * the stream stores it once (without one, each attempt is a new request: a retry may store
+ * the documents twice). Ids given by the client push that counter past them. Before any id is
+ * taken, one replica checks the documents (router_log_check.c): what it would refuse is
+ * refused here, not acknowledged. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "router/router_impl.h"
 
@@ -52,11 +57,31 @@ cJSON *router_log_documents(router *r, const char *coll, cJSON *req, router_repl
         router_error(out, 400, "bad_request", "either every document has an 'id' or none does (%d of %d have one)", n - without, n);
         return NULL;
     }
+    if (!without) { /* ids given: each once, as a replica takes them */
+        const cJSON **ids = malloc((size_t)n * sizeof *ids);
+        int k = 0;
+        for (const cJSON *d = list->child; ids && d; d = d->next) ids[k++] = cJSON_GetObjectItemCaseSensitive(d, "id");
+        int unique = ids && router_log_check_unique(ids, n, out);
+        if (!ids) router_error(out, 500, "internal", "out of memory");
+        free(ids);
+        if (!unique) {
+            cJSON_Delete(o), cJSON_Delete(req);
+            return NULL;
+        }
+    }
+    if (!router_log_check_index(r, coll, list, cJSON_GetObjectItemCaseSensitive(o, "skip_empty"), out)) {
+        cJSON_Delete(o), cJSON_Delete(req);
+        return NULL;
+    }
     if (without) {
         int64_t first = 0;
-        if (router_ids_reserve(r, coll, (size_t)n, &first) != VS_OK) {
+        const char *rid = router_log_request_id(req);
+        int rc = rid ? router_ids_reserve_for(r, coll, rid, (size_t)n, ROUTER_LOG_DUP_WINDOW_S, &first)
+                     : router_ids_reserve(r, coll, (size_t)n, &first);
+        if (rc != VS_OK) {
             cJSON_Delete(o), cJSON_Delete(req);
-            router_error(out, 503, "ids_unavailable", "no ids for the documents: %s", vs_last_error());
+            if (rc == VS_ERR_CONFLICT && rid) router_error(out, 409, "request_id_reused", "%s", vs_last_error());
+            else router_error(out, 503, "ids_unavailable", "no ids for the documents: %s", vs_last_error());
             return NULL;
         }
         int64_t i = first;

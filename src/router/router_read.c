@@ -68,6 +68,14 @@ double router_cluster_total(router *r, const vs_cluster_map *m, const char *pref
     return total;
 }
 
+int router_document_path(const char *prefix, const char *id, char *out, size_t cap)
+{
+    char *enc = curl_easy_escape(NULL, id, 0);
+    int n = enc ? snprintf(out, cap, "%s/documents/%s", prefix, enc) : -1;
+    curl_free(enc);
+    return n > 0 && (size_t)n < cap;
+}
+
 void router_get_document(router *r, const char *prefix, const char *id, router_reply *out)
 {
     char path[1400];

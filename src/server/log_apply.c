@@ -36,6 +36,10 @@ struct log_applier {
     size_t n;
     atomic_uint_fast64_t max_lag;
     atomic_int lag_known;
+    /* Messages a replica refused (a 4xx other than the 404 / 409 of a re-applied write): the
+     * router checks writes before publishing, so any is a bug or a writer that skipped the
+     * checks; counted in /health and /metrics, shown per replica in the router's GET /cluster. */
+    atomic_uint_fast64_t refused;
 };
 
 static void sleep_ms(unsigned ms)
@@ -93,6 +97,9 @@ static int apply_one(const vs_js_msg *m, void *ctx)
             return VS_OK;
         }
         snprintf(path, sizeof path, "/collections/%s/documents/%.*s", f->coll, (int)m->len, (const char *)m->data);
+    } else if (!strcmp(m->op, "drop")) { /* DELETE /collections/{name} through a router */
+        method = "DELETE";
+        snprintf(path, sizeof path, "/collections/%s", f->coll);
     } else {
         /* A newer writer's operation: applying the rest around it would diverge. */
         fprintf(stderr, "vecscale serve: log: %s sequence %llu: unknown operation '%s'; stopped here\n", f->coll,
@@ -112,9 +119,11 @@ static int apply_one(const vs_js_msg *m, void *ctx)
     f->warned = 0;
     /* 409 / 404 on a message applied before a crash are the expected no-ops; other 4xx are
      * the write's own fault, refused alike by every replica. */
-    if (status >= 400 && status != 409 && status != 404)
-        fprintf(stderr, "vecscale serve: log: %s sequence %llu (%s) refused with %d: %.300s\n", f->coll,
-                (unsigned long long)m->seq, m->op, status, reply ? reply : "");
+    if (status >= 400 && status != 409 && status != 404) {
+        atomic_fetch_add(&x->a->refused, 1);
+        fprintf(stderr, "vecscale serve: log: %s sequence %llu (%s, message %s) refused with %d: %.300s\n", f->coll,
+                (unsigned long long)m->seq, m->op, m->msg_id ? m->msg_id : "", status, reply ? reply : "");
+    }
     free(reply);
     f->applied = m->seq;
     return VS_OK;
@@ -144,7 +153,9 @@ static void follow(log_applier *a, followed *f, uint32_t wait_ms)
         fprintf(stderr, "vecscale serve: log: %s: %s\n", f->coll, vs_last_error());
     if (f->applied > before) {
         /* Durable with the collection's data; a crash before this re-applies the batch. */
-        if (vs_server_set_log_position(a->srv, f->coll, f->applied) != VS_OK && !f->warned++)
+        /* (a dropped collection has no position to record: a restart replays its stream) */
+        int prc = vs_server_set_log_position(a->srv, f->coll, f->applied);
+        if (prc != VS_OK && prc != VS_ERR_NOT_FOUND && !f->warned++)
             fprintf(stderr, "vecscale serve: log: %s: recording position %llu: %s\n", f->coll,
                     (unsigned long long)f->applied, vs_last_error());
     }
@@ -234,3 +245,5 @@ uint64_t log_applier_lag(log_applier *a, int *known)
     if (known) *known = a ? atomic_load(&a->lag_known) : 0;
     return a ? (uint64_t)atomic_load(&a->max_lag) : 0;
 }
+
+uint64_t log_applier_refused(log_applier *a) { return a ? (uint64_t)atomic_load(&a->refused) : 0; }

@@ -28,5 +28,7 @@ void log_applier_stop(log_applier *a);
 /* The largest lag (messages in a followed stream not yet applied) seen at the last check,
  * and whether every followed stream has been checked at least once. */
 uint64_t log_applier_lag(log_applier *a, int *known);
+/* Messages applied as refused (a 4xx other than 404 / 409) since the start. */
+uint64_t log_applier_refused(log_applier *a);
 
 #endif

@@ -69,7 +69,6 @@ int serve_extras_prepare(serve_extras *x)
         return 2;
     }
     if ((rc = vs_s3_open(&x->s3, &x->s3_handle))) return node_fail("serve --snapshot-uri", rc);
-    if (x->resync && (rc = serve_resync(x))) return rc;
     vs_snapshot_stats st = {.struct_size = sizeof st};
     int restored = 0;
     double t0 = now_seconds();
@@ -205,9 +204,16 @@ static int log_lag(void *ctx, uint64_t *lag)
     return known;
 }
 
+static uint64_t log_refused(void *ctx)
+{
+    serve_extras *x = ctx;
+    return log_applier_refused(x->applier);
+}
+
 void serve_extras_attach(serve_extras *x, vs_server_config *cfg)
 {
     if (x->nats) cfg->log_lag = log_lag;
+    if (x->nats) cfg->log_refused = log_refused;
     cfg->hook_ctx = x;
     if (x->s3_handle) cfg->on_save = on_save;
     if (x->etcd) {

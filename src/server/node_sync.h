@@ -24,7 +24,6 @@ typedef struct {
     const char *host;
     uint32_t ttl_s;
     uint32_t etcd_wait_s;     /* how long to wait for etcd at start (0 = 30) */
-    int resync;               /* catch up from a live peer's fresh snapshot first */
     const char *nats;         /* --nats: follow the shard's JetStream streams (log_apply.h) */
     uint32_t keep;            /* after each publish, gc down to this many generations (0 = all) */
     uint64_t log_keep;        /* with nats: messages kept below what retention may drop (retention.h) */
@@ -50,9 +49,5 @@ void serve_extras_attach(serve_extras *x, vs_server_config *cfg);
 void serve_extras_free(serve_extras *x);
 /* Prints "vecscale: WHAT: <last error> (<code>)" as the command's errors read; returns 1. */
 int node_fail(const char *what, int rc);
-/* --resync (serve_resync.c): a live peer of the shard saves and publishes; its generation
- * replaces the local collections (moved aside to DATA/.before-resync-<time>). No live peer:
- * nothing changes. Returns 0 or an exit status after printing the error. */
-int serve_resync(serve_extras *x);
 
 #endif

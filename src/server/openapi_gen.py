@@ -75,11 +75,12 @@ schemas = {
       "latency_ms": {"type": "number"}}},
   "Document": {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
       "id": ref("DocId"), "text": {"type": "string"}, "metadata": {"type": ["object", "null"]}}},
-  "IndexRequest": {"description": "An object with texts or documents, or the seed's bare array of texts ([\"first text\", \"second text\"]), or a bare array of documents. A text with no word the model knows is a 400 empty_embedding unless skip_empty (object form only) leaves it out.",
+  "IndexRequest": {"description": "An object with texts or documents, or the seed's bare array of texts ([\"first text\", \"second text\"]), or a bare array of documents. A text with no word the model knows is a 400 empty_embedding unless skip_empty (object form only) leaves it out. Through a cluster router on the write log (route --nats) the object form also takes \"request_id\" (1 to 64 bytes, no white space): a retry with it within 10 minutes is stored once and gets the same ids; without it, a retried request of documents without ids may store them twice, under new ids.",
       "oneOf": [
         {"type": "object", "additionalProperties": False, "oneOf": [{"required": ["texts"]}, {"required": ["documents"]}], "properties": {
           "texts": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "documents": {"type": "array", "minItems": 1, "items": ref("Document")},
-          "skip_empty": {"type": "boolean", "description": "leave out texts with no word the model knows and list their positions in 'skipped' (else 400 empty_embedding)"}}},
+          "skip_empty": {"type": "boolean", "description": "leave out texts with no word the model knows and list their positions in 'skipped' (else 400 empty_embedding)"},
+          "dry_run": {"type": "boolean", "description": "check and embed everything, store nothing: 200 {\"valid\": true, \"would_add\", \"skipped\"} or the error the request would get (ids the collection holds are not checked); a cluster router asks a replica so before publishing to the write log"}}},
         {"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "texts, automatic IDs"},
         {"type": "array", "minItems": 1, "items": ref("Document"), "description": "documents: every one with an id or none"}]},
   "VectorsRequest": {"type": "object", "additionalProperties": False, "required": ["vectors"], "properties": {

@@ -1,4 +1,5 @@
 /* Collections (list, create, drop), /stats, /save, /health, /metrics, /openapi.json, GET /. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,8 @@ int route_health(request *r)
         sb_printf(&r->out, ",\"log_lag\":%llu", (unsigned long long)lag);
     else if (r->srv->cfg.log_lag)
         sb_puts(&r->out, ",\"log_lag\":null");
+    if (r->srv->cfg.log_refused)
+        sb_printf(&r->out, ",\"log_refused\":%llu", (unsigned long long)r->srv->cfg.log_refused(r->srv->cfg.hook_ctx));
     sb_puts(&r->out, "}");
     r->status = 200;
     return 200;
@@ -279,8 +282,9 @@ int route_health(request *r)
 
 int route_metrics(request *r)
 {
-    sb *o = &r->out;
-    metrics_render(o);
+    /* The HTTP families from the shared registry, then what only the server knows. */
+    vs_buf o = {0};
+    int bad = vs_http_metrics_render(r->srv->metrics, &o);
     char **names;
     size_t n = registry_names(&r->srv->reg, &names);
     static const char *const fam[][3] = {
@@ -290,6 +294,7 @@ int route_metrics(request *r)
         {"vecscale_collection_log_syncs_total", "counter", "fdatasync calls on the current log (group commit)."},
     };
     vs_collection_info *info = calloc(n + 1, sizeof *info);
+    bad |= !info;
     for (size_t i = 0; info && i < n; i++) {
         coll_ref *ref = registry_get(&r->srv->reg, names[i]);
         info[i].struct_size = sizeof *info;
@@ -299,25 +304,36 @@ int route_metrics(request *r)
         }
     }
     for (size_t f = 0; info && f < sizeof fam / sizeof fam[0]; f++) {
-        sb_printf(o, "# HELP %s %s\n# TYPE %s %s\n", fam[f][0], fam[f][2], fam[f][0], fam[f][1]);
+        bad |= vs_http_metrics_family(&o, fam[f][0], fam[f][1], fam[f][2]);
         for (size_t i = 0; i < n; i++) {
             unsigned long long v = f == 0 ? info[i].count : f == 1 ? info[i].memory_bytes : f == 2 ? info[i].log_bytes
                                                                                                   : info[i].log_syncs;
-            sb_printf(o, "%s{collection=\"%s\"} %llu\n", fam[f][0], names[i], v);
+            bad |= vs_http_metrics_sample(&o, fam[f][0], "collection", names[i], (double)v);
         }
     }
     free(info);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
     uint64_t lag = 0;
-    if (r->srv->cfg.log_lag && r->srv->cfg.log_lag(r->srv->cfg.hook_ctx, &lag))
-        sb_printf(o, "# HELP vecscale_log_lag Messages of this node's write-log streams not yet applied.\n"
-                     "# TYPE vecscale_log_lag gauge\nvecscale_log_lag %llu\n", (unsigned long long)lag);
-    sb_printf(o, "# HELP vecscale_http_in_flight Requests being handled.\n# TYPE vecscale_http_in_flight gauge\n"
-                 "vecscale_http_in_flight %d\n", atomic_load(&r->srv->in_flight));
-    sb_printf(o, "# HELP vecscale_process_resident_bytes Resident memory.\n# TYPE vecscale_process_resident_bytes gauge\n"
-                 "vecscale_process_resident_bytes %.0f\n", rss_mb() * 1024 * 1024);
-    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (r->srv->cfg.log_lag && r->srv->cfg.log_lag(r->srv->cfg.hook_ctx, &lag)) {
+        bad |= vs_http_metrics_family(&o, "vecscale_log_lag", "gauge", "Messages of this node's write-log streams not yet applied.");
+        bad |= vs_http_metrics_sample(&o, "vecscale_log_lag", NULL, NULL, (double)lag);
+    }
+    if (r->srv->cfg.log_refused) {
+        bad |= vs_http_metrics_family(&o, "vecscale_log_refused_total", "counter",
+                                      "Write-log messages this node refused when applying them.");
+        bad |= vs_http_metrics_sample(&o, "vecscale_log_refused_total", NULL, NULL,
+                                      (double)r->srv->cfg.log_refused(r->srv->cfg.hook_ctx));
+    }
+    bad |= vs_http_metrics_family(&o, "vecscale_process_resident_bytes", "gauge", "Resident memory.");
+    bad |= vs_http_metrics_sample(&o, "vecscale_process_resident_bytes", NULL, NULL, round(rss_mb() * 1024 * 1024));
+    if (bad) {
+        vs_buf_free(&o);
+        return reply_error(r, 500, "internal", "out of memory rendering the metrics");
+    }
+    sb_add(&r->out, o.data, o.len);
+    vs_buf_free(&o);
+    r->content_type = VS_HTTP_METRICS_CONTENT_TYPE;
     r->status = 200;
     return 200;
 }

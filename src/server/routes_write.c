@@ -209,10 +209,11 @@ static const char *json_kind(const cJSON *v)
 
 /* The body of POST /index in its three shapes: {"texts" or "documents", "skip_empty"}, the
  * seed's bare array of strings, or a bare array of document objects. Returns 0 if replied. */
-static int index_body(request *r, cJSON **root, const cJSON **texts, const cJSON **docs, const cJSON **skip)
+static int index_body(request *r, cJSON **root, const cJSON **texts, const cJSON **docs, const cJSON **skip,
+                      const cJSON **dry)
 {
-    static const char *const allowed[] = {"texts", "documents", "skip_empty", NULL};
-    *texts = *docs = *skip = NULL;
+    static const char *const allowed[] = {"texts", "documents", "skip_empty", "dry_run", NULL};
+    *texts = *docs = *skip = *dry = NULL;
     if (!(*root = parse_json(r))) return 0;
     if (cJSON_IsArray(*root)) {
         const cJSON *first = (*root)->child;
@@ -240,6 +241,8 @@ static int index_body(request *r, cJSON **root, const cJSON **texts, const cJSON
     if ((*texts != NULL) == (*docs != NULL))
         return reply_error(r, 400, "bad_request", "give exactly one of 'texts' and 'documents'"), 0;
     if (*skip && !cJSON_IsBool(*skip)) return reply_error(r, 400, "bad_request", "'skip_empty' must be true or false"), 0;
+    *dry = cJSON_GetObjectItemCaseSensitive(*root, "dry_run");
+    if (*dry && !cJSON_IsBool(*dry)) return reply_error(r, 400, "bad_request", "'dry_run' must be true or false"), 0;
     return 1;
 }
 
@@ -247,12 +250,12 @@ int route_index(request *r, coll_ref *ref)
 {
     static const char *const doc_fields[] = {"id", "text", "metadata", NULL};
     cJSON *o = NULL;
-    const cJSON *texts, *docs, *skip;
+    const cJSON *texts, *docs, *skip, *dry;
     batch b = {0};
     uint32_t *known = NULL;
     uint32_t dim = vs_collection_dim(ref->c);
     size_t n;
-    if (!index_body(r, &o, &texts, &docs, &skip)) goto done;
+    if (!index_body(r, &o, &texts, &docs, &skip, &dry)) goto done;
     if (!ref->model) {
         reply_error(r, 400, "no_model", "collection '%s' has no text model: add vectors with POST /vectors", ref->name);
         goto done;
@@ -306,8 +309,18 @@ int route_index(request *r, coll_ref *ref)
         goto done;
     }
     sb skipped = {0};
-    if (drop_empty(r, &b, dim, known, cJSON_IsTrue(skip), &skipped))
+    if (!drop_empty(r, &b, dim, known, cJSON_IsTrue(skip), &skipped)) {
+        /* replied */
+    } else if (cJSON_IsTrue(dry)) {
+        /* Everything but storing: a cluster router asks a replica so before it publishes to
+         * the log (whose replicas could no longer refuse the client). Ids the collection
+         * holds are not checked: a retried request is stored once by the log's dedup. */
+        sb_printf(&r->out, "{\"valid\":true,\"added\":0,\"would_add\":%zu,\"skipped\":%s}", b.n,
+                  cJSON_IsTrue(skip) ? skipped.s : "[]");
+        r->status = 200;
+    } else {
         commit(r, ref, &b, cJSON_IsTrue(skip) ? skipped.s : NULL);
+    }
     free(skipped.s);
 done:
     free(known);

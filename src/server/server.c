@@ -1,6 +1,8 @@
 /* The HTTP layer: libmicrohttpd with a thread pool (one epoll loop per thread), request
  * bodies gathered per connection, routing, API keys, limits, metrics, and shutdown on
- * SIGTERM / SIGINT. Each request is answered entirely on the pool thread that read it. */
+ * SIGTERM / SIGINT. Each request is answered on the pool thread that read it, except a
+ * POST /save: its connection is suspended and the save runs on a deferred thread
+ * (deferred.h), so the other connections of that poll loop are not kept waiting. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -18,12 +20,24 @@
 #include "server/server_impl.h"
 #include "core/error.h"
 #include "http/http_server.h"
+#include "server/deferred.h"
 
 #define DEFAULT_COLLECTION "default"
+
+#define DEFERRED_THREADS 2 /* saves of two collections can overlap, as on two poll threads before */
+
+/* A request answered on a deferred thread; its connection is suspended meanwhile. */
+typedef struct {
+    deferred_job base;
+    request r;
+    struct MHD_Connection *conn;
+    atomic_int done;
+} slow_request;
 
 typedef struct {
     vs_http_upload up;
     double t0;
+    slow_request *slow; /* set while a deferred thread answers, and until the reply is sent */
 } conn_state;
 
 double now_seconds(void)
@@ -222,6 +236,48 @@ static int dispatch(request *r, struct MHD_Connection *conn)
     return collection_routes(r, DEFAULT_COLLECTION, p);
 }
 
+/* Whether a request runs on a deferred thread: a save (file writes, fsyncs, maybe an S3
+ * publish) can take seconds; everything else is answered in place. */
+static int runs_deferred(const char *method, const char *path)
+{
+    return !strcmp(method, "POST") && is_save_path(path);
+}
+
+static void slow_run(deferred_job *job)
+{
+    slow_request *q = (slow_request *)job;
+    dispatch(&q->r, NULL); /* authorized before it was queued */
+    atomic_store(&q->done, 1);
+    MHD_resume_connection(q->conn);
+}
+
+static void slow_cancel(deferred_job *job)
+{
+    slow_request *q = (slow_request *)job;
+    reply_error(&q->r, 503, "stopping", "the server is stopping; the save did not start");
+    atomic_store(&q->done, 1);
+    MHD_resume_connection(q->conn);
+}
+
+/* Suspends the connection and queues r; the reply is sent when libmicrohttpd calls back after
+ * the job resumed the connection (on_request). */
+static void defer(vs_server *s, conn_state *st, struct MHD_Connection *conn, const request *r)
+{
+    slow_request *q = calloc(1, sizeof *q);
+    if (!q) {
+        request copy = *r;
+        dispatch(&copy, conn);
+        return;
+    }
+    q->base.run = slow_run;
+    q->base.cancel = slow_cancel;
+    q->r = *r;
+    q->conn = conn;
+    st->slow = q;
+    MHD_suspend_connection(conn); /* before the job can resume it */
+    if (deferred_submit(s->slow, &q->base)) slow_cancel(&q->base);
+}
+
 int vs_server_apply(vs_server *s, const char *method, const char *path, const char *body, size_t len, char **reply)
 {
     if (reply) *reply = NULL;
@@ -232,7 +288,7 @@ int vs_server_apply(vs_server *s, const char *method, const char *path, const ch
     request r = {.srv = s, .method = method, .path = path, .body = copy, .body_len = len, .t0 = now_seconds(),
                  .route = R_OTHER, .status = 200};
     dispatch(&r, NULL);
-    metrics_record(r.route, r.status, now_seconds() - r.t0);
+    vs_http_metrics_record(s->metrics, r.route, r.status, now_seconds() - r.t0);
     free(copy);
     if (r.out.failed) r.status = 500;
     if (reply && !r.out.failed && r.out.s) {
@@ -293,7 +349,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!(st = calloc(1, sizeof *st))) return MHD_NO;
         st->t0 = now_seconds();
         *con_cls = st;
-        atomic_fetch_add(&s->in_flight, 1);
+        vs_http_metrics_enter(s->metrics);
         vs_http_upload_start(&st->up, conn, s->cfg.max_body);
         return MHD_YES;
     }
@@ -302,15 +358,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return vs_http_upload_add(&st->up, upload_data, n, s->cfg.max_body) ? MHD_NO : MHD_YES;
     }
+    if (st->slow) { /* called back after the deferred thread resumed the connection */
+        slow_request *q = st->slow;
+        if (!atomic_load(&q->done)) return MHD_YES;
+        st->slow = NULL;
+        vs_http_metrics_record(s->metrics, q->r.route, q->r.status, now_seconds() - st->t0);
+        enum MHD_Result res = send_reply(conn, &q->r);
+        free(q);
+        return res;
+    }
     const vs_buf *body = &st->up.body;
     request r = {.srv = s, .method = method, .path = url, .body = body->data ? body->data : "", .body_len = body->len,
                  .t0 = st->t0, .route = R_OTHER, .status = 200};
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_param, &r);
-    if (st->up.too_large)
+    if (st->up.too_large) {
         reply_error(&r, 413, "payload_too_large", "request body exceeds the limit of %zu bytes (--max-body)", s->cfg.max_body);
-    else
+    } else if (runs_deferred(method, url) && authorized(s, conn)) {
+        defer(s, st, conn, &r);
+        return MHD_YES;
+    } else {
         dispatch(&r, conn);
-    metrics_record(r.route, r.status, now_seconds() - st->t0);
+    }
+    vs_http_metrics_record(s->metrics, r.route, r.status, now_seconds() - st->t0);
     return send_reply(conn, &r);
 }
 
@@ -321,10 +390,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     vs_server *s = cls;
     conn_state *st = *con_cls;
     if (!st) return;
+    if (st->slow) { /* resumed, but the client left before the reply was sent */
+        free(st->slow->r.out.s);
+        free(st->slow);
+    }
     vs_http_upload_free(&st->up);
     free(st);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->in_flight, 1);
+    vs_http_metrics_leave(s->metrics);
 }
 
 static int create_default(vs_server *s)
@@ -359,10 +432,19 @@ static int create_default(vs_server *s)
     return 0;
 }
 
+static void free_server(vs_server *s)
+{
+    vs_http_metrics_free(s->metrics);
+    free(s);
+}
+
 int vs_server_run(const vs_server_config *cfg)
 {
     vs_server *s = calloc(1, sizeof *s);
-    if (!s) return 1;
+    if (!s || !(s->metrics = vs_http_metrics_create(server_route_names, R_COUNT))) {
+        free(s);
+        return 1;
+    }
     s->cfg = *cfg;
     if (!s->cfg.host) s->cfg.host = "127.0.0.1";
     if (!s->cfg.max_body) s->cfg.max_body = 64u << 20;
@@ -387,18 +469,26 @@ int vs_server_run(const vs_server_config *cfg)
     vs_maintenance_policy maint = {.struct_size = sizeof(vs_maintenance_policy), .snapshot_interval_s = cfg->snapshot_interval_s ? cfg->snapshot_interval_s : 300};
     if (registry_open(&s->reg, cfg->data_dir, &maint, err, sizeof err)) {
         fprintf(stderr, "vecscale serve: %s\n", err);
-        free(s);
+        free_server(s);
         return 1;
     }
     if (create_default(s)) {
         registry_close(&s->reg);
-        free(s);
+        free_server(s);
+        return 1;
+    }
+
+    if (!(s->slow = deferred_start(DEFERRED_THREADS))) {
+        fprintf(stderr, "vecscale serve: cannot start the save threads\n");
+        registry_close(&s->reg);
+        free_server(s);
         return 1;
     }
 
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (strchr(s->cfg.host, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
         a6->sin6_family = AF_INET6;
@@ -418,8 +508,9 @@ int vs_server_run(const vs_server_config *cfg)
         MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_UNESCAPE_CALLBACK, vs_http_unescape, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "vecscale serve: cannot listen on %s:%u: %s\n", s->cfg.host, s->cfg.port, strerror(errno));
+        deferred_stop(s->slow);
         registry_close(&s->reg);
-        free(s);
+        free_server(s);
         return 1;
     }
     unsigned port = vs_http_bound_port(d, s->cfg.port);
@@ -441,21 +532,25 @@ int vs_server_run(const vs_server_config *cfg)
     MHD_socket lfd = MHD_quiesce_daemon(d);
     if (lfd != MHD_INVALID_SOCKET) close(lfd);
     double deadline = now_seconds() + s->cfg.timeout_s;
-    while (atomic_load(&s->in_flight) > 0 && now_seconds() < deadline) {
+    while (vs_http_metrics_in_flight(s->metrics) > 0 && now_seconds() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    /* A save still running finishes (libmicrohttpd must not stop with a connection suspended);
+     * one still queued is answered 503. */
+    deferred_stop(s->slow);
     MHD_stop_daemon(d);
     registry_close(&s->reg);
     models_close_all();
     if (!s->cfg.quiet) printf("vecscale serve: %s received; logs flushed, stopped\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
-    free(s);
+    free_server(s);
     return 0;
 
 bad_host:
     fprintf(stderr, "vecscale serve: --host %s is not a numeric IPv4 or IPv6 address\n", s->cfg.host);
+    deferred_stop(s->slow);
     registry_close(&s->reg);
-    free(s);
+    free_server(s);
     return 2;
 }

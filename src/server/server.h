@@ -41,6 +41,9 @@ typedef struct {
     /* With the cluster's write log: messages of the node's streams not yet applied (returns 0
      * while unknown); shown in GET /health ("log_lag") and /metrics. NULL = no log. */
     int (*log_lag)(void *ctx, uint64_t *lag);
+    /* With the log: messages this node refused when applying them (GET /health
+     * "log_refused", /metrics vecscale_log_refused_total). NULL = no log. */
+    uint64_t (*log_refused)(void *ctx);
     void *hook_ctx;
     /* Each collection runs a maintenance thread (vs_collection_start_maintenance): training,
      * and a snapshot when its log passes snapshot_log_bytes or holds records this old. */

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
 
+#include "http/http_metrics.h"
 #include "server/metrics.h"
 #include "server/open_collections.h"
 #include "server/strbuf.h"
@@ -14,7 +15,8 @@
 typedef struct vs_server_handle {
     vs_server_config cfg;
     registry reg;
-    atomic_int in_flight;
+    vs_http_metrics *metrics; /* requests, latencies, in flight (http/http_metrics.h) */
+    struct deferred *slow; /* POST /save runs there, off the poll threads (deferred.h) */
     double started;
 } vs_server;
 

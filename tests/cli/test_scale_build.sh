@@ -40,11 +40,12 @@ VS_BUILD_CRASH_AT_ROW=1300 "$VS" build --input "$T/base.bvecs" --output "$T/b" -
 rc=$?
 set -e
 [ "$rc" -eq 137 ] && ok "build killed by SIGKILL mid-way" || bad "build killed by SIGKILL mid-way (exit $rc)"
-[ -e "$T/b/build.ckpt" ] && [ -e "$T/b/partial.vsi" ] && [ ! -e "$T/b/index.vsi" ] && [ ! -e "$T/b/rerank.vsr" ] \
-    && ok "the killed build left a checkpoint and no finished files" || bad "the killed build left a checkpoint and no finished files"
-# Rows 1024..1279 were written to the part file after the last checkpoint: resume must drop them.
-[ "$(stat -c %s "$T/b/rerank.vsr.part")" -gt $((4096 + 1024 * 16)) ] \
-    && ok "rows past the checkpoint are in the part file" || bad "rows past the checkpoint are in the part file"
+[ -e "$T/b/build.ckpt" ] && [ -e "$T/b/partial.vsi" ] && [ ! -e "$T/b/index.vsi" ] \
+    && ok "the killed build left a checkpoint and no finished index" || bad "the killed build left a checkpoint and no finished index"
+# Rows 1024..1279 were appended to the store after the last checkpoint committed 1024: resume
+# must cut them off.
+[ "$(stat -c %s "$T/b/rerank.vsr")" -gt $((4096 + 1024 * 16)) ] \
+    && ok "rows past the checkpoint are in the store, uncommitted" || bad "rows past the checkpoint are in the store, uncommitted"
 expect "resume refuses other parameters" 1 "other parameters" \
     "$VS" build --input "$T/base.bvecs" --output "$T/b" --index "IVF8,PQ4x4fs,Ru8" $OPTS --resume
 expect "resume" 0 "resuming .* at row 1024 of 3000" "$VS" build --input "$T/base.bvecs" --output "$T/b" --index "$SPEC" $OPTS --resume
@@ -89,7 +90,15 @@ expect "info --verify checks the store" 0 "checksum verified" "$VS" info --verif
 cp -r "$T/a" "$T/d"
 printf '\377' | dd of="$T/d/rerank.vsr" bs=1 seek=5000 conv=notrunc 2>/dev/null
 expect "info --verify: flipped store byte" 1 "data checksum mismatch" "$VS" info --verify "$T/d"
-printf 'X' | dd of="$T/d/rerank.vsr" bs=1 seek=20 conv=notrunc 2>/dev/null
+# The store's header has two slots (0 and 2048): the newer one damaged (a torn write), the
+# reader takes the older one, which commits fewer rows than the index holds; both damaged, none.
+cp "$T/a/rerank.vsr" "$T/d/rerank.vsr"
+newer=$(perl -e 'open F, "<", $ARGV[0]; binmode F; my ($a, $b); seek F, 48, 0; read F, $a, 8; seek F, 2048 + 48, 0; read F, $b, 8;
+                 print unpack("Q<", $b) > unpack("Q<", $a) ? 2048 : 0' "$T/d/rerank.vsr")
+printf 'X' | dd of="$T/d/rerank.vsr" bs=1 seek=$((newer + 20)) conv=notrunc 2>/dev/null
+expect "search: torn newer header slot falls back to the older" 1 "committed rows, fewer than the 3000" \
+    "$VS" search --index "$T/d" --queries "$T/q.bvecs"
+printf 'X' | dd of="$T/d/rerank.vsr" bs=1 seek=$((2048 - newer + 20)) conv=notrunc 2>/dev/null
 expect "search: damaged store header" 1 "header checksum mismatch" "$VS" search --index "$T/d" --queries "$T/q.bvecs"
 head -c 30000 "$T/a/rerank.vsr" >"$T/d/rerank.vsr"
 expect "search: truncated store" 1 "does not match" "$VS" search --index "$T/d" --queries "$T/q.bvecs"
@@ -115,6 +124,18 @@ bad_self=$("$VS" search --index "$FIX/ru8_v1" --queries "$FIX/ru8_v1/base.bvecs"
 n_self=$("$VS" search --index "$FIX/ru8_v1" --queries "$FIX/ru8_v1/base.bvecs" -k 1 --nprobe 4 2>/dev/null | wc -l)
 [ "$bad_self" -eq 0 ] && [ "$n_self" -eq 300 ] && ok "fixture ru8_v1: all 300 rows find themselves at 0" \
     || bad "fixture ru8_v1: all 300 rows find themselves at 0 ($bad_self of $n_self do not)"
+# A version-1 store (attached read-only) through both read paths and batch sizes: the same bytes.
+for io in uring pread; do
+    for b in 1 64; do
+        "$VS" search --index "$FIX/ru8_v1" --queries "$FIX/ru8_v1/base.bvecs" -k 5 --nprobe 2 --rerank-io $io \
+            --rerank-batch $b >"$T/v1_$io.$b" 2>"$T/io_err" || { [ $io = uring ] && grep -q "without liburing" "$T/io_err"; } \
+            || bad "fixture ru8_v1: search --rerank-io $io --rerank-batch $b: $(cat "$T/io_err")"
+    done
+done
+same=1
+for f in "$T"/v1_*.*; do cmp -s "$f" "$T/v1_pread.1" || same=0; done
+[ $same = 1 ] && [ -s "$T/v1_pread.1" ] && ok "fixture ru8_v1: io_uring = pread, any batch size" \
+    || bad "fixture ru8_v1: io_uring = pread, any batch size"
 mkdir -p "$T/f1"
 cp "$FIX/build_ckpt_v1.ckpt" "$T/f1/build.ckpt"
 # The fixture names the fixture's base.bvecs as it was when written (size 6000, 300 rows, dim

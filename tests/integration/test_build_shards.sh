@@ -1,9 +1,11 @@
 #!/bin/bash
 # The distributed build end to end: `vecscale build --shards 4 --output s3://...` against the
-# fixture's radosgw, then a loopback cluster (etcd, 4 shards x 2 replicas of `vecscale serve
-# --cluster --snapshot-uri` on empty data directories, `vecscale route`) that restores the
-# shards from the store. Recall@10 through the router equals that of one node serving the same
-# data built with the same index spec (--shards 1).
+# fixture's radosgw, then a loopback cluster (etcd, a 3-node NATS cluster for the write log, 4
+# shards x 2 replicas of `vecscale serve --cluster --nats --snapshot-uri` on empty data
+# directories, `vecscale route --nats`) that restores the shards from the store. Recall@10
+# through the router equals that of one node serving the same data built with the same index
+# spec (--shards 1). A replica wiped while down (and the router restarted meanwhile) comes
+# back from the build's snapshot plus its shard's stream to what its peer holds.
 # Usage: test_build_shards.sh VECSCALE CLUSTER_CHECK TMPDIR ENVFILE
 set -eu
 VS="$1"; CHECK="$2"; T="$3"
@@ -33,16 +35,18 @@ fi
 
 eval "$("$HERE/etcd.sh" start "$T/etcd")"
 E="$ETCD_ENDPOINT"
+eval "$("$HERE/nats.sh" start "$T/nats")"
+trap 'cleanup; "$HERE/nats.sh" stop "$T/nats" >/dev/null 2>&1' EXIT
 "$VS" cluster init --etcd "$E" --shards 4 --replicas 2 --nodes n0,n1,n2,n3,n4,n5,n6,n7 --metric l2 >/dev/null
 declare -A node_pid
 for i in 0 1 2 3 4 5 6 7; do
     "$VS" serve --data "$T/n$i" --port 0 --port-file "$T/n$i.port" --threads 2 --cluster "$E" --node-id "n$i" \
-        --ttl 2 --snapshot-uri "$U/c" >"$T/n$i.log" 2>&1 &
+        --ttl 2 --snapshot-uri "$U/c" --nats "$NATS_URL" >"$T/n$i.log" 2>&1 &
     node_pid[$i]=$!; pids+=($!); disown $!
 done
 "$VS" serve --data "$T/one" --port 0 --port-file "$T/one.port" --snapshot-uri "$U/one/shard-0" >"$T/one.log" 2>&1 &
 pids+=($!); disown $!
-"$VS" route --cluster "$E" --port 0 --port-file "$T/router.port" >"$T/router.log" 2>&1 &
+"$VS" route --cluster "$E" --nats "$NATS_URL" --port 0 --port-file "$T/router.port" >"$T/router.log" 2>&1 &
 router_pid=$!; pids+=($!); disown $!
 for f in n0 n1 n2 n3 n4 n5 n6 n7 one router; do wait_file "$T/$f.port"; done
 R="http://127.0.0.1:$(cat "$T/router.port")"
@@ -64,8 +68,9 @@ echo "router: $r_router"; echo "single: $r_single"
 [ "$r_router" = "$r_single" ] && echo "$r_router" | grep -q "partial 0 failed 0" \
     && ok "recall@10 through the router equals the single node's ($SPEC)" || bad "recall through the router"
 
-# Resync: n0 is down while adds arrive and the router restarts (its queue of missed adds is
-# lost); n0 comes back with --resync and catches up from n1's fresh snapshot.
+# n0 is down while adds arrive through the log and the router restarts; n0's data directory
+# is wiped; it comes back from the build's snapshot (stream position 0) and replays its shard's
+# stream to what n1 holds.
 live_count() { curl -s "$R/cluster" | grep -o '"live":true' | wc -l; }
 count() { curl -s "http://127.0.0.1:$(cat "$T/n$1.port")/collections/default" | grep -o '"total_vectors":[0-9]*' | grep -o '[0-9]*$'; }
 before=$(count 0)
@@ -75,22 +80,25 @@ for _ in $(seq 100); do [ "$(live_count)" -eq 7 ] && break; sleep 0.1; done
 "$CHECK" load "$R" "$T/extra.fvecs" 20000 >/dev/null || bad "adds with n0 down"
 kill "$router_pid"
 rm -f "$T/router.port"
-"$VS" route --cluster "$E" --port 0 --port-file "$T/router.port" >"$T/router2.log" 2>&1 &
+"$VS" route --cluster "$E" --nats "$NATS_URL" --port 0 --port-file "$T/router.port" >"$T/router2.log" 2>&1 &
 pids+=($!); disown $!
 wait_file "$T/router.port"
 R="http://127.0.0.1:$(cat "$T/router.port")"
-rm -f "$T/n0.port"
+rm -rf "$T/n0" "$T/n0.port"
 "$VS" serve --data "$T/n0" --port 0 --port-file "$T/n0.port" --threads 2 --cluster "$E" --node-id n0 --ttl 2 \
-    --snapshot-uri "$U/c" --resync >"$T/n0b.log" 2>&1 &
+    --snapshot-uri "$U/c" --nats "$NATS_URL" >"$T/n0b.log" 2>&1 &
 pids+=($!); disown $!
 wait_file "$T/n0.port"
-grep "resynced" "$T/n0b.log" || cat "$T/n0b.log"
-after=$(count 0); peer=$(count 1)
-echo "n0: $before vectors before, $after after the resync; n1 holds $peer"
-grep -q "resynced shard 0 from n1 " "$T/n0b.log" && [ "$after" = "$peer" ] && [ "$after" -gt "$before" ] \
-    && ls -d "$T"/n0/.before-resync-*/collections/default >/dev/null \
-    && ok "a replica restarted with --resync holds what its peer holds (previous data kept aside)" \
-    || bad "resync from a peer"
+for _ in $(seq 200); do
+    after=$(count 0); peer=$(count 1)
+    [ -n "$after" ] && [ "$after" = "$peer" ] && [ "$after" -gt "$before" ] && break; sleep 0.1
+done
+all=$(curl -s "$R/stats" | grep -o '"total_vectors":[0-9]*' | head -1 | grep -o '[0-9]*$')
+echo "n0: $before vectors before, $after after coming back wiped; n1 holds $peer; the cluster $all"
+grep -q "restored $U/c/shard-0 generation 1" "$T/n0b.log" && [ "$after" = "$peer" ] && [ "$after" -gt "$before" ] \
+    && [ "$all" = 20400 ] \
+    && ok "a wiped replica restores the snapshot and replays its stream to what its peer holds" \
+    || { bad "wiped replica back from snapshot + stream"; cat "$T/n0b.log"; }
 
 "$VS" build --input "$T/base.fvecs" --shards 2 --output "/tmp/not-s3" >"$T/e1.log" 2>&1 && bad "local --output refused" \
     || { grep -q "writes to object storage" "$T/e1.log" && ok "--shards with a local --output: clear usage error" \

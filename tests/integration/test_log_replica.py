@@ -274,6 +274,129 @@ try:
     for n in ("r0", "r1"):
         texts = [servers[n].request("GET", "/collections/%s/documents/%d" % (TX, i))[1].get("text") for i in got]
         check(texts == ["blue sky", "warm bread", "white snow"], "%s holds the 3 documents indexed without ids" % n, texts)
+
+    # A retried /index without ids but with a request_id gets the first attempt's ids, hence
+    # the same message ids: the stream stores it once and the reply is the same.
+    def rcall(path, body, method="POST"):
+        try:
+            return 200, rpost(path, body, method)
+        except _u.HTTPError as e:
+            return e.code, _json.loads(e.read() or b"{}")
+
+    before = servers["r0"].ok("GET", "/collections/" + TX)["total_vectors"]
+    retry = {"texts": ["green hills", "dark forest"], "request_id": "retry-%d" % os.getpid(), "wait": "applied",
+             "wait_timeout_ms": 30000}
+    first, again = rpost("/collections/%s/index" % TX, retry), rpost("/collections/%s/index" % TX, retry)
+    check(first.get("ids") == again.get("ids") and first.get("stored") == again.get("stored") and again.get("applied"),
+          "a retried /index without ids (same request_id) gets the same ids and stream sequences", first, again)
+    for n in ("r0", "r1"):
+        st = servers[n].ok("GET", "/collections/" + TX)
+        check(st["total_vectors"] == before + 2, "%s stored the retried request once (%d documents)" % (n, before + 2), st)
+    st, reply = rcall("/collections/%s/index" % TX, dict(retry, texts=["one text"]))
+    check(st == 409 and reply["error"]["code"] == "request_id_reused", "a request_id reused for another request: 409",
+          st, reply)
+
+    # What a replica would refuse is refused by the router before publishing, naming the
+    # document; nothing of the request reaches the log.
+    seq_before = servers["r0"].ok("GET", "/collections/" + TX)["log_position"]
+    st, reply = rcall("/collections/%s/index" % TX, {"documents": [{"id": 900, "text": "blue sky"},
+                                                                   {"id": 901, "text": "qzxqv wqkpz"}]})
+    check(st == 400 and reply["error"]["code"] == "empty_embedding" and "text 1" in reply["error"]["message"],
+          "a text with no word the model knows: 400 before publishing, naming document 1", st, reply)
+    st, reply = rcall("/collections/%s/index" % TX, {"texts": ["fine words", ""]})
+    check(st == 400 and "1" in reply["error"]["message"], "an empty text: 400 before publishing", st, reply)
+    st, reply = rcall("/collections/%s/index" % TX, {"texts": ["word " * 220000]})
+    check(st == 400, "an over-long text: 400 before publishing", st, reply)
+    st, reply = rcall("/collections/%s/index" % COLL, {"texts": ["a small dog"]})
+    check(st == 400 and reply["error"]["code"] == "no_model", "/index to a collection without a model: 400", st, reply)
+    st, reply = rcall("/collections/%s/vectors" % TX, {"vectors": [[0.5] * 99], "ids": [902]})
+    check(st == 400 and reply["error"]["code"] == "dimension_mismatch", "a vector of the wrong dimension: 400", st, reply)
+    st, reply = rcall("/collections/%s/vectors" % TX, {"vectors": [[0.5] * 100], "ids": [903], "metadata": [7]})
+    check(st == 400, "metadata that is not an object: 400", st, reply)
+    st, reply = rcall("/collections/%s/vectors" % COLL, {"vectors": [[0.5] * D] * 10001, "ids": list(range(10 ** 6, 10 ** 6 + 10001))})
+    check(st == 400 and reply["error"]["code"] == "batch_too_large", "more vectors than a replica takes at once: 400",
+          st, reply)
+    st, reply = rcall("/collections/%s/vectors" % TX, {"vectors": [[0.5] * 100] * 3, "ids": [905, 906, "905"]})
+    check(st == 409 and reply["error"]["code"] == "duplicate_id" and "positions 0 and 2" in reply["error"]["message"],
+          "an id twice in one /vectors request: 409 before publishing (a replica would refuse it as a re-applied write)",
+          st, reply)
+    st, reply = rcall("/collections/%s/index" % TX, {"documents": [{"id": "d-1", "text": "blue sky"},
+                                                                   {"id": "d-1", "text": "red sky"}]})
+    check(st == 409 and reply["error"]["code"] == "duplicate_id", "an id twice in one /index request: 409", st, reply)
+    st, reply = rcall("/collections/nosuch%d/index" % os.getpid(), {"texts": ["a small dog"]})
+    check(st == 404, "/index to a collection that does not exist: 404", st, reply)
+    total = servers["r0"].ok("GET", "/collections/" + TX)["total_vectors"]
+    dry = servers["r0"].ok("POST", "/collections/%s/index" % TX, {"documents": [{"id": 950, "text": "calm sea"},
+                                                                            {"id": 951, "text": "qzxqv"}],
+                                                                "skip_empty": True, "dry_run": True})
+    check(dry.get("valid") is True and dry.get("would_add") == 1 and dry.get("skipped") == [1]
+          and servers["r0"].ok("GET", "/collections/" + TX)["total_vectors"] == total
+          and servers["r0"].request("GET", "/collections/%s/documents/950" % TX)[0] == 404,
+          "a replica's dry_run checks and embeds, stores nothing", dry)
+    reply = rpost("/collections/%s/index" % TX, {"documents": [{"id": 904, "text": "calm sea"}], "wait": "applied",
+                                                 "wait_timeout_ms": 30000})
+    check(reply.get("applied") is True, "a good document after the refused ones is applied", reply)
+    for n in ("r0", "r1"):
+        st = servers[n].ok("GET", "/collections/" + TX)
+        check(st["log_position"] == seq_before + 1 and servers[n].request("GET", "/collections/%s/documents/900" % TX)[0] == 404,
+              "%s: the refused requests never reached the log (position %d -> %d)" % (n, seq_before, st["log_position"]), st)
+
+    # Concurrent adds with rising ids through one router push the collection's id counter in
+    # etcd together: the first to get the lock writes the largest, one etcd write for those
+    # waiting (one write each, one after the other, was 81% of an add's time: RESULTS_log.md).
+    # The counter still ends exactly after the largest id, as on one server.
+    import base64
+    import threading
+    CN = "cn%d" % os.getpid()
+    rpost("/collections", {"name": CN, "dimension": 4, "metric": "l2", "index": "Flat"})
+    rpost("/collections/%s/vectors" % CN, {"vectors": [[0.0] * 4], "ids": [0], "wait": "applied", "wait_timeout_ms": 30000})
+    taken, adds, failures = [1], 200, []
+    take = threading.Lock()
+
+    def adder():
+        while True:
+            with take:
+                if taken[0] >= 1 + 2 * adds:
+                    return
+                ids = [taken[0], taken[0] + 1]
+                taken[0] += 2
+            try:
+                rpost("/collections/%s/vectors" % CN, {"vectors": [[0.5] * 4] * 2, "ids": ids})
+            except Exception as e:  # noqa: BLE001 - reported below
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=adder) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not failures, "%d concurrent adds through the log" % adds, failures[:3])
+    key = base64.b64encode(("/vecscale/next_id/" + CN).encode()).decode()
+    with _u.urlopen(_u.Request(ETCD + "/v3/kv/range", data=_json.dumps({"key": key}).encode(), method="POST"),
+                    timeout=10) as resp:
+        kv = _json.loads(resp.read())["kvs"][0]
+    value, writes = int(base64.b64decode(kv["value"])), int(kv["version"])
+    check(value == 2 * adds + 1, "the id counter is exactly after the largest id given (%d)" % (2 * adds), kv)
+    check(writes <= adds // 2, "%d adds with rising ids pushed the counter in %d etcd writes (at most %d)" % (
+        adds, writes, adds // 2), kv)
+    print("id counter: %d adds, %d etcd writes" % (adds, writes))
+    subprocess.run([LOG_PUB, NATS, CN, "1", "delete"])
+
+    # A write that still fails when applied (here one that skipped the router's checks) is
+    # counted: the replica's /health and /metrics, and the router's GET /cluster.
+    for n in ("r0", "r1"):
+        check(servers[n].ok("GET", "/health").get("log_refused") == 0, "%s refused nothing so far" % n)
+    bad, _ = publish("vectors", "vectors:bad-dim", '{"vectors":[[1,2]],"ids":[99999]}')
+    check(wait_position(["r0", "r1"], bad), "both replicas passed the refused message %d" % bad)
+    for n in ("r0", "r1"):
+        check(servers[n].ok("GET", "/health").get("log_refused") == 1, "%s counts the message it refused" % n)
+        st, metrics = servers[n].request("GET", "/metrics")
+        check("vecscale_log_refused_total 1" in metrics, "%s's /metrics has vecscale_log_refused_total 1" % n)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(replica(n).get("log_refused") == 1 for n in ("r0", "r1")):
+        time.sleep(0.2)
+    check(all(replica(n).get("log_refused") == 1 for n in ("r0", "r1")), "the router's GET /cluster shows log_refused 1",
+          replica("r0"), replica("r1"))
     subprocess.run([LOG_PUB, NATS, TX, "1", "delete"])
     print("log replica test: %d vectors, %d deletes, stream sequence %d" % (len(expected), len(deleted), last))
 finally:

@@ -8,7 +8,8 @@ vector for texts with no known word, as glove-100 does):
   - POST /save's path (query string or body) names an export inside the data directory, which
     another server and `vecscale search` open; an absolute path, '..', a separator, ... is a 400
     saying why, and nothing is written anywhere;
-  - every route refuses an unknown query parameter by name and does nothing (the router's too).
+  - every route refuses an unknown query parameter by name and does nothing;
+  - `vecscale route` without --nats (the write log) refuses to start.
 Usage: test_server_seed.py VECSCALE SOURCE-DIR TMPDIR"""
 import json
 import os
@@ -216,75 +217,14 @@ def openapi_describes_it():
     check("unknown_parameter" in doc["info"]["description"], "OpenAPI: unknown query parameters are refused")
 
 
-def router_refuses_query_parameters():
-    """`vecscale route` (no etcd needed to start: it serves from its last view) has the same rule."""
-    port_file = os.path.join(T, "router.port")
-    log = open(os.path.join(T, "router.log"), "wb")
-    proc = subprocess.Popen([VS, "route", "--cluster", "http://127.0.0.1:1", "--port", "0", "--port-file", port_file],
-                            stdout=log, stderr=log)
-    try:
-        for _ in range(600):
-            if os.path.exists(port_file) and open(port_file).read().strip():
-                break
-            time.sleep(0.05)
-        r = Server.__new__(Server)
-        r.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
-        check(r.ok("GET", "/health")["role"] == "router", "router answers /health")
-        for method, path, body in (("GET", "/health?x=1", None), ("GET", "/cluster?verbose", None),
-                                   ("POST", "/search?k=3", {"vector": [1, 0, 0, 0]}), ("POST", "/vectors?x=1", {"vectors": [[1]]})):
-            r.error(method, path, body, status=400, code="unknown_parameter", needle="'" + path.split("?")[1].split("=")[0] + "'")
-            check(True, "router: %s %s -> 400 unknown_parameter" % (method, path))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-
-
-def router_carries_the_warning():
-    """Through `vecscale route` (etcd, one shard on one node) a query with no known word keeps
-    its warning: the router passes a shard's on."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    etcd_dir = os.path.join(T, "etcd")
-    out = subprocess.run([os.path.join(here, "etcd.sh"), "start", etcd_dir], capture_output=True, text=True)
-    check(out.returncode == 0, "etcd started", out.stdout, out.stderr)
-    endpoint = out.stdout.strip().split("ETCD_ENDPOINT=")[1].split()[0]
-    node = router = None
-    try:
-        subprocess.run([VS, "cluster", "init", "--etcd", endpoint, "--shards", "1", "--replicas", "1", "--nodes", "n0",
-                        "--metric", "cosine"], check=True, capture_output=True)
-        node = Server(VS, os.path.join(T, "n0"), "--model", MODEL, "--cluster", endpoint, "--node-id", "n0", "--ttl", "2")
-        node.ok("POST", "/index", ["cat", "dog dog"])
-        port_file = os.path.join(T, "router2.port")
-        log = open(os.path.join(T, "router2.log"), "wb")
-        router = subprocess.Popen([VS, "route", "--cluster", endpoint, "--port", "0", "--port-file", port_file],
-                                  stdout=log, stderr=log)
-        for _ in range(600):
-            if os.path.exists(port_file) and open(port_file).read().strip():
-                break
-            time.sleep(0.05)
-        r = Server.__new__(Server)
-        r.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
-        # The router answers 503 no_cluster until it has read the shard map from etcd, and the
-        # node shows live only once its lease is registered: wait for both, bounded.
-        live = None
-        for _ in range(300):
-            status, live = r.request("GET", "/cluster")
-            if status == 200 and '"live":true' in json.dumps(live, separators=(",", ":")):
-                break
-            time.sleep(0.1)
-        check(status == 200 and '"live":true' in json.dumps(live, separators=(",", ":")),
-              "router: the node is live within 30 s", status, live)
-        got = r.ok("POST", "/search", {"query": "cat", "k": 1})
-        check(got["results"][0]["text"] == "cat" and "warning" not in got, "router: a known query is answered", got)
-        got = r.ok("POST", "/search", {"query": "zebra quux", "k": 1})
-        check(got["results"] == [] and got.get("warning", {}).get("code") == "no_known_word", "router: the no-known-word warning is passed on", got)
-    finally:
-        if router:
-            router.terminate()
-            router.wait(timeout=30)
-        if node:
-            node.stop()
-        subprocess.run([os.path.join(here, "etcd.sh"), "stop", etcd_dir], capture_output=True)
+def router_needs_the_log():
+    """`vecscale route` without --nats refuses to start, saying why (its writes go through the
+    cluster's replicated log; its routes, query-parameter rule and the search warning are tested
+    on the log in test_cluster_api.py)."""
+    out = subprocess.run([VS, "route", "--cluster", "http://127.0.0.1:1", "--port", "0"], capture_output=True, text=True,
+                         timeout=30)
+    check(out.returncode == 2 and "--nats" in out.stderr and "log" in out.stderr,
+          "route without --nats: exit 2 naming --nats", out.returncode, out.stderr)
 
 
 try:
@@ -294,8 +234,7 @@ try:
     unknown_query_parameters()
     openapi_describes_it()
     check(s.stop() == 0, "server stops cleanly")
-    router_refuses_query_parameters()
-    router_carries_the_warning()
+    router_needs_the_log()
 except BaseException:
     s.stop()
     print("server log:\n" + s.log(), file=sys.stderr)

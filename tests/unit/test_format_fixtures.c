@@ -641,7 +641,7 @@ static const char *const KNOWN[][2] = {
     {"payload_v1/collection.vsc", "test_format_fixtures"}, {"payload_v1/index-2.vsi", "test_format_fixtures"},
     {"payload_v1/payload-2.vsp", "test_format_fixtures"}, {"payload_v1/wal-2.log", "test_format_fixtures"},
     {"sq8_v1.vsq", "test_format_fixtures"}, {"pq2x4_v1.vsq", "test_format_fixtures"},
-    {"ru8_v1/index.vsi", "cli_scale_build"},
+    {"ru8_v1/index.vsi", "cli_scale_build"}, {"ru8_v2/index.vsi", "test_refine_u8"},
 };
 
 static int known(const char *rel)

@@ -1,8 +1,9 @@
 /* The server side of src/http/ that the server and the router share: URL percent-decoding
  * (%00 must not cut an id short), the JSON error body both answer with, the body limit, the
- * routing lookup, and the port file. */
+ * routing lookup, the port file, and the metrics registry both render GET /metrics with. */
 #include "test_util.h"
 
+#include "http/http_metrics.h"
 #include "http/http_server.h"
 
 static void unescape_keeps_ids_whole(void **state)
@@ -99,6 +100,62 @@ static void port_file_is_written_whole(void **state)
     tu_rmdir(dir);
 }
 
+static const char *const ROUTES[] = {"search", "health", "other"};
+
+/* The exposition of a registry after a few replies: counts by code, errors, a cumulative
+ * histogram, in-flight, and out-of-range route ids counted as the last route. */
+static void metrics_render_what_was_recorded(void **state)
+{
+    (void)state;
+    vs_http_metrics *m = vs_http_metrics_create(ROUTES, 3);
+    assert_non_null(m);
+    vs_http_metrics_record(m, 0, 200, 0.0002);
+    vs_http_metrics_record(m, 0, 200, 0.003);
+    vs_http_metrics_record(m, 0, 404, 0.0001);
+    vs_http_metrics_record(m, 1, 418, 7.0);
+    vs_http_metrics_record(m, 99, 500, 0.2);
+    vs_http_metrics_enter(m);
+    vs_http_metrics_enter(m);
+    vs_http_metrics_leave(m);
+    vs_buf o = {0};
+    assert_int_equal(vs_http_metrics_render(m, &o), 0);
+    assert_int_equal(vs_http_metrics_family(&o, "vecscale_x_bytes", "gauge", "A gauge."), 0);
+    assert_int_equal(vs_http_metrics_sample(&o, "vecscale_x_bytes", "collection", "c1", 12345678901.0), 0);
+    assert_int_equal(vs_http_metrics_sample(&o, "vecscale_x_bytes", NULL, NULL, 0.5), 0);
+    assert_int_equal(vs_buf_append(&o, "", 1), 0);
+    const char *t = o.data;
+    static const char *const want[] = {
+        "# HELP vecscale_http_requests_total HTTP requests by route and status code.\n"
+        "# TYPE vecscale_http_requests_total counter\n",
+        "vecscale_http_requests_total{route=\"search\",code=\"200\"} 2\n",
+        "vecscale_http_requests_total{route=\"search\",code=\"404\"} 1\n",
+        "vecscale_http_requests_total{route=\"health\",code=\"other\"} 1\n",
+        "vecscale_http_requests_total{route=\"other\",code=\"500\"} 1\n",
+        "vecscale_http_errors_total{route=\"search\"} 1\n",
+        "vecscale_http_errors_total{route=\"health\"} 1\n",
+        "vecscale_http_errors_total{route=\"other\"} 1\n",
+        "# TYPE vecscale_http_request_duration_seconds histogram\n",
+        "vecscale_http_request_duration_seconds_bucket{route=\"search\",le=\"0.0001\"} 1\n",
+        "vecscale_http_request_duration_seconds_bucket{route=\"search\",le=\"0.00025\"} 2\n",
+        "vecscale_http_request_duration_seconds_bucket{route=\"search\",le=\"0.0025\"} 2\n",
+        "vecscale_http_request_duration_seconds_bucket{route=\"search\",le=\"0.005\"} 3\n",
+        "vecscale_http_request_duration_seconds_bucket{route=\"health\",le=\"5\"} 0\n",
+        "vecscale_http_request_duration_seconds_bucket{route=\"health\",le=\"10\"} 1\n",
+        "vecscale_http_request_duration_seconds_bucket{route=\"health\",le=\"+Inf\"} 1\n",
+        "vecscale_http_request_duration_seconds_sum{route=\"search\"} 0.003300\n",
+        "vecscale_http_request_duration_seconds_count{route=\"search\"} 3\n",
+        "# TYPE vecscale_http_in_flight gauge\nvecscale_http_in_flight 1\n",
+        "# HELP vecscale_x_bytes A gauge.\n# TYPE vecscale_x_bytes gauge\n"
+        "vecscale_x_bytes{collection=\"c1\"} 12345678901\nvecscale_x_bytes 0.500000\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(t, want[i])) fail_msg("missing from the exposition: %s\n--- got:\n%s", want[i], t);
+    /* Codes never seen print no sample. */
+    assert_null(strstr(t, "code=\"201\""));
+    vs_buf_free(&o);
+    vs_http_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +164,7 @@ int main(void)
         cmocka_unit_test(upload_stops_at_the_limit),
         cmocka_unit_test(routes_are_found_by_path_then_method),
         cmocka_unit_test(port_file_is_written_whole),
+        cmocka_unit_test(metrics_render_what_was_recorded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -634,6 +634,107 @@ static void codec_fixtures(void **state)
     }
 }
 
+/* Vectors whose every 2-dimensional sub-vector is one of 8 points of its sub-space, drawn
+ * independently: 16 sub-centroids code the vectors themselves almost exactly, while their
+ * residuals to the coarse centroids take many values. */
+static float *lattice(size_t n, uint64_t seed)
+{
+    float *pts = tu_random_vectors(8, D, 99);
+    float *x = malloc(n * D * sizeof *x);
+    assert_non_null(x);
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < D; j += 2) {
+            size_t c = tu_rng_next(&s) % 8;
+            x[i * D + j] = 4 * pts[c * D + j];
+            x[i * D + j + 1] = 4 * pts[c * D + j + 1];
+        }
+    free(pts);
+    return x;
+}
+
+static int by_residual(const vs_index *ix) { return ((const vs_ivf *)ix->impl)->codec.by_residual; }
+
+/* IVF-PQ training keeps whichever of residual codes and codes of the vectors themselves has
+ * the lower distortion (ivf_codec.c). With vector codes every list shares the query's table
+ * and no centroid term enters the key: the keys must be the distances to the reconstructed
+ * vectors (vs_index_get), the ranking theirs, and the choice must survive save and load. */
+static void pq_codes_vectors_when_better(void **state)
+{
+    (void)state;
+    enum { NB = 3000 };
+    float *base = lattice(NB, 61), *q = lattice(NQ, 62), *cl = clustered(NB, D, 63);
+    float *rec = malloc(NB * D * sizeof *rec), *s0 = malloc(NQ * K * sizeof *s0), *s1 = malloc(NQ * K * sizeof *s1);
+    int64_t *i0 = malloc(NQ * K * sizeof *i0), *i1 = malloc(NQ * K * sizeof *i1), *truth = malloc(NQ * K * sizeof *truth);
+    char *dir = tu_tempdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/raw.vsi", dir);
+    const char *factories[] = {"IVF16,PQ16x4", "IVF16,PQ16x4fs", "IVF16,PQ16x4fs,RFlat"};
+    const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_IP};
+    for (size_t f = 0; f < 3; f++)
+        for (size_t mi = 0; mi < 2; mi++) {
+            vs_index *ix = build(factories[f], metrics[mi], base, NB);
+            const vs_index *inner = strstr(factories[f], "RFlat") ? NULL : ix;
+            if (inner) assert_int_equal(by_residual(inner), 0);
+            /* Brute force over the reconstructions, every list probed. */
+            vs_index *flat = tu_flat(D, metrics[mi]);
+            for (int64_t i = 0; i < NB; i++) assert_int_equal(vs_index_get(ix, i, rec + i * D), VS_OK);
+            assert_int_equal(vs_index_add(flat, NB, inner ? rec : base, NULL), VS_OK);
+            assert_int_equal(vs_index_search(flat, NQ, q, K, NULL, s1, truth), VS_OK);
+            vs_search_params p = {.struct_size = sizeof p, .nprobe = 16, .k_factor = 4};
+            assert_int_equal(vs_index_search(ix, NQ, q, K, &p, s0, i0), VS_OK);
+            double r = recall(i0, truth, NQ, K);
+            print_message("RAW_PQ %s %s recall %.4f against %s\n", factories[f], mi ? "ip" : "l2", r,
+                          inner ? "the reconstructions" : "exact");
+            /* Float tables rank as the reconstructions do (ties aside); 8-bit tables nearly. */
+            double floor = f == 0 ? 0.99 : 0.9;
+            if (r < floor) fail_msg("%s: recall %.4f against the brute force below %.2f", factories[f], r, floor);
+            if (f == 0 && mi == 0)
+                for (size_t i = 0; i < NQ * K; i++)
+                    if (fabsf(s0[i] - s1[i]) > 1e-3f * (1 + fabsf(s1[i])))
+                        fail_msg("key %zu: %g, distance to the reconstruction %g", i, s0[i], s1[i]);
+            assert_int_equal(vs_index_save(ix, path), VS_OK);
+            vs_index *back = NULL, *view = NULL;
+            assert_int_equal(vs_index_load(path, &back), VS_OK);
+            assert_int_equal(vs_index_view(path, &view), VS_OK);
+            if (inner) assert_int_equal(by_residual(back), 0);
+            assert_int_equal(vs_index_search(back, NQ, q, K, &p, s1, i1), VS_OK);
+            assert_memory_equal(i0, i1, NQ * K * sizeof *i0);
+            assert_int_equal(vs_index_search(view, NQ, q, K, &p, s1, i1), VS_OK);
+            assert_memory_equal(i0, i1, NQ * K * sizeof *i0);
+            if (f == 1) { /* query blocks share the query's table too: the per-query results */
+                vs_search_params pb = {.struct_size = sizeof pb, .nprobe = 4};
+                assert_int_equal(setenv("VECSCALE_IVF_QUERY_BLOCK", "1", 1), 0);
+                assert_int_equal(vs_index_search(ix, NQ, q, K, &pb, s0, i0), VS_OK);
+                assert_int_equal(setenv("VECSCALE_IVF_QUERY_BLOCK", "0", 1), 0);
+                assert_int_equal(vs_index_search(ix, NQ, q, K, &pb, s1, i1), VS_OK);
+                assert_int_equal(unsetenv("VECSCALE_IVF_QUERY_BLOCK"), 0);
+                assert_memory_equal(i0, i1, NQ * K * sizeof *i0);
+                assert_memory_equal(s0, s1, NQ * K * sizeof *s0);
+            }
+            vs_index_free(flat);
+            vs_index_free(ix);
+            vs_index_free(back);
+            vs_index_free(view);
+        }
+    /* Clustered data: the residual is the better code. */
+    for (size_t f = 0; f < 2; f++) {
+        vs_index *ix = build(factories[f], VS_METRIC_L2, cl, NB);
+        assert_int_equal(by_residual(ix), 1);
+        vs_index_free(ix);
+    }
+    tu_rmdir(dir);
+    free(base);
+    free(q);
+    free(cl);
+    free(rec);
+    free(s0);
+    free(s1);
+    free(i0);
+    free(i1);
+    free(truth);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,6 +750,7 @@ int main(void)
         cmocka_unit_test(training_errors),
         cmocka_unit_test(codec_fixtures),
         cmocka_unit_test(ids_without_map_still_unique),
+        cmocka_unit_test(pq_codes_vectors_when_better),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,17 +24,16 @@ typedef struct {
 static void make_store(fixture *f)
 {
     f->dir = tu_tempdir();
-    char part[600];
-    snprintf(part, sizeof part, "%s/" VS_RU8_FILE ".part", f->dir);
     snprintf(f->path, sizeof f->path, "%s/" VS_RU8_FILE, f->dir);
     uint64_t seed = 18;
     f->rows = malloc((size_t)ROWS * DIM);
     assert_non_null(f->rows);
     for (size_t i = 0; i < (size_t)ROWS * DIM; i++) f->rows[i] = (uint8_t)(tu_rng_next(&seed) >> 56);
-    vs_ru8_writer w;
-    assert_int_equal(vs_ru8_writer_open(&w, part, DIM, 0), VS_OK);
-    assert_int_equal(vs_ru8_writer_append(&w, f->rows, ROWS), VS_OK);
-    assert_int_equal(vs_ru8_writer_finish(&w, f->path), VS_OK);
+    vs_ru8_store w;
+    assert_int_equal(vs_ru8_create(&w, f->path, DIM), VS_OK);
+    assert_int_equal(vs_ru8_append(&w, f->rows, ROWS), VS_OK);
+    assert_int_equal(vs_ru8_commit(&w), VS_OK);
+    vs_ru8_close(&w);
     f->q = malloc((size_t)NQ * DIM * sizeof *f->q);
     f->cids = malloc((size_t)NQ * KC * sizeof *f->cids);
     assert_non_null(f->q);
@@ -151,7 +150,7 @@ static void uring_and_pread_match_reference(void **state)
     fixture f;
     make_store(&f);
     vs_ru8_store s;
-    assert_int_equal(vs_ru8_open(&s, f.path), VS_OK);
+    assert_int_equal(vs_ru8_open(&s, f.path, 0, 0), VS_OK);
     static float want_k[NQ * K], got_k[NQ * K];
     static int64_t want_i[NQ * K], got_i[NQ * K];
     const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_IP};
@@ -232,7 +231,7 @@ static void truncated_store_fails_clearly(void **state)
     fixture f;
     make_store(&f);
     vs_ru8_store s;
-    assert_int_equal(vs_ru8_open(&s, f.path), VS_OK);
+    assert_int_equal(vs_ru8_open(&s, f.path, 0, 0), VS_OK);
     assert_int_equal(truncate(f.path, VS_RU8_HEADER + 500 * DIM + 3), 0);
     static float k[NQ * K];
     static int64_t ids[NQ * K];
@@ -245,11 +244,11 @@ static void truncated_store_fails_clearly(void **state)
         }
     vs_ru8_close(&s);
     /* Opened again, the size no longer matches the header. */
-    assert_int_equal(vs_ru8_open(&s, f.path), VS_ERR_CORRUPT);
+    assert_int_equal(vs_ru8_open(&s, f.path, 0, 0), VS_ERR_CORRUPT);
     assert_non_null(strstr(vs_last_error(), "does not match"));
     /* And a missing store. */
     assert_int_equal(unlink(f.path), 0);
-    assert_int_equal(vs_ru8_open(&s, f.path), VS_ERR_NOT_FOUND);
+    assert_int_equal(vs_ru8_open(&s, f.path, 0, 0), VS_ERR_NOT_FOUND);
     assert_non_null(strstr(vs_last_error(), f.path));
     drop_store(&f);
 }
@@ -260,7 +259,7 @@ static void batch_misuse_fails(void **state)
     fixture f;
     make_store(&f);
     vs_ru8_store s;
-    assert_int_equal(vs_ru8_open(&s, f.path), VS_OK);
+    assert_int_equal(vs_ru8_open(&s, f.path, 0, 0), VS_OK);
     vs_ru8_batch *b;
     float k[K];
     int64_t ids[K];

@@ -372,6 +372,91 @@ static void split_case(vs_qlinear *q8, const float *w, const float *a, const flo
     free(got);
 }
 
+/* int16 layers (vs_qlinear_init_s16, qgemm.h: what int8 loads as on AVX2-only machines): the
+ * weights and the scalar quantizer against their definitions (lv levels either side of zero,
+ * kp * lv^2 < 2^31), the scalar reference against a plain loop in int64 (the extreme case has
+ * every |a16| = |w16| = lv: the largest sum, exact in int32), and every table's int16 kernels
+ * (AVX2's, shared by the tables above it) against the reference, bit for bit. Much closer to the
+ * float product than plain int8 (err8, the caller's): at least lv / 127 / 4 times, k >= 64. */
+static void s16_case(const vs_qgemm_kernels *const *ks, size_t nk, const float *w, const float *a, const float *bias,
+                     size_t m, size_t n, size_t k, int extreme, double err8)
+{
+    vs_qlinear q;
+    assert_int_equal(vs_qlinear_init_s16(&q, w, bias, n, k), VS_OK);
+    const int lv = q.lv;
+    if (!((double)q.kp * lv * lv <= 2147483647.0 && ((double)q.kp * (lv + 1) * (lv + 1) > 2147483647.0 || lv == 16383)))
+        fail_msg("%s: int16 k=%zu: %d levels", lvl, k, lv);
+    for (size_t j = 0; j < n; j++) {
+        float mx = 0;
+        for (size_t t = 0; t < k; t++) mx = fmaxf(mx, fabsf(w[j * k + t]));
+        for (size_t t = 0; t < k; t++) {
+            float v = nearbyintf(w[j * k + t] / q.sw[j]);
+            if (fabsf(q.sw[j] - mx / (float)lv) > 1e-6f * mx || fabsf(v - q.w16[vs_qpack_at(j, t, q.kp, 2)]) > 1.0f)
+                fail_msg("%s: int16 weight (%zu, %zu) = %d, scale %g: not round(%g / (%g / %d))", lvl, j, t,
+                         q.w16[vs_qpack_at(j, t, q.kp, 2)], q.sw[j], w[j * k + t], mx, lv);
+        }
+    }
+    int16_t *a16 = malloc(m * q.kp * sizeof *a16), *a16k = malloc(m * q.kp * sizeof *a16k);
+    float *sa = malloc(m * sizeof *sa), *za = malloc(m * sizeof *za), *sak = malloc(m * sizeof *sak),
+          *zak = malloc(m * sizeof *zak), *want = malloc(m * n * sizeof *want), *got = malloc(m * n * sizeof *got);
+    vs_qgemm_scalar.quant_rows16(m, k, a, k, a16, q.kp, lv, sa, za);
+    for (size_t i = 0; i < m; i++) {
+        int lo = lv, hi = -lv;
+        for (size_t t = 0; t < k; t++) {
+            int v = a16[i * q.kp + t];
+            lo = v < lo ? v : lo, hi = v > hi ? v : hi;
+            float x = (a[i * k + t] - za[i]) / sa[i];
+            if (fabsf(x - (float)v) > 0.5f + 1e-3f)
+                fail_msg("%s: int16 quantized a[%zu][%zu] = %d, definition %.9g", lvl, i, t, v, x);
+        }
+        float mx = a[i * k], mn = a[i * k];
+        for (size_t t = 0; t < k; t++) mx = fmaxf(mx, a[i * k + t]), mn = fminf(mn, a[i * k + t]);
+        if (mx > mn && (lo != -lv || hi != lv))
+            fail_msg("%s: int16 row %zu uses codes %d..%d, not -%d..%d", lvl, i, lo, hi, lv, lv);
+    }
+    vs_qgemm_scalar.linear_s16(m, a16, sa, za, &q, want, n);
+    double err16 = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            int64_t sum = 0, ws = 0;
+            double exact = bias[j];
+            for (size_t t = 0; t < k; t++) {
+                int16_t x = a16[i * q.kp + t], wv = q.w16[vs_qpack_at(j, t, q.kp, 2)];
+                if (extreme && (abs(x) != lv || abs(wv) != lv)) fail_msg("int16 extreme case: a value is not +-%d", lv);
+                sum += (int64_t)x * wv;
+                ws += wv;
+                exact += (double)a[i * k + t] * w[j * k + t];
+            }
+            float v = (float)sum * (sa[i] * q.sw[j]), zp = za[i] * (q.sw[j] * (float)ws);
+            if ((v + zp) + bias[j] != want[i * n + j])
+                fail_msg("%s: scalar int16 reference m=%zu n=%zu k=%zu (%zu,%zu): %.9g, plain loop %.9g", lvl, m, n, k,
+                         i, j, want[i * n + j], (v + zp) + bias[j]);
+            err16 = fmax(err16, fabs(want[i * n + j] - exact));
+        }
+    if (!extreme && k >= 64 && !(err16 * ((double)lv / 127.0 / 4.0) <= err8))
+        fail_msg("%s: int16 m=%zu n=%zu k=%zu (%d levels): largest error %.3g, int8 %.3g", lvl, m, n, k, lv, err16, err8);
+    for (size_t t = 0; t < nk; t++) {
+        memset(a16k, 0x55, m * q.kp * sizeof *a16k);
+        ks[t]->quant_rows16(m, k, a, k, a16k, q.kp, lv, sak, zak);
+        if (memcmp(a16k, a16, m * q.kp * sizeof *a16) || memcmp(sak, sa, m * sizeof *sa) || memcmp(zak, za, m * sizeof *za))
+            fail_msg("%s: int16 activation quantization %s m=%zu k=%zu differs from the scalar reference", lvl,
+                     ks[t]->name, m, k);
+        memset(got, 0xff, m * n * sizeof *got);
+        ks[t]->linear_s16(m, a16, sa, za, &q, got, n);
+        if (memcmp(got, want, m * n * sizeof *got))
+            fail_msg("%s: int16 GEMM %s m=%zu n=%zu k=%zu%s differs from the scalar reference", lvl, ks[t]->name, m, n,
+                     k, extreme ? " (all +-lv)" : "");
+    }
+    /* and through vs_qlinear_forward at this level */
+    void *scratch = aligned_alloc(64, (vs_qlinear_scratch_bytes(m, k, n) + 63) / 64 * 64);
+    assert_int_equal(vs_qlinear_forward(&q, VS_PRECISION_INT8, m, a, k, got, n, scratch), VS_OK);
+    if (memcmp(got, want, m * n * sizeof *got))
+        fail_msg("%s: int16 vs_qlinear_forward m=%zu n=%zu k=%zu differs from the scalar reference", lvl, m, n, k);
+    free(scratch);
+    vs_qlinear_free(&q);
+    free(a16); free(a16k); free(sa); free(za); free(sak); free(zak); free(want); free(got);
+}
+
 static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, size_t n, size_t k, int extreme)
 {
     float *w = malloc(n * k * sizeof *w), *a = malloc(m * k * sizeof *a), *bias = malloc(n * sizeof *bias);
@@ -459,6 +544,14 @@ static void qgemm_case(const vs_qgemm_kernels *const *ks, size_t nk, size_t m, s
             fail_msg("%s: bf16 GEMM %s m=%zu n=%zu k=%zu differs from the reference", lvl, ks[t]->name, m, n, k);
         vs_qgemm_scalar.linear_s8s8(m, a8, sa, za, &q8, want, n);
     }
+    double err8 = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double exact = bias[j];
+            for (size_t t = 0; t < k; t++) exact += (double)a[i * k + t] * w[j * k + t];
+            err8 = fmax(err8, fabs(want[i * n + j] - exact));
+        }
+    s16_case(ks, nk, w, a, bias, m, n, k, extreme, err8);
     if (!extreme) split_case(&q8, w, a, bias, a8, sa, za, want, m, n, k);
     vs_qlinear_free(&q8);
     vs_qlinear_free(&qb);
@@ -502,7 +595,7 @@ static int check_qgemm(vs_simd_level level)
     qgemm_case(ks, nk, 9, 20, 2100, 0);
     qgemm_case(ks, nk, 5, 17, 8200, 0);
     for (size_t t = 0; t < nk; t++)
-        print_message("%s: int8%s GEMM %s matches the scalar reference bit for bit%s\n", lvl,
+        print_message("%s: int8 / int16%s GEMM %s matches the scalar reference bit for bit%s\n", lvl,
                       ks[t]->linear_bf16 && ks[t] != &vs_qgemm_amx ? " and bf16" : "", ks[t]->name,
                       ks[t] == &vs_qgemm_amx ? " (bf16 within 1e-5 of the sum of |products|)" : "");
     return (int)nk;
