@@ -10,13 +10,14 @@
 # (default "10 20"), THREADS (search threads, default "1 2"), BUILD_THREADS (default 2),
 # NQ (queries, default 10000: the first NQ of the same 10k-query stream), COLD (1 = also cold
 # rows, default 1),
-# BUILD_OPTS (extra `vecscale build` options, e.g. --resume).
+# BUILD_OPTS (extra `vecscale build` options, e.g. --resume), SEARCH_OPTS (extra `vecscale search`
+# options, e.g. "--rerank-io pread" or "--rerank-batch 16").
 # Base files are prefixes of each other (row r depends only on the seed and r), so a larger
 # base_<N>.bvecs already present is cut rather than generated again.
 set -eu
 N="$1"; NLIST="$2"; W="${3:-/work/data/scale}"
 M="${M:-32}"; NPROBES="${NPROBES:-8 16 32}"; KFACTORS="${KFACTORS:-10 20}"; THREADS="${THREADS:-1 2}"
-BUILD_THREADS="${BUILD_THREADS:-2}"; NQ="${NQ:-10000}"; COLD="${COLD:-1}"; BUILD_OPTS="${BUILD_OPTS:-}"
+BUILD_THREADS="${BUILD_THREADS:-2}"; NQ="${NQ:-10000}"; COLD="${COLD:-1}"; BUILD_OPTS="${BUILD_OPTS:-}"; SEARCH_OPTS="${SEARCH_OPTS:-}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 VS="${VS:-$HERE/../build/vecscale}"
 SPEC="IVF${NLIST},PQ${M}x4fs,Ru8"
@@ -59,11 +60,13 @@ for np in $NPROBES; do
             clock=wall
             /usr/bin/python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)' "$IDX/rerank.vsr"
         else # warm: one untimed pass first
-            "$VS" search --index "$IDX" --queries "$Q" -k 10 --nprobe "$np" --k-factor "$kf" --threads "$t" \
+            # shellcheck disable=SC2086
+            "$VS" search --index "$IDX" --queries "$Q" -k 10 --nprobe "$np" --k-factor "$kf" --threads "$t" $SEARCH_OPTS \
                 >/dev/null 2>&1
         fi
+        # shellcheck disable=SC2086
         BENCH_CLOCK=$clock /usr/bin/time -f "RSS %M KiB" "$VS" search --index "$IDX" --queries "$Q" -k 10 --nprobe "$np" --k-factor "$kf" \
-            --threads "$t" --groundtruth "$GT" 2>&1 >/dev/null \
+            --threads "$t" --groundtruth "$GT" $SEARCH_OPTS 2>&1 >/dev/null \
             | sed -n 's/.*(\([0-9.]*\) queries\/s.*/qps \1/p; s/recall@10: /recall /p; s/^RSS/rss/p' | tr '\n' ' ' \
             | sed "s/^/N=$N nprobe=$np k_factor=$kf threads=$t $temp ($clock clock): /"
         echo

@@ -26,6 +26,8 @@ TEST_PKGS="$TEST_PKGS docker.io docker-compose debootstrap"
 # The cluster's write path is a NATS JetStream log (issue 16): its C client to build against,
 # the server for the test fixture (tests/integration/nats.sh).
 BUILD_PKGS="$BUILD_PKGS libnats-dev"
+# io_uring for the re-ranking reads of a search from SSD (issue 18; optional in CMake).
+BUILD_PKGS="$BUILD_PKGS liburing-dev"
 TEST_PKGS="$TEST_PKGS nats-server"
 
 want="$BUILD_PKGS $TEST_PKGS $RUN_PKGS"

@@ -322,7 +322,7 @@ int cli_build_stream(const cli_stream_build *b)
            vs_metric_name(b->metric), vs_index_size(ix), vs_index_dim(ix), cli_now() - t0,
            (double)st.st_size / (1 << 20));
     if (ru8 && stat(P.store, &st) == 0)
-        printf("re-ranking store %s: %zu uint8 vectors, %.1f MiB on disk (read with pread, not held in RAM)\n",
+        printf("re-ranking store %s: %zu uint8 vectors, %.1f MiB on disk (read in batches at search time, not held in RAM)\n",
                P.store, in.n, (double)st.st_size / (1 << 20));
 out:
     free(x);

@@ -18,7 +18,7 @@ static const char *HELP =
     ".fvecs, .bvecs and .npy inputs are streamed: read --chunk rows at a time (default 65536),\n"
     "trained on --train-size rows at an even stride (default min(N, max(65536, 64 * nlist))).\n"
     "SPEC ending in \",Ru8\" (uint8 input) keeps the vectors for re-ranking in DIR/rerank.vsr,\n"
-    "on disk, read with pread at search time. Inputs of more than --checkpoint-rows rows\n"
+    "on disk, read in batches at search time. Inputs of more than --checkpoint-rows rows\n"
     "(default 1000000; 0 = never) are checkpointed that often in DIR; --resume continues an\n"
     "interrupted build from its last checkpoint, giving the same files as an uninterrupted one.\n"
     "With --shards N --output s3://BUCKET/PREFIX: the distributed build (vecscale build --shards 1\n"

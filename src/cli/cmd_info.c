@@ -89,8 +89,8 @@ int cmd_info(int argc, char **argv)
                verify ? "all verified" : "metadata verified (use --verify for bulk data)");
         printf("RAM to serve: %.2f bytes per vector (the index file: codes, IDs, centroids)\n", ram_per);
         if (ru8)
-            printf("re-ranking store: %s, %llu uint8 vectors, %.2f bytes per vector on disk (read with pread, "
-                   "not in RAM)%s\n", store->path, (unsigned long long)store->rows, disk_per,
+            printf("re-ranking store: %s, %llu uint8 vectors, %.2f bytes per vector on disk (read in batches: io_uring "
+                   "or pread; not in RAM)%s\n", store->path, (unsigned long long)store->rows, disk_per,
                    verify ? ", checksum verified" : "");
         print_sections(path);
     }

@@ -7,18 +7,21 @@
 
 #include "cli/cli.h"
 #include "cli/docs_input.h"
+#include "index/rerank_u8.h"
 
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
     "                       [--groundtruth FILE] [--load] [--max-queries N] [--nprobe N] [--ef N]\n"
-    "                       [--k-factor F]\n\n"
+    "                       [--k-factor F] [--rerank-io auto|uring|pread] [--rerank-batch N]\n\n"
     "Searches the index in DIR (or an index file) with every vector of FILE. Prints one line per\n"
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
     "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
     "--nprobe (IVF lists to visit) and --ef (HNSW candidate list) tune approximate indexes;\n"
-    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4) and on a\n"
-    "directory with a uint8 re-ranking store (DIR/rerank.vsr, from \",Ru8\"; default 10), whose\n"
-    "vectors are read from disk with pread per query, not mapped.\n"
+    "--k-factor F re-ranks k * F candidates on \",RFlat\" indexes (default 4) and on \",Ru8\"\n"
+    "indexes (default 10), whose uint8 vectors (DIR/rerank.vsr) are read from disk, not mapped:\n"
+    "the reads of --rerank-batch queries (default 64) are issued together and stay in flight while\n"
+    "the next batch is scanned. --rerank-io picks how: io_uring, or pread after readahead hints\n"
+    "(auto: io_uring when built with it and allowed). Neither changes the answers.\n"
     "With --query TEXT it searches a document collection instead: see search --query x --help.\n";
 
 enum { SEARCH_CHUNK = 1024 };
@@ -40,18 +43,47 @@ static void print_json(const float *d, const int64_t *ids, size_t nq, uint32_t k
     printf("]}\n");
 }
 
+typedef struct {
+    cli_progress *bar;
+    uint32_t batch;
+} ru8_progress;
+
+static void on_ru8_progress(void *ctx, size_t done, const char *kind)
+{
+    ru8_progress *P = ctx;
+    if (kind) fprintf(stderr, "re-ranking reads: %s, %u queries per batch\n", kind, P->batch);
+    else cli_progress_update(P->bar, done);
+}
+
+/* ",Ru8": the index's own search (vs_refine_u8_search_io: two batches pipelined, a batch's
+ * store reads in flight while the next batch is scanned), with the batch size and the read
+ * path of the command line; the same answers as vs_index_search. */
+static int search_ru8(const vs_index *ix, const vs_search_params *p, const float *q, size_t nq, uint32_t k,
+                      uint32_t batch, vs_bread_mode io, float *d, int64_t *ids, cli_progress *bar)
+{
+    ru8_progress P = {.bar = bar, .batch = batch};
+    int rc = vs_refine_u8_search_io(ix, nq, q, k, p, batch, io, on_ru8_progress, &P, d, ids);
+    /* Keys to the scores vs_index_search reports: IP scores are inner products. */
+    if (!rc && vs_index_metric(ix) == VS_METRIC_IP)
+        for (size_t j = 0; j < nq * k; j++) d[j] = -d[j];
+    return rc;
+}
+
 int cmd_search(int argc, char **argv)
 {
     const char *dir = NULL, *queries = NULL, *gt_path = NULL;
     uint32_t k = 10, threads = 1, max_q = 0, nprobe = 0, ef = 0;
     float k_factor = 0;
     int json = 0, load = 0;
+    uint32_t ru8_batch = VS_RU8_BATCH;
+    vs_bread_mode ru8_io = VS_BREAD_AUTO;
     static const struct option opts[] = {
         {"index", required_argument, 0, 'x'}, {"queries", required_argument, 0, 'q'},
         {"json", no_argument, 0, 'j'}, {"threads", required_argument, 0, 't'},
         {"groundtruth", required_argument, 0, 'g'}, {"load", no_argument, 0, 'l'},
         {"max-queries", required_argument, 0, 'n'}, {"nprobe", required_argument, 0, 'P'},
         {"ef", required_argument, 0, 'E'}, {"k-factor", required_argument, 0, 'F'},
+        {"rerank-io", required_argument, 0, 'I'}, {"rerank-batch", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     if (cli_wants_text_query(argc, argv)) return cmd_search_docs(argc, argv);
     int c;
@@ -84,6 +116,15 @@ int cmd_search(int argc, char **argv)
                 return cli_usage_error("search", "bad --k-factor '%s' (1..1000)", optarg);
             break;
         }
+        case 'I':
+            if (!strcmp(optarg, "auto")) ru8_io = VS_BREAD_AUTO;
+            else if (!strcmp(optarg, "uring")) ru8_io = VS_BREAD_URING;
+            else if (!strcmp(optarg, "pread")) ru8_io = VS_BREAD_PREAD;
+            else return cli_usage_error("search", "--rerank-io must be auto, uring or pread, got '%s'", optarg);
+            break;
+        case 'B':
+            if (cli_parse_u32(optarg, 1, 4096, &ru8_batch)) return cli_usage_error("search", "bad --rerank-batch '%s' (1..4096)", optarg);
+            break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_usage_error("search", "unknown option");
         }
@@ -116,7 +157,9 @@ int cmd_search(int argc, char **argv)
     cli_progress bar;
     cli_progress_start(&bar, "searching", q->n);
     double t0 = cli_search_clock();
-    for (size_t i = 0; i < q->n && !rc; i += SEARCH_CHUNK) {
+    int ru8 = vs_refine_u8_store(ix) != NULL;
+    if (ru8) rc = search_ru8(ix, &p, q->data, q->n, k, ru8_batch, ru8_io, d, ids, &bar);
+    for (size_t i = 0; i < q->n && !rc && !ru8; i += SEARCH_CHUNK) {
         size_t n = q->n - i < SEARCH_CHUNK ? q->n - i : SEARCH_CHUNK;
         const float *qi = (const float *)q->data + i * q->dim;
         rc = vs_index_search(ix, n, qi, k, &p, d + i * k, ids + i * k);

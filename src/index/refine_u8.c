@@ -1,6 +1,7 @@
 /* ",Ru8": any base index followed by re-ranking on the original uint8 vectors, kept on disk
- * in a store file of their own (rerank_u8.h) and read with pread per query, so RAM holds only
- * the base index. Search asks the base for k * k_factor candidates (k_factor 0 means 10: the
+ * in a store file of their own (rerank_u8.h) and read in batches of queries (io_uring, or
+ * WILLNEED hints + pread; two batches pipelined: see vs_refine_u8_search_io), so RAM holds
+ * only the base index. Search asks the base for k * k_factor candidates (k_factor 0 means 10: the
  * base is typically 4-bit fast-scan, and a read costs little next to a recall point) and keeps
  * the best k by their exact keys from the store.
  *
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/validate.h"
 #include "index/index_impl.h"
 #include "index/rerank_u8.h"
 #include "io/container.h"
@@ -153,27 +155,62 @@ static int ru8_get(const vs_index *ix, int64_t id, float *out)
     return rc;
 }
 
-static int ru8_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
-                      float *keys, int64_t *ids)
+/* Candidates for batch after batch of queries, the batches' store reads alternating between
+ * two vs_ru8_batch: a batch's reads are issued right after its scan and waited for only
+ * after the next batch's scan, so a cold disk works while the CPU scans. */
+int vs_refine_u8_search_io(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                           uint32_t batch, vs_bread_mode io, vs_ru8_progress progress, void *ctx, float *keys,
+                           int64_t *ids)
 {
+    if (!ix || ix->ops != &vs_refine_u8_ops) return vs_fail(VS_ERR_INVALID_ARG, "not a \",Ru8\" index");
     const ru8 *r = ru8_of(ix);
+    if (k == 0 || k > VS_MAX_K) return vs_fail(VS_ERR_INVALID_ARG, "k = %u is not in 1..%u", k, VS_MAX_K);
+    if (!batch) return vs_fail(VS_ERR_INVALID_ARG, "re-ranking batch of 0 queries");
+    if (!nq) return VS_OK;
+    int rc = vs_check_finite(q, nq, ix->dim, "query");
+    if (rc) return rc;
+    if (!r->base->trained) return vs_fail(VS_ERR_NOT_TRAINED, "index \"%s\" must be trained before searching", ix->factory);
+    if (r->base->ops->size(r->base) == 0) return vs_fail(VS_ERR_EMPTY, "the index is empty: add vectors before searching");
     float kf = p && p->k_factor > 0 ? p->k_factor : RU8_DEFAULT_K_FACTOR;
     if (kf < 1) kf = 1;
     double want = (double)k * kf;
     uint32_t kc = want > VS_MAX_K ? VS_MAX_K : (uint32_t)want;
     if (kc < k) kc = k;
-    float *ckeys = malloc(nq * kc * sizeof *ckeys);
-    int64_t *cids = malloc(nq * kc * sizeof *cids);
-    int rc = ckeys && cids ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for %u re-ranking candidates", kc);
-    if (!rc)
-        rc = r->base->ops->search_candidates ? r->base->ops->search_candidates(r->base, nq, q, kc, p, ckeys, cids)
-                                             : r->base->ops->search(r->base, nq, q, kc, p, ckeys, cids);
-    if (!rc)
-        rc = vs_ru8_rerank(&r->store, ix->metric, nq, q, kc, cids, k, p && p->n_threads > 1 ? p->n_threads : 1, keys,
-                           ids);
+    unsigned threads = p && p->n_threads > 1 ? p->n_threads : 1;
+    if (batch > nq) batch = (uint32_t)nq;
+    const size_t d = ix->dim;
+    vs_ru8_batch *b[2] = {NULL, NULL};
+    float *ckeys = malloc((size_t)batch * kc * sizeof *ckeys);
+    int64_t *cids = malloc((size_t)batch * kc * sizeof *cids);
+    rc = ckeys && cids ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory for %u re-ranking candidates", kc);
+    for (int j = 0; j < 2 && !rc; j++) rc = vs_ru8_batch_create(&r->store, batch, kc, io, &b[j]);
+    if (!rc && progress) progress(ctx, 0, vs_ru8_batch_io(b[0]));
+    size_t prev = 0;
+    for (size_t i = 0, c = 0; i < nq && !rc; i += batch, c++) {
+        size_t n = nq - i < batch ? nq - i : batch;
+        const float *qi = q + i * d;
+        rc = r->base->ops->search_candidates ? r->base->ops->search_candidates(r->base, n, qi, kc, p, ckeys, cids)
+                                             : r->base->ops->search(r->base, n, qi, kc, p, ckeys, cids);
+        if (!rc) rc = vs_ru8_batch_start(b[c & 1], n, cids);
+        if (!rc && c)
+            rc = vs_ru8_batch_finish(b[(c - 1) & 1], ix->metric, q + prev * d, k, threads, keys + prev * k,
+                                     ids + prev * k);
+        if (!rc && i + n == nq)
+            rc = vs_ru8_batch_finish(b[c & 1], ix->metric, qi, k, threads, keys + i * k, ids + i * k);
+        prev = i;
+        if (!rc && progress) progress(ctx, i + n, NULL);
+    }
+    vs_ru8_batch_free(b[0]); /* waits for reads still in flight after an error */
+    vs_ru8_batch_free(b[1]);
     free(ckeys);
     free(cids);
     return rc;
+}
+
+static int ru8_search(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                      float *keys, int64_t *ids)
+{
+    return vs_refine_u8_search_io(ix, nq, q, k, p, VS_RU8_BATCH, VS_BREAD_AUTO, NULL, NULL, keys, ids);
 }
 
 static int ru8_range(const vs_index *ix, size_t nq, const float *q, float key_radius, const vs_search_params *p,

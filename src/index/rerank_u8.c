@@ -263,18 +263,22 @@ float vs_ru8_key(vs_metric metric, const float *q, const uint8_t *x, size_t d)
     return acc;
 }
 
-typedef struct {
+struct vs_ru8_batch {
     const vs_ru8_store *s;
+    size_t max_nq, nq;
+    uint32_t kc;
+    int started;
+    int64_t *ord;   /* per query: its distinct candidate IDs, ascending (kc slots) */
+    uint32_t *cnt;  /* per query: how many */
+    uint8_t *rows;  /* per query: kc rows of dim bytes, in ord's order */
+    vs_bread *io;
+    /* _finish's job */
     vs_metric metric;
     const float *q;
-    uint32_t kc, k;
-    const int64_t *cids;
+    uint32_t k;
     float *keys;
     int64_t *ids;
-    uint8_t **bufs; /* per worker: kc rows */
-    int64_t **order;
-    int failed;
-} rerank_job;
+};
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -282,65 +286,133 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void rerank_one(size_t i, unsigned worker, void *ctx)
+int vs_ru8_batch_create(const vs_ru8_store *s, size_t max_nq, uint32_t kc, vs_bread_mode io, vs_ru8_batch **out)
 {
-    rerank_job *J = ctx;
-    const vs_ru8_store *s = J->s;
+    *out = NULL;
+    if (!max_nq || !kc) return vs_fail(VS_ERR_INVALID_ARG, "re-ranking batch: max_nq and kc must be > 0");
+    vs_ru8_batch *b = calloc(1, sizeof *b);
+    if (!b) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    b->s = s;
+    b->max_nq = max_nq;
+    b->kc = kc;
+    b->ord = malloc(max_nq * kc * sizeof *b->ord);
+    b->cnt = malloc(max_nq * sizeof *b->cnt);
+    b->rows = malloc(max_nq * kc * (size_t)s->dim);
+    int rc = b->ord && b->cnt && b->rows ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+    /* Depth: a batch's reads, up to the ring's limit (the rest go in as slots free up). */
+    if (!rc) rc = vs_bread_create(io, max_nq * kc > 4096 ? 4096 : (unsigned)(max_nq * kc), &b->io);
+    if (rc) {
+        vs_ru8_batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return VS_OK;
+}
+
+const char *vs_ru8_batch_io(const vs_ru8_batch *b) { return vs_bread_kind(b->io); }
+
+void vs_ru8_batch_set_max_io(vs_ru8_batch *b, size_t max_bytes) { vs_bread_set_max_io(b->io, max_bytes); }
+
+void vs_ru8_batch_free(vs_ru8_batch *b)
+{
+    if (!b) return;
+    if (b->started) (void)vs_bread_wait(b->io, b->s->path); /* the kernel must be done with rows */
+    vs_bread_free(b->io);
+    free(b->ord);
+    free(b->cnt);
+    free(b->rows);
+    free(b);
+}
+
+int vs_ru8_batch_start(vs_ru8_batch *b, size_t nq, const int64_t *cids)
+{
+    if (b->started) return vs_fail(VS_ERR_INVALID_ARG, "re-ranking batch: started twice without a finish");
+    if (nq > b->max_nq)
+        return vs_fail(VS_ERR_INVALID_ARG, "re-ranking batch: %zu queries, made for %zu", nq, b->max_nq);
+    const vs_ru8_store *s = b->s;
     const size_t d = s->dim;
-    const float *q = J->q + i * d;
-    float *kh = J->keys + i * J->k;
-    int64_t *lh = J->ids + i * J->k;
-    vs_heap_reset(kh, lh, J->k);
-    int64_t *ord = J->order[worker];
-    uint8_t *buf = J->bufs[worker];
-    size_t n = 0;
-    for (uint32_t c = 0; c < J->kc; c++) {
-        int64_t id = J->cids[i * J->kc + c];
-        if (id >= 0 && (uint64_t)id < s->rows) ord[n++] = id;
-    }
-    /* Sorted by offset: the reads walk the file forward and neighbours merge into one. */
-    qsort(ord, n, sizeof *ord, cmp_i64);
-    size_t m = 0;
-    for (size_t j = 0; j < n; j++)
-        if (!m || ord[j] != ord[m - 1]) ord[m++] = ord[j];
-    for (size_t j = 0; j < m;) {
-        size_t e = j + 1;
-        while (e < m && ord[e] == ord[e - 1] + 1) e++;
-        if (vs_pread_all(s->fd, buf + j * d, (e - j) * d, VS_RU8_HEADER + (uint64_t)ord[j] * d)) {
-            __atomic_store_n(&J->failed, 1, __ATOMIC_RELAXED);
-            return;
+    int rc = VS_OK;
+    for (size_t i = 0; i < nq && !rc; i++) {
+        int64_t *ord = b->ord + i * b->kc;
+        size_t n = 0;
+        for (uint32_t c = 0; c < b->kc; c++) {
+            int64_t id = cids[i * b->kc + c];
+            if (id >= 0 && (uint64_t)id < s->rows) ord[n++] = id;
         }
-        j = e;
+        /* Sorted by offset: the reads walk the file forward and neighbours merge into one. */
+        qsort(ord, n, sizeof *ord, cmp_i64);
+        size_t m = 0;
+        for (size_t j = 0; j < n; j++)
+            if (!m || ord[j] != ord[m - 1]) ord[m++] = ord[j];
+        b->cnt[i] = (uint32_t)m;
+        uint8_t *rows = b->rows + i * b->kc * d;
+        for (size_t j = 0; j < m && !rc;) {
+            size_t e = j + 1;
+            while (e < m && ord[e] == ord[e - 1] + 1) e++;
+            rc = vs_bread_add(b->io, s->fd, rows + j * d, (e - j) * d, VS_RU8_HEADER + (uint64_t)ord[j] * d);
+            j = e;
+        }
     }
-    for (size_t j = 0; j < m; j++) {
-        float acc = vs_ru8_key(J->metric, q, buf + j * d, d);
-        if (acc <= kh[0]) vs_heap_push(kh, lh, J->k, acc, ord[j]);
+    if (!rc) rc = vs_bread_submit(b->io);
+    if (rc) {
+        (void)vs_bread_wait(b->io, s->path); /* empties the queue; nothing may stay in flight */
+        return rc;
     }
-    vs_heap_sort(kh, lh, J->k);
+    b->nq = nq;
+    b->started = 1;
+    return VS_OK;
+}
+
+static void score_one(size_t i, unsigned worker, void *ctx)
+{
+    (void)worker;
+    vs_ru8_batch *b = ctx;
+    const size_t d = b->s->dim;
+    const float *q = b->q + i * d;
+    float *kh = b->keys + i * b->k;
+    int64_t *lh = b->ids + i * b->k;
+    const int64_t *ord = b->ord + i * b->kc;
+    const uint8_t *rows = b->rows + i * b->kc * d;
+    vs_heap_reset(kh, lh, b->k);
+    for (size_t j = 0; j < b->cnt[i]; j++) {
+        float acc = vs_ru8_key(b->metric, q, rows + j * d, d);
+        if (acc <= kh[0]) vs_heap_push(kh, lh, b->k, acc, ord[j]);
+    }
+    vs_heap_sort(kh, lh, b->k);
+}
+
+int vs_ru8_batch_finish(vs_ru8_batch *b, vs_metric metric, const float *q, uint32_t k, unsigned n_threads,
+                        float *keys, int64_t *ids)
+{
+    if (!b->started) return vs_fail(VS_ERR_INVALID_ARG, "re-ranking batch: finish without a start");
+    b->started = 0;
+    int rc = vs_bread_wait(b->io, b->s->path);
+    if (rc) return rc;
+    if (metric == VS_METRIC_COSINE)
+        return vs_fail(VS_ERR_UNSUPPORTED, "re-ranking on uint8 vectors supports l2 and ip, not cosine");
+    b->metric = metric;
+    b->q = q;
+    b->k = k;
+    b->keys = keys;
+    b->ids = ids;
+    vs_parallel_for(b->nq, n_threads ? n_threads : 1, score_one, b);
+    return VS_OK;
 }
 
 int vs_ru8_rerank(const vs_ru8_store *s, vs_metric metric, size_t nq, const float *q, uint32_t kc,
                   const int64_t *cids, uint32_t k, unsigned n_threads, float *keys, int64_t *ids)
 {
+    enum { BATCH = 64 };
     if (metric == VS_METRIC_COSINE)
         return vs_fail(VS_ERR_UNSUPPORTED, "re-ranking on uint8 vectors supports l2 and ip, not cosine");
-    unsigned w = n_threads ? n_threads : 1;
-    rerank_job J = {.s = s, .metric = metric, .q = q, .kc = kc, .k = k, .cids = cids, .keys = keys, .ids = ids};
-    J.bufs = calloc(w, sizeof *J.bufs);
-    J.order = calloc(w, sizeof *J.order);
-    int rc = J.bufs && J.order ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
-    for (unsigned t = 0; t < w && !rc; t++) {
-        J.bufs[t] = malloc((size_t)kc * s->dim);
-        J.order[t] = malloc((size_t)kc * sizeof(int64_t));
-        if (!J.bufs[t] || !J.order[t]) rc = vs_fail(VS_ERR_NOMEM, "out of memory");
+    if (!nq) return VS_OK;
+    vs_ru8_batch *b = NULL;
+    int rc = vs_ru8_batch_create(s, nq < BATCH ? nq : BATCH, kc, VS_BREAD_AUTO, &b);
+    for (size_t i = 0; i < nq && !rc; i += BATCH) {
+        size_t n = nq - i < BATCH ? nq - i : BATCH;
+        rc = vs_ru8_batch_start(b, n, cids + i * kc);
+        if (!rc) rc = vs_ru8_batch_finish(b, metric, q + i * s->dim, k, n_threads, keys + i * k, ids + i * k);
     }
-    if (!rc) {
-        vs_parallel_for(nq, w, rerank_one, &J);
-        if (J.failed) rc = vs_fail(VS_ERR_IO, "%s: read failed during re-ranking", s->path);
-    }
-    for (unsigned t = 0; J.bufs && t < w; t++) free(J.bufs[t]);
-    for (unsigned t = 0; J.order && t < w; t++) free(J.order[t]);
-    free(J.bufs);
-    free(J.order);
+    vs_ru8_batch_free(b);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* The uint8 re-ranking store of ",Ru8" (refine_u8.c): the original uint8 vectors (1 byte per
- * dimension), kept in a file of their own beside the index and read with pread at search
+ * dimension), kept in a file of their own beside the index and read in batches at search
  * time, so serving needs only the base index's codes, IDs and centroids in RAM. Row r of the
  * store is the vector of ID r.
  *
@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/batch_read.h"
 #include "vecscale.h"
 
 #define VS_RU8_MAGIC "VSRERANK"
@@ -72,12 +73,44 @@ float vs_ru8_key(vs_metric metric, const float *q, const uint8_t *x, size_t d);
 
 /* For each of nq queries (float32, dim), the kc candidate IDs cids (-1 = none) re-scored
  * exactly against the stored rows; the best k by key go to keys / ids, ascending, ties to the
- * smaller ID. One query's rows are read together, sorted by offset, adjacent rows in one
- * pread. */
+ * smaller ID. A query's rows are sorted by offset, adjacent
+ * rows read as one range, and the reads of a batch of queries are issued together
+ * (io/batch_read.h: io_uring, or WILLNEED hints + pread), so a cold batch waits about one disk
+ * round trip rather than one per row. */
 int vs_ru8_rerank(const vs_ru8_store *s, vs_metric metric, size_t nq, const float *q, uint32_t kc,
                   const int64_t *cids, uint32_t k, unsigned n_threads, float *keys, int64_t *ids);
 
+/* The same in two steps, so that one batch's reads are in flight while the caller scans the
+ * next batch (vecscale search alternates two of these): _start sorts the candidates and issues
+ * the reads (cids may be reused once it returns), _finish waits for them and re-scores on up
+ * to n_threads threads (q: the same nq queries). A batch belongs to one thread at a time; the
+ * store stays shareable. io picks the read path (VS_BREAD_AUTO: io_uring if available). */
+typedef struct vs_ru8_batch vs_ru8_batch;
+int vs_ru8_batch_create(const vs_ru8_store *s, size_t max_nq, uint32_t kc, vs_bread_mode io, vs_ru8_batch **out);
+/* "io_uring" or "pread". */
+const char *vs_ru8_batch_io(const vs_ru8_batch *b);
+/* Test hook (vs_bread_set_max_io): reads complete in pieces of at most max_bytes. */
+void vs_ru8_batch_set_max_io(vs_ru8_batch *b, size_t max_bytes);
+int vs_ru8_batch_start(vs_ru8_batch *b, size_t nq, const int64_t *cids);
+int vs_ru8_batch_finish(vs_ru8_batch *b, vs_metric metric, const float *q, uint32_t k, unsigned n_threads,
+                        float *keys, int64_t *ids);
+void vs_ru8_batch_free(vs_ru8_batch *b);
+
 /* The store of a ",Ru8" index (refine_u8.c), or NULL for any other index. */
 const vs_ru8_store *vs_refine_u8_store(const vs_index *ix);
+
+/* Queries per re-ranking batch of a ",Ru8" index's search (vs_index_search). */
+#define VS_RU8_BATCH 64u
+/* Called with done = 0 and the read path ("io_uring" or "pread") once the batches are made,
+ * then with the queries done (kind NULL) after each batch's scan. */
+typedef void (*vs_ru8_progress)(void *ctx, size_t done, const char *kind);
+/* The search of a ",Ru8" index ix (its base's candidates, re-ranked from its store), with the
+ * queries per batch and the read path chosen: vs_index_search uses VS_RU8_BATCH and
+ * VS_BREAD_AUTO; `vecscale search` takes them from --rerank-batch / --rerank-io. The answer
+ * does not depend on either. keys as vs_ru8_rerank's (IP: -<q,x>, not vs_index_search's
+ * scores); q as vs_index_search takes it (l2 and ip queries are used as given). */
+int vs_refine_u8_search_io(const vs_index *ix, size_t nq, const float *q, uint32_t k, const vs_search_params *p,
+                           uint32_t batch, vs_bread_mode io, vs_ru8_progress progress, void *ctx, float *keys,
+                           int64_t *ids);
 
 #endif

@@ -298,6 +298,89 @@ static void test_errors(void **state)
     tu_rmdir(dir);
 }
 
+#ifdef VS_TEST_HAVE_LIBURING
+static const vs_bread_mode IO_MODES[] = {VS_BREAD_PREAD, VS_BREAD_URING, VS_BREAD_AUTO};
+#else
+static const vs_bread_mode IO_MODES[] = {VS_BREAD_PREAD, VS_BREAD_AUTO};
+#endif
+
+/* vs_index_search's answer (scores) against vs_refine_u8_search_io's (keys) with every read
+ * path and batch size: the same IDs, the same numbers. */
+static void search_io_matches(const vs_index *ix, const float *q, size_t nq, uint32_t k, const vs_search_params *p)
+{
+    float *want_d = malloc(nq * k * sizeof *want_d), *got_d = malloc(nq * k * sizeof *got_d);
+    int64_t *want_i = malloc(nq * k * sizeof *want_i), *got_i = malloc(nq * k * sizeof *got_i);
+    assert_true(want_d && got_d && want_i && got_i);
+    assert_int_equal(vs_index_search(ix, nq, q, k, p, want_d, want_i), VS_OK);
+    const uint32_t batches[] = {1, 7, 64, 100000};
+    for (size_t m = 0; m < sizeof IO_MODES / sizeof *IO_MODES; m++)
+        for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+            memset(got_i, 0x5a, nq * k * sizeof *got_i);
+            assert_int_equal(vs_refine_u8_search_io(ix, nq, q, k, p, batches[b], IO_MODES[m], NULL, NULL, got_d, got_i),
+                             VS_OK);
+            if (vs_index_metric(ix) == VS_METRIC_IP)
+                for (size_t j = 0; j < nq * k; j++) got_d[j] = -got_d[j];
+            assert_memory_equal(want_i, got_i, nq * k * sizeof *got_i);
+            assert_memory_equal(want_d, got_d, nq * k * sizeof *got_d);
+        }
+    free(want_d);
+    free(got_d);
+    free(want_i);
+    free(got_i);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The library's search re-ranks through the batched reads (two batches pipelined): with every
+ * vector a candidate it is the exact top k by the stored rows' keys, and vecscale search's
+ * choices of batch size and read path give the same answer, l2 and ip. */
+static void test_batched_reads(void **state)
+{
+    (void)state;
+    enum { K = 6, NQ = 150 };
+    const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_IP};
+    for (size_t mi = 0; mi < 2; mi++) {
+        char *dir = tu_tempdir();
+        char *store = path_in(dir, "rerank.vsr");
+        float *x = u8_rows(21 + mi);
+        vs_index *ix = make(store, metrics[mi], x, N);
+        vs_search_params p = *params();
+        p.k_factor = 1000; /* every vector a candidate */
+        float d[NQ * K], keys[N];
+        int64_t ids[NQ * K];
+        /* Queries off the rows (a shift), so that they are not all at distance 0. */
+        float *q = malloc((size_t)NQ * D * sizeof *q);
+        assert_non_null(q);
+        for (size_t j = 0; j < (size_t)NQ * D; j++) q[j] = x[j] + (float)(j % 7) - 3.0f;
+        assert_int_equal(vs_index_search(ix, NQ, q, K, &p, d, ids), VS_OK);
+        for (size_t i = 0; i < NQ; i++) {
+            for (size_t r = 0; r < N; r++) {
+                double s = tu_score(metrics[mi], q + i * D, x + r * D, D);
+                keys[r] = (float)(metrics[mi] == VS_METRIC_IP ? -s : s);
+            }
+            qsort(keys, N, sizeof *keys, cmp_float);
+            for (size_t j = 0; j < K; j++) {
+                float key = metrics[mi] == VS_METRIC_IP ? -d[i * K + j] : d[i * K + j];
+                assert_true(fabsf(key - keys[j]) <= 1e-3f * fabsf(keys[j]) + 1e-3f);
+                double s = tu_score(metrics[mi], q + i * D, x + ids[i * K + j] * D, D);
+                assert_true(fabs(s - d[i * K + j]) <= 1e-3 * fabs(s) + 1e-3);
+            }
+        }
+        search_io_matches(ix, q, NQ, K, &p);
+        p.k_factor = 3; /* fewer candidates than vectors: the base's choice matters too */
+        search_io_matches(ix, q, NQ, K, &p);
+        vs_index_free(ix);
+        free(q);
+        free(store);
+        free(x);
+        tu_rmdir(dir);
+    }
+}
+
 /* The layout `vecscale build` wrote before the store moved into the library: index.vsi holds
  * the base alone (IVF4,PQ4x4fs), rerank.vsr is a version-1 store beside it. */
 static void test_old_layout_fixture(void **state)
@@ -333,6 +416,7 @@ static void test_old_layout_fixture(void **state)
     /* Read-only: the old index file cannot record new rows. */
     assert_int_not_equal(vs_index_add(ix, 1, m->data, NULL), VS_OK);
     assert_int_equal(vs_index_size(ix), 300);
+    search_io_matches(ix, m->data, 300, 3, &p); /* a version-1 store through the batched reads */
     vs_matrix_free(m);
     vs_index_free(ix);
 }
@@ -364,6 +448,7 @@ static void test_v2_fixture(void **state)
         assert_int_equal(ids[i], i);
         assert_true(dist[i] == 0.0f);
     }
+    search_io_matches(ix, m->data, 300, 3, &p);
     vs_matrix_free(m);
     vs_index_free(ix);
 }
@@ -375,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_grow_after_load),
         cmocka_unit_test(test_inner_product),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_batched_reads),
         cmocka_unit_test(test_old_layout_fixture),
         cmocka_unit_test(test_v2_fixture),
     };
