@@ -8,7 +8,7 @@ FROM ${BASE}
 # checks the list against the binary), curl for the health checks, CA certificates for S3.
 RUN apt-get update \
     && apt-get install -y libopenblas0-openmp libgomp1 libxxhash0 libcurl4 libssl3 libxml2 libcjson1 \
-       libmicrohttpd12 libutf8proc2 libroaring0 libnats3.4 ca-certificates curl \
+       libmicrohttpd12 libutf8proc2 libroaring0 libnats3.4 liburing2 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /var/cache/ldconfig/aux-cache \
     && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin vecscale \
     && mkdir -p /data && chown vecscale:vecscale /data
