@@ -26,7 +26,7 @@ static const char *ROUTE_HELP =
     "usage: vecscale route --cluster URL --nats nats://HOST:4222[,...] [--host 127.0.0.1] [--port 8080]\n"
     "                      [--port-file FILE] [--attempt-timeout MS] [--request-timeout MS]\n"
     "                      [--prefix /vecscale/] [--log-replicas 3] [--max-lag 1000]\n\n"
-    "The single server's API over a sharded cluster: a client cannot tell it from one vecscale serve.\n"
+    "The single server's API (routes, bodies, replies and their error codes) over a sharded cluster.\n"
     "Writes go through the cluster's replicated log on NATS JetStream (a router needs one: --nats):\n"
     "POST /collections, DELETE /collections/NAME, POST .../vectors and .../index (documents without\n"
     "ids get ids unique over the cluster, from etcd) and DELETE .../documents/ID are checked as one\n"
