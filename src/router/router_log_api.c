@@ -79,6 +79,23 @@ static void add_total(router *r, const char *prefix, router_reply *out, const cJ
     free(m);
 }
 
+/* Each id of arr checked as one server reads it (router_read_id); what: "'ids'[%d]" names it. */
+static void check_ids(const cJSON *arr, const char *what_fmt, const char *body, size_t len, uint32_t n_shards,
+                      router_reply *out)
+{
+    int i = 0;
+    const cJSON *id;
+    cJSON_ArrayForEach(id, arr)
+    {
+        if (out->status) break;
+        char what[64];
+        uint32_t owner;
+        int64_t as_int;
+        snprintf(what, sizeof what, what_fmt, i++);
+        router_read_id(id, body, len, what, n_shards, &owner, &as_int, out);
+    }
+}
+
 /* POST .../vectors: the server's checks, automatic ids where none are given. */
 static void api_vectors(router *r, const char *url, const char *prefix, const char *body, size_t len, router_reply *out)
 {
@@ -106,17 +123,7 @@ static void api_vectors(router *r, const char *url, const char *prefix, const ch
             if (a && (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n))
                 router_error(out, 400, "bad_request", "'%s' must be an array with one entry per vector (%d)", parallel[j], n);
         }
-        int i = 0;
-        const cJSON *id;
-        cJSON_ArrayForEach(id, ids)
-        {
-            if (out->status) break;
-            char what[64];
-            uint32_t owner;
-            int64_t as_int;
-            snprintf(what, sizeof what, "'ids'[%d]", i++);
-            router_read_id(id, body, len, what, m->n_shards, &owner, &as_int, out);
-        }
+        if (!out->status) check_ids(ids, "'ids'[%d]", body, len, m->n_shards, out);
         int64_t first = 0;
         if (!out->status && !ids) {
             if (router_ids_reserve(r, *prefix ? prefix + 13 : "", (size_t)n, &first))
@@ -145,17 +152,7 @@ static void api_index(router *r, const char *url, const char *prefix, const char
     vs_cluster_map *m = malloc(sizeof *m);
     if (!m) return router_error(out, 500, "internal", "out of memory");
     cJSON *given = NULL, *norm = router_snapshot_map(r, m, out) ? router_index_request(body, len, &given, out) : NULL;
-    int i = 0;
-    const cJSON *id;
-    cJSON_ArrayForEach(id, given)
-    {
-        if (out->status) break;
-        char what[64];
-        uint32_t owner;
-        int64_t as_int;
-        snprintf(what, sizeof what, "'documents'[%d].id", i++);
-        router_read_id(id, body, len, what, m->n_shards, &owner, &as_int, out);
-    }
+    if (!out->status) check_ids(given, "'documents'[%d].id", body, len, m->n_shards, out);
     if (norm && !out->status) {
         router_log_route(r, "POST", url, body, len, out);
         add_total(r, prefix, out, NULL);
