@@ -93,7 +93,11 @@ for _ in $(seq 200); do
     after=$(count 0); peer=$(count 1)
     [ -n "$after" ] && [ "$after" = "$peer" ] && [ "$after" -gt "$before" ] && break; sleep 0.1
 done
-all=$(curl -s "$R/stats" | grep -o '"total_vectors":[0-9]*' | head -1 | grep -o '[0-9]*$')
+# The adds were acknowledged once the log stored them; the other shards apply them meanwhile.
+for _ in $(seq 200); do
+    all=$(curl -s "$R/stats" | grep -o '"total_vectors":[0-9]*' | head -1 | grep -o '[0-9]*$')
+    [ "$all" = 20400 ] && break; sleep 0.1
+done
 echo "n0: $before vectors before, $after after coming back wiped; n1 holds $peer; the cluster $all"
 grep -q "restored $U/c/shard-0 generation 1" "$T/n0b.log" && [ "$after" = "$peer" ] && [ "$after" -gt "$before" ] \
     && [ "$all" = 20400 ] \
