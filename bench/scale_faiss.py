@@ -162,7 +162,10 @@ def main():
     ap.add_argument("--refine", default="SQ8_direct", choices=("SQ8_direct", "SQ8", "Flat"),
                     help="FAISS re-ranking data: SQ8_direct (the uint8 values, exact, 1 B/dim like Ru8), "
                     "SQ8 (trained min/max per dimension, 1 B/dim, lossy), Flat (float32, 4 B/dim)")
-    ap.add_argument("--implem", type=int, default=0, help="IndexIVFFastScan implem (0: FAISS picks by k)")
+    ap.add_argument("--implem", type=int, default=0,
+                    help="IndexIVFFastScan implem (0: FAISS picks 12, a heap, for k <= 20, else 13, a "
+                    "reservoir; same candidates at 1M). 1.7.3's reservoir failed an assertion "
+                    "(compress_array n_eq == 0) on a 20k-row base: 12 avoids it")
     ap.add_argument("--candidates", action="store_true",
                     help="also print the recall of FAISS's candidates before re-ranking")
     ap.add_argument("--no-vecscale", action="store_true", help="FAISS only (variant screening)")
