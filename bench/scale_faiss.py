@@ -1,19 +1,25 @@
 #!/usr/bin/python3
 """FAISS beside vecscale on the same uint8 base (issue 18, bench/SCALE.md), in one run.
 
-Builds FAISS `IVF<nlist>,PQ<m>x4fs,Refine(SQ8)` (FAISS 1.7.3's factory spelling of ",RSQ8":
-fast-scan 4-bit PQ, re-ranked on an 8-bit scalar quantizer of the vectors, 1 byte per
-dimension like vecscale's ",Ru8" store, but held in RAM) from the .bvecs file converted to
-float32 one chunk at a time (the float copy of the whole base never exists), training on the
-same even-stride sample vecscale's streamed build uses (min(N, max(65536, 64 * nlist)) rows),
-on --build-threads OpenMP threads. Then searches the same queries with both, interleaved:
+Builds FAISS `IVF<nlist>,PQ<m>x4fsr` + a re-ranking index (fast-scan 4-bit PQ of the residual to
+the list's centroid, re-ranked on the uint8 values themselves: `SQ8_direct`, 1 byte per dimension
+and exact on this data like vecscale's ",Ru8" store, but held in RAM) from the .bvecs file
+converted to float32 one chunk at a time (the float copy of the whole base never exists),
+training on the same even-stride sample vecscale's streamed build uses
+(min(N, max(65536, 64 * nlist)) rows), on --build-threads OpenMP threads.
+--by-residual 0 gives the factory's plain `x4fs` (codes of the vectors: FAISS's default, which
+on this clustered data ranks far worse; vecscale's indexes here code residuals), --refine SQ8
+the factory's `Refine(SQ8)` (min/max per dimension from the sample, lossy), both as the
+2026-12-05 rows of bench/SCALE.md were first run; the output names what was built.
+Then searches the same queries with both, interleaved:
 each round runs every k_factor once with vecscale (`vecscale search` on the existing index
 directory, BENCH_CLOCK=cpu after an untimed pass) and once with FAISS (process CPU time), so
 the machine's load falls on both alike. Queries/s are per CPU-second of the searching process.
+--candidates also prints the recall of FAISS's k*k_factor candidates before re-ranking.
 
   /usr/bin/time -v /usr/bin/python3 bench/scale_faiss.py --base B.bvecs --queries Q.bvecs \
       --gt GT.ivecs --index IDX_DIR [--nlist 4096] [--m 32] [--nprobe 8] [--kfactors 20,30,40]
-      [--threads 1] [--rounds 2] [--vs build/vecscale]
+      [--threads 1] [--rounds 2] [--vs build/vecscale] [--by-residual 1] [--refine SQ8_direct]
 """
 import argparse
 import os
@@ -27,6 +33,7 @@ import faiss
 import numpy as np
 
 K = 10
+_KEEP = []
 
 
 def bvecs_rows(path, start, n, dim):
@@ -58,8 +65,25 @@ def peak_rss_mib():
 
 def build(args, n, dim):
     faiss.omp_set_num_threads(args.build_threads)
-    spec = f"IVF{args.nlist},PQ{args.m}x4fs,Refine(SQ8)"
-    index = faiss.index_factory(dim, spec)
+    # The factory's `PQ<m>x4fs` codes the vectors (by_residual = false, "because it's faster");
+    # `x4fsr` codes the residual to the list's centroid, as vecscale's PQ codes do whenever that
+    # has the lower training error (both scale indexes here: by-residual byte of IVFH = 1).
+    spec = f"IVF{args.nlist},PQ{args.m}x4fs{'r' if args.by_residual else ''},Refine({args.refine})"
+    if args.refine == "SQ8_direct":
+        # The uint8 values themselves, 1 B/dim, exact like vecscale's Ru8 store; FAISS 1.7.3's
+        # factory does not know SQ8_direct inside Refine(), so the two parts are joined here.
+        base = faiss.index_factory(dim, spec[:spec.index(",Refine(")])
+        refine = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit_direct)
+        index = faiss.IndexRefine(base, refine)
+        _KEEP.extend((base, refine))  # IndexRefine does not own them
+    else:
+        index = faiss.index_factory(dim, spec)
+    ivf = faiss.downcast_index(index.base_index)
+    if bool(ivf.by_residual) != bool(args.by_residual):
+        raise SystemExit(f"{spec}: by_residual is {ivf.by_residual}, asked {args.by_residual}")
+    ivf.implem = args.implem
+    print(f"faiss index: {spec}, {type(ivf).__name__} by_residual={bool(ivf.by_residual)} implem={ivf.implem} "
+          f"bbs={ivf.bbs}", flush=True)
     ntrain = min(n, max(65536, 64 * args.nlist))
     stride = n / ntrain
     t0, c0 = time.time(), time.process_time()
@@ -87,10 +111,20 @@ def faiss_search(index, q, nprobe, kf, threads):
     faiss.omp_set_num_threads(threads)
     faiss.extract_index_ivf(index.base_index).nprobe = nprobe  # 1.7.3 does not look inside IndexRefine
     index.k_factor = kf
+    if abs(index.k_factor - kf) > 1e-6:
+        raise SystemExit(f"k_factor {kf} not set ({index.k_factor})")
     c0, t0 = time.process_time(), time.time()
     _, ids = index.search(q, K)
     c1, t1 = time.process_time(), time.time()
     return ids, len(q) / (c1 - c0), len(q) / (t1 - t0)
+
+
+def candidate_recall(index, q, gt, nprobe, kf):
+    """Share of the true top 10 among the k * k_factor candidates the fast-scan codes pass to
+    the re-ranking: what the codes alone are worth, whatever the re-ranking store."""
+    faiss.extract_index_ivf(index.base_index).nprobe = nprobe
+    _, ids = index.base_index.search(q, int(K * kf))
+    return recall(ids, gt)
 
 
 def vs_search(args, nprobe, kf, threads):
@@ -122,22 +156,37 @@ def main():
     ap.add_argument("--build-threads", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=262144)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--by-residual", type=int, choices=(0, 1), default=1,
+                    help="1: PQ codes of the residual to the list centroid (`x4fsr`, as vecscale's "
+                    "indexes here); 0: codes of the vectors (the factory's plain `x4fs`)")
+    ap.add_argument("--refine", default="SQ8_direct", choices=("SQ8_direct", "SQ8", "Flat"),
+                    help="FAISS re-ranking data: SQ8_direct (the uint8 values, exact, 1 B/dim like Ru8), "
+                    "SQ8 (trained min/max per dimension, 1 B/dim, lossy), Flat (float32, 4 B/dim)")
+    ap.add_argument("--implem", type=int, default=0,
+                    help="IndexIVFFastScan implem (0: FAISS picks 12, a heap, for k <= 20, else 13, a "
+                    "reservoir; same candidates at 1M). 1.7.3's reservoir failed an assertion "
+                    "(compress_array n_eq == 0) on a 20k-row base: 12 avoids it")
+    ap.add_argument("--candidates", action="store_true",
+                    help="also print the recall of FAISS's candidates before re-ranking")
+    ap.add_argument("--no-vecscale", action="store_true", help="FAISS only (variant screening)")
     args = ap.parse_args()
     n, dim = bvecs_shape(args.base)
     nq, _ = bvecs_shape(args.queries)
     q = bvecs_rows(args.queries, 0, nq, dim).astype(np.float32)
     gt = np.fromfile(args.gt, dtype=np.int32)
     gt = gt.reshape(-1, gt[0] + 1)[:, 1:]
-    print(f"== faiss {faiss.__version__}, N={n}, {nq} queries, load {os.getloadavg()}", flush=True)
+    print(f"== faiss {faiss.__version__} ({faiss.get_compile_options().strip()}), N={n}, {nq} queries, "
+          f"load {os.getloadavg()}", flush=True)
     index = build(args, n, dim)
-    print(f"faiss in RAM: codes+ids {n * (args.m // 2 + 8) / 2**20:.0f} MiB, SQ8 refine {n * dim / 2**20:.0f} MiB",
-          flush=True)
+    rbytes = {"SQ8": 1, "SQ8_direct": 1, "Flat": 4}.get(args.refine, 0)
+    print(f"faiss in RAM: codes+ids {n * (args.m // 2 + 8) / 2**20:.0f} MiB, {args.refine} refine "
+          f"{n * dim * rbytes / 2**20:.0f} MiB", flush=True)
     kfs = [float(x) for x in args.kfactors.split(",")]
     fkfs = [float(x) for x in (args.faiss_kfactors or args.kfactors).split(",")]
     for r in range(1, args.rounds + 1):
         for t in [int(x) for x in args.threads.split(",")]:
             for i in range(max(len(kfs), len(fkfs))):
-                if i < len(kfs):
+                if i < len(kfs) and not args.no_vecscale:
                     rec, qps = vs_search(args, args.nprobe, kfs[i], t)
                     print(f"round={r} nprobe={args.nprobe} k_factor={kfs[i]:g} threads={t} vecscale: recall {rec:.4f} "
                           f"qps_cpu {qps:.0f}", flush=True)
@@ -145,6 +194,9 @@ def main():
                     ids, qps_cpu, qps_wall = faiss_search(index, q, args.nprobe, fkfs[i], t)
                     print(f"round={r} nprobe={args.nprobe} k_factor={fkfs[i]:g} threads={t} faiss: recall "
                           f"{recall(ids, gt):.4f} qps_cpu {qps_cpu:.0f} qps_wall {qps_wall:.0f}", flush=True)
+                    if args.candidates and r == 1:
+                        print(f"  faiss candidates k*k_factor={int(K * fkfs[i])}: recall of the true top 10 "
+                              f"{candidate_recall(index, q, gt, args.nprobe, fkfs[i]):.4f}", flush=True)
     print(f"faiss process peak RSS {peak_rss_mib():.0f} MiB", flush=True)
 
 
