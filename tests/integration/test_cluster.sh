@@ -38,9 +38,10 @@ for i in 0 1 2 3 4 5 6 7; do start_node $i; done
 # A killed replica is seen at once (connection reset or refused), not by the attempt timeout;
 # that timeout only has to outlast a slow answer. At 500 ms a search on a replica taking the
 # killed one's share (up to 1.9 s under ASan on a loaded machine) timed out on both replicas
-# and answered partial. Below wrk's 5 s, so a retried search still counts as answered.
-"$VS" route --cluster "$E" --nats "$NATS_URL" --port 0 --port-file "$T/router.port" --attempt-timeout 2000 \
-    --request-timeout 4500 >"$T/router.log" 2>&1 &
+# and answered partial; at 2000 ms that left 0.1 s of room, so 4000. Below wrk's 10 s, so a retried
+# search still counts as answered.
+"$VS" route --cluster "$E" --nats "$NATS_URL" --port 0 --port-file "$T/router.port" --attempt-timeout 4000 \
+    --request-timeout 9000 >"$T/router.log" 2>&1 &
 pids+=($!); disown $!
 wait_file "$T/router.port"
 R="http://127.0.0.1:$(cat "$T/router.port")"
@@ -95,7 +96,7 @@ echo "router: $r_router"; echo "single: $r_single"
 
 # 2. load, then kill -9 one replica of every shard in the middle of it
 perl -e 'print "{\"k\":10,\"vector\":[", join(",", map { sprintf "%.4f", ($_ * 37 % 100) / 100 } 1..32), "]}"' >"$T/q.json"
-VS_WRK_BODY="$T/q.json" wrk -t2 -c8 -d8s --timeout 5s -s "$HERE/search_load.lua" "$R/search" >"$T/wrk1.log" 2>&1 &
+VS_WRK_BODY="$T/q.json" wrk -t2 -c8 -d8s --timeout 10s -s "$HERE/search_load.lua" "$R/search" >"$T/wrk1.log" 2>&1 &
 wrk_pid=$!
 sleep 2.5
 for i in 0 2 4 6; do kill -9 "${serve_pid[$i]}"; done
