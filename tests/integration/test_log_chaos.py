@@ -57,8 +57,11 @@ class Router:
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         with open(os.path.join(T, name + ".log"), "ab") as log:
+            # (a killed replica is refused at once: the attempt timeout only has to outlast a
+            # slow answer, up to 1.9 s under ASan on a loaded machine, see test_cluster.sh)
             self.proc = subprocess.Popen([VS, "route", "--cluster", ETCD, "--port", "0", "--port-file", self.port_file,
-                                          "--nats", NATS, "--attempt-timeout", "500"], stdout=log, stderr=log)
+                                          "--nats", NATS, "--attempt-timeout", "4000", "--request-timeout", "9000"],
+                                         stdout=log, stderr=log)
         deadline = time.monotonic() + 30
         while not os.path.exists(self.port_file):
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -408,9 +408,10 @@ try:
             check(reply.get("applied") is True, "add %d applied" % ids[0], reply)
         return sorted(ms)[n // 2]
 
-    # The apply times are a measurement (bench/RESULTS_log.md), not a check: the old design's
-    # cost (~50 ms at p50) is the size of what a stall of the test, a replica or a NATS node
-    # adds to a p50 of 15 adds under ASan on a loaded machine.
+    # The apply times are a measurement, not a check (the benchmark: bench/log_vs_direct.py
+    # --idle, bench/RESULTS_log.md): the old design's cost (~50 ms at p50) is the size of what
+    # a stall of the test, a replica or a NATS node adds to a p50 of 15 adds under ASan on a
+    # loaded machine.
     base_p50 = applied_p50()
     IDLE = ["idle%d_%d" % (i, os.getpid()) for i in range(12)]
     for name in IDLE:
