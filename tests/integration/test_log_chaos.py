@@ -256,7 +256,12 @@ try:
             diagnose("replicas not all back")
             raise AssertionError("replicas did not come back: %s" % (call(routers["A"].url, "GET", "/cluster"),))
         time.sleep(0.1)
-    fin = [next_id, next_id + 1, next_id + 2, next_id + 3]
+    # Ids on every shard (4 consecutive ids all fell on one shard at times: the other shard's
+    # replicas were then never waited for).
+    fin, i = [], next_id
+    while any(sum(shard_of(x) == s for x in fin) < 2 for s in range(SHARDS)):
+        fin.append(i)
+        i += 1
     vecs = [[0.0] * D for _ in fin]
     # The router answers by WAIT_S at the latest ("applied": false then); the client waits
     # longer than that, so a write that cannot be applied is a failure that says why, not a
@@ -275,6 +280,7 @@ try:
     # 1 s) lapsed for a moment under load was not waited for. Every replica's own position
     # must reach its shard's last sequence before its documents are counted.
     last_seq = {p["shard"]: p["sequence"] for p in reply["stored"]}
+    check(sorted(last_seq) == list(range(SHARDS)), "the last write went to every shard", reply["stored"])
 
     def position(n):
         st, r = servers[n].request("GET", "/collections/" + COLL)
@@ -283,7 +289,7 @@ try:
     deadline = time.monotonic() + 60
     behind = NODES
     while behind and time.monotonic() < deadline:
-        behind = [n for n in NODES if position(n) < last_seq.get(NODES.index(n) // 2, 0)]
+        behind = [n for n in NODES if position(n) < last_seq[NODES.index(n) // 2]]
         if behind:
             time.sleep(0.1)
     if behind:
