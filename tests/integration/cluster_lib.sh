@@ -14,8 +14,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_file FILE [TENTHS]: waits until FILE is non-empty (default 15 s).
+# wait_file FILE [TENTHS]: waits until FILE is non-empty (default 60 s: a server under ASan
+# on a loaded machine, restoring a snapshot or replaying its log, can take well over 15 s).
 wait_file() {
-    for _ in $(seq "${2:-150}"); do [ -s "$1" ] && return 0; sleep 0.1; done
+    for _ in $(seq "${2:-600}"); do [ -s "$1" ] && return 0; sleep 0.1; done
     echo "no $1" >&2; return 1
 }

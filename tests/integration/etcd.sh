@@ -34,7 +34,11 @@ start)
             --initial-cluster "vs=http://127.0.0.1:$peer" --log-level warn >"$dir/etcd.log" 2>&1 9>&- &
         pid=$!
         echo $pid > "$dir/pid"
-        for _ in $(seq 100); do
+        # A deadline, not a count of tries (100 tries of a fast refusal were 10 s: short for a
+        # start under load). Below the etcd_start fixture's TIMEOUT (60 s); a port taken
+        # meanwhile makes etcd exit at once, which ends the wait early.
+        deadline=$((SECONDS + 45))
+        while [ $SECONDS -lt $deadline ]; do
             if curl -sf -m 1 "http://127.0.0.1:$client/health" 2>/dev/null | grep -q true; then
                 echo "ETCD_ENDPOINT=http://127.0.0.1:$client" | tee "$dir/env"
                 exit 0

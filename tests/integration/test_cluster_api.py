@@ -77,11 +77,15 @@ class RouterProc:
     def __init__(self, name="router"):
         port_file = os.path.join(T, name + ".port")
         self.log = open(os.path.join(T, name + ".log"), "ab")
+        # A killed replica is refused at once; the attempt timeout only has to outlast a slow
+        # answer, and 500 ms did not under ASan on a loaded machine (up to 1.9 s: test_cluster.sh).
         self.proc = subprocess.Popen([VS, "route", "--cluster", ETCD, "--nats", NATS, "--port", "0", "--port-file",
-                                      port_file, "--attempt-timeout", "500"], stdout=self.log, stderr=self.log)
-        for _ in range(600):
-            if os.path.exists(port_file) and open(port_file).read().strip():
-                break
+                                      port_file, "--attempt-timeout", "4000", "--request-timeout", "9000"],
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 60
+        while not (os.path.exists(port_file) and open(port_file).read().strip()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("router %s did not start (log %s)" % (name, self.log.name))
             time.sleep(0.05)
         self.url = "http://127.0.0.1:%s" % open(port_file).read().strip()
 
@@ -107,8 +111,9 @@ try:
         status, c = R.request("GET", "/cluster")
         return json.dumps(c, separators=(",", ":")).count('"live":true') if status == 200 else -1
 
-    def wait_live(n):
-        for _ in range(200):
+    def wait_live(n, timeout=60):  # a deadline: ASan servers under load register slowly
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             if live_count() == n:
                 return True
             time.sleep(0.1)
@@ -127,7 +132,7 @@ try:
         status, st = nodes[i].request("GET", "/collections/" + coll)
         return st["total_vectors"] if status == 200 else None
 
-    def settled(coll="default", up=range(4), timeout=30):
+    def settled(coll="default", up=range(4), timeout=60):
         """Polls until the live replicas of each shard hold the same count and the shards
         together hold what the single server holds (the streams are applied)."""
         want = S.ok("GET", "/collections/" + coll)["total_vectors"]
@@ -186,9 +191,8 @@ try:
     rp2 = RouterProc("router2")
     procs.append(rp2)
     R2 = Remote(rp2.url)
-    for _ in range(100):
-        if R2.request("GET", "/stats")[0] == 200:
-            break
+    deadline = time.monotonic() + 60
+    while R2.request("GET", "/stats")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.1)
     a = R.ok("POST", "/index", ["cat"] * 3)["ids"]
     b = R2.ok("POST", "/index", ["dog"] * 3)["ids"]

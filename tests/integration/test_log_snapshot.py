@@ -120,7 +120,10 @@ try:
     check(wait_position("r0", L), "r0 applied the tail to %d" % L)
     shutil.rmtree(os.path.join(T, "r1"))  # wiped while down: it comes back from the snapshot
 
-    os.environ["VECSCALE_TEST_APPLY_DELAY_MS"] = "20"
+    # Slowed down so that its first answer comes while it replays the tail (~100 messages,
+    # positions recorded per batch of 64): at 20 ms a message that window was ~2 s, which a
+    # stall of the test under ASan on a loaded machine can outlast; at 100 ms it is ~10 s.
+    os.environ["VECSCALE_TEST_APPLY_DELAY_MS"] = "100"
     start("r1")
     del os.environ["VECSCALE_TEST_APPLY_DELAY_MS"]
     first = position("r1")

@@ -18,10 +18,11 @@ start() { # NAME DATA-DIR extra-args...: serve in the background; sets PID and U
     "$VS" serve --data "$data" --port 0 --port-file "$T/$name.port" --dim 16 --metric l2 --index IVF16,Flat \
         "$@" >"$T/$name.log" 2>&1 &
     PID=$!; pids+=($PID); disown $PID
-    for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+    # (60 s, not 10: an ASan server on a loaded machine restoring a snapshot is slow)
+    for _ in $(seq 600); do [ -s "$T/$name.port" ] && break; kill -0 $PID 2>/dev/null || break; sleep 0.1; done
     URL="http://127.0.0.1:$(cat "$T/$name.port" 2>/dev/null)"
 }
-stop() { kill ${2:-} "$1"; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; }
+stop() { kill ${2:-} "$1"; for _ in $(seq 600); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; }
 queries() { # URL OUT: the IDs and scores of 20 searches
     : >"$2"
     for i in $(seq 20); do

@@ -135,7 +135,7 @@ static void test_vectors_search_documents(void **state)
     /* The first filter on color started an automatic keyword index: /stats lists it, and
      * filters on it are then answered from it. */
     int listed = 0;
-    for (int t = 0; t < 200 && !listed; t++) {
+    for (double end = su_now() + 60; !listed && su_now() < end;) { /* a deadline: ASan on a loaded machine */
         char *st = call(&s, "GET", "/stats", NULL, 200);
         listed = strstr(st, "\"payload_indexes\":[{\"field\":\"color\",\"type\":\"keyword\",\"ready\":true") != NULL;
         free(st);
@@ -235,7 +235,7 @@ static void test_collections(void **state)
                          "{\"vectors\":[[5,5],[5,6],[6,5],[9,9],[9,8],[8,9]]}", 200), "\"total\":9");
     /* The collection's maintenance thread trains it, not the request that added. */
     int trained = 0;
-    for (int i = 0; i < 200 && !trained; i++) {
+    for (double end = su_now() + 60; !trained && su_now() < end;) {
         char *info = call(&s, "GET", "/collections/ivf", NULL, 200);
         trained = strstr(info, "\"trained\":true") != NULL;
         free(info);
@@ -311,13 +311,18 @@ static void test_limits(void **state)
     const char *half = "POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"vec";
     assert_int_equal(send(fd, half, strlen(half), 0), (ssize_t)strlen(half));
     expect_contains(call(&s, "GET", "/health", NULL, 200), "\"ok\"");
-    struct timeval tv = {10, 0};
+    /* Cut off means closed by the server (end of file or a reset), told apart from this
+     * side's own 60 s receive timeout by errno, not by how long it took. */
+    struct timeval tv = {60, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     double t0 = su_now();
     char buf[256];
+    errno = 0;
     ssize_t got = recv(fd, buf, sizeof buf, 0);
-    assert_true(got <= 0);
-    assert_true(su_now() - t0 < 5);
+    int err = errno;
+    print_message("a stalled client (--timeout 1): recv %zd (%s) after %.1f s\n", got, got < 0 ? strerror(err) : "closed",
+                  su_now() - t0);
+    assert_true(got == 0 || (got < 0 && err != EAGAIN && err != EWOULDBLOCK));
     close(fd);
     assert_int_equal(su_stop(&s, SIGTERM), 0);
 }

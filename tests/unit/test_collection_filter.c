@@ -4,6 +4,7 @@
  * a process died without closing; automatic indexes; errors. */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "filter_oracle.h"
 #include "test_util.h"
@@ -475,9 +476,13 @@ static void updates_and_reopen(void **state)
     tu_rmdir(dir);
 }
 
+/* Waits for the background builds on a deadline (120 s), not a count of tries: 10 s was short
+ * for five indexes over 20000 documents under ASan on a loaded machine. */
 static int wait_ready(vs_collection *c, size_t want)
 {
-    for (int t = 0; t < 2000; t++) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (t = t0; t.tv_sec - t0.tv_sec < 120; clock_gettime(CLOCK_MONOTONIC, &t)) {
         vs_payload_index_info info[8] = {{.struct_size = sizeof info[0]}};
         size_t n = 0, ready = 0;
         assert_int_equal(vs_collection_payload_indexes(c, info, 8, &n), VS_OK);

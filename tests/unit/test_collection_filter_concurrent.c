@@ -134,8 +134,9 @@ static void filters_beside_writer(void **state)
     assert_true(atomic_load(&reads_overlapped) > 0);
     assert_true(atomic_load(&writes_overlapped) > 0);
     /* Quiet now: wait for the builds, then every index agrees with the oracle. */
-    int ready = 0;
-    for (int t = 0; t < 4000 && !ready; t++) {
+    int ready = 0; /* a deadline (120 s), not a count of tries: TSan on a loaded machine */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (now = t0; !ready && now.tv_sec - t0.tv_sec < 120; clock_gettime(CLOCK_MONOTONIC, &now)) {
         vs_payload_index_info info[8] = {{.struct_size = sizeof info[0]}};
         size_t n = 0;
         assert_int_equal(vs_collection_payload_indexes(coll, info, 8, &n), VS_OK);
