@@ -384,8 +384,12 @@ static int want_hints(const vs_ru8_batch *b, size_t nq)
     for (size_t i = 0; i < nq; i++)
         for (size_t j = 0; j < b->cnt[i]; j++, seen++) {
             int64_t id = b->ord[i * b->kc + j];
-            if (seen != next || (uint64_t)id >= b->map_rows) continue;
-            next += step;
+            if (seen < next) continue;
+            if ((uint64_t)id >= b->map_rows) { /* read, not mapped: sample the next row instead */
+                next = seen + 1;
+                continue;
+            }
+            next = seen + step;
             uintptr_t at = (uintptr_t)(b->map + VS_RU8_HEADER + (uint64_t)id * b->s->dim);
             unsigned char in = 0;
             if (mincore((void *)(at & ~(uintptr_t)(b->page - 1)), 1, &in) || !(in & 1)) return 1;
