@@ -12,7 +12,7 @@
 static const char *HELP =
     "usage: vecscale search --index DIR --queries FILE [-k 10] [--json] [--threads N]\n"
     "                       [--groundtruth FILE] [--load] [--max-queries N] [--nprobe N] [--ef N]\n"
-    "                       [--k-factor F] [--rerank-io auto|uring|pread] [--rerank-batch N]\n\n"
+    "                       [--k-factor F] [--rerank-io auto|uring|pread|mmap] [--rerank-batch N]\n\n"
     "Searches the index in DIR (or an index file) with every vector of FILE. Prints one line per\n"
     "query (\"query: id:score ...\"), or one JSON document with --json. --groundtruth reports\n"
     "recall@k against an .ivecs file. The index is memory-mapped unless --load is given.\n"
@@ -21,7 +21,10 @@ static const char *HELP =
     "indexes (default 10), whose uint8 vectors (DIR/rerank.vsr) are read from disk, not mapped:\n"
     "the reads of --rerank-batch queries (default 64) are issued together and stay in flight while\n"
     "the next batch is scanned. --rerank-io picks how: io_uring, or pread after readahead hints\n"
-    "(auto: io_uring when built with it and allowed). Neither changes the answers.\n"
+    "(auto: io_uring when built with it and allowed), or mmap: the file is mapped and rows are\n"
+    "read as memory loads, no system call per row (for a store that fits the page cache, e.g. a\n"
+    "warm server; readahead hints only when a batch's pages are not resident). None changes\n"
+    "the answers.\n"
     "With --query TEXT it searches a document collection instead: see search --query x --help.\n";
 
 enum { SEARCH_CHUNK = 1024 };
@@ -120,7 +123,8 @@ int cmd_search(int argc, char **argv)
             if (!strcmp(optarg, "auto")) ru8_io = VS_BREAD_AUTO;
             else if (!strcmp(optarg, "uring")) ru8_io = VS_BREAD_URING;
             else if (!strcmp(optarg, "pread")) ru8_io = VS_BREAD_PREAD;
-            else return cli_usage_error("search", "--rerank-io must be auto, uring or pread, got '%s'", optarg);
+            else if (!strcmp(optarg, "mmap")) ru8_io = VS_BREAD_MMAP;
+            else return cli_usage_error("search", "--rerank-io must be auto, uring, pread or mmap, got '%s'", optarg);
             break;
         case 'B':
             if (cli_parse_u32(optarg, 1, 4096, &ru8_batch)) return cli_usage_error("search", "bad --rerank-batch '%s' (1..4096)", optarg);

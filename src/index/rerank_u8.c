@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -129,6 +131,30 @@ static int read_slots(int fd, uint8_t h[SLOT_BYTES], int *slot)
     return 0;
 }
 
+/* Maps the rows found at open (see vs_ru8_store.map). A failure only disables the mmap
+ * read path (its batches report map_err); the other paths do not need the mapping. The
+ * mapping stays inside the file for as long as the store is open: rows are only appended,
+ * and the one cut (vs_ru8_append's first) keeps every row up to s->rows >= map_rows. */
+static void map_rows(vs_ru8_store *s)
+{
+    uint64_t len = VS_RU8_HEADER + s->rows * s->dim;
+    if (!s->rows) return;
+    if (len > SIZE_MAX) { /* a 32-bit size_t: the store does not fit the address space */
+        s->map_err = EFBIG;
+        return;
+    }
+    void *m = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, s->fd, 0);
+    if (m == MAP_FAILED) {
+        s->map_err = errno;
+        return;
+    }
+    /* Scattered rows: no readahead around a faulting row (as POSIX_FADV_RANDOM for reads). */
+    (void)madvise(m, (size_t)len, MADV_RANDOM);
+    s->map = m;
+    s->map_len = (size_t)len;
+    s->map_rows = s->rows;
+}
+
 int vs_ru8_open(vs_ru8_store *s, const char *path, uint64_t rows, int writable)
 {
     memset(s, 0, sizeof *s);
@@ -172,6 +198,7 @@ int vs_ru8_open(vs_ru8_store *s, const char *path, uint64_t rows, int writable)
      * (128 KiB by default) around the row, which costs a cold search disk time for pages it
      * will not use. */
     if (!rc) (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_RANDOM);
+    if (!rc) map_rows(s);
     if (rc) vs_ru8_close(s);
     return rc;
 }
@@ -235,6 +262,10 @@ int vs_ru8_verify(const vs_ru8_store *s)
 
 void vs_ru8_close(vs_ru8_store *s)
 {
+    if (s->map) munmap((void *)s->map, s->map_len);
+    s->map = NULL;
+    s->map_len = 0;
+    s->map_rows = 0;
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
     XXH3_freeState(s->hash);
@@ -270,8 +301,14 @@ struct vs_ru8_batch {
     int started;
     int64_t *ord;   /* per query: its distinct candidate IDs, ascending (kc slots) */
     uint32_t *cnt;  /* per query: how many */
-    uint8_t *rows;  /* per query: kc rows of dim bytes, in ord's order */
+    uint8_t *rows;  /* per query: kc rows of dim bytes, in ord's order (mmap: only rows >= map_rows) */
     vs_bread *io;
+    /* VS_BREAD_MMAP: the store's mapping and the rows it holds (IDs below map_rows are scored
+     * in place); map_rows 0 otherwise, so every row comes from `rows`. */
+    int mmap;
+    const uint8_t *map;
+    uint64_t map_rows;
+    size_t page;
     /* _finish's job */
     vs_metric metric;
     const float *q;
@@ -290,9 +327,19 @@ int vs_ru8_batch_create(const vs_ru8_store *s, size_t max_nq, uint32_t kc, vs_br
 {
     *out = NULL;
     if (!max_nq || !kc) return vs_fail(VS_ERR_INVALID_ARG, "re-ranking batch: max_nq and kc must be > 0");
+    if (io == VS_BREAD_MMAP && s->map_err)
+        return vs_fail(VS_ERR_IO, "%s: cannot memory-map the re-ranking store: %s", s->path, strerror(s->map_err));
     vs_ru8_batch *b = calloc(1, sizeof *b);
     if (!b) return vs_fail(VS_ERR_NOMEM, "out of memory");
     b->s = s;
+    if (io == VS_BREAD_MMAP) {
+        b->mmap = 1;
+        b->map = s->map;
+        b->map_rows = s->map_rows;
+        long pg = sysconf(_SC_PAGESIZE);
+        b->page = pg > 0 ? (size_t)pg : 4096;
+        io = VS_BREAD_PREAD; /* for the rows appended after the mapping */
+    }
     b->max_nq = max_nq;
     b->kc = kc;
     b->ord = malloc(max_nq * kc * sizeof *b->ord);
@@ -309,7 +356,7 @@ int vs_ru8_batch_create(const vs_ru8_store *s, size_t max_nq, uint32_t kc, vs_br
     return VS_OK;
 }
 
-const char *vs_ru8_batch_io(const vs_ru8_batch *b) { return vs_bread_kind(b->io); }
+const char *vs_ru8_batch_io(const vs_ru8_batch *b) { return b->mmap ? "mmap" : vs_bread_kind(b->io); }
 
 void vs_ru8_batch_set_max_io(vs_ru8_batch *b, size_t max_bytes) { vs_bread_set_max_io(b->io, max_bytes); }
 
@@ -324,6 +371,54 @@ void vs_ru8_batch_free(vs_ru8_batch *b)
     free(b);
 }
 
+/* Whether a batch's mapped rows need WILLNEED hints: not when a sample of their pages is
+ * resident (a warm store), so that the usual case makes no system call per row. A sample
+ * that misses a non-resident page costs the batch only synchronous faults for the misses. */
+static int want_hints(const vs_ru8_batch *b, size_t nq)
+{
+    enum { SAMPLE = 16 };
+    size_t total = 0;
+    for (size_t i = 0; i < nq; i++) total += b->cnt[i];
+    if (!total) return 0;
+    size_t step = total / SAMPLE ? total / SAMPLE : 1, seen = 0, next = 0;
+    for (size_t i = 0; i < nq; i++)
+        for (size_t j = 0; j < b->cnt[i]; j++, seen++) {
+            int64_t id = b->ord[i * b->kc + j];
+            if (seen < next) continue;
+            if ((uint64_t)id >= b->map_rows) { /* read, not mapped: sample the next row instead */
+                next = seen + 1;
+                continue;
+            }
+            next = seen + step;
+            uintptr_t at = (uintptr_t)(b->map + VS_RU8_HEADER + (uint64_t)id * b->s->dim);
+            unsigned char in = 0;
+            if (mincore((void *)(at & ~(uintptr_t)(b->page - 1)), 1, &in) || !(in & 1)) return 1;
+        }
+    return 0;
+}
+
+/* madvise(WILLNEED) on the pages of query i's mapped rows, adjacent pages as one range: the
+ * kernel starts reading them all now, as the other paths' reads are issued together. */
+static void hint_rows(const vs_ru8_batch *b, size_t i)
+{
+    const int64_t *ord = b->ord + i * b->kc;
+    const uint64_t d = b->s->dim, pg = b->page;
+    uint64_t first = 0, last = 0;
+    int open = 0;
+    for (size_t j = 0; j < b->cnt[i] && (uint64_t)ord[j] < b->map_rows; j++) {
+        uint64_t off = VS_RU8_HEADER + (uint64_t)ord[j] * d, p0 = off / pg, p1 = (off + d - 1) / pg;
+        if (open && p0 <= last + 1) {
+            if (p1 > last) last = p1;
+            continue;
+        }
+        if (open) (void)madvise((void *)(b->map + first * pg), (size_t)((last - first + 1) * pg), MADV_WILLNEED);
+        first = p0;
+        last = p1;
+        open = 1;
+    }
+    if (open) (void)madvise((void *)(b->map + first * pg), (size_t)((last - first + 1) * pg), MADV_WILLNEED);
+}
+
 int vs_ru8_batch_start(vs_ru8_batch *b, size_t nq, const int64_t *cids)
 {
     if (b->started) return vs_fail(VS_ERR_INVALID_ARG, "re-ranking batch: started twice without a finish");
@@ -332,6 +427,15 @@ int vs_ru8_batch_start(vs_ru8_batch *b, size_t nq, const int64_t *cids)
     const vs_ru8_store *s = b->s;
     const size_t d = s->dim;
     int rc = VS_OK;
+    if (b->mmap && b->map) {
+        /* A mapped page past the end of the file raises SIGBUS on access: catch the usual
+         * cause (the store cut short while open) before touching it. */
+        struct stat st;
+        if (fstat(s->fd, &st)) return vs_fail(VS_ERR_IO, "%s: %s", s->path, strerror(errno));
+        if ((uint64_t)st.st_size < b->s->map_len)
+            return vs_fail(VS_ERR_IO, "%s: the file ends before byte %llu (truncated while open?)", s->path,
+                           (unsigned long long)b->s->map_len);
+    }
     for (size_t i = 0; i < nq && !rc; i++) {
         int64_t *ord = b->ord + i * b->kc;
         size_t n = 0;
@@ -346,13 +450,17 @@ int vs_ru8_batch_start(vs_ru8_batch *b, size_t nq, const int64_t *cids)
             if (!m || ord[j] != ord[m - 1]) ord[m++] = ord[j];
         b->cnt[i] = (uint32_t)m;
         uint8_t *rows = b->rows + i * b->kc * d;
-        for (size_t j = 0; j < m && !rc;) {
+        size_t j = 0;
+        while (j < m && (uint64_t)ord[j] < b->map_rows) j++; /* scored in the mapping */
+        while (j < m && !rc) {
             size_t e = j + 1;
             while (e < m && ord[e] == ord[e - 1] + 1) e++;
             rc = vs_bread_add(b->io, s->fd, rows + j * d, (e - j) * d, VS_RU8_HEADER + (uint64_t)ord[j] * d);
             j = e;
         }
     }
+    if (!rc && b->map_rows && want_hints(b, nq))
+        for (size_t i = 0; i < nq; i++) hint_rows(b, i);
     if (!rc) rc = vs_bread_submit(b->io);
     if (rc) {
         (void)vs_bread_wait(b->io, s->path); /* empties the queue; nothing may stay in flight */
@@ -375,7 +483,9 @@ static void score_one(size_t i, unsigned worker, void *ctx)
     const uint8_t *rows = b->rows + i * b->kc * d;
     vs_heap_reset(kh, lh, b->k);
     for (size_t j = 0; j < b->cnt[i]; j++) {
-        float acc = vs_ru8_key(b->metric, q, rows + j * d, d);
+        const uint8_t *x =
+            (uint64_t)ord[j] < b->map_rows ? b->map + VS_RU8_HEADER + (uint64_t)ord[j] * d : rows + j * d;
+        float acc = vs_ru8_key(b->metric, q, x, d);
         if (acc <= kh[0]) vs_heap_push(kh, lh, b->k, acc, ord[j]);
     }
     vs_heap_sort(kh, lh, b->k);

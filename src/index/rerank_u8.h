@@ -45,6 +45,15 @@ typedef struct {
     int slot;             /* the current header's slot (0 or 1) */
     void *hash;           /* XXH3 state over rows[0..rows), made on the first append */
     int cut;              /* 1 once bytes past `rows` were cut off (first append) */
+    /* The file from offset 0 mapped read-only at open (VS_BREAD_MMAP batches read rows from
+     * it), covering the map_rows rows the open found; NULL when there were none or the map
+     * failed (map_err: the errno). Rows appended later lie past it and are read with pread:
+     * the mapping is never moved while the store is open, so a search scoring from it needs
+     * no lock against an add. */
+    const uint8_t *map;
+    size_t map_len;
+    uint64_t map_rows;
+    int map_err;
     char path[4200];
 } vs_ru8_store;
 
@@ -52,8 +61,9 @@ typedef struct {
  * is written to a temporary file renamed over path. */
 int vs_ru8_create(vs_ru8_store *s, const char *path, uint32_t dim);
 /* Opens a store and checks its header (magic, version, checksum, sizes); the data is not
- * read. rows > 0 limits the rows read to those (an index saved before the store's last
- * commit); it may not exceed the committed rows. writable opens it for appending. */
+ * read, only mapped (MADV_RANDOM; address space, no memory until a VS_BREAD_MMAP batch
+ * touches it). rows > 0 limits the rows read to those (an index saved before the store's
+ * last commit); it may not exceed the committed rows. writable opens it for appending. */
 int vs_ru8_open(vs_ru8_store *s, const char *path, uint64_t rows, int writable);
 /* Appends n rows (n x dim bytes) after s->rows; the first append cuts off bytes past them. */
 int vs_ru8_append(vs_ru8_store *s, const uint8_t *rows, size_t n);
@@ -87,7 +97,13 @@ int vs_ru8_rerank(const vs_ru8_store *s, vs_metric metric, size_t nq, const floa
  * store stays shareable. io picks the read path (VS_BREAD_AUTO: io_uring if available). */
 typedef struct vs_ru8_batch vs_ru8_batch;
 int vs_ru8_batch_create(const vs_ru8_store *s, size_t max_nq, uint32_t kc, vs_bread_mode io, vs_ru8_batch **out);
-/* "io_uring" or "pread". */
+/* io VS_BREAD_MMAP: no read copies rows mapped at open (s->map); they are scored where they
+ * lie, after madvise(WILLNEED) on their pages (skipped for a batch whose sampled pages are
+ * all resident, so a warm store costs no system call per row), and rows appended since the
+ * open are read with pread. A store truncated underneath would raise SIGBUS on a mapped
+ * row: the store belongs to its index (nothing else may write it), and each batch checks the
+ * file's size first, so the usual mistake fails with VS_ERR_IO instead. */
+/* "io_uring", "pread" or "mmap". */
 const char *vs_ru8_batch_io(const vs_ru8_batch *b);
 /* Test hook (vs_bread_set_max_io): reads complete in pieces of at most max_bytes. */
 void vs_ru8_batch_set_max_io(vs_ru8_batch *b, size_t max_bytes);
@@ -101,7 +117,7 @@ const vs_ru8_store *vs_refine_u8_store(const vs_index *ix);
 
 /* Queries per re-ranking batch of a ",Ru8" index's search (vs_index_search). */
 #define VS_RU8_BATCH 64u
-/* Called with done = 0 and the read path ("io_uring" or "pread") once the batches are made,
+/* Called with done = 0 and the read path ("io_uring", "pread" or "mmap") once the batches are made,
  * then with the queries done (kind NULL) after each batch's scan. */
 typedef void (*vs_ru8_progress)(void *ctx, size_t done, const char *kind);
 /* The search of a ",Ru8" index ix (its base's candidates, re-ranked from its store), with the

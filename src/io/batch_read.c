@@ -38,7 +38,7 @@ struct vs_bread {
 int vs_bread_create(vs_bread_mode mode, unsigned depth, vs_bread **out)
 {
     *out = NULL;
-    if (mode != VS_BREAD_AUTO && mode != VS_BREAD_URING && mode != VS_BREAD_PREAD)
+    if (mode != VS_BREAD_AUTO && mode != VS_BREAD_URING && mode != VS_BREAD_PREAD) /* VS_BREAD_MMAP too */
         return vs_fail(VS_ERR_INVALID_ARG, "batched reads: unknown mode %d", (int)mode);
     vs_bread *r = calloc(1, sizeof *r);
     if (!r) return vs_fail(VS_ERR_NOMEM, "out of memory");

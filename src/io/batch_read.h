@@ -17,6 +17,10 @@ typedef enum {
     VS_BREAD_AUTO = 0,  /* io_uring if available, else pread */
     VS_BREAD_URING = 1, /* io_uring or an error (VS_ERR_UNSUPPORTED) */
     VS_BREAD_PREAD = 2, /* WILLNEED hints at submit, pread at wait */
+    /* Not a reader mode (vs_bread_create refuses it): the ",Ru8" store reads rows as memory
+     * loads from its mapping (rerank_u8.h), using a pread reader only for rows appended
+     * after the store was mapped. */
+    VS_BREAD_MMAP = 3,
 } vs_bread_mode;
 
 typedef struct vs_bread vs_bread;

@@ -70,10 +70,10 @@ bad_self=$("$VS" search --index "$T/a" --queries "$T/self.bvecs" -k 1 --nprobe 8
 r1=$("$VS" search --index "$T/a" --queries "$T/q.bvecs" -k 10 --nprobe 2 --k-factor 1 --groundtruth "$T/gt.ivecs" 2>&1 >/dev/null | sed -n 's/recall@10: //p')
 r8=$("$VS" search --index "$T/a" --queries "$T/q.bvecs" -k 10 --nprobe 2 --k-factor 8 --groundtruth "$T/gt.ivecs" 2>&1 >/dev/null | sed -n 's/recall@10: //p')
 awk -v a="$r1" -v b="$r8" 'BEGIN { exit !(b > a) }' && ok "re-ranking 8x lifts recall ($r1 -> $r8)" || bad "re-ranking 8x lifts recall ($r1 -> $r8)"
-# The re-ranking reads: io_uring (when built with it), the pread fallback, one query or many per
+# The re-ranking reads: io_uring (when built with it), the pread fallback, the mapped store, one query or many per
 # batch of reads in flight: the same answers, byte for byte (a build without liburing refuses
 # uring, and its files are left out).
-for io in auto uring pread; do
+for io in auto uring pread mmap; do
     for b in 1 7 64; do
         "$VS" search --index "$T/a" --queries "$T/q.bvecs" -k 10 --nprobe 2 --k-factor 8 --rerank-io $io \
             --rerank-batch $b >"$T/io_$io.$b" 2>"$T/io_err" || { [ $io = uring ] && grep -q "without liburing" "$T/io_err" && rm -f "$T/io_$io.$b"; } \
@@ -82,9 +82,9 @@ for io in auto uring pread; do
 done
 same=1
 for f in "$T"/io_*.*; do cmp -s "$f" "$T/io_pread.64" || same=0; done
-[ $same = 1 ] && [ -s "$T/io_pread.64" ] && ok "re-ranking reads: io_uring = pread, any batch size" \
-    || bad "re-ranking reads: io_uring = pread, any batch size"
-expect "bad --rerank-io" 2 "must be auto, uring or pread" "$VS" search --index "$T/a" --queries "$T/q.bvecs" --rerank-io mmap
+[ $same = 1 ] && [ -s "$T/io_pread.64" ] && ok "re-ranking reads: io_uring = pread = mmap, any batch size" \
+    || bad "re-ranking reads: io_uring = pread = mmap, any batch size"
+expect "bad --rerank-io" 2 "must be auto, uring, pread or mmap" "$VS" search --index "$T/a" --queries "$T/q.bvecs" --rerank-io map
 expect "info: RAM per vector" 0 "RAM to serve: [0-9.]* bytes per vector" "$VS" info "$T/a"
 expect "info: store on disk" 0 "3000 uint8 vectors, 16.00 bytes per vector on disk" "$VS" info "$T/a"
 expect "info --verify checks the store" 0 "checksum verified" "$VS" info --verify "$T/a"
@@ -126,7 +126,7 @@ n_self=$("$VS" search --index "$FIX/ru8_v1" --queries "$FIX/ru8_v1/base.bvecs" -
 [ "$bad_self" -eq 0 ] && [ "$n_self" -eq 300 ] && ok "fixture ru8_v1: all 300 rows find themselves at 0" \
     || bad "fixture ru8_v1: all 300 rows find themselves at 0 ($bad_self of $n_self do not)"
 # A version-1 store (attached read-only) through both read paths and batch sizes: the same bytes.
-for io in uring pread; do
+for io in uring pread mmap; do
     for b in 1 64; do
         "$VS" search --index "$FIX/ru8_v1" --queries "$FIX/ru8_v1/base.bvecs" -k 5 --nprobe 2 --rerank-io $io \
             --rerank-batch $b >"$T/v1_$io.$b" 2>"$T/io_err" || { [ $io = uring ] && grep -q "without liburing" "$T/io_err" && rm -f "$T/v1_$io.$b"; } \
@@ -135,8 +135,8 @@ for io in uring pread; do
 done
 same=1
 for f in "$T"/v1_*.*; do cmp -s "$f" "$T/v1_pread.1" || same=0; done
-[ $same = 1 ] && [ -s "$T/v1_pread.1" ] && ok "fixture ru8_v1: io_uring = pread, any batch size" \
-    || bad "fixture ru8_v1: io_uring = pread, any batch size"
+[ $same = 1 ] && [ -s "$T/v1_pread.1" ] && ok "fixture ru8_v1: io_uring = pread = mmap, any batch size" \
+    || bad "fixture ru8_v1: io_uring = pread = mmap, any batch size"
 mkdir -p "$T/f1"
 cp "$FIX/build_ckpt_v1.ckpt" "$T/f1/build.ckpt"
 # The fixture names the fixture's base.bvecs as it was when written (size 6000, 300 rows, dim

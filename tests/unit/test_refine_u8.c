@@ -299,9 +299,9 @@ static void test_errors(void **state)
 }
 
 #ifdef VS_TEST_HAVE_LIBURING
-static const vs_bread_mode IO_MODES[] = {VS_BREAD_PREAD, VS_BREAD_URING, VS_BREAD_AUTO};
+static const vs_bread_mode IO_MODES[] = {VS_BREAD_PREAD, VS_BREAD_URING, VS_BREAD_AUTO, VS_BREAD_MMAP};
 #else
-static const vs_bread_mode IO_MODES[] = {VS_BREAD_PREAD, VS_BREAD_AUTO};
+static const vs_bread_mode IO_MODES[] = {VS_BREAD_PREAD, VS_BREAD_AUTO, VS_BREAD_MMAP};
 #endif
 
 /* vs_index_search's answer (scores) against vs_refine_u8_search_io's (keys) with every read

@@ -1,8 +1,9 @@
 /* Re-ranking reads from the ",Ru8" store (src/index/rerank_u8.c over src/io/batch_read.c):
- * io_uring and the pread fallback give the same neighbours as a brute force over the same
- * rows, also when every read completes in short pieces, when more reads are queued than the
- * ring holds, and with two batches in flight at once; a missing or truncated store fails with
- * an error naming the file and the problem. */
+ * io_uring, the pread fallback and the mapped store give the same neighbours as a brute force
+ * over the same rows, also when every read completes in short pieces, when more reads are
+ * queued than the ring holds, with two batches in flight at once, and (mmap) for rows
+ * appended after the store was mapped; a missing or truncated store fails with an error
+ * naming the file and the problem. */
 #include <fcntl.h>
 #include <math.h>
 #include <sys/stat.h>
@@ -77,8 +78,9 @@ static int hit_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* The answer from the rows in memory, summed in the store's order (so keys compare exactly). */
-static void reference(const fixture *f, vs_metric m, float *keys, int64_t *ids)
+/* The answer from the first `rows` rows in memory, summed in the store's order (so keys
+ * compare exactly). */
+static void reference_upto(const fixture *f, vs_metric m, int64_t rows, float *keys, int64_t *ids)
 {
     for (size_t i = 0; i < NQ; i++) {
         hit h[KC];
@@ -88,7 +90,7 @@ static void reference(const fixture *f, vs_metric m, float *keys, int64_t *ids)
             int64_t id = f->cids[i * KC + j];
             int dup = 0;
             for (size_t t = 0; t < n; t++) dup |= h[t].id == id;
-            if (id < 0 || id >= ROWS || dup) continue;
+            if (id < 0 || id >= rows || dup) continue;
             const uint8_t *x = f->rows + (size_t)id * DIM;
             float acc = 0;
             for (size_t t = 0; t < DIM; t++) {
@@ -103,6 +105,11 @@ static void reference(const fixture *f, vs_metric m, float *keys, int64_t *ids)
             ids[i * K + j] = j < n ? h[j].id : -1;
         }
     }
+}
+
+static void reference(const fixture *f, vs_metric m, float *keys, int64_t *ids)
+{
+    reference_upto(f, m, ROWS, keys, ids);
 }
 
 static void assert_same(const float *k1, const int64_t *i1, const float *k2, const int64_t *i2)
@@ -138,10 +145,13 @@ static int rerank_modes(const vs_ru8_store *s, vs_bread_mode io, size_t per, siz
     return rc;
 }
 
+/* MODES: a re-ranking batch's read paths; READERS: those a vs_bread has (not mmap). */
 #ifdef VS_TEST_HAVE_LIBURING
-static const vs_bread_mode MODES[] = {VS_BREAD_PREAD, VS_BREAD_URING, VS_BREAD_AUTO};
+static const vs_bread_mode MODES[] = {VS_BREAD_PREAD, VS_BREAD_URING, VS_BREAD_AUTO, VS_BREAD_MMAP};
+static const vs_bread_mode READERS[] = {VS_BREAD_PREAD, VS_BREAD_URING, VS_BREAD_AUTO};
 #else
-static const vs_bread_mode MODES[] = {VS_BREAD_PREAD, VS_BREAD_AUTO};
+static const vs_bread_mode MODES[] = {VS_BREAD_PREAD, VS_BREAD_AUTO, VS_BREAD_MMAP};
+static const vs_bread_mode READERS[] = {VS_BREAD_PREAD, VS_BREAD_AUTO};
 #endif
 
 static void uring_and_pread_match_reference(void **state)
@@ -184,9 +194,9 @@ static void reader_refills_and_resumes_short_reads(void **state)
     make_store(&f);
     int fd = open(f.path, O_RDONLY);
     assert_true(fd >= 0);
-    for (size_t o = 0; o < sizeof MODES / sizeof *MODES; o++) {
+    for (size_t o = 0; o < sizeof READERS / sizeof *READERS; o++) {
         vs_bread *r;
-        assert_int_equal(vs_bread_create(MODES[o], 4, &r), VS_OK);
+        assert_int_equal(vs_bread_create(READERS[o], 4, &r), VS_OK);
         vs_bread_set_max_io(r, 3);
         static uint8_t got[300][DIM];
         memset(got, 0, sizeof got);
@@ -221,6 +231,86 @@ static void uring_mode_is_what_the_build_says(void **state)
     assert_int_equal(vs_bread_create(VS_BREAD_PREAD, 8, &r), VS_OK);
     assert_string_equal(vs_bread_kind(r), "pread");
     vs_bread_free(r);
+    /* mmap is the store's path, not a reader's. */
+    assert_int_equal(vs_bread_create(VS_BREAD_MMAP, 8, &r), VS_ERR_INVALID_ARG);
+}
+
+/* The mapped path with the store's pages evicted first (so the batch's WILLNEED hints are
+ * issued: the sample of pages is not resident) and warm (no hints): both as the reference. */
+static void mmap_cold_and_warm_match_reference(void **state)
+{
+    (void)state;
+    fixture f;
+    make_store(&f);
+    vs_ru8_store s;
+    assert_int_equal(vs_ru8_open(&s, f.path, 0, 0), VS_OK);
+    assert_non_null(s.map);
+    assert_int_equal(s.map_rows, ROWS);
+    static float want_k[NQ * K], got_k[NQ * K];
+    static int64_t want_i[NQ * K], got_i[NQ * K];
+    reference(&f, VS_METRIC_L2, want_k, want_i);
+    for (int round = 0; round < 2; round++) {
+        /* Round 0: clean pages not yet mapped by anyone are dropped (a hint; the answer
+         * does not depend on whether it took). */
+        if (!round) (void)posix_fadvise(s.fd, 0, 0, POSIX_FADV_DONTNEED);
+        memset(got_i, 0x55, sizeof got_i);
+        assert_int_equal(rerank_modes(&s, VS_BREAD_MMAP, 8, 0, VS_METRIC_L2, got_k, got_i, &f), VS_OK);
+        assert_same(want_k, want_i, got_k, got_i);
+    }
+    vs_ru8_batch *b;
+    assert_int_equal(vs_ru8_batch_create(&s, 2, KC, VS_BREAD_MMAP, &b), VS_OK);
+    assert_string_equal(vs_ru8_batch_io(b), "mmap");
+    vs_ru8_batch_free(b);
+    vs_ru8_close(&s);
+    assert_null(s.map);
+    drop_store(&f);
+}
+
+/* An index still being added to: the store opened writable with the rows of an older save
+ * (its later rows are cut off by the first append), then grown past what the open mapped.
+ * Mapped rows are scored in place, the rest are read; every path gives the reference. */
+static void mmap_store_grown_after_open(void **state)
+{
+    (void)state;
+    fixture f;
+    make_store(&f);
+    vs_ru8_store s;
+    enum { SAVED = ROWS / 3 };
+    assert_int_equal(vs_ru8_open(&s, f.path, SAVED, 1), VS_OK);
+    assert_int_equal(s.map_rows, SAVED);
+    static float want_k[NQ * K], got_k[NQ * K];
+    static int64_t want_i[NQ * K], got_i[NQ * K];
+    /* The rows appended in two steps, with a search between: at first only some candidates
+     * exist (the reference with the rest absent), then all of them. */
+    assert_int_equal(vs_ru8_append(&s, f.rows + (size_t)SAVED * DIM, ROWS / 2 - SAVED), VS_OK);
+    reference_upto(&f, VS_METRIC_L2, ROWS / 2, want_k, want_i);
+    for (size_t o = 0; o < sizeof MODES / sizeof *MODES; o++) {
+        memset(got_i, 0x55, sizeof got_i);
+        assert_int_equal(rerank_modes(&s, MODES[o], 8, 0, VS_METRIC_L2, got_k, got_i, &f), VS_OK);
+        assert_same(want_k, want_i, got_k, got_i);
+    }
+    assert_int_equal(vs_ru8_append(&s, f.rows + (size_t)(ROWS / 2) * DIM, ROWS - ROWS / 2), VS_OK);
+    assert_int_equal(vs_ru8_commit(&s), VS_OK);
+    assert_int_equal(s.rows, ROWS);
+    assert_int_equal(s.map_rows, SAVED);
+    const vs_metric metrics[] = {VS_METRIC_L2, VS_METRIC_IP};
+    for (size_t mi = 0; mi < 2; mi++) {
+        reference(&f, metrics[mi], want_k, want_i);
+        for (size_t o = 0; o < sizeof MODES / sizeof *MODES; o++) {
+            memset(got_i, 0x55, sizeof got_i);
+            assert_int_equal(rerank_modes(&s, MODES[o], 8, 0, metrics[mi], got_k, got_i, &f), VS_OK);
+            assert_same(want_k, want_i, got_k, got_i);
+        }
+    }
+    vs_ru8_close(&s);
+    /* Reopened, the whole store is mapped. */
+    assert_int_equal(vs_ru8_open(&s, f.path, 0, 0), VS_OK);
+    assert_int_equal(s.map_rows, ROWS);
+    memset(got_i, 0x55, sizeof got_i);
+    assert_int_equal(rerank_modes(&s, VS_BREAD_MMAP, NQ, 0, VS_METRIC_IP, got_k, got_i, &f), VS_OK);
+    assert_same(want_k, want_i, got_k, got_i);
+    vs_ru8_close(&s);
+    drop_store(&f);
 }
 
 /* A store cut short after it was opened: every read path reports the end of the file with the
@@ -281,7 +371,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(uring_and_pread_match_reference), cmocka_unit_test(reader_refills_and_resumes_short_reads),
         cmocka_unit_test(uring_mode_is_what_the_build_says), cmocka_unit_test(truncated_store_fails_clearly),
-        cmocka_unit_test(batch_misuse_fails),
+        cmocka_unit_test(batch_misuse_fails), cmocka_unit_test(mmap_cold_and_warm_match_reference),
+        cmocka_unit_test(mmap_store_grown_after_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
