@@ -123,6 +123,10 @@ class Project:
     def __init__(self, name, compose_file, env):
         self.name, self.file, self.env = name, compose_file, env
         self.vars_checked = False
+        # The ports this deployment may bind: those of its env that were free when it was made
+        # (pick_ports chose them so). A port the env only inherits from deploy/.env, held by
+        # another service on the host (a server on 8000), is not this project's to free.
+        self.own_ports = [p for p in self.ports() if port_free(p)]
         self.env_path = os.path.join(WORK, name + ".env")
         with open(self.env_path, "w") as f:
             f.writelines("%s=%s\n" % kv for kv in env.items())
@@ -179,7 +183,7 @@ class Project:
         self.compose("down", "-v", "--remove-orphans", "-t", "20", check_rc=False, timeout=300)
         left = self.containers()
         vols = run("docker", "volume", "ls", "-q", "--filter", "label=com.docker.compose.project=" + self.name).stdout.split()
-        ports = [p for p in self.ports() if not port_free(p)]
+        ports = [p for p in self.own_ports if not port_free(p)]
         check(not left and not vols and not ports, "down -v of %s leaves no container, volume or listening port"
               % self.name, "containers %r volumes %r ports %r" % (left, vols, ports))
 
